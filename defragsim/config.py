@@ -1,0 +1,304 @@
+"""Run configuration: :class:`Config` (machine + sysctls) and :class:`Patches`.
+
+Both are frozen dataclasses validated on construction; every problem raises
+:class:`ConfigError` whose one-line message names the offending field, e.g.
+``config.mem: 1 MiB is smaller than one pageblock (2 MiB)``.  ``to_params()``
+lowers a Config to the flat namedtuple of scalars the jitted kernels take.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import namedtuple
+from dataclasses import dataclass, field, fields
+
+from . import constants as C
+
+
+class ConfigError(ValueError):
+    """An impossible or malformed configuration value; the message names the field."""
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def parse_size(value, *, name: str) -> int:
+    """Parse ``"4G"``, ``"512M"``, ``"16GiB"`` or a byte count into bytes."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a size such as '4G', got {value!r}")
+    if isinstance(value, (int,)):
+        b = int(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: expected a size such as '4G', got {value!r}")
+        b = int(value)
+    elif isinstance(value, str):
+        m = _SIZE_RE.match(value)
+        if not m:
+            raise ConfigError(f"{name}: cannot parse size {value!r} (use e.g. '4G', '512M')")
+        b = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    else:
+        raise ConfigError(f"{name}: expected a size such as '4G', got {type(value).__name__}")
+    if b <= 0:
+        raise ConfigError(f"{name}: size must be positive, got {value!r}")
+    return b
+
+
+def format_size(nbytes: int) -> str:
+    for unit, mult in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if nbytes >= mult and nbytes % mult == 0:
+            return f"{nbytes // mult}{unit}"
+    if nbytes >= 1 << 30:
+        return f"{nbytes / (1 << 30):.2f}G"
+    return f"{nbytes // (1 << 20)}M"
+
+
+PATCH_SUBJECTS = {
+    1: "[PATCH 1/4] mm: page_alloc: __GFP_FS lockdep annotation for direct compaction",
+    2: "[PATCH 2/4] mm: compaction: support non-movable compaction for pageblock requests",
+    3: "[PATCH 3/4] mm: page_alloc: move capture_control to the page allocator",
+    4: "[PATCH 4/4] mm: page_alloc: fix non-movable reclaim storm in defrag_mode",
+}
+
+
+@dataclass(frozen=True)
+class Patches:
+    """One flag per patch of "mm: fix reclaim storms in defrag_mode" (June 2026).
+
+    Each flag switches exactly the code paths its diff touches.  The compaction
+    and slowpath code those diffs touch arrives with the compaction/reclaim
+    model; until then the flags are carried, validated and reported.
+    """
+
+    #: [PATCH 1/4] mm: page_alloc: __GFP_FS lockdep annotation for direct compaction
+    gfp_fs_lockdep_compaction: bool = False
+    #: [PATCH 2/4] mm: compaction: support non-movable compaction for pageblock requests
+    nonmovable_pageblock_compaction: bool = False
+    #: [PATCH 3/4] mm: page_alloc: move capture_control to the page allocator
+    capture_control_in_allocator: bool = False
+    #: [PATCH 4/4] mm: page_alloc: fix non-movable reclaim storm in defrag_mode
+    fix_nonmovable_reclaim_storm: bool = False
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, bool):
+                raise ConfigError(f"patches.{f.name}: expected true/false, got {v!r}")
+        if self.fix_nonmovable_reclaim_storm and not self.capture_control_in_allocator:
+            raise ConfigError(
+                "patches: patch 4 ('fix non-movable reclaim storm in defrag_mode') needs "
+                "patch 3 ('move capture_control to the page allocator'); 4 without 3 does "
+                "not exist in the kernel")
+
+    @classmethod
+    def none(cls) -> "Patches":
+        return cls()
+
+    @classmethod
+    def all(cls) -> "Patches":
+        return cls(True, True, True, True)
+
+    @classmethod
+    def from_numbers(cls, numbers) -> "Patches":
+        nums = set()
+        for n in numbers:
+            if isinstance(n, bool) or not isinstance(n, int) or n not in PATCH_SUBJECTS:
+                raise ConfigError(f"patches: unknown patch number {n!r} (the series has patches 1-4)")
+            nums.add(n)
+        return cls(*(i in nums for i in (1, 2, 3, 4)))
+
+    @classmethod
+    def parse(cls, spec) -> "Patches":
+        """``"none"``, ``"all"``, ``"2,3,4"``, a list of ints, or a Patches."""
+        if isinstance(spec, Patches):
+            return spec
+        if spec is None:
+            return cls()
+        if isinstance(spec, str):
+            s = spec.strip().lower()
+            if s in ("", "none", "0"):
+                return cls()
+            if s == "all":
+                return cls.all()
+            nums = []
+            for part in re.split(r"[,\s+]+", s):
+                if not part:
+                    continue
+                if not part.isdigit():
+                    raise ConfigError(f"patches: cannot parse {spec!r} (use none, all, or e.g. 2,3,4)")
+                nums.append(int(part))
+            return cls.from_numbers(nums)
+        if isinstance(spec, (list, tuple, set, frozenset)):
+            return cls.from_numbers(list(spec))
+        raise ConfigError(f"patches: cannot parse {spec!r} (use none, all, or e.g. 2,3,4)")
+
+    def numbers(self) -> list[int]:
+        return [i for i, f in enumerate(fields(self), start=1) if getattr(self, f.name)]
+
+    def label(self) -> str:
+        n = self.numbers()
+        if not n:
+            return "none"
+        if n == [1, 2, 3, 4]:
+            return "all"
+        return ",".join(map(str, n))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A simulated machine: one node, zones DMA32 + Normal, and the vm sysctls.
+
+    Parameters
+    ----------
+    mem : str or int
+        Total memory ("4G", "512M" or bytes).  Rounded down to whole
+        MAX_PAGE_ORDER blocks (4 MiB), so buddies never straddle a zone.
+    dma32 : str or int, optional
+        Size of ZONE_DMA32 (the start of memory).  Default: a quarter of memory,
+        at most 3 GiB (x86-64 puts the 32-bit PCI hole below 4 GiB).  ``0`` gives
+        a Normal-only node.
+    defrag_mode : int
+        ``vm.defrag_mode`` (0 or 1).
+    patches : Patches or str
+        Which patches of the series are applied ("none", "all", "2,3,4").
+    min_free_kbytes : int, optional
+        ``vm.min_free_kbytes``; default computed as the kernel does at boot
+        (``int_sqrt(lowmem_kbytes * 16)`` clamped, then raised by khugepaged's
+        recommendation when ``thp_enabled``).
+    watermark_scale_factor, watermark_boost_factor : int
+        The sysctls of the same names (defaults 10 and 15000).
+    nr_cpus : int
+        CPUs with per-cpu page lists.
+    pcp : bool
+        Model per-cpu page lists (True) or free straight into the buddy lists.
+    seed : int
+        Seed for synthetic workload generation; the model itself is deterministic.
+    """
+
+    mem: object = "1G"
+    dma32: object = None
+    defrag_mode: int = 0
+    patches: object = field(default_factory=Patches)
+    min_free_kbytes: object = None
+    watermark_scale_factor: int = 10
+    watermark_boost_factor: int = 15000
+    lowmem_reserve_ratio_dma32: int = 256
+    thp_enabled: bool = True
+    nr_cpus: int = 2
+    pcp: bool = True
+    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT
+    seed: int = 0
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("patches", Patches.parse(self.patches))
+        _check_int("config.defrag_mode", self.defrag_mode, lo=0, hi=1)
+        _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
+        _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
+        _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
+        _check_int("config.watermark_boost_factor", self.watermark_boost_factor, lo=0, hi=10**9)
+        _check_int("config.lowmem_reserve_ratio_dma32", self.lowmem_reserve_ratio_dma32, lo=1, hi=10**9)
+        _check_int("config.pageblock_order", self.pageblock_order, lo=1, hi=C.MAX_PAGE_ORDER)
+        if not isinstance(self.pcp, bool):
+            raise ConfigError(f"config.pcp: expected true/false, got {self.pcp!r}")
+        if not isinstance(self.thp_enabled, bool):
+            raise ConfigError(f"config.thp_enabled: expected true/false, got {self.thp_enabled!r}")
+        mem = parse_size(self.mem, name="config.mem")
+        block = C.PAGE_SIZE << self.pageblock_order
+        if mem < block:
+            raise ConfigError(f"config.mem: {format_size(mem)} is smaller than one pageblock "
+                              f"({format_size(block)})")
+        unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+        if mem < unit:
+            raise ConfigError(f"config.mem: {format_size(mem)} is smaller than one "
+                              f"MAX_PAGE_ORDER block ({format_size(unit)})")
+        if mem > (1 << 40):
+            raise ConfigError(f"config.mem: {format_size(mem)} is larger than the model "
+                              "supports (1 TiB; pfns are 32-bit)")
+        mem -= mem % unit
+        set_("mem", mem)
+        if self.dma32 is None:
+            dma32 = min(mem // 4, 3 << 30)
+        elif isinstance(self.dma32, (int, str)) and not isinstance(self.dma32, bool) and \
+                str(self.dma32).strip() in ("0", "0M", "0G"):
+            dma32 = 0
+        else:
+            dma32 = parse_size(self.dma32, name="config.dma32")
+        dma32 -= dma32 % unit
+        if dma32 > 4 << 30:
+            raise ConfigError(f"config.dma32: {format_size(dma32)} is above the 4 GiB DMA32 limit")
+        if dma32 >= mem:
+            raise ConfigError(f"config.dma32: {format_size(dma32)} leaves no memory for "
+                              f"ZONE_NORMAL (mem is {format_size(mem)})")
+        set_("dma32", dma32)
+        if self.min_free_kbytes is not None:
+            _check_int("config.min_free_kbytes", self.min_free_kbytes, lo=128, hi=mem // 1024 // 2)
+
+    # -- derived geometry --------------------------------------------------
+    @property
+    def nr_pages(self) -> int:
+        return self.mem // C.PAGE_SIZE
+
+    @property
+    def pageblock_nr_pages(self) -> int:
+        return 1 << self.pageblock_order
+
+    @property
+    def nr_pageblocks(self) -> int:
+        return self.nr_pages // self.pageblock_nr_pages
+
+    def zone_spans(self) -> list[tuple[int, int]]:
+        """[(start_pfn, end_pfn)] for DMA32 and Normal (DMA32 may be empty)."""
+        d = self.dma32 // C.PAGE_SIZE
+        return [(0, d), (d, self.nr_pages)]
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def label(self) -> str:
+        return f"{format_size(self.mem)} defrag_mode={self.defrag_mode} patches={self.patches.label()}"
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["patches"] = self.patches.numbers()
+        d["mem_bytes"] = self.mem
+        d["mem"] = format_size(self.mem)
+        d["dma32_bytes"] = self.dma32
+        d["dma32"] = format_size(self.dma32) if self.dma32 else "0"
+        return d
+
+    def to_params(self):
+        """Flat namedtuple of ints for the jitted kernels (see :data:`Params`)."""
+        p = self.patches
+        return Params(
+            nr_pages=self.nr_pages,
+            pageblock_order=self.pageblock_order,
+            pageblock_nr_pages=self.pageblock_nr_pages,
+            nr_pageblocks=self.nr_pageblocks,
+            nr_cpus=self.nr_cpus,
+            defrag_mode=int(self.defrag_mode),
+            watermark_boost_factor=int(self.watermark_boost_factor),
+            pcp_enabled=int(self.pcp),
+            patch1=int(p.gfp_fs_lockdep_compaction),
+            patch2=int(p.nonmovable_pageblock_compaction),
+            patch3=int(p.capture_control_in_allocator),
+            patch4=int(p.fix_nonmovable_reclaim_storm),
+        )
+
+
+Params = namedtuple("Params", [
+    "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
+    "defrag_mode", "watermark_boost_factor", "pcp_enabled",
+    "patch1", "patch2", "patch3", "patch4",
+])
+
+
+def _check_int(name, v, *, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"{name}: expected an integer, got {v!r}")
+    if v < lo:
+        raise ConfigError(f"{name}: {v} is below the minimum {lo}")
+    if v > hi:
+        raise ConfigError(f"{name}: {v} is above the maximum {hi}")

@@ -1,0 +1,198 @@
+"""Kernel enums and name tables, as plain module-level ints.
+
+Numba treats module-level ints as compile-time constants, so these can be used
+inside jitted code exactly like the kernel's ``#define``/``enum`` values.
+Names are the kernel's (include/linux/mmzone.h, mm/internal.h / mm/page_alloc.h,
+include/linux/compaction.h, include/linux/vm_event_item.h).
+"""
+
+# --- Geometry defaults (x86-64, 4 KiB pages) --------------------------------
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+MAX_PAGE_ORDER = 10
+NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
+PAGEBLOCK_ORDER_DEFAULT = 9
+PAGE_ALLOC_COSTLY_ORDER = 3
+MAX_RECLAIM_RETRIES = 16
+MAX_COMPACT_RETRIES = 16
+COMPACT_MAX_DEFER_SHIFT = 6
+SWAP_CLUSTER_MAX = 32
+COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX
+DEF_PRIORITY = 12
+
+# --- enum migratetype (include/linux/mmzone.h, CONFIG_CMA=y) ------------------
+MIGRATE_UNMOVABLE = 0
+MIGRATE_MOVABLE = 1
+MIGRATE_RECLAIMABLE = 2
+MIGRATE_PCPTYPES = 3
+MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
+MIGRATE_CMA = 4
+MIGRATE_ISOLATE = 5
+MIGRATE_TYPES = 6
+
+#: mm/vmstat.c migratetype_names[] (with CONFIG_CMA and CONFIG_MEMORY_ISOLATION)
+MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"]
+#: lower-case keys used in JSON and DataFrames
+MIGRATETYPE_KEYS = ["unmovable", "movable", "reclaimable", "highatomic", "cma", "isolate"]
+
+# --- Zones -------------------------------------------------------------------
+# MODEL: no ZONE_DMA (the first 16 MiB); GFP_DMA requests are served by DMA32.
+ZONE_DMA32 = 0
+ZONE_NORMAL = 1
+MAX_NR_ZONES = 2
+ZONE_NAMES = ["DMA32", "Normal"]
+
+# --- Watermarks (enum zone_watermarks) ---------------------------------------
+WMARK_MIN = 0
+WMARK_LOW = 1
+WMARK_HIGH = 2
+WMARK_PROMO = 3
+NR_WMARK = 4
+
+# --- ALLOC_* (mm/internal.h in v6.x; mm/page_alloc.h in the 2026 mm tree) -----
+ALLOC_WMARK_MIN = WMARK_MIN
+ALLOC_WMARK_LOW = WMARK_LOW
+ALLOC_WMARK_HIGH = WMARK_HIGH
+ALLOC_NO_WATERMARKS = 0x04
+ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1
+ALLOC_OOM = 0x08
+ALLOC_NON_BLOCK = 0x10
+ALLOC_MIN_RESERVE = 0x20
+ALLOC_CPUSET = 0x40
+ALLOC_CMA = 0x80
+ALLOC_NOFRAGMENT = 0x100
+ALLOC_HIGHATOMIC = 0x200
+ALLOC_TRYLOCK = 0x400
+ALLOC_KSWAPD = 0x800
+ALLOC_RESERVES = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM
+
+# --- enum rmqueue_mode --------------------------------------------------------
+RMQUEUE_NORMAL = 0
+RMQUEUE_CMA = 1
+RMQUEUE_CLAIM = 2
+RMQUEUE_STEAL = 3
+
+# --- find_suitable_fallback() results (v6.15+: -1 / -2 sentinels) ---------------
+FALLBACK_EMPTY = -1
+FALLBACK_NOCLAIM = -2
+
+# --- Per-page flags (model encoding of struct page flags) -----------------------
+PG_buddy = 0x01      # PageBuddy: head page of a free chunk in a buddy free list
+PG_pcp = 0x02        # head page of a chunk parked on a per-cpu list
+PG_head = 0x04       # head page of an allocated chunk (folio)
+PG_tail = 0x08       # non-head page of an allocated chunk
+PG_lru = 0x10        # PageLRU (set on every page of an LRU folio in the model)
+PG_active = 0x20
+PG_referenced = 0x40
+PG_dirty = 0x80
+
+# --- What an allocated page holds (model; kpageflags-like classes) --------------
+KIND_NONE = 0          # free (buddy or pcp) page
+KIND_ANON = 1          # anonymous memory, swap-backed, on the LRU
+KIND_FILE = 2          # page cache, on the LRU
+KIND_SLAB_RECLAIMABLE = 3  # dentries, inodes: freed by shrinkers
+KIND_SLAB_UNRECLAIMABLE = 4
+KIND_PAGETABLE = 5
+KIND_KERNEL = 6        # other unmovable kernel memory: stacks, net buffers, pipe pages, vmalloc
+NR_KINDS = 7
+KIND_NAMES = ["free", "anon", "file", "slab_reclaimable", "slab_unreclaimable",
+              "pagetable", "kernel"]
+
+# --- PCP list layout (mm/page_alloc.c: order_to_pindex) -------------------------
+NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
+NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2   # + THP movable / non-movable
+
+# --- Workload op codes (model) ---------------------------------------------------
+OP_ALLOC = 0
+OP_FREE = 1
+OP_NAMES = ["alloc", "free"]
+
+# --- Zone state items (enum zone_stat_item subset + model bookkeeping) ----------
+NR_FREE_PAGES = 0
+NR_FREE_PAGES_BLOCKS = 1
+NR_FREE_CMA_PAGES = 2
+NR_FREE_HIGHATOMIC = 3       # zone->nr_free_highatomic
+NR_RESERVED_HIGHATOMIC = 4   # zone->nr_reserved_highatomic
+NR_ZONE_PCP = 5              # model: pages sitting on PCP lists of this zone
+NR_ZONE_ALLOCATED = 6        # model: pages handed out by the allocator
+NR_ZONE_STATS = 7
+
+# --- zone->flags ----------------------------------------------------------------
+ZONE_BOOSTED_WATERMARK = 0x1
+
+# --- vm_event_item (cumulative /proc/vmstat event counters) ----------------------
+# VM_<NAME> indexes the model's event-counter array; VM_EVENT_NAMES[i] is the
+# /proc/vmstat spelling.  Counters for subsystems a run does not exercise stay 0.
+VM_PGALLOC_DMA32 = 0
+VM_PGALLOC_NORMAL = 1
+VM_PGFREE = 2
+VM_ALLOCSTALL_DMA32 = 3
+VM_ALLOCSTALL_NORMAL = 4
+VM_ALLOCSTALL_MOVABLE = 5
+VM_PGSCAN_KSWAPD = 6
+VM_PGSCAN_DIRECT = 7
+VM_PGSTEAL_KSWAPD = 8
+VM_PGSTEAL_DIRECT = 9
+VM_PGSCAN_ANON = 10
+VM_PGSCAN_FILE = 11
+VM_PGSTEAL_ANON = 12
+VM_PGSTEAL_FILE = 13
+VM_PSWPIN = 14
+VM_PSWPOUT = 15
+VM_WORKINGSET_REFAULT_ANON = 16
+VM_WORKINGSET_REFAULT_FILE = 17
+VM_PAGEOUTRUN = 18
+VM_KSWAPD_LOW_WMARK_HIT_QUICKLY = 19
+VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY = 20
+VM_COMPACT_MIGRATE_SCANNED = 21
+VM_COMPACT_FREE_SCANNED = 22
+VM_COMPACT_ISOLATED = 23
+VM_COMPACT_STALL = 24
+VM_COMPACT_FAIL = 25
+VM_COMPACT_SUCCESS = 26
+VM_COMPACT_DAEMON_WAKE = 27
+VM_COMPACT_DAEMON_MIGRATE_SCANNED = 28
+VM_COMPACT_DAEMON_FREE_SCANNED = 29
+VM_PGMIGRATE_SUCCESS = 30
+VM_PGMIGRATE_FAIL = 31
+VM_THP_FAULT_ALLOC = 32
+VM_THP_FAULT_FALLBACK = 33
+VM_OOM_KILL = 34
+NR_VM_EVENTS = 35
+VM_EVENT_NAMES = [
+    "pgalloc_dma32",
+    "pgalloc_normal",
+    "pgfree",
+    "allocstall_dma32",
+    "allocstall_normal",
+    "allocstall_movable",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgscan_anon",
+    "pgscan_file",
+    "pgsteal_anon",
+    "pgsteal_file",
+    "pswpin",
+    "pswpout",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "pageoutrun",
+    "kswapd_low_wmark_hit_quickly",
+    "kswapd_high_wmark_hit_quickly",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "compact_daemon_wake",
+    "compact_daemon_migrate_scanned",
+    "compact_daemon_free_scanned",
+    "pgmigrate_success",
+    "pgmigrate_fail",
+    "thp_fault_alloc",
+    "thp_fault_fallback",
+    "oom_kill",
+]

@@ -1,0 +1,190 @@
+"""The model's VM_BUG_ON: consistency checks run after every chunk in tests.
+
+:func:`check_state` raises :class:`InvariantError` naming the first broken
+invariant and the pfn/zone/order involved.  Checked:
+
+* pages conserved: every pfn is covered exactly once by a free buddy chunk, a
+  chunk on a per-cpu list, or an allocated chunk; the zone counters agree;
+* free chunks are order-aligned, inside their zone, PageBuddy with the right
+  order, on the list of their pageblock's current type (freelist hygiene);
+* no two free buddies of the same order are left unmerged where
+  ``__free_one_page`` would have merged them;
+* ``nr_free``/per-type counts equal the list lengths; NR_FREE_PAGES,
+  NR_FREE_PAGES_BLOCKS, the highatomic and CMA sub-counts equal the lists;
+* pcp counts equal their lists; pageblock types are valid.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import njit
+from .constants import (
+    MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
+    MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_FREE_CMA_PAGES, NR_FREE_HIGHATOMIC, NR_FREE_PAGES,
+    NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, NR_PCP_LISTS, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
+    PG_buddy, PG_head, PG_pcp, PG_tail,
+)
+from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
+
+ERRORS = {
+    1: "free chunk not aligned to its order",
+    2: "free chunk head lacks PageBuddy or has the wrong order",
+    3: "free chunk outside its zone",
+    4: "free chunk on the list of a type other than its pageblock's (hygiene)",
+    5: "page covered twice (free/pcp/allocated overlap)",
+    6: "page not covered by any free, pcp or allocated chunk (pages not conserved)",
+    7: "nr_free_mt differs from the free list length",
+    8: "nr_free differs from the sum over types",
+    9: "NR_FREE_PAGES differs from the free lists",
+    10: "NR_FREE_PAGES_BLOCKS differs from the free lists",
+    11: "two free buddies left unmerged",
+    12: "pcp count differs from its lists",
+    13: "invalid pageblock migratetype",
+    14: "allocated chunk head/tail flags inconsistent",
+    15: "NR_ZONE_ALLOCATED differs from allocated pages",
+    16: "highatomic/CMA free count differs from the lists",
+    17: "free list is corrupt (broken prev/next links)",
+    18: "NR_ZONE_PCP differs from the pcp lists",
+}
+
+
+class InvariantError(AssertionError):
+    """A model invariant does not hold."""
+
+
+@njit
+def _check(st, prm):
+    n = st.pg_flags.shape[0]
+    cover = np.zeros(n, np.uint8)
+    for b in range(st.block_mt.shape[0]):
+        if st.block_mt[b] >= MIGRATE_TYPES:
+            return 13, b, st.block_mt[b], 0
+    for z in range(MAX_NR_ZONES):
+        free_pages = 0
+        free_blocks = 0
+        free_ha = 0
+        free_cma = 0
+        for o in range(NR_PAGE_ORDERS):
+            tot = 0
+            for mt in range(MIGRATE_TYPES):
+                cnt = 0
+                lid = free_list_id(z, o, mt)
+                p = st.free_head[lid]
+                prev = -1
+                while p >= 0:
+                    if st.pg_prev[p] != prev:
+                        return 17, p, z, o
+                    if p & ((1 << o) - 1):
+                        return 1, p, z, o
+                    if (st.pg_flags[p] & 0x0F) != PG_buddy or st.pg_order[p] != o:
+                        return 2, p, z, o
+                    if p < st.zone_start[z] or p + (1 << o) > st.zone_end[z]:
+                        return 3, p, z, o
+                    nb = max((1 << o) >> prm.pageblock_order, 1)
+                    for k in range(nb):
+                        if st.block_mt[(p >> prm.pageblock_order) + k] != mt:
+                            return 4, p, z, o
+                    for k in range(1 << o):
+                        if cover[p + k]:
+                            return 5, p + k, z, o
+                        cover[p + k] = 1
+                    if mt != MIGRATE_ISOLATE:
+                        free_pages += 1 << o
+                        if o >= prm.pageblock_order:
+                            free_blocks += 1 << o
+                    if mt == MIGRATE_HIGHATOMIC:
+                        free_ha += 1 << o
+                    if mt == MIGRATE_CMA:
+                        free_cma += 1 << o
+                    cnt += 1
+                    prev = p
+                    p = st.pg_next[p]
+                if st.free_tail[lid] != prev:
+                    return 17, prev, z, o
+                if cnt != st.nr_free_mt[z, o, mt]:
+                    return 7, cnt, z, o
+                tot += cnt
+            if tot != st.nr_free[z, o]:
+                return 8, tot, z, o
+        if free_pages != st.zone_stat[z, NR_FREE_PAGES]:
+            return 9, free_pages, z, st.zone_stat[z, NR_FREE_PAGES]
+        if free_blocks != st.zone_stat[z, NR_FREE_PAGES_BLOCKS]:
+            return 10, free_blocks, z, st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
+        if free_ha != st.zone_stat[z, NR_FREE_HIGHATOMIC] or free_cma != st.zone_stat[z, NR_FREE_CMA_PAGES]:
+            return 16, free_ha, z, free_cma
+        # pcp lists
+        zpcp = 0
+        for cpu in range(prm.nr_cpus):
+            cnt = 0
+            for pi in range(NR_PCP_LISTS):
+                o = pindex_to_order(pi)
+                lid = pcp_list_id(cpu, z, pi)
+                p = st.pcp_head[lid]
+                prev = -1
+                while p >= 0:
+                    if st.pg_prev[p] != prev or (st.pg_flags[p] & PG_pcp) == 0 or st.pg_order[p] != o:
+                        return 17, p, z, o
+                    for k in range(1 << o):
+                        if cover[p + k]:
+                            return 5, p + k, z, o
+                        cover[p + k] = 1
+                    cnt += 1 << o
+                    prev = p
+                    p = st.pg_next[p]
+                if st.pcp_tail[lid] != prev:
+                    return 17, prev, z, o
+            if cnt != st.pcp_count[cpu, z]:
+                return 12, cnt, cpu, z
+            zpcp += cnt
+        if zpcp != st.zone_stat[z, NR_ZONE_PCP]:
+            return 18, zpcp, z, st.zone_stat[z, NR_ZONE_PCP]
+    # allocated chunks
+    alloc = np.zeros(MAX_NR_ZONES, np.int64)
+    p = 0
+    while p < n:
+        f = st.pg_flags[p]
+        if f & PG_head:
+            o = st.pg_order[p]
+            if o < 0 or o > MAX_PAGE_ORDER or (p & ((1 << o) - 1)):
+                return 14, p, o, 0
+            for k in range(1 << o):
+                if k > 0 and (st.pg_flags[p + k] & PG_tail) == 0:
+                    return 14, p + k, o, 1
+                if cover[p + k]:
+                    return 5, p + k, o, 2
+                cover[p + k] = 1
+            z = 0 if p < st.zone_end[0] else 1
+            alloc[z] += 1 << o
+            p += 1 << o
+        else:
+            p += 1
+    for p in range(n):
+        if cover[p] == 0:
+            return 6, p, st.pg_flags[p], st.pg_order[p]
+    for z in range(MAX_NR_ZONES):
+        if alloc[z] != st.zone_stat[z, NR_ZONE_ALLOCATED]:
+            return 15, alloc[z], z, st.zone_stat[z, NR_ZONE_ALLOCATED]
+    # unmerged buddies
+    for z in range(MAX_NR_ZONES):
+        for o in range(MAX_PAGE_ORDER):
+            for mt in range(MIGRATE_TYPES):
+                p = st.free_head[free_list_id(z, o, mt)]
+                while p >= 0:
+                    b = p ^ (1 << o)
+                    if b >= st.zone_start[z] and b < st.zone_end[z] and \
+                            (st.pg_flags[b] & PG_buddy) and st.pg_order[b] == o:
+                        bmt = st.block_mt[b >> prm.pageblock_order]
+                        ok_split = o >= prm.pageblock_order and bmt != mt and \
+                            (mt >= MIGRATE_PCPTYPES or bmt >= MIGRATE_PCPTYPES)
+                        if not ok_split:
+                            return 11, p, z, o
+                    p = st.pg_next[p]
+    return 0, 0, 0, 0
+
+
+def check_state(st, prm) -> None:
+    """Raise :class:`InvariantError` if any invariant is broken."""
+    code, a, b, c = _check(st, prm)
+    if code:
+        raise InvariantError(f"invariant {code} broken: {ERRORS.get(int(code), '?')} "
+                             f"(values {int(a)}, {int(b)}, {int(c)})")

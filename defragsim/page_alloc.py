@@ -1,0 +1,1317 @@
+"""Mirror of mm/page_alloc.c (v6.15+ with ``vm.defrag_mode``; v6.18 behaviour).
+
+Every function here is a numba kernel named after the kernel function it
+mirrors; hold this file next to mm/page_alloc.c.  State is the
+:class:`~defragsim.state.State` namedtuple of numpy arrays, ``prm`` the
+:class:`~defragsim.config.Params` namedtuple, ``rec`` the event
+:class:`~defragsim.state.Recorder`.
+
+What is modelled: zones DMA32 and Normal on one node, buddy free lists per
+order and migratetype with head/tail insertion, split (``expand``) and merge
+(``__free_one_page``) including cross-pageblock merges and the v6.10 freelist
+hygiene, per-cpu page lists with batched refill (mode caching) and batched
+drains, watermarks with boost and lowmem reserve, the ``__rmqueue`` fallback
+modes (``__rmqueue_smallest`` / CMA / ``__rmqueue_claim`` / ``__rmqueue_steal``),
+``ALLOC_NOFRAGMENT`` with and without defrag_mode, the highatomic reserve,
+and ``mm_page_alloc_extfrag`` events.
+
+What is left out, and why (each also marked ``# MODEL:`` where it matters):
+locks, RCU, NUMA, cpusets, memcg, page poisoning/guard pages, free page
+reporting and shuffling (no effect on the fallback logic being studied);
+``ZONE_DMA``/``ZONE_MOVABLE`` (the series is about Normal/DMA32 behaviour).
+Reclaim, kswapd, compaction and OOM are separate modules; the slowpath below
+calls into them at the kernel's call sites.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import njit
+from .constants import (
+    ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
+    ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
+    ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
+    KIND_ANON, KIND_FILE, KIND_NONE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
+    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_FREE_CMA_PAGES,
+    NR_FREE_HIGHATOMIC, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_LOWORDER_PCP_LISTS,
+    NR_PAGE_ORDERS, NR_PCP_LISTS, NR_RESERVED_HIGHATOMIC, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
+    OP_ALLOC, OP_FREE, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru, PG_pcp,
+    PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
+    VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
+    ZONE_DMA32, ZONE_NORMAL,
+)
+from .state import (
+    DIAG_ALLOC_FAILED_TOTAL, DIAG_FREE_UNKNOWN_HANDLE, DIAG_HIGHATOMIC_RESERVED,
+    DIAG_HIGHATOMIC_UNRESERVED, DIAG_KSWAPD_WAKEUPS, DIAG_NOFRAGMENT_DROPPED,
+    DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
+)
+
+# gfp bits used inside kernels (values from include/linux/gfp_types.h; see gfp.py)
+__GFP_DMA = 0x01
+__GFP_DMA32 = 0x04
+__GFP_MOVABLE = 0x08
+__GFP_RECLAIMABLE = 0x10
+__GFP_HIGH = 0x20
+__GFP_DIRECT_RECLAIM = 0x400
+__GFP_KSWAPD_RECLAIM = 0x800
+__GFP_NOFAIL = 0x8000
+__GFP_NOMEMALLOC = 0x80000
+
+#: CONFIG_PCP_BATCH_SCALE_MAX default
+PCP_BATCH_SCALE_MAX = 5
+#: HPAGE_PMD_ORDER on x86-64 (the THP order kept on per-cpu lists)
+HPAGE_PMD_ORDER = 9
+
+# fallbacks[MIGRATE_PCPTYPES][MIGRATE_PCPTYPES - 1] (mm/page_alloc.c)
+FALLBACKS = np.array([
+    [MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE],    # MIGRATE_UNMOVABLE
+    [MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE],  # MIGRATE_MOVABLE
+    [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE],      # MIGRATE_RECLAIMABLE
+], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Small accessors (include/linux/mmzone.h, include/linux/pageblock-flags.h)
+# ---------------------------------------------------------------------------
+
+@njit
+def page_zonenum(st, pfn):
+    """page_zonenum(): the zone a pfn belongs to (zones are contiguous pfn ranges)."""
+    if pfn < st.zone_end[ZONE_DMA32]:
+        return ZONE_DMA32
+    return ZONE_NORMAL
+
+
+@njit
+def get_pageblock_migratetype(st, prm, pfn):
+    """get_pfnblock_migratetype()."""
+    return np.int64(st.block_mt[pfn >> prm.pageblock_order])
+
+
+@njit
+def set_pageblock_migratetype(st, prm, pfn, mt):
+    """set_pageblock_migratetype() for the block holding ``pfn``."""
+    st.block_mt[pfn >> prm.pageblock_order] = mt
+
+
+@njit
+def change_pageblock_range(st, prm, pfn, order, mt):
+    """change_pageblock_range(): retype every block of a chunk of ``order`` >= pageblock_order."""
+    nr = 1 << order
+    b = pfn >> prm.pageblock_order
+    nb = max(nr >> prm.pageblock_order, 1)
+    for i in range(nb):
+        st.block_mt[b + i] = mt
+
+
+@njit
+def migratetype_is_mergeable(mt):
+    """migratetype_is_mergeable(): only the three PCP types merge across blocks."""
+    return mt < MIGRATE_PCPTYPES
+
+
+@njit
+def is_migrate_movable(mt):
+    """is_migrate_movable(): MOVABLE or CMA."""
+    return mt == MIGRATE_MOVABLE or mt == MIGRATE_CMA
+
+
+@njit
+def free_list_id(z, order, mt):
+    """Flat index of zone->free_area[order].free_list[mt] in State.free_head/free_tail."""
+    return (z * NR_PAGE_ORDERS + order) * MIGRATE_TYPES + mt
+
+
+@njit
+def pcp_list_id(cpu, z, pindex):
+    """Flat index of per_cpu_pages(cpu, zone)->lists[pindex] in State.pcp_head/pcp_tail."""
+    return (cpu * MAX_NR_ZONES + z) * NR_PCP_LISTS + pindex
+
+
+@njit
+def free_area_empty(st, z, order, mt):
+    """free_area_empty()."""
+    return st.free_head[free_list_id(z, order, mt)] < 0
+
+
+@njit
+def wmark_pages(st, z, i):
+    """wmark_pages(): watermark plus the current boost."""
+    return st.watermark[z, i] + st.watermark_boost[z]
+
+
+# ---------------------------------------------------------------------------
+# List primitives (include/linux/list.h) on the shared page links
+# ---------------------------------------------------------------------------
+
+@njit
+def list_add(st, heads, tails, lid, pfn):
+    """list_add(): insert at the head."""
+    h = heads[lid]
+    st.pg_prev[pfn] = -1
+    st.pg_next[pfn] = h
+    if h >= 0:
+        st.pg_prev[h] = pfn
+    else:
+        tails[lid] = pfn
+    heads[lid] = pfn
+
+
+@njit
+def list_add_tail(st, heads, tails, lid, pfn):
+    """list_add_tail(): insert at the tail."""
+    t = tails[lid]
+    st.pg_next[pfn] = -1
+    st.pg_prev[pfn] = t
+    if t >= 0:
+        st.pg_next[t] = pfn
+    else:
+        heads[lid] = pfn
+    tails[lid] = pfn
+
+
+@njit
+def list_del(st, heads, tails, lid, pfn):
+    """list_del()."""
+    p = st.pg_prev[pfn]
+    n = st.pg_next[pfn]
+    if p >= 0:
+        st.pg_next[p] = n
+    else:
+        heads[lid] = n
+    if n >= 0:
+        st.pg_prev[n] = p
+    else:
+        tails[lid] = p
+    st.pg_next[pfn] = -1
+    st.pg_prev[pfn] = -1
+
+
+# ---------------------------------------------------------------------------
+# Free-list bookkeeping
+# ---------------------------------------------------------------------------
+
+@njit
+def account_freepages(st, z, nr_pages, mt):
+    """account_freepages(): NR_FREE_PAGES and the CMA / highatomic sub-counts."""
+    if mt == MIGRATE_ISOLATE:
+        return
+    st.zone_stat[z, NR_FREE_PAGES] += nr_pages
+    if mt == MIGRATE_CMA:
+        st.zone_stat[z, NR_FREE_CMA_PAGES] += nr_pages
+    elif mt == MIGRATE_HIGHATOMIC:
+        st.zone_stat[z, NR_FREE_HIGHATOMIC] += nr_pages
+
+
+@njit
+def set_buddy_order(st, pfn, order):
+    """set_buddy_order(): mark ``pfn`` as the head of a free chunk (PageBuddy)."""
+    st.pg_order[pfn] = order
+    st.pg_flags[pfn] = PG_buddy
+    st.pg_kind[pfn] = KIND_NONE
+
+
+@njit
+def __add_to_free_list(st, prm, pfn, z, order, mt, tail):
+    """__add_to_free_list(): link a chunk, bump nr_free and NR_FREE_PAGES_BLOCKS."""
+    lid = free_list_id(z, order, mt)
+    if tail:
+        list_add_tail(st, st.free_head, st.free_tail, lid, pfn)
+    else:
+        list_add(st, st.free_head, st.free_tail, lid, pfn)
+    st.nr_free[z, order] += 1
+    st.nr_free_mt[z, order, mt] += 1
+    if order >= prm.pageblock_order and mt != MIGRATE_ISOLATE:
+        st.zone_stat[z, NR_FREE_PAGES_BLOCKS] += 1 << order
+
+
+@njit
+def __del_page_from_free_list(st, prm, pfn, z, order, mt):
+    """__del_page_from_free_list(): unlink a chunk and clear PageBuddy (no NR_FREE_PAGES change)."""
+    lid = free_list_id(z, order, mt)
+    list_del(st, st.free_head, st.free_tail, lid, pfn)
+    st.pg_flags[pfn] = 0
+    st.pg_order[pfn] = -1
+    st.nr_free[z, order] -= 1
+    st.nr_free_mt[z, order, mt] -= 1
+    if order >= prm.pageblock_order and mt != MIGRATE_ISOLATE:
+        st.zone_stat[z, NR_FREE_PAGES_BLOCKS] -= 1 << order
+
+
+@njit
+def del_page_from_free_list(st, prm, pfn, z, order, mt):
+    """del_page_from_free_list(): unlink and account."""
+    __del_page_from_free_list(st, prm, pfn, z, order, mt)
+    account_freepages(st, z, -(1 << order), mt)
+
+
+@njit
+def move_to_free_list(st, prm, pfn, z, order, old_mt, new_mt):
+    """move_to_free_list(): move a free chunk to the tail of another type's list."""
+    lid = free_list_id(z, order, old_mt)
+    list_del(st, st.free_head, st.free_tail, lid, pfn)
+    st.nr_free_mt[z, order, old_mt] -= 1
+    list_add_tail(st, st.free_head, st.free_tail, free_list_id(z, order, new_mt), pfn)
+    st.nr_free_mt[z, order, new_mt] += 1
+    if order >= prm.pageblock_order:
+        if old_mt == MIGRATE_ISOLATE and new_mt != MIGRATE_ISOLATE:
+            st.zone_stat[z, NR_FREE_PAGES_BLOCKS] += 1 << order
+        elif new_mt == MIGRATE_ISOLATE and old_mt != MIGRATE_ISOLATE:
+            st.zone_stat[z, NR_FREE_PAGES_BLOCKS] -= 1 << order
+    account_freepages(st, z, -(1 << order), old_mt)
+    account_freepages(st, z, 1 << order, new_mt)
+
+
+@njit
+def page_is_buddy(st, pfn, buddy, order):
+    """page_is_buddy(): ``buddy`` heads a free chunk of exactly ``order`` in the same zone."""
+    if buddy < 0 or buddy >= st.pg_flags.shape[0]:
+        return False
+    if (st.pg_flags[buddy] & PG_buddy) == 0:
+        return False
+    if st.pg_order[buddy] != order:
+        return False
+    return page_zonenum(st, pfn) == page_zonenum(st, buddy)
+
+
+@njit
+def buddy_merge_likely(st, pfn, buddy_pfn, order):
+    """buddy_merge_likely(): will this chunk merge soon?  Then queue it at the tail.
+
+    True if the next-higher-order buddy of the combined chunk is already free.
+    """
+    if order >= MAX_PAGE_ORDER - 1:
+        return False
+    higher_page_pfn = buddy_pfn & pfn
+    higher_buddy = higher_page_pfn ^ (1 << (order + 1))
+    return page_is_buddy(st, higher_page_pfn, higher_buddy, order + 1)
+
+
+@njit
+def __free_one_page(st, prm, pfn, z, order, mt, to_tail):
+    """__free_one_page(): merge a freed chunk with its free buddies and queue it.
+
+    ``mt`` is the pageblock's current type (hygiene: looked up by the caller
+    at the time the page reaches the buddy allocator).  Blocks only merge
+    across a pageblock boundary when both types are mergeable; a merge across
+    blocks of different mergeable types retypes the buddy's block.
+
+    Compaction capture (``compaction_capture()``) hooks in here in the kernel;
+    it is checked by the compaction model's free path, not by this function.
+    """
+    account_freepages(st, z, 1 << order, mt)
+    buddy_pfn = pfn
+    while order < MAX_PAGE_ORDER:
+        buddy_mt = mt
+        buddy_pfn = pfn ^ (1 << order)
+        if not page_is_buddy(st, pfn, buddy_pfn, order):
+            break
+        if order >= prm.pageblock_order:
+            # Prevent merges between free pages on pageblocks without
+            # fallbacks (HIGHATOMIC, CMA, ISOLATE) and normal pageblocks.
+            buddy_mt = get_pageblock_migratetype(st, prm, buddy_pfn)
+            if mt != buddy_mt and (not migratetype_is_mergeable(mt)
+                                   or not migratetype_is_mergeable(buddy_mt)):
+                break
+        __del_page_from_free_list(st, prm, buddy_pfn, z, order, buddy_mt)
+        if buddy_mt != mt:
+            # Match buddy type, so a later expand() puts sub-blocks on the
+            # right freelists.
+            change_pageblock_range(st, prm, buddy_pfn, order, mt)
+        pfn = buddy_pfn & pfn
+        order += 1
+    set_buddy_order(st, pfn, order)
+    tail = to_tail or buddy_merge_likely(st, pfn, buddy_pfn, order)
+    __add_to_free_list(st, prm, pfn, z, order, mt, tail)
+
+
+@njit
+def split_large_buddy(st, prm, pfn, z, order, to_tail):
+    """split_large_buddy(): free a chunk larger than a pageblock block by block,
+    each with its own block type, then let __free_one_page() re-merge them."""
+    end = pfn + (1 << order)
+    if order > prm.pageblock_order:
+        order = prm.pageblock_order
+    while pfn < end:
+        mt = get_pageblock_migratetype(st, prm, pfn)
+        __free_one_page(st, prm, pfn, z, order, mt, to_tail)
+        pfn += 1 << order
+
+
+@njit
+def free_one_page(st, prm, pfn, z, order, to_tail):
+    """free_one_page(): a chunk straight into the buddy lists (zone lock held)."""
+    split_large_buddy(st, prm, pfn, z, order, to_tail)
+
+
+@njit
+def expand(st, prm, z, pfn, low, high, mt):
+    """expand(): split a chunk of order ``high`` down to ``low``, keeping the
+    lowest piece and queueing each upper half at the head of ``mt``'s list."""
+    size = 1 << high
+    nr_added = 0
+    while high > low:
+        high -= 1
+        size >>= 1
+        __add_to_free_list(st, prm, pfn + size, z, high, mt, False)
+        set_buddy_order(st, pfn + size, high)
+        nr_added += size
+    return nr_added
+
+
+@njit
+def page_del_and_expand(st, prm, z, pfn, low, high, mt):
+    """page_del_and_expand()."""
+    nr_pages = 1 << high
+    __del_page_from_free_list(st, prm, pfn, z, high, mt)
+    nr_pages -= expand(st, prm, z, pfn, low, high, mt)
+    account_freepages(st, z, -nr_pages, mt)
+
+
+@njit
+def get_page_from_free_area(st, z, order, mt):
+    """get_page_from_free_area(): the head of free_list[mt], or -1."""
+    return st.free_head[free_list_id(z, order, mt)]
+
+
+# ---------------------------------------------------------------------------
+# Tracepoints
+# ---------------------------------------------------------------------------
+
+@njit
+def trace_mm_page_alloc_extfrag(st, prm, rec, pfn, alloc_order, fallback_order,
+                                alloc_migratetype, fallback_migratetype):
+    """TRACE_EVENT(mm_page_alloc_extfrag): record one fallback.
+
+    ``change_ownership`` is computed at emission, as in the kernel's
+    TP_fast_assign: ``alloc_migratetype == get_pageblock_migratetype(page)``.
+    """
+    i = rec.ext_count[0]
+    if i >= rec.ext_t.shape[0]:
+        return  # the driver keeps headroom; cannot happen unless misused
+    rec.ext_t[i] = st.clock[0]
+    rec.ext_pfn[i] = pfn
+    rec.ext_alloc_order[i] = alloc_order
+    rec.ext_fallback_order[i] = fallback_order
+    rec.ext_alloc_mt[i] = alloc_migratetype
+    rec.ext_fallback_mt[i] = fallback_migratetype
+    rec.ext_change_ownership[i] = 1 if alloc_migratetype == get_pageblock_migratetype(st, prm, pfn) else 0
+    rec.ext_count[0] = i + 1
+
+
+# ---------------------------------------------------------------------------
+# Block moves (claims, highatomic)
+# ---------------------------------------------------------------------------
+
+@njit
+def prep_move_freepages_block(st, prm, pfn):
+    """prep_move_freepages_block(): scan the block of ``pfn``.
+
+    Returns (ok, start_pfn, free_pages, movable_pages).  ``free_pages``
+    counts pages in buddy chunks; ``movable_pages`` counts PageLRU pages
+    (every page of an LRU folio, as PageLRU() on a tail reads the head).
+    Pages on per-cpu lists are neither.  Blocks straddling a zone boundary
+    are refused.
+    """
+    pbnr = prm.pageblock_nr_pages
+    start = pfn & ~(pbnr - 1)
+    end = start + pbnr
+    z = page_zonenum(st, start)
+    if start < st.zone_start[z] or end > st.zone_end[z]:
+        return False, start, 0, 0
+    free_pages = 0
+    movable_pages = 0
+    p = start
+    while p < end:
+        f = st.pg_flags[p]
+        if f & PG_buddy:
+            o = st.pg_order[p]
+            free_pages += 1 << o
+            p += 1 << o
+            continue
+        if f & PG_lru:
+            movable_pages += 1
+        p += 1
+    return True, start, free_pages, movable_pages
+
+
+@njit
+def __move_freepages_block(st, prm, z, start_pfn, old_mt, new_mt):
+    """__move_freepages_block(): move every free chunk of the block to new_mt's lists."""
+    end = start_pfn + prm.pageblock_nr_pages
+    p = start_pfn
+    nr_moved = 0
+    while p < end:
+        if (st.pg_flags[p] & PG_buddy) == 0:
+            p += 1
+            continue
+        o = st.pg_order[p]
+        move_to_free_list(st, prm, p, z, o, old_mt, new_mt)
+        p += 1 << o
+        nr_moved += 1 << o
+    return nr_moved
+
+
+@njit
+def move_freepages_block(st, prm, z, pfn, old_mt, new_mt):
+    """move_freepages_block(): retype a whole block and move its free pages.
+
+    Returns the number of pages moved, or -1 if the block straddles a zone.
+    """
+    ok, start, free_pages, movable = prep_move_freepages_block(st, prm, pfn)
+    if not ok:
+        return -1
+    # MODEL: a free chunk larger than a pageblock covering this block is
+    # handled by the caller in the kernel (split first); the model never
+    # isolates, so claims only move blocks whose chunks fit inside them.
+    nr = __move_freepages_block(st, prm, z, start, old_mt, new_mt)
+    set_pageblock_migratetype(st, prm, start, new_mt)
+    return nr
+
+
+@njit
+def boost_watermark(st, prm, z):
+    """boost_watermark(): raise the zone's watermarks by one pageblock (capped)."""
+    if prm.watermark_boost_factor == 0:
+        return False
+    # Don't bother in zones that are unlikely to produce results.
+    if prm.pageblock_nr_pages * 4 > st.zone_managed[z]:
+        return False
+    max_boost = st.watermark[z, WMARK_HIGH] * prm.watermark_boost_factor // 10000
+    if max_boost == 0:
+        return False
+    max_boost = max(prm.pageblock_nr_pages, max_boost)
+    st.watermark_boost[z] = min(st.watermark_boost[z] + prm.pageblock_nr_pages, max_boost)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# __rmqueue and its fallback modes
+# ---------------------------------------------------------------------------
+
+@njit
+def __rmqueue_smallest(st, prm, z, order, mt):
+    """__rmqueue_smallest(): the smallest chunk on ``mt``'s own lists."""
+    for current_order in range(order, NR_PAGE_ORDERS):
+        pfn = get_page_from_free_area(st, z, current_order, mt)
+        if pfn < 0:
+            continue
+        page_del_and_expand(st, prm, z, pfn, order, current_order, mt)
+        return pfn
+    return -1
+
+
+@njit
+def __rmqueue_cma_fallback(st, prm, z, order):
+    """__rmqueue_cma_fallback()."""
+    return __rmqueue_smallest(st, prm, z, order, MIGRATE_CMA)
+
+
+@njit
+def should_try_claim_block(prm, order, start_mt):
+    """should_try_claim_block(): ``order`` is the free chunk's order, not the request's."""
+    # We can claim the whole pageblock if the chunk covers it.
+    if order >= prm.pageblock_order:
+        return True
+    # Unmovable/reclaimable requests always try to claim; movable ones only
+    # from large chunks.  (page_group_by_mobility_disabled is never set: the
+    # model requires at least one pageblock per zone... see Config.)
+    if order >= prm.pageblock_order // 2 or start_mt == MIGRATE_RECLAIMABLE \
+            or start_mt == MIGRATE_UNMOVABLE:
+        return True
+    return False
+
+
+@njit
+def find_suitable_fallback(st, prm, z, order, migratetype, claimable):
+    """find_suitable_fallback(): FALLBACK_NOCLAIM (-2), FALLBACK_EMPTY (-1) or a type."""
+    if claimable and not should_try_claim_block(prm, order, migratetype):
+        return FALLBACK_NOCLAIM
+    if st.nr_free[z, order] == 0:
+        return FALLBACK_EMPTY
+    for i in range(MIGRATE_PCPTYPES - 1):
+        fallback_mt = FALLBACKS[migratetype, i]
+        if not free_area_empty(st, z, order, fallback_mt):
+            return fallback_mt
+    return FALLBACK_EMPTY
+
+
+@njit
+def try_to_claim_block(st, prm, z, pfn, current_order, order, start_type, block_type,
+                       alloc_flags):
+    """try_to_claim_block(): take a foreign block for ``start_type`` if we may.
+
+    Whole free blocks (current_order >= pageblock_order) are taken outright.
+    A partial block is claimed when at least half of it is free or holds pages
+    compatible with the request; that attempt boosts the watermark first.
+    """
+    if current_order >= prm.pageblock_order:
+        del_page_from_free_list(st, prm, pfn, z, current_order, block_type)
+        change_pageblock_range(st, prm, pfn, current_order, start_type)
+        nr_added = expand(st, prm, z, pfn, order, current_order, start_type)
+        account_freepages(st, z, nr_added, start_type)
+        return pfn
+    # Boost watermarks to increase reclaim pressure and reduce the likelihood
+    # of future fallbacks; kswapd is woken from rmqueue().
+    if boost_watermark(st, prm, z) and (alloc_flags & ALLOC_KSWAPD):
+        st.zone_flags[z] |= ZONE_BOOSTED_WATERMARK
+    ok, start_pfn, free_pages, movable_pages = prep_move_freepages_block(st, prm, pfn)
+    if not ok:
+        return -1
+    if start_type == MIGRATE_MOVABLE:
+        alike_pages = movable_pages
+    elif block_type == MIGRATE_MOVABLE:
+        # Falling back into a MOVABLE block: every non-free, non-LRU page
+        # (slab, kernel, pages on pcp lists) counts as compatible.
+        alike_pages = prm.pageblock_nr_pages - (free_pages + movable_pages)
+    else:
+        alike_pages = 0
+    if free_pages + alike_pages >= (1 << (prm.pageblock_order - 1)):
+        __move_freepages_block(st, prm, z, start_pfn, block_type, start_type)
+        set_pageblock_migratetype(st, prm, start_pfn, start_type)
+        return __rmqueue_smallest(st, prm, z, order, start_type)
+    return -1
+
+
+@njit
+def __rmqueue_claim(st, prm, rec, z, order, start_migratetype, alloc_flags):
+    """__rmqueue_claim(): claim a foreign block, largest free chunk first.
+
+    Under ALLOC_NOFRAGMENT only whole free pageblocks may be taken.
+    """
+    min_order = order
+    if order < prm.pageblock_order and (alloc_flags & ALLOC_NOFRAGMENT):
+        min_order = prm.pageblock_order
+    current_order = MAX_PAGE_ORDER
+    while current_order >= min_order:
+        fallback_mt = find_suitable_fallback(st, prm, z, current_order, start_migratetype, True)
+        if fallback_mt == FALLBACK_EMPTY:
+            current_order -= 1
+            continue
+        if fallback_mt == FALLBACK_NOCLAIM:
+            break
+        pfn = get_page_from_free_area(st, z, current_order, fallback_mt)
+        pfn = try_to_claim_block(st, prm, z, pfn, current_order, order, start_migratetype,
+                                 fallback_mt, alloc_flags)
+        if pfn >= 0:
+            trace_mm_page_alloc_extfrag(st, prm, rec, pfn, order, current_order,
+                                        start_migratetype, fallback_mt)
+            return pfn
+        current_order -= 1
+    return -1
+
+
+@njit
+def __rmqueue_steal(st, prm, rec, z, order, start_migratetype):
+    """__rmqueue_steal(): take the smallest foreign chunk, leaving its block's type."""
+    for current_order in range(order, NR_PAGE_ORDERS):
+        fallback_mt = find_suitable_fallback(st, prm, z, current_order, start_migratetype, False)
+        if fallback_mt == FALLBACK_EMPTY:
+            continue
+        pfn = get_page_from_free_area(st, z, current_order, fallback_mt)
+        page_del_and_expand(st, prm, z, pfn, order, current_order, fallback_mt)
+        trace_mm_page_alloc_extfrag(st, prm, rec, pfn, order, current_order,
+                                    start_migratetype, fallback_mt)
+        return pfn
+    return -1
+
+
+@njit
+def __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode):
+    """__rmqueue(): own lists, then CMA, claim, steal, remembering in ``mode[0]``
+    where pay dirt was found (the mode persists across an rmqueue_bulk batch)."""
+    if alloc_flags & ALLOC_CMA:
+        # Balance movable allocations between regular and CMA areas.
+        if st.zone_stat[z, NR_FREE_CMA_PAGES] > st.zone_stat[z, NR_FREE_PAGES] // 2:
+            pfn = __rmqueue_cma_fallback(st, prm, z, order)
+            if pfn >= 0:
+                return pfn
+    m = mode[0]
+    if m <= RMQUEUE_NORMAL:
+        pfn = __rmqueue_smallest(st, prm, z, order, migratetype)
+        if pfn >= 0:
+            return pfn
+    if m <= RMQUEUE_CMA:
+        if alloc_flags & ALLOC_CMA:
+            pfn = __rmqueue_cma_fallback(st, prm, z, order)
+            if pfn >= 0:
+                mode[0] = RMQUEUE_CMA
+                return pfn
+    if m <= RMQUEUE_CLAIM:
+        pfn = __rmqueue_claim(st, prm, rec, z, order, migratetype, alloc_flags)
+        if pfn >= 0:
+            # Replenished preferred freelist, back to normal mode.
+            mode[0] = RMQUEUE_NORMAL
+            return pfn
+    if (alloc_flags & ALLOC_NOFRAGMENT) == 0:
+        pfn = __rmqueue_steal(st, prm, rec, z, order, migratetype)
+        if pfn >= 0:
+            mode[0] = RMQUEUE_STEAL
+            return pfn
+    return -1
+
+
+# ---------------------------------------------------------------------------
+# Per-cpu page lists
+# ---------------------------------------------------------------------------
+
+@njit
+def pcp_allowed_order(order):
+    """pcp_allowed_order(): orders 0..PAGE_ALLOC_COSTLY_ORDER and the THP order."""
+    return order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER
+
+
+@njit
+def order_to_pindex(migratetype, order):
+    """order_to_pindex()."""
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        return NR_LOWORDER_PCP_LISTS + (1 if migratetype == MIGRATE_MOVABLE else 0)
+    return (MIGRATE_PCPTYPES * order) + migratetype
+
+
+@njit
+def pindex_to_order(pindex):
+    """pindex_to_order()."""
+    if pindex >= NR_LOWORDER_PCP_LISTS:
+        return HPAGE_PMD_ORDER
+    return pindex // MIGRATE_PCPTYPES
+
+
+@njit
+def pcp_add(st, cpu, z, pindex, pfn, order, tail):
+    lid = pcp_list_id(cpu, z, pindex)
+    if tail:
+        list_add_tail(st, st.pcp_head, st.pcp_tail, lid, pfn)
+    else:
+        list_add(st, st.pcp_head, st.pcp_tail, lid, pfn)
+    st.pg_flags[pfn] = PG_pcp
+    st.pg_order[pfn] = order
+    st.pg_kind[pfn] = KIND_NONE
+    st.pcp_count[cpu, z] += 1 << order
+    st.zone_stat[z, NR_ZONE_PCP] += 1 << order
+
+
+@njit
+def pcp_del(st, cpu, z, pindex, pfn, order):
+    lid = pcp_list_id(cpu, z, pindex)
+    list_del(st, st.pcp_head, st.pcp_tail, lid, pfn)
+    st.pg_flags[pfn] = 0
+    st.pg_order[pfn] = -1
+    st.pcp_count[cpu, z] -= 1 << order
+    st.zone_stat[z, NR_ZONE_PCP] -= 1 << order
+
+
+@njit
+def rmqueue_bulk(st, prm, rec, cpu, z, order, count, pindex, migratetype, alloc_flags):
+    """rmqueue_bulk(): refill a pcp list with ``count`` chunks under one zone lock.
+
+    The fallback mode is cached across the batch: once a page had to be
+    stolen, the rest of the batch is stolen page by page (one extfrag event
+    each), without retrying the own lists or claims.
+    """
+    mode = np.zeros(1, np.int64)
+    mode[0] = RMQUEUE_NORMAL
+    st.diag[DIAG_PCP_REFILLS] += 1
+    i = 0
+    while i < count:
+        pfn = __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode)
+        if pfn < 0:
+            break
+        pcp_add(st, cpu, z, pindex, pfn, order, True)
+        i += 1
+    return i
+
+
+@njit
+def nr_pcp_alloc(st, cpu, z, order):
+    """nr_pcp_alloc(): the refill batch.
+
+    MODEL: pcp->high is fixed at high_min (no auto-tuning toward high_max);
+    alloc_factor doubling of order-0 batches is kept.
+    """
+    high = st.pcp_high[z]
+    base_batch = st.pcp_batch[z]
+    if high < base_batch:
+        return 1
+    if order:
+        batch = base_batch
+    else:
+        batch = base_batch << st.pcp_alloc_factor[cpu, z]
+    if order == 0:
+        max_nr_alloc = max(high - st.pcp_count[cpu, z] - base_batch, base_batch)
+        if batch <= max_nr_alloc and st.pcp_alloc_factor[cpu, z] < PCP_BATCH_SCALE_MAX:
+            st.pcp_alloc_factor[cpu, z] += 1
+        batch = min(batch, max_nr_alloc)
+    if batch > 1:
+        batch = max(batch >> order, 2)
+    return batch
+
+
+@njit
+def rmqueue_pcplist(st, prm, rec, cpu, z, order, migratetype, alloc_flags):
+    """rmqueue_pcplist() / __rmqueue_pcplist(): take the list head, refilling on a miss."""
+    pindex = order_to_pindex(migratetype, order)
+    lid = pcp_list_id(cpu, z, pindex)
+    # Allocating resets the free-batch scaling (pcp->free_count >>= 1).
+    st.pcp_free_count[cpu, z] >>= 1
+    if st.pcp_head[lid] < 0:
+        batch = nr_pcp_alloc(st, cpu, z, order)
+        rmqueue_bulk(st, prm, rec, cpu, z, order, batch, pindex, migratetype, alloc_flags)
+        if st.pcp_head[lid] < 0:
+            return -1
+    pfn = st.pcp_head[lid]
+    pcp_del(st, cpu, z, pindex, pfn, order)
+    st.vm_events[VM_PGALLOC_DMA32 + z] += 1 << order
+    return pfn
+
+
+@njit
+def rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype):
+    """rmqueue_buddy(): one chunk straight from the buddy lists."""
+    pfn = -1
+    if alloc_flags & ALLOC_HIGHATOMIC:
+        pfn = __rmqueue_smallest(st, prm, z, order, MIGRATE_HIGHATOMIC)
+    if pfn < 0:
+        mode = np.zeros(1, np.int64)
+        pfn = __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode)
+        # Failing now is worse than failing a high-order atomic allocation
+        # later: OOM handling and atomic requests may use HIGHATOMIC reserves.
+        if pfn < 0 and (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK)):
+            pfn = __rmqueue_smallest(st, prm, z, order, MIGRATE_HIGHATOMIC)
+        if pfn < 0:
+            return -1
+    st.vm_events[VM_PGALLOC_DMA32 + z] += 1 << order
+    return pfn
+
+
+@njit
+def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
+    """wakeup_kswapd(): seam to the kswapd model.
+
+    MODEL: until kswapd is modelled (reclaim issue), a wakeup is counted in
+    the ``kswapd_wakeups`` diagnostic and otherwise has no effect.
+    """
+    st.diag[DIAG_KSWAPD_WAKEUPS] += 1
+
+
+@njit
+def rmqueue(st, prm, rec, cpu, preferred_z, z, order, gfp_mask, alloc_flags, migratetype):
+    """rmqueue(): per-cpu lists for small orders and THP, else the buddy lists."""
+    pfn = -1
+    if prm.pcp_enabled and pcp_allowed_order(order):
+        pfn = rmqueue_pcplist(st, prm, rec, cpu, z, order, migratetype, alloc_flags)
+    if pfn < 0:
+        pfn = rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype)
+    if (alloc_flags & ALLOC_KSWAPD) and (st.zone_flags[z] & ZONE_BOOSTED_WATERMARK):
+        st.zone_flags[z] &= ~ZONE_BOOSTED_WATERMARK
+        wakeup_kswapd(st, prm, z, 0, 0, z)
+    return pfn
+
+
+@njit
+def free_pcppages_bulk(st, prm, cpu, z, count, pindex):
+    """free_pcppages_bulk(): drain ``count`` pages round-robin over the lists,
+    starting with ``pindex``, each from the list tail (the coldest page)."""
+    st.diag[DIAG_PCP_DRAINS] += 1
+    count = min(st.pcp_count[cpu, z], count)
+    pindex = pindex - 1
+    while count > 0:
+        # Remove pages from lists in a round-robin fashion.
+        while True:
+            pindex += 1
+            if pindex > NR_PCP_LISTS - 1:
+                pindex = 0
+            if st.pcp_head[pcp_list_id(cpu, z, pindex)] >= 0:
+                break
+        order = pindex_to_order(pindex)
+        lid = pcp_list_id(cpu, z, pindex)
+        while True:
+            pfn = st.pcp_tail[lid]
+            # Hygiene: the block type is looked up at drain time.
+            mt = get_pageblock_migratetype(st, prm, pfn)
+            pcp_del(st, cpu, z, pindex, pfn, order)
+            count -= 1 << order
+            __free_one_page(st, prm, pfn, z, order, mt, False)
+            if count <= 0 or st.pcp_head[lid] < 0:
+                break
+
+
+@njit
+def nr_pcp_free(st, cpu, z, batch, high):
+    """nr_pcp_free(): how many pages to drain (free_high mode not modelled)."""
+    if high < batch:
+        return 1
+    min_nr_free = batch
+    max_nr_free = high - batch
+    return min(max(st.pcp_free_count[cpu, z], min_nr_free), max_nr_free)
+
+
+@njit
+def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
+    """free_frozen_page_commit(): queue on the pcp list head, drain above pcp->high.
+
+    MODEL: the order-1..3 ``free_high`` early drain and pcp->high tuning are
+    not modelled; free_count scaling of the drain size is.
+    """
+    st.pcp_alloc_factor[cpu, z] >>= 1
+    st.vm_events[VM_PGFREE] += 1 << order
+    pindex = order_to_pindex(migratetype, order)
+    pcp_add(st, cpu, z, pindex, pfn, order, False)
+    batch = st.pcp_batch[z]
+    if st.pcp_free_count[cpu, z] < (batch << PCP_BATCH_SCALE_MAX):
+        st.pcp_free_count[cpu, z] += 1 << order
+    high = st.pcp_high[z]
+    if st.pcp_count[cpu, z] >= high:
+        free_pcppages_bulk(st, prm, cpu, z, nr_pcp_free(st, cpu, z, batch, high), pindex)
+
+
+@njit
+def drain_pages_zone(st, prm, cpu, z):
+    """drain_pages_zone(): empty one cpu's pcp lists for a zone."""
+    while st.pcp_count[cpu, z] > 0:
+        free_pcppages_bulk(st, prm, cpu, z, st.pcp_count[cpu, z], 0)
+
+
+@njit
+def drain_all_pages(st, prm, z):
+    """drain_all_pages(zone); ``z < 0`` drains every zone."""
+    for cpu in range(prm.nr_cpus):
+        for zz in range(MAX_NR_ZONES):
+            if z < 0 or zz == z:
+                drain_pages_zone(st, prm, cpu, zz)
+
+
+# ---------------------------------------------------------------------------
+# Freeing
+# ---------------------------------------------------------------------------
+
+@njit
+def clear_page_contents(st, pfn, order):
+    """Model bookkeeping: the pages no longer hold anything."""
+    n = 1 << order
+    for i in range(n):
+        st.pg_flags[pfn + i] = 0
+        st.pg_kind[pfn + i] = KIND_NONE
+        st.pg_handle[pfn + i] = -1
+        st.pg_order[pfn + i] = -1
+
+
+@njit
+def free_frozen_pages(st, prm, cpu, pfn, order):
+    """free_frozen_pages() / __free_pages_ok(): free an allocated chunk.
+
+    Small orders and THPs go to the per-cpu list of the block's type
+    (HIGHATOMIC and CMA pages are filed on the MOVABLE list; ISOLATE pages
+    bypass the pcp); other orders go straight to the buddy lists.
+    """
+    z = page_zonenum(st, pfn)
+    clear_page_contents(st, pfn, order)
+    st.zone_stat[z, NR_ZONE_ALLOCATED] -= 1 << order
+    migratetype = get_pageblock_migratetype(st, prm, pfn)
+    if prm.pcp_enabled and pcp_allowed_order(order):
+        if migratetype >= MIGRATE_PCPTYPES:
+            if migratetype == MIGRATE_ISOLATE:
+                st.vm_events[VM_PGFREE] += 1 << order
+                free_one_page(st, prm, pfn, z, order, False)
+                return
+            migratetype = MIGRATE_MOVABLE
+        free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype)
+        return
+    st.vm_events[VM_PGFREE] += 1 << order
+    free_one_page(st, prm, pfn, z, order, False)
+
+
+@njit
+def prep_new_page(st, pfn, order, kind, handle):
+    """prep_new_page(): the chunk is handed out (model: record what it holds)."""
+    n = 1 << order
+    lru = PG_lru if (kind == KIND_ANON or kind == KIND_FILE) else 0
+    st.pg_flags[pfn] = PG_head | lru
+    st.pg_order[pfn] = order
+    st.pg_kind[pfn] = kind
+    st.pg_handle[pfn] = handle
+    for i in range(1, n):
+        st.pg_flags[pfn + i] = PG_tail | lru
+        st.pg_order[pfn + i] = -1
+        st.pg_kind[pfn + i] = kind
+        st.pg_handle[pfn + i] = handle
+    st.zone_stat[page_zonenum(st, pfn), NR_ZONE_ALLOCATED] += n
+
+
+# ---------------------------------------------------------------------------
+# Watermarks
+# ---------------------------------------------------------------------------
+
+@njit
+def __zone_watermark_unusable_free(st, z, order, alloc_flags):
+    """__zone_watermark_unusable_free()."""
+    unusable_free = (1 << order) - 1
+    if (alloc_flags & ALLOC_RESERVES) == 0:
+        unusable_free += st.zone_stat[z, NR_FREE_HIGHATOMIC]
+    if (alloc_flags & ALLOC_CMA) == 0:
+        unusable_free += st.zone_stat[z, NR_FREE_CMA_PAGES]
+    return unusable_free
+
+
+@njit
+def __zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags, free_pages):
+    """__zone_watermark_ok(): order-0 free count above the mark, and for
+    order > 0 at least one chunk big enough on a usable list (migratetype of
+    the request and ALLOC_NOFRAGMENT are not considered here)."""
+    min_ = mark
+    free_pages -= __zone_watermark_unusable_free(st, z, order, alloc_flags)
+    if alloc_flags & ALLOC_RESERVES:
+        # __GFP_HIGH allows access to 50% of the min reserve as well as OOM.
+        if alloc_flags & ALLOC_MIN_RESERVE:
+            min_ -= min_ // 2
+            # Non-blocking allocations (GFP_ATOMIC) can access more reserves.
+            if alloc_flags & ALLOC_NON_BLOCK:
+                min_ -= min_ // 4
+        if alloc_flags & ALLOC_OOM:
+            min_ -= min_ // 2
+    if free_pages <= min_ + st.lowmem_reserve[z, highest_zoneidx]:
+        return False
+    if order == 0:
+        return True
+    for o in range(order, NR_PAGE_ORDERS):
+        if st.nr_free[z, o] == 0:
+            continue
+        for mt in range(MIGRATE_PCPTYPES):
+            if not free_area_empty(st, z, o, mt):
+                return True
+        if (alloc_flags & ALLOC_CMA) and not free_area_empty(st, z, o, MIGRATE_CMA):
+            return True
+        if (alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM)) and \
+                not free_area_empty(st, z, o, MIGRATE_HIGHATOMIC):
+            return True
+    return False
+
+
+@njit
+def zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags):
+    """zone_watermark_ok(): against NR_FREE_PAGES."""
+    return __zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags,
+                               st.zone_stat[z, NR_FREE_PAGES])
+
+
+@njit
+def zone_watermark_fast(st, z, order, mark, highest_zoneidx, alloc_flags):
+    """zone_watermark_fast(): order-0 shortcut, then the full check, then the
+    un-boosted min watermark for __GFP_HIGH order-0 requests."""
+    free_pages = st.zone_stat[z, NR_FREE_PAGES]
+    if order == 0:
+        usable_free = free_pages
+        reserved = __zone_watermark_unusable_free(st, z, 0, alloc_flags)
+        usable_free -= min(usable_free, reserved)
+        if usable_free > mark + st.lowmem_reserve[z, highest_zoneidx]:
+            return True
+    if __zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags, free_pages):
+        return True
+    if order == 0 and (alloc_flags & ALLOC_MIN_RESERVE) and st.watermark_boost[z] \
+            and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN:
+        mark = st.watermark[z, WMARK_MIN]
+        return __zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags, free_pages)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Highatomic reserve
+# ---------------------------------------------------------------------------
+
+@njit
+def reserve_highatomic_pageblock(st, prm, pfn, order, z):
+    """reserve_highatomic_pageblock(): keep the block of a successful high-order
+    atomic allocation for future ones (up to ~1% of the zone)."""
+    managed = st.zone_managed[z]
+    if managed // 100 < prm.pageblock_nr_pages:
+        return
+    pb = prm.pageblock_nr_pages
+    max_managed = ((managed // 100) + pb - 1) // pb * pb
+    if st.zone_stat[z, NR_RESERVED_HIGHATOMIC] >= max_managed:
+        return
+    mt = get_pageblock_migratetype(st, prm, pfn)
+    # Only reserve normal pageblocks (i.e., they can merge with others).
+    if not migratetype_is_mergeable(mt):
+        return
+    if order < prm.pageblock_order:
+        if move_freepages_block(st, prm, z, pfn, mt, MIGRATE_HIGHATOMIC) == -1:
+            return
+        st.zone_stat[z, NR_RESERVED_HIGHATOMIC] += pb
+    else:
+        change_pageblock_range(st, prm, pfn, order, MIGRATE_HIGHATOMIC)
+        st.zone_stat[z, NR_RESERVED_HIGHATOMIC] += 1 << order
+    st.diag[DIAG_HIGHATOMIC_RESERVED] += 1
+
+
+@njit
+def unreserve_highatomic_pageblock(st, prm, migratetype, highest_zoneidx, force):
+    """unreserve_highatomic_pageblock(): give a HIGHATOMIC block to ``migratetype``.
+
+    Called by the slowpath when reclaim fails; returns True if a block moved.
+    """
+    for z in range(highest_zoneidx, -1, -1):
+        if st.zone_managed[z] == 0:
+            continue
+        # Preserve at least one pageblock unless memory pressure is really high.
+        if not force and st.zone_stat[z, NR_RESERVED_HIGHATOMIC] <= prm.pageblock_nr_pages:
+            continue
+        for order in range(NR_PAGE_ORDERS):
+            pfn = get_page_from_free_area(st, z, order, MIGRATE_HIGHATOMIC)
+            if pfn < 0:
+                continue
+            size = max(prm.pageblock_nr_pages, 1 << order)
+            size = min(size, st.zone_stat[z, NR_RESERVED_HIGHATOMIC])
+            st.zone_stat[z, NR_RESERVED_HIGHATOMIC] -= size
+            if order < prm.pageblock_order:
+                ret = move_freepages_block(st, prm, z, pfn, MIGRATE_HIGHATOMIC, migratetype)
+            else:
+                move_to_free_list(st, prm, pfn, z, order, MIGRATE_HIGHATOMIC, migratetype)
+                change_pageblock_range(st, prm, pfn, order, migratetype)
+                ret = 1
+            if ret > 0:
+                st.diag[DIAG_HIGHATOMIC_UNRESERVED] += 1
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------
+# The allocator entry points
+# ---------------------------------------------------------------------------
+
+@njit
+def gfp_migratetype(gfp_mask):
+    """gfp_migratetype(): __GFP_MOVABLE -> MOVABLE, __GFP_RECLAIMABLE -> RECLAIMABLE."""
+    return (gfp_mask & (__GFP_MOVABLE | __GFP_RECLAIMABLE)) >> 3
+
+
+@njit
+def gfp_zone(gfp_mask):
+    """gfp_zone() for the model's DMA32 + Normal node (GFP_DMA maps to DMA32)."""
+    if gfp_mask & (__GFP_DMA | __GFP_DMA32):
+        return ZONE_DMA32
+    return ZONE_NORMAL
+
+
+@njit
+def first_zone(st, highest_zoneidx):
+    """The preferred zone: the highest populated zone <= highest_zoneidx, or -1."""
+    for z in range(highest_zoneidx, -1, -1):
+        if st.zone_managed[z] > 0:
+            return z
+    return -1
+
+
+@njit
+def alloc_flags_nofragment(st, prm, preferred_z, gfp_mask):
+    """alloc_flags_nofragment(): ALLOC_KSWAPD, plus ALLOC_NOFRAGMENT always in
+    defrag_mode, otherwise when the preferred zone is Normal (single node)."""
+    alloc_flags = gfp_mask & __GFP_KSWAPD_RECLAIM   # == ALLOC_KSWAPD
+    if prm.defrag_mode:
+        return alloc_flags | ALLOC_NOFRAGMENT
+    if preferred_z != ZONE_NORMAL:
+        return alloc_flags
+    # Single node: "If ZONE_DMA32 exists, assume it is the one after
+    # ZONE_NORMAL and the memory is below 4G"; the multi-node unpopulated-DMA32
+    # exception cannot apply.
+    return alloc_flags | ALLOC_NOFRAGMENT
+
+
+@njit
+def gfp_to_alloc_flags_cma(gfp_mask, alloc_flags):
+    """gfp_to_alloc_flags_cma()."""
+    if gfp_migratetype(gfp_mask) == MIGRATE_MOVABLE:
+        alloc_flags |= ALLOC_CMA
+    return alloc_flags
+
+
+@njit
+def get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags, migratetype,
+                           highest_zoneidx):
+    """get_page_from_freelist(): walk the zonelist (Normal, then DMA32) and
+    take the first zone that passes its watermark and has a page.
+
+    Without defrag_mode a failed pass with ALLOC_NOFRAGMENT is repeated
+    without it ("on a UMA machine ... reset and try again"), so other zones
+    are tried before fragmenting.  With defrag_mode the flag is never dropped
+    here.
+
+    MODEL: the ZONE_BELOW_HIGH pre-check only tunes pcp->high in the kernel;
+    with a fixed pcp->high it is omitted (it never changes the outcome).
+    """
+    preferred_z = first_zone(st, highest_zoneidx)
+    while True:
+        no_fallback = alloc_flags & ALLOC_NOFRAGMENT
+        for z in range(highest_zoneidx, -1, -1):
+            if st.zone_managed[z] == 0:
+                continue
+            mark = wmark_pages(st, z, alloc_flags & ALLOC_WMARK_MASK)
+            if not zone_watermark_fast(st, z, order, mark, highest_zoneidx, alloc_flags):
+                if (alloc_flags & ALLOC_NO_WATERMARKS) == 0:
+                    continue   # node_reclaim is disabled
+            pfn = rmqueue(st, prm, rec, cpu, preferred_z, z, order, gfp_mask, alloc_flags,
+                          migratetype)
+            if pfn >= 0:
+                # If this is a high-order atomic allocation then check if the
+                # pageblock should be reserved for the future.
+                if alloc_flags & ALLOC_HIGHATOMIC:
+                    reserve_highatomic_pageblock(st, prm, pfn, order, z)
+                return pfn
+        # It's possible on a UMA machine to get through all zones that are
+        # fragmented.  If avoiding fragmentation, reset and try again.
+        if no_fallback and not prm.defrag_mode:
+            alloc_flags &= ~ALLOC_NOFRAGMENT
+            st.diag[DIAG_NOFRAGMENT_SECOND_PASS] += 1
+            continue
+        return -1
+
+
+@njit
+def gfp_to_alloc_flags(prm, gfp_mask, order):
+    """gfp_to_alloc_flags(): the slowpath's flags (MIN watermark, reserves,
+    ALLOC_NOFRAGMENT under defrag_mode)."""
+    alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
+    # __GFP_HIGH == ALLOC_MIN_RESERVE, __GFP_KSWAPD_RECLAIM == ALLOC_KSWAPD
+    alloc_flags |= gfp_mask & (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
+    if (gfp_mask & __GFP_DIRECT_RECLAIM) == 0:
+        if (gfp_mask & __GFP_NOMEMALLOC) == 0:
+            alloc_flags |= ALLOC_NON_BLOCK
+            if order > 0 and (alloc_flags & ALLOC_MIN_RESERVE):
+                alloc_flags |= ALLOC_HIGHATOMIC
+        if alloc_flags & ALLOC_MIN_RESERVE:
+            alloc_flags &= ~ALLOC_CPUSET
+    alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, alloc_flags)
+    if prm.defrag_mode:
+        alloc_flags |= ALLOC_NOFRAGMENT
+    return alloc_flags
+
+
+@njit
+def wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx):
+    """wake_all_kswapds(): defrag_mode asks kswapd for a whole pageblock."""
+    reclaim_order = order
+    if prm.defrag_mode:
+        reclaim_order = max(order, prm.pageblock_order)
+    z = first_zone(st, highest_zoneidx)
+    if z >= 0:
+        wakeup_kswapd(st, prm, z, gfp_mask, reclaim_order, highest_zoneidx)
+
+
+@njit
+def __alloc_pages_slowpath(st, prm, rec, cpu, gfp_mask, order, migratetype, highest_zoneidx):
+    """__alloc_pages_slowpath(), in the kernel's order.
+
+    Implemented: gfp_to_alloc_flags(), waking kswapd (with defrag_mode's
+    pageblock order), the freelist attempt at the MIN watermark, the
+    ``!can_direct_reclaim`` exit, and the defrag_mode point where
+    ALLOC_NOFRAGMENT is dropped once "after the retry loops give up".
+
+    MODEL: direct reclaim, direct compaction, the retry predicates and the
+    OOM killer are not part of this model version: the request behaves as if
+    reclaim made no progress (so the retry loop ends at once) and no task
+    can be killed.  Runs with memory pressure therefore undercount stalls and
+    overcount failures; the JSON ``diagnostics.alloc_failed`` shows them.
+    """
+    st.diag[DIAG_SLOWPATH_ENTRIES] += 1
+    can_direct_reclaim = (gfp_mask & __GFP_DIRECT_RECLAIM) != 0
+    alloc_flags = gfp_to_alloc_flags(prm, gfp_mask, order)
+    if alloc_flags & ALLOC_KSWAPD:
+        wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
+    while True:
+        pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                     migratetype, highest_zoneidx)
+        if pfn >= 0:
+            return pfn
+        if not can_direct_reclaim:
+            return -1
+        # Reclaim/compaction and should_*_retry() come here (reclaim model).
+        if prm.defrag_mode and (alloc_flags & ALLOC_NOFRAGMENT):
+            alloc_flags &= ~ALLOC_NOFRAGMENT
+            st.diag[DIAG_NOFRAGMENT_DROPPED] += 1
+            continue
+        return -1
+
+
+@njit
+def __alloc_pages(st, prm, rec, cpu, gfp_mask, order):
+    """__alloc_frozen_pages_noprof(): the fast path, then the slowpath.
+
+    Returns the head pfn of the chunk or -1 (counted in ``alloc_failed``).
+    """
+    migratetype = gfp_migratetype(gfp_mask)
+    highest_zoneidx = gfp_zone(gfp_mask)
+    preferred_z = first_zone(st, highest_zoneidx)
+    if preferred_z < 0:
+        st.alloc_failed[order, migratetype] += 1
+        st.diag[DIAG_ALLOC_FAILED_TOTAL] += 1
+        return -1
+    alloc_flags = ALLOC_WMARK_LOW
+    alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, alloc_flags)
+    alloc_flags |= alloc_flags_nofragment(st, prm, preferred_z, gfp_mask)
+    pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                 migratetype, highest_zoneidx)
+    if pfn < 0:
+        pfn = __alloc_pages_slowpath(st, prm, rec, cpu, gfp_mask, order, migratetype,
+                                     highest_zoneidx)
+    if pfn < 0:
+        st.alloc_failed[order, migratetype] += 1
+        st.diag[DIAG_ALLOC_FAILED_TOTAL] += 1
+    return pfn
+
+
+# ---------------------------------------------------------------------------
+# Boot and the workload driver (model-only names)
+# ---------------------------------------------------------------------------
+
+@njit
+def init_free_memory(st, prm):
+    """Boot: hand every zone's pages to the buddy allocator in MAX_PAGE_ORDER
+    chunks queued at the tail (memblock_free_all -> __free_pages_core)."""
+    for z in range(MAX_NR_ZONES):
+        s = st.zone_start[z]
+        e = st.zone_end[z]
+        p = s
+        while p < e:
+            o = MAX_PAGE_ORDER
+            while o > 0 and ((p & ((1 << o) - 1)) != 0 or p + (1 << o) > e):
+                o -= 1
+            __free_one_page(st, prm, p, z, o, get_pageblock_migratetype(st, prm, p), True)
+            p += 1 << o
+
+
+@njit
+def step_chunk(st, prm, rec, op_t, op_kind, op_order, op_gfp, op_handle, op_cpu, op_kind_of,
+               h_pfn, h_order, start, end, event_limit):
+    """Model driver: apply workload ops ``start:end``; stop early when the
+    event ring has less than the headroom left.  Returns the next op index.
+
+    ``h_pfn[handle]`` is the chunk an allocation received (-1: not allocated
+    yet or already freed, -2: the allocation failed).
+    """
+    i = start
+    while i < end:
+        if rec.ext_count[0] >= event_limit:
+            return i
+        t = op_t[i]
+        if t > st.clock[0]:
+            st.clock[0] = t
+        k = op_kind[i]
+        h = op_handle[i]
+        if k == OP_ALLOC:
+            order = op_order[i]
+            pfn = __alloc_pages(st, prm, rec, op_cpu[i], op_gfp[i], order)
+            if pfn >= 0:
+                prep_new_page(st, pfn, order, op_kind_of[i], h)
+                h_pfn[h] = pfn
+                h_order[h] = order
+            else:
+                h_pfn[h] = -2
+        elif k == OP_FREE:
+            pfn = h_pfn[h]
+            if pfn >= 0:
+                free_frozen_pages(st, prm, op_cpu[i], pfn, h_order[h])
+                h_pfn[h] = -1
+            elif pfn == -1:
+                st.diag[DIAG_FREE_UNKNOWN_HANDLE] += 1
+        i += 1
+    return i

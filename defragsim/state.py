@@ -1,0 +1,244 @@
+"""Model state: one node as a namedtuple of plain numpy arrays.
+
+The layout follows the kernel's structures:
+
+* per page frame (``struct page``): list links shared by the buddy free lists,
+  the per-cpu lists and (later) the LRU lists, exactly as ``page->lru`` /
+  ``page->buddy_list`` / ``page->pcp_list`` share one ``list_head``; the buddy
+  order; page flags; what the page holds; the workload handle that owns it.
+  15 bytes per page in all.
+* per pageblock: the migratetype bits (``get_pageblock_migratetype``).
+* per zone (``struct zone``): ``free_area[order].free_list[mt]`` heads and
+  tails, ``nr_free``, ``vm_stat`` items, watermarks, ``watermark_boost``,
+  ``lowmem_reserve``, flags, and the per-cpu pagesets.
+* per node: ``vm_events`` (the /proc/vmstat event counters) and the clock.
+
+:func:`make_state` builds it for a :class:`~defragsim.config.Config` the way
+boot does (all memory free, every pageblock MOVABLE); :func:`setup_per_zone_wmarks`
+mirrors mm/page_alloc.c's watermark setup.
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from . import constants as C
+
+State = namedtuple("State", [
+    # per pfn
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_kind", "pg_handle",
+    # per pageblock
+    "block_mt",
+    # per zone geometry and accounting
+    "zone_start", "zone_end", "zone_managed",
+    "free_head", "free_tail", "nr_free", "nr_free_mt",
+    "zone_stat", "watermark", "watermark_boost", "lowmem_reserve", "zone_flags",
+    # per-cpu pagesets: [cpu, zone, pindex]
+    "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
+    "pcp_alloc_factor", "pcp_free_count",
+    # node
+    "vm_events", "clock", "diag", "alloc_failed",
+])
+
+# Model diagnostics (not /proc/vmstat): index constants into State.diag.
+DIAG_NAMES = [
+    "slowpath_entries",        # __alloc_pages_slowpath() calls
+    "kswapd_wakeups",          # wakeup_kswapd() calls from the allocator (kswapd model: issue 3)
+    "nofragment_dropped",      # defrag_mode dropped ALLOC_NOFRAGMENT after the retry loops
+    "nofragment_second_pass",  # defrag_mode=0 UMA second pass without ALLOC_NOFRAGMENT
+    "pcp_refills",             # rmqueue_bulk() calls
+    "pcp_drains",              # free_pcppages_bulk() calls
+    "highatomic_reserved",     # reserve_highatomic_pageblock() retypes
+    "highatomic_unreserved",   # unreserve_highatomic_pageblock() retypes
+    "free_unknown_handle",     # frees of pages the model never allocated (pre-trace pages)
+    "alloc_failed_total",
+]
+DIAG_SLOWPATH_ENTRIES = 0
+DIAG_KSWAPD_WAKEUPS = 1
+DIAG_NOFRAGMENT_DROPPED = 2
+DIAG_NOFRAGMENT_SECOND_PASS = 3
+DIAG_PCP_REFILLS = 4
+DIAG_PCP_DRAINS = 5
+DIAG_HIGHATOMIC_RESERVED = 6
+DIAG_HIGHATOMIC_UNRESERVED = 7
+DIAG_FREE_UNKNOWN_HANDLE = 8
+DIAG_ALLOC_FAILED_TOTAL = 9
+NR_DIAG = len(DIAG_NAMES)
+
+Recorder = namedtuple("Recorder", [
+    # mm_page_alloc_extfrag ring (flushed by the Python driver between chunks)
+    "ext_t", "ext_pfn", "ext_alloc_order", "ext_fallback_order",
+    "ext_alloc_mt", "ext_fallback_mt", "ext_change_ownership", "ext_count",
+])
+
+#: Room the driver keeps free in the event ring before each op: one order-0 PCP
+#: refill can emit up to ``batch`` extfrag events (one per stolen page).
+EVENT_HEADROOM = 4096
+
+
+def make_recorder(capacity: int = 1 << 16) -> Recorder:
+    cap = max(int(capacity), 2 * EVENT_HEADROOM)
+    return Recorder(
+        ext_t=np.zeros(cap, np.int64), ext_pfn=np.zeros(cap, np.int64),
+        ext_alloc_order=np.zeros(cap, np.int8), ext_fallback_order=np.zeros(cap, np.int8),
+        ext_alloc_mt=np.zeros(cap, np.int8), ext_fallback_mt=np.zeros(cap, np.int8),
+        ext_change_ownership=np.zeros(cap, np.int8), ext_count=np.zeros(1, np.int64),
+    )
+
+
+def int_sqrt(x: int) -> int:
+    return math.isqrt(int(x))
+
+
+def calculate_min_free_kbytes(lowmem_pages: int, nr_zones: int, thp_enabled: bool,
+                              pageblock_nr_pages: int) -> int:
+    """Mirror of mm/page_alloc.c:calculate_min_free_kbytes() plus
+    mm/khugepaged.c:set_recommended_min_free_kbytes() when THP is enabled.
+
+    MODEL: khugepaged counts the node's populated zones; the model has two
+    (DMA32, Normal) where x86-64 hardware has three (DMA too), so the THP
+    recommendation is 2/3 of a real machine's.  Pass ``min_free_kbytes``
+    explicitly to match a real machine.
+    """
+    lowmem_kbytes = lowmem_pages * (C.PAGE_SIZE >> 10)
+    kb = min(max(int_sqrt(lowmem_kbytes * 16), 128), 262144)
+    if thp_enabled:
+        rec = pageblock_nr_pages * nr_zones * 2
+        rec += pageblock_nr_pages * nr_zones * C.MIGRATE_PCPTYPES * C.MIGRATE_PCPTYPES
+        rec = min(rec, lowmem_pages // 20)
+        rec <<= (C.PAGE_SHIFT - 10)
+        kb = max(kb, rec)
+    return kb
+
+
+def setup_per_zone_wmarks(managed, min_free_kbytes: int, watermark_scale_factor: int):
+    """Mirror of mm/page_alloc.c:__setup_per_zone_wmarks() for lowmem zones.
+
+    Returns an int64 array ``[zone, WMARK_MIN..WMARK_PROMO]``.
+    """
+    pages_min = min_free_kbytes >> (C.PAGE_SHIFT - 10)
+    lowmem_pages = int(sum(managed))
+    wm = np.zeros((len(managed), C.NR_WMARK), np.int64)
+    for z, m in enumerate(managed):
+        if m == 0:
+            continue
+        tmp = pages_min * int(m) // lowmem_pages
+        wm[z, C.WMARK_MIN] = tmp
+        gap = max(tmp >> 2, int(m) * watermark_scale_factor // 10000)
+        wm[z, C.WMARK_LOW] = wm[z, C.WMARK_MIN] + gap
+        wm[z, C.WMARK_HIGH] = wm[z, C.WMARK_LOW] + gap
+        wm[z, C.WMARK_PROMO] = wm[z, C.WMARK_HIGH] + gap
+    return wm
+
+
+def setup_per_zone_lowmem_reserve(managed, ratio_dma32: int):
+    """Mirror of mm/page_alloc.c:setup_per_zone_lowmem_reserve().
+
+    ``lowmem_reserve[i][j]`` (j > i) = managed pages of zones i+1..j / ratio[i];
+    ratios DMA32=256 (sysctl ``lowmem_reserve_ratio``), Normal=32 (unused: no
+    zone above Normal in the model).
+    """
+    nz = len(managed)
+    ratios = [ratio_dma32, 32]
+    res = np.zeros((nz, nz), np.int64)
+    for i in range(nz):
+        acc = 0
+        for j in range(i + 1, nz):
+            acc += int(managed[j])
+            res[i, j] = acc // ratios[i] if managed[i] else 0
+    return res
+
+
+def zone_batchsize(managed: int) -> int:
+    """Mirror of mm/page_alloc.c:zone_batchsize() (CONFIG_MMU)."""
+    batch = min(managed >> 10, (1 << 20) // C.PAGE_SIZE)
+    batch //= 4
+    if batch < 1:
+        batch = 1
+    x = batch + batch // 2
+    batch = (1 << (x.bit_length() - 1)) - 1   # rounddown_pow_of_two(x) - 1
+    return max(batch, 1)
+
+
+def zone_highsize(low_wmark: int, batch: int, nr_cpus: int) -> int:
+    """Mirror of mm/page_alloc.c:zone_highsize() for ``high_min`` (fraction 0).
+
+    MODEL: pcp->high is fixed at high_min; the kernel auto-tunes it between
+    high_min and high_max (alloc_factor/free_count decay, ZONE_BELOW_HIGH).
+    """
+    high = low_wmark // max(nr_cpus, 1)
+    return max(high, batch << 2)
+
+
+def make_state(config) -> State:
+    """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
+    every pageblock MIGRATE_MOVABLE (memmap_init marks them so)."""
+    n = config.nr_pages
+    nblocks = config.nr_pageblocks
+    spans = config.zone_spans()
+    nz = C.MAX_NR_ZONES
+    managed = np.array([e - s for s, e in spans], np.int64)
+    ncpu = config.nr_cpus
+
+    st = State(
+        pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
+        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint8),
+        pg_kind=np.zeros(n, np.uint8), pg_handle=np.full(n, -1, np.int32),
+        block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
+        zone_start=np.array([s for s, _ in spans], np.int64),
+        zone_end=np.array([e for _, e in spans], np.int64),
+        zone_managed=managed,
+        # free_area[order].free_list[mt] heads/tails, flat: see page_alloc.free_list_id()
+        free_head=np.full(nz * C.NR_PAGE_ORDERS * C.MIGRATE_TYPES, -1, np.int32),
+        free_tail=np.full(nz * C.NR_PAGE_ORDERS * C.MIGRATE_TYPES, -1, np.int32),
+        nr_free=np.zeros((nz, C.NR_PAGE_ORDERS), np.int64),
+        nr_free_mt=np.zeros((nz, C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
+        zone_stat=np.zeros((nz, C.NR_ZONE_STATS), np.int64),
+        watermark=np.zeros((nz, C.NR_WMARK), np.int64),
+        watermark_boost=np.zeros(nz, np.int64),
+        lowmem_reserve=np.zeros((nz, nz), np.int64),
+        zone_flags=np.zeros(nz, np.int64),
+        # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
+        pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
+        pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
+        pcp_count=np.zeros((ncpu, nz), np.int64),
+        pcp_batch=np.zeros(nz, np.int64), pcp_high=np.zeros(nz, np.int64),
+        pcp_alloc_factor=np.zeros((ncpu, nz), np.int64),
+        pcp_free_count=np.zeros((ncpu, nz), np.int64),
+        vm_events=np.zeros(C.NR_VM_EVENTS, np.int64), clock=np.zeros(1, np.int64),
+        diag=np.zeros(NR_DIAG, np.int64),
+        alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
+    )
+    # Watermarks and reserves (boot-time sysctl handlers).
+    mfk = config.min_free_kbytes
+    if mfk is None:
+        nr_zones = int((managed > 0).sum())
+        mfk = calculate_min_free_kbytes(int(managed.sum()), nr_zones, config.thp_enabled,
+                                        config.pageblock_nr_pages)
+    st.watermark[:] = setup_per_zone_wmarks(managed, mfk, config.watermark_scale_factor)
+    st.lowmem_reserve[:] = setup_per_zone_lowmem_reserve(managed, config.lowmem_reserve_ratio_dma32)
+    for z in range(nz):
+        if managed[z] == 0:
+            continue
+        b = zone_batchsize(int(managed[z]))
+        st.pcp_batch[z] = b
+        st.pcp_high[z] = zone_highsize(int(st.watermark[z, C.WMARK_LOW]), b, ncpu)
+    # Hand all memory to the buddy allocator (memblock_free_all -> __free_pages_core).
+    from .page_alloc import init_free_memory
+    init_free_memory(st, config.to_params())
+    return st
+
+
+def min_free_kbytes_of(config) -> int:
+    if config.min_free_kbytes is not None:
+        return config.min_free_kbytes
+    managed = [e - s for s, e in config.zone_spans()]
+    return calculate_min_free_kbytes(sum(managed), sum(1 for m in managed if m),
+                                     config.thp_enabled, config.pageblock_nr_pages)
+
+
+def state_nbytes(st: State) -> int:
+    """Bytes of model state (all arrays)."""
+    return int(sum(a.nbytes for a in st))
