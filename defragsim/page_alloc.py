@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import kernel as njit
 from .constants import (
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
     ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
@@ -45,6 +45,7 @@ from .state import (
     DIAG_ALLOC_FAILED_TOTAL, DIAG_FREE_UNKNOWN_HANDLE, DIAG_HIGHATOMIC_RESERVED,
     DIAG_HIGHATOMIC_UNRESERVED, DIAG_KSWAPD_WAKEUPS, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
+    SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE,
 )
 
 # gfp bits used inside kernels (values from include/linux/gfp_types.h; see gfp.py)
@@ -75,7 +76,7 @@ FALLBACKS = np.array([
 # Small accessors (include/linux/mmzone.h, include/linux/pageblock-flags.h)
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def page_zonenum(st, pfn):
     """page_zonenum(): the zone a pfn belongs to (zones are contiguous pfn ranges)."""
     if pfn < st.zone_end[ZONE_DMA32]:
@@ -83,19 +84,19 @@ def page_zonenum(st, pfn):
     return ZONE_NORMAL
 
 
-@njit
+@njit(inline='always')
 def get_pageblock_migratetype(st, prm, pfn):
     """get_pfnblock_migratetype()."""
     return np.int64(st.block_mt[pfn >> prm.pageblock_order])
 
 
-@njit
+@njit(inline='always')
 def set_pageblock_migratetype(st, prm, pfn, mt):
     """set_pageblock_migratetype() for the block holding ``pfn``."""
     st.block_mt[pfn >> prm.pageblock_order] = mt
 
 
-@njit
+@njit(inline='always')
 def change_pageblock_range(st, prm, pfn, order, mt):
     """change_pageblock_range(): retype every block of a chunk of ``order`` >= pageblock_order."""
     nr = 1 << order
@@ -105,37 +106,37 @@ def change_pageblock_range(st, prm, pfn, order, mt):
         st.block_mt[b + i] = mt
 
 
-@njit
+@njit(inline='always')
 def migratetype_is_mergeable(mt):
     """migratetype_is_mergeable(): only the three PCP types merge across blocks."""
     return mt < MIGRATE_PCPTYPES
 
 
-@njit
+@njit(inline='always')
 def is_migrate_movable(mt):
     """is_migrate_movable(): MOVABLE or CMA."""
     return mt == MIGRATE_MOVABLE or mt == MIGRATE_CMA
 
 
-@njit
+@njit(inline='always')
 def free_list_id(z, order, mt):
     """Flat index of zone->free_area[order].free_list[mt] in State.free_head/free_tail."""
     return (z * NR_PAGE_ORDERS + order) * MIGRATE_TYPES + mt
 
 
-@njit
+@njit(inline='always')
 def pcp_list_id(cpu, z, pindex):
     """Flat index of per_cpu_pages(cpu, zone)->lists[pindex] in State.pcp_head/pcp_tail."""
     return (cpu * MAX_NR_ZONES + z) * NR_PCP_LISTS + pindex
 
 
-@njit
+@njit(inline='always')
 def free_area_empty(st, z, order, mt):
     """free_area_empty()."""
     return st.free_head[free_list_id(z, order, mt)] < 0
 
 
-@njit
+@njit(inline='always')
 def wmark_pages(st, z, i):
     """wmark_pages(): watermark plus the current boost."""
     return st.watermark[z, i] + st.watermark_boost[z]
@@ -145,7 +146,7 @@ def wmark_pages(st, z, i):
 # List primitives (include/linux/list.h) on the shared page links
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def list_add(st, heads, tails, lid, pfn):
     """list_add(): insert at the head."""
     h = heads[lid]
@@ -158,7 +159,7 @@ def list_add(st, heads, tails, lid, pfn):
     heads[lid] = pfn
 
 
-@njit
+@njit(inline='always')
 def list_add_tail(st, heads, tails, lid, pfn):
     """list_add_tail(): insert at the tail."""
     t = tails[lid]
@@ -171,7 +172,7 @@ def list_add_tail(st, heads, tails, lid, pfn):
     tails[lid] = pfn
 
 
-@njit
+@njit(inline='always')
 def list_del(st, heads, tails, lid, pfn):
     """list_del()."""
     p = st.pg_prev[pfn]
@@ -192,7 +193,7 @@ def list_del(st, heads, tails, lid, pfn):
 # Free-list bookkeeping
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def account_freepages(st, z, nr_pages, mt):
     """account_freepages(): NR_FREE_PAGES and the CMA / highatomic sub-counts."""
     if mt == MIGRATE_ISOLATE:
@@ -204,7 +205,7 @@ def account_freepages(st, z, nr_pages, mt):
         st.zone_stat[z, NR_FREE_HIGHATOMIC] += nr_pages
 
 
-@njit
+@njit(inline='always')
 def set_buddy_order(st, pfn, order):
     """set_buddy_order(): mark ``pfn`` as the head of a free chunk (PageBuddy)."""
     st.pg_order[pfn] = order
@@ -212,7 +213,7 @@ def set_buddy_order(st, pfn, order):
     st.pg_kind[pfn] = KIND_NONE
 
 
-@njit
+@njit(inline='always')
 def __add_to_free_list(st, prm, pfn, z, order, mt, tail):
     """__add_to_free_list(): link a chunk, bump nr_free and NR_FREE_PAGES_BLOCKS."""
     lid = free_list_id(z, order, mt)
@@ -226,7 +227,7 @@ def __add_to_free_list(st, prm, pfn, z, order, mt, tail):
         st.zone_stat[z, NR_FREE_PAGES_BLOCKS] += 1 << order
 
 
-@njit
+@njit(inline='always')
 def __del_page_from_free_list(st, prm, pfn, z, order, mt):
     """__del_page_from_free_list(): unlink a chunk and clear PageBuddy (no NR_FREE_PAGES change)."""
     lid = free_list_id(z, order, mt)
@@ -239,7 +240,7 @@ def __del_page_from_free_list(st, prm, pfn, z, order, mt):
         st.zone_stat[z, NR_FREE_PAGES_BLOCKS] -= 1 << order
 
 
-@njit
+@njit(inline='always')
 def del_page_from_free_list(st, prm, pfn, z, order, mt):
     """del_page_from_free_list(): unlink and account."""
     __del_page_from_free_list(st, prm, pfn, z, order, mt)
@@ -263,7 +264,7 @@ def move_to_free_list(st, prm, pfn, z, order, old_mt, new_mt):
     account_freepages(st, z, 1 << order, new_mt)
 
 
-@njit
+@njit(inline='always')
 def page_is_buddy(st, pfn, buddy, order):
     """page_is_buddy(): ``buddy`` heads a free chunk of exactly ``order`` in the same zone."""
     if buddy < 0 or buddy >= st.pg_flags.shape[0]:
@@ -275,7 +276,7 @@ def page_is_buddy(st, pfn, buddy, order):
     return page_zonenum(st, pfn) == page_zonenum(st, buddy)
 
 
-@njit
+@njit(inline='always')
 def buddy_merge_likely(st, pfn, buddy_pfn, order):
     """buddy_merge_likely(): will this chunk merge soon?  Then queue it at the tail.
 
@@ -345,7 +346,7 @@ def free_one_page(st, prm, pfn, z, order, to_tail):
     split_large_buddy(st, prm, pfn, z, order, to_tail)
 
 
-@njit
+@njit(inline='always')
 def expand(st, prm, z, pfn, low, high, mt):
     """expand(): split a chunk of order ``high`` down to ``low``, keeping the
     lowest piece and queueing each upper half at the head of ``mt``'s list."""
@@ -360,7 +361,7 @@ def expand(st, prm, z, pfn, low, high, mt):
     return nr_added
 
 
-@njit
+@njit(inline='always')
 def page_del_and_expand(st, prm, z, pfn, low, high, mt):
     """page_del_and_expand()."""
     nr_pages = 1 << high
@@ -369,7 +370,7 @@ def page_del_and_expand(st, prm, z, pfn, low, high, mt):
     account_freepages(st, z, -nr_pages, mt)
 
 
-@njit
+@njit(inline='always')
 def get_page_from_free_area(st, z, order, mt):
     """get_page_from_free_area(): the head of free_list[mt], or -1."""
     return st.free_head[free_list_id(z, order, mt)]
@@ -490,7 +491,7 @@ def boost_watermark(st, prm, z):
 # __rmqueue and its fallback modes
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def __rmqueue_smallest(st, prm, z, order, mt):
     """__rmqueue_smallest(): the smallest chunk on ``mt``'s own lists."""
     for current_order in range(order, NR_PAGE_ORDERS):
@@ -656,13 +657,13 @@ def __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode):
 # Per-cpu page lists
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def pcp_allowed_order(order):
     """pcp_allowed_order(): orders 0..PAGE_ALLOC_COSTLY_ORDER and the THP order."""
     return order <= PAGE_ALLOC_COSTLY_ORDER or order == HPAGE_PMD_ORDER
 
 
-@njit
+@njit(inline='always')
 def order_to_pindex(migratetype, order):
     """order_to_pindex()."""
     if order > PAGE_ALLOC_COSTLY_ORDER:
@@ -670,7 +671,7 @@ def order_to_pindex(migratetype, order):
     return (MIGRATE_PCPTYPES * order) + migratetype
 
 
-@njit
+@njit(inline='always')
 def pindex_to_order(pindex):
     """pindex_to_order()."""
     if pindex >= NR_LOWORDER_PCP_LISTS:
@@ -678,7 +679,7 @@ def pindex_to_order(pindex):
     return pindex // MIGRATE_PCPTYPES
 
 
-@njit
+@njit(inline='always')
 def pcp_add(st, cpu, z, pindex, pfn, order, tail):
     lid = pcp_list_id(cpu, z, pindex)
     if tail:
@@ -692,7 +693,7 @@ def pcp_add(st, cpu, z, pindex, pfn, order, tail):
     st.zone_stat[z, NR_ZONE_PCP] += 1 << order
 
 
-@njit
+@njit(inline='always')
 def pcp_del(st, cpu, z, pindex, pfn, order):
     lid = pcp_list_id(cpu, z, pindex)
     list_del(st, st.pcp_head, st.pcp_tail, lid, pfn)
@@ -710,7 +711,7 @@ def rmqueue_bulk(st, prm, rec, cpu, z, order, count, pindex, migratetype, alloc_
     stolen, the rest of the batch is stolen page by page (one extfrag event
     each), without retrying the own lists or claims.
     """
-    mode = np.zeros(1, np.int64)
+    mode = st.scratch[SCRATCH_BULK_MODE:SCRATCH_BULK_MODE + 1]
     mode[0] = RMQUEUE_NORMAL
     st.diag[DIAG_PCP_REFILLS] += 1
     i = 0
@@ -748,7 +749,7 @@ def nr_pcp_alloc(st, cpu, z, order):
     return batch
 
 
-@njit
+@njit(inline='always')
 def rmqueue_pcplist(st, prm, rec, cpu, z, order, migratetype, alloc_flags):
     """rmqueue_pcplist() / __rmqueue_pcplist(): take the list head, refilling on a miss."""
     pindex = order_to_pindex(migratetype, order)
@@ -773,7 +774,8 @@ def rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype):
     if alloc_flags & ALLOC_HIGHATOMIC:
         pfn = __rmqueue_smallest(st, prm, z, order, MIGRATE_HIGHATOMIC)
     if pfn < 0:
-        mode = np.zeros(1, np.int64)
+        mode = st.scratch[SCRATCH_BUDDY_MODE:SCRATCH_BUDDY_MODE + 1]
+        mode[0] = RMQUEUE_NORMAL
         pfn = __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode)
         # Failing now is worse than failing a high-order atomic allocation
         # later: OOM handling and atomic requests may use HIGHATOMIC reserves.
@@ -847,7 +849,7 @@ def nr_pcp_free(st, cpu, z, batch, high):
     return min(max(st.pcp_free_count[cpu, z], min_nr_free), max_nr_free)
 
 
-@njit
+@njit(inline='always')
 def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     """free_frozen_page_commit(): queue on the pcp list head, drain above pcp->high.
 
@@ -886,7 +888,7 @@ def drain_all_pages(st, prm, z):
 # Freeing
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def clear_page_contents(st, pfn, order):
     """Model bookkeeping: the pages no longer hold anything."""
     n = 1 << order
@@ -897,7 +899,7 @@ def clear_page_contents(st, pfn, order):
         st.pg_order[pfn + i] = -1
 
 
-@njit
+@njit(inline='always')
 def free_frozen_pages(st, prm, cpu, pfn, order):
     """free_frozen_pages() / __free_pages_ok(): free an allocated chunk.
 
@@ -922,7 +924,7 @@ def free_frozen_pages(st, prm, cpu, pfn, order):
     free_one_page(st, prm, pfn, z, order, False)
 
 
-@njit
+@njit(inline='always')
 def prep_new_page(st, pfn, order, kind, handle):
     """prep_new_page(): the chunk is handed out (model: record what it holds)."""
     n = 1 << order
@@ -943,7 +945,7 @@ def prep_new_page(st, pfn, order, kind, handle):
 # Watermarks
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def __zone_watermark_unusable_free(st, z, order, alloc_flags):
     """__zone_watermark_unusable_free()."""
     unusable_free = (1 << order) - 1
@@ -995,7 +997,7 @@ def zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags):
                                st.zone_stat[z, NR_FREE_PAGES])
 
 
-@njit
+@njit(inline='always')
 def zone_watermark_fast(st, z, order, mark, highest_zoneidx, alloc_flags):
     """zone_watermark_fast(): order-0 shortcut, then the full check, then the
     un-boosted min watermark for __GFP_HIGH order-0 requests."""
@@ -1079,13 +1081,13 @@ def unreserve_highatomic_pageblock(st, prm, migratetype, highest_zoneidx, force)
 # The allocator entry points
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(inline='always')
 def gfp_migratetype(gfp_mask):
     """gfp_migratetype(): __GFP_MOVABLE -> MOVABLE, __GFP_RECLAIMABLE -> RECLAIMABLE."""
     return (gfp_mask & (__GFP_MOVABLE | __GFP_RECLAIMABLE)) >> 3
 
 
-@njit
+@njit(inline='always')
 def gfp_zone(gfp_mask):
     """gfp_zone() for the model's DMA32 + Normal node (GFP_DMA maps to DMA32)."""
     if gfp_mask & (__GFP_DMA | __GFP_DMA32):
@@ -1093,7 +1095,7 @@ def gfp_zone(gfp_mask):
     return ZONE_NORMAL
 
 
-@njit
+@njit(inline='always')
 def first_zone(st, highest_zoneidx):
     """The preferred zone: the highest populated zone <= highest_zoneidx, or -1."""
     for z in range(highest_zoneidx, -1, -1):
@@ -1102,7 +1104,7 @@ def first_zone(st, highest_zoneidx):
     return -1
 
 
-@njit
+@njit(inline='always')
 def alloc_flags_nofragment(st, prm, preferred_z, gfp_mask):
     """alloc_flags_nofragment(): ALLOC_KSWAPD, plus ALLOC_NOFRAGMENT always in
     defrag_mode, otherwise when the preferred zone is Normal (single node)."""
@@ -1117,7 +1119,7 @@ def alloc_flags_nofragment(st, prm, preferred_z, gfp_mask):
     return alloc_flags | ALLOC_NOFRAGMENT
 
 
-@njit
+@njit(inline='always')
 def gfp_to_alloc_flags_cma(gfp_mask, alloc_flags):
     """gfp_to_alloc_flags_cma()."""
     if gfp_migratetype(gfp_mask) == MIGRATE_MOVABLE:

@@ -40,7 +40,12 @@ State = namedtuple("State", [
     "pcp_alloc_factor", "pcp_free_count",
     # node
     "vm_events", "clock", "diag", "alloc_failed",
+    # kernel-local variables that live on the stack in C (no allocation in kernels)
+    "scratch",
 ])
+SCRATCH_BULK_MODE = 0     # rmqueue_bulk()'s enum rmqueue_mode
+SCRATCH_BUDDY_MODE = 1    # rmqueue_buddy()'s enum rmqueue_mode
+NR_SCRATCH = 8
 
 # Model diagnostics (not /proc/vmstat): index constants into State.diag.
 DIAG_NAMES = [
@@ -210,6 +215,7 @@ def make_state(config) -> State:
         vm_events=np.zeros(C.NR_VM_EVENTS, np.int64), clock=np.zeros(1, np.int64),
         diag=np.zeros(NR_DIAG, np.int64),
         alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
+        scratch=np.zeros(NR_SCRATCH, np.int64),
     )
     # Watermarks and reserves (boot-time sysctl handlers).
     mfk = config.min_free_kbytes

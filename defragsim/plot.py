@@ -1,0 +1,170 @@
+"""Figures.  Every function takes a :class:`~defragsim.sim.Result` and an
+optional matplotlib ``ax`` and returns the axes it drew on.
+
+One style across the package: a colour-blind-safe migratetype palette (Okabe-Ito),
+labelled axes with units, and titles naming scenario, memory and configuration.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import constants as C
+
+#: Okabe-Ito colours, chosen so the three main types stay distinct for the
+#: common colour-vision deficiencies.
+MIGRATETYPE_COLORS = {
+    C.MIGRATE_UNMOVABLE: "#D55E00",    # vermillion
+    C.MIGRATE_MOVABLE: "#0072B2",      # blue
+    C.MIGRATE_RECLAIMABLE: "#009E73",  # bluish green
+    C.MIGRATE_HIGHATOMIC: "#CC79A7",   # reddish purple
+    C.MIGRATE_CMA: "#F0E442",          # yellow
+    C.MIGRATE_ISOLATE: "#000000",
+}
+
+
+def _plt():
+    import matplotlib
+    import matplotlib.pyplot as plt  # noqa: F401
+    return matplotlib.pyplot
+
+
+def title_for(result, what: str) -> str:
+    return f"{what}: {result.scenario}, {result.config.label()}"
+
+
+def _grid_shape(nblocks: int) -> tuple[int, int]:
+    cols = int(np.ceil(np.sqrt(nblocks * 2)))
+    cols = max(8, min(cols, 128))
+    rows = int(np.ceil(nblocks / cols))
+    return rows, cols
+
+
+def pageblock_image(result, snapshot: int = -1, *, shade_free: bool = True):
+    """RGB image (rows, cols, 3) of the pageblock map: one cell per block,
+    colour = migratetype, lighter = more free pages (free fraction shading)."""
+    from matplotlib.colors import to_rgb
+    snap = result.snapshots[snapshot]
+    mt = snap.migratetype
+    nb = mt.shape[0]
+    rows, cols = _grid_shape(nb)
+    img = np.ones((rows * cols, 3))
+    pal = np.array([to_rgb(MIGRATETYPE_COLORS[m]) for m in range(C.MIGRATE_TYPES)])
+    colors = pal[mt]
+    if shade_free:
+        free = snap.counts[:, 0].astype(float) / (1 << result.pageblock_order)
+        # blend toward white: a wholly free block is drawn at 25% saturation
+        colors = colors + (1.0 - colors) * (0.75 * free)[:, None]
+    img[:nb] = colors
+    return img.reshape(rows, cols, 3), (rows, cols)
+
+
+def plot_pageblock_map(result, ax=None, *, snapshot: int = -1, legend: bool = True,
+                       shade_free: bool = True, title: str | None = None):
+    """The pageblock-type map: one cell per pageblock in pfn order (row-major),
+    colour = migratetype, lighter shading = larger free fraction.  A dashed
+    line marks the DMA32/Normal boundary."""
+    plt = _plt()
+    from matplotlib.patches import Patch
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    img, (rows, cols) = pageblock_image(result, snapshot, shade_free=shade_free)
+    ax.imshow(img, interpolation="nearest", aspect="auto")
+    boundary = result.zone_spans[0][1] >> result.pageblock_order
+    if 0 < boundary < rows * cols:
+        r, c = divmod(boundary, cols)
+        ax.plot([c - 0.5, cols - 0.5], [r - 0.5, r - 0.5], color="k", lw=1, ls="--")
+        ax.plot([-0.5, c - 0.5], [r + 0.5, r + 0.5], color="k", lw=1, ls="--")
+        ax.plot([c - 0.5, c - 0.5], [r - 0.5, r + 0.5], color="k", lw=1, ls="--")
+    ax.set_xlabel(f"pageblock (pfn / {1 << result.pageblock_order}) mod {cols}")
+    ax.set_ylabel(f"row ({cols} pageblocks = {cols * (1 << result.pageblock_order) * 4 // 1024} MiB)")
+    t = result.snapshots[snapshot].t
+    ax.set_title(title or title_for(result, f"pageblocks at t={t:.1f} s"), fontsize=9)
+    if legend:
+        present = sorted(set(np.unique(result.snapshots[snapshot].migratetype).tolist())
+                         | {C.MIGRATE_UNMOVABLE, C.MIGRATE_MOVABLE, C.MIGRATE_RECLAIMABLE})
+        handles = [Patch(color=MIGRATETYPE_COLORS[m], label=C.MIGRATETYPE_NAMES[m]) for m in present]
+        if shade_free:
+            handles.append(Patch(facecolor="#e8e8e8", edgecolor="#999999", label="lighter = more free"))
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4,
+                  fontsize=7, frameon=False)
+    return ax
+
+
+def plot_blocks_over_time(result, ax=None):
+    """Pageblocks per migratetype over time (stacked), in blocks."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ts = result.timeseries
+    cols = [("blocks_unmovable", C.MIGRATE_UNMOVABLE), ("blocks_reclaimable", C.MIGRATE_RECLAIMABLE),
+            ("blocks_highatomic", C.MIGRATE_HIGHATOMIC), ("blocks_movable", C.MIGRATE_MOVABLE)]
+    ax.stackplot(ts.index.to_numpy(), *[ts[c].to_numpy() for c, _ in cols],
+                 colors=[MIGRATETYPE_COLORS[m] for _, m in cols],
+                 labels=[C.MIGRATETYPE_NAMES[m] for _, m in cols])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("pageblocks")
+    ax.set_title(title_for(result, "pageblock types"), fontsize=9)
+    ax.legend(fontsize=7, loc="lower left")
+    return ax
+
+
+def plot_extfrag(result, ax=None, *, bin_s: float | None = None):
+    """mm_page_alloc_extfrag events over time by fallback pair (alloc <- fallback),
+    as events per bin; solid = claims of whole blocks or half blocks
+    (change_ownership=1), dotted = steals."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ef = result.extfrag
+    dur = max(result.duration_s, 1e-9)
+    bin_s = bin_s or dur / 50
+    edges = np.arange(0.0, dur + bin_s, bin_s)
+    if len(ef):
+        for (a, b, co), g in ef.groupby(["alloc_migratetype", "fallback_migratetype", "change_ownership"]):
+            h, _ = np.histogram(g["t"].to_numpy(), bins=edges)
+            ax.step(edges[:-1], h, where="post", color=MIGRATETYPE_COLORS[a],
+                    ls="-" if co else ":",
+                    label=f"{C.MIGRATETYPE_NAMES[a]} from {C.MIGRATETYPE_NAMES[b]}"
+                          f" ({'claim' if co else 'steal'}, {len(g)})")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no extfrag events", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlim(0, dur)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"events per {bin_s:.2g} s")
+    ax.set_title(title_for(result, "mm_page_alloc_extfrag"), fontsize=9)
+    return ax
+
+
+def plot_free_memory(result, ax=None):
+    """Free memory (MiB): all free pages and free pages in whole free pageblocks,
+    with the Normal zone's min/low/high watermarks."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ts = result.timeseries
+    mib = C.PAGE_SIZE / (1 << 20)
+    t = ts.index.to_numpy()
+    ax.plot(t, ts["nr_free_pages"] * mib, label="nr_free_pages", color="#0072B2")
+    ax.plot(t, ts["nr_free_pages_blocks"] * mib, label="nr_free_pages_blocks", color="#E69F00")
+    wm = result.watermarks.sum(axis=0)
+    for i, name in ((C.WMARK_MIN, "min"), (C.WMARK_LOW, "low"), (C.WMARK_HIGH, "high")):
+        ax.axhline(wm[i] * mib, color="#999999", lw=0.8, ls="--")
+        ax.text(t[-1] if len(t) else 0, wm[i] * mib, f" {name}", fontsize=7, va="center")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MiB")
+    ax.set_title(title_for(result, "free memory"), fontsize=9)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def save_figure(fig, path_stem, *, formats=("png", "svg"), dpi: int = 120) -> list:
+    """Write ``fig`` as PNG and SVG (sizes fit to link from a mail)."""
+    from pathlib import Path
+    out = []
+    for fmt in formats:
+        p = Path(f"{path_stem}.{fmt}")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        out.append(str(p))
+    return out

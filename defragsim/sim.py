@@ -1,0 +1,409 @@
+"""Run a workload through the model: the Python driver loop and :class:`Result`.
+
+``run(workload, config)`` boots a node, then feeds the op stream to the jitted
+:func:`~defragsim.page_alloc.step_chunk` in chunks cut at sample times.
+After each chunk it records one time-series row (counters and free-memory
+state) into preallocated arrays, flushes the ``mm_page_alloc_extfrag`` ring,
+and at the snapshot cadence saves the pageblock map.  DataFrames are built
+once, at the end.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import constants as C
+from ._jit import njit
+from .config import Config, ConfigError
+from .invariants import check_state
+from .page_alloc import step_chunk
+from .state import (DIAG_NAMES, EVENT_HEADROOM, make_recorder, make_state, state_nbytes)
+from .workload import Workload, build_workload
+
+#: vm_event counters maintained by this model version (others are left out of
+#: ``Result.vmstat`` rather than reported as a misleading 0).
+MODELLED_VM_EVENTS = ["pgalloc_dma32", "pgalloc_normal", "pgfree"]
+
+#: content kind -> the migratetype its allocations naturally request
+KIND_MOBILITY = np.array([
+    -1,                      # free
+    C.MIGRATE_MOVABLE,       # anon
+    C.MIGRATE_MOVABLE,       # file
+    C.MIGRATE_RECLAIMABLE,   # slab_reclaimable
+    C.MIGRATE_UNMOVABLE,     # slab_unreclaimable
+    C.MIGRATE_UNMOVABLE,     # pagetable
+    C.MIGRATE_UNMOVABLE,     # kernel
+], dtype=np.int64)
+
+#: columns of a pageblock snapshot's per-block count matrix
+BLOCK_COLUMNS = ["free", "pcp"] + list(C.KIND_NAMES[1:])
+
+
+@njit
+def snapshot_pageblocks(st, prm, counts):
+    """Per pageblock: free (buddy) pages, pcp pages, and pages by content kind.
+
+    ``counts`` is ``[nr_pageblocks, 2 + NR_KINDS - 1]`` int32, filled in place.
+    """
+    counts[:] = 0
+    pbo = prm.pageblock_order
+    n = st.pg_flags.shape[0]
+    p = 0
+    while p < n:
+        f = st.pg_flags[p]
+        b = p >> pbo
+        if f & C.PG_buddy:
+            o = st.pg_order[p]
+            size = 1 << o
+            if o >= pbo:
+                for k in range(size >> pbo):
+                    counts[b + k, 0] += 1 << pbo
+            else:
+                counts[b, 0] += size
+            p += size
+        elif f & C.PG_pcp:
+            o = st.pg_order[p]
+            counts[b, 1] += 1 << o
+            p += 1 << o
+        else:
+            k = st.pg_kind[p]
+            if k > 0:
+                counts[b, 1 + k] += 1
+            p += 1
+
+
+@dataclass
+class PageblockSnapshot:
+    """The pageblock map at one moment."""
+
+    t: float                       # seconds
+    migratetype: np.ndarray        # uint8 [nr_pageblocks]
+    counts: np.ndarray             # int32 [nr_pageblocks, len(BLOCK_COLUMNS)]
+    nr_free_mt: np.ndarray         # int64 [zone, order, migratetype]: free chunks
+
+    def frame(self, pageblock_order: int, zone_end_dma32: int) -> pd.DataFrame:
+        nb = self.migratetype.shape[0]
+        pfn = np.arange(nb, dtype=np.int64) << pageblock_order
+        df = pd.DataFrame(self.counts, columns=BLOCK_COLUMNS)
+        df.insert(0, "pfn", pfn)
+        df.insert(0, "zone", np.where(pfn < zone_end_dma32, "DMA32", "Normal"))
+        df.insert(2, "migratetype", self.migratetype.astype(np.int64))
+        df.insert(3, "type", np.array(C.MIGRATETYPE_NAMES)[self.migratetype])
+        used = self.counts[:, 2:]
+        mob = KIND_MOBILITY[1:]
+        by_mob = np.stack([used[:, mob == m].sum(axis=1) for m in range(C.MIGRATE_PCPTYPES)], 1)
+        df["used"] = used.sum(axis=1)
+        # "mixed": the block's type differs from the mobility of most of its used pages
+        maj = by_mob.argmax(axis=1)
+        bt = np.where(self.migratetype < C.MIGRATE_PCPTYPES, self.migratetype, -1)
+        df["mixed"] = (df["used"].to_numpy() > 0) & (bt >= 0) & (maj != bt)
+        # "polluted": holds pages of another mobility at all
+        foreign = df["used"].to_numpy() - np.take_along_axis(
+            by_mob, np.clip(bt, 0, 2)[:, None], 1)[:, 0]
+        df["foreign"] = np.where(bt >= 0, foreign, 0)
+        return df
+
+
+@dataclass
+class Result:
+    """What a run produced.  DataFrames are built once, at the end of the run.
+
+    Attributes
+    ----------
+    config : Config
+    scenario : str
+    vmstat : dict
+        Final /proc/vmstat values under their kernel names.
+    extfrag : pandas.DataFrame
+        One row per ``mm_page_alloc_extfrag`` event: ``t`` (s), ``pfn``,
+        ``alloc_order``, ``fallback_order``, ``alloc_migratetype``,
+        ``fallback_migratetype``, ``change_ownership``, and the derived
+        ``fragmenting`` (fallback_order < pageblock_order).
+    timeseries : pandas.DataFrame
+        One row per sample, indexed by ``t`` (s).
+    snapshots : list of PageblockSnapshot
+    diagnostics : dict
+        Model-only counters (not in /proc/vmstat), including ``alloc_failed``
+        keyed ``"ORDER/migratetype"``.
+    """
+
+    config: Config
+    scenario: str
+    duration_s: float
+    vmstat: dict
+    extfrag: pd.DataFrame
+    timeseries: pd.DataFrame
+    snapshots: list
+    diagnostics: dict
+    events_processed: int
+    elapsed_s: float
+    zone_names: list
+    zone_spans: list
+    watermarks: np.ndarray
+    nr_free_mt: np.ndarray
+    block_counts: dict
+    state_bytes: int
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def pageblock_order(self) -> int:
+        return self.config.pageblock_order
+
+    def pageblocks(self, i: int = -1) -> pd.DataFrame:
+        """Per-block table of snapshot ``i`` (default: the final state)."""
+        return self.snapshots[i].frame(self.pageblock_order, self.zone_spans[0][1])
+
+    def pagetypeinfo(self, i: int | None = None) -> str:
+        """/proc/pagetypeinfo text (kernel format) of the final state or snapshot ``i``."""
+        from .procfs import render_pagetypeinfo
+        snap = self.snapshots[-1 if i is None else i]
+        return render_pagetypeinfo(snap.nr_free_mt, snap.migratetype, self.zone_spans,
+                                   self.pageblock_order)
+
+    def buddyinfo(self, i: int | None = None) -> str:
+        """/proc/buddyinfo text (kernel format)."""
+        from .procfs import render_buddyinfo
+        snap = self.snapshots[-1 if i is None else i]
+        return render_buddyinfo(snap.nr_free_mt, self.zone_spans)
+
+    def extfrag_summary(self) -> dict:
+        ef = self.extfrag
+        pairs = {}
+        if len(ef):
+            g = ef.groupby(["alloc_migratetype", "fallback_migratetype"]).size()
+            for (a, b), n in g.items():
+                pairs[f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}"] = int(n)
+        return {
+            "events": int(len(ef)),
+            "change_ownership": int(ef["change_ownership"].sum()) if len(ef) else 0,
+            "fragmenting": int(ef["fragmenting"].sum()) if len(ef) else 0,
+            "pairs": pairs,
+        }
+
+    def to_json_dict(self) -> dict:
+        """The ``--json`` contract: keys are stable."""
+        return {
+            "config": self.config.to_dict(),
+            "scenario": self.scenario,
+            "duration_s": self.duration_s,
+            "vmstat": self.vmstat,
+            "extfrag": self.extfrag_summary(),
+            "pageblocks": self.block_counts,
+            "diagnostics": self.diagnostics,
+            "events_processed": self.events_processed,
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+def _vmstat(st, config) -> dict:
+    v = {}
+    v["nr_free_pages"] = int(st.zone_stat[:, C.NR_FREE_PAGES].sum())
+    v["nr_free_pages_blocks"] = int(st.zone_stat[:, C.NR_FREE_PAGES_BLOCKS].sum())
+    v["nr_free_cma"] = int(st.zone_stat[:, C.NR_FREE_CMA_PAGES].sum())
+    kinds = np.bincount(st.pg_kind, minlength=C.NR_KINDS)
+    v["nr_anon_pages"] = int(kinds[C.KIND_ANON])
+    v["nr_file_pages"] = int(kinds[C.KIND_FILE])
+    v["nr_slab_reclaimable_B"] = int(kinds[C.KIND_SLAB_RECLAIMABLE]) * C.PAGE_SIZE
+    v["nr_slab_unreclaimable_B"] = int(kinds[C.KIND_SLAB_UNRECLAIMABLE]) * C.PAGE_SIZE
+    v["nr_page_table_pages"] = int(kinds[C.KIND_PAGETABLE])
+    for name in MODELLED_VM_EVENTS:
+        v[name] = int(st.vm_events[C.VM_EVENT_NAMES.index(name)])
+    return v
+
+
+def _block_counts(st, config) -> dict:
+    out = {}
+    pbo = config.pageblock_order
+    for z, (s, e) in enumerate(config.zone_spans()):
+        if e <= s:
+            continue
+        mts = st.block_mt[s >> pbo: e >> pbo]
+        cnt = np.bincount(mts, minlength=C.MIGRATE_TYPES)
+        out[C.ZONE_NAMES[z]] = {C.MIGRATETYPE_KEYS[m]: int(cnt[m]) for m in range(C.MIGRATE_TYPES)
+                                if m != C.MIGRATE_CMA}
+    return out
+
+
+def _diagnostics(st) -> dict:
+    d = {name: int(st.diag[i]) for i, name in enumerate(DIAG_NAMES)}
+    af = {}
+    for o in range(C.NR_PAGE_ORDERS):
+        for mt in range(C.MIGRATE_TYPES):
+            n = int(st.alloc_failed[o, mt])
+            if n:
+                af[f"{o}/{C.MIGRATETYPE_KEYS[mt]}"] = n
+    d["alloc_failed"] = af
+    return d
+
+
+TS_COLUMNS = [
+    "nr_free_pages", "nr_free_pages_blocks", "nr_pcp_pages", "nr_allocated_pages",
+    "pgalloc_normal", "pgalloc_dma32", "pgfree", "extfrag_events", "extfrag_fragmenting",
+    "alloc_failed", "watermark_boost",
+    "blocks_unmovable", "blocks_movable", "blocks_reclaimable", "blocks_highatomic",
+]
+
+
+def run(workload, config: Config | None = None, *, duration: float | None = None,
+        sample_interval: float | None = None, snapshots: int = 20,
+        check_invariants: bool = False, progress: bool = False) -> Result:
+    """Run a workload through the model.
+
+    Parameters
+    ----------
+    workload : str or Workload
+        A scenario name (``"steady"``), a scenario file path, or a Workload.
+    config : Config, optional
+        Machine, sysctls and patches; default ``Config()``.
+    duration : float, optional
+        Override the scenario's simulated seconds.
+    sample_interval : float, optional
+        Seconds between time-series rows (default: duration / 200).
+    snapshots : int
+        Pageblock-map snapshots over the run (the final state is always one).
+    check_invariants : bool
+        Run :func:`~defragsim.invariants.check_state` after every chunk.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> from defragsim import run, Config
+    >>> r = run("steady", Config(mem="256M", defrag_mode=1), duration=1.0)
+    >>> r.vmstat["nr_free_pages"] > 0
+    True
+    """
+    t_start = time.perf_counter()
+    if config is None:
+        config = Config()
+    if not isinstance(config, Config):
+        raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
+    if isinstance(workload, Workload):
+        wl = workload
+        if duration is not None:
+            raise ConfigError("duration: cannot override the duration of a prebuilt Workload")
+    else:
+        wl = build_workload(workload, config, duration=duration)
+    wl.validate(config.nr_cpus)
+    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
+        raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
+
+    st = make_state(config)
+    prm = config.to_params()
+    rec = make_recorder()
+    event_limit = rec.ext_t.shape[0] - EVENT_HEADROOM
+    h_pfn = np.full(max(wl.nr_handles, 1), -1, np.int32)
+    h_order = np.zeros(max(wl.nr_handles, 1), np.int8)
+    dur_ns = max(int(wl.duration_ns), int(wl.t[-1]) if len(wl) else 0, 1)
+    if sample_interval is None:
+        sample_ns = max(dur_ns // 200, 1)
+    else:
+        if not sample_interval > 0:
+            raise ConfigError(f"sample_interval: must be positive, got {sample_interval!r}")
+        sample_ns = max(int(sample_interval * 1e9), 1)
+    bounds = np.arange(sample_ns, dur_ns + sample_ns, sample_ns, dtype=np.int64)
+    cut = np.searchsorted(wl.t, bounds, side="right")
+    nsamples = bounds.shape[0]
+    snap_every = max(nsamples // snapshots, 1)
+
+    ts = np.zeros((nsamples + 1, len(TS_COLUMNS)), np.float64)
+    ts_t = np.zeros(nsamples + 1, np.float64)
+    ext_parts = []
+    snaps = []
+    nb = config.nr_pageblocks
+
+    def flush_events():
+        n = int(rec.ext_count[0])
+        if n:
+            ext_parts.append(tuple(a[:n].copy() for a in rec[:-1]))
+            rec.ext_count[0] = 0
+
+    ext_total = [0, 0]
+
+    def take_snapshot(t_s):
+        counts = np.zeros((nb, len(BLOCK_COLUMNS)), np.int32)
+        snapshot_pageblocks(st, prm, counts)
+        snaps.append(PageblockSnapshot(t_s, st.block_mt.copy(), counts,
+                                       st.nr_free_mt.copy()))
+
+    def record_row(row, t_s):
+        ts_t[row] = t_s
+        zs = st.zone_stat
+        ext_total[0] += int(rec.ext_count[0])
+        if rec.ext_count[0]:
+            fo = rec.ext_fallback_order[:rec.ext_count[0]]
+            ext_total[1] += int((fo < config.pageblock_order).sum())
+        bc = np.bincount(st.block_mt, minlength=C.MIGRATE_TYPES)
+        ts[row] = [
+            zs[:, C.NR_FREE_PAGES].sum(), zs[:, C.NR_FREE_PAGES_BLOCKS].sum(),
+            zs[:, C.NR_ZONE_PCP].sum(), zs[:, C.NR_ZONE_ALLOCATED].sum(),
+            st.vm_events[C.VM_PGALLOC_NORMAL], st.vm_events[C.VM_PGALLOC_DMA32],
+            st.vm_events[C.VM_PGFREE], ext_total[0], ext_total[1],
+            st.alloc_failed.sum(), st.watermark_boost.sum(),
+            bc[C.MIGRATE_UNMOVABLE], bc[C.MIGRATE_MOVABLE], bc[C.MIGRATE_RECLAIMABLE],
+            bc[C.MIGRATE_HIGHATOMIC],
+        ]
+
+    if check_invariants:
+        check_state(st, prm)
+    record_row(0, 0.0)
+    take_snapshot(0.0)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(wl), unit="op", desc=wl.name, leave=False)
+    pos = 0
+    for s in range(nsamples):
+        end = int(cut[s])
+        while pos < end:
+            pos = step_chunk(st, prm, rec, wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu,
+                             wl.content, h_pfn, h_order, pos, end, event_limit)
+            if rec.ext_count[0] >= event_limit:
+                # account the events in this row's running totals, then flush
+                record_row(s + 1, bounds[s] / 1e9)
+                flush_events()
+                continue
+        if check_invariants:
+            check_state(st, prm)
+        record_row(s + 1, min(bounds[s], dur_ns) / 1e9)
+        flush_events()
+        if bar is not None:
+            bar.update(end - bar.n)
+        if (s + 1) % snap_every == 0 and s + 1 < nsamples:
+            take_snapshot(min(bounds[s], dur_ns) / 1e9)
+    if bar is not None:
+        bar.close()
+    take_snapshot(dur_ns / 1e9)
+
+    if ext_parts:
+        cols = [np.concatenate([p[i] for p in ext_parts]) for i in range(7)]
+    else:
+        cols = [np.zeros(0, np.int64)] * 7
+    extfrag = pd.DataFrame({
+        "t": cols[0].astype(np.float64) / 1e9,
+        "pfn": cols[1].astype(np.int64),
+        "alloc_order": cols[2].astype(np.int64),
+        "fallback_order": cols[3].astype(np.int64),
+        "alloc_migratetype": cols[4].astype(np.int64),
+        "fallback_migratetype": cols[5].astype(np.int64),
+        "change_ownership": cols[6].astype(np.int64),
+    })
+    extfrag["fragmenting"] = (extfrag["fallback_order"] < config.pageblock_order).astype(np.int64)
+    tsdf = pd.DataFrame(ts, columns=TS_COLUMNS, index=pd.Index(ts_t, name="t"))
+    elapsed = time.perf_counter() - t_start
+    return Result(
+        config=config, scenario=wl.name, duration_s=dur_ns / 1e9,
+        vmstat=_vmstat(st, config), extfrag=extfrag, timeseries=tsdf, snapshots=snaps,
+        diagnostics=_diagnostics(st), events_processed=int(len(wl)), elapsed_s=elapsed,
+        zone_names=list(C.ZONE_NAMES), zone_spans=config.zone_spans(),
+        watermarks=st.watermark.copy(), nr_free_mt=st.nr_free_mt.copy(),
+        block_counts=_block_counts(st, config), state_bytes=state_nbytes(st),
+        meta=dict(wl.meta),
+    )
