@@ -160,30 +160,22 @@ def test_packages_match_pyproject(conda_deps, pyproject):
     assert not problems, "\n".join(problems)
 
 
-def _make_targets() -> set[str]:
-    text = (REPO / "Makefile").read_text(encoding="utf-8")
-    targets = set()
-    for line in text.splitlines():
-        m = re.match(r"^([A-Za-z0-9_.\-/ ]+?)\s*:(?![=:])", line)
-        if m and not line.startswith("\t"):
-            targets.update(m.group(1).split())
-    return targets
+def test_dev_tasks():
+    src = (REPO / "dev.py").read_text()
+    for task in ("demo", "test", "lab"):
+        assert f'"{task}": task_{task}' in src, f"dev.py has no {task} task"
 
 
-def test_makefile_targets():
-    targets = _make_targets()
-    for t in ("venv", "demo", "test", "lab", "clean"):
-        assert t in targets, f"Makefile has no '{t}' target (found {sorted(targets)})"
+def test_readme_starts_with_the_two_commands():
+    lines = [l.strip() for l in (REPO / "README.md").read_text().splitlines()]
+    cmds = [l for l in lines if l.startswith("python3 dev.py")]
+    assert cmds[:2] == ["python3 dev.py demo", "python3 dev.py test"], cmds[:2]
 
 
-def test_ci_run_is_executable_and_runs_make_test():
+def test_ci_run_is_executable_and_runs_the_readme_test_command():
     run = REPO / ".ci" / "run"
     assert run.is_file(), ".ci/run is missing"
     assert os.access(run, os.X_OK), ".ci/run is not executable"
-    code = [
-        ln.split("#", 1)[0]
-        for ln in run.read_text(encoding="utf-8").splitlines()
-        if not ln.lstrip().startswith("#")
-    ]
-    assert any(re.search(r"\bmake\s+test\b", ln) for ln in code), ".ci/run does not run 'make test'"
+    code = [ln for ln in run.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    assert any(re.search(r"python3 dev.py test", ln) for ln in code), ".ci/run does not run 'python3 dev.py test'"
     assert any(re.search(r"\btimeout\b", ln) for ln in code), ".ci/run has no outer timeout"
