@@ -175,6 +175,16 @@ class Config:
         Model per-cpu page lists (True) or free straight into the buddy lists.
     seed : int
         Seed for synthetic workload generation; the model itself is deterministic.
+    swap : str or int, optional
+        Swap device size; ``None`` lets the scenario decide, ``0`` means none.
+        At most 4x memory.
+    swappiness : int
+        ``vm.swappiness`` (0..200, default 60).
+    compact_gap : str
+        ``"capped"``: ``min(2 << order, 32)`` as in the 2026 mm tree the series
+        is based on (default); ``"mainline"``: ``2 << order`` (v7.1 and older).
+    oomd : OomdConfig, dict or bool, optional
+        A userspace pressure guard (off by default).
     """
 
     mem: object = "1G"
@@ -190,6 +200,10 @@ class Config:
     pcp: bool = True
     pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT
     seed: int = 0
+    swap: object = None
+    swappiness: int = 60
+    compact_gap: str = "capped"
+    oomd: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -233,6 +247,21 @@ class Config:
             raise ConfigError(f"config.dma32: {format_size(dma32)} leaves no memory for "
                               f"ZONE_NORMAL (mem is {format_size(mem)})")
         set_("dma32", dma32)
+        if self.swap is None:
+            swap = None   # the scenario decides (no swap if it says nothing)
+        elif self.swap in (0, "0", "0G", "0M"):
+            swap = 0
+        else:
+            swap = parse_size(self.swap, name="config.swap")
+        if swap is not None and swap > 4 * mem:
+            raise ConfigError(f"config.swap: {format_size(swap)} is more than 4x memory "
+                              f"({format_size(mem)}); the model allows at most 4x")
+        set_("swap", swap)
+        _check_int("config.swappiness", self.swappiness, lo=0, hi=200)
+        if self.compact_gap not in ("capped", "mainline"):
+            raise ConfigError(f"config.compact_gap: expected 'capped' (2026 mm tree, min(2<<order, 32)) "
+                              f"or 'mainline' (2<<order), got {self.compact_gap!r}")
+        set_("oomd", OomdConfig.parse(self.oomd))
         if self.min_free_kbytes is not None:
             _check_int("config.min_free_kbytes", self.min_free_kbytes, lo=128, hi=mem // 1024 // 2)
 
@@ -267,6 +296,9 @@ class Config:
         d["mem"] = format_size(self.mem)
         d["dma32_bytes"] = self.dma32
         d["dma32"] = format_size(self.dma32) if self.dma32 else "0"
+        d["swap_bytes"] = self.swap
+        d["swap"] = format_size(self.swap) if self.swap else ("0" if self.swap == 0 else None)
+        d["oomd"] = dataclasses.asdict(self.oomd) if self.oomd else None
         return d
 
     def to_params(self):
@@ -281,6 +313,8 @@ class Config:
             defrag_mode=int(self.defrag_mode),
             watermark_boost_factor=int(self.watermark_boost_factor),
             pcp_enabled=int(self.pcp),
+            swappiness=int(self.swappiness),
+            compact_gap_capped=1 if self.compact_gap == "capped" else 0,
             patch1=int(p.gfp_fs_lockdep_compaction),
             patch2=int(p.nonmovable_pageblock_compaction),
             patch3=int(p.capture_control_in_allocator),
@@ -288,9 +322,46 @@ class Config:
         )
 
 
+@dataclass(frozen=True)
+class OomdConfig:
+    """A userspace pressure guard in the style of oomd / systemd-oomd.
+
+    Kills the task with the largest footprint when memory pressure (PSI
+    "some", percent of the window) stays above ``pressure_pct`` for
+    ``window_s`` seconds, or when swap use passes ``swap_used_pct``.
+    """
+
+    pressure_pct: float = 60.0
+    window_s: float = 10.0
+    swap_used_pct: float = 90.0
+
+    @classmethod
+    def parse(cls, v):
+        if v is None or v is False:
+            return None
+        if isinstance(v, OomdConfig):
+            return v
+        if v is True:
+            return cls()
+        if isinstance(v, dict):
+            for k in v:
+                if k not in ("pressure_pct", "window_s", "swap_used_pct"):
+                    raise ConfigError(f"config.oomd.{k}: unknown key (known: pressure_pct, "
+                                      "window_s, swap_used_pct)")
+            o = cls(**{k: float(x) for k, x in v.items()})
+            if not (0 < o.pressure_pct <= 100):
+                raise ConfigError(f"config.oomd.pressure_pct: must be in (0, 100], got {o.pressure_pct}")
+            if not o.window_s > 0:
+                raise ConfigError(f"config.oomd.window_s: must be positive, got {o.window_s}")
+            if not (0 < o.swap_used_pct <= 100):
+                raise ConfigError(f"config.oomd.swap_used_pct: must be in (0, 100], got {o.swap_used_pct}")
+            return o
+        raise ConfigError(f"config.oomd: expected a table of settings or true/false, got {v!r}")
+
+
 Params = namedtuple("Params", [
     "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
-    "defrag_mode", "watermark_boost_factor", "pcp_enabled",
+    "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness", "compact_gap_capped",
     "patch1", "patch2", "patch3", "patch4",
 ])
 

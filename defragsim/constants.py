@@ -85,6 +85,10 @@ PG_lru = 0x10        # PageLRU (set on every page of an LRU folio in the model)
 PG_active = 0x20
 PG_referenced = 0x40
 PG_dirty = 0x80
+PG_young = 0x100      # the PTE accessed bit (folio_referenced()); set by touches
+PG_workingset = 0x200
+PG_reclaim = 0x400    # written back for reclaim: rotate to the inactive tail
+PG_swapbacked = 0x800
 
 # --- What an allocated page holds (model; kpageflags-like classes) --------------
 KIND_NONE = 0          # free (buddy or pcp) page
@@ -102,10 +106,37 @@ KIND_NAMES = ["free", "anon", "file", "slab_reclaimable", "slab_unreclaimable",
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2   # + THP movable / non-movable
 
+# --- enum lru_list (include/linux/mmzone.h) ------------------------------------
+LRU_INACTIVE_ANON = 0
+LRU_ACTIVE_ANON = 1
+LRU_INACTIVE_FILE = 2
+LRU_ACTIVE_FILE = 3
+# MODEL: index 4 is the reclaimable-slab shrinker list (LRU_UNEVICTABLE in the
+# kernel; nothing in the model is unevictable).
+LRU_SLAB = 4
+NR_LRU_LISTS = 5
+LRU_NAMES = ["inactive_anon", "active_anon", "inactive_file", "active_file", "slab_reclaimable"]
+
 # --- Workload op codes (model) ---------------------------------------------------
-OP_ALLOC = 0
-OP_FREE = 1
-OP_NAMES = ["alloc", "free"]
+OP_ALLOC = 0      # allocate a chunk for a handle
+OP_FREE = 1       # the owner frees the handle
+OP_TOUCH = 2      # the owner accesses the handle (refaults it if swapped/evicted)
+OP_DIRTY = 3      # the owner writes the handle (file pages become dirty)
+OP_NAMES = ["alloc", "free", "touch", "dirty"]
+
+# --- Handle states (model: where an allocation's data lives) ----------------------
+H_NONE = 0        # not allocated yet
+H_RESIDENT = 1    # in memory at h_pfn
+H_SWAPPED = 2     # anon data in swap (shadow entry in the swap cache)
+H_EVICTED = 3     # file page / slab object reclaimed (shadow entry left)
+H_FREED = 4       # freed by its owner
+H_FAILED = 5      # the allocation failed
+H_KILLED = 6      # its owner was OOM-killed
+
+# --- Owner kinds ---------------------------------------------------------------------
+OWNER_KERNEL = 0  # not killable (slab caches, network, ...)
+OWNER_TASK = 1    # a process: anon memory, page tables; OOM-killable
+OWNER_FILE = 2    # a file's page cache
 
 # --- Zone state items (enum zone_stat_item subset + model bookkeeping) ----------
 NR_FREE_PAGES = 0
@@ -158,7 +189,14 @@ VM_PGMIGRATE_FAIL = 31
 VM_THP_FAULT_ALLOC = 32
 VM_THP_FAULT_FALLBACK = 33
 VM_OOM_KILL = 34
-NR_VM_EVENTS = 35
+VM_PGACTIVATE = 35
+VM_PGDEACTIVATE = 36
+VM_SLABS_SCANNED = 37
+VM_WORKINGSET_ACTIVATE_ANON = 38
+VM_WORKINGSET_ACTIVATE_FILE = 39
+VM_WORKINGSET_NODERECLAIM = 40
+VM_PGMAJFAULT = 41
+NR_VM_EVENTS = 42
 VM_EVENT_NAMES = [
     "pgalloc_dma32",
     "pgalloc_normal",
@@ -195,4 +233,11 @@ VM_EVENT_NAMES = [
     "thp_fault_alloc",
     "thp_fault_fallback",
     "oom_kill",
+    "pgactivate",
+    "pgdeactivate",
+    "slabs_scanned",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_nodereclaim",
+    "pgmajfault",
 ]

@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import costs
 from ._jit import kernel as njit
 from .constants import (
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
     ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
-    ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
+    ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
     KIND_ANON, KIND_FILE, KIND_NONE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
     MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_FREE_CMA_PAGES,
     NR_FREE_HIGHATOMIC, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_LOWORDER_PCP_LISTS,
     NR_PAGE_ORDERS, NR_PCP_LISTS, NR_RESERVED_HIGHATOMIC, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
-    OP_ALLOC, OP_FREE, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru, PG_pcp,
+    MAX_COMPACT_RETRIES, MAX_RECLAIM_RETRIES, PAGE_ALLOC_COSTLY_ORDER,
+    VM_COMPACT_FAIL, VM_COMPACT_STALL, VM_COMPACT_SUCCESS, PG_buddy, PG_head, PG_lru, PG_pcp,
     PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
     VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
     ZONE_DMA32, ZONE_NORMAL,
@@ -45,7 +47,11 @@ from .state import (
     DIAG_ALLOC_FAILED_TOTAL, DIAG_FREE_UNKNOWN_HANDLE, DIAG_HIGHATOMIC_RESERVED,
     DIAG_HIGHATOMIC_UNRESERVED, DIAG_KSWAPD_WAKEUPS, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
-    SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE,
+    SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE, DIAG_SLOWPATH_LOOP_CAP, DIAG_NOFAIL_FAILED,
+    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REQ_STALL_NS, NODE_REQ_TIME, NR_LAT_BUCKETS,
+    REQ_COMPACT_RETRIES, REQ_DIRECT_RECLAIM, REQ_FAILED, REQ_FUTILE_RECLAIM,
+    REQ_NOFRAGMENT_DROPS, REQ_OOM, REQ_RECLAIM_RETRIES, REQ_RECLAIMED, REQ_SLOWPATH,
+    REQ_STALL_NS,
 )
 
 # gfp bits used inside kernels (values from include/linux/gfp_types.h; see gfp.py)
@@ -56,8 +62,12 @@ __GFP_RECLAIMABLE = 0x10
 __GFP_HIGH = 0x20
 __GFP_DIRECT_RECLAIM = 0x400
 __GFP_KSWAPD_RECLAIM = 0x800
+__GFP_IO = 0x40
+__GFP_RETRY_MAYFAIL = 0x4000
 __GFP_NOFAIL = 0x8000
+__GFP_NORETRY = 0x10000
 __GFP_NOMEMALLOC = 0x80000
+__GFP_THISNODE = 0x200000
 
 #: CONFIG_PCP_BATCH_SCALE_MAX default
 PCP_BATCH_SCALE_MAX = 5
@@ -788,16 +798,6 @@ def rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype):
 
 
 @njit
-def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
-    """wakeup_kswapd(): seam to the kswapd model.
-
-    MODEL: until kswapd is modelled (reclaim issue), a wakeup is counted in
-    the ``kswapd_wakeups`` diagnostic and otherwise has no effect.
-    """
-    st.diag[DIAG_KSWAPD_WAKEUPS] += 1
-
-
-@njit
 def rmqueue(st, prm, rec, cpu, preferred_z, z, order, gfp_mask, alloc_flags, migratetype):
     """rmqueue(): per-cpu lists for small orders and THP, else the buddy lists."""
     pfn = -1
@@ -807,7 +807,7 @@ def rmqueue(st, prm, rec, cpu, preferred_z, z, order, gfp_mask, alloc_flags, mig
         pfn = rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype)
     if (alloc_flags & ALLOC_KSWAPD) and (st.zone_flags[z] & ZONE_BOOSTED_WATERMARK):
         st.zone_flags[z] &= ~ZONE_BOOSTED_WATERMARK
-        wakeup_kswapd(st, prm, z, 0, 0, z)
+        vmscan.wakeup_kswapd(st, prm, z, 0, 0, z)
     return pfn
 
 
@@ -1196,52 +1196,301 @@ def wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx):
         reclaim_order = max(order, prm.pageblock_order)
     z = first_zone(st, highest_zoneidx)
     if z >= 0:
-        wakeup_kswapd(st, prm, z, gfp_mask, reclaim_order, highest_zoneidx)
+        vmscan.wakeup_kswapd(st, prm, z, gfp_mask, reclaim_order, highest_zoneidx)
 
 
 @njit
-def __alloc_pages_slowpath(st, prm, rec, cpu, gfp_mask, order, migratetype, highest_zoneidx):
-    """__alloc_pages_slowpath(), in the kernel's order.
+def charge_request(st, ns):
+    """Model: the current request spends ``ns`` of simulated time stalled."""
+    st.node[NODE_REQ_STALL_NS] += ns
+    st.node[NODE_REQ_TIME] += ns
 
-    Implemented: gfp_to_alloc_flags(), waking kswapd (with defrag_mode's
-    pageblock order), the freelist attempt at the MIN watermark, the
-    ``!can_direct_reclaim`` exit, and the defrag_mode point where
-    ALLOC_NOFRAGMENT is dropped once "after the retry loops give up".
 
-    MODEL: direct reclaim, direct compaction, the retry predicates and the
-    OOM killer are not part of this model version: the request behaves as if
-    reclaim made no progress (so the retry loop ends at once) and no task
-    can be killed.  Runs with memory pressure therefore undercount stalls and
-    overcount failures; the JSON ``diagnostics.alloc_failed`` shows them.
+@njit
+def nofragment_promoted(prm, alloc_flags, migratetype):
+    """[PATCH 4/4] the condition under which a request is promoted to
+    pageblock-order reclaim and compaction."""
+    return prm.patch4 != 0 and (alloc_flags & ALLOC_NOFRAGMENT) != 0 and \
+        migratetype != MIGRATE_MOVABLE
+
+
+@njit
+def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_flags,
+                                 migratetype, highest_zoneidx, prio):
+    """__alloc_pages_direct_compact(): compact, then take the captured page or
+    retry the freelists.  Returns (pfn, compact_result).
+
+    With [PATCH 4/4], non-movable ALLOC_NOFRAGMENT requests compact at
+    ``max(order, pageblock_order)`` while capture stays at the request order.
     """
+    compact_order = order
+    if nofragment_promoted(prm, alloc_flags, migratetype):
+        compact_order = max(order, prm.pageblock_order)
+    if compact_order == 0:
+        return -1, compaction.COMPACT_SKIPPED
+    result, captured, cost = compaction.try_to_compact_pages(
+        st, prm, own, gfp_mask, compact_order, alloc_flags, highest_zoneidx, prio, order)
+    charge_request(st, cost)
+    if result == compaction.COMPACT_SKIPPED or result == compaction.COMPACT_DEFERRED:
+        return -1, result
+    st.vm_events[VM_COMPACT_STALL] += 1
+    pfn = captured
+    if pfn < 0:
+        pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                     migratetype, highest_zoneidx)
+    if pfn >= 0:
+        compaction.compaction_defer_reset(st, page_zonenum(st, pfn), compact_order, True)
+        st.vm_events[VM_COMPACT_SUCCESS] += 1
+        return pfn, result
+    st.vm_events[VM_COMPACT_FAIL] += 1
+    return -1, result
+
+
+@njit
+def __alloc_pages_direct_reclaim(st, prm, rec, own, cpu, gfp_mask, order, alloc_flags,
+                                 migratetype, highest_zoneidx):
+    """__alloc_pages_direct_reclaim(): reclaim, then retry the freelists once,
+    and once more after unreserving highatomic blocks and draining the pcp
+    lists.  Returns (pfn, did_some_progress).
+
+    With [PATCH 4/4], non-movable ALLOC_NOFRAGMENT requests reclaim at
+    ``max(order, pageblock_order)``.
+    """
+    reclaim_order = order
+    if nofragment_promoted(prm, alloc_flags, migratetype):
+        reclaim_order = max(order, prm.pageblock_order)
+    mt = min(migratetype, MIGRATE_PCPTYPES - 1)
+    st.req_stats[mt, REQ_DIRECT_RECLAIM] += 1
+    progress, cost = vmscan.try_to_free_pages(st, prm, own, gfp_mask, reclaim_order,
+                                              highest_zoneidx, cpu)
+    charge_request(st, cost)
+    if progress == 0:
+        return -1, 0
+    st.req_stats[mt, REQ_RECLAIMED] += progress
+    drained = False
+    while True:
+        pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                     migratetype, highest_zoneidx)
+        if pfn >= 0 or drained:
+            break
+        # Pages may be pinned on the per-cpu lists or in highatomic reserves.
+        unreserve_highatomic_pageblock(st, prm, migratetype, highest_zoneidx, False)
+        drain_all_pages(st, prm, -1)
+        drained = True
+    if pfn < 0:
+        st.req_stats[mt, REQ_FUTILE_RECLAIM] += 1
+    return pfn, progress
+
+
+@njit
+def should_reclaim_retry(st, prm, gfp_mask, order, alloc_flags, did_some_progress,
+                         no_progress_loops, highest_zoneidx, migratetype):
+    """should_reclaim_retry(): retry while some zone could meet its min
+    watermark with all reclaimable pages freed.  Progress resets the loop
+    counter for orders up to PAGE_ALLOC_COSTLY_ORDER.
+
+    Returns (retry, no_progress_loops).
+    """
+    if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+        no_progress_loops = 0
+    else:
+        no_progress_loops += 1
+    ret = False
+    if no_progress_loops <= MAX_RECLAIM_RETRIES:
+        for z in range(highest_zoneidx, -1, -1):
+            if st.zone_managed[z] == 0:
+                continue
+            available = vmscan.zone_reclaimable_pages(st, z)
+            available += st.zone_stat[z, NR_FREE_PAGES]
+            if __zone_watermark_ok(st, z, order, wmark_pages(st, z, WMARK_MIN), highest_zoneidx,
+                                   alloc_flags, available):
+                ret = True
+                break
+    if not ret:
+        return unreserve_highatomic_pageblock(st, prm, migratetype, highest_zoneidx, True), \
+            no_progress_loops
+    return ret, no_progress_loops
+
+
+@njit
+def should_compact_retry(st, prm, order, alloc_flags, compact_result, compact_priority,
+                         compaction_retries, highest_zoneidx):
+    """should_compact_retry(): returns (retry, compact_priority, compaction_retries)."""
+    if order == 0:
+        return False, compact_priority, compaction_retries
+    if compact_result == compaction.COMPACT_SKIPPED:
+        return compaction.compaction_zonelist_suitable(st, prm, order, alloc_flags,
+                                                       highest_zoneidx), \
+            compact_priority, compaction_retries
+    if compact_result == compaction.COMPACT_SUCCESS:
+        max_retries = MAX_COMPACT_RETRIES
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            max_retries //= 4
+        compaction_retries += 1
+        if compaction_retries <= max_retries:
+            return True, compact_priority, compaction_retries
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        min_priority = compaction.MIN_COMPACT_COSTLY_PRIORITY
+    else:
+        min_priority = compaction.MIN_COMPACT_PRIORITY
+    if compact_priority > min_priority:
+        return True, compact_priority - 1, 0
+    return False, compact_priority, compaction_retries
+
+
+@njit
+def __alloc_pages_may_oom(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
+                          highest_zoneidx):
+    """__alloc_pages_may_oom(): a last freelist attempt at the high watermark
+    (no ALLOC_NOFRAGMENT), then the OOM killer unless the request may not use
+    it.  Returns (pfn, did_some_progress)."""
+    pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order,
+                                 ALLOC_WMARK_HIGH | ALLOC_CPUSET, migratetype, highest_zoneidx)
+    if pfn >= 0:
+        return pfn, 1
+    # The OOM killer will not help higher order allocs
+    if order > PAGE_ALLOC_COSTLY_ORDER:
+        return -1, 0
+    # The OOM killer does not needlessly kill tasks for lowmem
+    if highest_zoneidx < ZONE_NORMAL:
+        return -1, 0
+    if gfp_mask & (__GFP_RETRY_MAYFAIL | __GFP_THISNODE):
+        return -1, 0
+    if oom_kill.out_of_memory(st, prm, own, gfp_mask, order, cpu):
+        st.req_stats[min(migratetype, MIGRATE_PCPTYPES - 1), REQ_OOM] += 1
+        return -1, 1
+    return -1, 0
+
+
+#: MODEL: a request that loops in the slowpath longer than this is failed (the
+#: kernel would loop; the model must terminate).  Counted in diagnostics.
+MAX_SLOWPATH_LOOPS = 100_000
+
+
+@njit
+def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
+                           highest_zoneidx):
+    """__alloc_pages_slowpath(), in the kernel's order (v6.18 with the seed
+    base's COMPACT_DEFERRED early return).
+
+    Background daemons (kswapd, kcompactd) run concurrently: before each
+    retry they are advanced to the request's own clock, which moves forward
+    by the cost of the work the request does.
+    """
+    mt = min(migratetype, MIGRATE_PCPTYPES - 1)
     st.diag[DIAG_SLOWPATH_ENTRIES] += 1
+    st.req_stats[mt, REQ_SLOWPATH] += 1
     can_direct_reclaim = (gfp_mask & __GFP_DIRECT_RECLAIM) != 0
+    can_compact = (gfp_mask & __GFP_IO) != 0          # gfp_compaction_allowed()
+    nofail = (gfp_mask & __GFP_NOFAIL) != 0
+    costly_order = order > PAGE_ALLOC_COSTLY_ORDER
+    compaction_retries = 0
+    no_progress_loops = 0
+    compact_result = compaction.COMPACT_SKIPPED
+    compact_priority = compaction.DEF_COMPACT_PRIORITY
     alloc_flags = gfp_to_alloc_flags(prm, gfp_mask, order)
     if alloc_flags & ALLOC_KSWAPD:
         wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
-    while True:
+    charge_request(st, costs.SLOWPATH_ITER_NS)
+    pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags, migratetype,
+                                 highest_zoneidx)
+    if pfn >= 0:
+        return pfn
+    # For costly allocations, and non-movable high-order ones, try direct
+    # compaction before reclaim: the pages may be there, just fragmented.
+    if can_direct_reclaim and can_compact and \
+            (costly_order or (order > 0 and migratetype != MIGRATE_MOVABLE)):
+        pfn, compact_result = __alloc_pages_direct_compact(
+            st, prm, rec, own, cpu, gfp_mask, order, alloc_flags, migratetype, highest_zoneidx,
+            compaction.INIT_COMPACT_PRIORITY)
+        if pfn >= 0:
+            return pfn
+        if costly_order and (gfp_mask & __GFP_NORETRY):
+            if compact_result == compaction.COMPACT_SKIPPED or \
+                    compact_result == compaction.COMPACT_DEFERRED:
+                return -1
+            if gfp_mask & __GFP_THISNODE:
+                return -1
+            compact_priority = compaction.INIT_COMPACT_PRIORITY
+    loops = 0
+    while True:                                   # retry:
+        loops += 1
+        if loops > MAX_SLOWPATH_LOOPS:
+            st.diag[DIAG_SLOWPATH_LOOP_CAP] += 1
+            return -1
+        vmscan.run_daemons(st, prm, own, st.node[NODE_REQ_TIME])
+        if alloc_flags & ALLOC_KSWAPD:
+            wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
+        charge_request(st, costs.SLOWPATH_ITER_NS)
         pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                      migratetype, highest_zoneidx)
         if pfn >= 0:
             return pfn
         if not can_direct_reclaim:
-            return -1
-        # Reclaim/compaction and should_*_retry() come here (reclaim model).
+            break                                 # goto nopage
+        pfn, did_some_progress = __alloc_pages_direct_reclaim(
+            st, prm, rec, own, cpu, gfp_mask, order, alloc_flags, migratetype, highest_zoneidx)
+        if pfn >= 0:
+            return pfn
+        pfn, compact_result = __alloc_pages_direct_compact(
+            st, prm, rec, own, cpu, gfp_mask, order, alloc_flags, migratetype, highest_zoneidx,
+            compact_priority)
+        if pfn >= 0:
+            return pfn
+        if gfp_mask & __GFP_NORETRY:
+            break
+        if costly_order and (not can_compact or (gfp_mask & __GFP_RETRY_MAYFAIL) == 0):
+            break
+        retry, no_progress_loops = should_reclaim_retry(
+            st, prm, gfp_mask, order, alloc_flags, did_some_progress > 0, no_progress_loops,
+            highest_zoneidx, migratetype)
+        if retry:
+            st.req_stats[mt, REQ_RECLAIM_RETRIES] += 1
+            continue
+        if did_some_progress > 0 and can_compact:
+            retry, compact_priority, compaction_retries = should_compact_retry(
+                st, prm, order, alloc_flags, compact_result, compact_priority,
+                compaction_retries, highest_zoneidx)
+            if retry:
+                st.req_stats[mt, REQ_COMPACT_RETRIES] += 1
+                continue
+        # defrag_mode: the retry loops gave up; allow fragmenting fallbacks.
         if prm.defrag_mode and (alloc_flags & ALLOC_NOFRAGMENT):
             alloc_flags &= ~ALLOC_NOFRAGMENT
             st.diag[DIAG_NOFRAGMENT_DROPPED] += 1
+            st.req_stats[mt, REQ_NOFRAGMENT_DROPS] += 1
             continue
-        return -1
+        pfn, did_some_progress = __alloc_pages_may_oom(
+            st, prm, rec, own, cpu, gfp_mask, order, migratetype, highest_zoneidx)
+        if pfn >= 0:
+            return pfn
+        if did_some_progress:
+            no_progress_loops = 0
+            continue
+        break
+    # nopage:
+    if nofail and can_direct_reclaim:
+        # __alloc_pages_cpuset_fallback() with ALLOC_MIN_RESERVE, then loop
+        pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order,
+                                     ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE | ALLOC_CPUSET,
+                                     migratetype, highest_zoneidx)
+        if pfn >= 0:
+            return pfn
+        st.diag[DIAG_NOFAIL_FAILED] += 1
+    return -1
 
 
 @njit
-def __alloc_pages(st, prm, rec, cpu, gfp_mask, order):
+def __alloc_pages(st, prm, rec, own, cpu, gfp_mask, order):
     """__alloc_frozen_pages_noprof(): the fast path, then the slowpath.
 
     Returns the head pfn of the chunk or -1 (counted in ``alloc_failed``).
+    The request's stall time is left in ``node[NODE_REQ_STALL_NS]``.
     """
     migratetype = gfp_migratetype(gfp_mask)
     highest_zoneidx = gfp_zone(gfp_mask)
+    st.node[NODE_REQ_STALL_NS] = 0
+    st.node[NODE_REQ_TIME] = st.clock[0]
     preferred_z = first_zone(st, highest_zoneidx)
     if preferred_z < 0:
         st.alloc_failed[order, migratetype] += 1
@@ -1253,16 +1502,29 @@ def __alloc_pages(st, prm, rec, cpu, gfp_mask, order):
     pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                  migratetype, highest_zoneidx)
     if pfn < 0:
-        pfn = __alloc_pages_slowpath(st, prm, rec, cpu, gfp_mask, order, migratetype,
+        pfn = __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
                                      highest_zoneidx)
+    mt = min(migratetype, MIGRATE_PCPTYPES - 1)
+    stall = st.node[NODE_REQ_STALL_NS]
+    if stall:
+        st.req_stats[mt, REQ_STALL_NS] += stall
+        st.node[NODE_PSI_SOME_NS] += stall
+        st.node[NODE_PSI_TASK_NS] += stall
+    b = 0
+    x = stall
+    while x > 0 and b < st.lat_hist.shape[1] - 1:
+        x >>= 1
+        b += 1
+    st.lat_hist[mt, b] += 1
     if pfn < 0:
         st.alloc_failed[order, migratetype] += 1
         st.diag[DIAG_ALLOC_FAILED_TOTAL] += 1
+        st.req_stats[mt, REQ_FAILED] += 1
     return pfn
 
 
 # ---------------------------------------------------------------------------
-# Boot and the workload driver (model-only names)
+# Boot (model-only name)
 # ---------------------------------------------------------------------------
 
 @njit
@@ -1281,39 +1543,4 @@ def init_free_memory(st, prm):
             p += 1 << o
 
 
-@njit
-def step_chunk(st, prm, rec, op_t, op_kind, op_order, op_gfp, op_handle, op_cpu, op_kind_of,
-               h_pfn, h_order, start, end, event_limit):
-    """Model driver: apply workload ops ``start:end``; stop early when the
-    event ring has less than the headroom left.  Returns the next op index.
-
-    ``h_pfn[handle]`` is the chunk an allocation received (-1: not allocated
-    yet or already freed, -2: the allocation failed).
-    """
-    i = start
-    while i < end:
-        if rec.ext_count[0] >= event_limit:
-            return i
-        t = op_t[i]
-        if t > st.clock[0]:
-            st.clock[0] = t
-        k = op_kind[i]
-        h = op_handle[i]
-        if k == OP_ALLOC:
-            order = op_order[i]
-            pfn = __alloc_pages(st, prm, rec, op_cpu[i], op_gfp[i], order)
-            if pfn >= 0:
-                prep_new_page(st, pfn, order, op_kind_of[i], h)
-                h_pfn[h] = pfn
-                h_order[h] = order
-            else:
-                h_pfn[h] = -2
-        elif k == OP_FREE:
-            pfn = h_pfn[h]
-            if pfn >= 0:
-                free_frozen_pages(st, prm, op_cpu[i], pfn, h_order[h])
-                h_pfn[h] = -1
-            elif pfn == -1:
-                st.diag[DIAG_FREE_UNKNOWN_HANDLE] += 1
-        i += 1
-    return i
+from . import compaction, oom_kill, vmscan  # noqa: E402  (resolved by numba at compile time)

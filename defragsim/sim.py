@@ -19,13 +19,27 @@ from . import constants as C
 from ._jit import njit
 from .config import Config, ConfigError
 from .invariants import check_state
-from .page_alloc import step_chunk
-from .state import (DIAG_NAMES, EVENT_HEADROOM, make_recorder, make_state, state_nbytes)
+from .driver import step_chunk
+from .state import (DIAG_NAMES, DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE,
+                    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_SWAP_TOTAL, NODE_SWAP_USED,
+                    REQ_STAT_NAMES, REQ_RECLAIM_RETRIES, REQ_STALL_NS, make_owners,
+                    make_recorder, make_state, state_nbytes)
 from .workload import Workload, build_workload
 
 #: vm_event counters maintained by this model version (others are left out of
 #: ``Result.vmstat`` rather than reported as a misleading 0).
-MODELLED_VM_EVENTS = ["pgalloc_dma32", "pgalloc_normal", "pgfree"]
+MODELLED_VM_EVENTS = [
+    "pgalloc_dma32", "pgalloc_normal", "pgfree",
+    "allocstall_dma32", "allocstall_normal", "allocstall_movable",
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+    "pgscan_anon", "pgscan_file", "pgsteal_anon", "pgsteal_file",
+    "pswpin", "pswpout", "workingset_refault_anon", "workingset_refault_file",
+    "workingset_activate_anon", "workingset_activate_file",
+    "pgactivate", "pgdeactivate", "slabs_scanned", "pgmajfault",
+    "pageoutrun", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
+    "compact_stall", "compact_fail", "compact_success",
+    "thp_fault_alloc", "thp_fault_fallback", "oom_kill",
+]
 
 #: content kind -> the migratetype its allocations naturally request
 KIND_MOBILITY = np.array([
@@ -209,6 +223,10 @@ def _vmstat(st, config) -> dict:
     v["nr_slab_reclaimable_B"] = int(kinds[C.KIND_SLAB_RECLAIMABLE]) * C.PAGE_SIZE
     v["nr_slab_unreclaimable_B"] = int(kinds[C.KIND_SLAB_UNRECLAIMABLE]) * C.PAGE_SIZE
     v["nr_page_table_pages"] = int(kinds[C.KIND_PAGETABLE])
+    for i, name in enumerate(("nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
+                              "nr_active_file")):
+        v[name] = int(st.lru_size[i])
+    v["nr_swap_used"] = int(st.node[NODE_SWAP_USED])   # model: /proc/meminfo SwapTotal-SwapFree
     for name in MODELLED_VM_EVENTS:
         v[name] = int(st.vm_events[C.VM_EVENT_NAMES.index(name)])
     return v
@@ -229,6 +247,18 @@ def _block_counts(st, config) -> dict:
 
 def _diagnostics(st) -> dict:
     d = {name: int(st.diag[i]) for i, name in enumerate(DIAG_NAMES)}
+    for j, stat in enumerate(REQ_STAT_NAMES):
+        key = "reclaim_retries" if stat == "reclaim_retries" else stat
+        if stat == "stall_ns":
+            d["stall_s"] = {C.MIGRATETYPE_KEYS[m]: float(st.req_stats[m, j]) / 1e9
+                            for m in range(C.MIGRATE_PCPTYPES)}
+        else:
+            d[key] = {C.MIGRATETYPE_KEYS[m]: int(st.req_stats[m, j])
+                      for m in range(C.MIGRATE_PCPTYPES)}
+    d["psi_some_s"] = float(st.node[NODE_PSI_SOME_NS]) / 1e9
+    d["psi_task_stall_s"] = float(st.node[NODE_PSI_TASK_NS]) / 1e9
+    d["kswapd_busy_s"] = float(st.node[NODE_KSWAPD_BUSY_NS]) / 1e9
+    d["swap_used_pages"] = int(st.node[NODE_SWAP_USED])
     af = {}
     for o in range(C.NR_PAGE_ORDERS):
         for mt in range(C.MIGRATE_TYPES):
@@ -244,6 +274,12 @@ TS_COLUMNS = [
     "pgalloc_normal", "pgalloc_dma32", "pgfree", "extfrag_events", "extfrag_fragmenting",
     "alloc_failed", "watermark_boost",
     "blocks_unmovable", "blocks_movable", "blocks_reclaimable", "blocks_highatomic",
+    "pswpin", "pswpout", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+    "allocstall", "compact_stall", "oom_kill", "swap_used", "psi_some_ns", "psi_task_ns",
+    "kswapd_running", "reclaim_retries_unmovable", "reclaim_retries_movable",
+    "reclaim_retries_reclaimable", "stall_ns_unmovable", "stall_ns_movable",
+    "stall_ns_reclaimable", "nr_anon_lru", "nr_file_lru", "thp_fault_alloc",
+    "thp_fault_fallback", "oomd_kills",
 ]
 
 
@@ -297,10 +333,11 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
 
     st = make_state(config)
     prm = config.to_params()
+    own = make_owners(wl.nr_handles, wl.handle_owner, wl.owner_kind)
+    swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
+    st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
     rec = make_recorder()
     event_limit = rec.ext_t.shape[0] - EVENT_HEADROOM
-    h_pfn = np.full(max(wl.nr_handles, 1), -1, np.int32)
-    h_order = np.zeros(max(wl.nr_handles, 1), np.int8)
     dur_ns = max(int(wl.duration_ns), int(wl.t[-1]) if len(wl) else 0, 1)
     if sample_interval is None:
         sample_ns = max(dur_ns // 200, 1)
@@ -341,6 +378,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
             fo = rec.ext_fallback_order[:rec.ext_count[0]]
             ext_total[1] += int((fo < config.pageblock_order).sum())
         bc = np.bincount(st.block_mt, minlength=C.MIGRATE_TYPES)
+        ev = st.vm_events
+        rs = st.req_stats
         ts[row] = [
             zs[:, C.NR_FREE_PAGES].sum(), zs[:, C.NR_FREE_PAGES_BLOCKS].sum(),
             zs[:, C.NR_ZONE_PCP].sum(), zs[:, C.NR_ZONE_ALLOCATED].sum(),
@@ -349,8 +388,22 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
             st.alloc_failed.sum(), st.watermark_boost.sum(),
             bc[C.MIGRATE_UNMOVABLE], bc[C.MIGRATE_MOVABLE], bc[C.MIGRATE_RECLAIMABLE],
             bc[C.MIGRATE_HIGHATOMIC],
+            ev[C.VM_PSWPIN], ev[C.VM_PSWPOUT], ev[C.VM_PGSCAN_KSWAPD], ev[C.VM_PGSCAN_DIRECT],
+            ev[C.VM_PGSTEAL_KSWAPD], ev[C.VM_PGSTEAL_DIRECT],
+            ev[C.VM_ALLOCSTALL_DMA32] + ev[C.VM_ALLOCSTALL_NORMAL] + ev[C.VM_ALLOCSTALL_MOVABLE],
+            ev[C.VM_COMPACT_STALL], ev[C.VM_OOM_KILL], st.node[NODE_SWAP_USED],
+            st.node[NODE_PSI_SOME_NS], st.node[NODE_PSI_TASK_NS],
+            1 if st.node[NODE_KSWAPD_STATE] == 1 else 0,
+            rs[0, REQ_RECLAIM_RETRIES], rs[1, REQ_RECLAIM_RETRIES], rs[2, REQ_RECLAIM_RETRIES],
+            rs[0, REQ_STALL_NS], rs[1, REQ_STALL_NS], rs[2, REQ_STALL_NS],
+            st.lru_size[0] + st.lru_size[1], st.lru_size[2] + st.lru_size[3],
+            ev[C.VM_THP_FAULT_ALLOC], ev[C.VM_THP_FAULT_FALLBACK], st.diag[DIAG_OOMD_KILLS],
         ]
 
+    guard = None
+    if config.oomd is not None:
+        from .oomd import PressureGuard
+        guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus)
     if check_invariants:
         check_state(st, prm)
     record_row(0, 0.0)
@@ -363,8 +416,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     for s in range(nsamples):
         end = int(cut[s])
         while pos < end:
-            pos = step_chunk(st, prm, rec, wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu,
-                             wl.content, h_pfn, h_order, pos, end, event_limit)
+            pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
+                             wl.cpu, wl.content, pos, end, event_limit)
             if rec.ext_count[0] >= event_limit:
                 # account the events in this row's running totals, then flush
                 record_row(s + 1, bounds[s] / 1e9)
@@ -374,6 +427,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
             check_state(st, prm)
         record_row(s + 1, min(bounds[s], dur_ns) / 1e9)
         flush_events()
+        if guard is not None:
+            guard.check(st, prm, own, s + 1, ts, ts_t)
         if bar is not None:
             bar.update(end - bar.n)
         if (s + 1) % snap_every == 0 and s + 1 < nsamples:

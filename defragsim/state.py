@@ -35,14 +35,94 @@ State = namedtuple("State", [
     "zone_start", "zone_end", "zone_managed",
     "free_head", "free_tail", "nr_free", "nr_free_mt",
     "zone_stat", "watermark", "watermark_boost", "lowmem_reserve", "zone_flags",
+    "compact_defer",   # [zone, considered/defer_shift/order_failed]
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
-    # node
+    # node: LRU lists (per node, sizes also per zone), scalar node state
+    "lru_head", "lru_tail", "lru_size", "lru_zone_size", "node", "sc",
+    # per-request accounting (model diagnostics)
+    "lat_hist", "req_stats",
     "vm_events", "clock", "diag", "alloc_failed",
     # kernel-local variables that live on the stack in C (no allocation in kernels)
     "scratch",
 ])
+# --- State.node: scalar node state (struct pglist_data and friends) ---------------
+NODE_SWAP_TOTAL = 0          # swap device capacity, pages
+NODE_SWAP_USED = 1
+NODE_ANON_COST = 2           # lruvec->anon_cost
+NODE_FILE_COST = 3           # lruvec->file_cost
+NODE_NONRESIDENT_AGE = 4     # lruvec->nonresident_age (workingset clock)
+NODE_KSWAPD_STATE = 5        # KSWAPD_SLEEPING / KSWAPD_RUNNING / KSWAPD_NAPPING
+NODE_KSWAPD_ORDER = 6        # pgdat->kswapd_order
+NODE_KSWAPD_HIGHEST_ZONEIDX = 7
+NODE_KSWAPD_FAILURES = 8     # pgdat->kswapd_failures
+NODE_KSWAPD_TIME = 9         # kswapd's own clock (ns): it runs concurrently
+NODE_BP_ALLOC_ORDER = 10     # balance_pgdat() locals, kept across steps
+NODE_BP_NR_BOOST = 11
+NODE_BP_BOOSTED = 12
+NODE_NAP_UNTIL = 13
+NODE_NAP_WOKEN = 14
+NODE_KCOMPACTD_MAX_ORDER = 15
+NODE_KCOMPACTD_HIGHEST_ZONEIDX = 16
+NODE_REFAULTS_FILE = 17      # workingset refaults seen (for may_deactivate)
+NODE_REFAULTS_ANON = 18
+NODE_LAST_REFAULTS_FILE = 19 # snapshot at the last reclaim cycle
+NODE_LAST_REFAULTS_ANON = 20
+NODE_PSI_SOME_NS = 21        # total memstall time (tasks + kswapd), ns
+NODE_PSI_TASK_NS = 22        # memstall of allocating tasks only
+NODE_REQ_STALL_NS = 23       # the current request's accumulated stall
+NODE_REQ_TIME = 24           # the current request's own clock (op time + stall)
+NODE_REQ_CPU = 25
+NODE_KSWAPD_BUSY_NS = 26     # kswapd CPU time
+NODE_SWAP_IO_BUSY_UNTIL = 27
+NODE_OOM_VICTIM = 28         # last OOM victim owner id (+1), 0 = none
+NODE_KCOMPACTD_STATE = 29
+NODE_KSWAPD_WAKE_FLAG = 30
+NR_NODE = 32
+KSWAPD_SLEEPING = 0
+KSWAPD_RUNNING = 1
+KSWAPD_NAPPING = 2
+
+# --- scan_control (struct scan_control), two instances: direct and kswapd -----------
+SC_DIRECT = 0
+SC_KSWAPD = 1
+SC_NR_TO_RECLAIM = 0
+SC_ORDER = 1
+SC_PRIORITY = 2
+SC_MAY_WRITEPAGE = 3
+SC_MAY_SWAP = 4
+SC_NR_SCANNED = 5
+SC_NR_RECLAIMED = 6
+SC_RECLAIM_IDX = 7
+SC_COMPACTION_READY = 8
+SC_COST_NS = 9
+SC_IS_KSWAPD = 10
+SC_MAY_DEACTIVATE_ANON = 11
+SC_MAY_DEACTIVATE_FILE = 12
+SC_CPU = 13
+SC_GFP = 14
+SC_FILE_IS_TINY = 15
+SC_CACHE_TRIM = 16
+NR_SC = 18
+
+# --- per-request statistics by the request's migratetype (model diagnostics) -------
+NR_LAT_BUCKETS = 40          # log2(ns) buckets of allocation latency
+REQ_SLOWPATH = 0             # requests that entered the slowpath
+REQ_RECLAIM_RETRIES = 1      # "goto retry" taken after should_reclaim_retry() said yes
+REQ_FUTILE_RECLAIM = 2       # direct reclaim made progress, request still failed that round
+REQ_STALL_NS = 3             # total stall time
+REQ_DIRECT_RECLAIM = 4       # __alloc_pages_direct_reclaim() calls
+REQ_RECLAIMED = 5            # pages reclaimed by this type's direct reclaim
+REQ_FAILED = 6
+REQ_OOM = 7                  # OOM kills triggered
+REQ_COMPACT_RETRIES = 8
+REQ_NOFRAGMENT_DROPS = 9
+NR_REQ_STATS = 10
+REQ_STAT_NAMES = ["slowpath", "reclaim_retries", "futile_reclaim", "stall_ns", "direct_reclaim",
+                  "direct_reclaimed", "failed", "oom_kills", "compact_retries",
+                  "nofragment_drops"]
+
 SCRATCH_BULK_MODE = 0     # rmqueue_bulk()'s enum rmqueue_mode
 SCRATCH_BUDDY_MODE = 1    # rmqueue_buddy()'s enum rmqueue_mode
 NR_SCRATCH = 8
@@ -59,6 +139,12 @@ DIAG_NAMES = [
     "highatomic_unreserved",   # unreserve_highatomic_pageblock() retypes
     "free_unknown_handle",     # frees of pages the model never allocated (pre-trace pages)
     "alloc_failed_total",
+    "slowpath_loop_cap",       # MODEL: requests failed after MAX_SLOWPATH_LOOPS retries
+    "nofail_failed",           # __GFP_NOFAIL requests the model had to fail
+    "oom_kills_no_victim",     # out_of_memory() found nothing to kill
+    "refaults",                # touches of swapped/evicted handles
+    "ops_of_dead_owners",      # ops skipped because their owner was OOM-killed
+    "oomd_kills",              # userspace pressure-guard kills
 ]
 DIAG_SLOWPATH_ENTRIES = 0
 DIAG_KSWAPD_WAKEUPS = 1
@@ -70,6 +156,12 @@ DIAG_HIGHATOMIC_RESERVED = 6
 DIAG_HIGHATOMIC_UNRESERVED = 7
 DIAG_FREE_UNKNOWN_HANDLE = 8
 DIAG_ALLOC_FAILED_TOTAL = 9
+DIAG_SLOWPATH_LOOP_CAP = 10
+DIAG_NOFAIL_FAILED = 11
+DIAG_OOM_NO_VICTIM = 12
+DIAG_REFAULTS = 13
+DIAG_OPS_OF_DEAD_OWNERS = 14
+DIAG_OOMD_KILLS = 15
 NR_DIAG = len(DIAG_NAMES)
 
 Recorder = namedtuple("Recorder", [
@@ -189,7 +281,7 @@ def make_state(config) -> State:
 
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
-        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint8),
+        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint16),
         pg_kind=np.zeros(n, np.uint8), pg_handle=np.full(n, -1, np.int32),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
@@ -205,6 +297,7 @@ def make_state(config) -> State:
         watermark_boost=np.zeros(nz, np.int64),
         lowmem_reserve=np.zeros((nz, nz), np.int64),
         zone_flags=np.zeros(nz, np.int64),
+        compact_defer=np.zeros((nz, 3), np.int64),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
@@ -212,6 +305,14 @@ def make_state(config) -> State:
         pcp_batch=np.zeros(nz, np.int64), pcp_high=np.zeros(nz, np.int64),
         pcp_alloc_factor=np.zeros((ncpu, nz), np.int64),
         pcp_free_count=np.zeros((ncpu, nz), np.int64),
+        lru_head=np.full(C.NR_LRU_LISTS, -1, np.int32),
+        lru_tail=np.full(C.NR_LRU_LISTS, -1, np.int32),
+        lru_size=np.zeros(C.NR_LRU_LISTS, np.int64),
+        lru_zone_size=np.zeros((nz, C.NR_LRU_LISTS), np.int64),
+        node=np.zeros(NR_NODE, np.int64),
+        sc=np.zeros((2, NR_SC), np.int64),
+        lat_hist=np.zeros((C.MIGRATE_PCPTYPES, NR_LAT_BUCKETS), np.int64),
+        req_stats=np.zeros((C.MIGRATE_PCPTYPES, NR_REQ_STATS), np.int64),
         vm_events=np.zeros(C.NR_VM_EVENTS, np.int64), clock=np.zeros(1, np.int64),
         diag=np.zeros(NR_DIAG, np.int64),
         alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
@@ -248,3 +349,30 @@ def min_free_kbytes_of(config) -> int:
 def state_nbytes(st: State) -> int:
     """Bytes of model state (all arrays)."""
     return int(sum(a.nbytes for a in st))
+
+
+Owners = namedtuple("Owners", [
+    # per handle (one allocation of the workload): where its data is
+    "h_pfn", "h_order", "h_state", "h_owner", "h_content", "h_gfp", "h_shadow",
+    # per owner (task, file, kernel cache)
+    "o_kind", "o_rss", "o_swap", "o_pt", "o_dead",
+])
+
+
+def make_owners(nr_handles: int, owner_of_handle, owner_kind) -> Owners:
+    """Handle and owner tables for a workload (see :mod:`defragsim.workload`)."""
+    nh = max(int(nr_handles), 1)
+    no = max(len(owner_kind), 1)
+    h_owner = np.zeros(nh, np.int32)
+    if nr_handles:
+        h_owner[:nr_handles] = owner_of_handle
+    o_kind = np.zeros(no, np.uint8)
+    if len(owner_kind):
+        o_kind[:len(owner_kind)] = owner_kind
+    return Owners(
+        h_pfn=np.full(nh, -1, np.int32), h_order=np.zeros(nh, np.int8),
+        h_state=np.zeros(nh, np.uint8), h_owner=h_owner, h_content=np.zeros(nh, np.uint8),
+        h_gfp=np.zeros(nh, np.int64), h_shadow=np.zeros(nh, np.int64),
+        o_kind=o_kind, o_rss=np.zeros(no, np.int64), o_swap=np.zeros(no, np.int64),
+        o_pt=np.zeros(no, np.int64), o_dead=np.zeros(no, np.uint8),
+    )

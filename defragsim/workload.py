@@ -49,6 +49,13 @@ class Workload:
     duration_ns: int
     description: str = ""
     meta: dict = field(default_factory=dict)
+    #: owner of each handle (index into owner_kind); default: one kernel owner
+    handle_owner: np.ndarray | None = None
+    #: OWNER_TASK / OWNER_FILE / OWNER_KERNEL per owner
+    owner_kind: np.ndarray | None = None
+    owner_names: list | None = None
+    #: swap device size the scenario asks for (bytes), if any
+    swap: object = None
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -65,6 +72,16 @@ class Workload:
             raise ScenarioError(f"workload {self.name}: order outside 0..{C.MAX_PAGE_ORDER}")
         if n and (self.handle.min() < 0 or self.handle.max() >= self.nr_handles):
             raise ScenarioError(f"workload {self.name}: handle outside 0..{self.nr_handles - 1}")
+        if self.handle_owner is None:
+            self.handle_owner = np.zeros(self.nr_handles, np.int32)
+            self.owner_kind = np.array([C.OWNER_KERNEL], np.uint8)
+            self.owner_names = ["kernel"]
+        if self.handle_owner.shape[0] != self.nr_handles:
+            raise ScenarioError(f"workload {self.name}: handle_owner has {self.handle_owner.shape[0]} "
+                                f"entries, expected {self.nr_handles}")
+        if self.nr_handles and (self.handle_owner.min() < 0 or
+                                self.handle_owner.max() >= len(self.owner_kind)):
+            raise ScenarioError(f"workload {self.name}: handle owner outside 0..{len(self.owner_kind) - 1}")
         if n and (self.cpu.min() < 0 or self.cpu.max() >= nr_cpus):
             raise ScenarioError(f"workload {self.name}: cpu id {int(self.cpu.max())} but the "
                                 f"config has nr_cpus={nr_cpus}")
@@ -266,7 +283,7 @@ def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
     life = np.array([c.lifetime_s for c in sc.classes])
     # fill * nr_pages = r * sum(share * mean_pages * lifetime)
     rate = sc.fill * nr_pages / float((shares * mean_pages * life).sum())
-    parts_t, parts_order, parts_gfp, parts_content, parts_life = [], [], [], [], []
+    parts_t, parts_order, parts_gfp, parts_content, parts_life, parts_owner = [], [], [], [], [], []
     for ci, c in enumerate(sc.classes):
         r = rate * shares[ci]
         n0 = rng.poisson(r * c.lifetime_s)           # already alive at t=0
@@ -281,16 +298,19 @@ def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
         parts_gfp.append(np.full(n0 + n1, c.gfp, np.int64))
         parts_content.append(np.full(n0 + n1, c.content, np.uint8))
         parts_life.append(lt)
+        parts_owner.append(np.full(n0 + n1, ci, np.int32))
     t_alloc = np.concatenate(parts_t)
     order = np.concatenate(parts_order).astype(np.int8)
     gfp = np.concatenate(parts_gfp)
     content = np.concatenate(parts_content)
     lifetime = np.concatenate(parts_life)
+    owner = np.concatenate(parts_owner)
     n = t_alloc.shape[0]
     # Interleave the t=0 population randomly; keep arrivals in time order.
     tie = rng.random(n)
     idx = np.lexsort((tie, t_alloc))
-    t_alloc, order, gfp, content, lifetime = (a[idx] for a in (t_alloc, order, gfp, content, lifetime))
+    t_alloc, order, gfp, content, lifetime, owner = (
+        a[idx] for a in (t_alloc, order, gfp, content, lifetime, owner))
     handle = np.arange(n, dtype=np.int32)
     t_free = t_alloc + lifetime
     freed = t_free < dur
@@ -313,7 +333,18 @@ def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
         duration_ns=int(round(dur * 1e9)), description=sc.description,
         meta={"rate_per_s": rate, "fill": sc.fill, "seed": seed,
               "classes": [c.name for c in sc.classes]},
+        handle_owner=owner, owner_kind=np.array([owner_kind_of(c.content) for c in sc.classes], np.uint8),
+        owner_names=[c.name for c in sc.classes],
     )
+
+
+def owner_kind_of(content: int) -> int:
+    """Anonymous memory and page tables belong to tasks; page cache to files."""
+    if content in (C.KIND_ANON, C.KIND_PAGETABLE):
+        return C.OWNER_TASK
+    if content == C.KIND_FILE:
+        return C.OWNER_FILE
+    return C.OWNER_KERNEL
 
 
 def build_workload(name_or_scenario, config, *, duration: float | None = None) -> Workload:

@@ -1,0 +1,40 @@
+"""Simulated-time costs, in nanoseconds, in one documented place.
+
+Each constant says where its value comes from (the model spec's cost table,
+shared/spec/compaction-reclaim.md section 5) or that it is an estimate.  The
+cost of work is charged to whoever does it: the allocating request (direct
+reclaim, direct compaction, refault IO) or the daemon (kswapd, kcompactd),
+whose throughput therefore follows from these numbers.
+"""
+
+#: Examining one page on an LRU list (isolate, check references, put back).
+#: Estimate (spec: compaction scanning 10-50 ns/pfn; LRU isolation is heavier).
+SCAN_PAGE_NS = 100
+#: Reclaiming a clean, unmapped page-cache page.  Spec: 0.5-1 us (estimate).
+RECLAIM_CLEAN_FILE_NS = 700
+#: Unmapping a mapped page (rmap walk + TLB flush).  Spec: 1-3 us (estimate).
+UNMAP_PAGE_NS = 2_000
+#: CPU part of swapping an anon page out to a disk swap device.  Spec: 2-5 us
+#: CPU (estimate); the device write is asynchronous.
+SWAP_OUT_CPU_NS = 3_000
+#: Swap-in (refault of an anon page) from SSD/NVMe, blocking the task.  Spec:
+#: 10-150 us ("latency numbers": NVMe 10-20 us, SSD ~150 us); 80 us chosen.
+SWAP_IN_NS = 80_000
+#: Page-cache refault read from SSD/NVMe, blocking the task (same source).
+FILE_REFAULT_NS = 80_000
+#: Freeing one reclaimable slab page through a shrinker (estimate).
+SLAB_SHRINK_PAGE_NS = 1_000
+#: Fixed overhead of one slowpath iteration: kswapd wakeups, zonelist walk
+#: (estimate).
+SLOWPATH_ITER_NS = 1_000
+#: Entering direct reclaim (throttle checks, memcg walk setup) (estimate).
+DIRECT_RECLAIM_ENTRY_NS = 2_000
+#: kswapd's nap before deciding to sleep: HZ/10 in kswapd_try_to_sleep().
+KSWAPD_NAP_NS = 100_000_000
+#: Migrating one 4 KiB LRU page.  Spec: 2-5 us (estimate; TLB shootdown dominates).
+MIGRATE_PAGE_NS = 3_000
+#: Examining one pfn in a compaction scanner.  Spec: 10-50 ns (estimate).
+COMPACT_SCAN_PFN_NS = 20
+#: Disk write bandwidth for swap-out and writeback, pages per second (estimate:
+#: a ~400 MB/s SSD).
+SWAP_WRITE_PAGES_PER_S = 100_000

@@ -1,0 +1,205 @@
+"""The workload driver (model-only names): applies ops to the model.
+
+``step_chunk`` runs ops ``start:end`` of a workload: allocations (through
+``__alloc_pages``), frees, touches (which refault swapped-out or evicted data)
+and writes (which dirty page cache).  Before each op the background daemons
+are advanced to the op's time.  Ops of owners that were OOM-killed are
+skipped.
+"""
+from __future__ import annotations
+
+from . import costs
+from ._jit import kernel as njit
+from .constants import (
+    H_EVICTED, H_FAILED, H_FREED, H_KILLED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+    KIND_FILE, KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_DIRTY,
+    OP_FREE, OP_TOUCH, PG_dirty, PG_lru, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
+    VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
+    VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
+    LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
+)
+from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, prep_new_page
+from .state import (
+    DIAG_FREE_UNKNOWN_HANDLE, DIAG_OPS_OF_DEAD_OWNERS, DIAG_REFAULTS, NODE_NONRESIDENT_AGE,
+    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON, NODE_REFAULTS_FILE,
+    NODE_REQ_STALL_NS, NODE_SWAP_USED, REQ_STALL_NS,
+)
+from . import vmscan
+
+HPAGE_PMD_ORDER = 9
+
+
+@njit
+def free_handle(st, prm, own, h, cpu):
+    """The owner frees (or, on OOM kill, loses) a resident allocation."""
+    pfn = own.h_pfn[h]
+    order = own.h_order[h]
+    nr = 1 << order
+    o = own.h_owner[h]
+    kind = st.pg_kind[pfn]
+    if vmscan.is_lru_kind(kind):
+        vmscan.lruvec_del_folio(st, pfn)
+    if kind == KIND_ANON:
+        own.o_rss[o] -= nr
+    elif kind == KIND_PAGETABLE:
+        own.o_pt[o] -= nr
+    free_frozen_pages(st, prm, cpu, pfn, order)
+    own.h_pfn[h] = -1
+
+
+@njit
+def place_allocation(st, prm, own, h, pfn, order, kind, active):
+    """After a successful allocation: record the owner's pages and put LRU
+    folios (anon, file) and reclaimable slab on their lists."""
+    prep_new_page(st, pfn, order, kind, h)
+    own.h_pfn[h] = pfn
+    own.h_order[h] = order
+    own.h_state[h] = H_RESIDENT
+    own.h_content[h] = kind
+    o = own.h_owner[h]
+    nr = 1 << order
+    if kind == KIND_ANON:
+        own.o_rss[o] += nr
+        st.pg_flags[pfn] |= PG_swapbacked
+    elif kind == KIND_PAGETABLE:
+        own.o_pt[o] += nr
+    if vmscan.is_lru_kind(kind):
+        # anon and file folios go on the LRU (PageLRU); reclaimable slab goes on
+        # the shrinker's list (model: LRU_SLAB) without PageLRU.
+        vmscan.folio_add_lru(st, pfn, active)
+
+
+@njit
+def workingset_refault(st, own, h, kind):
+    """workingset_refault(): count it; activate if the refault distance is
+    within the workingset (active file + inactive file, + anon if swap)."""
+    distance = st.node[NODE_NONRESIDENT_AGE] - own.h_shadow[h]
+    workingset = st.lru_size[LRU_ACTIVE_FILE] + st.lru_size[LRU_INACTIVE_FILE]
+    if kind == KIND_ANON:
+        st.vm_events[VM_WORKINGSET_REFAULT_ANON] += 1 << own.h_order[h]
+        st.node[NODE_REFAULTS_ANON] += 1
+        workingset += st.lru_size[LRU_ACTIVE_ANON]
+    else:
+        st.vm_events[VM_WORKINGSET_REFAULT_FILE] += 1 << own.h_order[h]
+        st.node[NODE_REFAULTS_FILE] += 1
+        workingset += st.lru_size[LRU_ACTIVE_ANON] + st.lru_size[LRU_INACTIVE_ANON]
+    if distance <= workingset:
+        if kind == KIND_ANON:
+            st.vm_events[VM_WORKINGSET_ACTIVATE_ANON] += 1 << own.h_order[h]
+        else:
+            st.vm_events[VM_WORKINGSET_ACTIVATE_FILE] += 1 << own.h_order[h]
+        return True
+    return False
+
+
+@njit
+def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active):
+    pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, order)
+    if pfn >= 0:
+        place_allocation(st, prm, own, h, pfn, order, kind, active)
+        return True
+    return False
+
+
+@njit
+def refault(st, prm, rec, own, h, cpu):
+    """A touch of swapped-out or evicted data: fault it back in (swap-in or
+    page-cache read), paying the IO latency as a memory stall."""
+    kind = own.h_content[h]
+    state = own.h_state[h]
+    order = own.h_order[h]
+    nr = 1 << order
+    st.diag[DIAG_REFAULTS] += 1
+    active = False
+    io = 0
+    if kind == KIND_ANON or kind == KIND_FILE:
+        active = workingset_refault(st, own, h, kind)
+        st.vm_events[VM_PGMAJFAULT] += 1
+        io = costs.SWAP_IN_NS if kind == KIND_ANON else costs.FILE_REFAULT_NS
+    ok = do_alloc(st, prm, rec, own, h, cpu, own.h_gfp[h], order, kind, active)
+    stall = io
+    if state == H_SWAPPED:
+        st.node[NODE_SWAP_USED] -= nr
+        own.o_swap[own.h_owner[h]] -= nr
+        if ok:
+            st.vm_events[VM_PSWPIN] += nr
+    if not ok:
+        own.h_state[h] = H_FAILED if state != H_SWAPPED else H_FAILED
+    if stall:
+        mt = min(gfp_migratetype(own.h_gfp[h]), MIGRATE_PCPTYPES - 1)
+        st.req_stats[mt, REQ_STALL_NS] += stall
+        st.node[NODE_PSI_SOME_NS] += stall
+        st.node[NODE_PSI_TASK_NS] += stall
+
+
+@njit
+def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op_cpu,
+               op_content, start, end, event_limit):
+    """Apply workload ops ``start:end``; stop early when the event ring has
+    less than the headroom left.  Returns the next op index."""
+    i = start
+    while i < end:
+        if rec.ext_count[0] >= event_limit:
+            return i
+        t = op_t[i]
+        if t > st.clock[0]:
+            st.clock[0] = t
+        vmscan.run_daemons(st, prm, own, st.clock[0])
+        k = op_kind[i]
+        h = op_handle[i]
+        cpu = op_cpu[i]
+        o = own.h_owner[h]
+        if own.o_dead[o]:
+            st.diag[DIAG_OPS_OF_DEAD_OWNERS] += 1
+            i += 1
+            continue
+        state = own.h_state[h]
+        if k == OP_ALLOC:
+            order = op_order[i]
+            gfp = op_gfp[i]
+            kind = op_content[i]
+            own.h_gfp[h] = gfp
+            own.h_content[h] = kind
+            own.h_order[h] = order
+            ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, False)
+            if order == HPAGE_PMD_ORDER and kind == KIND_ANON:
+                if ok:
+                    st.vm_events[VM_THP_FAULT_ALLOC] += 1
+                else:
+                    # do_huge_pmd_anonymous_page() failed: fall back to a small
+                    # page (MODEL: one base page stands for the region)
+                    st.vm_events[VM_THP_FAULT_FALLBACK] += 1
+                    gfp_small = gfp & ~0x40000 | 0xcc0      # GFP_HIGHUSER_MOVABLE-ish
+                    own.h_gfp[h] = gfp_small
+                    own.h_order[h] = 0
+                    ok = do_alloc(st, prm, rec, own, h, cpu, gfp_small, 0, kind, False)
+            if not ok:
+                own.h_state[h] = H_FAILED
+        elif k == OP_FREE:
+            if state == H_RESIDENT:
+                free_handle(st, prm, own, h, cpu)
+                own.h_state[h] = H_FREED
+            elif state == H_SWAPPED:
+                nr = 1 << own.h_order[h]
+                st.node[NODE_SWAP_USED] -= nr
+                own.o_swap[o] -= nr
+                own.h_state[h] = H_FREED
+            elif state == H_EVICTED:
+                own.h_state[h] = H_FREED
+            elif state == H_NONE:
+                st.diag[DIAG_FREE_UNKNOWN_HANDLE] += 1
+        elif k == OP_TOUCH:
+            if state == H_RESIDENT:
+                pfn = own.h_pfn[h]
+                if own.h_content[h] == KIND_FILE:
+                    vmscan.mark_page_accessed(st, pfn)
+                else:
+                    st.pg_flags[pfn] |= PG_young
+            elif state == H_SWAPPED or state == H_EVICTED:
+                refault(st, prm, rec, own, h, cpu)
+        elif k == OP_DIRTY:
+            if state == H_RESIDENT and own.h_content[h] == KIND_FILE:
+                pfn = own.h_pfn[h]
+                st.pg_flags[pfn] |= PG_dirty | PG_young
+        i += 1
+    return i

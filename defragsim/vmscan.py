@@ -1,0 +1,827 @@
+"""Mirror of mm/vmscan.c (classic active/inactive LRU; v6.18) plus the
+workingset and swap paths reclaim needs, and kswapd.
+
+What reclaim frees is exact in placement: it frees the individual folios it
+picks from the LRU tails, wherever in physical memory they sit, so free
+pages appear scattered through the blocks their owners live in (spec
+compaction-reclaim 3.6).  Whole free pageblocks only appear when every used
+page of a block happens to be reclaimed.
+
+kswapd runs concurrently with the workload on its own clock
+(``node[NODE_KSWAPD_TIME]``): :func:`run_daemons` lets it take
+``balance_pgdat`` steps, each costing simulated time from
+:mod:`defragsim.costs`, until it has caught up with the caller's time.  Its
+throughput therefore follows from the cost model.
+
+MODEL differences (also marked at the code):
+
+* one lruvec per node (no memcg); LRU sizes are also kept per zone for
+  ``zone_reclaimable_pages``;
+* MGLRU is not modelled (classic LRU only);
+* dirty file folios met by reclaim are handed to the flusher, which is
+  modelled as completing the write at once: the folio is clean and rotated to
+  the inactive tail (PG_reclaim), so dirty pages take one extra pass;
+* swap-out frees the folio at once (as with zswap); the device write is
+  charged to the swap device's busy time, not to the reclaimer;
+* reclaimable slab is one shrinker whose objects are whole slab pages on an
+  LRU (``LRU_SLAB``): freeing an object frees its page.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import costs
+from ._jit import kernel as njit
+from .constants import (
+    COMPACT_CLUSTER_MAX, DEF_PRIORITY, H_EVICTED, H_RESIDENT, H_SWAPPED, KIND_ANON, KIND_FILE,
+    KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+    LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
+    NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_reclaim,
+    PG_referenced, PG_workingset, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
+    VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY, VM_KSWAPD_LOW_WMARK_HIT_QUICKLY, VM_PAGEOUTRUN,
+    VM_PGACTIVATE, VM_PGDEACTIVATE, VM_PGSCAN_ANON, VM_PGSCAN_DIRECT, VM_PGSCAN_FILE,
+    VM_PGSCAN_KSWAPD, VM_PGSTEAL_ANON, VM_PGSTEAL_DIRECT, VM_PGSTEAL_FILE, VM_PGSTEAL_KSWAPD,
+    VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN, ZONE_DMA32, ZONE_NORMAL,
+)
+from .page_alloc import (
+    __zone_watermark_ok, free_frozen_pages, list_add, list_add_tail, list_del, page_zonenum,
+    wmark_pages,
+)
+from .state import (
+    KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
+    NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
+    NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
+    NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
+    NODE_KSWAPD_WAKE_FLAG, NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
+    NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
+    NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED, SC_CACHE_TRIM,
+    SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
+    SC_KSWAPD, SC_MAY_DEACTIVATE_ANON, SC_MAY_DEACTIVATE_FILE, SC_MAY_SWAP, SC_MAY_WRITEPAGE,
+    SC_NR_RECLAIMED, SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_PRIORITY, SC_RECLAIM_IDX,
+    DIAG_KSWAPD_WAKEUPS,
+)
+
+__GFP_IO = 0x40
+__GFP_FS = 0x80
+
+# ---------------------------------------------------------------------------
+# LRU lists (include/linux/mm_inline.h)
+# ---------------------------------------------------------------------------
+
+
+@njit(inline='always')
+def folio_lru_list(st, pfn):
+    """folio_lru_list(): which list a folio belongs on."""
+    kind = st.pg_kind[pfn]
+    active = (st.pg_flags[pfn] & PG_active) != 0
+    if kind == KIND_ANON:
+        return LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
+    if kind == KIND_FILE:
+        return LRU_ACTIVE_FILE if active else LRU_INACTIVE_FILE
+    return LRU_SLAB
+
+
+@njit(inline='always')
+def is_lru_kind(kind):
+    return kind == KIND_ANON or kind == KIND_FILE or kind == KIND_SLAB_RECLAIMABLE
+
+
+@njit
+def lruvec_add_folio(st, pfn, tail):
+    """lruvec_add_folio() / lruvec_add_folio_tail()."""
+    lru = folio_lru_list(st, pfn)
+    if tail:
+        list_add_tail(st, st.lru_head, st.lru_tail, lru, pfn)
+    else:
+        list_add(st, st.lru_head, st.lru_tail, lru, pfn)
+    n = 1 << st.pg_order[pfn]
+    st.lru_size[lru] += n
+    st.lru_zone_size[page_zonenum(st, pfn), lru] += n
+
+
+@njit
+def lruvec_del_folio(st, pfn):
+    """lruvec_del_folio()."""
+    lru = folio_lru_list(st, pfn)
+    list_del(st, st.lru_head, st.lru_tail, lru, pfn)
+    n = 1 << st.pg_order[pfn]
+    st.lru_size[lru] -= n
+    st.lru_zone_size[page_zonenum(st, pfn), lru] -= n
+
+
+@njit
+def folio_add_lru(st, pfn, active):
+    """folio_add_lru(): new folios start on the inactive list (or active after
+    a workingset refault)."""
+    if active:
+        st.pg_flags[pfn] |= PG_active
+    lruvec_add_folio(st, pfn, False)
+
+
+@njit
+def mark_page_accessed(st, pfn):
+    """folio_mark_accessed(): inactive,unreferenced -> referenced;
+    inactive,referenced -> active; active,unreferenced -> referenced."""
+    f = st.pg_flags[pfn]
+    if (f & PG_lru) == 0:
+        return
+    if (f & PG_active) == 0 and (f & PG_referenced) != 0:
+        lruvec_del_folio(st, pfn)
+        st.pg_flags[pfn] = (f | PG_active) & ~PG_referenced
+        lruvec_add_folio(st, pfn, False)
+        st.vm_events[VM_PGACTIVATE] += 1 << st.pg_order[pfn]
+    elif (f & PG_referenced) == 0:
+        st.pg_flags[pfn] = f | PG_referenced
+
+
+@njit(inline='always')
+def inactive_ratio_of(pages):
+    gb = pages >> (30 - 12)
+    if gb:
+        return int(math.sqrt(10.0 * gb))
+    return 1
+
+
+@njit
+def inactive_is_low(st, inactive_lru):
+    """inactive_is_low(): inactive * sqrt(10 * GB) < active."""
+    inactive = st.lru_size[inactive_lru]
+    active = st.lru_size[inactive_lru + 1]
+    return inactive * inactive_ratio_of(inactive + active) < active
+
+
+@njit
+def swap_available(st):
+    return st.node[NODE_SWAP_TOTAL] - st.node[NODE_SWAP_USED] > 0
+
+
+@njit
+def zone_reclaimable_pages(st, z):
+    """zone_reclaimable_pages(): file LRU, plus anon LRU if swap space is left."""
+    nr = st.lru_zone_size[z, LRU_INACTIVE_FILE] + st.lru_zone_size[z, LRU_ACTIVE_FILE]
+    if swap_available(st):
+        nr += st.lru_zone_size[z, LRU_INACTIVE_ANON] + st.lru_zone_size[z, LRU_ACTIVE_ANON]
+    return nr
+
+
+# ---------------------------------------------------------------------------
+# Releasing a reclaimed folio
+# ---------------------------------------------------------------------------
+
+@njit
+def workingset_eviction(st, own, h, nr):
+    """workingset_eviction(): leave a shadow entry with the nonresident age."""
+    st.node[NODE_NONRESIDENT_AGE] += nr
+    own.h_shadow[h] = st.node[NODE_NONRESIDENT_AGE]
+
+
+@njit
+def release_reclaimed_folio(st, prm, own, pfn, cpu, new_state):
+    """__remove_mapping() + free: the folio leaves the LRU and is freed to the
+    per-cpu lists of the reclaiming cpu; its handle keeps a shadow entry."""
+    h = st.pg_handle[pfn]
+    order = st.pg_order[pfn]
+    nr = 1 << order
+    kind = st.pg_kind[pfn]
+    if h >= 0:
+        own.h_state[h] = new_state
+        own.h_pfn[h] = -1
+        workingset_eviction(st, own, h, nr)
+        o = own.h_owner[h]
+        if kind == KIND_ANON:
+            own.o_rss[o] -= nr
+            if new_state == H_SWAPPED:
+                own.o_swap[o] += nr
+    free_frozen_pages(st, prm, cpu, pfn, order)
+
+
+# ---------------------------------------------------------------------------
+# shrink_folio_list and friends
+# ---------------------------------------------------------------------------
+
+@njit
+def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
+    """shrink_active_list(): deactivate folios from the active tail.
+
+    MODEL: executable file folios (which the kernel rotates on the active
+    list when referenced) are not distinguished.
+    """
+    scanned = 0
+    while scanned < nr_to_scan:
+        pfn = st.lru_tail[lru]
+        if pfn < 0:
+            break
+        nr = 1 << st.pg_order[pfn]
+        scanned += nr
+        lruvec_del_folio(st, pfn)
+        st.pg_flags[pfn] = (st.pg_flags[pfn] & ~(PG_active | PG_young | PG_referenced)) | PG_workingset
+        lruvec_add_folio(st, pfn, False)
+        st.vm_events[VM_PGDEACTIVATE] += nr
+    st.sc[s, SC_COST_NS] += scanned * costs.SCAN_PAGE_NS
+    return scanned
+
+
+@njit
+def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
+    """shrink_inactive_list() + shrink_folio_list(): isolate folios from the
+    inactive tail and reclaim those not recently referenced.
+
+    Returns (scanned, reclaimed).  Anon folios are swapped out when swap space
+    is left and the context may swap (``__GFP_IO``); dirty file folios are
+    passed to writeback first; clean file folios are dropped.
+    """
+    is_anon = lru == LRU_INACTIVE_ANON
+    kswapd = st.sc[s, SC_IS_KSWAPD]
+    cpu = st.sc[s, SC_CPU]
+    gfp = st.sc[s, SC_GFP]
+    scanned = 0
+    reclaimed = 0
+    nr_io = 0
+    n_entries = st.lru_size[lru]
+    visited = 0
+    while scanned < nr_to_scan and visited < n_entries:
+        pfn = st.lru_tail[lru]
+        if pfn < 0:
+            break
+        order = st.pg_order[pfn]
+        nr = 1 << order
+        scanned += nr
+        visited += nr
+        f = st.pg_flags[pfn]
+        lruvec_del_folio(st, pfn)
+        cost = costs.SCAN_PAGE_NS * nr
+        # folio_check_references()
+        if f & PG_young:
+            if (f & PG_referenced) or is_anon:
+                # referenced twice (or a mapped anon folio): activate
+                st.pg_flags[pfn] = (f & ~(PG_young | PG_referenced)) | PG_active
+                lruvec_add_folio(st, pfn, False)
+                st.vm_events[VM_PGACTIVATE] += nr
+            else:
+                st.pg_flags[pfn] = (f & ~PG_young) | PG_referenced
+                lruvec_add_folio(st, pfn, False)   # keep: rotate to the head
+            st.sc[s, SC_COST_NS] += cost
+            continue
+        if is_anon:
+            if not swap_available(st) or (gfp & __GFP_IO) == 0 or not st.sc[s, SC_MAY_SWAP]:
+                # no swap space (or may not swap): activate, try again later
+                st.pg_flags[pfn] = f | PG_active
+                lruvec_add_folio(st, pfn, False)
+                st.vm_events[VM_PGACTIVATE] += nr
+                st.sc[s, SC_COST_NS] += cost
+                continue
+            # add_to_swap() + pageout(): swap the folio out
+            st.node[NODE_SWAP_USED] += nr
+            st.vm_events[VM_PSWPOUT] += nr
+            nr_io += nr
+            dev_free = max(st.node[NODE_SWAP_IO_BUSY_UNTIL], st.clock[0])
+            st.node[NODE_SWAP_IO_BUSY_UNTIL] = dev_free + nr * 1_000_000_000 // costs.SWAP_WRITE_PAGES_PER_S
+            cost += nr * (costs.UNMAP_PAGE_NS + costs.SWAP_OUT_CPU_NS)
+            release_reclaimed_folio(st, prm, own, pfn, cpu, H_SWAPPED)
+        else:
+            if f & PG_dirty:
+                # MODEL: the flusher writes the folio at once; it comes back
+                # clean with PG_reclaim and is rotated to the inactive tail.
+                if not st.sc[s, SC_MAY_WRITEPAGE] and not kswapd:
+                    pass
+                st.pg_flags[pfn] = (f & ~PG_dirty) | PG_reclaim
+                lruvec_add_folio(st, pfn, True)
+                nr_io += nr
+                st.sc[s, SC_COST_NS] += cost
+                continue
+            if f & PG_referenced:
+                # referenced-only clean file folio: reclaim anyway (RECLAIM_CLEAN)
+                pass
+            cost += nr * costs.RECLAIM_CLEAN_FILE_NS
+            release_reclaimed_folio(st, prm, own, pfn, cpu, H_EVICTED)
+        reclaimed += nr
+        st.sc[s, SC_COST_NS] += cost
+    # lru_note_cost(): IO is expensive, rotations cheap
+    note = nr_io * SWAP_CLUSTER_MAX + (scanned - reclaimed)
+    if is_anon:
+        st.node[NODE_ANON_COST] += note
+    else:
+        st.node[NODE_FILE_COST] += note
+    total = st.lru_size[0] + st.lru_size[1] + st.lru_size[2] + st.lru_size[3]
+    if st.node[NODE_ANON_COST] + st.node[NODE_FILE_COST] > total // 4:
+        st.node[NODE_ANON_COST] //= 2
+        st.node[NODE_FILE_COST] //= 2
+    if kswapd:
+        st.vm_events[VM_PGSCAN_KSWAPD] += scanned
+        st.vm_events[VM_PGSTEAL_KSWAPD] += reclaimed
+    else:
+        st.vm_events[VM_PGSCAN_DIRECT] += scanned
+        st.vm_events[VM_PGSTEAL_DIRECT] += reclaimed
+    if is_anon:
+        st.vm_events[VM_PGSCAN_ANON] += scanned
+        st.vm_events[VM_PGSTEAL_ANON] += reclaimed
+    else:
+        st.vm_events[VM_PGSCAN_FILE] += scanned
+        st.vm_events[VM_PGSTEAL_FILE] += reclaimed
+    return scanned, reclaimed
+
+
+@njit
+def get_scan_count(st, prm, s, nr):
+    """get_scan_count(): how many pages to scan on each evictable list.
+
+    Fills ``nr[LRU_*]`` for the four anon/file lists.
+    """
+    priority = st.sc[s, SC_PRIORITY]
+    swappiness = prm.swappiness
+    for i in range(4):
+        nr[i] = 0
+    anon_only = False
+    file_only = False
+    equal = False
+    if not st.sc[s, SC_MAY_SWAP] or not swap_available(st):
+        file_only = True
+    elif priority == 0 and swappiness:
+        equal = True
+    elif st.sc[s, SC_FILE_IS_TINY]:
+        anon_only = True
+    elif st.sc[s, SC_CACHE_TRIM]:
+        file_only = True
+    ap = 1
+    fp = 1
+    if not (anon_only or file_only or equal):
+        anon_cost = st.node[NODE_ANON_COST]
+        file_cost = st.node[NODE_FILE_COST]
+        total_cost = anon_cost + file_cost
+        a = total_cost + anon_cost
+        f = total_cost + file_cost
+        T = a + f
+        ap = swappiness * (T + 1) // (a + 1)
+        fp = (200 - swappiness) * (T + 1) // (f + 1)
+    for lru in range(4):
+        size = st.lru_size[lru]
+        scan = size >> priority
+        file = lru >= LRU_INACTIVE_FILE
+        if anon_only:
+            if file:
+                scan = 0
+        elif file_only:
+            if not file:
+                scan = 0
+        elif not equal:
+            denom = ap + fp
+            if denom > 0:
+                scan = scan * (fp if file else ap) // denom
+        nr[lru] = scan
+
+
+@njit
+def shrink_slab(st, prm, own, s):
+    """shrink_slab() with one shrinker for reclaimable slab (dentries/inodes).
+
+    delta = (freeable >> priority) * 4 / seeks (seeks = DEFAULT_SEEKS = 2).
+    MODEL: objects are whole slab pages (see module docstring).
+    """
+    priority = st.sc[s, SC_PRIORITY]
+    freeable = st.lru_size[LRU_SLAB]
+    if freeable == 0:
+        return 0
+    delta = (freeable >> priority) * 4 // 2
+    delta = min(delta, 2 * freeable)
+    freed = 0
+    scanned = 0
+    cpu = st.sc[s, SC_CPU]
+    while scanned < delta:
+        pfn = st.lru_tail[LRU_SLAB]
+        if pfn < 0:
+            break
+        nr = 1 << st.pg_order[pfn]
+        scanned += nr
+        f = st.pg_flags[pfn]
+        lruvec_del_folio(st, pfn)
+        if f & (PG_young | PG_referenced):
+            # recently used dentry/inode: rotate (the list_lru "referenced" bit)
+            st.pg_flags[pfn] = f & ~(PG_young | PG_referenced)
+            lruvec_add_folio(st, pfn, False)
+            continue
+        st.sc[s, SC_COST_NS] += nr * costs.SLAB_SHRINK_PAGE_NS
+        release_reclaimed_folio(st, prm, own, pfn, cpu, H_EVICTED)
+        freed += nr
+    st.vm_events[VM_SLABS_SCANNED] += scanned
+    return freed
+
+
+@njit
+def prepare_scan_control(st, prm, s):
+    """The part of shrink_node() that decides may_deactivate, cache_trim_mode
+    and file_is_tiny for this pass."""
+    refaults_file = st.node[NODE_REFAULTS_FILE]
+    refaults_anon = st.node[NODE_REFAULTS_ANON]
+    st.sc[s, SC_MAY_DEACTIVATE_ANON] = 1 if (refaults_anon != st.node[NODE_LAST_REFAULTS_ANON]
+                                             or inactive_is_low(st, LRU_INACTIVE_ANON)) else 0
+    st.sc[s, SC_MAY_DEACTIVATE_FILE] = 1 if (refaults_file != st.node[NODE_LAST_REFAULTS_FILE]
+                                             or inactive_is_low(st, LRU_INACTIVE_FILE)) else 0
+    file = st.lru_size[LRU_INACTIVE_FILE]
+    st.sc[s, SC_CACHE_TRIM] = 1 if ((file >> st.sc[s, SC_PRIORITY]) > 0
+                                    and not st.sc[s, SC_MAY_DEACTIVATE_FILE]) else 0
+    # file_is_tiny: global reclaim where file + free cannot even cover the
+    # high watermarks; then anon is the only option.
+    free = 0
+    total_high = 0
+    for z in range(MAX_NR_ZONES):
+        free += st.zone_stat[z, NR_FREE_PAGES]
+        total_high += st.watermark[z, WMARK_HIGH]
+    anon_inactive = st.lru_size[LRU_INACTIVE_ANON]
+    st.sc[s, SC_FILE_IS_TINY] = 1 if (
+        st.lru_size[LRU_INACTIVE_FILE] + st.lru_size[LRU_ACTIVE_FILE] + free <= total_high
+        and not inactive_is_low(st, LRU_INACTIVE_ANON)
+        and (anon_inactive >> st.sc[s, SC_PRIORITY]) > 0) else 0
+
+
+@njit
+def shrink_lruvec(st, prm, own, s):
+    """shrink_lruvec(): scan the lists in SWAP_CLUSTER_MAX batches.
+
+    Direct reclaim at DEF_PRIORITY finishes its whole scan target
+    (proportional reclaim); otherwise it stops once nr_to_reclaim is met.
+    """
+    nr = st.scratch[2:6]
+    get_scan_count(st, prm, s, nr)
+    nr_to_reclaim = st.sc[s, SC_NR_TO_RECLAIM]
+    proportional = (not st.sc[s, SC_IS_KSWAPD]) and st.sc[s, SC_PRIORITY] == DEF_PRIORITY
+    reclaimed = 0
+    while nr[LRU_INACTIVE_ANON] > 0 or nr[LRU_ACTIVE_FILE] > 0 or nr[LRU_INACTIVE_FILE] > 0:
+        for lru in range(4):
+            if nr[lru] <= 0:
+                continue
+            n = min(nr[lru], SWAP_CLUSTER_MAX)
+            nr[lru] -= n
+            if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
+                # shrink_list(): only deactivate when the inactive list is low
+                # or the type refaults (may_deactivate)
+                may = st.sc[s, SC_MAY_DEACTIVATE_ANON] if lru == LRU_ACTIVE_ANON else \
+                    st.sc[s, SC_MAY_DEACTIVATE_FILE]
+                if may and inactive_is_low(st, lru - 1):
+                    scanned = shrink_active_list(st, prm, own, n, lru, s)
+                    st.sc[s, SC_NR_SCANNED] += scanned
+                continue
+            scanned, rec = shrink_inactive_list(st, prm, own, n, lru, s)
+            st.sc[s, SC_NR_SCANNED] += scanned
+            st.sc[s, SC_NR_RECLAIMED] += rec
+            reclaimed += rec
+        if reclaimed < nr_to_reclaim or proportional:
+            continue
+        break
+    # age the anon active list even when anon isn't reclaimed
+    if swap_available(st) and inactive_is_low(st, LRU_INACTIVE_ANON):
+        scanned = shrink_active_list(st, prm, own, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, s)
+        st.sc[s, SC_NR_SCANNED] += scanned
+    return reclaimed
+
+
+@njit
+def shrink_node(st, prm, own, s):
+    """shrink_node(): LRU and slab reclaim, repeated while
+    should_continue_reclaim() says reclaim/compaction needs more."""
+    while True:
+        prepare_scan_control(st, prm, s)
+        nr_reclaimed_before = st.sc[s, SC_NR_RECLAIMED]
+        nr_scanned_before = st.sc[s, SC_NR_SCANNED]
+        shrink_lruvec(st, prm, own, s)
+        freed = shrink_slab(st, prm, own, s)
+        st.sc[s, SC_NR_RECLAIMED] += freed
+        reclaimed = st.sc[s, SC_NR_RECLAIMED] - nr_reclaimed_before
+        scanned = st.sc[s, SC_NR_SCANNED] - nr_scanned_before
+        # snapshot refaults for the next cycle's may_deactivate decision
+        st.node[NODE_LAST_REFAULTS_FILE] = st.node[NODE_REFAULTS_FILE]
+        st.node[NODE_LAST_REFAULTS_ANON] = st.node[NODE_REFAULTS_ANON]
+        if reclaimed > 0:
+            # mainline: reclaim progress clears "hopeless"
+            st.node[NODE_KSWAPD_FAILURES] = 0
+        if not should_continue_reclaim(st, prm, s, reclaimed, scanned):
+            break
+
+
+@njit
+def in_reclaim_compaction(st, s):
+    """in_reclaim_compaction(): order > costly, or order > 0 at priority < 10."""
+    order = st.sc[s, SC_ORDER]
+    gfp = st.sc[s, SC_GFP]
+    if (gfp & __GFP_IO) == 0 and not st.sc[s, SC_IS_KSWAPD]:
+        return False
+    return order > 0 and (order > PAGE_ALLOC_COSTLY_ORDER or st.sc[s, SC_PRIORITY] < DEF_PRIORITY - 2)
+
+
+@njit
+def should_continue_reclaim(st, prm, s, nr_reclaimed, nr_scanned):
+    """should_continue_reclaim(): keep reclaiming for compaction while the zone
+    is neither ready for the allocation nor suitable for compaction and
+    enough inactive pages remain."""
+    if not in_reclaim_compaction(st, s):
+        return False
+    if nr_reclaimed == 0:
+        return False
+    order = st.sc[s, SC_ORDER]
+    for z in range(st.sc[s, SC_RECLAIM_IDX], -1, -1):
+        if st.zone_managed[z] == 0:
+            continue
+        if __zone_watermark_ok(st, z, order, wmark_pages(st, z, WMARK_MIN),
+                               st.sc[s, SC_RECLAIM_IDX], 0, st.zone_stat[z, NR_FREE_PAGES]):
+            return False
+        if compaction.compaction_suitable(st, prm, z, order, wmark_pages(st, z, WMARK_MIN),
+                                          st.sc[s, SC_RECLAIM_IDX]):
+            return False
+    inactive_lru_pages = st.lru_size[LRU_INACTIVE_FILE]
+    if swap_available(st):
+        inactive_lru_pages += st.lru_size[LRU_INACTIVE_ANON]
+    return inactive_lru_pages > compaction.compact_gap(prm, order)
+
+
+@njit
+def compaction_ready(st, prm, z, s):
+    """compaction_ready(): the zone already has enough free memory for
+    compaction at this order (allocation would succeed, or compaction_suitable
+    at the high watermark)."""
+    order = st.sc[s, SC_ORDER]
+    idx = st.sc[s, SC_RECLAIM_IDX]
+    if __zone_watermark_ok(st, z, order, st.watermark[z, WMARK_MIN], idx, 0,
+                           st.zone_stat[z, NR_FREE_PAGES]):
+        return True
+    return compaction.compaction_suitable(st, prm, z, order, wmark_pages(st, z, WMARK_HIGH), idx)
+
+
+@njit
+def shrink_zones(st, prm, own, s):
+    """shrink_zones(): for costly orders skip zones that are compaction_ready.
+
+    The node is shrunk once per call (all zones share the node's LRU)."""
+    order = st.sc[s, SC_ORDER]
+    need_node = False
+    for z in range(st.sc[s, SC_RECLAIM_IDX], -1, -1):
+        if st.zone_managed[z] == 0:
+            continue
+        if order > PAGE_ALLOC_COSTLY_ORDER and compaction_ready(st, prm, z, s):
+            st.sc[s, SC_COMPACTION_READY] = 1
+            continue
+        need_node = True
+    if need_node:
+        shrink_node(st, prm, own, s)
+
+
+@njit
+def init_scan_control(st, s, gfp_mask, order, reclaim_idx, nr_to_reclaim, cpu, kswapd):
+    for i in range(st.sc.shape[1]):
+        st.sc[s, i] = 0
+    st.sc[s, SC_GFP] = gfp_mask
+    st.sc[s, SC_ORDER] = order
+    st.sc[s, SC_RECLAIM_IDX] = reclaim_idx
+    st.sc[s, SC_NR_TO_RECLAIM] = nr_to_reclaim
+    st.sc[s, SC_PRIORITY] = DEF_PRIORITY
+    st.sc[s, SC_MAY_WRITEPAGE] = 1
+    st.sc[s, SC_MAY_SWAP] = 1
+    st.sc[s, SC_CPU] = cpu
+    st.sc[s, SC_IS_KSWAPD] = 1 if kswapd else 0
+
+
+@njit
+def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
+    """try_to_free_pages() -> do_try_to_free_pages(): direct reclaim.
+
+    Returns (progress, cost_ns).  ``allocstall_<zone>`` counts once per call,
+    keyed by the request's highest zone (``gfp_zone``: GFP_HIGHUSER_MOVABLE
+    counts as "movable" on x86-64).  Progress is the number reclaimed, or 1 if
+    nothing was reclaimed but compaction is ready.
+    """
+    s = SC_DIRECT
+    init_scan_control(st, s, gfp_mask, order, highest_zoneidx, SWAP_CLUSTER_MAX, cpu, False)
+    if gfp_mask & 0x08:      # __GFP_MOVABLE: gfp_zone() = ZONE_MOVABLE's counter
+        st.vm_events[VM_ALLOCSTALL_DMA32 + 2] += 1
+    else:
+        st.vm_events[VM_ALLOCSTALL_DMA32 + highest_zoneidx] += 1
+    st.sc[s, SC_COST_NS] = costs.DIRECT_RECLAIM_ENTRY_NS
+    while True:
+        shrink_zones(st, prm, own, s)
+        if st.sc[s, SC_NR_RECLAIMED] >= st.sc[s, SC_NR_TO_RECLAIM]:
+            break
+        if st.sc[s, SC_COMPACTION_READY]:
+            break
+        if st.sc[s, SC_PRIORITY] == 0:
+            break
+        st.sc[s, SC_PRIORITY] -= 1
+    cost = st.sc[s, SC_COST_NS]
+    if st.sc[s, SC_NR_RECLAIMED]:
+        return st.sc[s, SC_NR_RECLAIMED], cost
+    if st.sc[s, SC_COMPACTION_READY]:
+        return 1, cost
+    return 0, cost
+
+
+# ---------------------------------------------------------------------------
+# kswapd
+# ---------------------------------------------------------------------------
+
+@njit
+def pgdat_balanced(st, prm, order, highest_zoneidx):
+    """pgdat_balanced(): any eligible zone meets its high watermark at
+    ``order``; under defrag_mode (order > 0) counted in whole free pageblocks
+    (NR_FREE_PAGES_BLOCKS)."""
+    for z in range(highest_zoneidx + 1):
+        if st.zone_managed[z] == 0:
+            continue
+        mark = wmark_pages(st, z, WMARK_HIGH)
+        if prm.defrag_mode and order:
+            free_pages = st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
+        else:
+            free_pages = st.zone_stat[z, NR_FREE_PAGES]
+        if __zone_watermark_ok(st, z, order, mark, highest_zoneidx, 0, free_pages):
+            return True
+    return False
+
+
+@njit
+def pgdat_watermark_boosted(st, highest_zoneidx):
+    for z in range(highest_zoneidx + 1):
+        if st.watermark_boost[z]:
+            return True
+    return False
+
+
+@njit
+def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
+    """wakeup_kswapd(): record the order and wake kswapd unless the node is
+    balanced (then, for callers that cannot direct reclaim, wake kcompactd)."""
+    st.diag[DIAG_KSWAPD_WAKEUPS] += 1
+    if st.node[NODE_KSWAPD_ORDER] < order:
+        st.node[NODE_KSWAPD_ORDER] = order
+    if st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] < highest_zoneidx:
+        st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] = highest_zoneidx
+    state = st.node[NODE_KSWAPD_STATE]
+    if state == KSWAPD_RUNNING:
+        return
+    hopeless = st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES
+    if hopeless or (pgdat_balanced(st, prm, order, highest_zoneidx)
+                    and not pgdat_watermark_boosted(st, highest_zoneidx)):
+        if (gfp_mask & 0x400) == 0:   # !__GFP_DIRECT_RECLAIM: only compaction is needed
+            wakeup_kcompactd(st, prm, order, highest_zoneidx)
+        return
+    if state == KSWAPD_NAPPING:
+        # woken during the HZ/10 nap in kswapd_try_to_sleep()
+        st.node[NODE_NAP_WOKEN] = 1
+        return
+    st.node[NODE_KSWAPD_WAKE_FLAG] = 1
+    st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+    if st.node[NODE_KSWAPD_TIME] < st.clock[0]:
+        st.node[NODE_KSWAPD_TIME] = st.clock[0]
+    start_balance_pgdat(st, prm)
+
+
+@njit
+def wakeup_kcompactd(st, prm, order, highest_zoneidx):
+    """wakeup_kcompactd(): seam to kcompactd (the compaction model).
+
+    Records the order and zone like the kernel; kcompactd's work itself is
+    in :mod:`defragsim.compaction`.
+    """
+    if order == 0:
+        return
+    if st.node[NODE_KCOMPACTD_MAX_ORDER] < order:
+        st.node[NODE_KCOMPACTD_MAX_ORDER] = order
+    if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] < highest_zoneidx:
+        st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = highest_zoneidx
+    compaction.kcompactd_wake(st, prm)
+
+
+@njit
+def start_balance_pgdat(st, prm):
+    """kswapd(): read and reset kswapd_order, then enter balance_pgdat()."""
+    alloc_order = st.node[NODE_KSWAPD_ORDER]
+    st.node[NODE_KSWAPD_ORDER] = 0
+    s = SC_KSWAPD
+    init_scan_control(st, s, 0xcc0, alloc_order, st.node[NODE_KSWAPD_HIGHEST_ZONEIDX], 0, 0, True)
+    st.node[NODE_BP_ALLOC_ORDER] = alloc_order
+    nr_boost = 0
+    for z in range(MAX_NR_ZONES):
+        nr_boost += st.watermark_boost[z]
+    st.node[NODE_BP_NR_BOOST] = nr_boost
+    st.node[NODE_BP_BOOSTED] = 1 if nr_boost else 0
+    st.vm_events[VM_PAGEOUTRUN] += 1
+
+
+@njit
+def kswapd_shrink_node(st, prm, own, s):
+    """kswapd_shrink_node(): reclaim toward the high watermarks; drop to order
+    0 once compact_gap(order) pages were reclaimed (hand-off to kcompactd)."""
+    nr_to_reclaim = 0
+    for z in range(st.sc[s, SC_RECLAIM_IDX] + 1):
+        if st.zone_managed[z]:
+            nr_to_reclaim += max(wmark_pages(st, z, WMARK_HIGH), SWAP_CLUSTER_MAX)
+    st.sc[s, SC_NR_TO_RECLAIM] = nr_to_reclaim
+    shrink_node(st, prm, own, s)
+    if st.sc[s, SC_ORDER] and st.sc[s, SC_NR_RECLAIMED] >= compaction.compact_gap(prm, st.sc[s, SC_ORDER]):
+        st.sc[s, SC_ORDER] = 0
+    return st.sc[s, SC_NR_SCANNED] >= st.sc[s, SC_NR_TO_RECLAIM]
+
+
+@njit
+def balance_pgdat_step(st, prm, own):
+    """One iteration of balance_pgdat()'s priority loop.  Returns True when
+    balance_pgdat() is done (kswapd then tries to sleep)."""
+    s = SC_KSWAPD
+    idx = st.sc[s, SC_RECLAIM_IDX]
+    balanced = pgdat_balanced(st, prm, st.sc[s, SC_ORDER], idx)
+    nr_boost = st.node[NODE_BP_NR_BOOST]
+    if not balanced and nr_boost:
+        # a real shortage beats boosting: restart without the boost target
+        st.node[NODE_BP_NR_BOOST] = 0
+        st.sc[s, SC_PRIORITY] = DEF_PRIORITY
+        return False
+    if balanced and nr_boost == 0:
+        return True
+    # boosted reclaim must not write or swap (may_writepage = may_swap = !boost)
+    st.sc[s, SC_MAY_WRITEPAGE] = 0 if nr_boost else 1
+    st.sc[s, SC_MAY_SWAP] = 0 if nr_boost else 1
+    st.sc[s, SC_NR_SCANNED] = 0
+    before = st.sc[s, SC_NR_RECLAIMED]
+    cost_before = st.sc[s, SC_COST_NS]
+    raise_priority = not kswapd_shrink_node(st, prm, own, s)
+    cost = st.sc[s, SC_COST_NS] - cost_before
+    st.node[NODE_KSWAPD_TIME] += max(cost, costs.SCAN_PAGE_NS)
+    st.node[NODE_KSWAPD_BUSY_NS] += max(cost, costs.SCAN_PAGE_NS)
+    st.node[NODE_PSI_SOME_NS] += max(cost, costs.SCAN_PAGE_NS)
+    nr_reclaimed = st.sc[s, SC_NR_RECLAIMED] - before
+    st.node[NODE_BP_NR_BOOST] -= min(st.node[NODE_BP_NR_BOOST], nr_reclaimed)
+    if st.node[NODE_BP_NR_BOOST] and nr_reclaimed == 0:
+        return True
+    if raise_priority or nr_reclaimed == 0:
+        st.sc[s, SC_PRIORITY] -= 1
+        if st.sc[s, SC_PRIORITY] < 1:
+            return True
+    return False
+
+
+@njit
+def finish_balance_pgdat(st, prm):
+    """The tail of balance_pgdat(): failures, boost clearing, kcompactd wake."""
+    s = SC_KSWAPD
+    if st.sc[s, SC_NR_RECLAIMED] == 0 and not st.node[NODE_BP_BOOSTED]:
+        st.node[NODE_KSWAPD_FAILURES] += 1
+    if st.node[NODE_BP_BOOSTED]:
+        for z in range(MAX_NR_ZONES):
+            st.watermark_boost[z] = 0
+        wakeup_kcompactd(st, prm, prm.pageblock_order, st.sc[s, SC_RECLAIM_IDX])
+    # kswapd_try_to_sleep(alloc_order, reclaim_order)
+    alloc_order = st.node[NODE_BP_ALLOC_ORDER]
+    reclaim_order = st.sc[s, SC_ORDER]
+    idx = st.sc[s, SC_RECLAIM_IDX]
+    hopeless = st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES
+    if hopeless or pgdat_balanced(st, prm, reclaim_order, idx):
+        # prepare_kswapd_sleep(): reset compaction skip hints, wake kcompactd
+        # for the order of the request that woke us, then nap HZ/10.
+        compaction.reset_isolation_suitable(st, prm)
+        wakeup_kcompactd(st, prm, alloc_order, idx)
+        st.node[NODE_KSWAPD_STATE] = KSWAPD_NAPPING
+        st.node[NODE_NAP_UNTIL] = st.node[NODE_KSWAPD_TIME] + costs.KSWAPD_NAP_NS
+        st.node[NODE_NAP_WOKEN] = 0
+        st.node[NODE_BP_ALLOC_ORDER] = alloc_order
+        st.sc[s, SC_ORDER] = reclaim_order
+        return
+    # not balanced: kswapd_high_wmark_hit_quickly, run again
+    st.vm_events[VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
+    if st.node[NODE_KSWAPD_ORDER] < alloc_order and reclaim_order >= alloc_order:
+        st.node[NODE_KSWAPD_ORDER] = alloc_order
+    start_balance_pgdat(st, prm)
+
+
+@njit
+def run_daemons(st, prm, own, until):
+    """Let the background daemons (kswapd, kcompactd) run up to time ``until``."""
+    for _ in range(1_000_000):
+        state = st.node[NODE_KSWAPD_STATE]
+        if state == KSWAPD_RUNNING:
+            if st.node[NODE_KSWAPD_TIME] >= until:
+                break
+            if balance_pgdat_step(st, prm, own):
+                finish_balance_pgdat(st, prm)
+        elif state == KSWAPD_NAPPING:
+            if st.node[NODE_NAP_WOKEN]:
+                st.vm_events[VM_KSWAPD_LOW_WMARK_HIT_QUICKLY] += 1
+                st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+                st.node[NODE_NAP_WOKEN] = 0
+                start_balance_pgdat(st, prm)
+                continue
+            if st.node[NODE_NAP_UNTIL] > until:
+                break
+            st.node[NODE_KSWAPD_TIME] = st.node[NODE_NAP_UNTIL]
+            s = SC_KSWAPD
+            if pgdat_balanced(st, prm, st.sc[s, SC_ORDER], st.sc[s, SC_RECLAIM_IDX]) or \
+                    st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
+                st.node[NODE_KSWAPD_STATE] = KSWAPD_SLEEPING
+                st.node[NODE_KSWAPD_ORDER] = 0
+                st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] = 0
+            else:
+                st.vm_events[VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
+                st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+                start_balance_pgdat(st, prm)
+        else:
+            break
+    compaction.run_kcompactd(st, prm, own, until)
+
+
+from . import compaction  # noqa: E402  (kernels resolve it at compile time)
