@@ -132,7 +132,7 @@ def refault(st, prm, rec, own, h, cpu):
         st.node[NODE_PSI_TASK_NS] += stall
 
 
-@njit
+@njit(entry=True)
 def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op_cpu,
                op_content, start, end, event_limit):
     """Apply workload ops ``start:end``; stop early when the event ring has

@@ -106,7 +106,7 @@ def set_pageblock_migratetype(st, prm, pfn, mt):
     st.block_mt[pfn >> prm.pageblock_order] = mt
 
 
-@njit(inline='always')
+@njit
 def change_pageblock_range(st, prm, pfn, order, mt):
     """change_pageblock_range(): retype every block of a chunk of ``order`` >= pageblock_order."""
     nr = 1 << order
@@ -223,7 +223,7 @@ def set_buddy_order(st, pfn, order):
     st.pg_kind[pfn] = KIND_NONE
 
 
-@njit(inline='always')
+@njit
 def __add_to_free_list(st, prm, pfn, z, order, mt, tail):
     """__add_to_free_list(): link a chunk, bump nr_free and NR_FREE_PAGES_BLOCKS."""
     lid = free_list_id(z, order, mt)
@@ -237,7 +237,7 @@ def __add_to_free_list(st, prm, pfn, z, order, mt, tail):
         st.zone_stat[z, NR_FREE_PAGES_BLOCKS] += 1 << order
 
 
-@njit(inline='always')
+@njit
 def __del_page_from_free_list(st, prm, pfn, z, order, mt):
     """__del_page_from_free_list(): unlink a chunk and clear PageBuddy (no NR_FREE_PAGES change)."""
     lid = free_list_id(z, order, mt)
@@ -250,7 +250,7 @@ def __del_page_from_free_list(st, prm, pfn, z, order, mt):
         st.zone_stat[z, NR_FREE_PAGES_BLOCKS] -= 1 << order
 
 
-@njit(inline='always')
+@njit
 def del_page_from_free_list(st, prm, pfn, z, order, mt):
     """del_page_from_free_list(): unlink and account."""
     __del_page_from_free_list(st, prm, pfn, z, order, mt)
@@ -286,7 +286,7 @@ def page_is_buddy(st, pfn, buddy, order):
     return page_zonenum(st, pfn) == page_zonenum(st, buddy)
 
 
-@njit(inline='always')
+@njit
 def buddy_merge_likely(st, pfn, buddy_pfn, order):
     """buddy_merge_likely(): will this chunk merge soon?  Then queue it at the tail.
 
@@ -356,7 +356,7 @@ def free_one_page(st, prm, pfn, z, order, to_tail):
     split_large_buddy(st, prm, pfn, z, order, to_tail)
 
 
-@njit(inline='always')
+@njit
 def expand(st, prm, z, pfn, low, high, mt):
     """expand(): split a chunk of order ``high`` down to ``low``, keeping the
     lowest piece and queueing each upper half at the head of ``mt``'s list."""
@@ -371,7 +371,7 @@ def expand(st, prm, z, pfn, low, high, mt):
     return nr_added
 
 
-@njit(inline='always')
+@njit
 def page_del_and_expand(st, prm, z, pfn, low, high, mt):
     """page_del_and_expand()."""
     nr_pages = 1 << high
@@ -501,7 +501,7 @@ def boost_watermark(st, prm, z):
 # __rmqueue and its fallback modes
 # ---------------------------------------------------------------------------
 
-@njit(inline='always')
+@njit
 def __rmqueue_smallest(st, prm, z, order, mt):
     """__rmqueue_smallest(): the smallest chunk on ``mt``'s own lists."""
     for current_order in range(order, NR_PAGE_ORDERS):
@@ -759,7 +759,7 @@ def nr_pcp_alloc(st, cpu, z, order):
     return batch
 
 
-@njit(inline='always')
+@njit
 def rmqueue_pcplist(st, prm, rec, cpu, z, order, migratetype, alloc_flags):
     """rmqueue_pcplist() / __rmqueue_pcplist(): take the list head, refilling on a miss."""
     pindex = order_to_pindex(migratetype, order)
@@ -849,7 +849,7 @@ def nr_pcp_free(st, cpu, z, batch, high):
     return min(max(st.pcp_free_count[cpu, z], min_nr_free), max_nr_free)
 
 
-@njit(inline='always')
+@njit
 def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     """free_frozen_page_commit(): queue on the pcp list head, drain above pcp->high.
 
@@ -888,7 +888,7 @@ def drain_all_pages(st, prm, z):
 # Freeing
 # ---------------------------------------------------------------------------
 
-@njit(inline='always')
+@njit
 def clear_page_contents(st, pfn, order):
     """Model bookkeeping: the pages no longer hold anything."""
     n = 1 << order
@@ -899,7 +899,7 @@ def clear_page_contents(st, pfn, order):
         st.pg_order[pfn + i] = -1
 
 
-@njit(inline='always')
+@njit
 def free_frozen_pages(st, prm, cpu, pfn, order):
     """free_frozen_pages() / __free_pages_ok(): free an allocated chunk.
 
@@ -924,7 +924,7 @@ def free_frozen_pages(st, prm, cpu, pfn, order):
     free_one_page(st, prm, pfn, z, order, False)
 
 
-@njit(inline='always')
+@njit
 def prep_new_page(st, pfn, order, kind, handle):
     """prep_new_page(): the chunk is handed out (model: record what it holds)."""
     n = 1 << order
@@ -997,7 +997,7 @@ def zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags):
                                st.zone_stat[z, NR_FREE_PAGES])
 
 
-@njit(inline='always')
+@njit
 def zone_watermark_fast(st, z, order, mark, highest_zoneidx, alloc_flags):
     """zone_watermark_fast(): order-0 shortcut, then the full check, then the
     un-boosted min watermark for __GFP_HIGH order-0 requests."""
@@ -1095,7 +1095,7 @@ def gfp_zone(gfp_mask):
     return ZONE_NORMAL
 
 
-@njit(inline='always')
+@njit
 def first_zone(st, highest_zoneidx):
     """The preferred zone: the highest populated zone <= highest_zoneidx, or -1."""
     for z in range(highest_zoneidx, -1, -1):
@@ -1104,7 +1104,7 @@ def first_zone(st, highest_zoneidx):
     return -1
 
 
-@njit(inline='always')
+@njit
 def alloc_flags_nofragment(st, prm, preferred_z, gfp_mask):
     """alloc_flags_nofragment(): ALLOC_KSWAPD, plus ALLOC_NOFRAGMENT always in
     defrag_mode, otherwise when the preferred zone is Normal (single node)."""
@@ -1527,7 +1527,7 @@ def __alloc_pages(st, prm, rec, own, cpu, gfp_mask, order):
 # Boot (model-only name)
 # ---------------------------------------------------------------------------
 
-@njit
+@njit(entry=True)
 def init_free_memory(st, prm):
     """Boot: hand every zone's pages to the buddy allocator in MAX_PAGE_ORDER
     chunks queued at the tail (memblock_free_all -> __free_pages_core)."""

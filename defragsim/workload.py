@@ -156,6 +156,8 @@ class Scenario:
     mem: object
     classes: tuple
     path: str = ""
+    params: dict | None = None
+    swap: object = None
 
 
 def _type_name(t) -> str:
@@ -181,6 +183,14 @@ def load_scenario(name_or_path: str) -> Scenario:
             doc = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{where}: not valid TOML: {e}") from None
+    if doc.get("kind") == "processes":
+        params = validate_processes(doc, where)
+        if "description" not in doc:
+            raise ScenarioError(f"{where}: missing key 'description'")
+        return Scenario(name=doc.get("name", path.stem), description=doc["description"].strip(),
+                        kind="processes", duration=params["duration"], fill=0.0,
+                        mem=doc.get("mem"), classes=(), path=str(path), params=params,
+                        swap=doc.get("swap"))
     for k, v in doc.items():
         if k not in _TOP_KEYS:
             raise ScenarioError(f"{where}: unknown key {k!r} (known: {', '.join(_TOP_KEYS)})")
@@ -190,7 +200,7 @@ def load_scenario(name_or_path: str) -> Scenario:
             raise ScenarioError(f"{where}: missing key {k!r}")
     if doc["kind"] != "churn":
         raise ScenarioError(f"{where}: key 'kind': unknown workload kind {doc['kind']!r} "
-                            "(known: churn)")
+                            "(known: churn, processes)")
     duration = float(doc["duration"])
     if not (duration > 0 and math.isfinite(duration)):
         raise ScenarioError(f"{where}: key 'duration': must be a positive number of seconds, "
@@ -347,11 +357,350 @@ def owner_kind_of(content: int) -> int:
     return C.OWNER_KERNEL
 
 
-def build_workload(name_or_scenario, config, *, duration: float | None = None) -> Workload:
+def build_workload(name_or_scenario, config, *, duration: float | None = None,
+                   growth_scale: float = 1.0) -> Workload:
     """The workload of a scenario for a config (memory size, cpus and seed)."""
     sc = name_or_scenario if isinstance(name_or_scenario, Scenario) else load_scenario(name_or_scenario)
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
         raise ScenarioError(f"duration: must be a positive number of seconds, got {duration!r}")
+    if sc.kind == "processes":
+        from .config import parse_size
+        wl = generate_processes(sc.params, name=sc.name, description=sc.description,
+                                nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
+                                seed=config.seed, duration=duration,
+                                growth_scale=growth_scale)
+        if sc.swap is not None:
+            where = f"{Path(sc.path).name}: swap"
+            if isinstance(sc.swap, float):
+                if not 0 <= sc.swap <= 4:
+                    raise ScenarioError(f"{where}: a fraction of memory must be in [0, 4], got {sc.swap}")
+                wl.swap = int(sc.swap * config.nr_pages) * C.PAGE_SIZE
+            elif str(sc.swap).strip() in ("0", "0G", "0M"):
+                wl.swap = 0
+            else:
+                try:
+                    wl.swap = parse_size(sc.swap, name=where)
+                except ValueError as e:
+                    raise ScenarioError(str(e)) from None
+            if wl.swap > 4 * config.nr_pages * C.PAGE_SIZE:
+                raise ScenarioError(f"{where}: {sc.swap} is more than 4x memory; the model allows at most 4x")
+        return wl
     return generate_churn(sc, nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
                           seed=config.seed, duration=duration)
+
+
+# ---------------------------------------------------------------------------
+# "processes": tasks with anonymous working sets, page cache, kernel memory
+# ---------------------------------------------------------------------------
+
+_PROC_TOP = {"name": str, "description": str, "kind": str, "duration": (int, float),
+             "mem": (str, int), "swap": (str, int, float), "anon": dict, "file": dict,
+             "nonmovable": list, "growth": dict}
+_ANON_KEYS = {"tasks": int, "footprint": (int, float), "ramp_s": (int, float),
+              "touch_rate_per_gib": (int, float), "hot_fraction": (int, float),
+              "hot_share": (int, float), "thp_share": (int, float), "gfp": str, "thp_gfp": str,
+              "pagetable_ratio": (int, float)}
+_FILE_KEYS = {"files": int, "read_mib_s_per_gib": (int, float), "reread_share": (int, float),
+              "reread_window_s": (int, float), "dirty_share": (int, float), "gfp": str,
+              "orders": dict, "initial": (int, float)}
+_NM_KEYS = {"name": str, "gfp": str, "content": str, "rate_per_gib": (int, float),
+            "orders": dict, "lifetime_s": (int, float)}
+_GROWTH_KEYS = {"mib_s_per_gib": (int, float), "gfp": str, "content": str, "orders": dict,
+                "start_s": (int, float)}
+
+
+def _check_table(where, table, keys, required=()):
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: expected a table")
+    for k, v in table.items():
+        if k not in keys:
+            raise ScenarioError(f"{where}: unknown key {k!r} (known: {', '.join(keys)})")
+        _check_type(where, k, v, keys[k])
+    for k in required:
+        if k not in table:
+            raise ScenarioError(f"{where}: missing key {k!r}")
+
+
+def _frac(where, key, v, lo=0.0, hi=1.0, lo_open=False):
+    v = float(v)
+    ok = (v > lo if lo_open else v >= lo) and v <= hi and math.isfinite(v)
+    if not ok:
+        raise ScenarioError(f"{where}.{key}: must be between {lo} and {hi}, got {v!r}")
+    return v
+
+
+def _pos(where, key, v, allow_zero=True):
+    v = float(v)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ScenarioError(f"{where}.{key}: must be a {'non-negative' if allow_zero else 'positive'} "
+                            f"number, got {v!r}")
+    return v
+
+
+def _orders(where, table):
+    out = []
+    for ok, ow in table.items():
+        try:
+            o = int(ok)
+        except ValueError:
+            raise ScenarioError(f"{where}.orders: key {ok!r} is not an order number") from None
+        if not 0 <= o <= C.MAX_PAGE_ORDER:
+            raise ScenarioError(f"{where}.orders: order {o} outside 0..{C.MAX_PAGE_ORDER}")
+        if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not ow >= 0:
+            raise ScenarioError(f"{where}.orders.{ok}: weight must be a number >= 0, got {ow!r}")
+        out.append((o, float(ow)))
+    if not out or sum(w for _, w in out) <= 0:
+        raise ScenarioError(f"{where}.orders: needs at least one positive weight")
+    return tuple(out)
+
+
+def _gfp(where, s):
+    try:
+        g = parse_gfp(s, where=f"{where}.gfp")
+        gfp_migratetype(g)
+        return g
+    except GfpError as e:
+        raise ScenarioError(str(e)) from None
+
+
+def _content(where, s):
+    if s not in CONTENT_BY_NAME:
+        raise ScenarioError(f"{where}.content: unknown content {s!r} (known: {', '.join(CONTENT_BY_NAME)})")
+    return CONTENT_BY_NAME[s]
+
+
+def validate_processes(doc: dict, where: str) -> dict:
+    """Validate a ``kind = "processes"`` scenario document; returns normalised params."""
+    for k, v in doc.items():
+        if k not in _PROC_TOP:
+            raise ScenarioError(f"{where}: unknown key {k!r} (known: {', '.join(_PROC_TOP)})")
+        _check_type(where, k, v, _PROC_TOP[k])
+    p = {"duration": _pos(where, "duration", doc.get("duration", 0), allow_zero=False)}
+    a = doc.get("anon", {})
+    _check_table(f"{where}: anon", a, _ANON_KEYS)
+    aw = f"{where}: anon"
+    p["anon"] = dict(
+        tasks=int(a.get("tasks", 4)), footprint=_frac(aw, "footprint", a.get("footprint", 0.5)),
+        ramp_s=_pos(aw, "ramp_s", a.get("ramp_s", 5.0)),
+        touch_rate_per_gib=_pos(aw, "touch_rate_per_gib", a.get("touch_rate_per_gib", 20000)),
+        hot_fraction=_frac(aw, "hot_fraction", a.get("hot_fraction", 0.2), lo_open=True),
+        hot_share=_frac(aw, "hot_share", a.get("hot_share", 0.9)),
+        thp_share=_frac(aw, "thp_share", a.get("thp_share", 0.0)),
+        gfp=_gfp(aw, a.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")),
+        thp_gfp=_gfp(aw, a.get("thp_gfp", "GFP_TRANSHUGE_LIGHT|__GFP_DIRECT_RECLAIM")),
+        pagetable_ratio=_frac(aw, "pagetable_ratio", a.get("pagetable_ratio", 1 / 512)),
+    )
+    if p["anon"]["tasks"] < 1:
+        raise ScenarioError(f"{aw}.tasks: must be at least 1, got {p['anon']['tasks']}")
+    f = doc.get("file", {})
+    _check_table(f"{where}: file", f, _FILE_KEYS)
+    fw = f"{where}: file"
+    p["file"] = dict(
+        files=int(f.get("files", 16)),
+        read_mib_s_per_gib=_pos(fw, "read_mib_s_per_gib", f.get("read_mib_s_per_gib", 0.0)),
+        reread_share=_frac(fw, "reread_share", f.get("reread_share", 0.0)),
+        reread_window_s=_pos(fw, "reread_window_s", f.get("reread_window_s", 10.0), allow_zero=False),
+        dirty_share=_frac(fw, "dirty_share", f.get("dirty_share", 0.0)),
+        gfp=_gfp(fw, f.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
+        orders=_orders(fw, f.get("orders", {"0": 1.0})),
+        initial=_frac(fw, "initial", f.get("initial", 0.0)),
+    )
+    if p["file"]["files"] < 1:
+        raise ScenarioError(f"{fw}.files: must be at least 1")
+    nms = []
+    for i, c in enumerate(doc.get("nonmovable", [])):
+        cw = f"{where}: nonmovable[{i}]"
+        _check_table(cw, c, _NM_KEYS, required=("name", "gfp", "content", "rate_per_gib",
+                                                "orders", "lifetime_s"))
+        cw = f"{where}: nonmovable.{c['name']}"
+        nms.append(dict(name=c["name"], gfp=_gfp(cw, c["gfp"]), content=_content(cw, c["content"]),
+                        rate_per_gib=_pos(cw, "rate_per_gib", c["rate_per_gib"]),
+                        orders=_orders(cw, c["orders"]),
+                        lifetime_s=_pos(cw, "lifetime_s", c["lifetime_s"], allow_zero=False)))
+    p["nonmovable"] = nms
+    g = doc.get("growth")
+    if g is not None:
+        gw = f"{where}: growth"
+        _check_table(gw, g, _GROWTH_KEYS, required=("mib_s_per_gib", "gfp", "content", "orders"))
+        p["growth"] = dict(mib_s_per_gib=_pos(gw, "mib_s_per_gib", g["mib_s_per_gib"]),
+                           gfp=_gfp(gw, g["gfp"]), content=_content(gw, g["content"]),
+                           orders=_orders(gw, g["orders"]),
+                           start_s=_pos(gw, "start_s", g.get("start_s", 0.0)))
+    else:
+        p["growth"] = None
+    return p
+
+
+def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, nr_cpus: int,
+                       seed: int, duration: float | None = None, growth_scale: float = 1.0) -> Workload:
+    """A production-like machine: tasks fault in anonymous working sets and
+    keep touching them (hot/cold), files are streamed into the page cache and
+    partly re-read or dirtied, kernel memory churns, and optionally a
+    non-movable footprint grows.  Rates scale with memory size ("per GiB")."""
+    rng = np.random.default_rng(seed)
+    dur = float(p["duration"] if duration is None else duration)
+    gib = nr_pages * C.PAGE_SIZE / (1 << 30)
+    cols = {k: [] for k in ("t", "kind", "order", "gfp", "handle", "content")}
+    h_owner = []
+    owner_kind = []
+    owner_names = []
+    next_h = [0]
+
+    def new_handles(n, owner):
+        h = np.arange(next_h[0], next_h[0] + n, dtype=np.int64)
+        next_h[0] += n
+        h_owner.append(np.full(n, owner, np.int32))
+        return h
+
+    def emit(t, kind, order, gfp, handle, content):
+        n = len(t)
+        cols["t"].append(np.asarray(t, np.float64))
+        cols["kind"].append(np.full(n, kind, np.int8))
+        cols["order"].append(np.broadcast_to(np.asarray(order, np.int8), (n,)).copy())
+        cols["gfp"].append(np.broadcast_to(np.asarray(gfp, np.int64), (n,)).copy())
+        cols["handle"].append(np.asarray(handle, np.int64))
+        cols["content"].append(np.full(n, content, np.uint8))
+
+    def pick_orders(orders, n):
+        o = np.array([x for x, _ in orders], np.int8)
+        w = np.array([x for _, x in orders])
+        return rng.choice(o, size=n, p=w / w.sum())
+
+    # --- anonymous tasks ------------------------------------------------------
+    a = p["anon"]
+    ntask = a["tasks"]
+    total_anon = int(a["footprint"] * nr_pages)
+    sizes = rng.dirichlet(np.full(ntask, 4.0)) * total_anon
+    task_handles = []
+    for ti in range(ntask):
+        owner = len(owner_kind)
+        owner_kind.append(C.OWNER_TASK)
+        owner_names.append(f"task{ti}")
+        pages = int(sizes[ti])
+        n_thp = int(pages * a["thp_share"]) // 512
+        n_small = max(pages - n_thp * 512, 0)
+        hs = new_handles(n_small, owner)
+        ts = np.sort(rng.uniform(0, min(a["ramp_s"], dur), n_small)) if a["ramp_s"] > 0 else np.zeros(n_small)
+        emit(ts, C.OP_ALLOC, 0, a["gfp"], hs, C.KIND_ANON)
+        ht = new_handles(n_thp, owner)
+        tt = np.sort(rng.uniform(0, min(a["ramp_s"], dur), n_thp)) if a["ramp_s"] > 0 else np.zeros(n_thp)
+        emit(tt, C.OP_ALLOC, 9, a["thp_gfp"], ht, C.KIND_ANON)
+        task_handles.append((hs, ht))
+        # page tables: one page per 1/pagetable_ratio anon pages, unmovable
+        npt = max(int(pages * a["pagetable_ratio"]), 1)
+        hp = new_handles(npt, owner)
+        tp = np.sort(rng.uniform(0, min(a["ramp_s"], dur), npt)) if a["ramp_s"] > 0 else np.zeros(npt)
+        emit(tp, C.OP_ALLOC, 0, parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO"), hp, C.KIND_PAGETABLE)
+    # touches: hot/cold accesses to each task's pages (touches of pages not yet
+    # faulted in are no-ops in the model)
+    ntouch = rng.poisson(a["touch_rate_per_gib"] * gib * dur)
+    if ntouch and total_anon:
+        w = sizes / sizes.sum()
+        who = rng.choice(ntask, size=ntouch, p=w)
+        tt = rng.uniform(0, dur, ntouch)
+        hot = rng.random(ntouch) < a["hot_share"]
+        hh = np.empty(ntouch, np.int64)
+        for ti in range(ntask):
+            sel = who == ti
+            hs, ht = task_handles[ti]
+            allh = np.concatenate([hs, ht])
+            if len(allh) == 0:
+                hh[sel] = -1
+                continue
+            perm = rng.permutation(allh)
+            nhot = max(int(len(perm) * a["hot_fraction"]), 1)
+            k = int(sel.sum())
+            r = rng.random(k)
+            hsel = hot[sel]
+            idx = np.where(hsel, (r * nhot).astype(np.int64),
+                           nhot + (r * max(len(perm) - nhot, 1)).astype(np.int64))
+            idx = np.minimum(idx, len(perm) - 1)
+            hh[sel] = perm[idx]
+        ok = hh >= 0
+        emit(tt[ok], C.OP_TOUCH, 0, 0, hh[ok], C.KIND_ANON)
+
+    # --- page cache -------------------------------------------------------------
+    f = p["file"]
+    file_owner0 = len(owner_kind)
+    for fi in range(f["files"]):
+        owner_kind.append(C.OWNER_FILE)
+        owner_names.append(f"file{fi}")
+    n_init = int(f["initial"] * nr_pages)
+    if n_init:
+        hs = new_handles(0, 0)
+        orders = pick_orders(f["orders"], n_init)
+        hi = np.arange(next_h[0], next_h[0] + n_init)
+        next_h[0] += n_init
+        h_owner.append((file_owner0 + rng.integers(0, f["files"], n_init)).astype(np.int32))
+        emit(np.zeros(n_init), C.OP_ALLOC, orders, f["gfp"], hi, C.KIND_FILE)
+    rate = f["read_mib_s_per_gib"] * gib * (1 << 20) / C.PAGE_SIZE
+    if rate > 0:
+        orders_mean = np.mean([2 ** o * w for o, w in f["orders"]]) / np.mean([w for _, w in f["orders"]])
+        n = rng.poisson(rate * dur / max(orders_mean, 1))
+        t = np.sort(rng.uniform(0, dur, n))
+        orders = pick_orders(f["orders"], n)
+        hf = np.arange(next_h[0], next_h[0] + n)
+        next_h[0] += n
+        h_owner.append((file_owner0 + rng.integers(0, f["files"], n)).astype(np.int32))
+        emit(t, C.OP_ALLOC, orders, f["gfp"], hf, C.KIND_FILE)
+        if f["reread_share"] > 0 and n:
+            nr = rng.poisson(n * f["reread_share"])
+            tr = rng.uniform(0, dur, nr)
+            # re-read a page read within the last reread_window_s
+            lo = np.searchsorted(t, tr - f["reread_window_s"])
+            hi = np.searchsorted(t, tr)
+            ok = hi > lo
+            j = lo[ok] + (rng.random(int(ok.sum())) * (hi[ok] - lo[ok])).astype(np.int64)
+            emit(tr[ok], C.OP_TOUCH, 0, 0, hf[j], C.KIND_FILE)
+        if f["dirty_share"] > 0 and n:
+            nd = rng.poisson(n * f["dirty_share"])
+            j = rng.integers(0, n, nd)
+            td = t[j] + rng.exponential(0.01, nd)
+            emit(td, C.OP_DIRTY, 0, 0, hf[j], C.KIND_FILE)
+
+    # --- non-movable churn -----------------------------------------------------
+    kern_owner = len(owner_kind)
+    owner_kind.append(C.OWNER_KERNEL)
+    owner_names.append("kernel")
+    for c in p["nonmovable"]:
+        r = c["rate_per_gib"] * gib
+        n0 = rng.poisson(r * c["lifetime_s"]) if c["lifetime_s"] < 1e6 else 0
+        n1 = rng.poisson(r * dur)
+        t = np.concatenate([np.zeros(n0), np.sort(rng.uniform(0, dur, n1))])
+        n = n0 + n1
+        hs = new_handles(n, kern_owner)
+        orders = pick_orders(c["orders"], n)
+        emit(t, C.OP_ALLOC, orders, c["gfp"], hs, c["content"])
+        life = rng.exponential(c["lifetime_s"], n)
+        tf = t + life
+        fr = tf < dur
+        emit(tf[fr], C.OP_FREE, orders[fr], c["gfp"], hs[fr], c["content"])
+
+    # --- growing non-movable footprint ----------------------------------------------
+    g = p["growth"]
+    if g is not None and g["mib_s_per_gib"] * growth_scale > 0:
+        pages_s = g["mib_s_per_gib"] * growth_scale * gib * (1 << 20) / C.PAGE_SIZE
+        om = np.mean([2 ** o * w for o, w in g["orders"]]) / np.mean([w for _, w in g["orders"]])
+        span = max(dur - g["start_s"], 0.0)
+        n = rng.poisson(pages_s * span / max(om, 1))
+        t = np.sort(rng.uniform(g["start_s"], dur, n)) if span > 0 else np.zeros(0)
+        hs = new_handles(n, kern_owner)
+        emit(t, C.OP_ALLOC, pick_orders(g["orders"], n), g["gfp"], hs, g["content"])
+
+    t = np.concatenate(cols["t"]) if cols["t"] else np.zeros(0)
+    order = np.argsort(t, kind="stable")
+    t_ns = np.round(t[order] * 1e9).astype(np.int64)
+    nops = len(t_ns)
+    nh = next_h[0]
+    return Workload(
+        name=name, t=t_ns, kind=np.concatenate(cols["kind"])[order],
+        order=np.concatenate(cols["order"])[order], gfp=np.concatenate(cols["gfp"])[order],
+        handle=np.concatenate(cols["handle"])[order].astype(np.int32),
+        cpu=rng.integers(0, nr_cpus, nops).astype(np.int32),
+        content=np.concatenate(cols["content"])[order], nr_handles=nh,
+        duration_ns=int(round(dur * 1e9)), description=description,
+        meta={"seed": seed, "gib": gib, "growth_scale": growth_scale},
+        handle_owner=np.concatenate(h_owner) if h_owner else np.zeros(0, np.int32),
+        owner_kind=np.array(owner_kind, np.uint8), owner_names=owner_names,
+    )

@@ -229,14 +229,23 @@ def content_kind(mt, sel):
 
 def expand_ops(abstract):
     """(ALLOC, order, mt, kind_sel, repeat) / (FREE, seed, repeat) -> concrete
-    ("a", order, mt, kind) / ("f", seed) ops for run_pair()."""
+    ("a", order, mt, kind) / ("f", seed) ops for run_pair().
+
+    Order-9 allocations never hold anon memory: the workload driver treats a
+    failed order-9 anon allocation as a THP fault and retries with an order-0
+    GFP_KERNEL-like request (do_huge_pmd_anonymous_page fallback), which is
+    not part of the allocator being compared here.
+    """
     out = []
     for op in abstract:
         if op[0] == ALLOC:
             _, order, mt, sel, rep = op
             if rep > 8:
                 order = min(order, 2)
-            out.extend([(ALLOC, order, mt, content_kind(mt, sel))] * rep)
+            kind = content_kind(mt, sel)
+            if order == 9 and kind == C.KIND_ANON:
+                kind = C.KIND_FILE
+            out.extend([(ALLOC, order, mt, kind)] * rep)
         else:
             _, seed, rep = op
             out.extend((FREE, seed * (j + 1) + j) for j in range(rep))
