@@ -26,7 +26,8 @@ def _config_from_args(args, scenario=None) -> Config:
     if seed is not None and seed < 0:
         raise ConfigError(f"config.seed: {seed} is below the minimum 0")
     return Config(mem=mem, defrag_mode=args.defrag_mode, patches=Patches.parse(args.patches),
-                  seed=0 if seed is None else seed)
+                  seed=0 if seed is None else seed, swap=args.swap,
+                  oomd=True if getattr(args, "oomd", False) else None)
 
 
 def _add_run_options(p):
@@ -36,6 +37,10 @@ def _add_run_options(p):
     p.add_argument("--patches", default="none", help="none, all, or a list such as 2,3,4")
     p.add_argument("--seed", type=int, default=None, help="workload seed (default 0)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds")
+    p.add_argument("--swap", default=None, help="swap size, e.g. 2G (default: the scenario's)")
+    p.add_argument("--growth-scale", type=float, default=1.0,
+                   help="scale the scenario's growing non-movable footprint (storm onset)")
+    p.add_argument("--oomd", action="store_true", help="enable the userspace pressure guard")
 
 
 def write_outputs(result, out: Path) -> list[str]:
@@ -65,9 +70,13 @@ def write_outputs(result, out: Path) -> list[str]:
 
 def cmd_run(args) -> int:
     from .sim import run
+    from .workload import build_workload
     sc = load_scenario(args.scenario)
     cfg = _config_from_args(args, sc)
-    result = run(sc, cfg, duration=args.duration, progress=not args.json and sys.stderr.isatty())
+    if not args.growth_scale >= 0:
+        raise ConfigError(f"growth_scale: must be >= 0, got {args.growth_scale}")
+    wl = build_workload(sc, cfg, duration=args.duration, growth_scale=args.growth_scale)
+    result = run(wl, cfg, progress=not args.json and sys.stderr.isatty())
     if args.out:
         write_outputs(result, Path(args.out))
     if args.json:
@@ -93,7 +102,10 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """The README's main job: run the headline comparison, write figures + report."""
+    """The README's main job: run the headline comparison, write figures + report.
+
+    Today: the reclaim storm (``storm``) with defrag_mode 0 and 1, same seed.
+    """
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -109,22 +121,24 @@ def cmd_demo(args) -> int:
         cfg = Config(mem=args.mem or sc.mem or "1G", defrag_mode=dm, seed=args.seed or 0)
         print(f"running {sc.name} with {cfg.label()} ...", flush=True)
         results[f"defrag_mode={dm}"] = run(sc, cfg, duration=args.duration)
-    table = comparison_table(results, title=f"{sc.name}, {next(iter(results.values())).config.label().split()[0]}")
+    first = next(iter(results.values()))
+    table = comparison_table(results, title=f"{sc.name}, {first.config.label().split()[0]}, "
+                                            f"seed {first.config.seed}, {first.duration_s:g} s")
     (out / "report.txt").write_text(table)
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 5))
-    for ax, (lab, r) in zip(axes, results.items()):
-        plot.plot_pageblock_map(r, ax=ax)
-    plot.save_figure(fig, out / "pageblocks")
-    plt.close(fig)
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 3), sharey=True)
-    for ax, (lab, r) in zip(axes, results.items()):
-        plot.plot_extfrag(r, ax=ax)
-    plot.save_figure(fig, out / "extfrag")
-    plt.close(fig)
+    n = len(results)
+    for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
+                        ("swap", plot.plot_swap, 3), ("stall", plot.plot_stall, 3),
+                        ("retries", plot.plot_reclaim_retries, 3)):
+        fig, axes = plt.subplots(1, n, figsize=(6 * n, h), squeeze=False)
+        for ax, r in zip(axes[0], results.values()):
+            fn(r, ax=ax)
+        fig.tight_layout()
+        plot.save_figure(fig, out / name)
+        plt.close(fig)
     for lab, r in results.items():
         write_outputs(r, out / lab.replace("=", ""))
     print(table)
-    print(f"wrote {out}/report.txt, {out}/pageblocks.png, {out}/extfrag.png and per-run folders")
+    print(f"wrote {out}/report.txt and {out}/{{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}")
     return 0
 
 
@@ -143,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_scenarios)
     d = sub.add_parser("demo", help="run the headline comparison and write figures + report")
     d.add_argument("--out", default="out")
-    d.add_argument("--scenario", default="steady")
+    d.add_argument("--scenario", default="storm")
     d.add_argument("--mem", default=None)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--duration", type=float, default=None)

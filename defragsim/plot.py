@@ -168,3 +168,70 @@ def save_figure(fig, path_stem, *, formats=("png", "svg"), dpi: int = 120) -> li
         fig.savefig(p, dpi=dpi, bbox_inches="tight")
         out.append(str(p))
     return out
+
+
+def _rate(ts, col):
+    t = ts.index.to_numpy()
+    v = ts[col].to_numpy()
+    if len(t) < 2:
+        return t, np.zeros_like(v)
+    dt = np.diff(t)
+    dt[dt <= 0] = np.nan
+    return t[1:], np.diff(v) / dt
+
+
+def plot_swap(result, ax=None):
+    """Swap activity: pswpout and pswpin in MiB/s over time."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ts = result.timeseries
+    mib = C.PAGE_SIZE / (1 << 20)
+    for col, color in (("pswpout", "#D55E00"), ("pswpin", "#0072B2")):
+        t, r = _rate(ts, col)
+        ax.plot(t, r * mib, label=f"{col} ({int(ts[col].iloc[-1]):,} pages)", color=color)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MiB/s")
+    ax.set_title(title_for(result, "swap activity"), fontsize=9)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_stall(result, ax=None):
+    """Memory stall: the share of wall time allocating tasks spent stalled in
+    the allocator or on refault IO (PSI-like "some", %), by request type."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ts = result.timeseries
+    for mt, col in ((C.MIGRATE_UNMOVABLE, "stall_ns_unmovable"), (C.MIGRATE_MOVABLE, "stall_ns_movable"),
+                    (C.MIGRATE_RECLAIMABLE, "stall_ns_reclaimable")):
+        t, r = _rate(ts, col)
+        ax.plot(t, 100.0 * r / 1e9, color=MIGRATETYPE_COLORS[mt],
+                label=f"{C.MIGRATETYPE_NAMES[mt]} requests")
+    t, r = _rate(ts, "psi_some_ns")
+    ax.plot(t, np.minimum(100.0 * r / 1e9, 100.0), color="#000000", ls="--", lw=0.8,
+            label="all (incl. kswapd), capped at 100")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("stall (% of wall time)")
+    ax.set_title(title_for(result, "memory stall"), fontsize=9)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_reclaim_retries(result, ax=None):
+    """Slowpath reclaim retries per second by the request's migratetype."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    ts = result.timeseries
+    for mt, col in ((C.MIGRATE_UNMOVABLE, "reclaim_retries_unmovable"),
+                    (C.MIGRATE_MOVABLE, "reclaim_retries_movable"),
+                    (C.MIGRATE_RECLAIMABLE, "reclaim_retries_reclaimable")):
+        t, r = _rate(ts, col)
+        ax.plot(t, r, color=MIGRATETYPE_COLORS[mt], label=f"{C.MIGRATETYPE_NAMES[mt]} ({int(ts[col].iloc[-1]):,})")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("retries / s")
+    ax.set_title(title_for(result, "should_reclaim_retry() retries"), fontsize=9)
+    ax.legend(fontsize=7)
+    return ax

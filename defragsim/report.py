@@ -23,9 +23,9 @@ def _rows(result) -> list[tuple[str, float]]:
     rows.append(("mixed blocks", int(df["mixed"].sum())))
     rows.append(("foreign pages in blocks", int(df["foreign"].sum())))
     for k, v in result.diagnostics.items():
-        if k == "alloc_failed":
+        if isinstance(v, dict):
             for kk, vv in v.items():
-                rows.append((f"alloc_failed {kk}", vv))
+                rows.append((f"{k} {kk}", vv))
         else:
             rows.append((k, v))
     return rows
@@ -41,25 +41,28 @@ def comparison_table(results: dict, *, title: str = "") -> str:
         for k in per[lab]:
             if k not in keys:
                 keys.append(k)
-    w0 = max(28, max(len(k) for k in keys) + 2)
-    colw = max(16, max(len(l) for l in labels) + 2)
-    out = []
-    if title:
-        out.append(title)
-        out.append("")
-    out.append(" " * w0 + "".join(f"{lab:>{colw}}" for lab in labels))
+    cells = {}
     for k in keys:
         base = per[labels[0]].get(k)
-        line = f"{k:<{w0}}"
+        row = []
         for i, lab in enumerate(labels):
             v = per[lab].get(k)
             if v is None:
                 cell = "-"
-            elif i == 0 or base in (None, 0):
-                cell = f"{v:,}" if isinstance(v, int) else f"{v:.4g}"
             else:
-                pct = 100.0 * (v - base) / abs(base)
-                cell = f"{v:,} ({pct:+.1f}%)" if isinstance(v, int) else f"{v:.4g} ({pct:+.1f}%)"
-            line += f"{cell:>{colw}}"
-        out.append(line)
+                cell = f"{v:,}" if isinstance(v, int) else f"{v:.4g}"
+                if i > 0 and base not in (None, 0):
+                    pct = 100.0 * (v - base) / abs(base)
+                    cell += f" ({pct:+.1f}%)"
+            row.append(cell)
+        cells[k] = row
+    w0 = max(len(k) for k in keys) + 2
+    colw = [max(len(lab), max(len(cells[k][i]) for k in keys)) + 3 for i, lab in enumerate(labels)]
+    out = []
+    if title:
+        out.append(title)
+        out.append("")
+    out.append(" " * w0 + "".join(f"{lab:>{colw[i]}}" for i, lab in enumerate(labels)))
+    for k in keys:
+        out.append(f"{k:<{w0}}" + "".join(f"{c:>{colw[i]}}" for i, c in enumerate(cells[k])))
     return "\n".join(out) + "\n"

@@ -161,10 +161,38 @@ class Result:
     block_counts: dict
     state_bytes: int
     meta: dict = field(default_factory=dict)
+    #: allocation latency histogram: rows = request migratetype, columns =
+    #: log2 buckets of the stall in ns (bucket b holds stalls in [2^(b-1), 2^b))
+    latency_hist: np.ndarray | None = None
 
     @property
     def pageblock_order(self) -> int:
         return self.config.pageblock_order
+
+    def latency(self) -> pd.DataFrame:
+        """Allocation latency (stall) distribution by the request's migratetype:
+        one row per (migratetype, bucket) with ``lo_ns``/``hi_ns`` bounds and
+        ``count`` (bucket 0 = requests served without stalling)."""
+        rows = []
+        h = self.latency_hist
+        for m in range(h.shape[0]):
+            for b in range(h.shape[1]):
+                if h[m, b]:
+                    lo = 0 if b == 0 else 1 << (b - 1)
+                    rows.append((C.MIGRATETYPE_KEYS[m], b, lo, 0 if b == 0 else (1 << b) - 1,
+                                 int(h[m, b])))
+        return pd.DataFrame(rows, columns=["migratetype", "bucket", "lo_ns", "hi_ns", "count"])
+
+    def latency_percentile(self, q: float, migratetype: str = "unmovable") -> float:
+        """Upper bound (ns) of the bucket holding the ``q`` quantile of stalls."""
+        m = C.MIGRATETYPE_KEYS.index(migratetype)
+        h = self.latency_hist[m]
+        tot = h.sum()
+        if tot == 0:
+            return 0.0
+        c = np.cumsum(h)
+        b = int(np.searchsorted(c, q * tot))
+        return 0.0 if b == 0 else float((1 << b) - 1)
 
     def pageblocks(self, i: int = -1) -> pd.DataFrame:
         """Per-block table of snapshot ``i`` (default: the final state)."""
@@ -281,6 +309,26 @@ TS_COLUMNS = [
     "stall_ns_reclaimable", "nr_anon_lru", "nr_file_lru", "thp_fault_alloc",
     "thp_fault_fallback", "oomd_kills",
 ]
+
+
+def add_psi_columns(tsdf: pd.DataFrame, nr_cpus: int) -> None:
+    """PSI-like memory pressure per sample, in percent of wall time.
+
+    ``psi_some_pct``: time at least one task (or kswapd) was in a memstall;
+    ``psi_full_pct``: time all CPUs' tasks were stalled at once.
+
+    MODEL: stalls are summed without merging overlaps (``some`` is capped at
+    100%), and ``full`` is the lower bound obtained by assuming the task
+    stalls were spread evenly over the ``nr_cpus`` CPUs.
+    """
+    t = tsdf.index.to_numpy()
+    dt = np.diff(t, prepend=t[0])
+    dt[dt <= 0] = np.nan
+    some = np.diff(tsdf["psi_some_ns"].to_numpy(), prepend=0.0) / 1e9
+    task = np.diff(tsdf["psi_task_ns"].to_numpy(), prepend=0.0) / 1e9
+    tsdf["psi_some_pct"] = np.nan_to_num(np.minimum(100.0 * some / dt, 100.0))
+    full = np.maximum(task - (nr_cpus - 1) * dt, 0.0) if nr_cpus > 1 else task
+    tsdf["psi_full_pct"] = np.nan_to_num(np.minimum(100.0 * full / dt, 100.0))
 
 
 def run(workload, config: Config | None = None, *, duration: float | None = None,
@@ -452,6 +500,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     })
     extfrag["fragmenting"] = (extfrag["fallback_order"] < config.pageblock_order).astype(np.int64)
     tsdf = pd.DataFrame(ts, columns=TS_COLUMNS, index=pd.Index(ts_t, name="t"))
+    add_psi_columns(tsdf, config.nr_cpus)
     elapsed = time.perf_counter() - t_start
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9,
@@ -460,5 +509,5 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         zone_names=list(C.ZONE_NAMES), zone_spans=config.zone_spans(),
         watermarks=st.watermark.copy(), nr_free_mt=st.nr_free_mt.copy(),
         block_counts=_block_counts(st, config), state_bytes=state_nbytes(st),
-        meta=dict(wl.meta),
+        meta=dict(wl.meta), latency_hist=st.lat_hist.copy(),
     )
