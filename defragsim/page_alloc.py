@@ -48,6 +48,7 @@ from .state import (
     DIAG_HIGHATOMIC_UNRESERVED, DIAG_KSWAPD_WAKEUPS, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
     SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE, DIAG_SLOWPATH_LOOP_CAP, DIAG_NOFAIL_FAILED,
+    CAPC_ACTIVE, CAPC_EXT_MT, CAPC_EXT_ORDER, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REQ_STALL_NS, NODE_REQ_TIME, NR_LAT_BUCKETS,
     REQ_COMPACT_RETRIES, REQ_DIRECT_RECLAIM, REQ_FAILED, REQ_FUTILE_RECLAIM,
     REQ_NOFRAGMENT_DROPS, REQ_OOM, REQ_RECLAIM_RETRIES, REQ_RECLAIMED, REQ_SLOWPATH,
@@ -300,6 +301,35 @@ def buddy_merge_likely(st, pfn, buddy_pfn, order):
 
 
 @njit
+def compaction_capture(st, prm, pfn, order, migratetype):
+    """compaction_capture(): hand a freed chunk of exactly the capture order to
+    the task compacting this zone (task_capc() was checked by the caller).
+
+    The capture order is ``cc->order`` before the series and ``capc->order``
+    (the original request order) with [PATCH 4/4]; the model keeps it in
+    ``capc[CAPC_ORDER]``.  The extfrag event for a foreign block is emitted
+    when the allocator takes the page (it needs the event ring).
+    """
+    if order != st.capc[CAPC_ORDER]:
+        return False
+    # Do not accidentally pollute CMA or isolated regions
+    if migratetype == MIGRATE_CMA or migratetype == MIGRATE_ISOLATE:
+        return False
+    # Do not let lower order allocations pollute a movable pageblock unless
+    # compaction is also requesting movable pages.
+    if order < prm.pageblock_order and migratetype == MIGRATE_MOVABLE and \
+            st.capc[CAPC_MIGRATETYPE] != MIGRATE_MOVABLE:
+        return False
+    if migratetype != st.capc[CAPC_MIGRATETYPE]:
+        st.capc[CAPC_EXT_MT] = migratetype
+        st.capc[CAPC_EXT_ORDER] = order
+    st.capc[CAPC_PAGE] = pfn
+    st.pg_flags[pfn] = 0
+    st.pg_order[pfn] = -1
+    return True
+
+
+@njit
 def __free_one_page(st, prm, pfn, z, order, mt, to_tail):
     """__free_one_page(): merge a freed chunk with its free buddies and queue it.
 
@@ -315,6 +345,10 @@ def __free_one_page(st, prm, pfn, z, order, mt, to_tail):
     buddy_pfn = pfn
     while order < MAX_PAGE_ORDER:
         buddy_mt = mt
+        if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] < 0 and st.capc[CAPC_ZONE] == z:
+            if compaction_capture(st, prm, pfn, order, mt):
+                account_freepages(st, z, -(1 << order), mt)
+                return
         buddy_pfn = pfn ^ (1 << order)
         if not page_is_buddy(st, pfn, buddy_pfn, order):
             break
@@ -1220,26 +1254,41 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
     """__alloc_pages_direct_compact(): compact, then take the captured page or
     retry the freelists.  Returns (pfn, compact_result).
 
-    With [PATCH 4/4], non-movable ALLOC_NOFRAGMENT requests compact at
-    ``max(order, pageblock_order)`` while capture stays at the request order.
+    [PATCH 1/4] wraps the compaction in fs_reclaim_acquire/release (lockdep
+    only: counted, no behaviour change).  [PATCH 3/4] moves the
+    capture_control here from compact_zone_order() (no behaviour change).
+    [PATCH 4/4] compacts non-movable ALLOC_NOFRAGMENT requests at
+    ``max(order, pageblock_order)`` while capture stays at the request order,
+    and resets deferral at the compaction order.
     """
     compact_order = order
     if nofragment_promoted(prm, alloc_flags, migratetype):
         compact_order = max(order, prm.pageblock_order)
     if compact_order == 0:
         return -1, compaction.COMPACT_SKIPPED
+    if prm.patch1:
+        compaction.lockdep_fs_reclaim(st, gfp_mask, order, compact_order)
     result, captured, cost = compaction.try_to_compact_pages(
-        st, prm, own, gfp_mask, compact_order, alloc_flags, highest_zoneidx, prio, order)
+        st, prm, own, gfp_mask, compact_order, alloc_flags, highest_zoneidx, prio, order, cpu)
     charge_request(st, cost)
     if result == compaction.COMPACT_SKIPPED or result == compaction.COMPACT_DEFERRED:
         return -1, result
     st.vm_events[VM_COMPACT_STALL] += 1
     pfn = captured
+    if pfn >= 0:
+        # the captured page is prepped by the caller; emit its extfrag event
+        # if it came from a block of another type (f46012c0ec9f, v6.15)
+        if st.capc[CAPC_EXT_MT] >= 0:
+            trace_mm_page_alloc_extfrag(st, prm, rec, pfn, st.capc[CAPC_EXT_ORDER],
+                                        st.capc[CAPC_EXT_ORDER], migratetype,
+                                        st.capc[CAPC_EXT_MT])
     if pfn < 0:
         pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                      migratetype, highest_zoneidx)
     if pfn >= 0:
-        compaction.compaction_defer_reset(st, page_zonenum(st, pfn), compact_order, True)
+        z = page_zonenum(st, pfn)
+        st.zone_compact[z, compaction.ZC_BLOCKSKIP_FLUSH] = 0
+        compaction.compaction_defer_reset(st, z, compact_order, True)
         st.vm_events[VM_COMPACT_SUCCESS] += 1
         return pfn, result
     st.vm_events[VM_COMPACT_FAIL] += 1

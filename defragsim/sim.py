@@ -38,6 +38,9 @@ MODELLED_VM_EVENTS = [
     "pgactivate", "pgdeactivate", "slabs_scanned", "pgmajfault",
     "pageoutrun", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
     "compact_stall", "compact_fail", "compact_success",
+    "compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
+    "compact_daemon_wake", "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
+    "pgmigrate_success", "pgmigrate_fail",
     "thp_fault_alloc", "thp_fault_fallback", "oom_kill",
 ]
 

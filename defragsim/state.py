@@ -36,6 +36,12 @@ State = namedtuple("State", [
     "free_head", "free_tail", "nr_free", "nr_free_mt",
     "zone_stat", "watermark", "watermark_boost", "lowmem_reserve", "zone_flags",
     "compact_defer",   # [zone, considered/defer_shift/order_failed]
+    "zone_compact",    # [zone, ZC_*]: compaction cursors (struct zone)
+    "block_skip",      # per pageblock: PB_compact_skip
+    "cc",              # [CC_DIRECT/CC_KCOMPACTD, CC_*]: struct compact_control
+    "cc_migratepages", # [cc, COMPACT_CLUSTER_MAX]: isolated source folios (pfns)
+    "cc_freepages",    # [cc, NR_CC_FREE]: isolated free chunks (pfns; order in pg_order)
+    "capc",            # struct capture_control: [CAPC_*]
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
@@ -79,7 +85,11 @@ NODE_SWAP_IO_BUSY_UNTIL = 27
 NODE_OOM_VICTIM = 28         # last OOM victim owner id (+1), 0 = none
 NODE_KCOMPACTD_STATE = 29
 NODE_KSWAPD_WAKE_FLAG = 30
-NR_NODE = 32
+NODE_KCOMPACTD_TIME = 31       # kcompactd's own clock (ns)
+NODE_KCOMPACTD_BUSY_NS = 32
+NODE_LOCKDEP_BASE = 33         # [PATCH 1/4] lockdep view: +0 __GFP_FS entries,
+                               # +1 NOFS/NOIO entries, +2 entries opened by patch 4
+NR_NODE = 40
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
 KSWAPD_NAPPING = 2
@@ -105,6 +115,56 @@ SC_GFP = 14
 SC_FILE_IS_TINY = 15
 SC_CACHE_TRIM = 16
 NR_SC = 18
+
+# --- struct zone compaction fields --------------------------------------------------
+ZC_CACHED_MIGRATE_ASYNC = 0    # compact_cached_migrate_pfn[0]
+ZC_CACHED_MIGRATE_SYNC = 1     # compact_cached_migrate_pfn[1]
+ZC_CACHED_FREE = 2             # compact_cached_free_pfn
+ZC_INIT_MIGRATE = 3            # compact_init_migrate_pfn
+ZC_INIT_FREE = 4               # compact_init_free_pfn
+ZC_BLOCKSKIP_FLUSH = 5         # compact_blockskip_flush
+NR_ZC = 6
+
+# --- struct compact_control ------------------------------------------------------------
+CC_DIRECT_IDX = 0
+CC_KCOMPACTD_IDX = 1
+CC_ORDER = 0
+CC_MIGRATETYPE = 1
+CC_MODE = 2                    # MIGRATE_ASYNC / MIGRATE_SYNC_LIGHT / MIGRATE_SYNC
+CC_ALLOC_FLAGS = 3
+CC_HIGHEST_ZONEIDX = 4
+CC_DIRECT = 5                  # direct_compaction
+CC_WHOLE_ZONE = 6
+CC_IGNORE_SKIP_HINT = 7
+CC_IGNORE_BLOCK_SUITABLE = 8
+CC_FINISH_PAGEBLOCK = 9
+CC_MIGRATE_PFN = 10
+CC_FREE_PFN = 11
+CC_NR_MIGRATEPAGES = 12
+CC_NR_FREEPAGES = 13           # pages in the isolated free chunks
+CC_NR_FREE_CHUNKS = 14
+CC_MIGRATE_SCANNED = 15
+CC_FREE_SCANNED = 16
+CC_ZONE = 17
+CC_COST_NS = 18
+CC_GFP = 19
+CC_CPU = 20
+CC_ISOLATED = 21
+CC_MIGRATED = 22
+CC_MIGRATE_FAILED = 23
+CC_FAST_SEARCH_FAIL = 24
+NR_CC = 26
+NR_CC_FREE = 64
+
+# --- struct capture_control ----------------------------------------------------------
+CAPC_ACTIVE = 0                # current->capture_control set (and capc->cc, patch 3)
+CAPC_ZONE = 1
+CAPC_ORDER = 2                 # the order captured: cc->order, or capc->order (patch 4)
+CAPC_MIGRATETYPE = 3
+CAPC_PAGE = 4                  # captured pfn, -1 if none
+CAPC_EXT_MT = 5                # pending mm_page_alloc_extfrag: the captured block's type, -1 none
+CAPC_EXT_ORDER = 6
+NR_CAPC = 8
 
 # --- per-request statistics by the request's migratetype (model diagnostics) -------
 NR_LAT_BUCKETS = 40          # log2(ns) buckets of allocation latency
@@ -298,6 +358,12 @@ def make_state(config) -> State:
         lowmem_reserve=np.zeros((nz, nz), np.int64),
         zone_flags=np.zeros(nz, np.int64),
         compact_defer=np.zeros((nz, 3), np.int64),
+        zone_compact=np.zeros((nz, NR_ZC), np.int64),
+        block_skip=np.zeros(nblocks, np.uint8),
+        cc=np.zeros((2, NR_CC), np.int64),
+        cc_migratepages=np.full((2, 32), -1, np.int64),
+        cc_freepages=np.full((2, NR_CC_FREE), -1, np.int64),
+        capc=np.zeros(NR_CAPC, np.int64),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
@@ -332,6 +398,12 @@ def make_state(config) -> State:
         b = zone_batchsize(int(managed[z]))
         st.pcp_batch[z] = b
         st.pcp_high[z] = zone_highsize(int(st.watermark[z, C.WMARK_LOW]), b, ncpu)
+    # Compaction cursors start at the zone ends (reset_cached_positions()).
+    for z in range(nz):
+        s, e = spans[z]
+        if e > s:
+            last = (e - 1) & ~(config.pageblock_nr_pages - 1)
+            st.zone_compact[z, :5] = [s, s, last, s, last]
     # Hand all memory to the buddy allocator (memblock_free_all -> __free_pages_core).
     from .page_alloc import init_free_memory
     init_free_memory(st, config.to_params())

@@ -13,8 +13,7 @@ import numpy as np
 
 from defragsim import constants as C
 from defragsim import page_alloc as pa
-from defragsim.gfp import (GFP_KERNEL, __GFP_MOVABLE, __GFP_NOMEMALLOC, __GFP_NOWARN,
-                           __GFP_RECLAIMABLE)
+from defragsim.gfp import __GFP_MOVABLE, __GFP_NOMEMALLOC, __GFP_NOWARN, __GFP_RECLAIMABLE
 from defragsim.state import EVENT_HEADROOM, make_recorder, make_state
 
 #: A request that can neither reclaim nor wake kswapd nor use reserves (like
@@ -35,6 +34,7 @@ MOBILITY_GFP = {
 
 def gfp_for(mt, base=GFP_NORECLAIM):
     return base | MOBILITY_GFP[mt]
+
 
 ALLOC = "a"
 FREE = "f"

@@ -179,8 +179,8 @@ def assert_same(ref, model, ops, ref_pfns, model_pfns):
     for h in sorted(ref_pfns):
         if ref_pfns[h] != model_pfns[h]:
             raise AssertionError(
-                f"op {h} {ops[h]}: reference returned pfn {ref_pfns[h]}, model {model_pfns[h]}\n"
-                f"ops so far: {ops[:h + 1]}")
+                f"op {h} {ops[h]}: reference returned pfn {ref_pfns[h]}, model {model_pfns[h]}"
+                f" (first divergence; the {min(h, 20)} ops before it: {ops[max(0, h - 20):h]})")
     # 2. extfrag events, all fields
     ref_ev = [tuple(e) for e in ref.zone.events]
     mod_ev = model.events()
@@ -195,7 +195,8 @@ def assert_same(ref, model, ops, ref_pfns, model_pfns):
     # 4. free lists, in list order
     mod_fl = model.free_lists()
     for key, lst in ref.zone.free_lists.items():
-        assert mod_fl[key] == lst, f"free_list order {key[0]} mt {key[1]}: reference {lst}, model {mod_fl[key]}"
+        assert mod_fl[key] == lst, \
+            f"free_list order {key[0]} mt {key[1]}: reference {lst}, model {mod_fl[key]}"
     # 5. counters derived from them
     assert model.nr_free_pages() == ref.zone.nr_free_pages()
     assert model.boost() == ref.watermark_boost()

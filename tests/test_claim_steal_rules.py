@@ -577,6 +577,70 @@ def test_cross_pageblock_merge_rules(freeing_mt, buddy_mt, merges):
     check(m)
 
 
+def test_freed_chunk_goes_to_tail_when_buddy_merge_likely():
+    """__free_one_page(): "to_tail = buddy_merge_likely(pfn, buddy_pfn, page,
+    order)" - a freed chunk that cannot merge now is queued at the TAIL when the
+    buddy of the chunk one order up is free (it is likely to merge soon), at
+    the HEAD otherwise."""
+    m = model()
+    res = fill(m, [(0, ANON)] * 8)         # pfns 0..7
+    h = {p: hd for p, hd in res}
+    assert sorted(h) == list(range(8))
+    m.free(h[5])                           # buddy 4 busy; order-1 buddy 6 busy -> head
+    m.free(h[2])                           # head
+    assert m.free_list(0, M) == [2, 5]
+    m.free(h[3])                           # merges with 2 into an order-1 chunk at 2
+    assert m.free_list(0, M) == [5] and m.free_list(1, M) == [2]
+    m.free(h[0])                           # buddy 1 busy, but the order-1 buddy (2) is free -> tail
+    assert m.free_list(0, M) == [5, 0]
+    m.free(h[6])                           # order-1 buddy 4 is busy -> head
+    assert m.free_list(0, M) == [6, 5, 0]
+    check(m)
+
+
+# ---------------------------------------------------------------------------
+# page_group_by_mobility_disabled (small machines)
+# ---------------------------------------------------------------------------
+
+def _vm_total_pages(m):
+    """build_all_zonelists(): vm_total_pages = nr_free_zone_pages(gfp_zone(
+    GFP_HIGHUSER_MOVABLE)) = sum over zones of max(managed - high_wmark, 0)."""
+    st = m.st
+    return int(sum(max(int(st.zone_managed[z]) - int(st.watermark[z, C.WMARK_HIGH]), 0)
+                   for z in range(C.MAX_NR_ZONES)))
+
+
+def test_mobility_grouping_enabled_at_16M():
+    """The configurations used in this file are large enough for grouping by
+    mobility: vm_total_pages >= pageblock_nr_pages * MIGRATE_TYPES."""
+    m = model(zero_wmarks=False)
+    assert _vm_total_pages(m) >= PB * C.MIGRATE_TYPES
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "MODEL BUG: page_group_by_mobility_disabled is never set.  build_all_zonelists() "
+    "disables grouping by mobility when nr_free_zone_pages(gfp_zone(GFP_HIGHUSER_MOVABLE)) "
+    "< pageblock_nr_pages * MIGRATE_TYPES (3072 pages), i.e. for Config(mem='4M'/'8M'/'12M'); "
+    "then gfp_migratetype() returns MIGRATE_UNMOVABLE for every request, "
+    "should_try_claim_block() returns true and try_to_claim_block() always claims.  "
+    "defragsim.page_alloc.gfp_migratetype/should_try_claim_block/try_to_claim_block "
+    "ignore it."))
+def test_small_machine_disables_grouping_by_mobility():
+    """include/linux/gfp.h gfp_migratetype(): "if
+    (unlikely(page_group_by_mobility_disabled)) return MIGRATE_UNMOVABLE;" with
+    page_group_by_mobility_disabled set by build_all_zonelists() when
+    vm_total_pages < pageblock_nr_pages * MIGRATE_TYPES.  On an 8 MiB node
+    (2048 pages, 2000 above the high watermark) a __GFP_MOVABLE request is
+    therefore an UNMOVABLE request: it finds no UNMOVABLE pages and claims the
+    first order-10 MOVABLE chunk (extfrag event alloc_migratetype=0,
+    fallback_migratetype=1, change_ownership=1; blocks 0-1 become UNMOVABLE)."""
+    m = model(mem="8M", zero_wmarks=False)
+    assert _vm_total_pages(m) < PB * C.MIGRATE_TYPES      # kernel: grouping disabled
+    assert m.alloc_pfn(0, M, ANON) == 0
+    assert [e[1:] for e in m.events()] == [(0, 0, 10, U, M, 1)]
+    assert m.block_mt() == [U, U, M, M]
+
+
 # ---------------------------------------------------------------------------
 # (m) pcp refill: rmqueue_bulk() caches the fallback mode
 # ---------------------------------------------------------------------------
