@@ -232,6 +232,15 @@ class Config:
             raise ConfigError(f"config.mem: {format_size(mem)} is larger than the model "
                               "supports (1 TiB; pfns are 32-bit)")
         mem -= mem % unit
+        # MODEL: below pageblock_nr_pages * MIGRATE_TYPES pages (less the
+        # watermarks) build_all_zonelists() sets page_group_by_mobility_disabled;
+        # the model does not implement that mode, so such machines are refused.
+        min_mem = 16 << 20 if self.pageblock_order <= 9 else \
+            (C.PAGE_SIZE << self.pageblock_order) * C.MIGRATE_TYPES * 4 // 3
+        if mem < min_mem:
+            raise ConfigError(f"config.mem: {format_size(mem)} is too small: below "
+                              f"{format_size(min_mem)} the kernel disables grouping by mobility "
+                              "(page_group_by_mobility_disabled), which the model does not model")
         set_("mem", mem)
         if self.dma32 is None:
             dma32 = min(mem // 4, 3 << 30)

@@ -534,8 +534,13 @@ def test_boost_watermark_formula():
     assert got == [PB, cap, cap]
     m0 = model(boost=0)
     assert not pa.boost_watermark(m0.st, m0.prm, Z) and m0.boost() == 0
-    tiny = model(mem="4M", boost=15000)   # 1024 pages < 4 pageblocks
-    assert not pa.boost_watermark(tiny.st, tiny.prm, Z) and tiny.boost() == 0
+    # (zones smaller than 4 pageblocks are never boosted: a 4 MiB DMA32 zone)
+    from defragsim import Config
+    from defragsim.state import make_state
+    small = Config(mem="16M", dma32="4M", watermark_boost_factor=15000)
+    st = make_state(small)
+    assert not pa.boost_watermark(st, small.to_params(), C.ZONE_DMA32)
+    assert st.watermark_boost[C.ZONE_DMA32] == 0
 
 
 # ---------------------------------------------------------------------------
@@ -617,28 +622,16 @@ def test_mobility_grouping_enabled_at_16M():
     assert _vm_total_pages(m) >= PB * C.MIGRATE_TYPES
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MODEL BUG: page_group_by_mobility_disabled is never set.  build_all_zonelists() "
-    "disables grouping by mobility when nr_free_zone_pages(gfp_zone(GFP_HIGHUSER_MOVABLE)) "
-    "< pageblock_nr_pages * MIGRATE_TYPES (3072 pages), i.e. for Config(mem='4M'/'8M'/'12M'); "
-    "then gfp_migratetype() returns MIGRATE_UNMOVABLE for every request, "
-    "should_try_claim_block() returns true and try_to_claim_block() always claims.  "
-    "defragsim.page_alloc.gfp_migratetype/should_try_claim_block/try_to_claim_block "
-    "ignore it."))
-def test_small_machine_disables_grouping_by_mobility():
-    """include/linux/gfp.h gfp_migratetype(): "if
-    (unlikely(page_group_by_mobility_disabled)) return MIGRATE_UNMOVABLE;" with
-    page_group_by_mobility_disabled set by build_all_zonelists() when
-    vm_total_pages < pageblock_nr_pages * MIGRATE_TYPES.  On an 8 MiB node
-    (2048 pages, 2000 above the high watermark) a __GFP_MOVABLE request is
-    therefore an UNMOVABLE request: it finds no UNMOVABLE pages and claims the
-    first order-10 MOVABLE chunk (extfrag event alloc_migratetype=0,
-    fallback_migratetype=1, change_ownership=1; blocks 0-1 become UNMOVABLE)."""
-    m = model(mem="8M", zero_wmarks=False)
-    assert _vm_total_pages(m) < PB * C.MIGRATE_TYPES      # kernel: grouping disabled
-    assert m.alloc_pfn(0, M, ANON) == 0
-    assert [e[1:] for e in m.events()] == [(0, 0, 10, U, M, 1)]
-    assert m.block_mt() == [U, U, M, M]
+def test_small_machine_refused_instead_of_mobility_grouping_disabled():
+    """build_all_zonelists() sets page_group_by_mobility_disabled when
+    vm_total_pages < pageblock_nr_pages * MIGRATE_TYPES (then every request is
+    UNMOVABLE and every fallback claims).  The model does not implement that
+    mode, so Config refuses such small machines with a one-line error."""
+    from defragsim import Config, ConfigError
+    for mem in ("4M", "8M", "12M"):
+        with pytest.raises(ConfigError, match="^config.mem: .*page_group_by_mobility_disabled"):
+            Config(mem=mem)
+    Config(mem="16M")
 
 
 # ---------------------------------------------------------------------------
