@@ -265,7 +265,11 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             st.sc[s, SC_COST_NS] += cost
             continue
         if is_anon:
-            if not swap_available(st) or (gfp & __GFP_IO) == 0 or not st.sc[s, SC_MAY_SWAP]:
+            # add_to_swap() needs a slot per page of the folio.  MODEL: a
+            # large folio without enough room is activated instead of being
+            # split and swapped page by page as the kernel does.
+            swap_room = st.node[NODE_SWAP_TOTAL] - st.node[NODE_SWAP_USED] >= nr
+            if not swap_room or (gfp & __GFP_IO) == 0 or not st.sc[s, SC_MAY_SWAP]:
                 # no swap space (or may not swap): activate, try again later
                 st.pg_flags[pfn] = f | PG_active
                 lruvec_add_folio(st, pfn, False)

@@ -12,6 +12,7 @@ on 64 MiB) so memory can be filled almost completely from the fast path.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -243,41 +244,56 @@ def test_should_compact_retry_skipped_asks_compaction_zonelist_suitable(boot64):
 # 3. the defrag_mode NOFRAGMENT drop point
 # ---------------------------------------------------------------------------
 
-def _holes_workload(with_request=True, free_every=2, nr_freed_span=4096):
-    """A task fills the node with order-0 MOVABLE anon pages (64 pages left
-    free, inside the last, partial block), then frees every other page of its
-    first ``nr_freed_span`` pages: free memory sits only in partial movable
-    blocks, no chunk of order >= pageblock_order.  Then a kernel owner makes
-    one UNMOVABLE GFP_KERNEL order-0 request."""
+#: GFP_KERNEL without __GFP_KSWAPD_RECLAIM: the same slowpath, but kswapd
+#: (and kcompactd, which kswapd wakes) stay asleep, so the request's retry
+#: loop is all that happens.
+GFP_KERNEL_NO_KSWAPD = parse_gfp("__GFP_DIRECT_RECLAIM|__GFP_IO|__GFP_FS")
+
+
+def _holes_workload(gfp=GFP_KERNEL, with_request=True):
+    """A task fills the node with order-0 MOVABLE anon pages, leaving 64 pages
+    free inside the last (partial) block, then frees every other page of the
+    first pageblock: 320 free pages, all in two partial MOVABLE blocks.  With
+    fewer than pageblock_nr_pages free pages no whole free block can appear,
+    whatever reclaim or compaction do.  Then a kernel owner makes one
+    UNMOVABLE order-0 request."""
     ops = Ops()
     task = ops.owner(C.OWNER_TASK)
     kern = ops.owner(C.OWNER_KERNEL)
     hs = ops.handles(task, NR_PAGES_64M - 64)
     for h in hs:
         ops.alloc(h, GFP_MOVABLE, C.KIND_ANON)
-    for h in hs[:nr_freed_span:free_every]:
+    for h in hs[:512:2]:
         ops.free(h)
     if with_request:
         ops.gap(1_000_000)
         (k,) = ops.handles(kern, 1)
-        ops.alloc(k, GFP_KERNEL, C.KIND_KERNEL)
+        ops.alloc(k, gfp, C.KIND_KERNEL)
     return ops.build("nofragment-holes")
 
 
+@functools.lru_cache(maxsize=None)
+def _holes_run(gfp, defrag_mode):
+    return run(_holes_workload(gfp), _cfg64(defrag_mode=defrag_mode), check_invariants=True)
+
+
 def test_holes_setup_has_free_memory_only_in_partial_movable_blocks():
-    """Precondition of the drop-point test: no free chunk of pageblock order,
-    every block MOVABLE, plenty of free memory (far above the min watermark)
-    and no slowpath entry while building it."""
+    """Precondition of the drop-point tests: no free chunk of pageblock order,
+    every block MOVABLE, free memory above the min watermark, and no slowpath
+    entry while building it."""
     cfg = _cfg64(defrag_mode=1)
     r = run(_holes_workload(with_request=False), cfg, check_invariants=True)
     assert r.nr_free_mt[NORMAL, cfg.pageblock_order:, :].sum() == 0
     assert r.block_counts["Normal"]["movable"] == cfg.nr_pageblocks
-    assert r.vmstat["nr_free_pages"] == 64 + 2048
+    assert r.vmstat["nr_free_pages"] == 64 + 256
+    assert r.vmstat["nr_free_pages"] > r.watermarks[NORMAL, C.WMARK_HIGH]
     assert r.diagnostics["slowpath_entries"] == 0
     assert r.vmstat["oom_kill"] == 0
 
 
-def test_defrag_mode_drops_nofragment_after_retries_then_steals():
+@pytest.mark.parametrize("gfp", [GFP_KERNEL, GFP_KERNEL_NO_KSWAPD],
+                         ids=["GFP_KERNEL", "GFP_KERNEL-no-kswapd"])
+def test_defrag_mode_drops_nofragment_after_retries_then_falls_back(gfp):
     """__alloc_pages_slowpath() with vm.defrag_mode=1: ALLOC_NOFRAGMENT keeps an
     UNMOVABLE request off partial movable blocks; reclaim makes no progress
     (anon only, no swap), so should_reclaim_retry() retries until
@@ -287,13 +303,13 @@ def test_defrag_mode_drops_nofragment_after_retries_then_steals():
     killer -- and the request falls back into a movable block (a fragmenting
     mm_page_alloc_extfrag event).  Spec 3.9 drop point 1, 4.2, 4.5."""
     cfg = _cfg64(defrag_mode=1)
-    r = run(_holes_workload(), cfg, check_invariants=True)
+    r = _holes_run(gfp, 1)
     d = r.diagnostics
-    assert d["nofragment_drops"]["unmovable"] == 1
-    assert d["nofragment_drops"]["movable"] == 0
+    assert d["nofragment_drops"] == {"unmovable": 1, "movable": 0, "reclaimable": 0}
     assert d["nofragment_dropped"] == 1
     # 16 "goto retry" from should_reclaim_retry, then the 17th says no
     assert d["reclaim_retries"]["unmovable"] == C.MAX_RECLAIM_RETRIES
+    assert d["compact_retries"]["unmovable"] == 0
     # one direct reclaim per pass: 17 before the drop, none after (the
     # freelist attempt at the top of the retry loop succeeds)
     assert d["direct_reclaim"]["unmovable"] == C.MAX_RECLAIM_RETRIES + 1
@@ -310,13 +326,14 @@ def test_defrag_mode_drops_nofragment_after_retries_then_steals():
     assert (ef["fallback_order"] < cfg.pageblock_order).all()
 
 
-def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path():
+@pytest.mark.parametrize("gfp", [GFP_KERNEL, GFP_KERNEL_NO_KSWAPD],
+                         ids=["GFP_KERNEL", "GFP_KERNEL-no-kswapd"])
+def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path(gfp):
     """defrag_mode=0: ALLOC_NOFRAGMENT is set in the fast path only and
     dropped by get_page_from_freelist()'s UMA second pass ("reset and try
     again"), so the same request falls back without entering the slowpath:
     no reclaim, no nofragment drop (spec 3.9, defrag_mode = 0)."""
-    cfg = _cfg64(defrag_mode=0)
-    r = run(_holes_workload(), cfg, check_invariants=True)
+    r = _holes_run(gfp, 0)
     d = r.diagnostics
     assert d["nofragment_drops"] == {"unmovable": 0, "movable": 0, "reclaimable": 0}
     assert d["nofragment_dropped"] == 0
@@ -329,6 +346,27 @@ def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path():
     assert len(ef) >= 1 and (ef["fragmenting"] == 1).all()
 
 
+KCOMPACTD_SCAN_BUG = (
+    "MODEL BUG (compaction.py, uncommitted work in progress): one kcompactd wake "
+    "at order 9 on this 16384-page zone reports compact_daemon_migrate_scanned ~ 2**30 "
+    "(1073741855-1073741888 seen) and takes ~190 s; the kernel's migrate scanner only "
+    "moves forward and compact_zone() ends when the scanners meet.")
+
+
+@pytest.mark.xfail(strict=True, reason=KCOMPACTD_SCAN_BUG)
+def test_kcompactd_pass_scans_each_pfn_a_bounded_number_of_times():
+    """mm/compaction.c compact_zone(): cc->migrate_pfn only advances (a
+    pageblock is rescanned at most once, cc->finish_pageblock) and the pass
+    ends when the migrate scanner meets the free scanner, so one
+    kcompactd_do_work() scans at most about twice the zone per wake.  Here
+    kswapd, hopeless after MAX_RECLAIM_RETRIES failed runs, wakes kcompactd at
+    pageblock order (defrag_mode)."""
+    r = _holes_run(GFP_KERNEL, 1)
+    wakes = r.vmstat["compact_daemon_wake"]
+    assert wakes >= 1
+    assert r.vmstat["compact_daemon_migrate_scanned"] <= 2 * NR_PAGES_64M * wakes
+
+
 # ---------------------------------------------------------------------------
 # 4. OOM
 # ---------------------------------------------------------------------------
@@ -336,7 +374,11 @@ def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path():
 def _oom_workload(gfp, order=0, nreq=200, dead_ops=True):
     """Task 0 fills RAM with anon pages (no swap: unreclaimable), leaving 100
     pages free; then a kernel owner makes ``nreq`` requests; then task 0's
-    later ops (frees, touches, a new allocation)."""
+    later ops (frees, touches, a new allocation).
+
+    The OOM tests run with watermark_boost_factor=0: the kernel requests'
+    fallbacks would otherwise boost the watermark, and boosted kswapd wakes
+    kcompactd at pageblock order, which is beside the point here."""
     ops = Ops()
     task = ops.owner(C.OWNER_TASK)
     kern = ops.owner(C.OWNER_KERNEL)
@@ -365,7 +407,7 @@ def test_oom_kill_frees_victim_memory_and_skips_its_later_ops():
     resets no_progress_loops and the request succeeds on the retry; the
     victim's later ops are skipped (spec 4.9)."""
     wl, ntask = _oom_workload(GFP_KERNEL)
-    cfg = _cfg64()
+    cfg = _cfg64(watermark_boost_factor=0)
     r = run(wl, cfg, check_invariants=True, sample_interval=0.0005)
     d = r.diagnostics
     assert r.vmstat["oom_kill"] == 1
@@ -397,7 +439,7 @@ def test_requests_that_may_not_oom_fail_instead(gfp, order):
     __alloc_pages_may_oom() skips the killer for __GFP_RETRY_MAYFAIL.  The
     requests fail, nobody is killed (spec 4.7, 4.9)."""
     wl, ntask = _oom_workload(parse_gfp(gfp), order=order, nreq=60, dead_ops=False)
-    r = run(wl, _cfg64(), check_invariants=True)
+    r = run(wl, _cfg64(watermark_boost_factor=0), check_invariants=True)
     d = r.diagnostics
     assert r.vmstat["oom_kill"] == 0
     assert d["oom_kills"] == {"unmovable": 0, "movable": 0, "reclaimable": 0}
@@ -442,15 +484,8 @@ def test_swap_accounting_exact_without_frees_or_kills():
     assert r.diagnostics["swap_used_pages"] == v["pswpout"] - v["pswpin"]
 
 
-THP_SWAP_BUG = (
-    "MODEL BUG: shrink_inactive_list() swaps a whole large anon folio once any "
-    "swap slot is free (swap_available(): total - used > 0, then used += nr), so "
-    "swap used exceeds the device by up to 511 pages.  The kernel's add_to_swap() "
-    "fails for a large folio without room, shrink_folio_list() splits it and "
-    "swaps base pages only while slots are left (si->inuse_pages <= si->pages).")
 
 
-@pytest.mark.xfail(strict=True, reason=THP_SWAP_BUG)
 def test_swap_used_never_exceeds_swap_device_with_thp():
     """mm/vmscan.c shrink_folio_list(): add_to_swap() of a THP needs a free
     cluster; without one the folio is split and swapped page by page while
@@ -552,6 +587,7 @@ def storm256():
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_storm_direction_defrag_mode(storm256, seed):
     """The reclaim storm of "mm: fix reclaim storms in defrag_mode": with
