@@ -438,12 +438,16 @@ def test_requests_that_may_not_oom_fail_instead(gfp, order):
     ``The OOM killer will not help higher order allocs``;
     __alloc_pages_may_oom() skips the killer for __GFP_RETRY_MAYFAIL.  The
     requests fail, nobody is killed (spec 4.7, 4.9)."""
-    wl, ntask = _oom_workload(parse_gfp(gfp), order=order, nreq=60, dead_ops=False)
+    wl, ntask = _oom_workload(parse_gfp(gfp), order=order, nreq=100, dead_ops=False)
     r = run(wl, _cfg64(watermark_boost_factor=0), check_invariants=True)
     d = r.diagnostics
     assert r.vmstat["oom_kill"] == 0
     assert d["oom_kills"] == {"unmovable": 0, "movable": 0, "reclaimable": 0}
     assert d["failed"]["unmovable"] >= 1
+    assert d["direct_reclaim"]["unmovable"] >= 1
+    if "RETRY_MAYFAIL" not in gfp:
+        # nopage right after the reclaim/compaction round: no retry loop
+        assert d["reclaim_retries"]["unmovable"] == 0
     assert r.vmstat["nr_anon_pages"] == ntask
     assert d["ops_of_dead_owners"] == 0
 
