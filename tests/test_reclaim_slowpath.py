@@ -346,14 +346,8 @@ def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path(gfp):
     assert len(ef) >= 1 and (ef["fragmenting"] == 1).all()
 
 
-KCOMPACTD_SCAN_BUG = (
-    "MODEL BUG (compaction.py, uncommitted work in progress): one kcompactd wake "
-    "at order 9 on this 16384-page zone reports compact_daemon_migrate_scanned ~ 2**30 "
-    "(1073741855-1073741888 seen) and takes ~190 s; the kernel's migrate scanner only "
-    "moves forward and compact_zone() ends when the scanners meet.")
 
 
-@pytest.mark.xfail(strict=True, reason=KCOMPACTD_SCAN_BUG)
 def test_kcompactd_pass_scans_each_pfn_a_bounded_number_of_times():
     """mm/compaction.c compact_zone(): cc->migrate_pfn only advances (a
     pageblock is rescanned at most once, cc->finish_pageblock) and the pass
