@@ -346,8 +346,6 @@ def test_without_defrag_mode_no_drop_and_fallback_on_the_fast_path(gfp):
     assert len(ef) >= 1 and (ef["fragmenting"] == 1).all()
 
 
-
-
 def test_kcompactd_pass_scans_each_pfn_a_bounded_number_of_times():
     """mm/compaction.c compact_zone(): cc->migrate_pfn only advances (a
     pageblock is rescanned at most once, cc->finish_pageblock) and the pass
@@ -482,12 +480,12 @@ def test_swap_accounting_exact_without_frees_or_kills():
     assert r.diagnostics["swap_used_pages"] == v["pswpout"] - v["pswpin"]
 
 
-
-
 def test_swap_used_never_exceeds_swap_device_with_thp():
-    """mm/vmscan.c shrink_folio_list(): add_to_swap() of a THP needs a free
-    cluster; without one the folio is split and swapped page by page while
-    slots last.  The swap device can never hold more than its size."""
+    """mm/vmscan.c shrink_folio_list(): add_to_swap() of a THP needs a slot for
+    every page; without room the kernel splits the folio and swaps base pages
+    while slots last (the model activates the folio instead).  Either way the
+    swap device never holds more than its size (16 pages here, with eight
+    order-9 anon folios at the cold end of the LRU)."""
     ops = Ops()
     task = ops.owner(C.OWNER_TASK)
     thp = ops.handles(task, 8)
@@ -585,7 +583,6 @@ def storm256():
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_storm_direction_defrag_mode(storm256, seed):
     """The reclaim storm of "mm: fix reclaim storms in defrag_mode": with
