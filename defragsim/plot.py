@@ -180,6 +180,14 @@ def _rate(ts, col):
     return t[1:], np.diff(v) / dt
 
 
+def _per_type_rates(ts, prefix):
+    """(migratetype, t, rate, final total) of the ``<prefix>_<type>`` columns."""
+    for mt in (C.MIGRATE_UNMOVABLE, C.MIGRATE_MOVABLE, C.MIGRATE_RECLAIMABLE):
+        col = f"{prefix}_{C.MIGRATETYPE_KEYS[mt]}"
+        t, r = _rate(ts, col)
+        yield mt, t, r, ts[col].iloc[-1]
+
+
 def plot_swap(result, ax=None):
     """Swap activity: pswpout and pswpin in MiB/s over time."""
     plt = _plt()
@@ -204,9 +212,7 @@ def plot_stall(result, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     ts = result.timeseries
-    for mt, col in ((C.MIGRATE_UNMOVABLE, "stall_ns_unmovable"), (C.MIGRATE_MOVABLE, "stall_ns_movable"),
-                    (C.MIGRATE_RECLAIMABLE, "stall_ns_reclaimable")):
-        t, r = _rate(ts, col)
+    for mt, t, r, _ in _per_type_rates(ts, "stall_ns"):
         ax.plot(t, 100.0 * r / 1e9, color=MIGRATETYPE_COLORS[mt],
                 label=f"{C.MIGRATETYPE_NAMES[mt]} requests")
     t, r = _rate(ts, "psi_some_ns")
@@ -225,11 +231,8 @@ def plot_reclaim_retries(result, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     ts = result.timeseries
-    for mt, col in ((C.MIGRATE_UNMOVABLE, "reclaim_retries_unmovable"),
-                    (C.MIGRATE_MOVABLE, "reclaim_retries_movable"),
-                    (C.MIGRATE_RECLAIMABLE, "reclaim_retries_reclaimable")):
-        t, r = _rate(ts, col)
-        ax.plot(t, r, color=MIGRATETYPE_COLORS[mt], label=f"{C.MIGRATETYPE_NAMES[mt]} ({int(ts[col].iloc[-1]):,})")
+    for mt, t, r, total in _per_type_rates(ts, "reclaim_retries"):
+        ax.plot(t, r, color=MIGRATETYPE_COLORS[mt], label=f"{C.MIGRATETYPE_NAMES[mt]} ({int(total):,})")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("retries / s")
     ax.set_title(title_for(result, "should_reclaim_retry() retries"), fontsize=9)
