@@ -21,7 +21,8 @@ from .page_alloc import __zone_watermark_ok, wmark_pages
 from . import costs
 from .constants import (
     FALLBACK_EMPTY, KIND_ANON, KIND_FILE, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE,
-    MIGRATE_PCPTYPES, NR_FREE_PAGES_BLOCKS, PG_buddy, PG_head, PG_lru, PG_pcp, PG_tail,
+    MIGRATE_PCPTYPES, NR_FREE_PAGES_BLOCKS, PG_buddy, PG_head, PG_lru, PG_pcp, PG_pinned,
+    PG_tail,
     VM_COMPACT_DAEMON_FREE_SCANNED, VM_COMPACT_DAEMON_MIGRATE_SCANNED, VM_COMPACT_DAEMON_WAKE,
     VM_COMPACT_FREE_SCANNED, VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED,
     VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS, WMARK_HIGH,
@@ -36,7 +37,12 @@ from .state import (
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_STATE,
     NODE_KSWAPD_STATE, NODE_PSI_SOME_NS, NR_CC_FREE, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
-    NODE_KCOMPACTD_TIME, NODE_KCOMPACTD_BUSY_NS, NODE_LOCKDEP_BASE,
+    NODE_KCOMPACTD_TIME, NODE_KCOMPACTD_BUSY_NS, NODE_LOCKDEP_BASE, NODE_CURRENT_KCOMPACTD,
+    NODE_PROACTIVE_NEXT, NODE_KCOMPACTD_PROACTIVE_NS, CC_SEARCH_ORDER, CC_PROACTIVE,
+    CEV_BEGIN, CEV_END, CEV_TRY, CEV_DEFER_COMPACTION, CEV_DEFERRED, CEV_DEFER_RESET,
+    CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE, CEV_T, CEV_EVENT, CEV_ZONE, CEV_ORDER, CEV_SYNC,
+    CEV_STATUS, CEV_MIGRATE_PFN, CEV_FREE_PFN, CEV_CONSIDERED, CEV_DEFER_SHIFT,
+    CEV_ORDER_FAILED, CEV_DIRECT, KSWAPD_RUNNING,
 )
 
 # enum migrate_mode
@@ -80,6 +86,9 @@ INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
 
 #: sysctl vm.extfrag_threshold
 EXTFRAG_THRESHOLD = 500
+#: HPAGE_FRAG_CHECK_INTERVAL_MSEC: kcompactd's proactive check period
+HPAGE_FRAG_CHECK_INTERVAL_NS = 500_000_000
+GFP_KERNEL = 0xcc0
 
 
 @njit(inline='always')
@@ -90,6 +99,95 @@ def compact_gap(prm, order):
     if prm.compact_gap_capped and g > COMPACT_CLUSTER_MAX:
         return COMPACT_CLUSTER_MAX
     return g
+
+
+@njit
+def trace_compaction(st, ev, z, order, sync, status, migrate_pfn, free_pfn, considered,
+                     defer_shift, order_failed):
+    """Record one mm_compaction_* tracepoint (include/trace/events/compaction.h)
+    in the State.cev ring.  The time stamp is the clock of ``current``: the
+    request's clock for a task, kcompactd's own clock for kcompactd.  A full
+    ring counts lost events, as ftrace does."""
+    i = st.cev_count[0]
+    if i >= st.cev.shape[0]:
+        st.cev_count[1] += 1
+        return
+    kc = st.node[NODE_CURRENT_KCOMPACTD]
+    st.cev[i, CEV_T] = st.node[NODE_KCOMPACTD_TIME] if kc else st.clock[0]
+    st.cev[i, CEV_EVENT] = ev
+    st.cev[i, CEV_ZONE] = z
+    st.cev[i, CEV_ORDER] = order
+    st.cev[i, CEV_SYNC] = sync
+    st.cev[i, CEV_STATUS] = status
+    st.cev[i, CEV_MIGRATE_PFN] = migrate_pfn
+    st.cev[i, CEV_FREE_PFN] = free_pfn
+    st.cev[i, CEV_CONSIDERED] = considered
+    st.cev[i, CEV_DEFER_SHIFT] = defer_shift
+    st.cev[i, CEV_ORDER_FAILED] = order_failed
+    st.cev[i, CEV_DIRECT] = 0 if kc else 1
+    st.cev_count[0] = i + 1
+
+
+@njit
+def trace_defer(st, ev, z, order):
+    """mm_compaction_defer_compaction / _deferred / _defer_reset: the zone's
+    deferral state after the call."""
+    trace_compaction(st, ev, z, order, 0, 0, 0, 0, st.compact_defer[z, DEFER_CONSIDERED],
+                     st.compact_defer[z, DEFER_SHIFT], st.compact_defer[z, DEFER_ORDER_FAILED])
+
+
+@njit
+def extfrag_for_order(st, z, order):
+    """extfrag_for_order() (mm/vmstat.c): percent of free memory not in free
+    blocks of at least ``order``."""
+    free_pages = 0
+    suitable = 0
+    for o in range(NR_PAGE_ORDERS):
+        n = st.nr_free[z, o]
+        free_pages += n << o
+        if o >= order:
+            suitable += n << (o - order)
+    if free_pages == 0:
+        return 0
+    return (free_pages - (suitable << order)) * 100 // free_pages
+
+
+@njit
+def fragmentation_score_zone(st, prm, z):
+    """fragmentation_score_zone(): extfrag_for_order(zone, COMPACTION_HPAGE_ORDER)."""
+    return extfrag_for_order(st, z, prm.pageblock_order)
+
+
+@njit
+def fragmentation_score_node(st, prm):
+    """fragmentation_score_node(): zone scores weighted by present pages."""
+    node_present = 0
+    for z in range(MAX_NR_ZONES):
+        node_present += st.zone_managed[z]
+    score = 0
+    for z in range(MAX_NR_ZONES):
+        if st.zone_managed[z] == 0:
+            continue
+        score += st.zone_managed[z] * fragmentation_score_zone(st, prm, z) // (node_present + 1)
+    return score
+
+
+@njit
+def fragmentation_score_wmark(prm, low):
+    """fragmentation_score_wmark(): low = 100 - compaction_proactiveness,
+    high = low + min(10, low / 2)."""
+    wmark_low = 100 - prm.compaction_proactiveness
+    if low:
+        return wmark_low
+    return wmark_low + min(10, wmark_low // 2)
+
+
+@njit
+def should_proactive_compact_node(st, prm):
+    """should_proactive_compact_node()."""
+    if prm.compaction_proactiveness == 0 or st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING:
+        return False
+    return fragmentation_score_node(st, prm) > fragmentation_score_wmark(prm, False)
 
 
 @njit
@@ -338,16 +436,42 @@ def putback_movable_pages(st, prm, c):
 
 
 @njit
+def update_cached_migrate(st, prm, c, pfn):
+    """update_cached_migrate(): where async and sync compaction restart.
+    (The kernel passes pageblock_end_pfn(pfn) of a block end, i.e. one block
+    further; mirrored.)"""
+    z = st.cc[c, CC_ZONE]
+    pfn = pageblock_start(prm, pfn) + prm.pageblock_nr_pages
+    if pfn > st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]:
+        st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = pfn
+    if st.cc[c, CC_MODE] != MIGRATE_ASYNC and pfn > st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]:
+        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = pfn
+
+
+@njit
 def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
-    """isolate_migratepages_block(): take up to COMPACT_CLUSTER_MAX LRU folios
-    off the LRU.  Slab, page tables and other kernel pages, pages on per-cpu
-    lists, compound pages of the target order or more, and (for callers
-    without __GFP_FS) file pages cannot be isolated.  Direct async compaction
-    gives up on a whole cc.order-aligned chunk at its first such page
-    (skip_on_failure).  Returns the pfn where scanning stopped."""
+    """isolate_migratepages_block(): take LRU folios off the LRU, up to
+    COMPACT_CLUSTER_MAX (the whole block when finishing a pageblock).
+
+    Not isolated: free pages (stepped over), slab, page tables and other
+    kernel pages, pages on per-cpu lists, long-term pinned folios, compound
+    folios of the target order or more (or of pageblock order), and file
+    folios for callers without __GFP_FS.  Direct async compaction gives up on
+    a whole cc.order-aligned chunk at its first such page (skip_on_failure).
+    The block's skip bit is test-and-set when the scan starts at the block
+    start; a block scanned to its end with nothing isolated (or rescanned
+    with finish_pageblock) is skip-marked and advances the cached migrate
+    pfn.  Returns the pfn where scanning stopped.
+
+    MODEL: writeback completes at once in this model (see vmscan), so the
+    "under writeback" isolation failure of ASYNC/SYNC_LIGHT never arises;
+    dirty file folios are migratable (their filesystems have migrate_folio).
+    """
     direct = st.cc[c, CC_DIRECT]
     skip_on_failure = direct and st.cc[c, CC_MODE] == MIGRATE_ASYNC
     order = st.cc[c, CC_ORDER]
+    finish = st.cc[c, CC_FINISH_PAGEBLOCK]
+    cap = st.cc_migratepages.shape[1]
     chunk = 1 << max(order, 0)
     next_skip_pfn = 0
     if skip_on_failure:
@@ -355,6 +479,8 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
     nr_scanned = 0
     nr_isolated = 0
     block = low_pfn >> prm.pageblock_order
+    z = st.cc[c, CC_ZONE]
+    valid_page = False
     skip_updated = False
     gfp = st.cc[c, CC_GFP]
     pfn = low_pfn
@@ -365,10 +491,18 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
             if nr_isolated:
                 break
             next_skip_pfn = (pfn & ~(chunk - 1)) + chunk
+        if not valid_page and (pfn == pageblock_start(prm, pfn) or pfn == st.zone_start[z]):
+            # only the first pfn checks whether the block is marked skipped
+            if not isolation_suitable(st, prm, c, pfn):
+                pfn = end_pfn
+                break
+            valid_page = True
         nr_scanned += 1
         f = st.pg_flags[pfn]
         if f & PG_buddy:
-            pfn += 1 << st.pg_order[pfn]
+            o = st.pg_order[pfn]
+            nr_scanned += (1 << o) - 1
+            pfn += 1 << o
             continue
         ok = False
         step = 1
@@ -378,51 +512,66 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
             kind = st.pg_kind[pfn]
             if (f & PG_lru) and (kind == KIND_ANON or kind == KIND_FILE):
                 if o >= prm.pageblock_order or (order > 0 and o >= order):
-                    ok = False        # a compound page of the target order or more
+                    ok = False        # skip_isolation_on_order()
+                elif f & PG_pinned:
+                    ok = False        # extra references beyond the mappings
                 elif kind == KIND_FILE and (gfp & __GFP_FS) == 0:
-                    ok = False        # no filesystem callbacks from NOFS context
+                    ok = False        # only anon pages in GFP_NOFS context
                 else:
                     ok = True
+            elif o > 0:
+                nr_scanned += step - 1     # compound (non-LRU) page: skipped at once
         elif f & PG_pcp:
             step = 1 << st.pg_order[pfn]
         if ok:
-            if not skip_updated and not st.cc[c, CC_FINISH_PAGEBLOCK]:
-                # test_and_set_skip(): claim the block for this compactor
+            if not skip_updated and valid_page:
+                # test_and_set_skip(): the first compactor to lock the block owns it
                 skip_updated = True
-                if st.block_skip[block] and not st.cc[c, CC_IGNORE_SKIP_HINT]:
-                    # another compactor owns the block: abandon it
-                    pfn = end_pfn
-                    break
-                st.block_skip[block] = 1
+                if not st.cc[c, CC_IGNORE_SKIP_HINT]:
+                    was = st.block_skip[block]
+                    st.block_skip[block] = 1
+                    if was and not finish:
+                        pfn = end_pfn
+                        break
             vmscan.lruvec_del_folio(st, pfn)
             st.cc_migratepages[c, st.cc[c, CC_NR_MIGRATEPAGES]] = pfn
             st.cc[c, CC_NR_MIGRATEPAGES] += 1
             nr_isolated += step
             pfn += step
-            if st.cc[c, CC_NR_MIGRATEPAGES] >= COMPACT_CLUSTER_MAX:
+            # avoid isolating too much unless this block is being fully scanned
+            if st.cc[c, CC_NR_MIGRATEPAGES] >= COMPACT_CLUSTER_MAX and not finish:
+                break
+            if st.cc[c, CC_NR_MIGRATEPAGES] >= cap:
                 break
             continue
         # isolate_fail
-        if skip_on_failure and step >= 1:
+        if skip_on_failure:
             if nr_isolated:
                 putback_movable_pages(st, prm, c)
                 nr_isolated = 0
             pfn = max(next_skip_pfn, pfn + step)
             continue
         pfn += step
+    if pfn > end_pfn:
+        pfn = end_pfn
     st.cc[c, CC_MIGRATE_SCANNED] += nr_scanned
     st.cc[c, CC_ISOLATED] += nr_isolated
     st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
-    # Update the pageblock-skip if the whole block was scanned without isolation
-    if pfn >= end_pfn and nr_isolated == 0:
-        st.block_skip[block] = 1
+    if pfn == end_pfn and (nr_isolated == 0 or finish):
+        if valid_page and not skip_updated:
+            st.block_skip[block] = 1
+        update_cached_migrate(st, prm, c, pfn)
+    st.cc[c, CC_MIGRATE_PFN] = pfn
     return pfn
 
 
 @njit
 def isolate_migratepages(st, prm, c):
-    """isolate_migratepages(): find the next suitable source block and isolate
-    from it.  Returns ISOLATE_NONE or ISOLATE_SUCCESS."""
+    """isolate_migratepages(): from the migrate scanner (or the block
+    fast_find_migrateblock() picked), skip skip-marked blocks and blocks that
+    are not a suitable_migration_source() (advancing the cached pfn past
+    them), then isolate from the first remaining block.  Returns
+    ISOLATE_NONE or ISOLATE_SUCCESS."""
     z = st.cc[c, CC_ZONE]
     low_pfn = fast_find_migrateblock(st, prm, c)
     fast_find_block = low_pfn != st.cc[c, CC_MIGRATE_PFN]
@@ -430,35 +579,22 @@ def isolate_migratepages(st, prm, c):
     if block_start < st.zone_start[z]:
         block_start = st.zone_start[z]
     block_end = pageblock_start(prm, low_pfn) + prm.pageblock_nr_pages
-    sync = st.cc[c, CC_MODE] != MIGRATE_ASYNC
     while block_end <= st.cc[c, CC_FREE_PFN]:
         if (low_pfn == pageblock_start(prm, low_pfn) or low_pfn == st.zone_start[z]) and \
                 not fast_find_block and not isolation_suitable(st, prm, c, low_pfn):
+            fast_find_block = False
             st.cc[c, CC_MIGRATE_PFN] = block_end
             low_pfn = block_end
             block_end += prm.pageblock_nr_pages
             continue
         if not suitable_migration_source(st, prm, c, low_pfn):
-            # update_cached_migrate(): all remaining blocks between the
-            # scanners may be unsuitable; remember how far we got
-            if sync:
-                st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = max(
-                    st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC], block_end)
-            st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = max(
-                st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC], block_end)
+            update_cached_migrate(st, prm, c, block_end)
+            fast_find_block = False
             st.cc[c, CC_MIGRATE_PFN] = block_end
             low_pfn = block_end
             block_end += prm.pageblock_nr_pages
-            fast_find_block = False
             continue
-        low_pfn = isolate_migratepages_block(st, prm, c, low_pfn, block_end)
-        st.cc[c, CC_MIGRATE_PFN] = low_pfn
-        if low_pfn >= block_end:
-            if sync:
-                st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = max(
-                    st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC], block_end)
-            st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = max(
-                st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC], block_end)
+        isolate_migratepages_block(st, prm, c, low_pfn, block_end)
         break
     if st.cc[c, CC_NR_MIGRATEPAGES]:
         return ISOLATE_SUCCESS
@@ -490,69 +626,241 @@ def __isolate_free_page(st, prm, pfn, order):
 
 
 @njit
-def isolate_freepages(st, prm, c):
-    """isolate_freepages(): the free scanner, from cc.free_pfn down to the
-    block after the migrate scanner, isolating whole free chunks from
-    suitable target blocks until there are as many free pages as isolated
-    source pages.  MODEL: stride 1, no fast_isolate_freepages()."""
+def isolate_freepages_block(st, prm, c, start_pfn, end_pfn, stride):
+    """isolate_freepages_block() (non-strict): isolate every free buddy met
+    from ``start_pfn`` up to ``end_pfn``, stepping ``stride`` pfns, until as
+    many free pages as isolated source pages are held.  Compound and other
+    allocated chunks are stepped over whole.  Returns (the pfn reached,
+    pages isolated)."""
+    blockpfn = start_pfn
+    nr_scanned = 0
+    total_isolated = 0
+    while blockpfn < end_pfn:
+        nr_scanned += 1
+        f = st.pg_flags[blockpfn]
+        if f & PG_buddy:
+            order = st.pg_order[blockpfn]
+            if st.cc[c, CC_NR_FREE_CHUNKS] >= NR_CC_FREE:
+                break     # MODEL: the isolated-free-page store is full
+            if not __isolate_free_page(st, prm, blockpfn, order):
+                break
+            isolated = 1 << order
+            st.cc_freepages[c, st.cc[c, CC_NR_FREE_CHUNKS]] = blockpfn
+            st.pg_order[blockpfn] = order          # set_page_private(page, order)
+            st.cc[c, CC_NR_FREE_CHUNKS] += 1
+            nr_scanned += isolated - 1
+            total_isolated += isolated
+            st.cc[c, CC_NR_FREEPAGES] += isolated
+            if st.cc[c, CC_NR_MIGRATEPAGES] <= st.cc[c, CC_NR_FREEPAGES]:
+                blockpfn += isolated
+                break
+            blockpfn += isolated - 1 + stride
+            continue
+        if f & (PG_head | PG_pcp):
+            # compound page (or a chunk on a per-cpu list): skip it at once
+            size = 1 << st.pg_order[blockpfn]
+            if blockpfn + size <= end_pfn:
+                blockpfn += size - 1
+                nr_scanned += size - 1
+        blockpfn += stride
+    if blockpfn > end_pfn:
+        blockpfn = end_pfn
+    st.cc[c, CC_FREE_SCANNED] += nr_scanned
+    st.cc[c, CC_ISOLATED] += total_isolated
+    st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
+    return blockpfn, total_isolated
+
+
+@njit
+def update_pageblock_skip(st, prm, c, block_pfn, pfn):
+    """update_pageblock_skip(): mark the block skipped and lower
+    compact_cached_free_pfn to ``pfn``."""
+    st.block_skip[block_pfn >> prm.pageblock_order] = 1
+    z = st.cc[c, CC_ZONE]
+    if pfn < st.zone_compact[z, ZC_CACHED_FREE]:
+        st.zone_compact[z, ZC_CACHED_FREE] = pfn
+
+
+@njit
+def fast_isolate_around(st, prm, c, pfn):
+    """fast_isolate_around(): isolate the rest of the pageblock of a free page
+    found by the fast search (not in direct async compaction), and skip-mark
+    the block if it was scanned to its end."""
+    if st.cc[c, CC_NR_FREEPAGES] >= st.cc[c, CC_NR_MIGRATEPAGES]:
+        return
+    if st.cc[c, CC_DIRECT] and st.cc[c, CC_MODE] == MIGRATE_ASYNC:
+        return
+    z = st.cc[c, CC_ZONE]
+    start_pfn = max(pageblock_start(prm, pfn), st.zone_start[z])
+    end_pfn = min(pageblock_start(prm, pfn) + prm.pageblock_nr_pages, st.zone_end[z])
+    reached, _ = isolate_freepages_block(st, prm, c, start_pfn, end_pfn, 1)
+    if reached == end_pfn:
+        st.block_skip[start_pfn >> prm.pageblock_order] = 1
+
+
+@njit(inline='always')
+def freelist_scan_limit(st, c):
+    """freelist_scan_limit(): (COMPACT_CLUSTER_MAX >> fast_search_fail) + 1."""
+    return (COMPACT_CLUSTER_MAX >> min(63, st.cc[c, CC_FAST_SEARCH_FAIL])) + 1
+
+
+@njit
+def next_search_order(st, c, order):
+    """next_search_order(): round-robin over orders below cc->order, starting
+    at cc->search_order; -1 when the search wrapped around."""
+    order -= 1
+    if order < 0:
+        order = st.cc[c, CC_ORDER] - 1
+    if order == st.cc[c, CC_SEARCH_ORDER]:
+        st.cc[c, CC_SEARCH_ORDER] -= 1
+        if st.cc[c, CC_SEARCH_ORDER] < 0:
+            st.cc[c, CC_SEARCH_ORDER] = st.cc[c, CC_ORDER] - 1
+        return -1
+    return order
+
+
+@njit
+def fast_isolate_freepages(st, prm, c):
+    """fast_isolate_freepages(): search the MOVABLE free lists (orders below
+    cc->order, from the tail) for a free page in the top quarter of the
+    unscanned range, accepting the top half; isolate it and the rest of its
+    block (fast_isolate_around).  Lowers compact_cached_free_pfn.  Returns
+    the pfn the free scanner should continue from."""
     z = st.cc[c, CC_ZONE]
     pbn = prm.pageblock_nr_pages
-    block_start = pageblock_start(prm, st.cc[c, CC_FREE_PFN])
-    low_pfn = pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]) + pbn
-    isolate_start = st.cc[c, CC_FREE_PFN]
-    while block_start >= low_pfn:
-        block_end = min(block_start + pbn, st.zone_end[z])
-        if isolate_start < block_start or isolate_start >= block_end:
-            isolate_start = block_start
-        if not suitable_migration_target(st, prm, c, block_start) or \
-                not isolation_suitable(st, prm, c, block_start):
-            block_start -= pbn
-            isolate_start = block_start
+    limit = max(1, freelist_scan_limit(st, c) >> 1)
+    nr_scanned = 0
+    highest = 0
+    page = -1
+    scan_start = False
+    if st.cc[c, CC_ORDER] <= 0:
+        return st.cc[c, CC_FREE_PFN]
+    if st.cc[c, CC_FREE_PFN] >= st.zone_compact[z, ZC_INIT_FREE]:
+        limit = pbn >> 1
+        scan_start = True
+    distance = st.cc[c, CC_FREE_PFN] - st.cc[c, CC_MIGRATE_PFN]
+    low_pfn = pageblock_start(prm, st.cc[c, CC_FREE_PFN] - (distance >> 2))
+    min_pfn = pageblock_start(prm, st.cc[c, CC_FREE_PFN] - (distance >> 1))
+    if min_pfn > low_pfn:
+        low_pfn = min_pfn
+    st.cc[c, CC_SEARCH_ORDER] = min(st.cc[c, CC_ORDER] - 1, st.cc[c, CC_SEARCH_ORDER])
+    order = st.cc[c, CC_SEARCH_ORDER]
+    while page < 0 and order >= 0:
+        if st.nr_free[z, order] == 0:
+            order = next_search_order(st, c, order)
             continue
-        p = isolate_start
-        failed = False
-        while p < block_end:
-            st.cc[c, CC_FREE_SCANNED] += 1
-            f = st.pg_flags[p]
-            if f & PG_buddy:
-                o = st.pg_order[p]
-                if st.cc[c, CC_NR_FREE_CHUNKS] >= NR_CC_FREE:
-                    break
-                if not __isolate_free_page(st, prm, p, o):
-                    failed = True
-                    break
-                st.cc_freepages[c, st.cc[c, CC_NR_FREE_CHUNKS]] = p
-                st.pg_order[p] = o
+        lid = page_alloc.free_list_id(z, order, MIGRATE_MOVABLE)
+        order_scanned = 0
+        high_pfn = 0
+        freepage = -1
+        p = st.free_tail[lid]          # list_for_each_entry_reverse
+        while p >= 0:
+            order_scanned += 1
+            nr_scanned += 1
+            if p >= highest:
+                highest = max(pageblock_start(prm, p), st.zone_start[z])
+            if p >= low_pfn:
+                st.cc[c, CC_FAST_SEARCH_FAIL] = 0
+                st.cc[c, CC_SEARCH_ORDER] = order
+                page = p
+                freepage = p
+                break
+            if p >= min_pfn and p > high_pfn:
+                high_pfn = p
+                limit >>= 1            # shorten the scan if a candidate is found
+            if order_scanned >= limit:
+                freepage = p
+                break
+            p = st.pg_prev[p]
+        # use a maximum candidate pfn if a preferred one was not found
+        if page < 0 and high_pfn:
+            page = high_pfn
+            freepage = page
+        if freepage >= 0:
+            # reorder so that a future search skips recent pages
+            page_alloc.move_freelist_head(st, st.free_head, st.free_tail, lid, freepage)
+        if page >= 0:
+            if st.cc[c, CC_NR_FREE_CHUNKS] < NR_CC_FREE and __isolate_free_page(st, prm, page, order):
+                st.cc_freepages[c, st.cc[c, CC_NR_FREE_CHUNKS]] = page
+                st.pg_order[page] = order
                 st.cc[c, CC_NR_FREE_CHUNKS] += 1
-                st.cc[c, CC_NR_FREEPAGES] += 1 << o
-                st.cc[c, CC_ISOLATED] += 1 << o
-                p += 1 << o
-                if st.cc[c, CC_NR_FREEPAGES] >= st.cc[c, CC_NR_MIGRATEPAGES]:
-                    break
-                continue
-            if (f & PG_head) or (f & PG_pcp):
-                step = 1 << st.pg_order[p]
-                p += step
-                continue
-            p += 1
-        st.cc[c, CC_COST_NS] += (p - isolate_start) * costs.COMPACT_SCAN_PFN_NS
-        if p >= block_end and not failed:
-            st.block_skip[block_start >> prm.pageblock_order] = 1
-            # compact_cached_free_pfn only moves down here
-            if block_start < st.zone_compact[z, ZC_CACHED_FREE]:
-                st.zone_compact[z, ZC_CACHED_FREE] = block_start
-        if st.cc[c, CC_NR_FREEPAGES] >= st.cc[c, CC_NR_MIGRATEPAGES]:
-            if p >= block_end:
-                isolate_start = block_start - pbn
+                nr_scanned += (1 << order) - 1
+                st.cc[c, CC_NR_FREEPAGES] += 1 << order
+                st.cc[c, CC_ISOLATED] += 1 << order
             else:
-                isolate_start = p
+                # if isolation fails, abort the search
+                order = st.cc[c, CC_SEARCH_ORDER] + 1
+                page = -1
+        if st.cc[c, CC_NR_FREEPAGES] >= st.cc[c, CC_NR_MIGRATEPAGES]:
             break
-        if failed:
-            isolate_start = p
+        if order_scanned >= limit:
+            limit = max(1, limit >> 1)
+        if page >= 0:
             break
-        block_start -= pbn
-        isolate_start = block_start
-    st.cc[c, CC_FREE_PFN] = max(isolate_start, 0)
+        order = next_search_order(st, c, order)
+    if page < 0:
+        st.cc[c, CC_FAST_SEARCH_FAIL] += 1
+        if scan_start:
+            # use the highest pfn found above min; if none, be pessimistic
+            # for direct compaction and use the min mark
+            if highest >= min_pfn:
+                page = highest
+                st.cc[c, CC_FREE_PFN] = highest
+            elif st.cc[c, CC_DIRECT] and min_pfn >= st.zone_start[z]:
+                if suitable_migration_target(st, prm, c, min_pfn):
+                    page = min_pfn
+                st.cc[c, CC_FREE_PFN] = min_pfn
+    if highest and highest >= st.zone_compact[z, ZC_CACHED_FREE]:
+        highest -= pbn
+        st.zone_compact[z, ZC_CACHED_FREE] = highest
+    st.cc[c, CC_FREE_SCANNED] += nr_scanned
+    st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
+    if page < 0:
+        return st.cc[c, CC_FREE_PFN]
+    fast_isolate_around(st, prm, c, page)
+    return page
+
+
+@njit
+def isolate_freepages(st, prm, c):
+    """isolate_freepages(): first fast_isolate_freepages(); if that found
+    nothing, the linear free scanner from cc->free_pfn down to the block
+    after the migrate scanner, over suitable, not skip-marked target blocks,
+    with async's adaptive stride (32, 1 after a block that yielded pages,
+    doubling per empty block), until enough free pages are isolated."""
+    fast_isolate_freepages(st, prm, c)
+    if st.cc[c, CC_NR_FREEPAGES]:
+        return
+    z = st.cc[c, CC_ZONE]
+    pbn = prm.pageblock_nr_pages
+    isolate_start_pfn = st.cc[c, CC_FREE_PFN]
+    block_start_pfn = pageblock_start(prm, isolate_start_pfn)
+    block_end_pfn = min(block_start_pfn + pbn, st.zone_end[z])
+    low_pfn = pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]) + pbn
+    stride = COMPACT_CLUSTER_MAX if st.cc[c, CC_MODE] == MIGRATE_ASYNC else 1
+    while block_start_pfn >= low_pfn:
+        if suitable_migration_target(st, prm, c, block_start_pfn) and \
+                isolation_suitable(st, prm, c, block_start_pfn):
+            isolate_start_pfn, nr_isolated = isolate_freepages_block(
+                st, prm, c, isolate_start_pfn, block_end_pfn, stride)
+            # update the skip hint if the full pageblock was scanned
+            if isolate_start_pfn == block_end_pfn:
+                update_pageblock_skip(st, prm, c, block_start_pfn, block_start_pfn - pbn)
+            if st.cc[c, CC_NR_FREEPAGES] >= st.cc[c, CC_NR_MIGRATEPAGES]:
+                if isolate_start_pfn >= block_end_pfn:
+                    # restart at the previous pageblock next time
+                    isolate_start_pfn = block_start_pfn - pbn
+                break
+            elif isolate_start_pfn < block_end_pfn:
+                break      # isolation failed early: do not continue needlessly
+            if nr_isolated:
+                stride = 1
+            else:
+                stride = min(COMPACT_CLUSTER_MAX, stride << 1)
+        block_end_pfn = block_start_pfn
+        block_start_pfn -= pbn
+        isolate_start_pfn = block_start_pfn
+    st.cc[c, CC_FREE_PFN] = max(isolate_start_pfn, 0)
 
 
 @njit
@@ -678,7 +986,9 @@ def compaction_suit_allocation_order(st, prm, z, order, highest_zoneidx, alloc_f
 
 @njit
 def __compact_finished(st, prm, c):
-    """__compact_finished(): scanners met (COMPLETE/PARTIAL_SKIPPED); finish the
+    """__compact_finished(): scanners met (COMPLETE/PARTIAL_SKIPPED); proactive
+    passes stop at the low fragmentation-score mark (or when kswapd runs);
+    manual compaction (order -1) runs on; finish the
     current pageblock; kcompactd under defrag_mode succeeds when the high
     watermark is met in whole free pageblocks; otherwise success when a free
     chunk of the order exists on the request's list or a claimable fallback."""
@@ -690,9 +1000,15 @@ def __compact_finished(st, prm, c):
         if st.cc[c, CC_WHOLE_ZONE]:
             return COMPACT_COMPLETE
         return COMPACT_PARTIAL_SKIPPED
+    if st.cc[c, CC_PROACTIVE]:
+        if st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING:
+            return COMPACT_PARTIAL_SKIPPED
+        if fragmentation_score_zone(st, prm, z) > fragmentation_score_wmark(prm, True):
+            return COMPACT_CONTINUE
+        return COMPACT_SUCCESS
     order = st.cc[c, CC_ORDER]
     if order < 0:
-        return COMPACT_CONTINUE
+        return COMPACT_CONTINUE       # is_via_compact_memory()
     if st.cc[c, CC_MIGRATE_PFN] != pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]):
         return COMPACT_CONTINUE
     if prm.defrag_mode and not st.cc[c, CC_DIRECT]:
@@ -713,9 +1029,23 @@ def __compact_finished(st, prm, c):
 
 
 @njit
+def compact_scanners_met(st, prm, c):
+    """compact_scanners_met(): the free scanner reached the migrate scanner's block."""
+    return st.cc[c, CC_FREE_PFN] >> prm.pageblock_order <= st.cc[c, CC_MIGRATE_PFN] >> prm.pageblock_order
+
+
+@njit
 def compact_zone(st, prm, own, c):
     """compact_zone(): run the two scanners toward each other until the zone
-    can satisfy the order, the scanners meet, or a page is captured."""
+    can satisfy the order, the scanners meet, or a page is captured.
+
+    A pageblock whose migration partly failed is rescanned whole once
+    (finish_pageblock) and then skip-marked; -ENOMEM from compaction_alloc
+    before the scanners met ends the run as COMPACT_CONTENDED; the compacting
+    cpu's per-cpu lists are drained when the migrate scanner leaves the
+    order-aligned block it migrated from, so freed pages merge (and can be
+    captured).  Emits mm_compaction_begin / mm_compaction_end.
+    """
     z = st.cc[c, CC_ZONE]
     order = st.cc[c, CC_ORDER]
     st.cc[c, CC_MIGRATETYPE] = st.cc[c, CC_GFP] >> 3 & 3
@@ -733,6 +1063,7 @@ def compact_zone(st, prm, own, c):
     start_pfn = st.zone_start[z]
     end_pfn = st.zone_end[z]
     sync = 0 if is_async else 1
+    st.cc[c, CC_SEARCH_ORDER] = order if order > 0 else 0
     if st.cc[c, CC_WHOLE_ZONE]:
         st.cc[c, CC_MIGRATE_PFN] = start_pfn
         st.cc[c, CC_FREE_PFN] = pageblock_start(prm, end_pfn - 1)
@@ -748,6 +1079,11 @@ def compact_zone(st, prm, own, c):
             st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = start_pfn
         if st.cc[c, CC_MIGRATE_PFN] <= st.zone_compact[z, ZC_INIT_MIGRATE]:
             st.cc[c, CC_WHOLE_ZONE] = 1
+    # lru_add_drain(): MODEL: folios are on their LRU list from the start
+    update_cached = is_async and st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] == \
+        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]
+    trace_compaction(st, CEV_BEGIN, z, order, st.cc[c, CC_MODE], 0, st.cc[c, CC_MIGRATE_PFN],
+                     st.cc[c, CC_FREE_PFN], 0, 0, 0)
     last_migrated_pfn = 0
     ret = COMPACT_CONTINUE
     while True:
@@ -756,26 +1092,56 @@ def compact_zone(st, prm, own, c):
             ret = COMPACT_CONTINUE
         if ret != COMPACT_CONTINUE:
             break
-        iso_start = st.cc[c, CC_MIGRATE_PFN]
-        r = isolate_migratepages(st, prm, c)
-        if r == ISOLATE_NONE and st.cc[c, CC_MIGRATE_PFN] <= iso_start:
-            # MODEL: guarantee progress (the kernel's scanner always advances)
-            st.cc[c, CC_MIGRATE_PFN] = pageblock_start(prm, iso_start) + prm.pageblock_nr_pages
-        if r == ISOLATE_SUCCESS:
-            failed = migrate_isolated(st, prm, own, c)
-            last_migrated_pfn = iso_start
-            if failed and st.cc[c, CC_FREE_PFN] >> prm.pageblock_order > \
-                    st.cc[c, CC_MIGRATE_PFN] >> prm.pageblock_order and \
-                    st.cc[c, CC_NR_FREEPAGES] == 0:
-                # -ENOMEM from compaction_alloc: nothing left to migrate into
-                ret = COMPACT_CONTENDED
+        iteration_start_pfn = st.cc[c, CC_MIGRATE_PFN]
+        # Avoid multiple rescans of the same pageblock: the first rescan
+        # captures the entire pageblock; if that fails it is skip-marked.
+        st.cc[c, CC_FINISH_PAGEBLOCK] = 0
+        if last_migrated_pfn and pageblock_start(prm, last_migrated_pfn) == \
+                pageblock_start(prm, iteration_start_pfn):
+            st.cc[c, CC_FINISH_PAGEBLOCK] = 1
+        stop = False
+        while True:   # rescan:
+            r = isolate_migratepages(st, prm, c)
+            if r == ISOLATE_NONE:
+                if st.cc[c, CC_MIGRATE_PFN] <= iteration_start_pfn and \
+                        not compact_scanners_met(st, prm, c):
+                    # MODEL: guarantee progress (the kernel's scanner always
+                    # advances; here a free scanner that stopped mid-block can
+                    # leave the migrate scanner's loop empty)
+                    st.cc[c, CC_MIGRATE_PFN] = pageblock_start(prm, iteration_start_pfn) + \
+                        prm.pageblock_nr_pages
+                if update_cached:
+                    st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = \
+                        st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]
                 break
+            update_cached = False
+            last_migrated_pfn = max(st.zone_start[z],
+                                    pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
+            failed = migrate_isolated(st, prm, own, c)
+            if failed:
+                # migrate_pages() returned -ENOMEM (no free target page)
+                if not compact_scanners_met(st, prm, c):
+                    ret = COMPACT_CONTENDED
+                    stop = True
+                    break
+                if st.cc[c, CC_MIGRATE_PFN] != pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]) and \
+                        not st.cc[c, CC_IGNORE_SKIP_HINT] and not st.cc[c, CC_FINISH_PAGEBLOCK] and \
+                        st.cc[c, CC_MODE] < MIGRATE_SYNC:
+                    st.cc[c, CC_FINISH_PAGEBLOCK] = 1
+                    # draining pcplists does not help THP if any page failed
+                    if order == prm.pageblock_order:
+                        last_migrated_pfn = 0
+                    continue
+            # stop if a page has been captured
             if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:
                 ret = COMPACT_SUCCESS
-                break
-        # Has the migration scanner moved away from the previous cc->order
-        # aligned block where we migrated from?  Then flush the freed pages
-        # from this cpu's lists so they can merge (and be captured).
+                stop = True
+            break
+        if stop:
+            break
+        # check_drain: has the migration scanner moved away from the
+        # previous cc->order aligned block where we migrated from?  Then
+        # flush this cpu's freed pages so they can merge (and be captured).
         if order > 0 and last_migrated_pfn:
             cur = st.cc[c, CC_MIGRATE_PFN] & ~((1 << order) - 1)
             if last_migrated_pfn < cur:
@@ -784,21 +1150,24 @@ def compact_zone(st, prm, own, c):
                 if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:
                     ret = COMPACT_SUCCESS
                     break
+    if st.cc[c, CC_NR_MIGRATEPAGES]:
+        putback_movable_pages(st, prm, c)
     hi = release_freepages(st, prm, c)
+    # compact_cached_free_pfn only moves up here, to where unused free pages were
     if hi >= 0:
         pb = pageblock_start(prm, hi)
         if pb > st.zone_compact[z, ZC_CACHED_FREE]:
             st.zone_compact[z, ZC_CACHED_FREE] = pb
-    if st.cc[c, CC_NR_MIGRATEPAGES]:
-        putback_movable_pages(st, prm, c)
     ms = st.cc[c, CC_MIGRATE_SCANNED]
     fs = st.cc[c, CC_FREE_SCANNED]
     st.vm_events[VM_COMPACT_MIGRATE_SCANNED] += ms
     st.vm_events[VM_COMPACT_FREE_SCANNED] += fs
     st.vm_events[VM_COMPACT_ISOLATED] += st.cc[c, CC_ISOLATED]
-    if not st.cc[c, CC_DIRECT]:
+    if c == CC_KCOMPACTD_IDX:
         st.vm_events[VM_COMPACT_DAEMON_MIGRATE_SCANNED] += ms
         st.vm_events[VM_COMPACT_DAEMON_FREE_SCANNED] += fs
+    trace_compaction(st, CEV_END, z, order, st.cc[c, CC_MODE], ret, st.cc[c, CC_MIGRATE_PFN],
+                     st.cc[c, CC_FREE_PFN], 0, 0, 0)
     return ret
 
 
@@ -857,6 +1226,7 @@ def try_to_compact_pages(st, prm, own, gfp_mask, order, alloc_flags, highest_zon
     st.capc[CAPC_EXT_MT] = -1
     if (gfp_mask & __GFP_IO) == 0:
         return COMPACT_SKIPPED, -1, 0
+    trace_compaction(st, CEV_TRY, highest_zoneidx, order, prio, gfp_mask, 0, 0, 0, 0, 0)
     rc = COMPACT_SKIPPED
     cost = 0
     for z in range(highest_zoneidx, -1, -1):
@@ -883,6 +1253,15 @@ def try_to_compact_pages(st, prm, own, gfp_mask, order, alloc_flags, highest_zon
 # ---------------------------------------------------------------------------
 
 @njit
+def highest_populated_zone(st):
+    """pgdat->nr_zones - 1."""
+    for z in range(MAX_NR_ZONES - 1, -1, -1):
+        if st.zone_managed[z]:
+            return z
+    return 0
+
+
+@njit
 def kcompactd_node_suitable(st, prm):
     """kcompactd_node_suitable(): some zone where compaction at the requested
     order is neither already satisfied nor unsuitable."""
@@ -901,14 +1280,15 @@ def kcompactd_node_suitable(st, prm):
 @njit
 def kcompactd_wake(st, prm):
     """The wake in wakeup_kcompactd(): only if kcompactd sleeps and the node
-    is suitable for compaction at the recorded order."""
+    is suitable for compaction at the recorded order.  True if woken."""
     if st.node[NODE_KCOMPACTD_STATE] == KCOMPACTD_RUNNING:
-        return
+        return False
     if not kcompactd_node_suitable(st, prm):
-        return
+        return False
     st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_RUNNING
     if st.node[NODE_KCOMPACTD_TIME] < st.clock[0]:
         st.node[NODE_KCOMPACTD_TIME] = st.clock[0]
+    return True
 
 
 @njit
@@ -920,6 +1300,7 @@ def kcompactd_do_work(st, prm, own):
     order = st.node[NODE_KCOMPACTD_MAX_ORDER]
     idx = st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX]
     alloc_flags = WMARK_HIGH if prm.defrag_mode else 0
+    trace_compaction(st, CEV_KCOMPACTD_WAKE, idx, order, 0, 0, 0, 0, 0, 0, 0)
     st.vm_events[VM_COMPACT_DAEMON_WAKE] += 1
     cost = 0
     for z in range(idx + 1):
@@ -930,34 +1311,83 @@ def kcompactd_do_work(st, prm, own):
         if compaction_suit_allocation_order(st, prm, z, order, idx, alloc_flags, False,
                                             True) != COMPACT_CONTINUE:
             continue
-        init_compact_control(st, c, z, order, 0xcc0, MIGRATE_SYNC_LIGHT, alloc_flags, idx, 0, 0, 0)
+        init_compact_control(st, c, z, order, GFP_KERNEL, MIGRATE_SYNC_LIGHT, alloc_flags, idx, 0,
+                             0, 0)
         status = compact_zone(st, prm, own, c)
         cost += st.cc[c, CC_COST_NS]
         if status == COMPACT_SUCCESS:
             compaction_defer_reset(st, z, order, False)
         elif status == COMPACT_PARTIAL_SKIPPED or status == COMPACT_COMPLETE:
+            # Buddy pages may become stranded on pcps that could otherwise
+            # coalesce on the zone's free area for order >= cc->order.
             page_alloc.drain_all_pages(st, prm, z)
             defer_compaction(st, z, order)
     # clear the request if it was not raised meanwhile
     if st.node[NODE_KCOMPACTD_MAX_ORDER] <= order:
         st.node[NODE_KCOMPACTD_MAX_ORDER] = 0
-    st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = 0
+    if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] >= idx:
+        st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = highest_populated_zone(st)
     return max(cost, costs.COMPACT_SCAN_PFN_NS)
 
 
 @njit
+def compact_node(st, prm, own, proactive, cpu):
+    """compact_node(): compact every populated zone of the node, whole zone,
+    skip hints ignored, no target order (-1).  Proactive passes (kcompactd)
+    run MIGRATE_SYNC_LIGHT and stop at the low fragmentation-score mark;
+    /proc/sys/vm/compact_memory runs MIGRATE_SYNC.  Returns the cost in ns."""
+    c = CC_KCOMPACTD_IDX if proactive else CC_DIRECT_IDX
+    mode = MIGRATE_SYNC_LIGHT if proactive else MIGRATE_SYNC
+    cost = 0
+    for z in range(MAX_NR_ZONES):
+        if st.zone_managed[z] == 0:
+            continue
+        init_compact_control(st, c, z, -1, GFP_KERNEL, mode, 0, MAX_NR_ZONES - 1, 0, 0, cpu)
+        st.cc[c, CC_IGNORE_SKIP_HINT] = 1
+        st.cc[c, CC_WHOLE_ZONE] = 1
+        st.cc[c, CC_PROACTIVE] = 1 if proactive else 0
+        compact_zone(st, prm, own, c)
+        cost += st.cc[c, CC_COST_NS]
+    return cost
+
+
+@njit
 def run_kcompactd(st, prm, own, until):
-    """Let kcompactd run up to ``until``: one kcompactd_do_work per wakeup,
-    charged to kcompactd's own clock (and to PSI: it runs in a memstall)."""
-    if st.node[NODE_KCOMPACTD_STATE] != KCOMPACTD_RUNNING:
-        return
-    if st.node[NODE_KCOMPACTD_TIME] > until:
-        return
-    cost = kcompactd_do_work(st, prm, own)
-    st.node[NODE_KCOMPACTD_TIME] += cost
-    st.node[NODE_KCOMPACTD_BUSY_NS] += cost
-    st.node[NODE_PSI_SOME_NS] += cost
-    st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_SLEEPING
+    """Let kcompactd run up to ``until``: one kcompactd_do_work() per wakeup,
+    charged to kcompactd's own clock (and to PSI: it runs in a memstall);
+    between wakeups, the proactive check every HPAGE_FRAG_CHECK_INTERVAL_MSEC
+    (500 ms; x64 after a pass that did not lower the node's score).
+    Proactive passes are not a memstall."""
+    st.node[NODE_CURRENT_KCOMPACTD] = 1
+    for _ in range(64):
+        if st.node[NODE_KCOMPACTD_STATE] == KCOMPACTD_RUNNING:
+            if st.node[NODE_KCOMPACTD_TIME] > until:
+                break
+            cost = kcompactd_do_work(st, prm, own)
+            st.node[NODE_KCOMPACTD_TIME] += cost
+            st.node[NODE_KCOMPACTD_BUSY_NS] += cost
+            st.node[NODE_PSI_SOME_NS] += cost
+            st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_SLEEPING
+            # the timeout restarts after work
+            st.node[NODE_PROACTIVE_NEXT] = st.node[NODE_KCOMPACTD_TIME] + \
+                HPAGE_FRAG_CHECK_INTERVAL_NS
+            continue
+        if prm.compaction_proactiveness == 0 or st.node[NODE_PROACTIVE_NEXT] > until:
+            break
+        # the wait timed out: proactive check
+        if st.node[NODE_KCOMPACTD_TIME] < st.node[NODE_PROACTIVE_NEXT]:
+            st.node[NODE_KCOMPACTD_TIME] = st.node[NODE_PROACTIVE_NEXT]
+        timeout = HPAGE_FRAG_CHECK_INTERVAL_NS
+        if should_proactive_compact_node(st, prm):
+            prev_score = fragmentation_score_node(st, prm)
+            cost = compact_node(st, prm, own, True, 0)
+            st.node[NODE_KCOMPACTD_TIME] += cost
+            st.node[NODE_KCOMPACTD_BUSY_NS] += cost
+            st.node[NODE_KCOMPACTD_PROACTIVE_NS] += cost
+            if fragmentation_score_node(st, prm) >= prev_score:
+                timeout = HPAGE_FRAG_CHECK_INTERVAL_NS << COMPACT_MAX_DEFER_SHIFT
+        st.node[NODE_PROACTIVE_NEXT] = st.node[NODE_KCOMPACTD_TIME] + timeout
+    st.node[NODE_CURRENT_KCOMPACTD] = 0
 
 
 # ---------------------------------------------------------------------------
@@ -976,6 +1406,7 @@ def defer_compaction(st, z, order):
                                            COMPACT_MAX_DEFER_SHIFT)
     if order < st.compact_defer[z, DEFER_ORDER_FAILED]:
         st.compact_defer[z, DEFER_ORDER_FAILED] = order
+    trace_defer(st, CEV_DEFER_COMPACTION, z, order)
 
 
 @njit
@@ -988,6 +1419,7 @@ def compaction_deferred(st, z, order):
     if st.compact_defer[z, DEFER_CONSIDERED] >= limit:
         st.compact_defer[z, DEFER_CONSIDERED] = limit
         return False
+    trace_defer(st, CEV_DEFERRED, z, order)
     return True
 
 
@@ -999,6 +1431,7 @@ def compaction_defer_reset(st, z, order, alloc_success):
         st.compact_defer[z, DEFER_SHIFT] = 0
     if order >= st.compact_defer[z, DEFER_ORDER_FAILED]:
         st.compact_defer[z, DEFER_ORDER_FAILED] = order + 1
+    trace_defer(st, CEV_DEFER_RESET, z, order)
 
 
 @njit

@@ -185,6 +185,13 @@ class Config:
         is based on (default); ``"mainline"``: ``2 << order`` (v7.1 and older).
     oomd : OomdConfig, dict or bool, optional
         A userspace pressure guard (off by default).
+    compaction_proactiveness : int
+        ``vm.compaction_proactiveness`` (0..100, default 20; 0 disables
+        kcompactd's proactive passes).
+    thp_defrag : str
+        ``/sys/kernel/mm/transparent_hugepage/defrag``: ``always``, ``defer``,
+        ``defer+madvise``, ``madvise`` (default) or ``never``; chooses the gfp
+        mask of THP faults (``vma_thp_gfp_mask()``).
     """
 
     mem: object = "1G"
@@ -204,6 +211,8 @@ class Config:
     swappiness: int = 60
     compact_gap: str = "capped"
     oomd: object = None
+    compaction_proactiveness: int = 20
+    thp_defrag: str = "madvise"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -271,6 +280,10 @@ class Config:
             raise ConfigError(f"config.compact_gap: expected 'capped' (2026 mm tree, min(2<<order, 32)) "
                               f"or 'mainline' (2<<order), got {self.compact_gap!r}")
         set_("oomd", OomdConfig.parse(self.oomd))
+        _check_int("config.compaction_proactiveness", self.compaction_proactiveness, lo=0, hi=100)
+        if self.thp_defrag not in THP_DEFRAG_SETTINGS:
+            raise ConfigError(f"config.thp_defrag: expected one of {', '.join(THP_DEFRAG_SETTINGS)}, "
+                              f"got {self.thp_defrag!r}")
         if self.min_free_kbytes is not None:
             _check_int("config.min_free_kbytes", self.min_free_kbytes, lo=128, hi=mem // 1024 // 2)
 
@@ -324,6 +337,7 @@ class Config:
             pcp_enabled=int(self.pcp),
             swappiness=int(self.swappiness),
             compact_gap_capped=1 if self.compact_gap == "capped" else 0,
+            compaction_proactiveness=int(self.compaction_proactiveness),
             patch1=int(p.gfp_fs_lockdep_compaction),
             patch2=int(p.nonmovable_pageblock_compaction),
             patch3=int(p.capture_control_in_allocator),
@@ -368,10 +382,14 @@ class OomdConfig:
         raise ConfigError(f"config.oomd: expected a table of settings or true/false, got {v!r}")
 
 
+#: /sys/kernel/mm/transparent_hugepage/defrag values
+THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
+
+
 Params = namedtuple("Params", [
     "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
     "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness", "compact_gap_capped",
-    "patch1", "patch2", "patch3", "patch4",
+    "compaction_proactiveness", "patch1", "patch2", "patch3", "patch4",
 ])
 
 

@@ -89,6 +89,8 @@ PG_young = 0x100      # the PTE accessed bit (folio_referenced()); set by touche
 PG_workingset = 0x200
 PG_reclaim = 0x400    # written back for reclaim: rotate to the inactive tail
 PG_swapbacked = 0x800
+PG_pinned = 0x1000    # long-term pinned (FOLL_LONGTERM: RDMA, vfio, io_uring buffers):
+                      # folio_maybe_dma_pinned(); neither migratable nor reclaimable
 
 # --- What an allocated page holds (model; kpageflags-like classes) --------------
 KIND_NONE = 0          # free (buddy or pcp) page
@@ -122,7 +124,10 @@ OP_ALLOC = 0      # allocate a chunk for a handle
 OP_FREE = 1       # the owner frees the handle
 OP_TOUCH = 2      # the owner accesses the handle (refaults it if swapped/evicted)
 OP_DIRTY = 3      # the owner writes the handle (file pages become dirty)
-OP_NAMES = ["alloc", "free", "touch", "dirty"]
+OP_COMPACT_MEMORY = 4  # echo 1 > /proc/sys/vm/compact_memory (compact_node(), MIGRATE_SYNC)
+OP_NAMES = ["alloc", "free", "touch", "dirty", "compact_memory"]
+#: bit in a workload's ``content`` column: the allocation is long-term pinned
+CONTENT_PINNED = 0x80
 
 # --- Handle states (model: where an allocation's data lives) ----------------------
 H_NONE = 0        # not allocated yet

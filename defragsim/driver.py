@@ -13,18 +13,18 @@ from ._jit import kernel as njit
 from .constants import (
     H_EVICTED, H_FAILED, H_FREED, H_KILLED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_DIRTY,
-    OP_FREE, OP_TOUCH, PG_dirty, PG_lru, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
+    OP_FREE, OP_TOUCH, OP_COMPACT_MEMORY, CONTENT_PINNED, PG_pinned, PG_dirty, PG_lru, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
 )
 from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, prep_new_page
 from .state import (
-    DIAG_FREE_UNKNOWN_HANDLE, DIAG_OPS_OF_DEAD_OWNERS, DIAG_REFAULTS, NODE_NONRESIDENT_AGE,
+    CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS, DIAG_REFAULTS, NODE_NONRESIDENT_AGE,
     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON, NODE_REFAULTS_FILE,
     NODE_REQ_STALL_NS, NODE_SWAP_USED, REQ_STALL_NS,
 )
-from . import vmscan
+from . import compaction, vmscan
 
 HPAGE_PMD_ORDER = 9
 
@@ -139,7 +139,7 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
     less than the headroom left.  Returns the next op index."""
     i = start
     while i < end:
-        if rec.ext_count[0] >= event_limit:
+        if rec.ext_count[0] >= event_limit or st.cev_count[0] >= st.cev.shape[0] - CEV_HEADROOM:
             return i
         t = op_t[i]
         if t > st.clock[0]:
@@ -148,6 +148,12 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         k = op_kind[i]
         h = op_handle[i]
         cpu = op_cpu[i]
+        if k == OP_COMPACT_MEMORY:
+            # echo 1 > /proc/sys/vm/compact_memory: the writing task runs
+            # compact_node() (MIGRATE_SYNC); not a memstall
+            st.diag[DIAG_MANUAL_COMPACT_NS] += compaction.compact_node(st, prm, own, False, cpu)
+            i += 1
+            continue
         o = own.h_owner[h]
         if own.o_dead[o]:
             st.diag[DIAG_OPS_OF_DEAD_OWNERS] += 1
@@ -157,11 +163,13 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]
-            kind = op_content[i]
+            kind = op_content[i] & ~CONTENT_PINNED
             own.h_gfp[h] = gfp
             own.h_content[h] = kind
             own.h_order[h] = order
             ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, False)
+            if ok and op_content[i] & CONTENT_PINNED:
+                st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)
             if order == HPAGE_PMD_ORDER and kind == KIND_ANON:
                 if ok:
                     st.vm_events[VM_THP_FAULT_ALLOC] += 1

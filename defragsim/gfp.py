@@ -157,3 +157,20 @@ def gfp_zone(mask: int) -> int:
     if mask & (__GFP_DMA | __GFP_DMA32):
         return C.ZONE_DMA32
     return C.ZONE_NORMAL
+
+
+def vma_thp_gfp_mask(defrag: str, vma_madvised: bool) -> int:
+    """vma_thp_gfp_mask() (mm/huge_memory.c): the gfp mask of a THP fault for
+    the ``/sys/kernel/mm/transparent_hugepage/defrag`` setting and whether
+    the VMA is MADV_HUGEPAGE."""
+    if defrag == "always":            # always do synchronous compaction
+        return GFP_TRANSHUGE | (0 if vma_madvised else __GFP_NORETRY)
+    if defrag == "defer":             # kick kcompactd and fail quickly
+        return GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM
+    if defrag == "defer+madvise":     # sync compaction if madvised, else kick kcompactd
+        return GFP_TRANSHUGE_LIGHT | (__GFP_DIRECT_RECLAIM if vma_madvised else __GFP_KSWAPD_RECLAIM)
+    if defrag == "madvise":           # only do synchronous compaction if madvised
+        return GFP_TRANSHUGE_LIGHT | (__GFP_DIRECT_RECLAIM if vma_madvised else 0)
+    if defrag == "never":
+        return GFP_TRANSHUGE_LIGHT
+    raise GfpError(f"thp defrag: unknown setting {defrag!r}")

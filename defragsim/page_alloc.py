@@ -200,6 +200,24 @@ def list_del(st, heads, tails, lid, pfn):
     st.pg_prev[pfn] = -1
 
 
+@njit
+def move_freelist_head(st, heads, tails, lid, pfn):
+    """mm/compaction.c move_freelist_head(): list_cut_before() the entries
+    ahead of ``pfn`` and list_splice_tail() them, so ``pfn`` becomes the
+    first entry and a later search starts after what was just scanned."""
+    h = heads[lid]
+    if h == pfn or h < 0:
+        return
+    prev = st.pg_prev[pfn]
+    t = tails[lid]
+    st.pg_prev[pfn] = -1
+    heads[lid] = pfn
+    st.pg_next[t] = h
+    st.pg_prev[h] = t
+    st.pg_next[prev] = -1
+    tails[lid] = prev
+
+
 # ---------------------------------------------------------------------------
 # Free-list bookkeeping
 # ---------------------------------------------------------------------------

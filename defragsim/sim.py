@@ -20,7 +20,10 @@ from ._jit import njit
 from .config import Config, ConfigError
 from .invariants import check_state
 from .driver import step_chunk
-from .state import (DIAG_NAMES, DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE,
+from .state import (CEV_BEGIN, CEV_CAPACITY, CEV_DIRECT, CEV_END, CEV_EVENT, CEV_HEADROOM,
+                    CEV_NAMES, CEV_ORDER, CEV_ORDER_FAILED, CEV_CONSIDERED, CEV_DEFER_SHIFT,
+                    CEV_FREE_PFN, CEV_MIGRATE_PFN, CEV_STATUS, CEV_SYNC, CEV_T, CEV_TRY, CEV_ZONE,
+                    NR_CEV, NODE_KCOMPACTD_BUSY_NS, NODE_KCOMPACTD_PROACTIVE_NS, DIAG_NAMES, DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE,
                     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_SWAP_TOTAL, NODE_SWAP_USED,
                     REQ_STAT_NAMES, REQ_RECLAIM_RETRIES, REQ_STALL_NS, make_owners,
                     make_recorder, make_state, state_nbytes)
@@ -139,6 +142,10 @@ class Result:
         ``alloc_order``, ``fallback_order``, ``alloc_migratetype``,
         ``fallback_migratetype``, ``change_ownership``, and the derived
         ``fragmenting`` (fallback_order < pageblock_order).
+    compaction_events : pandas.DataFrame
+        One row per ``mm_compaction_*`` tracepoint (begin, end with status,
+        try_to_compact_pages, defer_compaction, deferred, defer_reset,
+        wakeup_kcompactd, kcompactd_wake); see :func:`compaction_event_frame`.
     timeseries : pandas.DataFrame
         One row per sample, indexed by ``t`` (s).
     snapshots : list of PageblockSnapshot
@@ -167,6 +174,10 @@ class Result:
     #: allocation latency histogram: rows = request migratetype, columns =
     #: log2 buckets of the stall in ns (bucket b holds stalls in [2^(b-1), 2^b))
     latency_hist: np.ndarray | None = None
+    #: mm_compaction_* events (see :func:`compaction_event_frame`)
+    compaction_events: pd.DataFrame | None = None
+    #: events dropped because the ring was full (as ftrace's "entries lost")
+    compaction_events_lost: int = 0
 
     @property
     def pageblock_order(self) -> int:
@@ -243,6 +254,50 @@ class Result:
         }
 
 
+def compaction_event_frame(rows: np.ndarray, config) -> pd.DataFrame:
+    """The mm_compaction_* event table, with the tracepoints' field names.
+
+    Columns: ``t`` (s), ``event``, ``direct`` (a task; else kcompactd),
+    ``zone`` (the zone, or highest_zoneidx for try_to_compact_pages and the
+    kcompactd wake events), ``order``, ``zone_start``, ``migrate_pfn``,
+    ``free_pfn``, ``zone_end``, ``sync`` and ``mode`` (begin/end), ``status``
+    (end: the compact_result name), ``prio`` and ``gfp_mask`` (try_to_compact_pages),
+    ``considered``, ``defer_shift``, ``order_failed`` (defer events).
+    """
+    from .compaction import COMPACT_RESULT_NAMES
+    ev = rows[:, CEV_EVENT]
+    is_be = (ev == CEV_BEGIN) | (ev == CEV_END)
+    is_try = ev == CEV_TRY
+    spans = config.zone_spans()
+    zs = np.array([s for s, _ in spans], np.int64)
+    ze = np.array([e for _, e in spans], np.int64)
+    z = rows[:, CEV_ZONE]
+    modes = np.array(["async", "sync_light", "sync"])
+    df = pd.DataFrame({
+        "t": rows[:, CEV_T].astype(np.float64) / 1e9,
+        "event": pd.Categorical.from_codes(ev, CEV_NAMES) if len(rows) else
+        pd.Categorical([], categories=CEV_NAMES),
+        "direct": rows[:, CEV_DIRECT].astype(bool),
+        "zone": np.array(C.ZONE_NAMES, dtype=object)[z] if len(rows) else np.zeros(0, object),
+        "order": rows[:, CEV_ORDER],
+        "zone_start": np.where(is_be, zs[z] if len(rows) else 0, -1),
+        "migrate_pfn": np.where(is_be, rows[:, CEV_MIGRATE_PFN], -1),
+        "free_pfn": np.where(is_be, rows[:, CEV_FREE_PFN], -1),
+        "zone_end": np.where(is_be, ze[z] if len(rows) else 0, -1),
+        "sync": np.where(is_be, rows[:, CEV_SYNC] != 0, False),
+        "mode": np.where(is_be, modes[np.clip(rows[:, CEV_SYNC], 0, 2)], ""),
+        "status": np.where(ev == CEV_END,
+                           np.array(COMPACT_RESULT_NAMES, dtype=object)[
+                               np.clip(rows[:, CEV_STATUS], 0, len(COMPACT_RESULT_NAMES) - 1)], ""),
+        "prio": np.where(is_try, rows[:, CEV_SYNC], -1),
+        "gfp_mask": np.where(is_try, rows[:, CEV_STATUS], 0),
+        "considered": rows[:, CEV_CONSIDERED],
+        "defer_shift": rows[:, CEV_DEFER_SHIFT],
+        "order_failed": rows[:, CEV_ORDER_FAILED],
+    })
+    return df
+
+
 def _vmstat(st, config) -> dict:
     v = {}
     v["nr_free_pages"] = int(st.zone_stat[:, C.NR_FREE_PAGES].sum())
@@ -289,6 +344,9 @@ def _diagnostics(st) -> dict:
     d["psi_some_s"] = float(st.node[NODE_PSI_SOME_NS]) / 1e9
     d["psi_task_stall_s"] = float(st.node[NODE_PSI_TASK_NS]) / 1e9
     d["kswapd_busy_s"] = float(st.node[NODE_KSWAPD_BUSY_NS]) / 1e9
+    d["kcompactd_busy_s"] = float(st.node[NODE_KCOMPACTD_BUSY_NS]) / 1e9
+    d["kcompactd_proactive_s"] = float(st.node[NODE_KCOMPACTD_PROACTIVE_NS]) / 1e9
+    d["compaction_events_lost"] = int(st.cev_count[1])
     d["swap_used_pages"] = int(st.node[NODE_SWAP_USED])
     af = {}
     for o in range(C.NR_PAGE_ORDERS):
@@ -407,11 +465,17 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     snaps = []
     nb = config.nr_pageblocks
 
+    cev_parts = []
+
     def flush_events():
         n = int(rec.ext_count[0])
         if n:
             ext_parts.append(tuple(a[:n].copy() for a in rec[:-1]))
             rec.ext_count[0] = 0
+        n = int(st.cev_count[0])
+        if n:
+            cev_parts.append(st.cev[:n].copy())
+            st.cev_count[0] = 0
 
     ext_total = [0, 0]
 
@@ -469,7 +533,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         while pos < end:
             pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
                              wl.cpu, wl.content, pos, end, event_limit)
-            if rec.ext_count[0] >= event_limit:
+            if rec.ext_count[0] >= event_limit or st.cev_count[0] >= CEV_CAPACITY - CEV_HEADROOM:
                 # account the events in this row's running totals, then flush
                 record_row(s + 1, bounds[s] / 1e9)
                 flush_events()
@@ -502,6 +566,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         "change_ownership": cols[6].astype(np.int64),
     })
     extfrag["fragmenting"] = (extfrag["fallback_order"] < config.pageblock_order).astype(np.int64)
+    compaction_events = compaction_event_frame(
+        np.concatenate(cev_parts) if cev_parts else np.zeros((0, NR_CEV), np.int64), config)
     tsdf = pd.DataFrame(ts, columns=TS_COLUMNS, index=pd.Index(ts_t, name="t"))
     add_psi_columns(tsdf, config.nr_cpus)
     elapsed = time.perf_counter() - t_start
@@ -513,4 +579,5 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         watermarks=st.watermark.copy(), nr_free_mt=st.nr_free_mt.copy(),
         block_counts=_block_counts(st, config), state_bytes=state_nbytes(st),
         meta=dict(wl.meta), latency_hist=st.lat_hist.copy(),
+        compaction_events=compaction_events, compaction_events_lost=int(st.cev_count[1]),
     )

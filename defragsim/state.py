@@ -39,9 +39,11 @@ State = namedtuple("State", [
     "zone_compact",    # [zone, ZC_*]: compaction cursors (struct zone)
     "block_skip",      # per pageblock: PB_compact_skip
     "cc",              # [CC_DIRECT/CC_KCOMPACTD, CC_*]: struct compact_control
-    "cc_migratepages", # [cc, COMPACT_CLUSTER_MAX]: isolated source folios (pfns)
+    "cc_migratepages", # [cc, pageblock_nr_pages]: isolated source folios (pfns)
     "cc_freepages",    # [cc, NR_CC_FREE]: isolated free chunks (pfns; order in pg_order)
     "capc",            # struct capture_control: [CAPC_*]
+    "cev",             # mm_compaction_* tracepoint ring: [row, CEV_*] (flushed per chunk)
+    "cev_count",       # [rows used, rows lost to a full ring]
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
@@ -89,6 +91,9 @@ NODE_KCOMPACTD_TIME = 31       # kcompactd's own clock (ns)
 NODE_KCOMPACTD_BUSY_NS = 32
 NODE_LOCKDEP_BASE = 33         # [PATCH 1/4] lockdep view: +0 __GFP_FS entries,
                                # +1 NOFS/NOIO entries, +2 entries opened by patch 4
+NODE_PROACTIVE_NEXT = 36       # kcompactd's next proactive check (its timeout), ns
+NODE_KCOMPACTD_PROACTIVE_NS = 37   # kcompactd CPU time in proactive passes
+NODE_CURRENT_KCOMPACTD = 38    # ``current`` is kcompactd (tracepoints take its clock)
 NR_NODE = 40
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
@@ -153,7 +158,9 @@ CC_ISOLATED = 21
 CC_MIGRATED = 22
 CC_MIGRATE_FAILED = 23
 CC_FAST_SEARCH_FAIL = 24
-NR_CC = 26
+CC_SEARCH_ORDER = 25           # fast_isolate_freepages(): next free-list order to search
+CC_PROACTIVE = 26              # proactive_compaction
+NR_CC = 28
 NR_CC_FREE = 64
 
 # --- struct capture_control ----------------------------------------------------------
@@ -165,6 +172,31 @@ CAPC_PAGE = 4                  # captured pfn, -1 if none
 CAPC_EXT_MT = 5                # pending mm_page_alloc_extfrag: the captured block's type, -1 none
 CAPC_EXT_ORDER = 6
 NR_CAPC = 8
+
+# --- mm_compaction_* tracepoint ring (State.cev) -------------------------------------
+CEV_T = 0
+CEV_EVENT = 1
+CEV_ZONE = 2
+CEV_ORDER = 3
+CEV_SYNC = 4                   # cc->mode (begin/end), prio (try_to_compact_pages)
+CEV_STATUS = 5                 # compact_result (end), gfp_mask (try_to_compact_pages)
+CEV_MIGRATE_PFN = 6
+CEV_FREE_PFN = 7
+CEV_CONSIDERED = 8
+CEV_DEFER_SHIFT = 9
+CEV_ORDER_FAILED = 10
+CEV_DIRECT = 11                # model: 1 if a direct compactor (task), 0 kcompactd
+NR_CEV = 12
+CEV_CAPACITY = 1 << 14
+CEV_HEADROOM = 2048            # rows the driver keeps free before each op
+#: event ids (CEV_EVENT), named after include/trace/events/compaction.h
+CEV_NAMES = [
+    "mm_compaction_begin", "mm_compaction_end", "mm_compaction_try_to_compact_pages",
+    "mm_compaction_defer_compaction", "mm_compaction_deferred", "mm_compaction_defer_reset",
+    "mm_compaction_wakeup_kcompactd", "mm_compaction_kcompactd_wake",
+]
+CEV_BEGIN, CEV_END, CEV_TRY, CEV_DEFER_COMPACTION, CEV_DEFERRED, CEV_DEFER_RESET, \
+    CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE = range(len(CEV_NAMES))
 
 # --- per-request statistics by the request's migratetype (model diagnostics) -------
 NR_LAT_BUCKETS = 40          # log2(ns) buckets of allocation latency
@@ -205,6 +237,7 @@ DIAG_NAMES = [
     "refaults",                # touches of swapped/evicted handles
     "ops_of_dead_owners",      # ops skipped because their owner was OOM-killed
     "oomd_kills",              # userspace pressure-guard kills
+    "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
 ]
 DIAG_SLOWPATH_ENTRIES = 0
 DIAG_KSWAPD_WAKEUPS = 1
@@ -222,6 +255,7 @@ DIAG_OOM_NO_VICTIM = 12
 DIAG_REFAULTS = 13
 DIAG_OPS_OF_DEAD_OWNERS = 14
 DIAG_OOMD_KILLS = 15
+DIAG_MANUAL_COMPACT_NS = 16
 NR_DIAG = len(DIAG_NAMES)
 
 Recorder = namedtuple("Recorder", [
@@ -361,9 +395,11 @@ def make_state(config) -> State:
         zone_compact=np.zeros((nz, NR_ZC), np.int64),
         block_skip=np.zeros(nblocks, np.uint8),
         cc=np.zeros((2, NR_CC), np.int64),
-        cc_migratepages=np.full((2, 32), -1, np.int64),
+        cc_migratepages=np.full((2, config.pageblock_nr_pages), -1, np.int64),
         cc_freepages=np.full((2, NR_CC_FREE), -1, np.int64),
         capc=np.zeros(NR_CAPC, np.int64),
+        cev=np.zeros((CEV_CAPACITY, NR_CEV), np.int64),
+        cev_count=np.zeros(2, np.int64),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
@@ -404,6 +440,8 @@ def make_state(config) -> State:
         if e > s:
             last = (e - 1) & ~(config.pageblock_nr_pages - 1)
             st.zone_compact[z, :5] = [s, s, last, s, last]
+    # kcompactd_run(): kcompactd_highest_zoneidx = nr_zones - 1
+    st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = max(z for z in range(nz) if managed[z] > 0)
     # Hand all memory to the buddy allocator (memblock_free_all -> __free_pages_core).
     from .page_alloc import init_free_memory
     init_free_memory(st, config.to_params())

@@ -38,7 +38,7 @@ from .constants import (
     COMPACT_CLUSTER_MAX, DEF_PRIORITY, H_EVICTED, H_RESIDENT, H_SWAPPED, KIND_ANON, KIND_FILE,
     KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
-    NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_reclaim,
+    NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_pinned, PG_reclaim,
     PG_referenced, PG_workingset, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
     VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY, VM_KSWAPD_LOW_WMARK_HIT_QUICKLY, VM_PAGEOUTRUN,
     VM_PGACTIVATE, VM_PGDEACTIVATE, VM_PGSCAN_ANON, VM_PGSCAN_DIRECT, VM_PGSCAN_FILE,
@@ -252,6 +252,14 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
         f = st.pg_flags[pfn]
         lruvec_del_folio(st, pfn)
         cost = costs.SCAN_PAGE_NS * nr
+        if f & PG_pinned:
+            # a long-term pinned folio holds extra references: __remove_mapping()
+            # cannot freeze its refcount; it stays (activated)
+            st.pg_flags[pfn] = f | PG_active
+            lruvec_add_folio(st, pfn, False)
+            st.vm_events[VM_PGACTIVATE] += nr
+            st.sc[s, SC_COST_NS] += cost
+            continue
         # folio_check_references()
         if f & PG_young:
             if (f & PG_referenced) or is_anon:
@@ -678,18 +686,19 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
 
 @njit
 def wakeup_kcompactd(st, prm, order, highest_zoneidx):
-    """wakeup_kcompactd(): seam to kcompactd (the compaction model).
-
-    Records the order and zone like the kernel; kcompactd's work itself is
-    in :mod:`defragsim.compaction`.
-    """
+    """wakeup_kcompactd() (mm/compaction.c): record the order (max) and the
+    highest zone index (min), then wake kcompactd if it sleeps and the node
+    is suitable (mm_compaction_wakeup_kcompactd).  kcompactd's work is in
+    :mod:`defragsim.compaction`."""
     if order == 0:
         return
     if st.node[NODE_KCOMPACTD_MAX_ORDER] < order:
         st.node[NODE_KCOMPACTD_MAX_ORDER] = order
-    if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] < highest_zoneidx:
+    if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] > highest_zoneidx:
         st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = highest_zoneidx
-    compaction.kcompactd_wake(st, prm)
+    if compaction.kcompactd_wake(st, prm):
+        compaction.trace_compaction(st, compaction.CEV_WAKEUP_KCOMPACTD, highest_zoneidx, order,
+                                    0, 0, 0, 0, 0, 0, 0)
 
 
 @njit

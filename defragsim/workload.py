@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from . import constants as C
-from .gfp import GfpError, gfp_migratetype, parse_gfp
+from .gfp import GfpError, gfp_migratetype, parse_gfp, vma_thp_gfp_mask
+
+HPAGE_PMD_ORDER = 9
 
 
 class ScenarioError(ValueError):
@@ -82,6 +84,11 @@ class Workload:
         if self.nr_handles and (self.handle_owner.min() < 0 or
                                 self.handle_owner.max() >= len(self.owner_kind)):
             raise ScenarioError(f"workload {self.name}: handle owner outside 0..{len(self.owner_kind) - 1}")
+        if n and (self.kind.min() < 0 or self.kind.max() >= len(C.OP_NAMES)):
+            raise ScenarioError(f"workload {self.name}: op kind outside 0..{len(C.OP_NAMES) - 1} "
+                                f"({', '.join(C.OP_NAMES)})")
+        if n and int((self.content & (C.CONTENT_PINNED - 1)).max()) >= C.NR_KINDS:
+            raise ScenarioError(f"workload {self.name}: content outside 0..{C.NR_KINDS - 1}")
         if n and (self.cpu.min() < 0 or self.cpu.max() >= nr_cpus):
             raise ScenarioError(f"workload {self.name}: cpu id {int(self.cpu.max())} but the "
                                 f"config has nr_cpus={nr_cpus}")
@@ -369,7 +376,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
         wl = generate_processes(sc.params, name=sc.name, description=sc.description,
                                 nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
                                 seed=config.seed, duration=duration,
-                                growth_scale=growth_scale)
+                                growth_scale=growth_scale, thp_defrag=config.thp_defrag)
         if sc.swap is not None:
             where = f"{Path(sc.path).name}: swap"
             if isinstance(sc.swap, float):
@@ -396,14 +403,24 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
 
 _PROC_TOP = {"name": str, "description": str, "kind": str, "duration": (int, float),
              "mem": (str, int), "swap": (str, int, float), "anon": dict, "file": dict,
-             "nonmovable": list, "growth": dict}
+             "nonmovable": list, "growth": dict, "jobs": dict, "thp_bursts": list,
+             "compact_memory_at": list}
 _ANON_KEYS = {"tasks": int, "footprint": (int, float), "ramp_s": (int, float),
               "touch_rate_per_gib": (int, float), "hot_fraction": (int, float),
-              "hot_share": (int, float), "thp_share": (int, float), "gfp": str, "thp_gfp": str,
-              "pagetable_ratio": (int, float)}
+              "hot_share": (int, float), "thp_share": (int, float), "gfp": str,
+              "thp_madvise": bool, "pagetable_ratio": (int, float), "pinned_share": (int, float)}
 _FILE_KEYS = {"files": int, "read_mib_s_per_gib": (int, float), "reread_share": (int, float),
               "reread_window_s": (int, float), "dirty_share": (int, float), "gfp": str,
-              "orders": dict, "initial": (int, float)}
+              "orders": dict, "initial": (int, float), "write_mib_s_per_gib": (int, float)}
+_JOB_KEYS = {"concurrency": int, "lifetime_s": (int, float), "footprint": (int, float),
+             "gfp": str, "thp_share": (int, float), "thp_madvise": bool,
+             "pagetable_ratio": (int, float), "stack_pages": int, "slab_pages": int,
+             "touches_per_page": (int, float), "read_pages": int, "hot_share": (int, float),
+             "hot_set": (int, float), "write_pages": int, "dentry_pages": int,
+             "dentry_lifetime_s": (int, float), "start_s": (int, float)}
+_BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
+               "footprint": (int, float), "ramp_s": (int, float), "hold_s": (int, float),
+               "madvise": bool}
 _NM_KEYS = {"name": str, "gfp": str, "content": str, "rate_per_gib": (int, float),
             "orders": dict, "lifetime_s": (int, float)}
 _GROWTH_KEYS = {"mib_s_per_gib": (int, float), "gfp": str, "content": str, "orders": dict,
@@ -488,8 +505,9 @@ def validate_processes(doc: dict, where: str) -> dict:
         hot_share=_frac(aw, "hot_share", a.get("hot_share", 0.9)),
         thp_share=_frac(aw, "thp_share", a.get("thp_share", 0.0)),
         gfp=_gfp(aw, a.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")),
-        thp_gfp=_gfp(aw, a.get("thp_gfp", "GFP_TRANSHUGE_LIGHT|__GFP_DIRECT_RECLAIM")),
+        thp_madvise=bool(a.get("thp_madvise", True)),
         pagetable_ratio=_frac(aw, "pagetable_ratio", a.get("pagetable_ratio", 1 / 512)),
+        pinned_share=_frac(aw, "pinned_share", a.get("pinned_share", 0.0)),
     )
     if p["anon"]["tasks"] < 1:
         raise ScenarioError(f"{aw}.tasks: must be at least 1, got {p['anon']['tasks']}")
@@ -505,6 +523,7 @@ def validate_processes(doc: dict, where: str) -> dict:
         gfp=_gfp(fw, f.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
         orders=_orders(fw, f.get("orders", {"0": 1.0})),
         initial=_frac(fw, "initial", f.get("initial", 0.0)),
+        write_mib_s_per_gib=_pos(fw, "write_mib_s_per_gib", f.get("write_mib_s_per_gib", 0.0)),
     )
     if p["file"]["files"] < 1:
         raise ScenarioError(f"{fw}.files: must be at least 1")
@@ -529,15 +548,72 @@ def validate_processes(doc: dict, where: str) -> dict:
                            start_s=_pos(gw, "start_s", g.get("start_s", 0.0)))
     else:
         p["growth"] = None
+    j = doc.get("jobs")
+    if j is not None:
+        jw = f"{where}: jobs"
+        _check_table(jw, j, _JOB_KEYS, required=("concurrency", "lifetime_s", "footprint"))
+        p["jobs"] = dict(
+            concurrency=int(j["concurrency"]),
+            lifetime_s=_pos(jw, "lifetime_s", j["lifetime_s"], allow_zero=False),
+            footprint=_frac(jw, "footprint", j["footprint"]),
+            gfp=_gfp(jw, j.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")),
+            thp_share=_frac(jw, "thp_share", j.get("thp_share", 0.0)),
+            thp_madvise=bool(j.get("thp_madvise", False)),
+            pagetable_ratio=_frac(jw, "pagetable_ratio", j.get("pagetable_ratio", 1 / 512)),
+            stack_pages=_count(jw, "stack_pages", j.get("stack_pages", 4)),
+            slab_pages=_count(jw, "slab_pages", j.get("slab_pages", 8)),
+            touches_per_page=_pos(jw, "touches_per_page", j.get("touches_per_page", 1.0)),
+            read_pages=_count(jw, "read_pages", j.get("read_pages", 0)),
+            hot_share=_frac(jw, "hot_share", j.get("hot_share", 0.0)),
+            hot_set=_frac(jw, "hot_set", j.get("hot_set", 0.0)),
+            write_pages=_count(jw, "write_pages", j.get("write_pages", 0)),
+            dentry_pages=_count(jw, "dentry_pages", j.get("dentry_pages", 0)),
+            dentry_lifetime_s=_pos(jw, "dentry_lifetime_s", j.get("dentry_lifetime_s", 60.0),
+                                   allow_zero=False),
+            start_s=_pos(jw, "start_s", j.get("start_s", 0.0)),
+        )
+        if p["jobs"]["concurrency"] < 1:
+            raise ScenarioError(f"{jw}.concurrency: must be at least 1, got {p['jobs']['concurrency']}")
+        if p["jobs"]["hot_share"] > 0 and p["jobs"]["hot_set"] <= 0:
+            raise ScenarioError(f"{jw}.hot_set: must be positive when hot_share > 0")
+    else:
+        p["jobs"] = None
+    bursts = []
+    for i, b in enumerate(doc.get("thp_bursts", [])):
+        bw = f"{where}: thp_bursts[{i}]"
+        _check_table(bw, b, _BURST_KEYS, required=("every_s", "footprint", "hold_s"))
+        bursts.append(dict(
+            name=str(b.get("name", f"burst{i}")),
+            start_s=_pos(bw, "start_s", b.get("start_s", 0.0)),
+            every_s=_pos(bw, "every_s", b["every_s"], allow_zero=False),
+            footprint=_frac(bw, "footprint", b["footprint"]),
+            ramp_s=_pos(bw, "ramp_s", b.get("ramp_s", 0.2)),
+            hold_s=_pos(bw, "hold_s", b["hold_s"], allow_zero=False),
+            madvise=bool(b.get("madvise", True))))
+    p["thp_bursts"] = bursts
+    cm = []
+    for i, t in enumerate(doc.get("compact_memory_at", [])):
+        cm.append(_pos(f"{where}: compact_memory_at[{i}]", "t", t))
+    p["compact_memory_at"] = cm
     return p
 
 
+def _count(where, key, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ScenarioError(f"{where}.{key}: must be a non-negative integer, got {v!r}")
+    return v
+
+
 def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, nr_cpus: int,
-                       seed: int, duration: float | None = None, growth_scale: float = 1.0) -> Workload:
+                       seed: int, duration: float | None = None, growth_scale: float = 1.0,
+                       thp_defrag: str = "madvise") -> Workload:
     """A production-like machine: tasks fault in anonymous working sets and
     keep touching them (hot/cold), files are streamed into the page cache and
-    partly re-read or dirtied, kernel memory churns, and optionally a
-    non-movable footprint grows.  Rates scale with memory size ("per GiB")."""
+    partly re-read or dirtied (or written), kernel memory churns, optionally a
+    non-movable footprint grows, short-lived jobs (a parallel build) come and
+    go, and bursts of THP faults arrive.  Rates scale with memory size ("per
+    GiB").  THP faults take their gfp mask from ``thp_defrag`` and whether
+    the region is MADV_HUGEPAGE (:func:`~defragsim.gfp.vma_thp_gfp_mask`)."""
     rng = np.random.default_rng(seed)
     dur = float(p["duration"] if duration is None else duration)
     gib = nr_pages * C.PAGE_SIZE / (1 << 30)
@@ -560,7 +636,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         cols["order"].append(np.broadcast_to(np.asarray(order, np.int8), (n,)).copy())
         cols["gfp"].append(np.broadcast_to(np.asarray(gfp, np.int64), (n,)).copy())
         cols["handle"].append(np.asarray(handle, np.int64))
-        cols["content"].append(np.full(n, content, np.uint8))
+        cols["content"].append(np.broadcast_to(np.asarray(content, np.uint8), (n,)).copy())
 
     def pick_orders(orders, n):
         o = np.array([x for x, _ in orders], np.int8)
@@ -582,10 +658,14 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         n_small = max(pages - n_thp * 512, 0)
         hs = new_handles(n_small, owner)
         ts = np.sort(rng.uniform(0, min(a["ramp_s"], dur), n_small)) if a["ramp_s"] > 0 else np.zeros(n_small)
-        emit(ts, C.OP_ALLOC, 0, a["gfp"], hs, C.KIND_ANON)
+        content = np.where(rng.random(n_small) < a["pinned_share"],
+                           C.KIND_ANON | C.CONTENT_PINNED, C.KIND_ANON) if a["pinned_share"] \
+            else C.KIND_ANON
+        emit(ts, C.OP_ALLOC, 0, a["gfp"], hs, content)
         ht = new_handles(n_thp, owner)
         tt = np.sort(rng.uniform(0, min(a["ramp_s"], dur), n_thp)) if a["ramp_s"] > 0 else np.zeros(n_thp)
-        emit(tt, C.OP_ALLOC, 9, a["thp_gfp"], ht, C.KIND_ANON)
+        emit(tt, C.OP_ALLOC, HPAGE_PMD_ORDER, vma_thp_gfp_mask(thp_defrag, a["thp_madvise"]), ht,
+             C.KIND_ANON)
         task_handles.append((hs, ht))
         # page tables: one page per 1/pagetable_ratio anon pages, unmovable
         npt = max(int(pages * a["pagetable_ratio"]), 1)
@@ -659,6 +739,17 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
             td = t[j] + rng.exponential(0.01, nd)
             emit(td, C.OP_DIRTY, 0, 0, hf[j], C.KIND_FILE)
 
+    wrate = f["write_mib_s_per_gib"] * gib * (1 << 20) / C.PAGE_SIZE
+    if wrate > 0:
+        # streaming writes (fio, a log, objects): new page cache, dirtied at once
+        orders_mean = np.mean([2 ** o * w for o, w in f["orders"]]) / np.mean([w for _, w in f["orders"]])
+        n = rng.poisson(wrate * dur / max(orders_mean, 1))
+        t = np.sort(rng.uniform(0, dur, n))
+        hw = new_handles(n, 0)
+        h_owner[-1][:] = file_owner0 + rng.integers(0, f["files"], n)
+        emit(t, C.OP_ALLOC, pick_orders(f["orders"], n), f["gfp"], hw, C.KIND_FILE)
+        emit(t, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE)
+
     # --- non-movable churn -----------------------------------------------------
     kern_owner = len(owner_kind)
     owner_kind.append(C.OWNER_KERNEL)
@@ -688,6 +779,38 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         hs = new_handles(n, kern_owner)
         emit(t, C.OP_ALLOC, pick_orders(g["orders"], n), g["gfp"], hs, g["content"])
 
+    # --- short-lived jobs (a parallel build: make -jN) ------------------------------
+    j = p["jobs"]
+    if j is not None and dur > j["start_s"]:
+        _emit_jobs(j, rng=rng, dur=dur, nr_pages=nr_pages, thp_defrag=thp_defrag,
+                   new_handles=new_handles, emit=emit, owner_kind=owner_kind,
+                   owner_names=owner_names, kern_owner=kern_owner,
+                   file_owner0=file_owner0, nfiles=f["files"], h_owner=h_owner)
+
+    # --- bursts of THP faults (MADV_HUGEPAGE regions, or not) -----------------------
+    for b in p["thp_bursts"]:
+        gfp = vma_thp_gfp_mask(thp_defrag, b["madvise"])
+        nthp = int(b["footprint"] * nr_pages) >> HPAGE_PMD_ORDER
+        k = 0
+        t0 = b["start_s"]
+        while t0 < dur and nthp:
+            owner = len(owner_kind)
+            owner_kind.append(C.OWNER_TASK)
+            owner_names.append(f"{b['name']}{k}")
+            hb = new_handles(nthp, owner)
+            tb = t0 + np.sort(rng.uniform(0, b["ramp_s"], nthp))
+            emit(tb, C.OP_ALLOC, HPAGE_PMD_ORDER, gfp, hb, C.KIND_ANON)
+            tf = tb + b["hold_s"]
+            fr = tf < dur
+            emit(tf[fr], C.OP_FREE, 0, 0, hb[fr], C.KIND_ANON)
+            k += 1
+            t0 += b["every_s"]
+
+    # --- echo 1 > /proc/sys/vm/compact_memory -----------------------------------------
+    for tc in p["compact_memory_at"]:
+        if tc < dur:
+            emit(np.array([tc]), C.OP_COMPACT_MEMORY, 0, 0, np.array([0]), 0)
+
     t = np.concatenate(cols["t"]) if cols["t"] else np.zeros(0)
     order = np.argsort(t, kind="stable")
     t_ns = np.round(t[order] * 1e9).astype(np.int64)
@@ -704,3 +827,96 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         handle_owner=np.concatenate(h_owner) if h_owner else np.zeros(0, np.int32),
         owner_kind=np.array(owner_kind, np.uint8), owner_names=owner_names,
     )
+
+
+def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_kind, owner_names,
+               kern_owner, file_owner0, nfiles, h_owner):
+    """Jobs of a parallel build: ``concurrency`` slots each run jobs back to
+    back.  A job (its own OOM-killable task) gets a kernel stack and task/mm
+    slab at fork, faults its anon memory (with page tables) over the first
+    third of its life while touching it, reads sources (a share from a hot
+    set of headers that stays in the page cache, the rest new page cache),
+    writes its object file (dirty page cache that outlives it), leaves
+    dentries/inodes behind (reclaimable slab), and frees its memory at exit."""
+    gfp_thp = vma_thp_gfp_mask(thp_defrag, j["thp_madvise"])
+    gfp_kernel = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO")
+    gfp_stack = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO")        # THREADINFO_GFP (vmalloc'd stack)
+    gfp_slab = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP")
+    gfp_dentry = parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP")
+    gfp_file = parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")
+    mean_pages = j["footprint"] * nr_pages / j["concurrency"]
+    hot = None
+    if j["hot_share"] > 0:
+        # the hot set (headers): in the page cache from the start
+        nhot = max(int(j["hot_set"] * nr_pages), 1)
+        hot = new_handles(nhot, 0)
+        h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nhot)
+        emit(np.zeros(nhot), C.OP_ALLOC, 0, gfp_file, hot, C.KIND_FILE)
+    k = 0
+    for slot in range(j["concurrency"]):
+        t0 = j["start_s"] + rng.uniform(0, j["lifetime_s"])   # staggered starts
+        while t0 < dur:
+            life = rng.gamma(2.0, j["lifetime_s"] / 2.0)
+            t_exit = t0 + life
+            owner = len(owner_kind)
+            owner_kind.append(C.OWNER_TASK)
+            owner_names.append(f"job{k}")
+            k += 1
+            pages = int(rng.gamma(4.0, mean_pages / 4.0))
+            n_thp = int(pages * j["thp_share"]) >> HPAGE_PMD_ORDER
+            n_small = max(pages - (n_thp << HPAGE_PMD_ORDER), 0)
+            ramp = life / 3.0
+            # fork: kernel stack and task/mm slab
+            hk = new_handles(j["stack_pages"] + j["slab_pages"], owner)
+            emit(np.full(j["stack_pages"], t0), C.OP_ALLOC, 0, gfp_stack, hk[:j["stack_pages"]],
+                 C.KIND_KERNEL)
+            emit(np.full(j["slab_pages"], t0), C.OP_ALLOC, 0, gfp_slab, hk[j["stack_pages"]:],
+                 C.KIND_SLAB_UNRECLAIMABLE)
+            # anon memory and page tables
+            ha = new_handles(n_small, owner)
+            ta = t0 + np.sort(rng.uniform(0, ramp, n_small))
+            emit(ta, C.OP_ALLOC, 0, j["gfp"], ha, C.KIND_ANON)
+            ht = new_handles(n_thp, owner)
+            tt = t0 + np.sort(rng.uniform(0, ramp, n_thp))
+            emit(tt, C.OP_ALLOC, HPAGE_PMD_ORDER, gfp_thp, ht, C.KIND_ANON)
+            npt = max(int(pages * j["pagetable_ratio"]), 1)
+            hp = new_handles(npt, owner)
+            emit(t0 + np.sort(rng.uniform(0, ramp, npt)), C.OP_ALLOC, 0, gfp_kernel, hp,
+                 C.KIND_PAGETABLE)
+            allh = np.concatenate([ha, ht])
+            ntouch = rng.poisson(j["touches_per_page"] * len(allh)) if len(allh) else 0
+            if ntouch:
+                tt_ = rng.uniform(t0 + ramp, t_exit, ntouch)
+                emit(tt_, C.OP_TOUCH, 0, 0, allh[rng.integers(0, len(allh), ntouch)], C.KIND_ANON)
+            # source reads
+            nr = j["read_pages"]
+            if nr:
+                nh = rng.binomial(nr, j["hot_share"]) if hot is not None else 0
+                if nh:
+                    emit(rng.uniform(t0, t_exit, nh), C.OP_TOUCH, 0, 0,
+                         hot[rng.integers(0, len(hot), nh)], C.KIND_FILE)
+                nn = nr - nh
+                if nn:
+                    hr = new_handles(nn, 0)
+                    h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nn)
+                    emit(rng.uniform(t0, t_exit, nn), C.OP_ALLOC, 0, gfp_file, hr, C.KIND_FILE)
+            # the object file: written near the end, outlives the job
+            if j["write_pages"]:
+                hw = new_handles(j["write_pages"], 0)
+                h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, j["write_pages"])
+                tw = np.sort(rng.uniform(t0 + 0.8 * life, t_exit, j["write_pages"]))
+                emit(tw, C.OP_ALLOC, 0, gfp_file, hw, C.KIND_FILE)
+                emit(tw, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE)
+            # dentries and inodes of the files it opened
+            if j["dentry_pages"]:
+                hd = new_handles(j["dentry_pages"], kern_owner)
+                td = rng.uniform(t0, t_exit, j["dentry_pages"])
+                emit(td, C.OP_ALLOC, 0, gfp_dentry, hd, C.KIND_SLAB_RECLAIMABLE)
+                tf = td + rng.exponential(j["dentry_lifetime_s"], j["dentry_pages"])
+                fr = tf < dur
+                emit(tf[fr], C.OP_FREE, 0, 0, hd[fr], C.KIND_SLAB_RECLAIMABLE)
+            # exit: the task's memory is freed
+            if t_exit < dur:
+                mine = np.concatenate([hk, ha, ht, hp])
+                emit(np.full(len(mine), t_exit), C.OP_FREE, 0, 0, mine, C.KIND_ANON)
+            t0 = t_exit
