@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import Config, ConfigError, Patches
+from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
 from .gfp import GfpError
 from .workload import ScenarioError, list_scenarios, load_scenario
 
@@ -27,7 +27,9 @@ def _config_from_args(args, scenario=None) -> Config:
         raise ConfigError(f"config.seed: {seed} is below the minimum 0")
     return Config(mem=mem, defrag_mode=args.defrag_mode, patches=Patches.parse(args.patches),
                   seed=0 if seed is None else seed, swap=args.swap,
-                  oomd=True if getattr(args, "oomd", False) else None)
+                  oomd=True if getattr(args, "oomd", False) else None,
+                  thp_defrag=args.thp_defrag,
+                  compaction_proactiveness=args.compaction_proactiveness)
 
 
 def _add_run_options(p):
@@ -41,10 +43,14 @@ def _add_run_options(p):
     p.add_argument("--growth-scale", type=float, default=1.0,
                    help="scale the scenario's growing non-movable footprint (storm onset)")
     p.add_argument("--oomd", action="store_true", help="enable the userspace pressure guard")
+    p.add_argument("--thp-defrag", default="madvise", metavar="|".join(THP_DEFRAG_SETTINGS),
+                   help="/sys/kernel/mm/transparent_hugepage/defrag (default madvise)")
+    p.add_argument("--compaction-proactiveness", type=int, default=20, metavar="0..100",
+                   help="vm.compaction_proactiveness (default 20; 0 = off)")
 
 
 def write_outputs(result, out: Path) -> list[str]:
-    """``--out``: vmstat.json, extfrag.csv, timeseries.csv, pagetypeinfo.txt,
+    """``--out``: vmstat.json, extfrag.csv, compaction_events.csv, timeseries.csv, pagetypeinfo.txt,
     buddyinfo.txt, result.json and the pageblock map (PNG + SVG)."""
     import matplotlib
     matplotlib.use("Agg", force=False)
@@ -55,11 +61,13 @@ def write_outputs(result, out: Path) -> list[str]:
     files = []
     (out / "vmstat.json").write_text(json.dumps(result.vmstat, indent=1) + "\n")
     result.extfrag.to_csv(out / "extfrag.csv", index=False)
+    result.compaction_events.to_csv(out / "compaction_events.csv", index=False)
     result.timeseries.to_csv(out / "timeseries.csv")
     (out / "pagetypeinfo.txt").write_text(result.pagetypeinfo())
     (out / "buddyinfo.txt").write_text(result.buddyinfo())
     (out / "result.json").write_text(json.dumps(result.to_json_dict(), indent=1) + "\n")
-    files += [str(out / n) for n in ("vmstat.json", "extfrag.csv", "timeseries.csv",
+    files += [str(out / n) for n in ("vmstat.json", "extfrag.csv", "compaction_events.csv",
+                                      "timeseries.csv",
                                       "pagetypeinfo.txt", "buddyinfo.txt", "result.json")]
     fig, ax = plt.subplots(figsize=(7, 5))
     plot.plot_pageblock_map(result, ax=ax)

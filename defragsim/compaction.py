@@ -1,14 +1,27 @@
 """Mirror of mm/compaction.c: admission (compaction_suitable and friends),
-deferral, and the entry points the allocator and kswapd call.
+the two scanners, migration, capture, deferral, kcompactd (woken and
+proactive) and manual compaction.
 
-This model version has the *seams* of compaction: ``try_to_compact_pages``
-is called where the kernel calls it and returns ``COMPACT_SKIPPED`` (the
-scanners, migration and capture are not modelled yet), and kcompactd records
-its wakeups but does no work.  The admission arithmetic that reclaim depends
-on (``compact_gap``, ``fragmentation_index``, ``compaction_suitable``,
-``compaction_zonelist_suitable``) is complete, because direct reclaim's
-``compaction_ready`` / ``should_continue_reclaim`` and the slowpath's
-``should_compact_retry`` use it.
+* ``compact_zone``: the migrate scanner (zone start upward; cached per
+  async/sync, ``fast_find_migrateblock``, ``isolate_migratepages_block`` with
+  async's skip_on_failure, skip bits, finish_pageblock rescans) and the free
+  scanner (zone end downward; ``fast_isolate_freepages`` with
+  ``fast_isolate_around``, then ``isolate_freepages`` with async's adaptive
+  stride), ``compaction_alloc``, migration that moves the owner's data to the
+  new pfn and frees the old page, and ``__compact_finished``.
+* Who compacts: ``try_to_compact_pages`` / ``compact_zone_order`` (direct,
+  with capture armed), ``kcompactd_do_work`` (woken; defrag_mode's
+  whole-block goal), the proactive check every 500 ms, and ``compact_node``
+  (proactive passes and /proc/sys/vm/compact_memory).
+* ``suitable_migration_source`` and ``fast_find_migrateblock`` carry the
+  [PATCH 2/4] branches; capture's order carries [PATCH 4/4]; patches 1 and 3
+  are seams with no behaviour (see page_alloc.__alloc_pages_direct_compact).
+* Every run emits mm_compaction_* tracepoints into ``State.cev``.
+
+MODEL differences are marked ``MODEL:`` at the code.  Not modelled: lock
+contention (COMPACT_CONTENDED only from -ENOMEM), too-many-isolated
+throttling, writeback waits (writeback completes at once in this model), and
+non-LRU movable pages (zsmalloc, balloon).
 """
 from __future__ import annotations
 

@@ -415,8 +415,9 @@ _FILE_KEYS = {"files": int, "read_mib_s_per_gib": (int, float), "reread_share": 
 _JOB_KEYS = {"concurrency": int, "lifetime_s": (int, float), "footprint": (int, float),
              "gfp": str, "thp_share": (int, float), "thp_madvise": bool,
              "pagetable_ratio": (int, float), "stack_pages": int, "slab_pages": int,
-             "touches_per_page": (int, float), "read_pages": int, "hot_share": (int, float),
-             "hot_set": (int, float), "write_pages": int, "dentry_pages": int,
+             "touches_per_page": (int, float), "read_pages_per_gib": (int, float),
+             "hot_share": (int, float), "hot_set": (int, float), "write_pages_per_gib": (int, float),
+             "dentry_pages": int,
              "dentry_lifetime_s": (int, float), "start_s": (int, float)}
 _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
                "footprint": (int, float), "ramp_s": (int, float), "hold_s": (int, float),
@@ -563,10 +564,10 @@ def validate_processes(doc: dict, where: str) -> dict:
             stack_pages=_count(jw, "stack_pages", j.get("stack_pages", 4)),
             slab_pages=_count(jw, "slab_pages", j.get("slab_pages", 8)),
             touches_per_page=_pos(jw, "touches_per_page", j.get("touches_per_page", 1.0)),
-            read_pages=_count(jw, "read_pages", j.get("read_pages", 0)),
+            read_pages_per_gib=_pos(jw, "read_pages_per_gib", j.get("read_pages_per_gib", 0)),
             hot_share=_frac(jw, "hot_share", j.get("hot_share", 0.0)),
             hot_set=_frac(jw, "hot_set", j.get("hot_set", 0.0)),
-            write_pages=_count(jw, "write_pages", j.get("write_pages", 0)),
+            write_pages_per_gib=_pos(jw, "write_pages_per_gib", j.get("write_pages_per_gib", 0)),
             dentry_pages=_count(jw, "dentry_pages", j.get("dentry_pages", 0)),
             dentry_lifetime_s=_pos(jw, "dentry_lifetime_s", j.get("dentry_lifetime_s", 60.0),
                                    allow_zero=False),
@@ -839,6 +840,7 @@ def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_ki
     writes its object file (dirty page cache that outlives it), leaves
     dentries/inodes behind (reclaimable slab), and frees its memory at exit."""
     gfp_thp = vma_thp_gfp_mask(thp_defrag, j["thp_madvise"])
+    gib = nr_pages * C.PAGE_SIZE / (1 << 30)
     gfp_kernel = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO")
     gfp_stack = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO")        # THREADINFO_GFP (vmalloc'd stack)
     gfp_slab = parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP")
@@ -889,7 +891,7 @@ def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_ki
                 tt_ = rng.uniform(t0 + ramp, t_exit, ntouch)
                 emit(tt_, C.OP_TOUCH, 0, 0, allh[rng.integers(0, len(allh), ntouch)], C.KIND_ANON)
             # source reads
-            nr = j["read_pages"]
+            nr = int(rng.poisson(j["read_pages_per_gib"] * gib))
             if nr:
                 nh = rng.binomial(nr, j["hot_share"]) if hot is not None else 0
                 if nh:
@@ -901,10 +903,11 @@ def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_ki
                     h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nn)
                     emit(rng.uniform(t0, t_exit, nn), C.OP_ALLOC, 0, gfp_file, hr, C.KIND_FILE)
             # the object file: written near the end, outlives the job
-            if j["write_pages"]:
-                hw = new_handles(j["write_pages"], 0)
-                h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, j["write_pages"])
-                tw = np.sort(rng.uniform(t0 + 0.8 * life, t_exit, j["write_pages"]))
+            nw = int(rng.poisson(j["write_pages_per_gib"] * gib))
+            if nw:
+                hw = new_handles(nw, 0)
+                h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nw)
+                tw = np.sort(rng.uniform(t0 + 0.8 * life, t_exit, nw))
                 emit(tw, C.OP_ALLOC, 0, gfp_file, hw, C.KIND_FILE)
                 emit(tw, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE)
             # dentries and inodes of the files it opened

@@ -1,0 +1,235 @@
+"""Compaction as a whole: who compacts (proactive kcompactd, manual
+compaction, THP faults by the THP ``defrag`` setting), what cannot move
+(long-term pinned folios), the mm_compaction_* event table, and the
+scenarios that exercise it (``kbuild-thp``, ``thpchallenge``).
+
+Kernel references: mm/compaction.c (``kcompactd``, ``compact_node``,
+``fragmentation_score_*``, ``__compact_finished``,
+``isolate_migratepages_block``), mm/huge_memory.c (``vma_thp_gfp_mask``),
+include/trace/events/compaction.h; spec compaction-reclaim.md 1.2, 1.6.4,
+1.9, 2.3.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from defragsim import Config, ConfigError, ScenarioError, build_workload, load_scenario, parse_gfp, run
+from defragsim import constants as C
+from defragsim.gfp import vma_thp_gfp_mask
+from defragsim.workload import validate_processes
+from model_ops import Ops
+
+GFP_MOVABLE = parse_gfp("GFP_HIGHUSER_MOVABLE")
+NR_PAGES_64M = 16384
+
+
+def _cfg64(**kw):
+    base = dict(mem="64M", dma32=0, pcp=False, min_free_kbytes=128, swap=0)
+    base.update(kw)
+    return Config(**base)
+
+
+# ---------------------------------------------------------------------------
+# THP defrag setting -> fault gfp (vma_thp_gfp_mask)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("defrag, madvised, expected", [
+    ("always", True, "GFP_TRANSHUGE"),
+    ("always", False, "GFP_TRANSHUGE|__GFP_NORETRY"),
+    ("defer", True, "GFP_TRANSHUGE_LIGHT|__GFP_KSWAPD_RECLAIM"),
+    ("defer", False, "GFP_TRANSHUGE_LIGHT|__GFP_KSWAPD_RECLAIM"),
+    ("defer+madvise", True, "GFP_TRANSHUGE_LIGHT|__GFP_DIRECT_RECLAIM"),
+    ("defer+madvise", False, "GFP_TRANSHUGE_LIGHT|__GFP_KSWAPD_RECLAIM"),
+    ("madvise", True, "GFP_TRANSHUGE_LIGHT|__GFP_DIRECT_RECLAIM"),
+    ("madvise", False, "GFP_TRANSHUGE_LIGHT"),
+    ("never", True, "GFP_TRANSHUGE_LIGHT"),
+    ("never", False, "GFP_TRANSHUGE_LIGHT"),
+])
+def test_vma_thp_gfp_mask(defrag, madvised, expected):
+    """vma_thp_gfp_mask(): the five defrag settings, MADV_HUGEPAGE or not."""
+    assert vma_thp_gfp_mask(defrag, madvised) == parse_gfp(expected)
+
+
+def test_thp_defrag_reaches_the_workload():
+    """A scenario's THP faults carry the gfp of the config's defrag setting."""
+    for defrag, madv in (("madvise", True), ("never", True), ("always", True)):
+        wl = build_workload("kbuild-thp", Config(mem="128M", thp_defrag=defrag), duration=3)
+        thp = wl.gfp[(wl.kind == C.OP_ALLOC) & (wl.order == 9)]
+        assert len(thp) > 0
+        assert set(thp.tolist()) == {vma_thp_gfp_mask(defrag, madv)}
+
+
+def test_config_rejects_bad_compaction_settings():
+    with pytest.raises(ConfigError, match=r"config.thp_defrag: expected one of always"):
+        Config(thp_defrag="sometimes")
+    with pytest.raises(ConfigError, match=r"config.compaction_proactiveness: 101 is above"):
+        Config(compaction_proactiveness=101)
+
+
+def test_scenario_errors_name_the_key(tmp_path):
+    base = {"kind": "processes", "duration": 1.0}
+    with pytest.raises(ScenarioError, match=r"x: jobs: missing key 'concurrency'"):
+        validate_processes({**base, "jobs": {"lifetime_s": 1.0, "footprint": 0.1}}, "x")
+    with pytest.raises(ScenarioError, match=r"x: thp_bursts\[0\].footprint: must be between"):
+        validate_processes({**base, "thp_bursts": [{"every_s": 1.0, "footprint": 1.5,
+                                                     "hold_s": 1.0}]}, "x")
+    with pytest.raises(ScenarioError, match=r"x: jobs.stack_pages: must be a non-negative integer"):
+        validate_processes({**base, "jobs": {"concurrency": 2, "lifetime_s": 1.0, "footprint": 0.1,
+                                             "stack_pages": -1}}, "x")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "processes"\nduration = 1.0\n[anon]\nthp_gfp = "GFP_KERNEL"\n')
+    with pytest.raises(ScenarioError, match=r"bad.toml: anon: unknown key 'thp_gfp'"):
+        load_scenario(str(bad))
+
+
+# ---------------------------------------------------------------------------
+# A fragmented 64M zone: every other order-0 anon page freed
+# ---------------------------------------------------------------------------
+
+def _fragmented(pinned_every=0, tail=None):
+    """Fill the zone with order-0 anon pages, then free a random half of them:
+    lots of free memory, no free pageblock.  (Not every other page: the free
+    scanner's stride doubles after an empty block -- in the kernel too -- and
+    a strictly alternating layout hides every free page from even strides.)
+    With ``pinned_every``, every n-th page is long-term pinned (and kept)."""
+    o = Ops()
+    task = o.owner(C.OWNER_TASK)
+    n = NR_PAGES_64M - 1024           # stay above the watermarks
+    hs = o.handles(task, n)
+    rng = np.random.default_rng(7)
+    freed = rng.random(n) < 0.5
+    for i, h in enumerate(hs):
+        content = C.KIND_ANON
+        if pinned_every and i % pinned_every == 0:
+            content |= C.CONTENT_PINNED
+            freed[i] = False
+        o.alloc(h, GFP_MOVABLE, content, dt=10)
+    for i in np.flatnonzero(freed):
+        o.free(hs[i], dt=10)
+    if tail:
+        tail(o, hs)
+    return o
+
+
+def _blocks_free(r):
+    return r.vmstat["nr_free_pages_blocks"] >> 9
+
+
+def test_compact_memory_builds_free_pageblocks():
+    """echo 1 > /proc/sys/vm/compact_memory: compact_node() (order -1,
+    MIGRATE_SYNC, whole zone, skip hints ignored) migrates the scattered
+    pages together; pages are conserved (checked after every chunk) and the
+    owners' data moves with them."""
+    def tail(o, hs):
+        o.op(C.OP_COMPACT_MEMORY, 0, dt=1_000_000)
+        for h in hs[:64]:
+            o.touch(h)
+    cfg = _cfg64(compaction_proactiveness=0)
+    before = run(_fragmented().build(), cfg, check_invariants=True)
+    after = run(_fragmented(tail=tail).build(), cfg, check_invariants=True)
+    # the 1024 never-allocated pages are the only free blocks before
+    assert _blocks_free(before) <= 2
+    assert _blocks_free(after) >= _blocks_free(before) + 8
+    assert after.vmstat["pgmigrate_success"] > 3000
+    assert after.vmstat["compact_daemon_migrate_scanned"] == 0   # a task, not kcompactd
+    ev = after.compaction_events
+    end = ev[ev.event == "mm_compaction_end"]
+    assert len(end) == 1 and end.iloc[0]["mode"] == "sync" and end.iloc[0]["order"] == -1
+    assert end.iloc[0]["status"] == "complete"
+    # every kept page is still resident and anon
+    assert after.vmstat["nr_anon_pages"] == before.vmstat["nr_anon_pages"]
+
+
+def test_pinned_folios_are_not_migrated():
+    """isolate_migratepages_block(): a folio with extra (pinned) references is
+    an isolation failure; blocks holding one can never become free."""
+    def tail(o, hs):
+        o.op(C.OP_COMPACT_MEMORY, 0, dt=1_000_000)
+    cfg = _cfg64(compaction_proactiveness=0)
+    # one pinned page in every 256: at least one in each pageblock
+    r = run(_fragmented(pinned_every=256, tail=tail).build(), cfg, check_invariants=True)
+    snap = r.pageblocks()
+    free_blocks = _blocks_free(r)
+    unpinned = run(_fragmented(tail=tail).build(), cfg)
+    assert free_blocks < _blocks_free(unpinned)
+    # no pinned page moved: the blocks that hold them are not free
+    assert (snap["free"] == 512).sum() == free_blocks
+
+
+def test_proactive_compaction_lowers_the_fragmentation_score():
+    """kcompactd's proactive check (every 500 ms) compacts a node whose
+    fragmentation score is above the high mark (low + min(10, low/2): 60 at
+    proactiveness 50) until each zone is at or below the low mark
+    (100 - proactiveness = 50); proactiveness 0 disables it.  (The zone here
+    scores ~87: below the default high mark of 90.)"""
+    def tail(o, hs):
+        # time passes (touches keep the clock moving for 3 s)
+        for i in range(300):
+            o.touch(hs[0], dt=10_000_000)
+    on = run(_fragmented(tail=tail).build(), _cfg64(compaction_proactiveness=50),
+             check_invariants=True)
+    off = run(_fragmented(tail=tail).build(), _cfg64(compaction_proactiveness=0))
+    default = run(_fragmented(tail=tail).build(), _cfg64())
+    assert default.vmstat["compact_daemon_migrate_scanned"] == 0     # 87 <= 90
+    assert off.vmstat["compact_daemon_migrate_scanned"] == 0
+    assert _blocks_free(off) <= 2
+    assert on.vmstat["compact_daemon_migrate_scanned"] > 0
+    assert on.diagnostics["kcompactd_proactive_s"] > 0
+    assert _blocks_free(on) > _blocks_free(off)
+    # the pass stopped at the low mark: score = % of free memory outside free blocks
+    free = on.vmstat["nr_free_pages"]
+    score = 100 * (free - on.vmstat["nr_free_pages_blocks"]) // free
+    assert score <= 50
+
+
+# ---------------------------------------------------------------------------
+# The event table and the scenarios
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kbuild_runs():
+    out = {}
+    for dm in (0, 1):
+        out[dm] = run("kbuild-thp", Config(mem="256M", defrag_mode=dm, seed=3), duration=8)
+    return out
+
+
+def test_compaction_event_table(kbuild_runs):
+    """mm_compaction_begin/end come in pairs with the tracepoint fields; every
+    end has a compact_result status; defer events carry the zone's deferral
+    state; try_to_compact_pages carries the gfp mask and priority."""
+    ev = kbuild_runs[1].compaction_events
+    assert kbuild_runs[1].compaction_events_lost == 0
+    counts = ev.event.value_counts()
+    assert counts["mm_compaction_begin"] == counts["mm_compaction_end"] > 0
+    end = ev[ev.event == "mm_compaction_end"]
+    assert set(end.status) <= {"complete", "partial_skipped", "contended", "success",
+                               "no_suitable_page", "continue"}
+    be = ev[ev.event.isin(["mm_compaction_begin", "mm_compaction_end"])]
+    assert (be.zone_start <= be.migrate_pfn).all() and (be.free_pfn < be.zone_end).all()
+    tr = ev[ev.event == "mm_compaction_try_to_compact_pages"]
+    assert (tr.gfp_mask & 0x400).all()            # direct compaction needs __GFP_DIRECT_RECLAIM
+    assert set(tr.prio) <= {0, 1, 2}
+    dfr = ev[ev.event == "mm_compaction_defer_compaction"]
+    assert (dfr.defer_shift.between(1, C.COMPACT_MAX_DEFER_SHIFT)).all()
+    # events of kcompactd are stamped with kcompactd's clock, tasks' with theirs
+    assert ev.t.min() >= 0 and ev.t.max() <= kbuild_runs[1].duration_s + 1
+
+
+def test_kbuild_thp_defrag_mode_direction(kbuild_runs):
+    """The defrag_mode changelog's direction on the kbuild-thp workload:
+    pollution fallbacks (extfrag with fallback_order < pageblock_order) go to
+    about zero under defrag_mode=1."""
+    r0, r1 = kbuild_runs[0], kbuild_runs[1]
+    f0 = int(r0.extfrag.fragmenting.sum())
+    f1 = int(r1.extfrag.fragmenting.sum())
+    assert f0 >= 5
+    assert f1 <= 1
+
+
+def test_scenarios_are_deterministic():
+    a = run("thpchallenge", Config(mem="128M", seed=5), duration=2)
+    b = run("thpchallenge", Config(mem="128M", seed=5), duration=2)
+    assert a.vmstat == b.vmstat
+    assert a.compaction_events.equals(b.compaction_events)
