@@ -529,26 +529,29 @@ def test_file_refault_counts_workingset_refault_file():
 # ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def storm256():
+def storm512():
     out = {}
     for seed in (1, 2):
         for dm in (0, 1):
-            cfg = Config(mem="256M", defrag_mode=dm, seed=seed)
-            wl = build_workload("storm", cfg, duration=15)
+            # 512M/20s: at 256M/15s kcompactd (with the full free scanner)
+            # keeps up with the growth and the storm does not start
+            cfg = Config(mem="512M", defrag_mode=dm, seed=seed)
+            wl = build_workload("storm", cfg, duration=20)
             out[seed, dm] = run(wl, cfg)
     return out
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_storm_direction_defrag_mode(storm256, seed):
+def test_storm_direction_defrag_mode(storm512, seed):
     """The reclaim storm of "mm: fix reclaim storms in defrag_mode": with
     defrag_mode=1 (no patches) non-movable requests keep reclaiming instead of
-    falling back -- more unmovable reclaim retries and more swap-out -- and in
-    exchange fragment less (fewer fragmenting extfrag events)."""
-    r0, r1 = storm256[seed, 0], storm256[seed, 1]
-    rr0 = r0.diagnostics["reclaim_retries"]["unmovable"]
-    rr1 = r1.diagnostics["reclaim_retries"]["unmovable"]
-    assert rr1 > rr0
+    falling back -- GFP_KERNEL requests enter direct reclaim (allocstall_normal),
+    swap-out rises -- and in exchange fragment less (fewer fragmenting extfrag
+    events)."""
+    r0, r1 = storm512[seed, 0], storm512[seed, 1]
+    assert r0.vmstat["allocstall_normal"] == 0
+    assert r1.vmstat["allocstall_normal"] > 0
+    assert r1.vmstat["pgsteal_direct"] > r0.vmstat["pgsteal_direct"]
     assert r1.vmstat["pswpout"] > r0.vmstat["pswpout"]
     assert r1.extfrag_summary()["fragmenting"] < r0.extfrag_summary()["fragmenting"]
 
