@@ -25,37 +25,33 @@ non-LRU movable pages (zsmalloc, balloon).
 """
 from __future__ import annotations
 
+from . import costs
 from ._jit import kernel as njit
 from .constants import (
-    COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, MAX_NR_ZONES, NR_FREE_PAGES, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER,
-    WMARK_LOW, WMARK_MIN,
+    COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, KIND_ANON, KIND_FILE, MAX_NR_ZONES,
+    MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, NR_FREE_PAGES,
+    NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru,
+    PG_pcp, PG_pinned, PG_tail, VM_COMPACT_DAEMON_FREE_SCANNED,
+    VM_COMPACT_DAEMON_MIGRATE_SCANNED, VM_COMPACT_DAEMON_WAKE, VM_COMPACT_FREE_SCANNED,
+    VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED, VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS,
+    WMARK_HIGH, WMARK_LOW, WMARK_MIN,
 )
 from .page_alloc import __zone_watermark_ok, wmark_pages
-from . import costs
-from .constants import (
-    FALLBACK_EMPTY, KIND_ANON, KIND_FILE, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE,
-    MIGRATE_PCPTYPES, NR_FREE_PAGES_BLOCKS, PG_buddy, PG_head, PG_lru, PG_pcp, PG_pinned,
-    PG_tail,
-    VM_COMPACT_DAEMON_FREE_SCANNED, VM_COMPACT_DAEMON_MIGRATE_SCANNED, VM_COMPACT_DAEMON_WAKE,
-    VM_COMPACT_FREE_SCANNED, VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED,
-    VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS, WMARK_HIGH,
-)
 from .state import (
     CAPC_ACTIVE, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
     CC_FINISH_PAGEBLOCK, CC_FREE_PFN, CC_FREE_SCANNED, CC_GFP, CC_HIGHEST_ZONEIDX,
     CC_IGNORE_BLOCK_SUITABLE, CC_IGNORE_SKIP_HINT, CC_ISOLATED, CC_KCOMPACTD_IDX, CC_MIGRATED,
-    CC_MIGRATE_FAILED, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATETYPE, CC_MODE,
-    CC_NR_FREE_CHUNKS, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, CC_ORDER, CC_WHOLE_ZONE, CC_ZONE,
-    NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_STATE,
-    NODE_KSWAPD_STATE, NODE_PSI_SOME_NS, NR_CC_FREE, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
+    CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATETYPE, CC_MODE, CC_NR_FREE_CHUNKS,
+    CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, CC_ORDER, CC_PROACTIVE, CC_SEARCH_ORDER,
+    CC_WHOLE_ZONE, CC_ZONE, CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_COMPACTION, CEV_DEFER_RESET,
+    CEV_DEFER_SHIFT, CEV_DEFERRED, CEV_DIRECT, CEV_END, CEV_EVENT, CEV_FREE_PFN,
+    CEV_KCOMPACTD_WAKE, CEV_MIGRATE_PFN, CEV_ORDER, CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC,
+    CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
+    NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
+    NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE, NODE_LOCKDEP_BASE,
+    NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NR_CC_FREE, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
-    NODE_KCOMPACTD_TIME, NODE_KCOMPACTD_BUSY_NS, NODE_LOCKDEP_BASE, NODE_CURRENT_KCOMPACTD,
-    NODE_PROACTIVE_NEXT, NODE_KCOMPACTD_PROACTIVE_NS, CC_SEARCH_ORDER, CC_PROACTIVE,
-    CEV_BEGIN, CEV_END, CEV_TRY, CEV_DEFER_COMPACTION, CEV_DEFERRED, CEV_DEFER_RESET,
-    CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE, CEV_T, CEV_EVENT, CEV_ZONE, CEV_ORDER, CEV_SYNC,
-    CEV_STATUS, CEV_MIGRATE_PFN, CEV_FREE_PFN, CEV_CONSIDERED, CEV_DEFER_SHIFT,
-    CEV_ORDER_FAILED, CEV_DIRECT, KSWAPD_RUNNING,
 )
 
 # enum migrate_mode
@@ -304,6 +300,7 @@ def __reset_isolation_suitable(st, prm, z):
     for b in range(b0, b1):
         st.block_skip[b] = 0
     st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 0
+    # MODEL: restart at the zone ends, not at sampled LRU/free pfns
     reset_cached_positions(st, prm, z)
     st.zone_compact[z, ZC_INIT_MIGRATE] = st.zone_start[z]
     st.zone_compact[z, ZC_INIT_FREE] = pageblock_start(prm, st.zone_end[z] - 1)
@@ -422,6 +419,7 @@ def fast_find_migrateblock(st, prm, c):
     distance = (st.cc[c, CC_FREE_PFN] - pfn) >> 1
     limit = pfn + distance
     best = -1
+    # MODEL: simplified search (no distance/limit rules, no list rotation)
     for o in range(min(order - 1, MAX_PAGE_ORDER), PAGE_ALLOC_COSTLY_ORDER - 1, -1):
         p = st.free_head[(z * NR_PAGE_ORDERS + o) * 6 + MIGRATE_MOVABLE]
         n = 0
@@ -480,6 +478,7 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
     "under writeback" isolation failure of ASYNC/SYNC_LIGHT never arises;
     dirty file folios are migratable (their filesystems have migrate_folio).
     """
+    # MODEL: no too_many_isolated() throttling, no lru_lock contention
     direct = st.cc[c, CC_DIRECT]
     skip_on_failure = direct and st.cc[c, CC_MODE] == MIGRATE_ASYNC
     order = st.cc[c, CC_ORDER]
@@ -531,6 +530,8 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
                 elif kind == KIND_FILE and (gfp & __GFP_FS) == 0:
                     ok = False        # only anon pages in GFP_NOFS context
                 else:
+                    # MODEL: no writeback in flight and dirty folios have
+                    # ->migrate_folio, so every mode may take the folio
                     ok = True
             elif o > 0:
                 nr_scanned += step - 1     # compound (non-LRU) page: skipped at once
@@ -905,6 +906,8 @@ def compaction_alloc(st, prm, c, order):
             st.cc[c, CC_NR_FREE_CHUNKS] += 1
             st.cc[c, CC_NR_FREEPAGES] += 1 << o
         else:
+            # MODEL: the isolated-free store is full: the remainder goes back
+            # to the buddy (the kernel keeps it on cc->freepages)
             z = page_alloc.page_zonenum(st, half)
             page_alloc.__free_one_page(st, prm, half, z, o,
                                        st.block_mt[half >> prm.pageblock_order], False)
@@ -1092,7 +1095,7 @@ def compact_zone(st, prm, own, c):
             st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = start_pfn
         if st.cc[c, CC_MIGRATE_PFN] <= st.zone_compact[z, ZC_INIT_MIGRATE]:
             st.cc[c, CC_WHOLE_ZONE] = 1
-    # lru_add_drain(): MODEL: folios are on their LRU list from the start
+    # MODEL: no lru_add_drain(): folios are on their LRU list from the start
     update_cached = is_async and st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] == \
         st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]
     trace_compaction(st, CEV_BEGIN, z, order, st.cc[c, CC_MODE], 0, st.cc[c, CC_MIGRATE_PFN],

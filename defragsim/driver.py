@@ -11,18 +11,18 @@ from __future__ import annotations
 from . import costs
 from ._jit import kernel as njit
 from .constants import (
-    H_EVICTED, H_FAILED, H_FREED, H_KILLED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
-    KIND_FILE, KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_DIRTY,
-    OP_FREE, OP_TOUCH, OP_COMPACT_MEMORY, CONTENT_PINNED, PG_pinned, PG_dirty, PG_lru, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
+    CONTENT_PINNED, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+    KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
+    OP_TOUCH, PG_dirty, PG_pinned, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
 )
 from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, prep_new_page
 from .state import (
-    CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS, DIAG_REFAULTS, NODE_NONRESIDENT_AGE,
-    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON, NODE_REFAULTS_FILE,
-    NODE_REQ_STALL_NS, NODE_SWAP_USED, REQ_STALL_NS,
+    CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
+    DIAG_REFAULTS, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
+    NODE_REFAULTS_FILE, NODE_SWAP_USED, REQ_STALL_NS,
 )
 from . import compaction, vmscan
 
@@ -174,8 +174,8 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 if ok:
                     st.vm_events[VM_THP_FAULT_ALLOC] += 1
                 else:
-                    # do_huge_pmd_anonymous_page() failed: fall back to a small
-                    # page (MODEL: one base page stands for the region)
+                    # do_huge_pmd_anonymous_page() failed: fall back to a small page.
+                    # MODEL: one base page stands for the region
                     st.vm_events[VM_THP_FAULT_FALLBACK] += 1
                     gfp_small = gfp & ~0x40000 | 0xcc0      # GFP_HIGHUSER_MOVABLE-ish
                     own.h_gfp[h] = gfp_small

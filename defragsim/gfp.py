@@ -154,6 +154,7 @@ def gfp_zone(mask: int) -> int:
     MODEL: there is no ZONE_DMA or ZONE_MOVABLE; __GFP_DMA maps to DMA32 and
     __GFP_HIGHMEM/__GFP_MOVABLE to Normal (what x86-64 does without a movable zone).
     """
+    # MODEL: no ZONE_DMA / ZONE_MOVABLE
     if mask & (__GFP_DMA | __GFP_DMA32):
         return C.ZONE_DMA32
     return C.ZONE_NORMAL

@@ -72,6 +72,7 @@ def out_of_memory(st, prm, own, gfp_mask, order, cpu):
     if victim < 0:
         st.diag[DIAG_OOM_NO_VICTIM] += 1
         return False
+    # MODEL: the victim's memory is freed at once (reaper and exit instantaneous)
     oom_kill_task(st, prm, own, victim, cpu)
     st.vm_events[VM_OOM_KILL] += 1
     return True

@@ -44,12 +44,12 @@ from .constants import (
     ZONE_DMA32, ZONE_NORMAL,
 )
 from .state import (
-    DIAG_ALLOC_FAILED_TOTAL, DIAG_FREE_UNKNOWN_HANDLE, DIAG_HIGHATOMIC_RESERVED,
-    DIAG_HIGHATOMIC_UNRESERVED, DIAG_KSWAPD_WAKEUPS, DIAG_NOFRAGMENT_DROPPED,
+    DIAG_ALLOC_FAILED_TOTAL, DIAG_HIGHATOMIC_RESERVED,
+    DIAG_HIGHATOMIC_UNRESERVED, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
     SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE, DIAG_SLOWPATH_LOOP_CAP, DIAG_NOFAIL_FAILED,
     CAPC_ACTIVE, CAPC_EXT_MT, CAPC_EXT_ORDER, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
-    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REQ_STALL_NS, NODE_REQ_TIME, NR_LAT_BUCKETS,
+    NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REQ_STALL_NS, NODE_REQ_TIME,
     REQ_COMPACT_RETRIES, REQ_DIRECT_RECLAIM, REQ_FAILED, REQ_FUTILE_RECLAIM,
     REQ_NOFRAGMENT_DROPS, REQ_OOM, REQ_RECLAIM_RETRIES, REQ_RECLAIMED, REQ_SLOWPATH,
     REQ_STALL_NS,
@@ -793,7 +793,7 @@ def nr_pcp_alloc(st, cpu, z, order):
     MODEL: pcp->high is fixed at high_min (no auto-tuning toward high_max);
     alloc_factor doubling of order-0 batches is kept.
     """
-    high = st.pcp_high[z]
+    high = st.pcp_high[z]      # MODEL: fixed at high_min
     base_batch = st.pcp_batch[z]
     if high < base_batch:
         return 1
@@ -910,6 +910,7 @@ def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     """
     st.pcp_alloc_factor[cpu, z] >>= 1
     st.vm_events[VM_PGFREE] += 1 << order
+    # MODEL: no free_high early drain for orders 1..3, no pcp->high tuning
     pindex = order_to_pindex(migratetype, order)
     pcp_add(st, cpu, z, pindex, pfn, order, False)
     batch = st.pcp_batch[z]
@@ -1194,6 +1195,7 @@ def get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags, migr
     with a fixed pcp->high it is omitted (it never changes the outcome).
     """
     preferred_z = first_zone(st, highest_zoneidx)
+    # MODEL: no ZONE_BELOW_HIGH pre-check (it only tunes pcp->high)
     while True:
         no_fallback = alloc_flags & ALLOC_NOFRAGMENT
         for z in range(highest_zoneidx, -1, -1):

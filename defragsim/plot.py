@@ -23,9 +23,8 @@ MIGRATETYPE_COLORS = {
 
 
 def _plt():
-    import matplotlib
-    import matplotlib.pyplot as plt  # noqa: F401
-    return matplotlib.pyplot
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def title_for(result, what: str) -> str:

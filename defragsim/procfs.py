@@ -24,6 +24,7 @@ def _types(block_mt, nr_free_mt):
 def render_buddyinfo(nr_free_mt, zone_spans) -> str:
     """/proc/buddyinfo: ``Node %d, zone %8s `` then ``%6lu `` per order."""
     lines = []
+    # MODEL: no ZONE_DMA line (the node has DMA32 and Normal only)
     for z, (s, e) in enumerate(zone_spans):
         if e <= s:
             continue

@@ -1,8 +1,6 @@
 """Plain-text tables for a mail body (mmtests compare-kernels style)."""
 from __future__ import annotations
 
-from . import constants as C
-
 
 def _rows(result) -> list[tuple[str, float]]:
     rows = []

@@ -20,10 +20,11 @@ from ._jit import njit
 from .config import Config, ConfigError
 from .invariants import check_state
 from .driver import step_chunk
-from .state import (CEV_BEGIN, CEV_CAPACITY, CEV_DIRECT, CEV_END, CEV_EVENT, CEV_HEADROOM,
-                    CEV_NAMES, CEV_ORDER, CEV_ORDER_FAILED, CEV_CONSIDERED, CEV_DEFER_SHIFT,
-                    CEV_FREE_PFN, CEV_MIGRATE_PFN, CEV_STATUS, CEV_SYNC, CEV_T, CEV_TRY, CEV_ZONE,
-                    NR_CEV, NODE_KCOMPACTD_BUSY_NS, NODE_KCOMPACTD_PROACTIVE_NS, DIAG_NAMES, DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE,
+from .state import (CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_SHIFT, CEV_DIRECT, CEV_END, CEV_EVENT,
+                    CEV_FREE_PFN, CEV_HEADROOM, CEV_MIGRATE_PFN, CEV_NAMES, CEV_ORDER,
+                    CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC, CEV_T, CEV_TRY, CEV_ZONE, DIAG_NAMES,
+                    DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KCOMPACTD_BUSY_NS,
+                    NODE_KCOMPACTD_PROACTIVE_NS, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE, NR_CEV,
                     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_SWAP_TOTAL, NODE_SWAP_USED,
                     REQ_STAT_NAMES, REQ_RECLAIM_RETRIES, REQ_STALL_NS, make_owners,
                     make_recorder, make_state, state_nbytes)
@@ -273,17 +274,16 @@ def compaction_event_frame(rows: np.ndarray, config) -> pd.DataFrame:
     ze = np.array([e for _, e in spans], np.int64)
     z = rows[:, CEV_ZONE]
     modes = np.array(["async", "sync_light", "sync"])
-    df = pd.DataFrame({
+    return pd.DataFrame({
         "t": rows[:, CEV_T].astype(np.float64) / 1e9,
-        "event": pd.Categorical.from_codes(ev, CEV_NAMES) if len(rows) else
-        pd.Categorical([], categories=CEV_NAMES),
+        "event": pd.Categorical.from_codes(ev, CEV_NAMES),
         "direct": rows[:, CEV_DIRECT].astype(bool),
-        "zone": np.array(C.ZONE_NAMES, dtype=object)[z] if len(rows) else np.zeros(0, object),
+        "zone": np.array(C.ZONE_NAMES, dtype=object)[z],
         "order": rows[:, CEV_ORDER],
-        "zone_start": np.where(is_be, zs[z] if len(rows) else 0, -1),
+        "zone_start": np.where(is_be, zs[z], -1),
         "migrate_pfn": np.where(is_be, rows[:, CEV_MIGRATE_PFN], -1),
         "free_pfn": np.where(is_be, rows[:, CEV_FREE_PFN], -1),
-        "zone_end": np.where(is_be, ze[z] if len(rows) else 0, -1),
+        "zone_end": np.where(is_be, ze[z], -1),
         "sync": np.where(is_be, rows[:, CEV_SYNC] != 0, False),
         "mode": np.where(is_be, modes[np.clip(rows[:, CEV_SYNC], 0, 2)], ""),
         "status": np.where(ev == CEV_END,
@@ -295,7 +295,6 @@ def compaction_event_frame(rows: np.ndarray, config) -> pd.DataFrame:
         "defer_shift": rows[:, CEV_DEFER_SHIFT],
         "order_failed": rows[:, CEV_ORDER_FAILED],
     })
-    return df
 
 
 def _vmstat(st, config) -> dict:
@@ -385,6 +384,7 @@ def add_psi_columns(tsdf: pd.DataFrame, nr_cpus: int) -> None:
     t = tsdf.index.to_numpy()
     dt = np.diff(t, prepend=t[0])
     dt[dt <= 0] = np.nan
+    # MODEL: overlapping stalls are summed; "full" is the even-spread lower bound
     some = np.diff(tsdf["psi_some_ns"].to_numpy(), prepend=0.0) / 1e9
     task = np.diff(tsdf["psi_task_ns"].to_numpy(), prepend=0.0) / 1e9
     tsdf["psi_some_pct"] = np.nan_to_num(np.minimum(100.0 * some / dt, 100.0))
@@ -447,6 +447,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
     rec = make_recorder()
     event_limit = rec.ext_t.shape[0] - EVENT_HEADROOM
+    cev_limit = st.cev.shape[0] - CEV_HEADROOM      # as driver.step_chunk stops
     dur_ns = max(int(wl.duration_ns), int(wl.t[-1]) if len(wl) else 0, 1)
     if sample_interval is None:
         sample_ns = max(dur_ns // 200, 1)
@@ -533,7 +534,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         while pos < end:
             pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
                              wl.cpu, wl.content, pos, end, event_limit)
-            if rec.ext_count[0] >= event_limit or st.cev_count[0] >= CEV_CAPACITY - CEV_HEADROOM:
+            if rec.ext_count[0] >= event_limit or st.cev_count[0] >= cev_limit:
                 # account the events in this row's running totals, then flush
                 record_row(s + 1, bounds[s] / 1e9)
                 flush_events()

@@ -156,11 +156,10 @@ CC_GFP = 19
 CC_CPU = 20
 CC_ISOLATED = 21
 CC_MIGRATED = 22
-CC_MIGRATE_FAILED = 23
-CC_FAST_SEARCH_FAIL = 24
-CC_SEARCH_ORDER = 25           # fast_isolate_freepages(): next free-list order to search
-CC_PROACTIVE = 26              # proactive_compaction
-NR_CC = 28
+CC_FAST_SEARCH_FAIL = 23
+CC_SEARCH_ORDER = 24           # fast_isolate_freepages(): next free-list order to search
+CC_PROACTIVE = 25              # proactive_compaction
+NR_CC = 26
 NR_CC_FREE = 64
 
 # --- struct capture_control ----------------------------------------------------------
@@ -296,6 +295,7 @@ def calculate_min_free_kbytes(lowmem_pages: int, nr_zones: int, thp_enabled: boo
     lowmem_kbytes = lowmem_pages * (C.PAGE_SIZE >> 10)
     kb = min(max(int_sqrt(lowmem_kbytes * 16), 128), 262144)
     if thp_enabled:
+        # MODEL: nr_zones counts DMA32 and Normal only (no ZONE_DMA)
         rec = pageblock_nr_pages * nr_zones * 2
         rec += pageblock_nr_pages * nr_zones * C.MIGRATE_PCPTYPES * C.MIGRATE_PCPTYPES
         rec = min(rec, lowmem_pages // 20)
@@ -359,7 +359,7 @@ def zone_highsize(low_wmark: int, batch: int, nr_cpus: int) -> int:
     MODEL: pcp->high is fixed at high_min; the kernel auto-tunes it between
     high_min and high_max (alloc_factor/free_count decay, ZONE_BELOW_HIGH).
     """
-    high = low_wmark // max(nr_cpus, 1)
+    high = low_wmark // max(nr_cpus, 1)     # MODEL: high_min only, never tuned
     return max(high, batch << 2)
 
 

@@ -30,27 +30,25 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from . import costs
 from ._jit import kernel as njit
 from .constants import (
-    COMPACT_CLUSTER_MAX, DEF_PRIORITY, H_EVICTED, H_RESIDENT, H_SWAPPED, KIND_ANON, KIND_FILE,
-    KIND_PAGETABLE, KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+    DEF_PRIORITY, H_EVICTED, H_SWAPPED, KIND_ANON, KIND_FILE,
+    KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_pinned, PG_reclaim,
     PG_referenced, PG_workingset, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
     VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY, VM_KSWAPD_LOW_WMARK_HIT_QUICKLY, VM_PAGEOUTRUN,
     VM_PGACTIVATE, VM_PGDEACTIVATE, VM_PGSCAN_ANON, VM_PGSCAN_DIRECT, VM_PGSCAN_FILE,
     VM_PGSCAN_KSWAPD, VM_PGSTEAL_ANON, VM_PGSTEAL_DIRECT, VM_PGSTEAL_FILE, VM_PGSTEAL_KSWAPD,
-    VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN, ZONE_DMA32, ZONE_NORMAL,
+    VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN,
 )
 from .page_alloc import (
     __zone_watermark_ok, free_frozen_pages, list_add, list_add_tail, list_del, page_zonenum,
     wmark_pages,
 )
 from .state import (
-    KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
+    CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
@@ -209,6 +207,7 @@ def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
     list when referenced) are not distinguished.
     """
     scanned = 0
+    # MODEL: no VM_EXEC rotation of referenced executable file folios
     while scanned < nr_to_scan:
         pfn = st.lru_tail[lru]
         if pfn < 0:
@@ -273,9 +272,9 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             st.sc[s, SC_COST_NS] += cost
             continue
         if is_anon:
-            # add_to_swap() needs a slot per page of the folio.  MODEL: a
-            # large folio without enough room is activated instead of being
-            # split and swapped page by page as the kernel does.
+            # add_to_swap() needs a slot per page of the folio.
+            # MODEL: a large folio without enough room is activated instead
+            # of being split and swapped page by page as the kernel does.
             swap_room = st.node[NODE_SWAP_TOTAL] - st.node[NODE_SWAP_USED] >= nr
             if not swap_room or (gfp & __GFP_IO) == 0 or not st.sc[s, SC_MAY_SWAP]:
                 # no swap space (or may not swap): activate, try again later
@@ -398,6 +397,7 @@ def shrink_slab(st, prm, own, s):
     delta = (freeable >> priority) * 4 // 2
     delta = min(delta, 2 * freeable)
     freed = 0
+    # MODEL: one object is one whole slab page
     scanned = 0
     cpu = st.sc[s, SC_CPU]
     while scanned < delta:
@@ -697,7 +697,7 @@ def wakeup_kcompactd(st, prm, order, highest_zoneidx):
     if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] > highest_zoneidx:
         st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = highest_zoneidx
     if compaction.kcompactd_wake(st, prm):
-        compaction.trace_compaction(st, compaction.CEV_WAKEUP_KCOMPACTD, highest_zoneidx, order,
+        compaction.trace_compaction(st, CEV_WAKEUP_KCOMPACTD, highest_zoneidx, order,
                                     0, 0, 0, 0, 0, 0, 0)
 
 

@@ -625,9 +625,10 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
     next_h = [0]
 
     def new_handles(n, owner):
+        """``n`` new handles owned by ``owner`` (one id, or one per handle)."""
         h = np.arange(next_h[0], next_h[0] + n, dtype=np.int64)
         next_h[0] += n
-        h_owner.append(np.full(n, owner, np.int32))
+        h_owner.append(np.broadcast_to(np.asarray(owner, np.int32), (n,)).copy())
         return h
 
     def emit(t, kind, order, gfp, handle, content):
@@ -709,11 +710,8 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         owner_names.append(f"file{fi}")
     n_init = int(f["initial"] * nr_pages)
     if n_init:
-        hs = new_handles(0, 0)
         orders = pick_orders(f["orders"], n_init)
-        hi = np.arange(next_h[0], next_h[0] + n_init)
-        next_h[0] += n_init
-        h_owner.append((file_owner0 + rng.integers(0, f["files"], n_init)).astype(np.int32))
+        hi = new_handles(n_init, file_owner0 + rng.integers(0, f["files"], n_init))
         emit(np.zeros(n_init), C.OP_ALLOC, orders, f["gfp"], hi, C.KIND_FILE)
     rate = f["read_mib_s_per_gib"] * gib * (1 << 20) / C.PAGE_SIZE
     if rate > 0:
@@ -721,9 +719,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         n = rng.poisson(rate * dur / max(orders_mean, 1))
         t = np.sort(rng.uniform(0, dur, n))
         orders = pick_orders(f["orders"], n)
-        hf = np.arange(next_h[0], next_h[0] + n)
-        next_h[0] += n
-        h_owner.append((file_owner0 + rng.integers(0, f["files"], n)).astype(np.int32))
+        hf = new_handles(n, file_owner0 + rng.integers(0, f["files"], n))
         emit(t, C.OP_ALLOC, orders, f["gfp"], hf, C.KIND_FILE)
         if f["reread_share"] > 0 and n:
             nr = rng.poisson(n * f["reread_share"])
@@ -746,8 +742,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         orders_mean = np.mean([2 ** o * w for o, w in f["orders"]]) / np.mean([w for _, w in f["orders"]])
         n = rng.poisson(wrate * dur / max(orders_mean, 1))
         t = np.sort(rng.uniform(0, dur, n))
-        hw = new_handles(n, 0)
-        h_owner[-1][:] = file_owner0 + rng.integers(0, f["files"], n)
+        hw = new_handles(n, file_owner0 + rng.integers(0, f["files"], n))
         emit(t, C.OP_ALLOC, pick_orders(f["orders"], n), f["gfp"], hw, C.KIND_FILE)
         emit(t, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE)
 
@@ -786,7 +781,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         _emit_jobs(j, rng=rng, dur=dur, nr_pages=nr_pages, thp_defrag=thp_defrag,
                    new_handles=new_handles, emit=emit, owner_kind=owner_kind,
                    owner_names=owner_names, kern_owner=kern_owner,
-                   file_owner0=file_owner0, nfiles=f["files"], h_owner=h_owner)
+                   file_owner0=file_owner0, nfiles=f["files"])
 
     # --- bursts of THP faults (MADV_HUGEPAGE regions, or not) -----------------------
     for b in p["thp_bursts"]:
@@ -831,7 +826,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
 
 
 def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_kind, owner_names,
-               kern_owner, file_owner0, nfiles, h_owner):
+               kern_owner, file_owner0, nfiles):
     """Jobs of a parallel build: ``concurrency`` slots each run jobs back to
     back.  A job (its own OOM-killable task) gets a kernel stack and task/mm
     slab at fork, faults its anon memory (with page tables) over the first
@@ -851,8 +846,7 @@ def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_ki
     if j["hot_share"] > 0:
         # the hot set (headers): in the page cache from the start
         nhot = max(int(j["hot_set"] * nr_pages), 1)
-        hot = new_handles(nhot, 0)
-        h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nhot)
+        hot = new_handles(nhot, file_owner0 + rng.integers(0, nfiles, nhot))
         emit(np.zeros(nhot), C.OP_ALLOC, 0, gfp_file, hot, C.KIND_FILE)
     k = 0
     for slot in range(j["concurrency"]):
@@ -899,14 +893,12 @@ def _emit_jobs(j, *, rng, dur, nr_pages, thp_defrag, new_handles, emit, owner_ki
                          hot[rng.integers(0, len(hot), nh)], C.KIND_FILE)
                 nn = nr - nh
                 if nn:
-                    hr = new_handles(nn, 0)
-                    h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nn)
+                    hr = new_handles(nn, file_owner0 + rng.integers(0, nfiles, nn))
                     emit(rng.uniform(t0, t_exit, nn), C.OP_ALLOC, 0, gfp_file, hr, C.KIND_FILE)
             # the object file: written near the end, outlives the job
             nw = int(rng.poisson(j["write_pages_per_gib"] * gib))
             if nw:
-                hw = new_handles(nw, 0)
-                h_owner[-1][:] = file_owner0 + rng.integers(0, nfiles, nw)
+                hw = new_handles(nw, file_owner0 + rng.integers(0, nfiles, nw))
                 tw = np.sort(rng.uniform(t0 + 0.8 * life, t_exit, nw))
                 emit(tw, C.OP_ALLOC, 0, gfp_file, hw, C.KIND_FILE)
                 emit(tw, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE)

@@ -19,7 +19,6 @@ starts at pfn 15872.  ``min_free_kbytes=128`` gives watermarks min/low/high =
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
@@ -32,7 +31,7 @@ from defragsim import page_alloc as pa
 from defragsim.invariants import check_state
 from defragsim.state import (
     CAPC_ACTIVE, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
-    CC_ALLOC_FLAGS, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL, CC_FREE_PFN,
+    CC_ALLOC_FLAGS, CC_DIRECT, CC_DIRECT_IDX, CC_FREE_PFN,
     CC_IGNORE_SKIP_HINT, CC_KCOMPACTD_IDX, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATED,
     CC_MIGRATETYPE, CC_MODE, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, CC_ORDER, ZC_BLOCKSKIP_FLUSH,
     ZC_CACHED_FREE, ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE,

@@ -16,10 +16,9 @@ import functools
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from defragsim import (Config, ConfigError, ScenarioError, Workload, build_workload,
+from defragsim import (Config, ConfigError, ScenarioError, build_workload,
                        load_scenario, parse_gfp, run)
 from defragsim import compaction as cp
 from defragsim import constants as C
