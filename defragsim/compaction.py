@@ -1375,7 +1375,9 @@ def run_kcompactd(st, prm, own, until):
     (500 ms; x64 after a pass that did not lower the node's score).
     Proactive passes are not a memstall."""
     st.node[NODE_CURRENT_KCOMPACTD] = 1
-    for _ in range(64):
+    # terminates: a wakeup is served once, and every proactive check moves
+    # the next one at least HPAGE_FRAG_CHECK_INTERVAL_NS further
+    while True:
         if st.node[NODE_KCOMPACTD_STATE] == KCOMPACTD_RUNNING:
             if st.node[NODE_KCOMPACTD_TIME] > until:
                 break

@@ -252,8 +252,9 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
         lruvec_del_folio(st, pfn)
         cost = costs.SCAN_PAGE_NS * nr
         if f & PG_pinned:
-            # a long-term pinned folio holds extra references: __remove_mapping()
-            # cannot freeze its refcount; it stays (activated)
+            # a long-term pinned folio: try_to_unmap() fails (the pinned
+            # anon-exclusive page cannot be shared), so it stays mapped and
+            # shrink_folio_list() takes activate_locked
             st.pg_flags[pfn] = f | PG_active
             lruvec_add_folio(st, pfn, False)
             st.vm_events[VM_PGACTIVATE] += nr

@@ -326,17 +326,6 @@ def steer(ref):
     target(float(s["steal"] + s["claim_partial_attempt"] + s["merge_retype"]), label="fallbacks")
 
 
-@hst.composite
-def scenarios(draw):
-    """A seeded random prefix (typical workloads: bulk fills and frees that
-    fragment memory) followed by a Hypothesis-built tail (shrinks well)."""
-    seed = draw(hst.integers(0, 2**32 - 1))
-    n_prefix = draw(hst.integers(0, 40))
-    p_free = draw(hst.sampled_from([0.35, 0.3, 0.45]))
-    ops = random_abstract_ops(np.random.default_rng(seed), n_prefix, p_free)
-    return ops + draw(op_lists)
-
-
 def assert_nofragment_only(ref):
     """defrag_mode=1 with a request that cannot reclaim: ALLOC_NOFRAGMENT is
     never dropped, so the only fallbacks are whole-pageblock claims."""
