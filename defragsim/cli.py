@@ -1,4 +1,4 @@
-"""Command line: ``defragsim run|scenarios|demo`` (also ``python -m defragsim``).
+"""Command line: ``defragsim run|scenarios|demo|compare|onset`` (also ``python -m defragsim``).
 
 Errors in the input (an impossible config, an unknown scenario, a bad
 scenario file) print one line ``defragsim: error: ...`` naming the field and
@@ -109,44 +109,112 @@ def cmd_scenarios(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    """The README's main job: run the headline comparison, write figures + report.
+def _progress(msg):
+    print(msg, file=sys.stderr, flush=True)
 
-    Today: the reclaim storm (``storm``) with defrag_mode 0 and 1, same seed.
+
+def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
+    from .compare import write_figures
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.txt").write_text(table)
+    cmp.frame().to_csv(out / "metrics.csv", index=False)
+    files = [str(out / "report.txt"), str(out / "metrics.csv")]
+    files += write_figures(cmp, out)
+    for lab, rs in cmp.results.items():
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lab).strip("_")
+        files += write_outputs(rs[0], out / "runs" / safe)
+    return files
+
+
+def cmd_compare(args) -> int:
+    """``defragsim compare SCENARIO --a SPEC --b SPEC [--c SPEC ...] [--seeds N]``."""
+    from .compare import compare, parse_run_spec
+    specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
+    if len(specs) < 2:
+        raise ConfigError("compare: give at least two configurations (--a and --b)")
+    if args.seeds < 1:
+        raise ConfigError(f"compare: --seeds must be at least 1, got {args.seeds}")
+    base = {}
+    if args.swap is not None:
+        base["swap"] = args.swap
+    cmp = compare(args.scenario, specs, seeds=list(range(args.seed0, args.seed0 + args.seeds)),
+                  mem=args.mem, duration=args.duration, base=base,
+                  progress=_progress if not args.quiet else None)
+    table = cmp.table(full=not args.short)
+    print(table, end="")
+    if args.out:
+        _write_comparison(cmp, Path(args.out), table=table)
+        print(f"wrote {args.out}/report.txt, metrics.csv, "
+              "{pageblocks,extfrag,swap,stall,retries}.{png,svg} and runs/")
+    return 0
+
+
+#: The headline comparison of the cover letter (``defragsim demo``).
+DEMO_SPECS = ("defrag_mode=0,patches=none", "defrag_mode=1,patches=none",
+              "defrag_mode=1,patches=all")
+
+
+def cmd_demo(args) -> int:
+    """The README's main job: the headline comparison of the series.
+
+    ``storm`` with defrag_mode 0, defrag_mode 1 without the series and
+    defrag_mode 1 with it, on the same seeds; writes ``report.txt`` (the
+    mmtests-style table), the figures and each run's outputs under ``out/``.
     """
+    from .compare import compare, parse_run_spec
+    out = Path(args.out)
+    specs = [parse_run_spec(s, label=lab) for s, lab in
+             zip(DEMO_SPECS, ("defrag_mode=0", "defrag_mode=1", "dm=1+series"))]
+    cmp = compare(args.scenario, specs, seeds=list(range(args.seed, args.seed + args.seeds)),
+                  mem=args.mem, duration=args.duration, progress=_progress)
+    table = cmp.table(full=True)
+    _write_comparison(cmp, out, table=table)
+    print(cmp.table(full=False), end="")
+    print(f"(full table with vmstat and model diagnostics: {out}/report.txt)")
+    print(f"wrote {out}/report.txt, metrics.csv, {{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}"
+          f" and {out}/runs/")
+    return 0
+
+
+def cmd_onset(args) -> int:
+    """``defragsim onset``: the storm-onset sweep (figure + table)."""
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from . import plot
-    from .report import comparison_table
-    from .sim import run
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sc = load_scenario(args.scenario)
-    results = {}
-    for dm in (0, 1):
-        cfg = Config(mem=args.mem or sc.mem or "1G", defrag_mode=dm, seed=args.seed or 0)
-        print(f"running {sc.name} with {cfg.label()} ...", flush=True)
-        results[f"defrag_mode={dm}"] = run(sc, cfg, duration=args.duration)
-    first = next(iter(results.values()))
-    table = comparison_table(results, title=f"{sc.name}, {first.config.label().split()[0]}, "
-                                            f"seed {first.config.seed}, {first.duration_s:g} s")
-    (out / "report.txt").write_text(table)
-    n = len(results)
-    for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
-                        ("swap", plot.plot_swap, 3), ("stall", plot.plot_stall, 3),
-                        ("retries", plot.plot_reclaim_retries, 3)):
-        fig, axes = plt.subplots(1, n, figsize=(6 * n, h), squeeze=False)
-        for ax, r in zip(axes[0], results.values()):
-            fn(r, ax=ax)
+    from .onset import DEFAULT_SCALES, onset_summary, plot_onset, storm_onset, storm_onset_growth
+    scales = DEFAULT_SCALES
+    if args.scales:
+        try:
+            scales = [float(x) for x in args.scales.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"onset: --scales: expected numbers like 0,0.5,1, got {args.scales!r}") \
+                from None
+    df = storm_onset(args.scenario, scales=scales, seeds=args.seeds, mem=args.mem,
+                     duration=args.duration, progress=_progress)
+    summ = onset_summary(df)
+    with_pd_wide = summ.to_string()
+    print(with_pd_wide)
+    labels = list(dict.fromkeys(df["config"]))
+    lines = []
+    for lab in labels[1:]:
+        on = storm_onset_growth(df, lab)
+        lines.append(f"{lab}: swap-out above 2x {labels[0]} from "
+                     + (f"{on:g} MiB/s per GiB" if on is not None else "nowhere in the sweep"))
+    print("\n".join(lines))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out / "onset.csv", index=False)
+        (out / "onset.txt").write_text(with_pd_wide + "\n" + "\n".join(lines) + "\n")
+        axes = plot_onset(df)
+        fig = axes[0].figure
+        fig.suptitle(f"storm onset: {df['config'].nunique()} configs, "
+                     f"{df['seed'].nunique()} seed(s), {df['duration_s'].iloc[0]:g} s", fontsize=9)
         fig.tight_layout()
-        plot.save_figure(fig, out / name)
+        plot.save_figure(fig, out / "onset")
         plt.close(fig)
-    for lab, r in results.items():
-        write_outputs(r, out / lab.replace("=", ""))
-    print(table)
-    print(f"wrote {out}/report.txt and {out}/{{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}")
+        print(f"wrote {out}/onset.{{csv,txt,png,svg}}")
     return 0
 
 
@@ -163,13 +231,37 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
     s = sub.add_parser("scenarios", help="list the scenarios")
     s.set_defaults(fn=cmd_scenarios)
-    d = sub.add_parser("demo", help="run the headline comparison and write figures + report")
+    d = sub.add_parser("demo", help="the headline comparison (storm: defrag_mode 0, 1, 1 + series)")
     d.add_argument("--out", default="out")
     d.add_argument("--scenario", default="storm")
     d.add_argument("--mem", default=None)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    d.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     d.add_argument("--duration", type=float, default=None)
     d.set_defaults(fn=cmd_demo)
+    c = sub.add_parser("compare", help="compare configurations on the same seeds (mmtests-style table)")
+    c.add_argument("scenario")
+    c.add_argument("--a", required=True, help='a configuration, e.g. "defrag_mode=1,patches=none"')
+    c.add_argument("--b", required=True, help='e.g. "defrag_mode=1,patches=all"')
+    c.add_argument("--c", dest="more", action="append", metavar="SPEC",
+                   help="a further configuration (repeatable)")
+    c.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
+    c.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    c.add_argument("--mem", default=None)
+    c.add_argument("--swap", default=None)
+    c.add_argument("--duration", type=float, default=None)
+    c.add_argument("--short", action="store_true", help="only the headline rows")
+    c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    c.add_argument("--out", default=None, help="also write report.txt, metrics.csv and figures here")
+    c.set_defaults(fn=cmd_compare)
+    o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
+    o.add_argument("scenario", nargs="?", default="storm")
+    o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")
+    o.add_argument("--seeds", type=int, default=1)
+    o.add_argument("--mem", default=None)
+    o.add_argument("--duration", type=float, default=None)
+    o.add_argument("--out", default=None)
+    o.set_defaults(fn=cmd_onset)
     return p
 
 

@@ -38,7 +38,7 @@ from .constants import (
 )
 from .page_alloc import __zone_watermark_ok, wmark_pages
 from .state import (
-    CAPC_ACTIVE, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
+    CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
     CC_FINISH_PAGEBLOCK, CC_FREE_PFN, CC_FREE_SCANNED, CC_GFP, CC_HIGHEST_ZONEIDX,
     CC_IGNORE_BLOCK_SUITABLE, CC_IGNORE_SKIP_HINT, CC_ISOLATED, CC_KCOMPACTD_IDX, CC_MIGRATED,
@@ -49,7 +49,7 @@ from .state import (
     CEV_KCOMPACTD_WAKE, CEV_MIGRATE_PFN, CEV_ORDER, CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC,
     CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
-    NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE, NODE_LOCKDEP_BASE,
+    NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE,
     NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NR_CC_FREE, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
 )
@@ -256,23 +256,6 @@ def compaction_zonelist_suitable(st, prm, order, alloc_flags, highest_zoneidx):
                                  available):
             return True
     return False
-
-
-@njit
-def lockdep_fs_reclaim(st, gfp_mask, order, compact_order):
-    """[PATCH 1/4] fs_reclaim_acquire()/release() around direct compaction.
-
-    No allocator behaviour: the model counts what lockdep would see, by gfp
-    context: entries that may recurse into the filesystem (__GFP_FS), entries
-    from NOFS/NOIO contexts, and entries opened by [PATCH 4/4] (requests whose
-    own order would not have compacted: order 0 promoted to pageblock order).
-    """
-    if gfp_mask & __GFP_FS:
-        st.node[NODE_LOCKDEP_BASE + 0] += 1
-    else:
-        st.node[NODE_LOCKDEP_BASE + 1] += 1
-    if order == 0 and compact_order > 0:
-        st.node[NODE_LOCKDEP_BASE + 2] += 1
 
 
 @njit(inline='always')
@@ -1207,25 +1190,38 @@ def init_compact_control(st, c, z, order, gfp_mask, mode, alloc_flags, highest_z
 
 @njit
 def compact_zone_order(st, prm, own, z, order, gfp_mask, prio, alloc_flags, highest_zoneidx,
-                       capture_order, cpu):
+                       cpu):
     """compact_zone_order(): one zone, direct compaction at ``prio``.
 
-    The capture_control is armed here before [PATCH 3/4] and by
-    __alloc_pages_direct_compact() after it; in both cases it is live exactly
-    while this zone is compacted (capc->cc is set only here), so the two
-    placements behave identically.
+    Before [PATCH 3/4] the capture_control lives on this function's stack
+    (``current->capture_control`` set around compact_zone()); after it,
+    __alloc_pages_direct_compact() owns it and this function only sets
+    ``capc->cc`` while compact_zone() runs.  Either way a page can be
+    captured only while this zone is compacted, so the two behave the same.
     """
     c = CC_DIRECT_IDX
     mode = MIGRATE_ASYNC if prio == COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT
     prio_min = 1 if prio == MIN_COMPACT_PRIORITY else 0
     init_compact_control(st, c, z, order, gfp_mask, mode, alloc_flags, highest_zoneidx, 1,
                          prio_min, cpu)
-    st.capc[CAPC_ACTIVE] = 1
+    # capc->cc = &cc: the capture side reads the zone and migratetype from cc
     st.capc[CAPC_ZONE] = z
-    st.capc[CAPC_ORDER] = capture_order if prm.patch4 else order
     st.capc[CAPC_MIGRATETYPE] = gfp_mask >> 3 & 3
+    if not prm.patch4:
+        st.capc[CAPC_ORDER] = order          # compaction_capture() compares cc->order
+    if prm.patch3:
+        st.capc[CAPC_CC] = 1                 # WRITE_ONCE(capc->cc, &cc)
+    else:
+        # struct capture_control capc = { .cc = &cc, .page = NULL };
+        # WRITE_ONCE(current->capture_control, &capc);
+        st.capc[CAPC_PAGE] = -1
+        st.capc[CAPC_EXT_MT] = -1
+        st.capc[CAPC_ACTIVE] = 1
     ret = compact_zone(st, prm, own, c)
-    st.capc[CAPC_ACTIVE] = 0
+    if prm.patch3:
+        st.capc[CAPC_CC] = 0                 # WRITE_ONCE(capc->cc, NULL)
+    else:
+        st.capc[CAPC_ACTIVE] = 0             # WRITE_ONCE(current->capture_control, NULL)
     if st.capc[CAPC_PAGE] >= 0:
         ret = COMPACT_SUCCESS
     return ret
@@ -1233,13 +1229,17 @@ def compact_zone_order(st, prm, own, z, order, gfp_mask, prio, alloc_flags, high
 
 @njit
 def try_to_compact_pages(st, prm, own, gfp_mask, order, alloc_flags, highest_zoneidx, prio,
-                         capture_order, cpu):
+                         cpu):
     """try_to_compact_pages(): direct compaction over the zonelist.
 
-    Returns (compact_result, captured_pfn, cost_ns).
+    Returns (compact_result, captured_pfn, cost_ns).  Before [PATCH 3/4]
+    the captured page is handed back through ``*capture`` (each
+    compact_zone_order() starts a new capture_control); after it, it is in the
+    caller's capc.
     """
-    st.capc[CAPC_PAGE] = -1
-    st.capc[CAPC_EXT_MT] = -1
+    if not prm.patch3:
+        st.capc[CAPC_PAGE] = -1              # *capture = NULL until a zone captures
+        st.capc[CAPC_EXT_MT] = -1
     if (gfp_mask & __GFP_IO) == 0:
         return COMPACT_SKIPPED, -1, 0
     trace_compaction(st, CEV_TRY, highest_zoneidx, order, prio, gfp_mask, 0, 0, 0, 0, 0)
@@ -1252,7 +1252,7 @@ def try_to_compact_pages(st, prm, own, gfp_mask, order, alloc_flags, highest_zon
             rc = max(rc, COMPACT_DEFERRED)
             continue
         status = compact_zone_order(st, prm, own, z, order, gfp_mask, prio, alloc_flags,
-                                    highest_zoneidx, capture_order, cpu)
+                                    highest_zoneidx, cpu)
         cost += st.cc[CC_DIRECT_IDX, CC_COST_NS]
         rc = max(status, rc)
         if status == COMPACT_SUCCESS:

@@ -67,9 +67,19 @@ PATCH_SUBJECTS = {
 class Patches:
     """One flag per patch of "mm: fix reclaim storms in defrag_mode" (June 2026).
 
-    Each flag switches exactly the code paths its diff touches.  The compaction
-    and slowpath code those diffs touch arrives with the compaction/reclaim
-    model; until then the flags are carried, validated and reported.
+    Each flag switches exactly the code paths its diff touches:
+
+    1. ``__alloc_pages_direct_compact()``: fs_reclaim_acquire/release around
+       try_to_compact_pages() (``page_alloc.fs_reclaim_acquire``; counted in
+       ``State.lockdep``, no allocator behaviour).
+    2. ``suitable_migration_source()`` and ``fast_find_migrateblock()``
+       (compaction.py).
+    3. where the capture_control lives: ``__alloc_pages_direct_compact()``
+       vs ``compact_zone_order()``, and ``task_capc()`` checking ``capc->cc``
+       (no behaviour change).
+    4. ``__alloc_pages_direct_compact()`` / ``__alloc_pages_direct_reclaim()``
+       order promotion, ``capc.order`` in ``compaction_capture()``, deferral
+       reset at the compaction order.  Needs 3 (refused without it).
     """
 
     #: [PATCH 1/4] mm: page_alloc: __GFP_FS lockdep annotation for direct compaction

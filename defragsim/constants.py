@@ -128,6 +128,11 @@ OP_COMPACT_MEMORY = 4  # echo 1 > /proc/sys/vm/compact_memory (compact_node(), M
 OP_NAMES = ["alloc", "free", "touch", "dirty", "compact_memory"]
 #: bit in a workload's ``content`` column: the allocation is long-term pinned
 CONTENT_PINNED = 0x80
+#: bit in a workload's ``content`` column: the request is made while holding a
+#: filesystem lock (a journal handle, i_rwsem in a writeback path, ...); the
+#: lockdep view of [PATCH 1/4] flags __GFP_FS entries from such contexts
+CONTENT_FS_LOCKED = 0x40
+CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED
 
 # --- Handle states (model: where an allocation's data lives) ----------------------
 H_NONE = 0        # not allocated yet

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import costs
 from ._jit import kernel as njit
 from .constants import (
-    CONTENT_PINNED, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
@@ -21,7 +21,7 @@ from .constants import (
 from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, prep_new_page
 from .state import (
     CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
-    DIAG_REFAULTS, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
+    DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_USED, REQ_STALL_NS,
 )
 from . import compaction, vmscan
@@ -163,11 +163,14 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]
-            kind = op_content[i] & ~CONTENT_PINNED
+            kind = op_content[i] & ~CONTENT_FLAGS
             own.h_gfp[h] = gfp
             own.h_content[h] = kind
             own.h_order[h] = order
+            # MODEL: the lock is held for the allocation only (lockdep's view)
+            st.node[NODE_FS_LOCKED] = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
             ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, False)
+            st.node[NODE_FS_LOCKED] = 0
             if ok and op_content[i] & CONTENT_PINNED:
                 st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)
             if order == HPAGE_PMD_ORDER and kind == KIND_ANON:

@@ -38,17 +38,22 @@ from .constants import (
     NR_FREE_HIGHATOMIC, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_LOWORDER_PCP_LISTS,
     NR_PAGE_ORDERS, NR_PCP_LISTS, NR_RESERVED_HIGHATOMIC, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
     MAX_COMPACT_RETRIES, MAX_RECLAIM_RETRIES, PAGE_ALLOC_COSTLY_ORDER,
-    VM_COMPACT_FAIL, VM_COMPACT_STALL, VM_COMPACT_SUCCESS, PG_buddy, PG_head, PG_lru, PG_pcp,
+    VM_COMPACT_FAIL, VM_COMPACT_MIGRATE_SCANNED, VM_COMPACT_STALL, VM_COMPACT_SUCCESS,
+    VM_PGMIGRATE_SUCCESS, PG_buddy, PG_head, PG_lru, PG_pcp,
     PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
     VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
     ZONE_DMA32, ZONE_NORMAL,
 )
 from .state import (
-    DIAG_ALLOC_FAILED_TOTAL, DIAG_HIGHATOMIC_RESERVED,
+    DIAG_ALLOC_FAILED_TOTAL, DIAG_COMPACT_CAPTURED, DIAG_HIGHATOMIC_RESERVED,
     DIAG_HIGHATOMIC_UNRESERVED, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
     SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE, DIAG_SLOWPATH_LOOP_CAP, DIAG_NOFAIL_FAILED,
-    CAPC_ACTIVE, CAPC_EXT_MT, CAPC_EXT_ORDER, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
+    CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_EXT_ORDER, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE,
+    CAPC_ZONE, LD_CTX_FS, LD_CTX_FS_LOCKED, LD_CTX_NOFS, LD_CTX_NOFS_LOCKED,
+    LOCKDEP_COMPACT_ANNOTATED, LOCKDEP_COMPACT_ENTRIES, LOCKDEP_COMPACT_OPENED,
+    LOCKDEP_DIRECT_RECLAIM, NODE_FS_LOCKED, REQ_COMPACT_FAIL, REQ_COMPACT_MIGRATE_SCANNED,
+    REQ_COMPACT_MIGRATED, REQ_COMPACT_PROMOTED, REQ_COMPACT_STALL, REQ_COMPACT_SUCCESS,
     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REQ_STALL_NS, NODE_REQ_TIME,
     REQ_COMPACT_RETRIES, REQ_DIRECT_RECLAIM, REQ_FAILED, REQ_FUTILE_RECLAIM,
     REQ_NOFRAGMENT_DROPS, REQ_OOM, REQ_RECLAIM_RETRIES, REQ_RECLAIMED, REQ_SLOWPATH,
@@ -64,6 +69,7 @@ __GFP_HIGH = 0x20
 __GFP_DIRECT_RECLAIM = 0x400
 __GFP_KSWAPD_RECLAIM = 0x800
 __GFP_IO = 0x40
+__GFP_FS = 0x80
 __GFP_RETRY_MAYFAIL = 0x4000
 __GFP_NOFAIL = 0x8000
 __GFP_NORETRY = 0x10000
@@ -318,6 +324,18 @@ def buddy_merge_likely(st, pfn, buddy_pfn, order):
     return page_is_buddy(st, higher_page_pfn, higher_buddy, order + 1)
 
 
+@njit(inline='always')
+def task_capc(st, prm, z):
+    """task_capc(): the current task is compacting zone ``z`` and has not
+    captured a page yet.  With [PATCH 3/4] the capture_control exists before
+    compaction runs, so ``capc->cc`` is checked too."""
+    if st.capc[CAPC_ACTIVE] == 0:
+        return False
+    if prm.patch3 and st.capc[CAPC_CC] == 0:
+        return False
+    return st.capc[CAPC_PAGE] < 0 and st.capc[CAPC_ZONE] == z
+
+
 @njit
 def compaction_capture(st, prm, pfn, order, migratetype):
     """compaction_capture(): hand a freed chunk of exactly the capture order to
@@ -363,7 +381,7 @@ def __free_one_page(st, prm, pfn, z, order, mt, to_tail):
     buddy_pfn = pfn
     while order < MAX_PAGE_ORDER:
         buddy_mt = mt
-        if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] < 0 and st.capc[CAPC_ZONE] == z:
+        if task_capc(st, prm, z):
             if compaction_capture(st, prm, pfn, order, mt):
                 account_freepages(st, z, -(1 << order), mt)
                 return
@@ -1268,6 +1286,29 @@ def nofragment_promoted(prm, alloc_flags, migratetype):
         migratetype != MIGRATE_MOVABLE
 
 
+@njit(inline='always')
+def lockdep_gfp_context(st, gfp_mask):
+    """Model: the LD_CTX_* column of an fs_reclaim entry (gfp and held locks)."""
+    locked = st.node[NODE_FS_LOCKED] != 0
+    if gfp_mask & __GFP_FS:
+        return LD_CTX_FS_LOCKED if locked else LD_CTX_FS
+    return LD_CTX_NOFS_LOCKED if locked else LD_CTX_NOFS
+
+
+@njit
+def fs_reclaim_acquire(st, row, gfp_mask):
+    """fs_reclaim_acquire(): lockdep's fs_reclaim map, taken for __GFP_FS
+    requests that may reclaim (``__need_reclaim()``).
+
+    MODEL: lockdep is not run.  The model counts the annotated entries by gfp
+    context in ``st.lockdep[row]``.  An entry with __GFP_FS while ``current``
+    holds a filesystem lock (the workload marks such requests ``fs_locked``)
+    is what lockdep reports as a circular dependency (fs lock -> fs_reclaim
+    -> fs lock); NOFS/NOIO entries do not take the map.
+    """
+    st.lockdep[row, lockdep_gfp_context(st, gfp_mask)] += 1
+
+
 @njit
 def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_flags,
                                  migratetype, highest_zoneidx, prio):
@@ -1275,27 +1316,56 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
     retry the freelists.  Returns (pfn, compact_result).
 
     [PATCH 1/4] wraps the compaction in fs_reclaim_acquire/release (lockdep
-    only: counted, no behaviour change).  [PATCH 3/4] moves the
-    capture_control here from compact_zone_order() (no behaviour change).
-    [PATCH 4/4] compacts non-movable ALLOC_NOFRAGMENT requests at
-    ``max(order, pageblock_order)`` while capture stays at the request order,
-    and resets deferral at the compaction order.
+    only: counted in ``st.lockdep``, no behaviour change).  [PATCH 3/4] arms
+    the capture_control here instead of in compact_zone_order() (no behaviour
+    change: capture is possible only while capc->cc is set).  [PATCH 4/4]
+    compacts non-movable ALLOC_NOFRAGMENT requests at
+    ``max(order, pageblock_order)`` while capture stays at the request order
+    (``capc.order``), and resets deferral at the compaction order.
     """
     compact_order = order
     if nofragment_promoted(prm, alloc_flags, migratetype):
         compact_order = max(order, prm.pageblock_order)
     if compact_order == 0:
         return -1, compaction.COMPACT_SKIPPED
+    mt = min(migratetype, MIGRATE_PCPTYPES - 1)
+    # MODEL: entry accounting for the lockdep report (not a kernel counter)
+    ctx = lockdep_gfp_context(st, gfp_mask)
+    st.lockdep[LOCKDEP_COMPACT_ENTRIES, ctx] += 1
+    if order == 0:
+        st.lockdep[LOCKDEP_COMPACT_OPENED, ctx] += 1
+    if compact_order != order:
+        st.req_stats[mt, REQ_COMPACT_PROMOTED] += 1
+    if prm.patch3:
+        # struct capture_control capc = { .order = order, .page = NULL };
+        # WRITE_ONCE(current->capture_control, &capc);
+        st.capc[CAPC_PAGE] = -1
+        st.capc[CAPC_EXT_MT] = -1
+        st.capc[CAPC_CC] = 0
+        st.capc[CAPC_ORDER] = order
+        st.capc[CAPC_ACTIVE] = 1
     if prm.patch1:
-        compaction.lockdep_fs_reclaim(st, gfp_mask, order, compact_order)
+        fs_reclaim_acquire(st, LOCKDEP_COMPACT_ANNOTATED, gfp_mask)
+    scanned0 = st.vm_events[VM_COMPACT_MIGRATE_SCANNED]
+    migrated0 = st.vm_events[VM_PGMIGRATE_SUCCESS]
     result, captured, cost = compaction.try_to_compact_pages(
-        st, prm, own, gfp_mask, compact_order, alloc_flags, highest_zoneidx, prio, order, cpu)
+        st, prm, own, gfp_mask, compact_order, alloc_flags, highest_zoneidx, prio, cpu)
+    st.req_stats[mt, REQ_COMPACT_MIGRATE_SCANNED] += st.vm_events[VM_COMPACT_MIGRATE_SCANNED] - \
+        scanned0
+    st.req_stats[mt, REQ_COMPACT_MIGRATED] += st.vm_events[VM_PGMIGRATE_SUCCESS] - migrated0
+    # (fs_reclaim_release(): nothing to count)
     charge_request(st, cost)
+    if prm.patch3:
+        # WRITE_ONCE(current->capture_control, NULL); page = READ_ONCE(capc.page);
+        st.capc[CAPC_ACTIVE] = 0
+        captured = st.capc[CAPC_PAGE]
     if result == compaction.COMPACT_SKIPPED or result == compaction.COMPACT_DEFERRED:
         return -1, result
     st.vm_events[VM_COMPACT_STALL] += 1
+    st.req_stats[mt, REQ_COMPACT_STALL] += 1
     pfn = captured
     if pfn >= 0:
+        st.diag[DIAG_COMPACT_CAPTURED] += 1
         # the captured page is prepped by the caller; emit its extfrag event
         # if it came from a block of another type (f46012c0ec9f, v6.15)
         if st.capc[CAPC_EXT_MT] >= 0:
@@ -1310,8 +1380,10 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
         st.zone_compact[z, compaction.ZC_BLOCKSKIP_FLUSH] = 0
         compaction.compaction_defer_reset(st, z, compact_order, True)
         st.vm_events[VM_COMPACT_SUCCESS] += 1
+        st.req_stats[mt, REQ_COMPACT_SUCCESS] += 1
         return pfn, result
     st.vm_events[VM_COMPACT_FAIL] += 1
+    st.req_stats[mt, REQ_COMPACT_FAIL] += 1
     return -1, result
 
 
@@ -1330,6 +1402,7 @@ def __alloc_pages_direct_reclaim(st, prm, rec, own, cpu, gfp_mask, order, alloc_
         reclaim_order = max(order, prm.pageblock_order)
     mt = min(migratetype, MIGRATE_PCPTYPES - 1)
     st.req_stats[mt, REQ_DIRECT_RECLAIM] += 1
+    fs_reclaim_acquire(st, LOCKDEP_DIRECT_RECLAIM, gfp_mask)     # __perform_reclaim()
     progress, cost = vmscan.try_to_free_pages(st, prm, own, gfp_mask, reclaim_order,
                                               highest_zoneidx, cpu)
     charge_request(st, cost)

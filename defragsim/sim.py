@@ -26,8 +26,8 @@ from .state import (CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_SHIFT, CEV_DIRECT, CEV_
                     DIAG_OOMD_KILLS, EVENT_HEADROOM, NODE_KCOMPACTD_BUSY_NS,
                     NODE_KCOMPACTD_PROACTIVE_NS, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_STATE, NR_CEV,
                     NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_SWAP_TOTAL, NODE_SWAP_USED,
-                    REQ_STAT_NAMES, REQ_RECLAIM_RETRIES, REQ_STALL_NS, make_owners,
-                    make_recorder, make_state, state_nbytes)
+                    REQ_STAT_NAMES, LD_CTX_NAMES, LOCKDEP_ROW_NAMES, REQ_RECLAIM_RETRIES,
+                    REQ_STALL_NS, make_owners, make_recorder, make_state, state_nbytes)
 from .workload import Workload, build_workload
 
 #: vm_event counters maintained by this model version (others are left out of
@@ -340,6 +340,8 @@ def _diagnostics(st) -> dict:
         else:
             d[key] = {C.MIGRATETYPE_KEYS[m]: int(st.req_stats[m, j])
                       for m in range(C.MIGRATE_PCPTYPES)}
+    for r, row in enumerate(LOCKDEP_ROW_NAMES):
+        d[f"lockdep_{row}"] = {ctx: int(st.lockdep[r, c]) for c, ctx in enumerate(LD_CTX_NAMES)}
     d["psi_some_s"] = float(st.node[NODE_PSI_SOME_NS]) / 1e9
     d["psi_task_stall_s"] = float(st.node[NODE_PSI_TASK_NS]) / 1e9
     d["kswapd_busy_s"] = float(st.node[NODE_KSWAPD_BUSY_NS]) / 1e9

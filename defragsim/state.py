@@ -51,6 +51,7 @@ State = namedtuple("State", [
     "lru_head", "lru_tail", "lru_size", "lru_zone_size", "node", "sc",
     # per-request accounting (model diagnostics)
     "lat_hist", "req_stats",
+    "lockdep",         # [LOCKDEP_*, LD_CTX_*]: fs_reclaim lockdep view ([PATCH 1/4])
     "vm_events", "clock", "diag", "alloc_failed",
     # kernel-local variables that live on the stack in C (no allocation in kernels)
     "scratch",
@@ -89,8 +90,7 @@ NODE_KCOMPACTD_STATE = 29
 NODE_KSWAPD_WAKE_FLAG = 30
 NODE_KCOMPACTD_TIME = 31       # kcompactd's own clock (ns)
 NODE_KCOMPACTD_BUSY_NS = 32
-NODE_LOCKDEP_BASE = 33         # [PATCH 1/4] lockdep view: +0 __GFP_FS entries,
-                               # +1 NOFS/NOIO entries, +2 entries opened by patch 4
+NODE_FS_LOCKED = 33            # MODEL: ``current`` holds a filesystem lock (op marked fs_locked)
 NODE_PROACTIVE_NEXT = 36       # kcompactd's next proactive check (its timeout), ns
 NODE_KCOMPACTD_PROACTIVE_NS = 37   # kcompactd CPU time in proactive passes
 NODE_CURRENT_KCOMPACTD = 38    # ``current`` is kcompactd (tracepoints take its clock)
@@ -163,13 +163,14 @@ NR_CC = 26
 NR_CC_FREE = 64
 
 # --- struct capture_control ----------------------------------------------------------
-CAPC_ACTIVE = 0                # current->capture_control set (and capc->cc, patch 3)
+CAPC_ACTIVE = 0                # current->capture_control set
 CAPC_ZONE = 1
 CAPC_ORDER = 2                 # the order captured: cc->order, or capc->order (patch 4)
 CAPC_MIGRATETYPE = 3
 CAPC_PAGE = 4                  # captured pfn, -1 if none
 CAPC_EXT_MT = 5                # pending mm_page_alloc_extfrag: the captured block's type, -1 none
 CAPC_EXT_ORDER = 6
+CAPC_CC = 7                    # capc->cc set: compact_zone_order() is running ([PATCH 3/4])
 NR_CAPC = 8
 
 # --- mm_compaction_* tracepoint ring (State.cev) -------------------------------------
@@ -209,10 +210,34 @@ REQ_FAILED = 6
 REQ_OOM = 7                  # OOM kills triggered
 REQ_COMPACT_RETRIES = 8
 REQ_NOFRAGMENT_DROPS = 9
-NR_REQ_STATS = 10
+REQ_COMPACT_STALL = 10       # compact_stall by this request type
+REQ_COMPACT_SUCCESS = 11     # compact_success by this request type
+REQ_COMPACT_FAIL = 12        # compact_fail by this request type
+REQ_COMPACT_PROMOTED = 13    # direct compaction entries at a promoted order ([PATCH 4/4])
+REQ_COMPACT_MIGRATE_SCANNED = 14   # compact_migrate_scanned by this type's direct compaction
+REQ_COMPACT_MIGRATED = 15    # pgmigrate_success by this type's direct compaction
+NR_REQ_STATS = 16
 REQ_STAT_NAMES = ["slowpath", "reclaim_retries", "futile_reclaim", "stall_ns", "direct_reclaim",
                   "direct_reclaimed", "failed", "oom_kills", "compact_retries",
-                  "nofragment_drops"]
+                  "nofragment_drops", "compact_stall", "compact_success", "compact_fail",
+                  "compact_promoted", "compact_migrate_scanned", "compact_migrated"]
+
+# --- the lockdep view of fs_reclaim_acquire() (State.lockdep) -------------------------
+# Rows: where fs_reclaim_acquire(gfp_mask) is (or would be) called.
+LOCKDEP_DIRECT_RECLAIM = 0     # __perform_reclaim(): annotated for years
+LOCKDEP_COMPACT_ENTRIES = 1    # __alloc_pages_direct_compact() entries (annotated or not)
+LOCKDEP_COMPACT_OPENED = 2     # ... of them order-0 requests: entries [PATCH 4/4] opens
+LOCKDEP_COMPACT_ANNOTATED = 3  # ... of them covered by the [PATCH 1/4] annotation
+NR_LOCKDEP = 4
+LOCKDEP_ROW_NAMES = ["direct_reclaim", "direct_compaction", "direct_compaction_order0",
+                     "direct_compaction_annotated"]
+# Columns: the gfp context of the entry.
+LD_CTX_FS = 0                  # __GFP_FS: fs_reclaim map acquired
+LD_CTX_FS_LOCKED = 1           # __GFP_FS while holding a filesystem lock: lockdep splat
+LD_CTX_NOFS = 2                # NOFS/NOIO: the map is not taken
+LD_CTX_NOFS_LOCKED = 3         # NOFS under a filesystem lock: correct
+NR_LD_CTX = 4
+LD_CTX_NAMES = ["gfp_fs", "gfp_fs_under_fs_lock", "nofs", "nofs_under_fs_lock"]
 
 SCRATCH_BULK_MODE = 0     # rmqueue_bulk()'s enum rmqueue_mode
 SCRATCH_BUDDY_MODE = 1    # rmqueue_buddy()'s enum rmqueue_mode
@@ -237,6 +262,7 @@ DIAG_NAMES = [
     "ops_of_dead_owners",      # ops skipped because their owner was OOM-killed
     "oomd_kills",              # userspace pressure-guard kills
     "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
+    "compact_captured",        # direct compaction handed the request a captured page
 ]
 DIAG_SLOWPATH_ENTRIES = 0
 DIAG_KSWAPD_WAKEUPS = 1
@@ -255,6 +281,7 @@ DIAG_REFAULTS = 13
 DIAG_OPS_OF_DEAD_OWNERS = 14
 DIAG_OOMD_KILLS = 15
 DIAG_MANUAL_COMPACT_NS = 16
+DIAG_COMPACT_CAPTURED = 17
 NR_DIAG = len(DIAG_NAMES)
 
 Recorder = namedtuple("Recorder", [
@@ -415,6 +442,7 @@ def make_state(config) -> State:
         sc=np.zeros((2, NR_SC), np.int64),
         lat_hist=np.zeros((C.MIGRATE_PCPTYPES, NR_LAT_BUCKETS), np.int64),
         req_stats=np.zeros((C.MIGRATE_PCPTYPES, NR_REQ_STATS), np.int64),
+        lockdep=np.zeros((NR_LOCKDEP, NR_LD_CTX), np.int64),
         vm_events=np.zeros(C.NR_VM_EVENTS, np.int64), clock=np.zeros(1, np.int64),
         diag=np.zeros(NR_DIAG, np.int64),
         alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),

@@ -87,7 +87,7 @@ class Workload:
         if n and (self.kind.min() < 0 or self.kind.max() >= len(C.OP_NAMES)):
             raise ScenarioError(f"workload {self.name}: op kind outside 0..{len(C.OP_NAMES) - 1} "
                                 f"({', '.join(C.OP_NAMES)})")
-        if n and int((self.content & (C.CONTENT_PINNED - 1)).max()) >= C.NR_KINDS:
+        if n and int((self.content.astype(np.int64) & ~C.CONTENT_FLAGS).max()) >= C.NR_KINDS:
             raise ScenarioError(f"workload {self.name}: content outside 0..{C.NR_KINDS - 1}")
         if n and (self.cpu.min() < 0 or self.cpu.max() >= nr_cpus):
             raise ScenarioError(f"workload {self.name}: cpu id {int(self.cpu.max())} but the "
@@ -423,7 +423,7 @@ _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
                "footprint": (int, float), "ramp_s": (int, float), "hold_s": (int, float),
                "madvise": bool}
 _NM_KEYS = {"name": str, "gfp": str, "content": str, "rate_per_gib": (int, float),
-            "orders": dict, "lifetime_s": (int, float)}
+            "orders": dict, "lifetime_s": (int, float), "fs_locked": bool}
 _GROWTH_KEYS = {"mib_s_per_gib": (int, float), "gfp": str, "content": str, "orders": dict,
                 "start_s": (int, float)}
 
@@ -534,7 +534,10 @@ def validate_processes(doc: dict, where: str) -> dict:
         _check_table(cw, c, _NM_KEYS, required=("name", "gfp", "content", "rate_per_gib",
                                                 "orders", "lifetime_s"))
         cw = f"{where}: nonmovable.{c['name']}"
-        nms.append(dict(name=c["name"], gfp=_gfp(cw, c["gfp"]), content=_content(cw, c["content"]),
+        content = _content(cw, c["content"])
+        if c.get("fs_locked", False):
+            content |= C.CONTENT_FS_LOCKED
+        nms.append(dict(name=c["name"], gfp=_gfp(cw, c["gfp"]), content=content,
                         rate_per_gib=_pos(cw, "rate_per_gib", c["rate_per_gib"]),
                         orders=_orders(cw, c["orders"]),
                         lifetime_s=_pos(cw, "lifetime_s", c["lifetime_s"], allow_zero=False)))

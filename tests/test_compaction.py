@@ -716,15 +716,15 @@ def test_try_to_compact_pages_skips_deferred_zone(sparse):
     st = z.st
     defer_compaction(st, NORMAL, 9)      # shift 1: the next attempt is deferred
     rc, page, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                          cp.COMPACT_PRIO_ASYNC, 9, 0)
+                                          cp.COMPACT_PRIO_ASYNC, 0)
     assert (rc, page, cost) == (cp.COMPACT_DEFERRED, -1, 0)
     assert st.vm_events[C.VM_COMPACT_MIGRATE_SCANNED] == 0
     rc, page, _ = try_to_compact_pages(st, z.prm, z.own, GFP_THP & ~cp.__GFP_IO, 9, MIN_FLAGS,
-                                       NORMAL, cp.COMPACT_PRIO_SYNC_LIGHT, 9, 0)
+                                       NORMAL, cp.COMPACT_PRIO_SYNC_LIGHT, 0)
     assert (rc, page) == (cp.COMPACT_SKIPPED, -1)
     defer_compaction(st, NORMAL, 9)      # shift 2
     rc, page, _ = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                       cp.COMPACT_PRIO_SYNC_FULL, 9, 0)
+                                       cp.COMPACT_PRIO_SYNC_FULL, 0)
     assert rc == cp.COMPACT_SUCCESS and page == 0          # captured the evacuated block 0
     assert list(st.compact_defer[NORMAL][1:]) == [2, 10]   # reset(order, false): order_failed only
 
@@ -919,7 +919,7 @@ def test_migration_conserves_pages_owners_and_lru(dense, how):
     captured = -1
     if how == "direct_sync_light":
         rc, captured, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                                  cp.COMPACT_PRIO_SYNC_LIGHT, 9, 0)
+                                                  cp.COMPACT_PRIO_SYNC_LIGHT, 0)
         assert cost > 0
         assert st.capc[CAPC_ACTIVE] == 0
     else:
@@ -986,7 +986,7 @@ def test_direct_compaction_captures_the_evacuated_block(sparse):
     st = z.st
     free0 = int(st.zone_stat[NORMAL, C.NR_FREE_PAGES])
     rc, page, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                          cp.COMPACT_PRIO_SYNC_LIGHT, 9, 0)
+                                          cp.COMPACT_PRIO_SYNC_LIGHT, 0)
     assert rc == cp.COMPACT_SUCCESS
     assert page >= 0 and page % PB == 0
     assert cost > 0

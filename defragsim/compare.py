@@ -1,0 +1,362 @@
+"""Compare configurations on the same workload and seeds (``defragsim compare``).
+
+The text table follows mmtests' ``compare-kernels.sh``: one column per
+configuration, the mean over seeds, the change relative to the first column
+in percent, and ``*  x.xx%*`` instead of ``(  x.xx%)`` where the 95%
+confidence intervals of the two means do not overlap.  It is plain ASCII,
+ready for a mail body.
+
+A configuration is written as ``key=value`` pairs separated by commas, e.g.
+``"defrag_mode=1,patches=2,3,4"`` (a bare number after ``patches=`` continues
+the patch list).  Keys are :class:`~defragsim.config.Config` fields plus
+``growth_scale`` (the scenario's growing non-movable footprint).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+
+from . import constants as C
+from .config import Config, ConfigError, format_size
+
+# Two-sided 95% Student t quantiles for n-1 degrees of freedom.
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True,
+         "0": False, "false": False, "no": False, "off": False}
+#: Config fields a spec may set, with their parsers.
+_CONFIG_KEYS = {f.name for f in fields(Config)}
+_INT_KEYS = {"defrag_mode", "watermark_scale_factor", "watermark_boost_factor",
+             "lowmem_reserve_ratio_dma32", "nr_cpus", "pageblock_order", "swappiness",
+             "compaction_proactiveness", "min_free_kbytes"}
+_BOOL_KEYS = {"thp_enabled", "pcp", "oomd"}
+_WORKLOAD_KEYS = {"growth_scale"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One configuration of a comparison: Config overrides + workload knobs."""
+
+    label: str
+    config: dict = field(default_factory=dict)
+    growth_scale: float = 1.0
+
+    def make_config(self, base: dict, seed: int) -> Config:
+        kw = dict(base)
+        kw.update(self.config)
+        kw["seed"] = seed
+        return Config(**kw)
+
+
+def parse_run_spec(spec: str, *, label: str | None = None) -> RunSpec:
+    """``"defrag_mode=1,patches=2,3,4,growth_scale=1.5"`` -> RunSpec.
+
+    Errors name the offending key and the whole spec."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"compare: empty configuration {spec!r} (e.g. \"defrag_mode=1,patches=all\")")
+    pairs: list[list[str]] = []
+    for tok in spec.split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            pairs.append([k.strip(), v.strip()])
+        elif pairs and pairs[-1][0] == "patches" and tok.isdigit():
+            pairs[-1][1] += "," + tok
+        else:
+            raise ConfigError(f"compare: {spec!r}: {tok!r} is not key=value")
+    cfg: dict = {}
+    growth = 1.0
+    seen = set()
+    for k, v in pairs:
+        if k in seen:
+            raise ConfigError(f"compare: {spec!r}: {k} given twice")
+        seen.add(k)
+        if k == "seed":
+            raise ConfigError(f"compare: {spec!r}: seeds are chosen with --seeds, not per configuration")
+        if k in _WORKLOAD_KEYS:
+            try:
+                growth = float(v)
+            except ValueError:
+                raise ConfigError(f"compare: {spec!r}: growth_scale: not a number: {v!r}") from None
+            if not (growth >= 0 and math.isfinite(growth)):
+                raise ConfigError(f"compare: {spec!r}: growth_scale: must be >= 0, got {v}")
+            continue
+        if k not in _CONFIG_KEYS:
+            known = ", ".join(sorted((_CONFIG_KEYS - {"seed"}) | _WORKLOAD_KEYS))
+            raise ConfigError(f"compare: {spec!r}: unknown key {k!r} (known: {known})")
+        if k in _INT_KEYS:
+            try:
+                cfg[k] = int(v)
+            except ValueError:
+                raise ConfigError(f"compare: {spec!r}: {k}: not an integer: {v!r}") from None
+        elif k in _BOOL_KEYS:
+            if v.lower() not in _BOOL:
+                raise ConfigError(f"compare: {spec!r}: {k}: expected true/false, got {v!r}")
+            cfg[k] = _BOOL[v.lower()]
+        else:
+            cfg[k] = v
+    # validate now, so a bad spec fails before any run starts
+    Config(**{"mem": "1G", **cfg})
+    return RunSpec(label=label or default_label(cfg, growth), config=cfg, growth_scale=growth)
+
+
+def default_label(cfg: dict, growth_scale: float = 1.0) -> str:
+    parts = []
+    if "defrag_mode" in cfg:
+        parts.append(f"dm={cfg['defrag_mode']}")
+    if "patches" in cfg:
+        from .config import Patches
+        parts.append(f"patches={Patches.parse(cfg['patches']).label()}")
+    for k, v in cfg.items():
+        if k not in ("defrag_mode", "patches"):
+            parts.append(f"{k}={v}")
+    if growth_scale != 1.0:
+        parts.append(f"growth={growth_scale:g}")
+    return " ".join(parts) or "default"
+
+
+def t95(n: int) -> float:
+    """Two-sided 95% Student t quantile for ``n`` samples (n >= 2)."""
+    return _T95[n - 2] if n - 2 < len(_T95) else 1.96
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """(mean, half-width of the 95% confidence interval); 0 for one sample."""
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, 0.0
+    return m, t95(len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
+
+
+def headline_metrics(r) -> dict:
+    """The numbers the series is about, from one Result (name -> value)."""
+    v, d = r.vmstat, r.diagnostics
+    ex = r.extfrag_summary()
+
+    def nm(key):   # summed over the non-movable request types
+        x = d.get(key, {})
+        return x.get("unmovable", 0) + x.get("reclaimable", 0)
+
+    return {
+        "pswpout": v["pswpout"],
+        "pswpin": v["pswpin"],
+        "pgsteal_direct": v["pgsteal_direct"],
+        "pgscan_direct": v["pgscan_direct"],
+        "allocstall_normal": v.get("allocstall_normal", 0),
+        "oom_kill": v["oom_kill"],
+        "compact_stall": v["compact_stall"],
+        "compact_success": v["compact_success"],
+        "compact_fail": v["compact_fail"],
+        "compact_migrate_scanned": v["compact_migrate_scanned"],
+        "compact_daemon_migrate_scanned": v["compact_daemon_migrate_scanned"],
+        "thp_fault_alloc": v["thp_fault_alloc"],
+        "thp_fault_fallback": v["thp_fault_fallback"],
+        "extfrag fragmenting (fallback_order<pageblock)": ex["fragmenting"],
+        "extfrag change_ownership": ex["change_ownership"],
+        "reclaim retries, non-movable requests": nm("reclaim_retries"),
+        "reclaim retries, movable requests": d["reclaim_retries"]["movable"],
+        "direct reclaim, non-movable requests": nm("direct_reclaim"),
+        "compact_stall, non-movable requests": nm("compact_stall"),
+        "compact_success, non-movable requests": nm("compact_success"),
+        "stall s, non-movable requests": d["stall_s"]["unmovable"] + d["stall_s"]["reclaimable"],
+        "stall s, movable requests": d["stall_s"]["movable"],
+        "psi some s": d["psi_some_s"],
+        "nofragment drops": d["nofragment_dropped"],
+        "oomd kills": d["oomd_kills"],
+        "mixed pageblocks (end)": int(r.pageblocks()["mixed"].sum()),
+        "kswapd busy s": d["kswapd_busy_s"],
+        "kcompactd busy s": d["kcompactd_busy_s"],
+    }
+
+
+def all_metrics(r) -> dict:
+    """Every scalar the table can show: headline, then vmstat, then the model
+    diagnostics (nested dicts flattened to ``name type``)."""
+    from .report import _rows
+    out = {f"  {k}": val for k, val in headline_metrics(r).items()}
+    for k, val in r.vmstat.items():
+        out[f"vmstat {k}"] = val
+    for k, val in _rows(r):
+        if k in r.vmstat:
+            continue
+        out[f"model  {k}"] = val
+    return out
+
+
+@dataclass
+class Comparison:
+    """Results of several configurations on the same seeds."""
+
+    scenario: str
+    specs: list
+    seeds: list
+    results: dict              # label -> [Result per seed]
+    mem: int
+    duration_s: float
+
+    def first(self, label) -> object:
+        return self.results[label][0]
+
+    def frame(self) -> pd.DataFrame:
+        """Long table: one row per (config, seed, metric)."""
+        rows = []
+        for lab, rs in self.results.items():
+            for seed, r in zip(self.seeds, rs):
+                for k, v in all_metrics(r).items():
+                    rows.append((lab, seed, k.strip(), float(v)))
+        return pd.DataFrame(rows, columns=["config", "seed", "metric", "value"])
+
+    def table(self, *, full: bool = True, min_abs: float = 0.0) -> str:
+        return compare_table(self, full=full, min_abs=min_abs)
+
+
+def _fmt_num(x: float) -> str:
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.4f}"
+
+
+def _cell(base: tuple, cur: tuple, is_base: bool) -> str:
+    m, ci = cur
+    num = _fmt_num(m)
+    if is_base:
+        return f"{num} (   0.00%)"
+    bm, bci = base
+    if bm == 0:
+        pct = "   0.00%" if m == 0 else "     new"
+    else:
+        pct = f"{100.0 * (m - bm) / abs(bm):7.2f}%"
+    sig = (ci > 0 or bci > 0) and (m - ci > bm + bci or m + ci < bm - bci)
+    return f"{num} *{pct}*" if sig else f"{num} ({pct})"
+
+
+def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0) -> str:
+    """The mmtests-style text table (see the module docstring)."""
+    labels = list(cmp.results)
+    per = {lab: [all_metrics(r) for r in rs] for lab, rs in cmp.results.items()}
+    keys: list[str] = []
+    for lab in labels:
+        for m in per[lab]:
+            for k in m:
+                if k not in keys:
+                    keys.append(k)
+    if not full:
+        keys = [k for k in keys if k.startswith("  ")]
+    rows = []
+    for k in keys:
+        stats = [mean_ci([m.get(k, 0) for m in per[lab]]) for lab in labels]
+        if all(abs(s[0]) <= min_abs and s[1] == 0 for s in stats):
+            continue           # all zero: leave it out of the mail
+        rows.append((k, [_cell(stats[0], s, i == 0) for i, s in enumerate(stats)]))
+    n = len(cmp.seeds)
+    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}, {cmp.duration_s:.1f} s simulated, "
+            f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
+    notes = ["means over seeds; (x%) change vs the first column; *x%* where the 95% confidence",
+             "intervals do not overlap" + (" (one seed: no intervals, no marks)" if n < 2 else ""),
+             "rows: the series' headline numbers, then /proc/vmstat, then model diagnostics",
+             "(model: not kernel counters); rows that are zero everywhere are omitted"]
+    def shown(k):
+        return k.strip() if k.startswith("  ") else k.split(" ", 1)[1].strip()
+
+    w0 = max([len(shown(k)) for k, _ in rows] + [10]) + 2
+    colw = [max([len(lab)] + [len(c[i]) for _, c in rows]) + 3 for i, lab in enumerate(labels)]
+    out = [head, ""] + notes + [""]
+    for i, spec in enumerate(cmp.specs):
+        out.append(f"  [{i}] {spec.label}: " + (", ".join(f"{k}={v}" for k, v in spec.config.items())
+                                               or "defaults")
+                   + (f", growth_scale={spec.growth_scale:g}" if spec.growth_scale != 1.0 else ""))
+    out.append("")
+    out.append(" " * w0 + "".join(f"{lab:>{colw[i]}}" for i, lab in enumerate(labels)))
+    section = None
+    titles = {"vmstat": "/proc/vmstat", "model": "model diagnostics (not kernel counters)"}
+    for k, cells in rows:
+        sec = "headline" if k.startswith("  ") else k.split(" ", 1)[0]
+        if sec != section:
+            if section is not None:
+                out.append("")
+                out.append(f"-- {titles.get(sec, sec)}")
+            section = sec
+        out.append(f"{shown(k):<{w0}}" + "".join(f"{c:>{colw[i]}}" for i, c in enumerate(cells)))
+    return "\n".join(out) + "\n"
+
+
+def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | None = None,
+            progress=None) -> Comparison:
+    """Run each configuration of ``specs`` (RunSpec or spec strings) on the same
+    seeds.  ``seeds`` is a count (seeds 0..N-1) or a list of seeds."""
+    from .sim import run
+    from .workload import build_workload, load_scenario
+
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    specs = [s if isinstance(s, RunSpec) else parse_run_spec(s) for s in specs]
+    if not specs:
+        raise ConfigError("compare: no configurations given")
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        specs = [RunSpec(f"[{i}] {s.label}", s.config, s.growth_scale) for i, s in enumerate(specs)]
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"compare: --seeds must be at least 1, got {seeds}")
+        seeds = list(range(seeds))
+    seeds = [int(s) for s in seeds]
+    base = dict(base or {})
+    base.setdefault("mem", mem or sc.mem or "1G")
+    results = {}
+    memb = None
+    dur = None
+    for spec in specs:
+        rs = []
+        for seed in seeds:
+            cfg = spec.make_config(base, seed)
+            if progress:
+                progress(f"running {sc.name} [{spec.label}] seed {seed} ...")
+            wl = build_workload(sc, cfg, duration=duration, growth_scale=spec.growth_scale)
+            r = run(wl, cfg)
+            rs.append(r)
+            memb = cfg.nr_pages * C.PAGE_SIZE
+            dur = r.duration_s
+        results[spec.label] = rs
+    return Comparison(scenario=sc.name, specs=specs, seeds=seeds, results=results, mem=memb,
+                      duration_s=dur)
+
+
+def write_figures(cmp: Comparison, out) -> list[str]:
+    """Side-by-side figures of the first seed of each configuration: pageblock
+    maps, swap activity, extfrag events by fallback pair, stall time and
+    reclaim retries over time (PNG + SVG each)."""
+    from pathlib import Path
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from . import plot
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rs = [cmp.first(lab) for lab in cmp.results]
+    n = len(rs)
+    files = []
+    for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
+                        ("swap", plot.plot_swap, 3), ("stall", plot.plot_stall, 3),
+                        ("retries", plot.plot_reclaim_retries, 3)):
+        fig, axes = plt.subplots(1, n, figsize=(5.5 * n, h), squeeze=False)
+        for ax, r in zip(axes[0], rs):
+            fn(r, ax=ax)
+        fig.tight_layout()
+        files += plot.save_figure(fig, out / name)
+        plt.close(fig)
+    return files

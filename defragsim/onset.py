@@ -1,0 +1,141 @@
+"""The storm-onset sweep: storm intensity against the growth rate of
+non-movable demand (``defragsim onset``).
+
+A scenario's ``[growth]`` section is a non-movable footprint that keeps
+growing (MiB/s per GiB of memory): the demand that needs *new* pageblocks.
+The sweep scales it (``growth_scale``) and runs each configuration on the
+same seeds, recording swap-out, reclaim retries by non-movable requests,
+allocation stall time and fragmenting extfrag events.  With defrag_mode=1
+and without the series, the storm begins where the growth outruns what
+kswapd/kcompactd produce in whole free blocks; the series should remove it
+without bringing fragmentation (defrag_mode=0's fallbacks) back.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .compare import parse_run_spec
+from .config import ConfigError
+
+#: The three configurations of the cover letter's argument.
+DEFAULT_CONFIGS = {
+    "defrag_mode=0": "defrag_mode=0,patches=none",
+    "defrag_mode=1": "defrag_mode=1,patches=none",
+    "defrag_mode=1 + series": "defrag_mode=1,patches=all",
+}
+DEFAULT_SCALES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+
+#: metric column -> axis label
+ONSET_METRICS = {
+    "pswpout_mib": "swap-out (MiB)",
+    "nonmovable_reclaim_retries": "reclaim retries, non-movable requests",
+    "task_stall_s": "allocation + refault stall (s)",
+    "extfrag_fragmenting": "fragmenting extfrag events",
+}
+
+
+def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=1, mem=None,
+                duration=None, progress=None) -> pd.DataFrame:
+    """Run the sweep; one row per (config, growth_scale, seed).
+
+    ``configs``: label -> spec string (see :func:`defragsim.compare.parse_run_spec`);
+    default :data:`DEFAULT_CONFIGS`.  ``seeds``: a count or a list.
+    """
+    from .sim import run
+    from .workload import build_workload, load_scenario
+    from .config import Config
+
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    g = sc.params.get("growth") if sc.kind == "processes" else None
+    if g is None:
+        raise ConfigError(f"onset: scenario {sc.name!r} has no [growth] section to scale")
+    base_rate = float(g["mib_s_per_gib"])
+    scales = [float(s) for s in scales]
+    if not scales or any(not (s >= 0) for s in scales):
+        raise ConfigError(f"onset: growth scales must be >= 0, got {scales}")
+    specs = [parse_run_spec(v, label=k) if isinstance(v, str) else v
+             for k, v in (configs or DEFAULT_CONFIGS).items()]
+    for s in specs:
+        if s.growth_scale != 1.0:
+            raise ConfigError(f"onset: {s.label}: growth_scale is the sweep variable; "
+                              "do not set it per configuration")
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(x) for x in seeds]
+    if not seeds:
+        raise ConfigError("onset: at least one seed is needed")
+    rows = []
+    for spec in specs:
+        for scale in scales:
+            for seed in seeds:
+                cfg = Config(**{"mem": mem or sc.mem or "1G", **spec.config, "seed": seed})
+                if progress:
+                    progress(f"onset: {spec.label} growth x{scale:g} seed {seed}")
+                wl = build_workload(sc, cfg, duration=duration, growth_scale=scale)
+                r = run(wl, cfg)
+                d, v = r.diagnostics, r.vmstat
+                rows.append(dict(
+                    config=spec.label, growth_scale=scale,
+                    growth_mib_s_per_gib=scale * base_rate, seed=seed,
+                    pswpout_mib=v["pswpout"] * 4096 / (1 << 20),
+                    pgsteal_direct=v["pgsteal_direct"],
+                    nonmovable_reclaim_retries=d["reclaim_retries"]["unmovable"]
+                    + d["reclaim_retries"]["reclaimable"],
+                    task_stall_s=d["psi_task_stall_s"],
+                    nonmovable_stall_s=d["stall_s"]["unmovable"] + d["stall_s"]["reclaimable"],
+                    extfrag_fragmenting=r.extfrag_summary()["fragmenting"],
+                    oom_kill=v["oom_kill"], compact_stall=v["compact_stall"],
+                    duration_s=r.duration_s, mem=cfg.nr_pages * 4096))
+    return pd.DataFrame(rows)
+
+
+def onset_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Means over seeds: rows = growth rate, columns = (metric, config)."""
+    m = df.groupby(["config", "growth_mib_s_per_gib"], sort=False)[list(ONSET_METRICS)].mean()
+    return m.unstack("config").round(2)
+
+
+def storm_onset_growth(df: pd.DataFrame, config: str, *, reference: str | None = None,
+                       metric: str = "pswpout_mib", factor: float = 2.0):
+    """The lowest growth rate (MiB/s per GiB) at which ``config``'s mean
+    ``metric`` exceeds ``factor`` times the reference configuration's (default:
+    the first configuration of the sweep) at the same rate; None if never."""
+    ref = reference or df["config"].iloc[0]
+    m = df.groupby(["config", "growth_mib_s_per_gib"])[metric].mean()
+    for rate in sorted(df["growth_mib_s_per_gib"].unique()):
+        a, b = m.get((config, rate)), m.get((ref, rate))
+        if a is not None and b is not None and a > factor * max(b, 1e-9) and a > 0:
+            return float(rate)
+    return None
+
+
+def plot_onset(df: pd.DataFrame, axes=None, *, metrics=None):
+    """One panel per metric: the mean over seeds (min-max band when there are
+    several seeds) against the growth rate, one line per configuration."""
+    import matplotlib.pyplot as plt
+
+    metrics = list(metrics or ONSET_METRICS)
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+        axes = axes[0]
+    axes = np.atleast_1d(axes)
+    if len(axes) < len(metrics):
+        raise ValueError(f"plot_onset: {len(metrics)} metrics but {len(axes)} axes")
+    colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+    for ax, metric in zip(axes, metrics):
+        for i, (cfg, g) in enumerate(df.groupby("config", sort=False)):
+            s = g.groupby("growth_mib_s_per_gib")[metric]
+            x = np.array(sorted(g["growth_mib_s_per_gib"].unique()))
+            ax.plot(x, s.mean().reindex(x).to_numpy(), marker="o", ms=3,
+                    color=colors[i % len(colors)], label=cfg)
+            if g["seed"].nunique() > 1:
+                ax.fill_between(x, s.min().reindex(x).to_numpy(), s.max().reindex(x).to_numpy(),
+                                color=colors[i % len(colors)], alpha=0.15, lw=0)
+        ax.set_xlabel("non-movable growth (MiB/s per GiB)")
+        ax.set_ylabel(ONSET_METRICS.get(metric, metric))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return axes
+
+
+__all__ = ["DEFAULT_CONFIGS", "DEFAULT_SCALES", "ONSET_METRICS", "plot_onset",
+           "onset_summary", "storm_onset", "storm_onset_growth"]

@@ -1,0 +1,109 @@
+"""``defragsim compare`` / ``onset``: spec parsing, the mmtests-style table,
+significance marks, the CLI and its files, the storm-onset sweep."""
+from __future__ import annotations
+
+import pytest
+
+from defragsim.cli import main
+from defragsim.compare import _cell, compare, mean_ci, parse_run_spec, t95
+from defragsim.config import ConfigError
+from defragsim.onset import onset_summary, plot_onset, storm_onset, storm_onset_growth
+
+
+def test_parse_run_spec():
+    s = parse_run_spec("defrag_mode=1,patches=2,3,4")
+    assert s.config == {"defrag_mode": 1, "patches": "2,3,4"}
+    assert s.label == "dm=1 patches=2,3,4"
+    s = parse_run_spec("defrag_mode=1, patches=all, growth_scale=1.5, swappiness=100, pcp=false")
+    assert s.config == {"defrag_mode": 1, "patches": "all", "swappiness": 100, "pcp": False}
+    assert s.growth_scale == 1.5
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("bogus=1", "unknown key 'bogus'"),
+    ("defrag_mode=x", "defrag_mode: not an integer"),
+    ("defrag_mode=2", "defrag_mode"),
+    ("patches=4", "patch 3"),
+    ("patches=5", "unknown patch number"),
+    ("seed=3", "--seeds"),
+    ("growth_scale=-1", "growth_scale"),
+    ("defrag_mode=1,defrag_mode=0", "given twice"),
+    ("defrag_mode", "not key=value"),
+    ("", "empty configuration"),
+])
+def test_parse_run_spec_errors_name_the_problem(spec, msg):
+    with pytest.raises(ConfigError, match=msg):
+        parse_run_spec(spec)
+
+
+def test_mean_ci_and_significance_marks():
+    assert mean_ci([5.0]) == (5.0, 0.0)
+    m, ci = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and ci == pytest.approx(t95(3) * 1.0 / 3 ** 0.5)
+    base = mean_ci([100.0, 101.0, 99.0])
+    far = mean_ci([50.0, 51.0, 49.0])
+    near = mean_ci([100.0, 120.0, 80.0])
+    assert _cell(base, base, True).endswith("(   0.00%)")
+    assert _cell(base, far, False).endswith("* -50.00%*")        # intervals apart: marked
+    assert _cell(base, near, False).endswith("(   0.00%)")      # overlapping: not marked
+    one = mean_ci([50.0])
+    assert "*" not in _cell(mean_ci([100.0]), one, False)      # one seed: never marked
+    assert _cell((0.0, 0.0), (3.0, 0.0), False).endswith("(     new)")
+
+
+def test_compare_table_is_plain_text_with_the_headline_rows():
+    cmp = compare("steady", ["defrag_mode=0", "defrag_mode=1"], seeds=2, mem="128M",
+                  duration=2.0)
+    t = cmp.table()
+    t.encode("ascii")
+    lines = t.splitlines()
+    assert lines[0].startswith("defragsim compare: steady, 128M, 2.0 s simulated, 2 seeds (0, 1)")
+    assert any(line.startswith("pgalloc_normal") for line in lines)
+    assert any(line.startswith("extfrag change_ownership") for line in lines)
+    short = cmp.table(full=False)
+    assert len(short.splitlines()) < len(lines)
+    df = cmp.frame()
+    assert set(df["config"]) == {"dm=0", "dm=1"} and set(df["seed"]) == {0, 1}
+
+
+def test_cli_compare_writes_report_and_figures(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["compare", "steady", "--a", "defrag_mode=0", "--b", "defrag_mode=1,patches=all",
+               "--c", "defrag_mode=1,patches=2,3", "--seeds", "1", "--mem", "128M",
+               "--duration", "2", "--quiet", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "dm=1 patches=all" in text and "dm=1 patches=2,3" in text
+    assert (out / "report.txt").read_text() in text
+    for name in ("pageblocks", "extfrag", "swap", "stall", "retries"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+        assert (out / f"{name}.svg").exists()
+    assert (out / "metrics.csv").exists()
+    assert len(list((out / "runs").iterdir())) == 3
+
+
+def test_cli_compare_bad_spec_is_one_line_error(capsys):
+    rc = main(["compare", "steady", "--a", "defrag_mode=1", "--b", "patches=4"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("defragsim: error: patches:") and "patch 3" in err
+    assert "\n" not in err
+
+
+def test_onset_sweep_shape_and_plot():
+    import matplotlib.pyplot as plt
+    df = storm_onset("storm", scales=[0.0, 1.0], seeds=1, mem="128M", duration=3.0)
+    assert len(df) == 3 * 2
+    assert set(df["growth_mib_s_per_gib"]) == {0.0, 8.0}
+    summ = onset_summary(df)
+    assert summ.shape[0] == 2
+    on = storm_onset_growth(df, "defrag_mode=1")
+    assert on is None or on in (0.0, 8.0)
+    axes = plot_onset(df)
+    assert len(axes) == 4
+    plt.close(axes[0].figure)
+
+
+def test_onset_needs_a_growth_section():
+    with pytest.raises(ConfigError, match="no \\[growth\\] section"):
+        storm_onset("steady", scales=[1.0], mem="128M", duration=1.0)
