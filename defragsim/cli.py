@@ -197,9 +197,9 @@ def cmd_onset(args) -> int:
     print(with_pd_wide)
     labels = list(dict.fromkeys(df["config"]))
     lines = []
-    for lab in labels[1:]:
+    for lab in labels:
         on = storm_onset_growth(df, lab)
-        lines.append(f"{lab}: swap-out above 2x {labels[0]} from "
+        lines.append(f"{lab}: non-movable reclaim retries >= 1/s from "
                      + (f"{on:g} MiB/s per GiB" if on is not None else "nowhere in the sweep"))
     print("\n".join(lines))
     if args.out:

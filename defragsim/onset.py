@@ -94,18 +94,19 @@ def onset_summary(df: pd.DataFrame) -> pd.DataFrame:
     return m.unstack("config").round(2)
 
 
-def storm_onset_growth(df: pd.DataFrame, config: str, *, reference: str | None = None,
-                       metric: str = "pswpout_mib", factor: float = 2.0):
-    """The lowest growth rate (MiB/s per GiB) at which ``config``'s mean
-    ``metric`` exceeds ``factor`` times the reference configuration's (default:
-    the first configuration of the sweep) at the same rate; None if never."""
-    ref = reference or df["config"].iloc[0]
-    m = df.groupby(["config", "growth_mib_s_per_gib"])[metric].mean()
-    for rate in sorted(df["growth_mib_s_per_gib"].unique()):
-        a, b = m.get((config, rate)), m.get((ref, rate))
-        if a is not None and b is not None and a > factor * max(b, 1e-9) and a > 0:
-            return float(rate)
-    return None
+def storm_onset_growth(df: pd.DataFrame, config: str, *,
+                       metric: str = "nonmovable_reclaim_retries", per_s: float = 1.0):
+    """Where the storm begins for ``config``: the lowest growth rate (MiB/s per
+    GiB) at which the mean ``metric`` per simulated second reaches ``per_s``.
+    The default is the storm's own signature in the changelog: non-movable
+    requests retrying in reclaim.  Returns None when the sweep never gets there."""
+    g = df[df["config"] == config]
+    if g.empty:
+        raise ConfigError(f"onset: no configuration {config!r} in the sweep "
+                          f"(have: {', '.join(dict.fromkeys(df['config']))})")
+    rate = g.groupby("growth_mib_s_per_gib")[metric].mean() / g["duration_s"].mean()
+    hit = rate[rate >= per_s]
+    return float(hit.index.min()) if len(hit) else None
 
 
 def plot_onset(df: pd.DataFrame, axes=None, *, metrics=None):

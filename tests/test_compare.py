@@ -99,6 +99,9 @@ def test_onset_sweep_shape_and_plot():
     assert summ.shape[0] == 2
     on = storm_onset_growth(df, "defrag_mode=1")
     assert on is None or on in (0.0, 8.0)
+    assert storm_onset_growth(df, "defrag_mode=1", metric="pswpout_mib", per_s=0.0) == 0.0
+    with pytest.raises(ConfigError, match="no configuration 'nope'"):
+        storm_onset_growth(df, "nope")
     axes = plot_onset(df)
     assert len(axes) == 4
     plt.close(axes[0].figure)
@@ -107,3 +110,15 @@ def test_onset_sweep_shape_and_plot():
 def test_onset_needs_a_growth_section():
     with pytest.raises(ConfigError, match="no \\[growth\\] section"):
         storm_onset("steady", scales=[1.0], mem="128M", duration=1.0)
+
+
+def test_cli_onset_writes_csv_and_figure(tmp_path, capsys):
+    out = tmp_path / "onset"
+    assert main(["onset", "--scales", "0,1", "--mem", "128M", "--duration", "2",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "defrag_mode=1 + series: non-movable reclaim retries >= 1/s from" in text
+    for name in ("onset.csv", "onset.txt", "onset.png", "onset.svg"):
+        assert (out / name).exists()
+    assert main(["onset", "--scales", "0,x"]) == 2
+    assert "--scales" in capsys.readouterr().err
