@@ -1306,6 +1306,9 @@ def fs_reclaim_acquire(st, row, gfp_mask):
     is what lockdep reports as a circular dependency (fs lock -> fs_reclaim
     -> fs lock); NOFS/NOIO entries do not take the map.
     """
+    # MODEL: current_gfp_context() is the identity (no memalloc_nofs_save()
+    # scopes: a workload states NOFS in the gfp mask), and PF_MEMALLOC /
+    # __GFP_NOLOCKDEP do not occur; every caller has __GFP_DIRECT_RECLAIM.
     st.lockdep[row, lockdep_gfp_context(st, gfp_mask)] += 1
 
 
