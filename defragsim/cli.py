@@ -119,10 +119,11 @@ def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
     (out / "report.txt").write_text(table)
     cmp.frame().to_csv(out / "metrics.csv", index=False)
     files = [str(out / "report.txt"), str(out / "metrics.csv")]
-    files += write_figures(cmp, out)
+    i = cmp.figure_seed_index()
+    files += write_figures(cmp, out, seed_index=i)
     for lab, rs in cmp.results.items():
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lab).strip("_")
-        files += write_outputs(rs[0], out / "runs" / safe)
+        files += write_outputs(rs[i], out / "runs" / f"{safe}-seed{cmp.seeds[i]}")
     return files
 
 
@@ -145,7 +146,8 @@ def cmd_compare(args) -> int:
     if args.out:
         _write_comparison(cmp, Path(args.out), table=table)
         print(f"wrote {args.out}/report.txt, metrics.csv, "
-              "{pageblocks,extfrag,swap,stall,retries}.{png,svg} and runs/")
+              "{pageblocks,extfrag,swap,stall,retries}.{png,svg} and runs/ "
+              f"(figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by swap-out)")
     return 0
 
 
@@ -172,7 +174,8 @@ def cmd_demo(args) -> int:
     print(cmp.table(full=False), end="")
     print(f"(full table with vmstat and model diagnostics: {out}/report.txt)")
     print(f"wrote {out}/report.txt, metrics.csv, {{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}"
-          f" and {out}/runs/")
+          f" and {out}/runs/ (figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by "
+          "swap-out)")
     return 0
 
 

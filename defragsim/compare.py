@@ -205,6 +205,14 @@ class Comparison:
     def first(self, label) -> object:
         return self.results[label][0]
 
+    def figure_seed_index(self, metric: str = "pswpout") -> int:
+        """The seed the figures show: the (lower) median of ``metric`` summed
+        over the configurations, so one atypical seed does not stand for all."""
+        totals = [sum(rs[i].vmstat[metric] for rs in self.results.values())
+                  for i in range(len(self.seeds))]
+        order = sorted(range(len(totals)), key=lambda i: (totals[i], i))
+        return order[(len(order) - 1) // 2]
+
     def frame(self) -> pd.DataFrame:
         """Long table: one row per (config, seed, metric)."""
         rows = []
@@ -335,10 +343,11 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
                       duration_s=dur)
 
 
-def write_figures(cmp: Comparison, out) -> list[str]:
-    """Side-by-side figures of the first seed of each configuration: pageblock
-    maps, swap activity, extfrag events by fallback pair, stall time and
-    reclaim retries over time (PNG + SVG each)."""
+def write_figures(cmp: Comparison, out, *, seed_index: int | None = None) -> list[str]:
+    """Side-by-side figures of one seed of each configuration (default: the
+    median seed by total swap-out, :meth:`Comparison.figure_seed_index`):
+    pageblock maps, swap activity, extfrag events by fallback pair, stall time
+    and reclaim retries over time (PNG + SVG each)."""
     from pathlib import Path
     import matplotlib
     matplotlib.use("Agg", force=False)
@@ -347,7 +356,8 @@ def write_figures(cmp: Comparison, out) -> list[str]:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rs = [cmp.first(lab) for lab in cmp.results]
+    i = cmp.figure_seed_index() if seed_index is None else seed_index
+    rs = [r[i] for r in cmp.results.values()]
     n = len(rs)
     files = []
     for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
@@ -356,6 +366,7 @@ def write_figures(cmp: Comparison, out) -> list[str]:
         fig, axes = plt.subplots(1, n, figsize=(5.5 * n, h), squeeze=False)
         for ax, r in zip(axes[0], rs):
             fn(r, ax=ax)
+        fig.suptitle(f"{cmp.scenario}, {format_size(cmp.mem)}, seed {cmp.seeds[i]}", fontsize=9)
         fig.tight_layout()
         files += plot.save_figure(fig, out / name)
         plt.close(fig)

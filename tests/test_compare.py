@@ -122,3 +122,14 @@ def test_cli_onset_writes_csv_and_figure(tmp_path, capsys):
         assert (out / name).exists()
     assert main(["onset", "--scales", "0,x"]) == 2
     assert "--scales" in capsys.readouterr().err
+
+
+def test_figure_seed_is_the_median_by_swap_out():
+    from types import SimpleNamespace
+    from defragsim.compare import Comparison
+
+    def r(p):
+        return SimpleNamespace(vmstat={"pswpout": p})
+    cmp = Comparison("x", [], [7, 8, 9], {"a": [r(10), r(300), r(200)], "b": [r(0), r(300), r(100)]},
+                     1 << 30, 1.0)
+    assert cmp.figure_seed_index() == 2          # totals 10, 600, 300 -> median 300 (seed 9)
