@@ -131,6 +131,8 @@ def plot_onset(df: pd.DataFrame, axes=None, *, metrics=None):
             if g["seed"].nunique() > 1:
                 ax.fill_between(x, s.min().reindex(x).to_numpy(), s.max().reindex(x).to_numpy(),
                                 color=colors[i % len(colors)], alpha=0.15, lw=0)
+        if metric == "extfrag_fragmenting":
+            ax.set_yscale("symlog", linthresh=10)    # fallbacks explode after NOFRAGMENT drops
         ax.set_xlabel("non-movable growth (MiB/s per GiB)")
         ax.set_ylabel(ONSET_METRICS.get(metric, metric))
         ax.grid(alpha=0.3)
