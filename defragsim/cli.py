@@ -13,9 +13,10 @@ from pathlib import Path
 
 from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
 from .gfp import GfpError
+from .trace import TraceError
 from .workload import ScenarioError, list_scenarios, load_scenario
 
-INPUT_ERRORS = (ConfigError, ScenarioError, GfpError)
+INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError)
 
 
 def _config_from_args(args, scenario=None) -> Config:
@@ -106,6 +107,37 @@ def cmd_run(args) -> int:
 def cmd_scenarios(args) -> int:
     for name, desc in list_scenarios().items():
         print(f"{name:<16} {desc}")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    """``defragsim replay TRACE``: a real trace through the model."""
+    from .replay import replay
+    over = {"defrag_mode": args.defrag_mode, "patches": Patches.parse(args.patches)}
+    if args.mem is not None:
+        over["mem"] = args.mem
+    if args.swap is not None:
+        over["swap"] = args.swap
+    if args.thp_defrag is not None:
+        over["thp_defrag"] = args.thp_defrag
+    rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
+                init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
+                duration=args.duration, config_overrides=over,
+                progress=not args.json and sys.stderr.isatty())
+    table = rp.observed_vs_model()
+    if args.out:
+        out = Path(args.out)
+        write_outputs(rp.result, out)
+        (out / "observed_vs_model.txt").write_text(table)
+    if args.json:
+        d = rp.result.to_json_dict()
+        d["trace"] = rp.trace.summary()
+        d["replay"] = rp.stats.as_dict()
+        print(json.dumps(d))
+    else:
+        print(table, end="")
+        if args.out:
+            print(f"wrote {args.out}/")
     return 0
 
 
@@ -257,6 +289,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     c.add_argument("--out", default=None, help="also write report.txt, metrics.csv and figures here")
     c.set_defaults(fn=cmd_compare)
+    rp = sub.add_parser("replay", help="replay a real page-allocator trace through the model")
+    rp.add_argument("trace", help="CSV (shared/traces schema), tracefs/trace-cmd or perf script "
+                    "text; .gz/.xz read transparently")
+    rp.add_argument("--format", default=None, choices=["csv", "tracefs", "trace-cmd", "perf"],
+                    help="override format detection")
+    rp.add_argument("--comm", default=None, help="replay only allocations by this command name")
+    rp.add_argument("--skip-bad-lines", action="store_true",
+                    help="count malformed lines instead of stopping at the first")
+    rp.add_argument("--init-from", default=None, help="a snapshot folder (before.meminfo, ...); "
+                    "default: snap/ beside the trace")
+    rp.add_argument("--init", default="auto", choices=["auto", "empty"],
+                    help="empty: start from an empty machine")
+    rp.add_argument("--mem", default=None, help="memory size (default: the snapshot's MemTotal)")
+    rp.add_argument("--defrag-mode", type=int, default=0, metavar="0|1")
+    rp.add_argument("--patches", default="none")
+    rp.add_argument("--swap", default=None)
+    rp.add_argument("--thp-defrag", default=None, choices=list(THP_DEFRAG_SETTINGS))
+    rp.add_argument("--duration", type=float, default=None, help="replay only the first S seconds")
+    rp.add_argument("--json", action="store_true")
+    rp.add_argument("--out", default=None)
+    rp.set_defaults(fn=cmd_replay)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     o.add_argument("scenario", nargs="?", default="storm")
     o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")

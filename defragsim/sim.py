@@ -396,7 +396,8 @@ def add_psi_columns(tsdf: pd.DataFrame, nr_cpus: int) -> None:
 
 def run(workload, config: Config | None = None, *, duration: float | None = None,
         sample_interval: float | None = None, snapshots: int = 20,
-        check_invariants: bool = False, progress: bool = False) -> Result:
+        check_invariants: bool = False, progress: bool = False,
+        baseline_ops: int = 0) -> Result:
     """Run a workload through the model.
 
     Parameters
@@ -415,6 +416,11 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         Run :func:`~defragsim.invariants.check_state` after every chunk.
     progress : bool
         Show a tqdm bar.
+    baseline_ops : int
+        The first ``baseline_ops`` ops (all at t=0) build the initial state (a
+        replay's prefill): they run before the first sample, row 0 of the time
+        series and snapshot 0 show the state after them, and
+        ``result.meta["baseline_vmstat"]`` holds /proc/vmstat at that point.
 
     Returns
     -------
@@ -524,13 +530,23 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus)
     if check_invariants:
         check_state(st, prm)
+    pos = 0
+    if baseline_ops:
+        if not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0:
+            raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
+        while pos < baseline_ops:
+            pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
+                             wl.cpu, wl.content, pos, baseline_ops, event_limit)
+            flush_events()
+        if check_invariants:
+            check_state(st, prm)
+        wl.meta["baseline_vmstat"] = _vmstat(st, config)
     record_row(0, 0.0)
     take_snapshot(0.0)
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(wl), unit="op", desc=wl.name, leave=False)
-    pos = 0
     for s in range(nsamples):
         end = int(cut[s])
         while pos < end:

@@ -1,0 +1,394 @@
+"""Replaying a real trace through the model (``defragsim replay``).
+
+Each traced ``mm_page_alloc`` becomes a request with the traced order and gfp
+mask; the *model* chooses where it lands.  A traced ``mm_page_free`` is matched
+by pfn to the allocation that received that pfn in the trace, and frees the
+model page that allocation received.  Frees of pages allocated before the
+trace began cannot be matched: they are counted (``frees_before_trace``) and
+not replayed.
+
+Initial state: a ``snap/`` folder beside the trace (or ``init_from``) with the
+machine's ``before.*`` /proc files sizes the model (MemTotal, min_free_kbytes,
+the vm sysctls) and fills it, before the first traced event, with the page
+cache, anon and slab amounts of ``before.meminfo``.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import constants as C
+from . import gfp as G
+from .config import Config, ConfigError
+from .trace import EV_ALLOC, EV_FREE, ParsedTrace, TraceError, open_text, read_trace
+from .workload import Workload
+
+#: The counters both /proc/vmstat (before/after) and the model have.
+COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
+                   "allocstall_movable", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
+                   "pgsteal_direct", "pageoutrun", "compact_stall", "compact_fail",
+                   "compact_success", "compact_migrate_scanned", "compact_free_scanned",
+                   "compact_daemon_wake", "pgmigrate_success", "thp_fault_alloc",
+                   "thp_fault_fallback", "pswpout", "oom_kill"]
+
+
+def read_proc_kv(path: Path) -> dict:
+    """``key value`` (vmstat), ``key: value kB`` (meminfo) or ``key=value``
+    (sysctl) lines into a dict of ints (non-numeric values skipped)."""
+    out = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if "=" in line and ":" not in line:
+                k, _, v = line.partition("=")
+            elif ":" in line:
+                k, _, v = line.partition(":")
+            else:
+                k, _, v = line.strip().partition(" ")
+            parts = v.split()
+            if parts and parts[0].lstrip("-").isdigit():
+                out[k.strip().split(".")[-1] if "=" in line else k.strip()] = int(parts[0])
+    return out
+
+
+@dataclass
+class Snapshot:
+    """The ``before.*`` / ``after.*`` /proc files of a trace folder."""
+
+    path: Path
+    meminfo: dict = field(default_factory=dict)
+    vmstat_before: dict = field(default_factory=dict)
+    vmstat_after: dict = field(default_factory=dict)
+    sysctl: dict = field(default_factory=dict)
+    pagetypeinfo: str | None = None
+    buddyinfo: str | None = None
+
+    @classmethod
+    def load(cls, d) -> "Snapshot":
+        d = Path(d)
+        if not d.is_dir():
+            raise ConfigError(f"init-from: {d}: not a directory")
+        meminfo = d / "before.meminfo"
+        if not meminfo.exists():
+            raise ConfigError(f"init-from: {d}: no before.meminfo (a snapshot has before.meminfo, "
+                              "before.vmstat, before.pagetypeinfo, ...)")
+        s = cls(path=d, meminfo=read_proc_kv(meminfo))
+        if "MemTotal" not in s.meminfo:
+            raise ConfigError(f"init-from: {meminfo}: no MemTotal line")
+        for name, attr in (("before.vmstat", "vmstat_before"), ("after.vmstat", "vmstat_after"),
+                           ("before.sysctl", "sysctl")):
+            if (d / name).exists():
+                setattr(s, attr, read_proc_kv(d / name))
+        for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
+            if (d / name).exists():
+                setattr(s, attr, (d / name).read_text())
+        return s
+
+    def config_overrides(self) -> dict:
+        kw = {"mem": self.meminfo["MemTotal"] * 1024}
+        sc = self.sysctl
+        for key in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor",
+                    "swappiness", "compaction_proactiveness", "defrag_mode"):
+            if key in sc:
+                kw[key] = sc[key]
+        swap = self.meminfo.get("SwapTotal")
+        if swap is not None:
+            kw["swap"] = swap * 1024
+        return kw
+
+
+def find_snapshot(trace_path) -> Path | None:
+    """``snap/`` beside the trace (the shared/traces layout)."""
+    d = Path(trace_path).resolve().parent / "snap"
+    return d if (d / "before.meminfo").exists() else None
+
+
+def content_of(gfp: int) -> int:
+    """What a traced allocation holds, from its gfp mask.
+
+    MODEL: a trace says nothing of content; movable + __GFP_ZERO is anon (fault
+    paths zero), other movable is page cache, reclaimable is reclaimable slab,
+    unmovable with __GFP_COMP is slab, other unmovable is kernel memory."""
+    mt = G.gfp_migratetype(gfp)
+    if mt == C.MIGRATE_MOVABLE:
+        return C.KIND_ANON if gfp & G.__GFP_ZERO else C.KIND_FILE
+    if mt == C.MIGRATE_RECLAIMABLE:
+        return C.KIND_SLAB_RECLAIMABLE
+    return C.KIND_SLAB_UNRECLAIMABLE if gfp & G.__GFP_COMP else C.KIND_KERNEL
+
+
+@dataclass
+class ReplayStats:
+    allocations: int = 0
+    failed_in_trace: int = 0
+    frees_matched: int = 0
+    frees_before_trace: int = 0
+    frees_order_mismatch: int = 0
+    implicit_frees: int = 0
+    prefill_pages: dict = field(default_factory=dict)
+    prefill_ops: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
+                   duration: float | None = None) -> tuple[Workload, ReplayStats]:
+    """The op stream of a parsed trace (plus the snapshot's prefill at t=0)."""
+    st = ReplayStats()
+    st.prefill_ops = 0
+    t_list, kind_l, order_l, gfp_l, h_l, cpu_l, content_l = ([] for _ in range(7))
+    owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
+    owner_names = ["kernel", "page cache"]
+    h_owner: list[int] = []
+    task_owner: dict[int, int] = {}
+
+    def owner_for(content, pid):
+        if content == C.KIND_ANON:
+            o = task_owner.get(pid)
+            if o is None:
+                o = task_owner[pid] = len(owner_kind)
+                owner_kind.append(C.OWNER_TASK)
+                owner_names.append(tr.comm.get(pid, f"pid {pid}"))
+            return o
+        return 1 if content == C.KIND_FILE else 0
+
+    def op(t, k, order, gfp, h, cpu, content):
+        t_list.append(t); kind_l.append(k); order_l.append(order); gfp_l.append(gfp)  # noqa: E702
+        h_l.append(h); cpu_l.append(cpu); content_l.append(content)  # noqa: E702
+
+    # --- prefill: the machine's memory contents at the start of the trace ------------
+    if snapshot is not None:
+        mi = snapshot.meminfo
+        pages = lambda key: mi.get(key, 0) * 1024 // C.PAGE_SIZE  # noqa: E731
+        fill = {
+            # MODEL: pre-trace page cache as order-9 readahead folios (the shared
+            # traces' machine was filled by a sequential read), anon and slab order 0
+            C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
+            C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
+            C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
+                                      G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")),
+            C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
+                                        G.parse_gfp("GFP_KERNEL")),
+            C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
+        }
+        budget = nr_pages - pages("MemFree")
+        pre_owner = None
+        for content, (n, order, gfp) in fill.items():
+            n = max(0, min(n, budget)) >> order
+            budget -= n << order
+            st.prefill_pages[C.KIND_NAMES[content]] = n << order
+            if content == C.KIND_ANON:
+                if pre_owner is None:
+                    pre_owner = len(owner_kind)
+                    owner_kind.append(C.OWNER_TASK)
+                    owner_names.append("pre-trace tasks")
+                o = pre_owner
+            else:
+                o = 1 if content == C.KIND_FILE else 0
+            for i in range(n):
+                h = len(h_owner)
+                h_owner.append(o)
+                op(0, C.OP_ALLOC, order, gfp, h, i % nr_cpus, content)
+
+    st.prefill_ops = len(t_list)
+
+    # --- the trace ----------------------------------------------------------------------
+    live: dict[int, tuple[int, int]] = {}
+    end_ns = int(duration * 1e9) if duration is not None else None
+    t_ns, ev, pfn, order, gfp, pid = tr.t_ns, tr.ev, tr.pfn, tr.order, tr.gfp, tr.pid
+    cpu = getattr(tr, "cpu", None)
+    for i in range(len(tr)):
+        t = int(t_ns[i]) + 1          # after the prefill at t=0
+        if end_ns is not None and t > end_ns:
+            break
+        e = ev[i]
+        c = int(cpu[i]) % nr_cpus if cpu is not None and len(cpu) else int(pid[i]) % nr_cpus
+        if e == EV_ALLOC:
+            g = int(gfp[i])
+            o = int(order[i])
+            content = content_of(g)
+            h = len(h_owner)
+            h_owner.append(owner_for(content, int(pid[i])))
+            op(t, C.OP_ALLOC, o, g, h, c, content)
+            st.allocations += 1
+            p = int(pfn[i])
+            if p < 0:
+                # MODEL: the kernel failed this request and its caller fell back
+                # (the fallback's own allocations are in the trace); if the model
+                # serves it, the page is given back at once.
+                st.failed_in_trace += 1
+                op(t, C.OP_FREE, o, g, h, c, content)
+                continue
+            old = live.get(p)
+            if old is not None:
+                st.implicit_frees += 1
+                op(t, C.OP_FREE, old[1], 0, old[0], c, 0)
+            live[p] = (h, o)
+        elif e == EV_FREE:
+            p = int(pfn[i])
+            hit = live.pop(p, None)
+            if hit is None:
+                st.frees_before_trace += 1
+                continue
+            if hit[1] != int(order[i]):
+                st.frees_order_mismatch += 1
+            st.frees_matched += 1
+            op(t, C.OP_FREE, hit[1], 0, hit[0], c, 0)
+    n = len(t_list)
+    if n == 0:
+        raise TraceError(f"{tr.path}: nothing to replay")
+    dur = int(t_list[-1]) + 1_000_000
+    if end_ns is not None:
+        dur = max(dur, end_ns)
+    wl = Workload(
+        name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
+        t=np.asarray(t_list, np.int64), kind=np.asarray(kind_l, np.int8),
+        order=np.asarray(order_l, np.int8), gfp=np.asarray(gfp_l, np.int64),
+        handle=np.asarray(h_l, np.int32), cpu=np.asarray(cpu_l, np.int32),
+        content=np.asarray(content_l, np.uint8), nr_handles=len(h_owner), duration_ns=dur,
+        description=f"replay of {tr.path}", handle_owner=np.asarray(h_owner, np.int32),
+        owner_kind=np.asarray(owner_kind, np.uint8), owner_names=owner_names)
+    return wl, st
+
+
+def other_event_counts(trace_path) -> Counter:
+    """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace."""
+    d = Path(trace_path).resolve().parent
+    for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
+        p = d / name
+        if p.exists():
+            out = Counter()
+            with open_text(p) as f:
+                next(f, None)
+                try:
+                    for line in f:
+                        parts = line.split(",", 4)
+                        if len(parts) >= 4:
+                            out[parts[3].rsplit(":", 1)[-1]] += 1
+                except EOFError:
+                    raise TraceError(f"{p}: truncated compressed file") from None
+            return out
+    return Counter()
+
+
+@dataclass
+class Replay:
+    trace: ParsedTrace
+    stats: ReplayStats
+    result: object
+    snapshot: Snapshot | None
+    other_events: Counter
+
+    def observed_vs_model(self) -> str:
+        """A plain-text table: what the kernel recorded beside what the model did."""
+        r, tr = self.result, self.trace
+        s = tr.summary()
+        ev = Counter(self.other_events)
+        ev.update({k: v for k, v in s["other_events"].items()})
+        # the model's numbers from the first traced event on (not the prefill)
+        ef = r.extfrag[r.extfrag.t > 0]
+        pairs_m = Counter(f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}" for a, b in
+                          zip(ef.alloc_migratetype, ef.fallback_migratetype))
+        mex = {"events": len(ef), "change_ownership": int(ef.change_ownership.sum()),
+               "fragmenting": int(ef.fragmenting.sum()), "pairs": pairs_m}
+        ce = r.compaction_events
+        cev = ce[ce.t > 0].event.value_counts() if len(ce) else {}
+        base = r.meta.get("baseline_vmstat") or {}
+        vm = {k: v - base.get(k, 0) for k, v in r.vmstat.items()}
+        rows = [
+            ("allocations (requests)", s["allocations"], self.stats.allocations),
+            ("failed allocations", s["failed_allocations"], r.diagnostics["alloc_failed_total"]),
+            ("extfrag events", s["extfrag_events"], mex["events"]),
+            ("extfrag change_ownership", s["extfrag_change_ownership"], mex["change_ownership"]),
+            ("extfrag fallback_order < pageblock", s["extfrag_fragmenting"], mex["fragmenting"]),
+        ]
+        pairs = sorted(set(s["extfrag_pairs"]) | {
+            f"{C.MIGRATETYPE_KEYS.index(a.split('->')[0])}->{C.MIGRATETYPE_KEYS.index(a.split('->')[1])}"
+            for a in mex["pairs"]})
+        for pr in pairs:
+            a, b = (int(x) for x in pr.split("->"))
+            name = f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}"
+            rows.append((f"extfrag {name}", s["extfrag_pairs"].get(pr, 0), mex["pairs"].get(name, 0)))
+        for tp in ("mm_compaction_begin", "mm_compaction_try_to_compact_pages",
+                   "mm_compaction_deferred", "mm_compaction_kcompactd_wake",
+                   "mm_compaction_wakeup_kcompactd"):
+            rows.append((tp, ev.get(tp, "-") if ev else "-", int(cev.get(tp, 0))))
+        rows.append(("mm_vmscan_direct_reclaim_begin", ev.get("mm_vmscan_direct_reclaim_begin", "-")
+                     if ev else "-", vm.get("allocstall_normal", 0)
+                     + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
+        rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", "-") if ev else "-",
+                     vm.get("pageoutrun", 0)))
+        if self.snapshot is not None and self.snapshot.vmstat_after:
+            b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
+            for k in COMPARED_VMSTAT:
+                if k in a and k in b and k in vm:
+                    rows.append((f"vmstat {k} (delta)", a[k] - b[k], vm[k]))
+        w0 = max(len(x[0]) for x in rows) + 2
+        out = [f"observed in the kernel vs model: {tr.path} ({tr.format}, {tr.duration_s:.1f} s, "
+               f"{len(tr):,} page events)", "",
+               f"{'':<{w0}}{'kernel':>14}{'model':>14}"]
+        for name, k, m in rows:
+            ks = f"{k:,}" if isinstance(k, int) else str(k)
+            out.append(f"{name:<{w0}}{ks:>14}{m:>14,}")
+        st = self.stats
+        out += ["", f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
+                f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
+                f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
+                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
+                f"{st.failed_in_trace:,}"]
+        if st.prefill_pages:
+            out.append("initial state (from the snapshot's before.meminfo, pages): "
+                       + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items()))
+        if tr.unknown_gfp:
+            out.append("unknown gfp flags (ignored): "
+                       + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
+        if tr.bad_lines:
+            out.append(f"bad lines skipped: {tr.bad_lines:,}")
+        return "\n".join(out) + "\n"
+
+
+def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
+           init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
+           progress=False) -> Replay:
+    """Parse ``trace_path`` and run it through the model.
+
+    ``init``: ``"auto"`` uses ``init_from`` or a ``snap/`` folder beside the
+    trace when there is one, ``"empty"`` starts from an empty machine.
+    ``config``: a full Config; otherwise one is built from the snapshot
+    (MemTotal, sysctls) updated with ``config_overrides``.
+    """
+    from .sim import run
+
+    if init not in ("auto", "empty"):
+        raise ConfigError(f"replay: init must be 'auto' or 'empty', got {init!r}")
+    if duration is not None and not (duration > 0 and math.isfinite(duration)):
+        raise ConfigError(f"replay: duration must be a positive number of seconds, got {duration}")
+    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines)
+    snap = None
+    if init == "auto":
+        d = init_from or find_snapshot(trace_path)
+        if d is not None:
+            snap = Snapshot.load(d)
+    if config is None:
+        kw = {}
+        if snap is not None:
+            kw.update(snap.config_overrides())
+        else:
+            top = int(tr.pfn.max()) + 1 if len(tr) else 0
+            kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
+        kw.update(config_overrides or {})
+        if isinstance(kw.get("mem"), int):
+            unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+            kw["mem"] -= kw["mem"] % unit
+        config = Config(**kw)
+    wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
+                            duration=duration)
+    res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
+    return Replay(trace=tr, stats=st, result=res, snapshot=snap,
+                  other_events=other_event_counts(trace_path) if tr.format == "csv" else Counter())

@@ -1,0 +1,472 @@
+"""Reading real page-allocator traces.
+
+Formats (detected from the first lines; ``.gz`` and ``.xz`` are read
+transparently and everything is streamed):
+
+* the CSV schema of ``shared/traces/`` (``t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c``;
+  ``ev``: A alloc (pfn -1 = failed), F free, B free_batched, Z zone_locked,
+  D pcpu_drain, X extfrag), with ``comm.csv`` beside it for command names;
+* tracefs ``trace`` / ``trace_pipe`` text (``comm-pid [cpu] flags ts: event: fields``);
+* ``trace-cmd report`` text (the same, without the flags column, maybe ``cpus=N`` first);
+* ``perf script`` text (``comm pid [cpu] ts: [system:]event: fields``).
+
+Events used: ``mm_page_alloc`` (failed ones too: ``page=(nil)``/pfn 0 in
+text, pfn -1 in the CSV), ``mm_page_free``, ``mm_page_free_batched`` (a
+marker for a free that already produced ``mm_page_free``: counted, never a
+second free), ``mm_page_alloc_extfrag``; other events (compaction, vmscan,
+migrate) are counted by name.  Bad lines raise :class:`TraceError` with the
+file, line number and text, or are counted with ``skip_bad_lines=True``.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import gfp as G
+
+
+class TraceError(ValueError):
+    """A trace that cannot be read: names the file, the line and the problem."""
+
+
+EV_ALLOC, EV_FREE, EV_EXTFRAG = 0, 1, 2
+CSV_HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c"
+
+#: tracefs / trace-cmd: "comm-pid [cpu] <flags> ts: event: fields" (flags and
+#: a "(tgid)" column optional)
+_RE_TRACEFS = re.compile(
+    r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    r"(?:[\w.]{4,5}\s+)?(?P<ts>\d+\.\d+):\s+(?P<event>[\w:]+):\s?(?P<fields>.*)$")
+#: perf script: "comm pid [cpu] ts: system:event: fields"
+_RE_PERF = re.compile(
+    r"^\s*(?P<comm>.*?)\s+(?P<pid>\d+)(?:/\d+)?\s+\[(?P<cpu>\d+)\]\s+(?P<ts>\d+\.\d+):\s+"
+    r"(?P<event>[\w:]+):\s?(?P<fields>.*)$")
+
+
+@dataclass
+class ParsedTrace:
+    """Columnar page events of one trace (time-ordered as recorded)."""
+
+    path: str
+    format: str
+    t_ns: np.ndarray          # int64, from the first event
+    ev: np.ndarray            # int8 EV_*
+    pfn: np.ndarray           # int64; -1 = failed allocation
+    order: np.ndarray         # int8
+    mt: np.ndarray            # int8 migratetype (alloc: requested; extfrag: alloc_migratetype)
+    gfp: np.ndarray           # int64 (alloc)
+    pid: np.ndarray           # int32
+    fallback_order: np.ndarray   # int8 (extfrag)
+    fallback_mt: np.ndarray      # int8 (extfrag)
+    change_ownership: np.ndarray  # int8 (extfrag)
+    comm: dict = field(default_factory=dict)          # pid -> command name
+    counts: Counter = field(default_factory=Counter)  # every event name seen
+    unknown_gfp: Counter = field(default_factory=Counter)
+    bad_lines: int = 0
+    lines: int = 0
+    filtered_out: int = 0
+
+    def __len__(self) -> int:
+        return int(self.t_ns.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.t_ns[-1]) / 1e9 if len(self) else 0.0
+
+    def summary(self) -> dict:
+        a = self.ev == EV_ALLOC
+        x = self.ev == EV_EXTFRAG
+        pairs = Counter(zip(self.mt[x].tolist(), self.fallback_mt[x].tolist()))
+        return {
+            "allocations": int(a.sum()),
+            "failed_allocations": int((a & (self.pfn < 0)).sum()),
+            "frees": int((self.ev == EV_FREE).sum()),
+            "free_batched_markers": int(self.counts.get("mm_page_free_batched", 0)),
+            "extfrag_events": int(x.sum()),
+            "extfrag_fragmenting": int((x & (self.fallback_order < 9)).sum()),
+            "extfrag_change_ownership": int((x & (self.change_ownership > 0)).sum()),
+            "extfrag_pairs": {f"{a}->{b}": n for (a, b), n in sorted(pairs.items())},
+            "other_events": {k: v for k, v in sorted(self.counts.items())
+                             if not k.startswith("mm_page_")},
+            "unknown_gfp_flags": dict(self.unknown_gfp),
+            "bad_lines": self.bad_lines,
+            "duration_s": self.duration_s,
+        }
+
+
+def open_text(path) -> io.TextIOBase:
+    """Open plain, ``.gz`` or ``.xz`` text for streaming."""
+    p = Path(path)
+    if not p.exists():
+        raise TraceError(f"{p}: no such file")
+    if p.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+    if p.suffix == ".xz":
+        return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
+    return open(p, encoding="utf-8", errors="replace")
+
+
+def parse_gfp_lenient(text: str, unknown: Counter) -> int:
+    """A gfp mask from a trace: hex, or ``|``-separated names; names the model
+    does not know are counted in ``unknown`` and ignored."""
+    s = text.strip()
+    if not s or s == "none":
+        return 0
+    if s[0] in "0123456789":
+        return int(s, 16)           # the CSV schema and raw masks are hex
+    mask = 0
+    for name in s.split("|"):
+        if name.startswith(("0x", "0X")):   # bits __print_flags() had no name for
+            unknown[name] += 1
+            continue
+        v = G.FLAG_BITS.get(name)
+        if v is None:
+            v = G.COMPOSITES.get(name)
+        if v is None:
+            unknown[name] += 1
+            continue
+        mask |= v
+    return mask
+
+
+class _Columns:
+    def __init__(self):
+        self.t, self.ev, self.pfn, self.order, self.mt, self.gfp, self.pid = ([] for _ in range(7))
+        self.fo, self.fmt, self.co = [], [], []
+
+    def add(self, t, ev, pfn, order, mt, gfp, pid, fo=-1, fmt=-1, co=0):
+        self.t.append(t); self.ev.append(ev); self.pfn.append(pfn); self.order.append(order)  # noqa: E702
+        self.mt.append(mt); self.gfp.append(gfp); self.pid.append(pid)  # noqa: E702
+        self.fo.append(fo); self.fmt.append(fmt); self.co.append(co)  # noqa: E702
+
+    def arrays(self):
+        return dict(t_ns=np.asarray(self.t, np.int64), ev=np.asarray(self.ev, np.int8),
+                    pfn=np.asarray(self.pfn, np.int64), order=np.asarray(self.order, np.int8),
+                    mt=np.asarray(self.mt, np.int8), gfp=np.asarray(self.gfp, np.int64),
+                    pid=np.asarray(self.pid, np.int32),
+                    fallback_order=np.asarray(self.fo, np.int8),
+                    fallback_mt=np.asarray(self.fmt, np.int8),
+                    change_ownership=np.asarray(self.co, np.int8))
+
+
+def detect_format(path) -> str:
+    """``csv``, ``tracefs`` (also trace-cmd report) or ``perf``, from the first
+    event line."""
+    with open_text(path) as f:
+        try:
+            for i, line in enumerate(f):
+                s = line.strip()
+                if not s or s.startswith("#") or s.startswith("cpus="):
+                    continue
+                if s.startswith("t_ns,"):
+                    return "csv"
+                if _RE_TRACEFS.match(line):
+                    return "tracefs"
+                if _RE_PERF.match(line):
+                    return "perf"
+                if i > 200:
+                    break
+        except EOFError:
+            raise TraceError(f"{path}: truncated compressed file") from None
+    raise TraceError(f"{path}: not a trace this reader knows (CSV with header {CSV_HEADER!r}, "
+                     "tracefs/trace-cmd text or perf script text)")
+
+
+def read_trace(path, *, fmt: str | None = None, comm: str | None = None,
+               skip_bad_lines: bool = False) -> ParsedTrace:
+    """Stream ``path`` into a :class:`ParsedTrace`.
+
+    ``comm``: keep only allocations made by this command name (frees and
+    extfrag events are kept whatever the task: a page allocated by the
+    command may be freed by another).
+    """
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt == "csv":
+        out = _read_csv_fast(path, comm)
+        if out is None:       # something is off: the line-by-line reader finds where
+            out = _read_csv(path, comm, skip_bad_lines)
+    elif fmt in ("tracefs", "trace-cmd", "perf"):
+        out = _read_text(path, fmt, comm, skip_bad_lines)
+    else:
+        raise TraceError(f"{path}: unknown trace format {fmt!r} (csv, tracefs, trace-cmd, perf)")
+    if not (out.ev == EV_ALLOC).any():
+        raise TraceError(f"{path}: no mm_page_alloc events"
+                         + (f" for comm {comm!r}" if comm else "") + f" in {out.lines} lines")
+    return out
+
+
+def _bad(path, lineno, line, why, skip, out):
+    if skip:
+        out.bad_lines += 1
+        return
+    text = line.rstrip("\n")
+    if len(text) > 160:
+        text = text[:160] + "..."
+    raise TraceError(f"{path}:{lineno}: {why}: {text!r}")
+
+
+def _read_comm_csv(path: Path) -> dict:
+    """``comm.csv`` beside a CSV trace (shared/traces schema)."""
+    for cand in (path.with_name("comm.csv"),):
+        if cand.exists():
+            out = {}
+            with open(cand, encoding="utf-8", errors="replace") as f:
+                next(f, None)
+                for line in f:
+                    pid, _, name = line.rstrip("\n").partition(",")
+                    if pid.strip().lstrip("-").isdigit():
+                        out[int(pid)] = name
+            return out
+    return {}
+
+
+def _read_csv(path: Path, comm, skip) -> ParsedTrace:
+    cols = _Columns()
+    res = ParsedTrace(path=str(path), format="csv", **_Columns().arrays())
+    comms = _read_comm_csv(path)
+    keep_pids = None
+    if comm is not None:
+        keep_pids = {p for p, c in comms.items() if c == comm}
+        if not comms:
+            raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
+    counts = res.counts
+    names = _EV_NAMES
+    lineno = 0
+    with open_text(path) as f:
+        try:
+            header = f.readline()
+            lineno = 1
+            if header.strip() != CSV_HEADER:
+                raise TraceError(f"{path}:1: expected the header {CSV_HEADER!r}, got "
+                                 f"{header.strip()[:80]!r}")
+            for line in f:
+                lineno += 1
+                p = line.rstrip("\n").split(",")
+                if len(p) != 11:
+                    _bad(path, lineno, line, f"expected 11 fields, got {len(p)}", skip, res)
+                    continue
+                ev = p[3]
+                name = names.get(ev)
+                if name is None:
+                    _bad(path, lineno, line, f"unknown event code {ev!r}", skip, res)
+                    continue
+                counts[name] += 1
+                if ev not in "AFX":
+                    continue
+                try:
+                    t = int(p[0])
+                    pid = int(p[2])
+                    pfn = int(p[4])
+                    order = int(p[5])
+                    mt = int(p[6]) if p[6] else -1
+                    if ev == "A":
+                        if keep_pids is not None and pid not in keep_pids:
+                            res.filtered_out += 1
+                            continue
+                        cols.add(t, EV_ALLOC, pfn, order, mt, int(p[7], 16),
+                                 pid)
+                    elif ev == "F":
+                        cols.add(t, EV_FREE, pfn, order, -1, 0, pid)
+                    else:
+                        cols.add(t, EV_EXTFRAG, pfn, order, mt, 0, pid, int(p[8]), int(p[9]),
+                                 int(p[10]))
+                except ValueError as e:
+                    _bad(path, lineno, line, f"bad number ({e})", skip, res)
+                    continue
+                if not (0 <= order <= 10):
+                    cols_pop(cols)
+                    _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
+        except EOFError:
+            raise TraceError(f"{path}: truncated compressed file (after line {lineno})") from None
+        except lzma.LZMAError as e:
+            raise TraceError(f"{path}: corrupt xz data after line {lineno}: {e}") from None
+        except gzip.BadGzipFile as e:
+            raise TraceError(f"{path}: corrupt gzip data after line {lineno}: {e}") from None
+    arrs = cols.arrays()
+    for k, v in arrs.items():
+        setattr(res, k, v)
+    res.comm = comms
+    res.lines = lineno
+    return res
+
+
+_EV_NAMES = {"A": "mm_page_alloc", "F": "mm_page_free", "B": "mm_page_free_batched",
+             "Z": "mm_page_alloc_zone_locked", "D": "mm_page_pcpu_drain",
+             "X": "mm_page_alloc_extfrag"}
+
+
+def _read_csv_fast(path: Path, comm):
+    """The CSV schema through pandas' C parser in chunks (several million lines
+    a second).  Returns None when anything is irregular, so the line-by-line
+    reader can report the exact line."""
+    import pandas as pd
+    try:
+        with open_text(path) as f:
+            if f.readline().strip() != CSV_HEADER:
+                return None
+        parts = []
+        nlines = 1
+        # pandas reads (and decompresses) the file itself: 3-4x faster than
+        # feeding it a Python text stream
+        dtypes = {"t_ns": np.int64, "pid": np.int64, "pfn": np.int64, "order": np.int64,
+                  "mt": float, "a": float, "b": float, "c": float, "ev": str, "gfp": str}
+        reader = pd.read_csv(path, header=0, chunksize=1 << 20, dtype=dtypes,
+                             usecols=[c for c in CSV_HEADER.split(",") if c != "cpu"],
+                             on_bad_lines="error", engine="c", compression="infer")
+        for ch in reader:
+            nlines += len(ch)
+            parts.append(ch)
+    except (ValueError, pd.errors.ParserError, EOFError, lzma.LZMAError, OSError):
+        return None
+    if not parts:
+        return None
+    df = pd.concat(parts, ignore_index=True)
+    # event codes and gfp masks through factorize: a handful of distinct strings
+    ev_codes, ev_uniq = pd.factorize(df["ev"])
+    if any(u not in _EV_NAMES for u in ev_uniq):
+        return None
+    ev_map = np.array([{"A": 0, "F": 1, "X": 2}.get(u, 3) for u in ev_uniq], np.int8)
+    ev_all = ev_map[ev_codes]
+    cols = {}
+    for c in ("t_ns", "pid", "pfn", "order"):
+        v = df[c].to_numpy()
+        if v.dtype.kind not in "iu":
+            return None
+        cols[c] = v
+    comms = _read_comm_csv(path)
+    res = ParsedTrace(path=str(path), format="csv", **_Columns().arrays())
+    res.comm = comms
+    res.lines = nlines
+    counts = np.bincount(ev_codes, minlength=len(ev_uniq))
+    for i, u in enumerate(ev_uniq):
+        res.counts[_EV_NAMES[u]] = int(counts[i])
+    keep = ev_all < 3
+    if comm is not None:
+        if not comms:
+            raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
+        pids = np.array([p for p, c in comms.items() if c == comm], np.int64)
+        drop = (ev_all == EV_ALLOC) & ~np.isin(cols["pid"], pids)
+        res.filtered_out = int(drop.sum())
+        keep &= ~drop
+    ev = ev_all[keep]
+    is_a, is_x = ev == EV_ALLOC, ev == EV_EXTFRAG
+    order = cols["order"][keep]
+    if len(order) and (order.min() < 0 or order.max() > 10):
+        return None
+    try:
+        g_codes, g_uniq = pd.factorize(df["gfp"].to_numpy()[keep], use_na_sentinel=True)
+        g_vals = np.array([int(u, 16) for u in g_uniq] + [0], np.int64)
+        gfp = g_vals[g_codes]                 # NA (-1) -> the trailing 0
+        def num(c, fill):
+            return df[c].to_numpy(dtype=float, na_value=fill)[keep].astype(np.int64)
+        mt, a, b, c = num("mt", -1), num("a", -1), num("b", -1), num("c", 0)
+    except (ValueError, TypeError):
+        return None
+    if (gfp[is_a] < 0).any():
+        return None
+    res.t_ns = cols["t_ns"][keep].astype(np.int64)
+    res.ev = ev
+    res.pfn = cols["pfn"][keep].astype(np.int64)
+    res.order = order.astype(np.int8)
+    res.mt = np.where(ev == EV_FREE, -1, mt).astype(np.int8)
+    res.gfp = np.where(is_a, gfp, 0)
+    res.pid = cols["pid"][keep].astype(np.int32)
+    res.fallback_order = np.where(is_x, a, -1).astype(np.int8)
+    res.fallback_mt = np.where(is_x, b, -1).astype(np.int8)
+    res.change_ownership = np.where(is_x, c, 0).astype(np.int8)
+    return res
+
+
+def cols_pop(cols: _Columns) -> None:
+    for lst in (cols.t, cols.ev, cols.pfn, cols.order, cols.mt, cols.gfp, cols.pid, cols.fo,
+                cols.fmt, cols.co):
+        lst.pop()
+
+
+def _fields(s: str) -> dict:
+    out = {}
+    for tok in s.split():
+        k, sep, v = tok.partition("=")
+        if sep:
+            out[k] = v
+    return out
+
+
+def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
+    cols = _Columns()
+    res = ParsedTrace(path=str(path), format=fmt, **_Columns().arrays())
+    unknown = res.unknown_gfp
+    counts = res.counts
+    comms = res.comm
+    rx = _RE_PERF if fmt == "perf" else _RE_TRACEFS
+    t0 = None
+    lineno = 0
+    with open_text(path) as f:
+        try:
+            for line in f:
+                lineno += 1
+                s = line.strip()
+                if not s or s[0] == "#" or s.startswith("cpus=") or s.startswith("CPU "):
+                    continue
+                m = rx.match(line)
+                if m is None:
+                    _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
+                    continue
+                event = m.group("event").rsplit(":", 1)[-1]
+                counts[event] += 1
+                if event not in ("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"):
+                    continue
+                pid = int(m.group("pid"))
+                c = m.group("comm").strip()
+                comms.setdefault(pid, c)
+                fl = _fields(m.group("fields"))
+                ts = m.group("ts")
+                sec, _, frac = ts.partition(".")
+                t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+                if t0 is None:
+                    t0 = t
+                try:
+                    if event == "mm_page_alloc":
+                        if comm is not None and c != comm:
+                            res.filtered_out += 1
+                            continue
+                        page = fl.get("page", "")
+                        pfn = int(fl["pfn"], 16)
+                        failed = page in ("(nil)", "0000000000000000", "0") or \
+                            (pfn == 0 and page.strip("0x") == "")
+                        cols.add(t - t0, EV_ALLOC, -1 if failed else pfn, int(fl["order"]),
+                                 int(fl["migratetype"]),
+                                 parse_gfp_lenient(fl.get("gfp_flags", "none"), unknown), pid)
+                    elif event == "mm_page_free":
+                        cols.add(t - t0, EV_FREE, int(fl["pfn"], 16), int(fl["order"]), -1, 0,
+                                 pid)
+                    else:
+                        cols.add(t - t0, EV_EXTFRAG, int(fl["pfn"], 16), int(fl["alloc_order"]),
+                                 int(fl["alloc_migratetype"]), 0, pid, int(fl["fallback_order"]),
+                                 int(fl["fallback_migratetype"]), int(fl["change_ownership"]))
+                except (KeyError, ValueError) as e:
+                    counts[event] -= 1
+                    _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
+                    continue
+                if not (0 <= cols.order[-1] <= 10):
+                    o = cols.order[-1]
+                    cols_pop(cols)
+                    _bad(path, lineno, line, f"order {o} outside 0..10", skip, res)
+        except EOFError:
+            raise TraceError(f"{path}: truncated compressed file (after line {lineno})") from None
+        except lzma.LZMAError as e:
+            raise TraceError(f"{path}: corrupt xz data after line {lineno}: {e}") from None
+        except gzip.BadGzipFile as e:
+            raise TraceError(f"{path}: corrupt gzip data after line {lineno}: {e}") from None
+    for k, v in cols.arrays().items():
+        setattr(res, k, v)
+    res.lines = lineno
+    return res
