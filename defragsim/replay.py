@@ -257,8 +257,9 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     return wl, st
 
 
-def other_event_counts(trace_path) -> Counter:
-    """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace."""
+def other_event_counts(trace_path) -> Counter | None:
+    """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
+    (None when there is no such file)."""
     d = Path(trace_path).resolve().parent
     for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
         p = d / name
@@ -274,7 +275,7 @@ def other_event_counts(trace_path) -> Counter:
                 except EOFError:
                     raise TraceError(f"{p}: truncated compressed file") from None
             return out
-    return Counter()
+    return None
 
 
 @dataclass
@@ -283,14 +284,17 @@ class Replay:
     stats: ReplayStats
     result: object
     snapshot: Snapshot | None
-    other_events: Counter
+    other_events: Counter | None
 
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did."""
         r, tr = self.result, self.trace
         s = tr.summary()
-        ev = Counter(self.other_events)
-        ev.update({k: v for k, v in s["other_events"].items()})
+        # events other than page events: from other_events.csv beside a CSV
+        # trace, or from the text trace itself; "-" when the trace has none
+        recorded = self.other_events is not None or bool(s["other_events"])
+        ev = Counter(self.other_events or {})
+        ev.update(s["other_events"])
         # the model's numbers from the first traced event on (not the prefill)
         ef = r.extfrag[r.extfrag.t > 0]
         pairs_m = Counter(f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}" for a, b in
@@ -318,11 +322,11 @@ class Replay:
         for tp in ("mm_compaction_begin", "mm_compaction_try_to_compact_pages",
                    "mm_compaction_deferred", "mm_compaction_kcompactd_wake",
                    "mm_compaction_wakeup_kcompactd"):
-            rows.append((tp, ev.get(tp, "-") if ev else "-", int(cev.get(tp, 0))))
-        rows.append(("mm_vmscan_direct_reclaim_begin", ev.get("mm_vmscan_direct_reclaim_begin", "-")
-                     if ev else "-", vm.get("allocstall_normal", 0)
+            rows.append((tp, ev.get(tp, 0) if recorded else "-", int(cev.get(tp, 0))))
+        rows.append(("mm_vmscan_direct_reclaim_begin", ev.get("mm_vmscan_direct_reclaim_begin", 0)
+                     if recorded else "-", vm.get("allocstall_normal", 0)
                      + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
-        rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", "-") if ev else "-",
+        rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
                      vm.get("pageoutrun", 0)))
         if self.snapshot is not None and self.snapshot.vmstat_after:
             b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
@@ -369,12 +373,12 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
         raise ConfigError(f"replay: init must be 'auto' or 'empty', got {init!r}")
     if duration is not None and not (duration > 0 and math.isfinite(duration)):
         raise ConfigError(f"replay: duration must be a positive number of seconds, got {duration}")
-    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines)
     snap = None
     if init == "auto":
         d = init_from or find_snapshot(trace_path)
         if d is not None:
-            snap = Snapshot.load(d)
+            snap = Snapshot.load(d)        # before parsing: a bad folder fails fast
+    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines)
     if config is None:
         kw = {}
         if snap is not None:
@@ -391,4 +395,4 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
                             duration=duration)
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
     return Replay(trace=tr, stats=st, result=res, snapshot=snap,
-                  other_events=other_event_counts(trace_path) if tr.format == "csv" else Counter())
+                  other_events=other_event_counts(trace_path) if tr.format == "csv" else None)

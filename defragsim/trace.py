@@ -250,9 +250,10 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
             for line in f:
                 lineno += 1
                 p = line.rstrip("\n").split(",")
-                if len(p) != 11:
+                if len(p) > 11 or len(p) < 6:
                     _bad(path, lineno, line, f"expected 11 fields, got {len(p)}", skip, res)
                     continue
+                p += [""] * (11 - len(p))     # trailing empty fields may be left out
                 ev = p[3]
                 name = names.get(ev)
                 if name is None:
@@ -266,7 +267,7 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
                     pid = int(p[2])
                     pfn = int(p[4])
                     order = int(p[5])
-                    mt = int(p[6]) if p[6] else -1
+                    mt = -1 if ev == "F" and not p[6] else int(p[6])
                     if ev == "A":
                         if keep_pids is not None and pid not in keep_pids:
                             res.filtered_out += 1
@@ -316,10 +317,10 @@ def _read_csv_fast(path: Path, comm):
         nlines = 1
         # pandas reads (and decompresses) the file itself: 3-4x faster than
         # feeding it a Python text stream
-        dtypes = {"t_ns": np.int64, "pid": np.int64, "pfn": np.int64, "order": np.int64,
-                  "mt": float, "a": float, "b": float, "c": float, "ev": str, "gfp": str}
+        dtypes = {"t_ns": np.int64, "cpu": np.int64, "pid": np.int64, "pfn": np.int64,
+                  "order": np.int64, "mt": float, "a": float, "b": float, "c": float, "ev": str,
+                  "gfp": str}
         reader = pd.read_csv(path, header=0, chunksize=1 << 20, dtype=dtypes,
-                             usecols=[c for c in CSV_HEADER.split(",") if c != "cpu"],
                              on_bad_lines="error", engine="c", compression="infer")
         for ch in reader:
             nlines += len(ch)
@@ -358,6 +359,11 @@ def _read_csv_fast(path: Path, comm):
         keep &= ~drop
     ev = ev_all[keep]
     is_a, is_x = ev == EV_ALLOC, ev == EV_EXTFRAG
+    # required fields: a missing one sends the file to the line-exact reader
+    if df["mt"].isna().to_numpy()[keep][is_a | is_x].any() or \
+            df["gfp"].isna().to_numpy()[keep][is_a].any() or \
+            df[["a", "b", "c"]].isna().to_numpy().any(axis=1)[keep][is_x].any():
+        return None
     order = cols["order"][keep]
     if len(order) and (order.min() < 0 or order.max() > 10):
         return None

@@ -1,0 +1,283 @@
+"""Trace parsers and replay: the formats give the same events, bad input gives
+one clear error (file, line, text), and a replay maps frees by pfn."""
+from __future__ import annotations
+
+import gzip
+import lzma
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
+from defragsim import constants as C
+from defragsim.cli import main
+from defragsim.gfp import gfp_to_string, parse_gfp
+from defragsim.replay import content_of, replay, trace_workload
+from defragsim.trace import (EV_ALLOC, EV_EXTFRAG, EV_FREE, CSV_HEADER, TraceError, _read_csv,
+                             read_trace)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
+SAMPLE = DATA / "samples-1s" / "page_events.csv.xz"
+
+# (t_ns, cpu, pid, ev, pfn, order, mt, gfp, a, b, c)
+ROWS = [
+    (0, 0, 100, "A", 5000, 0, 0, 0xcc0, "", "", ""),
+    (1500, 1, 101, "A", 6144, 2, 1, 0x140cca, "", "", ""),
+    (2000, 0, 100, "A", -1, 9, 1, 0x152c4a, "", "", ""),
+    (2500, 0, 100, "X", 7168, 0, 0, "", 9, 1, 1),
+    (3000, 1, 101, "F", 5000, 0, "", "", "", "", ""),
+    (3001, 1, 101, "B", 5000, 0, "", "", "", "", ""),
+    (4000, 0, 100, "F", 99999, 0, "", "", "", "", ""),
+    (5000, 1, 102, "A", 8000, 3, 2, 0x52cd0, "", "", ""),
+]
+COMMS = {100: "churn", 101: "reader", 102: "kworker/0:1"}
+
+
+def _csv_text(rows=ROWS):
+    lines = [CSV_HEADER]
+    for r in rows:
+        r = list(r)
+        if r[7] != "":
+            r[7] = f"{r[7]:x}"
+        lines.append(",".join(str(x) for x in r))
+    return "\n".join(lines) + "\n"
+
+
+def _write(p: Path, text: str):
+    if p.suffix == ".xz":
+        p.write_bytes(lzma.compress(text.encode()))
+    elif p.suffix == ".gz":
+        p.write_bytes(gzip.compress(text.encode()))
+    else:
+        p.write_text(text)
+    return p
+
+
+def _write_comm(d: Path):
+    (d / "comm.csv").write_text("pid,comm\n" + "".join(f"{p},{c}\n" for p, c in COMMS.items()))
+
+
+def _fields(r):
+    t, cpu, pid, ev, pfn, order, mt, gfp, a, b, c = r
+    if ev == "A":
+        page = "(nil)" if pfn < 0 else f"0x{pfn:x}"
+        return "mm_page_alloc", (f"page={page} pfn=0x{max(pfn, 0):x} order={order} migratetype={mt} "
+                                 f"gfp_flags={gfp_to_string(gfp)}")
+    if ev in ("F", "B"):
+        return ("mm_page_free" if ev == "F" else "mm_page_free_batched"), \
+            f"page=0x{pfn:x} pfn=0x{pfn:x} order={order}"
+    return "mm_page_alloc_extfrag", (f"page=0x{pfn:x} pfn=0x{pfn:x} alloc_order={order} "
+                                     f"fallback_order={a} alloc_migratetype={mt} "
+                                     f"fallback_migratetype={b} fragmenting=0 "
+                                     f"change_ownership={c}")
+
+
+def _text(fmt, rows=ROWS):
+    out = ["# tracer: nop", "#"] if fmt == "tracefs" else (["cpus=2"] if fmt == "trace-cmd" else [])
+    for r in rows:
+        t, cpu, pid = r[0], r[1], r[2]
+        ts = f"{100 + t // 1_000_000_000}.{t % 1_000_000_000:09d}"
+        ev, fields = _fields(r)
+        comm = COMMS[pid]
+        if fmt == "perf":
+            out.append(f"{comm:>16} {pid} [{cpu:03d}] {ts}: kmem:{ev}: {fields}")
+        elif fmt == "tracefs":
+            out.append(f"{comm:>16}-{pid:<7} [{cpu:03d}] d..1. {ts}: {ev}: {fields}")
+        else:
+            out.append(f"{comm:>16}-{pid:<7} [{cpu:03d}] {ts}: {ev}: {fields}")
+    return "\n".join(out) + "\n"
+
+
+def _events(tr):
+    return [tuple(int(x) for x in row) for row in zip(
+        tr.t_ns, tr.ev, tr.pfn, tr.order, tr.mt, tr.gfp, tr.fallback_order, tr.fallback_mt,
+        tr.change_ownership)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.xz"])
+def test_csv_schema_all_compressions(tmp_path, suffix):
+    p = _write(tmp_path / f"page_events{suffix}", _csv_text())
+    tr = read_trace(p)
+    assert tr.format == "csv"
+    assert list(tr.ev) == [EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_EXTFRAG, EV_FREE, EV_FREE, EV_ALLOC]
+    assert list(tr.pfn[:3]) == [5000, 6144, -1]
+    assert tr.gfp[1] == 0x140cca and tr.gfp[6] == 0x52cd0
+    assert (tr.fallback_order[3], tr.fallback_mt[3], tr.change_ownership[3]) == (9, 1, 1)
+    s = tr.summary()
+    assert s["free_batched_markers"] == 1 and s["frees"] == 2       # B is a marker only
+    assert s["failed_allocations"] == 1 and s["extfrag_pairs"] == {"0->1": 1}
+    # the fast (pandas) and the line-by-line readers agree
+    slow = _read_csv(p, None, False)
+    assert _events(slow) == _events(tr)
+
+
+@pytest.mark.parametrize("fmt", ["tracefs", "trace-cmd", "perf"])
+def test_text_formats_give_the_same_events_as_csv(tmp_path, fmt):
+    csv = read_trace(_write(tmp_path / "t.csv", _csv_text()))
+    tr = read_trace(_write(tmp_path / f"t.{fmt}.txt.gz", _text(fmt)))
+    assert tr.format == ("perf" if fmt == "perf" else "tracefs")
+    assert _events(tr) == _events(csv)
+    assert tr.counts["mm_page_free_batched"] == 1
+    assert tr.comm[101] == "reader"
+
+
+def test_comm_filter_keeps_frees_of_any_task(tmp_path):
+    _write_comm(tmp_path)
+    p = _write(tmp_path / "page_events.csv", _csv_text())
+    tr = read_trace(p, comm="churn")
+    assert (tr.ev == EV_ALLOC).sum() == 2 and tr.filtered_out == 2
+    assert (tr.ev == EV_FREE).sum() == 2
+    txt = read_trace(_write(tmp_path / "t.txt", _text("perf")), comm="churn")
+    assert _events(txt) == _events(tr)
+    with pytest.raises(TraceError, match="no mm_page_alloc events for comm 'nobody'"):
+        read_trace(p, comm="nobody")
+
+
+def test_real_samples_parse_and_fast_equals_slow():
+    tr = read_trace(SAMPLE)
+    slow = _read_csv(SAMPLE, None, False)
+    assert _events(tr) == _events(slow)
+    assert tr.summary()["allocations"] == 2899 and tr.comm[36] == "kcompactd0"
+    perf = read_trace(DATA / "samples-perf-script.txt.gz")
+    assert perf.format == "perf" and perf.summary()["allocations"] == 40
+    assert perf.counts["mm_compaction_begin"] == 3
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ("1,0,5,A,12,0,0,cc0,,,,", "expected 11 fields, got 12"),
+    ("1,0,5,X,12,0,0,,9,1", "bad number"),
+    ("1,0,5,A,12,0,0", "bad number"),
+    ("1,0,5,Q,12,0,0,cc0,,,", "unknown event code 'Q'"),
+    ("x,0,5,A,12,0,0,cc0,,,", "bad number"),
+    ("1,0,5,A,12,11,0,cc0,,,", "order 11 outside 0..10"),
+])
+def test_csv_bad_line_names_file_line_and_text(tmp_path, bad, msg):
+    text = _csv_text().rstrip("\n").split("\n")
+    text.insert(3, bad)
+    p = _write(tmp_path / "bad.csv.xz", "\n".join(text) + "\n")
+    with pytest.raises(TraceError) as e:
+        read_trace(p)
+    s = str(e.value)
+    assert s.startswith(f"{p}:4: ") and msg in s and bad[:10] in s
+    tr = read_trace(p, skip_bad_lines=True)
+    assert tr.bad_lines == 1 and (tr.ev == EV_ALLOC).sum() == 4
+
+
+def test_csv_trailing_empty_fields_may_be_left_out(tmp_path):
+    text = _csv_text().replace("\n3000,1,101,F,5000,0,,,,,\n", "\n3000,1,101,F,5000,0\n")
+    assert "F,5000,0\n" in text
+    p = _write(tmp_path / "short.csv", text)
+    assert _events(read_trace(p)) == _events(_read_csv(p, None, False))
+    assert (read_trace(p).ev == EV_FREE).sum() == 2
+
+
+def test_text_bad_line_and_unknown_gfp(tmp_path):
+    lines = _text("tracefs").rstrip("\n").split("\n")
+    lines.insert(4, "   churn-100 [000] d..1. 100.000002: mm_page_alloc: page=0x1 pfn=0x1 order=zz")
+    lines.append("   churn-100 [000] d..1. 100.000009: mm_page_alloc: page=0x9 pfn=0x9 order=0 "
+                 "migratetype=0 gfp_flags=GFP_KERNEL|__GFP_NO_OBJ_EXT|0x8000000")
+    p = _write(tmp_path / "t.txt", "\n".join(lines) + "\n")
+    with pytest.raises(TraceError, match=r"t.txt:5: mm_page_alloc: missing or bad field"):
+        read_trace(p)
+    tr = read_trace(p, skip_bad_lines=True)
+    assert tr.bad_lines == 1
+    assert tr.gfp[-1] == parse_gfp("GFP_KERNEL")
+    assert tr.unknown_gfp == {"__GFP_NO_OBJ_EXT": 1, "0x8000000": 1}
+
+
+def test_truncated_empty_and_alloc_free_traces(tmp_path):
+    data = lzma.compress(_csv_text(ROWS * 200).encode())
+    p = tmp_path / "cut.csv.xz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TraceError, match="truncated compressed file"):
+        read_trace(p)
+    empty = _write(tmp_path / "empty.txt", "")
+    with pytest.raises(TraceError, match="not a trace this reader knows"):
+        read_trace(empty)
+    frees = _write(tmp_path / "frees.csv", _csv_text([r for r in ROWS if r[3] != "A"]))
+    with pytest.raises(TraceError, match="no mm_page_alloc events"):
+        read_trace(frees)
+    with pytest.raises(TraceError, match="no such file"):
+        read_trace(tmp_path / "missing.csv")
+
+
+_line = hs.one_of(
+    hs.text(max_size=80),
+    hs.builds(lambda r, i, junk: ",".join(
+        (str(x) for x in r[:i])) + junk + ",".join(str(x) for x in r[i:]),
+        hs.sampled_from([[str(x) for x in r] for r in ROWS]), hs.integers(0, 10),
+        hs.text(alphabet=",xA-9 ", max_size=5)),
+    hs.sampled_from(_text("perf").split("\n") + _text("tracefs").split("\n")).flatmap(
+        lambda s: hs.integers(0, max(len(s), 1)).map(lambda k: s[:k] + "=" + s[k:])),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=hs.lists(_line, min_size=1, max_size=8), fmt=hs.sampled_from(["csv", "perf", "tracefs"]))
+def test_parsers_on_random_and_mutated_lines_fail_only_with_trace_error(tmp_path, lines, fmt):
+    base = _csv_text() if fmt == "csv" else _text(fmt)
+    body = base.rstrip("\n").split("\n")
+    body[2:2] = lines
+    p = tmp_path / f"fuzz.{fmt}"
+    p.write_text("\n".join(body) + "\n")
+    for skip in (False, True):
+        try:
+            tr = read_trace(p, fmt=fmt, skip_bad_lines=skip)
+        except TraceError as e:
+            assert str(e).startswith(str(p)) and "\n" not in str(e)
+            continue
+        assert len(tr.t_ns) == len(tr.ev) == len(tr.pfn) == len(tr.gfp)
+        assert ((tr.order >= 0) & (tr.order <= 10)).all()
+
+
+def test_content_from_gfp():
+    assert content_of(parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")) == C.KIND_ANON
+    assert content_of(0x152c4a) == C.KIND_FILE                         # readahead
+    assert content_of(parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")) == C.KIND_SLAB_RECLAIMABLE
+    assert content_of(parse_gfp("GFP_HIGHUSER|__GFP_ACCOUNT")) == C.KIND_KERNEL   # pipes
+    assert content_of(parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_COMP")) == C.KIND_SLAB_UNRECLAIMABLE
+
+
+def test_trace_workload_maps_frees_by_pfn(tmp_path):
+    tr = read_trace(_write(tmp_path / "t.csv", _csv_text()))
+    wl, st = trace_workload(tr, nr_cpus=2, nr_pages=1 << 18, snapshot=None)
+    assert st.allocations == 4 and st.failed_in_trace == 1
+    assert st.frees_matched == 1 and st.frees_before_trace == 1
+    allocs = np.flatnonzero(wl.kind == C.OP_ALLOC)
+    frees = np.flatnonzero(wl.kind == C.OP_FREE)
+    # the failed request is given back at once; the traced free of pfn 5000
+    # frees the handle of the allocation that received pfn 5000
+    assert len(frees) == 2
+    assert wl.handle[frees[0]] == wl.handle[allocs[2]]
+    assert wl.handle[frees[1]] == wl.handle[allocs[0]]
+    assert (np.diff(wl.t) >= 0).all()
+
+
+def test_replay_real_sample_with_snapshot(tmp_path, capsys):
+    rp = replay(SAMPLE)
+    assert rp.snapshot is not None
+    r = rp.result
+    assert abs(r.config.nr_pages * 4096 - rp.snapshot.meminfo["MemTotal"] * 1024) < 4 << 20
+    assert rp.stats.allocations == 2899
+    assert rp.stats.prefill_pages["file"] > 0
+    assert "baseline_vmstat" in r.meta
+    table = rp.observed_vs_model()
+    assert table.splitlines()[0].startswith("observed in the kernel vs model")
+    assert main(["replay", str(SAMPLE), "--init", "empty", "--mem", "256M", "--comm", "churn",
+                 "--out", str(tmp_path / "rp")]) == 0
+    out = capsys.readouterr().out
+    assert "allocations (requests)" in out
+    assert (tmp_path / "rp" / "observed_vs_model.txt").exists()
+    assert (tmp_path / "rp" / "pageblocks.png").exists()
+
+
+def test_replay_cli_errors_are_one_line(tmp_path, capsys):
+    p = _write(tmp_path / "bad.csv", _csv_text() + "1,2,3\n")
+    assert main(["replay", str(p), "--mem", "256M"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"defragsim: error: {p}:10: expected 11 fields") and "\n" not in err
+    assert main(["replay", str(p), "--mem", "256M", "--skip-bad-lines"]) == 0
+    assert main(["replay", str(p), "--init-from", str(tmp_path), "--mem", "256M"]) == 2
+    assert "no before.meminfo" in capsys.readouterr().err
