@@ -13,10 +13,11 @@ from pathlib import Path
 
 from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
 from .gfp import GfpError
+from .record import RecordError
 from .trace import TraceError
 from .workload import ScenarioError, list_scenarios, load_scenario
 
-INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError)
+INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError, RecordError)
 
 
 def _config_from_args(args, scenario=None) -> Config:
@@ -138,6 +139,24 @@ def cmd_replay(args) -> int:
         print(table, end="")
         if args.out:
             print(f"wrote {args.out}/")
+    return 0
+
+
+def cmd_snapshot(args) -> int:
+    from .record import snapshot
+    files = snapshot(args.o, tag=args.tag, kpageflags=not args.no_kpageflags)
+    print(f"wrote {len(files)} files to {args.o}/ ({args.tag}.*)")
+    return 0
+
+
+def cmd_record(args) -> int:
+    from .record import record
+    info = record(args.o, args.duration, tracefs=args.tracefs, buffer_kb=args.buffer_kb,
+                  use_perf=True if args.perf else None)
+    extra = f", {info['bytes']:,} bytes, ring overruns {info['overrun']}" if "bytes" in info else ""
+    print(f"recorded {args.duration:g} s with {info['method']} into {info['trace']}{extra}; "
+          f"snapshots in {info['snapshot']}/")
+    print(f"replay it: defragsim replay {info['trace']} --init-from {info['snapshot']}")
     return 0
 
 
@@ -310,6 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--out", default=None)
     rp.set_defaults(fn=cmd_replay)
+    sn = sub.add_parser("snapshot", help="save this machine's allocator state (/proc files, "
+                        "kpageflags pageblock map)")
+    sn.add_argument("-o", required=True, metavar="DIR")
+    sn.add_argument("--tag", default="before", help="file prefix (default before: loads as an "
+                    "initial state)")
+    sn.add_argument("--no-kpageflags", action="store_true")
+    sn.set_defaults(fn=cmd_snapshot)
+    rc = sub.add_parser("record", help="record page-allocator events of this machine (root)")
+    rc.add_argument("-o", required=True, metavar="DIR")
+    rc.add_argument("--duration", type=float, required=True, help="seconds")
+    rc.add_argument("--tracefs", default=None, help="tracefs mount (default /sys/kernel/tracing)")
+    rc.add_argument("--buffer-kb", type=int, default=65536, help="per-cpu ring buffer size")
+    rc.add_argument("--perf", action="store_true", help="use perf record instead of tracefs")
+    rc.set_defaults(fn=cmd_record)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     o.add_argument("scenario", nargs="?", default="storm")
     o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")

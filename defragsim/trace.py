@@ -406,35 +406,49 @@ def _fields(s: str) -> dict:
     return out
 
 
+def _alloc_fields(fs: str):
+    """(page, pfn, order, migratetype, gfp text) of an mm_page_alloc line: the
+    kernel's fixed layout first, any key order as the fallback."""
+    tok = fs.split()
+    if len(tok) == 5 and tok[0][:5] == "page=" and tok[1][:4] == "pfn=" and \
+            tok[2][:6] == "order=" and tok[3][:12] == "migratetype=" and tok[4][:10] == "gfp_flags=":
+        return tok[0][5:], int(tok[1][4:], 16), int(tok[2][6:]), int(tok[3][12:]), tok[4][10:]
+    fl = _fields(fs)
+    return (fl.get("page", ""), int(fl["pfn"], 16), int(fl["order"]), int(fl["migratetype"]),
+            fl.get("gfp_flags", "none"))
+
+
 def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
-    cols = _Columns()
+    rows = []
     res = ParsedTrace(path=str(path), format=fmt, **_Columns().arrays())
     unknown = res.unknown_gfp
     counts = res.counts
     comms = res.comm
-    rx = _RE_PERF if fmt == "perf" else _RE_TRACEFS
+    gfp_cache: dict = {}
+    match = (_RE_PERF if fmt == "perf" else _RE_TRACEFS).match
     t0 = None
     lineno = 0
     with open_text(path) as f:
         try:
             for line in f:
                 lineno += 1
-                s = line.strip()
-                if not s or s[0] == "#" or s.startswith("cpus=") or s.startswith("CPU "):
+                c0 = line[:1]
+                if c0 == "#" or c0 == "\n" or line.startswith(("cpus=", "CPU ")) or not line.strip():
                     continue
-                m = rx.match(line)
+                m = match(line)
                 if m is None:
                     _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
                     continue
-                event = m.group("event").rsplit(":", 1)[-1]
+                c, pid_s, _cpu, ts, event, fs = m.groups()
+                if ":" in event:
+                    event = event.rsplit(":", 1)[1]
                 counts[event] += 1
-                if event not in ("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"):
+                if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                     continue
-                pid = int(m.group("pid"))
-                c = m.group("comm").strip()
-                comms.setdefault(pid, c)
-                fl = _fields(m.group("fields"))
-                ts = m.group("ts")
+                pid = int(pid_s)
+                c = c.strip()
+                if pid not in comms:
+                    comms[pid] = c
                 sec, _, frac = ts.partition(".")
                 t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
                 if t0 is None:
@@ -444,35 +458,63 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
                         if comm is not None and c != comm:
                             res.filtered_out += 1
                             continue
-                        page = fl.get("page", "")
-                        pfn = int(fl["pfn"], 16)
+                        page, pfn, order, mt, gtext = _alloc_fields(fs)
                         failed = page in ("(nil)", "0000000000000000", "0") or \
                             (pfn == 0 and page.strip("0x") == "")
-                        cols.add(t - t0, EV_ALLOC, -1 if failed else pfn, int(fl["order"]),
-                                 int(fl["migratetype"]),
-                                 parse_gfp_lenient(fl.get("gfp_flags", "none"), unknown), pid)
+                        g = gfp_cache.get(gtext)
+                        if g is None:
+                            g = gfp_cache[gtext] = parse_gfp_lenient(gtext, Counter())
+                        rows.append((t - t0, EV_ALLOC, -1 if failed else pfn, order, mt, g, pid,
+                                     -1, -1, 0, gtext))
                     elif event == "mm_page_free":
-                        cols.add(t - t0, EV_FREE, int(fl["pfn"], 16), int(fl["order"]), -1, 0,
-                                 pid)
+                        tok = fs.split()
+                        if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
+                            pfn, order = int(tok[1][4:], 16), int(tok[2][6:])
+                        else:
+                            fl = _fields(fs)
+                            pfn, order = int(fl["pfn"], 16), int(fl["order"])
+                        rows.append((t - t0, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None))
                     else:
-                        cols.add(t - t0, EV_EXTFRAG, int(fl["pfn"], 16), int(fl["alloc_order"]),
-                                 int(fl["alloc_migratetype"]), 0, pid, int(fl["fallback_order"]),
-                                 int(fl["fallback_migratetype"]), int(fl["change_ownership"]))
+                        fl = _fields(fs)
+                        order = int(fl["alloc_order"])
+                        rows.append((t - t0, EV_EXTFRAG, int(fl["pfn"], 16), order,
+                                     int(fl["alloc_migratetype"]), 0, pid,
+                                     int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
+                                     int(fl["change_ownership"]), None))
                 except (KeyError, ValueError) as e:
                     counts[event] -= 1
                     _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
                     continue
-                if not (0 <= cols.order[-1] <= 10):
-                    o = cols.order[-1]
-                    cols_pop(cols)
-                    _bad(path, lineno, line, f"order {o} outside 0..10", skip, res)
+                if not (0 <= order <= 10):
+                    rows.pop()
+                    _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
         except EOFError:
             raise TraceError(f"{path}: truncated compressed file (after line {lineno})") from None
         except lzma.LZMAError as e:
             raise TraceError(f"{path}: corrupt xz data after line {lineno}: {e}") from None
         except gzip.BadGzipFile as e:
             raise TraceError(f"{path}: corrupt gzip data after line {lineno}: {e}") from None
-    for k, v in cols.arrays().items():
-        setattr(res, k, v)
+    # unknown gfp names, counted per allocation that carried them
+    per_text = {}
+    for g in gfp_cache:
+        cnt = Counter()
+        parse_gfp_lenient(g, cnt)
+        per_text[g] = cnt
+    if rows:
+        n_by_text = Counter(r[10] for r in rows if r[10] is not None)
+        for g, n in n_by_text.items():
+            for name, k in per_text[g].items():
+                unknown[name] += k * n
+        a = np.array([r[:10] for r in rows], dtype=np.int64)
+    else:
+        a = np.zeros((0, 10), np.int64)
+    res.t_ns, res.ev, res.pfn = a[:, 0].copy(), a[:, 1].astype(np.int8), a[:, 2].copy()
+    res.order, res.mt, res.gfp = a[:, 3].astype(np.int8), a[:, 4].astype(np.int8), a[:, 5].copy()
+    res.pid = a[:, 6].astype(np.int32)
+    res.fallback_order, res.fallback_mt = a[:, 7].astype(np.int8), a[:, 8].astype(np.int8)
+    res.change_ownership = a[:, 9].astype(np.int8)
     res.lines = lineno
     return res
+
+
+_TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))
