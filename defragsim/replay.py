@@ -177,10 +177,13 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
                                         G.parse_gfp("GFP_KERNEL")),
             C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
         }
-        budget = nr_pages - pages("MemFree")
+        # MODEL: a model smaller or larger than the traced machine gets the same
+        # proportions of page cache, anon and slab
+        scale = nr_pages / max(pages("MemTotal"), 1)
+        budget = nr_pages - int(pages("MemFree") * scale)
         pre_owner = None
         for content, (n, order, gfp) in fill.items():
-            n = max(0, min(n, budget)) >> order
+            n = max(0, min(int(n * scale), budget)) >> order
             budget -= n << order
             st.prefill_pages[C.KIND_NAMES[content]] = n << order
             if content == C.KIND_ANON:

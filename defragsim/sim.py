@@ -397,7 +397,7 @@ def add_psi_columns(tsdf: pd.DataFrame, nr_cpus: int) -> None:
 def run(workload, config: Config | None = None, *, duration: float | None = None,
         sample_interval: float | None = None, snapshots: int = 20,
         check_invariants: bool = False, progress: bool = False,
-        baseline_ops: int = 0) -> Result:
+        baseline_ops: int | None = None) -> Result:
     """Run a workload through the model.
 
     Parameters
@@ -531,6 +531,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if check_invariants:
         check_state(st, prm)
     pos = 0
+    if baseline_ops is None:
+        baseline_ops = int(wl.meta.get("baseline_ops", 0))
     if baseline_ops:
         if not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0:
             raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")

@@ -107,28 +107,54 @@ def scenario_dir() -> Path:
     raise ScenarioError(f"scenario folder data/scenarios not found next to {here}")
 
 
+SCENARIO_SUFFIXES = (".toml", ".yaml", ".yml")
+
+
+def read_scenario_doc(path: Path) -> dict:
+    """A scenario file as a dict: TOML, or YAML (``.yaml``/``.yml``)."""
+    where = path.name
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ScenarioError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
+        if not isinstance(doc, dict):
+            raise ScenarioError(f"{where}: expected a mapping at the top, got {type(doc).__name__}")
+        return doc
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{where}: not valid TOML: {e}") from None
+
+
 def list_scenarios() -> dict[str, str]:
     """``{name: one-line description}`` of the shipped scenarios."""
     out = {}
-    for p in sorted(scenario_dir().glob("*.toml")):
+    files = sorted(p for suf in SCENARIO_SUFFIXES for p in scenario_dir().glob(f"*{suf}"))
+    for p in files:
         try:
-            with open(p, "rb") as f:
-                doc = tomllib.load(f)
+            doc = read_scenario_doc(p)
             out[p.stem] = str(doc.get("description", "")).strip().splitlines()[0]
-        except (tomllib.TOMLDecodeError, IndexError, OSError):
+        except (ScenarioError, IndexError, OSError):
             out[p.stem] = "(unreadable scenario file)"
-    return out
+    return dict(sorted(out.items()))
 
 
 def scenario_path(name: str) -> Path:
     p = Path(name)
-    if p.suffix == ".toml" and p.exists():
-        return p
-    cand = scenario_dir() / f"{name}.toml"
-    if not cand.exists():
-        known = ", ".join(list_scenarios()) or "(none)"
-        raise ScenarioError(f"unknown scenario {name!r}; known scenarios: {known}")
-    return cand
+    if p.suffix in SCENARIO_SUFFIXES:
+        if p.exists():
+            return p
+        raise ScenarioError(f"{p}: no such scenario file")
+    for suf in SCENARIO_SUFFIXES:
+        cand = scenario_dir() / f"{name}{suf}"
+        if cand.exists():
+            return cand
+    known = ", ".join(list_scenarios()) or "(none)"
+    raise ScenarioError(f"unknown scenario {name!r}; known scenarios: {known}")
 
 
 _TOP_KEYS = {
@@ -185,11 +211,12 @@ def load_scenario(name_or_path: str) -> Scenario:
     """Load and validate a scenario file (by name from data/scenarios, or a path)."""
     path = scenario_path(name_or_path)
     where = path.name
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{where}: not valid TOML: {e}") from None
+    doc = read_scenario_doc(path)
+    if doc.get("kind") == "trace":
+        params = validate_trace_scenario(doc, where, path)
+        return Scenario(name=doc.get("name", path.stem), description=doc["description"].strip(),
+                        kind="trace", duration=params["duration"] or 0.0, fill=0.0,
+                        mem=doc.get("mem"), classes=(), path=str(path), params=params)
     if doc.get("kind") == "processes":
         params = validate_processes(doc, where)
         if "description" not in doc:
@@ -207,7 +234,7 @@ def load_scenario(name_or_path: str) -> Scenario:
             raise ScenarioError(f"{where}: missing key {k!r}")
     if doc["kind"] != "churn":
         raise ScenarioError(f"{where}: key 'kind': unknown workload kind {doc['kind']!r} "
-                            "(known: churn, processes)")
+                            "(known: churn, processes, trace)")
     duration = float(doc["duration"])
     if not (duration > 0 and math.isfinite(duration)):
         raise ScenarioError(f"{where}: key 'duration': must be a positive number of seconds, "
@@ -364,6 +391,28 @@ def owner_kind_of(content: int) -> int:
     return C.OWNER_KERNEL
 
 
+_TRACE_KEYS = {"name": str, "description": str, "kind": str, "trace": str, "mem": (str, int),
+               "duration": (int, float), "comm": str, "init": str, "format": str}
+
+
+def validate_trace_scenario(doc: dict, where: str, path: Path) -> dict:
+    """``kind = "trace"``: a real trace replayed as a scenario."""
+    _check_table(where, doc, _TRACE_KEYS, required=("description", "kind", "trace"))
+    trace = Path(doc["trace"])
+    if not trace.is_absolute():
+        trace = (path.parent / trace).resolve()
+    if not trace.exists():
+        raise ScenarioError(f"{where}: key 'trace': {doc['trace']} does not exist ({trace})")
+    init = doc.get("init", "auto")
+    if init not in ("auto", "empty"):
+        raise ScenarioError(f"{where}: key 'init': must be auto or empty, got {init!r}")
+    dur = doc.get("duration")
+    if dur is not None:
+        dur = _pos(where, "duration", dur, allow_zero=False)
+    return dict(trace=str(trace), comm=doc.get("comm"), init=init, duration=dur,
+                format=doc.get("format"))
+
+
 def build_workload(name_or_scenario, config, *, duration: float | None = None,
                    growth_scale: float = 1.0) -> Workload:
     """The workload of a scenario for a config (memory size, cpus and seed)."""
@@ -371,6 +420,22 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
         raise ScenarioError(f"duration: must be a positive number of seconds, got {duration!r}")
+    if sc.kind == "trace":
+        # MODEL: a trace has no seed; every seed replays the same events
+        from .replay import Snapshot, find_snapshot, trace_workload
+        from .trace import read_trace
+        p = sc.params
+        tr = read_trace(p["trace"], fmt=p["format"], comm=p["comm"])
+        snap = None
+        if p["init"] == "auto":
+            d = find_snapshot(p["trace"])
+            snap = Snapshot.load(d) if d is not None else None
+        wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
+                                snapshot=snap, duration=duration or p["duration"])
+        wl.name = sc.name
+        wl.meta["baseline_ops"] = st.prefill_ops
+        wl.meta["replay"] = st.as_dict()
+        return wl
     if sc.kind == "processes":
         from .config import parse_size
         wl = generate_processes(sc.params, name=sc.name, description=sc.description,
@@ -423,7 +488,9 @@ _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
                "footprint": (int, float), "ramp_s": (int, float), "hold_s": (int, float),
                "madvise": bool}
 _NM_KEYS = {"name": str, "gfp": str, "content": str, "rate_per_gib": (int, float),
-            "orders": dict, "lifetime_s": (int, float), "fs_locked": bool}
+            "orders": dict, "lifetime_s": (int, float), "fs_locked": bool,
+            "burst_every_s": (int, float), "burst_len_s": (int, float),
+            "burst_start_s": (int, float)}
 _GROWTH_KEYS = {"mib_s_per_gib": (int, float), "gfp": str, "content": str, "orders": dict,
                 "start_s": (int, float)}
 
@@ -537,10 +604,21 @@ def validate_processes(doc: dict, where: str) -> dict:
         content = _content(cw, c["content"])
         if c.get("fs_locked", False):
             content |= C.CONTENT_FS_LOCKED
+        burst = None
+        if any(k in c for k in ("burst_every_s", "burst_len_s", "burst_start_s")):
+            if "burst_every_s" not in c or "burst_len_s" not in c:
+                raise ScenarioError(f"{cw}: bursts need both burst_every_s and burst_len_s")
+            every = _pos(cw, "burst_every_s", c["burst_every_s"], allow_zero=False)
+            length = _pos(cw, "burst_len_s", c["burst_len_s"], allow_zero=False)
+            if length > every:
+                raise ScenarioError(f"{cw}.burst_len_s: {length} is longer than burst_every_s "
+                                    f"{every}")
+            burst = (every, length, _pos(cw, "burst_start_s", c.get("burst_start_s", 0.0)))
         nms.append(dict(name=c["name"], gfp=_gfp(cw, c["gfp"]), content=content,
                         rate_per_gib=_pos(cw, "rate_per_gib", c["rate_per_gib"]),
                         orders=_orders(cw, c["orders"]),
-                        lifetime_s=_pos(cw, "lifetime_s", c["lifetime_s"], allow_zero=False)))
+                        lifetime_s=_pos(cw, "lifetime_s", c["lifetime_s"], allow_zero=False),
+                        burst=burst))
     p["nonmovable"] = nms
     g = doc.get("growth")
     if g is not None:
@@ -755,10 +833,22 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
     owner_names.append("kernel")
     for c in p["nonmovable"]:
         r = c["rate_per_gib"] * gib
-        n0 = rng.poisson(r * c["lifetime_s"]) if c["lifetime_s"] < 1e6 else 0
-        n1 = rng.poisson(r * dur)
-        t = np.concatenate([np.zeros(n0), np.sort(rng.uniform(0, dur, n1))])
-        n = n0 + n1
+        if c["burst"] is not None:
+            # bursts: rate_per_gib applies inside each burst window only
+            every, length, start = c["burst"]
+            parts = []
+            b0 = start
+            while b0 < dur:
+                b1 = min(b0 + length, dur)
+                parts.append(rng.uniform(b0, b1, rng.poisson(r * (b1 - b0))))
+                b0 += every
+            t = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+            n = len(t)
+        else:
+            n0 = rng.poisson(r * c["lifetime_s"]) if c["lifetime_s"] < 1e6 else 0
+            n1 = rng.poisson(r * dur)
+            t = np.concatenate([np.zeros(n0), np.sort(rng.uniform(0, dur, n1))])
+            n = n0 + n1
         hs = new_handles(n, kern_owner)
         orders = pick_orders(c["orders"], n)
         emit(t, C.OP_ALLOC, orders, c["gfp"], hs, c["content"])

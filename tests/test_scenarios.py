@@ -1,0 +1,78 @@
+"""The scenario library: YAML files, trace scenarios, bursts."""
+from __future__ import annotations
+
+import pytest
+
+from defragsim import Config, run
+from defragsim import constants as C
+from defragsim.cli import main
+from defragsim.workload import ScenarioError, build_workload, list_scenarios, load_scenario
+
+
+def test_library_lists_every_kind():
+    names = list_scenarios()
+    assert {"steady", "storm", "kbuild-thp", "thpchallenge", "network-burst", "samples-1s",
+            "real-pressure"} <= set(names)
+    assert all(desc and desc != "(unreadable scenario file)" for desc in names.values())
+    assert load_scenario("real-pressure").kind == "processes"      # a YAML file
+    assert load_scenario("samples-1s").kind == "trace"
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("kind: processes\n  description: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"^bad.yaml: not valid YAML"):
+        load_scenario(str(p))
+    p.write_text("- a list\n")
+    with pytest.raises(ScenarioError, match="expected a mapping"):
+        load_scenario(str(p))
+
+
+def test_trace_scenario_runs_and_ignores_the_seed():
+    a = run("samples-1s", Config(mem="512M", seed=1))
+    b = run("samples-1s", Config(mem="512M", seed=2))
+    assert a.vmstat == b.vmstat
+    assert a.meta["replay"]["allocations"] == 2899
+    assert "baseline_vmstat" in a.meta
+    short = run("samples-1s", Config(mem="512M"), duration=0.25)
+    assert short.meta["replay"]["allocations"] < 2899
+
+
+def test_trace_scenario_errors(tmp_path):
+    p = tmp_path / "t.toml"
+    p.write_text('description = "x"\nkind = "trace"\ntrace = "nope.csv"\n')
+    with pytest.raises(ScenarioError, match=r"t.toml: key 'trace': nope.csv does not exist"):
+        load_scenario(str(p))
+    p.write_text('description = "x"\nkind = "trace"\ntrace = "nope.csv"\nseed = 3\n')
+    with pytest.raises(ScenarioError, match="unknown key 'seed'"):
+        load_scenario(str(p))
+
+
+def test_network_bursts_only_inside_their_windows():
+    sc = load_scenario("network-burst")
+    cfg = Config(mem="256M", seed=3)
+    wl = build_workload(sc, cfg, duration=10.0)
+    atomic = (wl.kind == C.OP_ALLOC) & (wl.order == 3) & (wl.content == C.KIND_KERNEL)
+    t = wl.t[atomic] / 1e9
+    assert len(t) > 100
+    phase = (t - 4.0) % 2.0
+    assert (t >= 4.0).all() and (phase < 0.4 + 1e-9).all()
+
+
+def test_burst_keys_are_validated(tmp_path):
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "data" / "scenarios" /
+            "network-burst.toml").read_text()
+    p = tmp_path / "b.toml"
+    p.write_text(text.replace("burst_len_s = 0.4", "burst_len_s = 3.0"))
+    with pytest.raises(ScenarioError, match="burst_len_s: 3.0 is longer than burst_every_s"):
+        load_scenario(str(p))
+    p.write_text(text.replace("burst_len_s = 0.4\n", ""))
+    with pytest.raises(ScenarioError, match="need both burst_every_s and burst_len_s"):
+        load_scenario(str(p))
+
+
+def test_cli_run_scenario_overrides(capsys):
+    assert main(["run", "network-burst", "--mem", "256M", "--duration", "2", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("network-burst: 256M") and "2 s simulated" in out
