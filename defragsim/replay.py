@@ -87,6 +87,28 @@ class Snapshot:
                 setattr(s, attr, (d / name).read_text())
         return s
 
+    def zone_blocks(self) -> dict | None:
+        """``{zone: {type: blocks}}`` from before.pagetypeinfo (None without it)."""
+        if self.pagetypeinfo is None:
+            return None
+        from .procfs import parse_pagetypeinfo
+        try:
+            pti = parse_pagetypeinfo(self.pagetypeinfo, where=str(self.path / "before.pagetypeinfo"))
+        except ValueError as e:
+            raise ConfigError(f"init-from: {e}") from None
+        return {z: v["blocks"] for z, v in pti.items() if v["blocks"]}
+
+    def dma32_fraction(self) -> float | None:
+        """DMA32's managed pages over MemTotal, from before.zoneinfo."""
+        zi = self.path / "before.zoneinfo"
+        if not zi.exists():
+            return None
+        from .procfs import zoneinfo_managed
+        m = zoneinfo_managed(zi.read_text())
+        if "DMA32" not in m:
+            return None
+        return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
         sc = self.sysctl
@@ -135,9 +157,46 @@ class ReplayStats:
         return dict(self.__dict__)
 
 
+def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int):
+    """Per-pageblock migratetypes at the start, from the snapshot's
+    ``Number of blocks type`` table, scaled to the model's zone sizes.
+
+    MODEL: the machine's proportions of Unmovable and Reclaimable blocks per
+    zone are reproduced; their positions are drawn (seeded) in MAX_PAGE_ORDER
+    units (two pageblocks, so boot-time free chunks stay within one type);
+    HighAtomic and Isolate blocks start as Movable (the model keeps the
+    highatomic reserve's accounting itself)."""
+    zb = snapshot.zone_blocks()
+    if not zb:
+        return None
+    unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
+    bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
+    rng = np.random.default_rng(0)
+    for z, (s, e) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if e <= s or name not in zb:
+            continue
+        real = zb[name]
+        total = sum(real.values())
+        if total == 0:
+            continue
+        b0, b1 = s >> pageblock_order, e >> pageblock_order
+        units = np.arange(b0, b1 - unit + 1, unit)
+        rng.shuffle(units)
+        k = 0
+        for tname, mt in (("Unmovable", C.MIGRATE_UNMOVABLE), ("Reclaimable", C.MIGRATE_RECLAIMABLE)):
+            n = int(round(real.get(tname, 0) / total * len(units)))
+            for u in units[k:k + n]:
+                bt[u:u + unit] = mt
+            k += n
+    return bt
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
-                   duration: float | None = None) -> tuple[Workload, ReplayStats]:
-    """The op stream of a parsed trace (plus the snapshot's prefill at t=0)."""
+                   duration: float | None = None, zone_spans=None,
+                   pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
+    """The op stream of a parsed trace (plus the snapshot's prefill at t=0;
+    with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
     st = ReplayStats()
     st.prefill_ops = 0
     t_list, kind_l, order_l, gfp_l, h_l, cpu_l, content_l = ([] for _ in range(7))
@@ -164,18 +223,20 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     if snapshot is not None:
         mi = snapshot.meminfo
         pages = lambda key: mi.get(key, 0) * 1024 // C.PAGE_SIZE  # noqa: E731
+        # slab and page tables first: they settle into the snapshot's
+        # non-movable blocks before page cache and anon fill the rest
         fill = {
-            # MODEL: pre-trace page cache as order-9 readahead folios (the shared
-            # traces' machine was filled by a sequential read), anon and slab order 0
-            C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
-                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
-            C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
-                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
             C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
                                       G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")),
             C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
                                         G.parse_gfp("GFP_KERNEL")),
             C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
+            C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
+            # MODEL: pre-trace page cache as order-9 readahead folios (the shared
+            # traces' machine was filled by a sequential read), anon and slab order 0
+            C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
         }
         # MODEL: a model smaller or larger than the traced machine gets the same
         # proportions of page cache, anon and slab
@@ -200,6 +261,9 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
                 op(0, C.OP_ALLOC, order, gfp, h, i % nr_cpus, content)
 
     st.prefill_ops = len(t_list)
+    init_bt = None
+    if snapshot is not None and zone_spans is not None:
+        init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
 
     # --- the trace ----------------------------------------------------------------------
     live: dict[int, tuple[int, int]] = {}
@@ -257,6 +321,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         content=np.asarray(content_l, np.uint8), nr_handles=len(h_owner), duration_ns=dur,
         description=f"replay of {tr.path}", handle_owner=np.asarray(h_owner, np.int32),
         owner_kind=np.asarray(owner_kind, np.uint8), owner_names=owner_names)
+    if init_bt is not None:
+        wl.meta["initial_block_mt"] = init_bt
     return wl, st
 
 
@@ -352,6 +418,19 @@ class Replay:
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items()))
+        zb = self.snapshot.zone_blocks() if self.snapshot is not None else None
+        if zb:
+            snap0 = r.snapshots[0]
+            pbo = r.pageblock_order
+            out.append("pageblocks at the start, machine -> model (after the prefill):")
+            for z, (zs, ze) in enumerate(r.zone_spans):
+                name = C.ZONE_NAMES[z]
+                if ze <= zs or name not in zb:
+                    continue
+                cnt = np.bincount(snap0.migratetype[zs >> pbo:ze >> pbo], minlength=C.MIGRATE_TYPES)
+                cells = [f"{t} {zb[name].get(t, 0):,} -> {int(cnt[C.MIGRATETYPE_NAMES.index(t)]):,}"
+                         for t in ("Unmovable", "Movable", "Reclaimable", "HighAtomic")]
+                out.append(f"  {name}: " + ", ".join(cells))
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
@@ -393,9 +472,18 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
         if isinstance(kw.get("mem"), int):
             unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
             kw["mem"] -= kw["mem"] % unit
+        if snap is not None and "dma32" not in kw:
+            frac = snap.dma32_fraction()
+            if frac is not None:
+                # DMA32 as large a share of memory as on the machine
+                from .config import parse_size
+                unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+                d = int(parse_size(kw["mem"], name="mem") * frac)
+                kw["dma32"] = d - d % unit
         config = Config(**kw)
     wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
-                            duration=duration)
+                            duration=duration, zone_spans=config.zone_spans(),
+                            pageblock_order=config.pageblock_order)
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
     return Replay(trace=tr, stats=st, result=res, snapshot=snap,
                   other_events=other_event_counts(trace_path) if tr.format == "csv" else None)

@@ -448,7 +448,11 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
         raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
 
-    st = make_state(config)
+    bt = wl.meta.get("initial_block_mt")
+    if bt is not None and len(bt) != config.nr_pageblocks:
+        raise ConfigError(f"workload {wl.name}: initial pageblock types for {len(bt)} blocks, "
+                          f"the config has {config.nr_pageblocks}")
+    st = make_state(config, block_types=bt)
     prm = config.to_params()
     own = make_owners(wl.nr_handles, wl.handle_owner, wl.owner_kind)
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)

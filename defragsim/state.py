@@ -390,9 +390,12 @@ def zone_highsize(low_wmark: int, batch: int, nr_cpus: int) -> int:
     return max(high, batch << 2)
 
 
-def make_state(config) -> State:
+def make_state(config, block_types=None) -> State:
     """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
-    every pageblock MIGRATE_MOVABLE (memmap_init marks them so)."""
+    every pageblock MIGRATE_MOVABLE (memmap_init marks them so).
+
+    ``block_types``: per-pageblock migratetypes to start from instead (a
+    replay's initial state); MAX_PAGE_ORDER units must be of one type."""
     n = config.nr_pages
     nblocks = config.nr_pageblocks
     spans = config.zone_spans()
@@ -470,6 +473,11 @@ def make_state(config) -> State:
             st.zone_compact[z, :5] = [s, s, last, s, last]
     # kcompactd_run(): kcompactd_highest_zoneidx = nr_zones - 1
     st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = max(z for z in range(nz) if managed[z] > 0)
+    if block_types is not None:
+        bt = np.asarray(block_types)
+        if bt.shape != st.block_mt.shape:
+            raise ValueError(f"block_types: {bt.shape[0]} blocks, the config has {nblocks}")
+        st.block_mt[:] = bt.astype(np.uint8)
     # Hand all memory to the buddy allocator (memblock_free_all -> __free_pages_core).
     from .page_alloc import init_free_memory
     init_free_memory(st, config.to_params())

@@ -431,7 +431,9 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
             d = find_snapshot(p["trace"])
             snap = Snapshot.load(d) if d is not None else None
         wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
-                                snapshot=snap, duration=duration or p["duration"])
+                                snapshot=snap, duration=duration or p["duration"],
+                                zone_spans=config.zone_spans(),
+                                pageblock_order=config.pageblock_order)
         wl.name = sc.name
         wl.meta["baseline_ops"] = st.prefill_ops
         wl.meta["replay"] = st.as_dict()

@@ -281,3 +281,33 @@ def test_replay_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["replay", str(p), "--mem", "256M", "--skip-bad-lines"]) == 0
     assert main(["replay", str(p), "--init-from", str(tmp_path), "--mem", "256M"]) == 2
     assert "no before.meminfo" in capsys.readouterr().err
+
+
+def test_parse_pagetypeinfo_of_the_shipped_snapshot():
+    from defragsim.procfs import parse_pagetypeinfo
+    text = (DATA / "samples-1s" / "snap" / "before.pagetypeinfo").read_text()
+    pti = parse_pagetypeinfo(text)
+    assert set(pti) >= {"DMA32", "Normal"}
+    assert set(pti["Normal"]["blocks"]) >= {"Unmovable", "Movable", "Reclaimable"}
+    assert len(pti["Normal"]["free"]["Movable"]) == 11
+    with pytest.raises(ValueError, match="x.txt: no 'Number of blocks type' table"):
+        parse_pagetypeinfo("Page block order: 9\n", where="x.txt")
+
+
+def test_initial_block_types_follow_the_machine():
+    from defragsim.replay import Snapshot, initial_block_types
+    from defragsim import Config
+    snap = Snapshot.load(DATA / "samples-1s" / "snap")
+    cfg = Config(mem="1G")
+    bt = initial_block_types(snap, cfg.zone_spans(), cfg.nr_pages, cfg.pageblock_order)
+    zb = snap.zone_blocks()
+    s, e = cfg.zone_spans()[1]
+    normal = bt[s >> 9:e >> 9]
+    real = zb["Normal"]
+    for name, mt in (("Unmovable", C.MIGRATE_UNMOVABLE), ("Reclaimable", C.MIGRATE_RECLAIMABLE)):
+        want = real[name] / sum(real.values()) * len(normal)
+        assert abs((normal == mt).sum() - want) <= 2
+    # MAX_PAGE_ORDER units (pairs of blocks) are of one type
+    assert (bt.reshape(-1, 2)[:, 0] == bt.reshape(-1, 2)[:, 1]).all()
+    r = replay(SAMPLE, config_overrides={"mem": "1G"})
+    assert "pageblocks at the start, machine -> model" in r.observed_vs_model()
