@@ -190,11 +190,13 @@ def read_trace(path, *, fmt: str | None = None, comm: str | None = None,
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt == "csv":
-        out = _read_csv_fast(path, comm)
+        out = _read_fast(path, "csv", comm)
         if out is None:       # something is off: the line-by-line reader finds where
             out = _read_csv(path, comm, skip_bad_lines)
     elif fmt in ("tracefs", "trace-cmd", "perf"):
-        out = _read_text(path, fmt, comm, skip_bad_lines)
+        out = _read_fast(path, "perf" if fmt == "perf" else "tracefs", comm)
+        if out is None:
+            out = _read_text(path, fmt, comm, skip_bad_lines)
     else:
         raise TraceError(f"{path}: unknown trace format {fmt!r} (csv, tracefs, trace-cmd, perf)")
     if not (out.ev == EV_ALLOC).any():
@@ -296,6 +298,174 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
         setattr(res, k, v)
     res.comm = comms
     res.lines = lineno
+    return res
+
+
+def _open_binary(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    if path.suffix == ".xz":
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+def _chunks(f, size=1 << 25):
+    """Whole-line chunks of a binary stream."""
+    rest = b""
+    while True:
+        data = f.read(size)
+        if not data:
+            if rest:
+                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            return
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1:]
+        yield data[:cut + 1]
+
+
+def _fnv_py(b: bytes) -> int:
+    from ._traceparse import _fnv
+    a = np.frombuffer(b, np.uint8)
+    return int(_fnv(a, 0, len(a)))
+
+
+_KEYS = [np.frombuffer(k, np.uint8).copy() for k in (
+    b"page=", b"pfn=", b"order=", b"migratetype=", b"gfp_flags=", b"fallback_order=",
+    b"fallback_migratetype=", b"change_ownership=", b"alloc_order=", b"alloc_migratetype=")]
+
+
+def _read_fast(path: Path, fmt: str, comm):
+    """The numba byte parsers (several million lines a second).  None when a
+    line is irregular: the Python reader then reports or skips it."""
+    from . import _traceparse as P
+    cols = {k: [] for k in ("t", "ev", "pfn", "order", "mt", "gfp", "pid", "cpu", "fo", "fmt", "co")}
+    res = ParsedTrace(path=str(path), format="csv" if fmt == "csv" else fmt,
+                      **_Columns().arrays())
+    nlines = 0
+    ev_names: dict = {}
+    gfp_texts: dict = {}
+    comm_names: dict = {}
+    page_counts = np.zeros(6, np.int64)
+    names = [_fnv_py(n) for n in (b"mm_page_alloc", b"mm_page_free", b"mm_page_alloc_extfrag")]
+    want_comm = _fnv_py(comm.encode()) if (comm is not None and fmt != "csv") else None
+    try:
+        with _open_binary(path) as f:
+            first = True
+            for chunk in _chunks(f):
+                if fmt == "csv" and first:
+                    head, _, chunk = chunk.partition(b"\n")
+                    nlines += 1
+                    if head.decode("utf-8", "replace").strip() != CSV_HEADER:
+                        return None
+                first = False
+                buf = np.frombuffer(chunk, np.uint8)
+                n_lines = chunk.count(b"\n")
+                arr = {k: np.empty(n_lines, np.int64) for k in cols}
+                if fmt == "csv":
+                    n, bad = P.parse_csv_chunk(buf, n_lines, arr["t"], arr["ev"], arr["pfn"],
+                                               arr["order"], arr["mt"], arr["gfp"], arr["pid"],
+                                               arr["cpu"], arr["fo"], arr["fmt"], arr["co"],
+                                               page_counts)
+                    if bad >= 0:
+                        return None
+                    nlines += n_lines
+                else:
+                    ev_hash = np.zeros(n_lines, np.int64)
+                    ev_off = np.zeros((n_lines, 2), np.int64)
+                    comm_off = np.zeros((n_lines, 2), np.int64)
+                    comm_hash = np.zeros(n_lines, np.int64)
+                    gfp_hash = np.zeros(n_lines, np.int64)
+                    gfp_off = np.zeros((n_lines, 2), np.int64)
+                    ln, n, bad = P.parse_text_chunk(
+                        buf, arr["t"], arr["ev"], arr["pfn"], arr["order"], arr["mt"], arr["pid"],
+                        arr["cpu"], arr["fo"], arr["fmt"], arr["co"], ev_hash, ev_off, comm_off,
+                        comm_hash, gfp_hash, gfp_off, *_KEYS, *names)
+                    if bad >= 0:
+                        return None
+                    nlines += n_lines
+                    # every event, counted by name
+                    hs = ev_hash[:ln]
+                    u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
+                    nz = np.flatnonzero(hs != 0)
+                    for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
+                        if h not in ev_names:
+                            j = nz[i]
+                            ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
+                        res.counts[ev_names[h]] += c
+                    # gfp texts and comms: decoded once per distinct value
+                    a_rows = np.flatnonzero(arr["ev"][:n] == EV_ALLOC)
+                    gh = gfp_hash[:n]
+                    for h, i in zip(*np.unique(gh[a_rows], return_index=True)):
+                        h = int(h)
+                        if h not in gfp_texts:
+                            j = a_rows[i]
+                            gfp_texts[h] = chunk[gfp_off[j, 0]:gfp_off[j, 1]].decode("ascii", "replace")
+                    ch = comm_hash[:n]
+                    for h, i in zip(*np.unique(ch, return_index=True)):
+                        h = int(h)
+                        if h not in comm_names:
+                            comm_names[h] = chunk[comm_off[i, 0]:comm_off[i, 1]].decode("utf-8", "replace")
+                    # a pid's command name: its first page event's (as the Python reader)
+                    upid, first = np.unique(arr["pid"][:n], return_index=True)
+                    for pv, i in zip(upid.tolist(), first.tolist()):
+                        res.comm.setdefault(pv, comm_names[int(ch[i])])
+                    arr["gfp"][:n] = gh
+                    if want_comm is not None:
+                        arr["cpu"][:n] = ch            # reuse: the comm hash per row
+                for k in cols:
+                    cols[k].append(arr[k][:n].copy())
+    except (EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
+        return None
+    a = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in cols.items()}
+    keep = np.ones(len(a["t"]), bool)
+    if fmt == "csv":
+        for i, name in enumerate(("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
+                                  "mm_page_alloc_zone_locked", "mm_page_pcpu_drain",
+                                  "mm_page_alloc_extfrag")):
+            if page_counts[i]:
+                res.counts[name] = int(page_counts[i])
+        res.comm = _read_comm_csv(path)
+        if comm is not None:
+            if not res.comm:
+                raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
+            pids = np.array([p for p, c in res.comm.items() if c == comm], np.int64)
+            drop = (a["ev"] == EV_ALLOC) & ~np.isin(a["pid"], pids)
+            res.filtered_out = int(drop.sum())
+            keep &= ~drop
+    else:
+        # gfp: parse each distinct text once; unknown names counted per allocation
+        g = a["gfp"]
+        is_a = a["ev"] == EV_ALLOC
+        vals = np.zeros(len(g), np.int64)
+        for h, text in gfp_texts.items():
+            sel = is_a & (g == h)
+            cnt = Counter()
+            vals[sel] = parse_gfp_lenient(text, cnt)
+            nsel = int(sel.sum())
+            for name, k in cnt.items():
+                res.unknown_gfp[name] += k * nsel
+        a["gfp"] = vals
+        if want_comm is not None:
+            drop = is_a & (a["cpu"] != want_comm)
+            res.filtered_out = int(drop.sum())
+            keep &= ~drop
+        if len(a["t"]):
+            a["t"] = a["t"] - a["t"][0]
+    res.t_ns = a["t"][keep]
+    res.ev = a["ev"][keep].astype(np.int8)
+    res.pfn = a["pfn"][keep]
+    res.order = a["order"][keep].astype(np.int8)
+    res.mt = a["mt"][keep].astype(np.int8)
+    res.gfp = a["gfp"][keep]
+    res.pid = a["pid"][keep].astype(np.int32)
+    res.fallback_order = a["fo"][keep].astype(np.int8)
+    res.fallback_mt = a["fmt"][keep].astype(np.int8)
+    res.change_ownership = a["co"][keep].astype(np.int8)
+    res.lines = nlines
     return res
 
 

@@ -311,3 +311,42 @@ def test_initial_block_types_follow_the_machine():
     assert (bt.reshape(-1, 2)[:, 0] == bt.reshape(-1, 2)[:, 1]).all()
     r = replay(SAMPLE, config_overrides={"mem": "1G"})
     assert "pageblocks at the start, machine -> model" in r.observed_vs_model()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tracefs", "trace-cmd", "perf"])
+def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt):
+    """The byte parsers are used for well-formed files and give exactly what
+    the line-by-line readers give (events, counts, comms, unknown gfp names)."""
+    from defragsim.trace import _read_fast, _read_text
+    rows = ROWS * 50
+    if fmt == "csv":
+        p = _write(tmp_path / "t.csv.xz", _csv_text(rows))
+        slow = _read_csv(p, None, False)
+    else:
+        text = _text(fmt, rows).replace("gfp_flags=GFP_KERNEL\n",
+                                        "gfp_flags=GFP_KERNEL|__GFP_NO_OBJ_EXT\n")
+        p = _write(tmp_path / f"t.{fmt}.gz", text)
+        slow = _read_text(p, "perf" if fmt == "perf" else "tracefs", None, False)
+    fast = _read_fast(p, "csv" if fmt == "csv" else ("perf" if fmt == "perf" else "tracefs"), None)
+    assert fast is not None
+    assert _events(fast) == _events(slow)
+    assert dict(fast.counts) == dict(slow.counts)
+    assert fast.unknown_gfp == slow.unknown_gfp
+    if fmt != "csv":
+        assert fast.comm == slow.comm
+        assert fast.unknown_gfp["__GFP_NO_OBJ_EXT"] == 50
+    # a broken line makes the fast path step aside
+    broken = _write(tmp_path / f"b.{fmt}", (_csv_text() if fmt == "csv" else _text(fmt))
+                    + "garbage line\n")
+    assert _read_fast(broken, "csv" if fmt == "csv" else ("perf" if fmt == "perf" else "tracefs"),
+                      None) is None
+
+
+def test_fast_path_on_the_shipped_traces():
+    from defragsim.trace import _read_fast, _read_text
+    fast = _read_fast(SAMPLE, "csv", None)
+    assert fast is not None and _events(fast) == _events(_read_csv(SAMPLE, None, False))
+    perf = DATA / "samples-perf-script.txt.gz"
+    fast = _read_fast(perf, "perf", None)
+    slow = _read_text(perf, "perf", None, False)
+    assert fast is not None and _events(fast) == _events(slow) and fast.comm == slow.comm
