@@ -401,3 +401,77 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
             n += 1
         line += 1
     return line, n, -1
+
+
+@njit(cache=True)
+def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h, live_o,
+              o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, h_owner, stats):
+    """The op stream of the traced page events (see replay.trace_workload).
+
+    ``owner``/``content`` are per event (used for allocations); ``live_h`` and
+    ``live_o`` map a pfn to the live handle and order it holds.  stats:
+    [allocations, failed_in_trace, frees_matched, frees_before_trace,
+    frees_order_mismatch, implicit_frees].  Returns (ops written, handles used)."""
+    n = 0
+    h = h0
+    for i in range(t_ns.shape[0]):
+        t = t_ns[i] + 1                 # after the prefill at t=0
+        if end_ns >= 0 and t > end_ns:
+            break
+        e = ev[i]
+        c = cpu[i]
+        if e == EV_ALLOC:
+            o = order[i]
+            h_owner[h] = owner[i]
+            o_t[n] = t
+            o_kind[n] = 0               # OP_ALLOC
+            o_order[n] = o
+            o_gfp[n] = gfp[i]
+            o_h[n] = h
+            o_cpu[n] = c
+            o_content[n] = content[i]
+            n += 1
+            stats[0] += 1
+            p = pfn[i]
+            if p < 0:
+                stats[1] += 1
+                o_t[n] = t
+                o_kind[n] = 1           # OP_FREE
+                o_order[n] = o
+                o_gfp[n] = gfp[i]
+                o_h[n] = h
+                o_cpu[n] = c
+                o_content[n] = content[i]
+                n += 1
+            else:
+                if live_h[p] >= 0:
+                    stats[5] += 1
+                    o_t[n] = t
+                    o_kind[n] = 1
+                    o_order[n] = live_o[p]
+                    o_gfp[n] = 0
+                    o_h[n] = live_h[p]
+                    o_cpu[n] = c
+                    o_content[n] = 0
+                    n += 1
+                live_h[p] = h
+                live_o[p] = o
+            h += 1
+        elif e == EV_FREE:
+            p = pfn[i]
+            if p < 0 or p >= live_h.shape[0] or live_h[p] < 0:
+                stats[3] += 1
+                continue
+            if live_o[p] != order[i]:
+                stats[4] += 1
+            stats[2] += 1
+            o_t[n] = t
+            o_kind[n] = 1
+            o_order[n] = live_o[p]
+            o_gfp[n] = 0
+            o_h[n] = live_h[p]
+            o_cpu[n] = c
+            o_content[n] = 0
+            n += 1
+            live_h[p] = -1
+    return n, h

@@ -24,7 +24,7 @@ import numpy as np
 from . import constants as C
 from . import gfp as G
 from .config import Config, ConfigError
-from .trace import EV_ALLOC, EV_FREE, ParsedTrace, TraceError, open_text, read_trace
+from .trace import EV_ALLOC, ParsedTrace, TraceError, open_text, read_trace
 from .workload import Workload
 
 #: The counters both /proc/vmstat (before/after) and the model have.
@@ -266,64 +266,62 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
 
     # --- the trace ----------------------------------------------------------------------
-    live: dict[int, tuple[int, int]] = {}
-    end_ns = int(duration * 1e9) if duration is not None else None
-    t_ns, ev, pfn, order, gfp, pid = tr.t_ns, tr.ev, tr.pfn, tr.order, tr.gfp, tr.pid
-    cpu = getattr(tr, "cpu", None)
-    for i in range(len(tr)):
-        t = int(t_ns[i]) + 1          # after the prefill at t=0
-        if end_ns is not None and t > end_ns:
-            break
-        e = ev[i]
-        c = int(cpu[i]) % nr_cpus if cpu is not None and len(cpu) else int(pid[i]) % nr_cpus
-        if e == EV_ALLOC:
-            g = int(gfp[i])
-            o = int(order[i])
-            content = content_of(g)
-            h = len(h_owner)
-            h_owner.append(owner_for(content, int(pid[i])))
-            op(t, C.OP_ALLOC, o, g, h, c, content)
-            st.allocations += 1
-            p = int(pfn[i])
-            if p < 0:
-                # MODEL: the kernel failed this request and its caller fell back
-                # (the fallback's own allocations are in the trace); if the model
-                # serves it, the page is given back at once.
-                st.failed_in_trace += 1
-                op(t, C.OP_FREE, o, g, h, c, content)
-                continue
-            old = live.get(p)
-            if old is not None:
-                st.implicit_frees += 1
-                op(t, C.OP_FREE, old[1], 0, old[0], c, 0)
-            live[p] = (h, o)
-        elif e == EV_FREE:
-            p = int(pfn[i])
-            hit = live.pop(p, None)
-            if hit is None:
-                st.frees_before_trace += 1
-                continue
-            if hit[1] != int(order[i]):
-                st.frees_order_mismatch += 1
-            st.frees_matched += 1
-            op(t, C.OP_FREE, hit[1], 0, hit[0], c, 0)
-    n = len(t_list)
-    if n == 0:
+    from ._traceparse import trace_ops
+    ev = tr.ev
+    is_a = ev == EV_ALLOC
+    content = np.zeros(len(tr), np.uint8)
+    for g in np.unique(tr.gfp[is_a]).tolist():
+        content[is_a & (tr.gfp == g)] = content_of(int(g))
+    owner = np.where(content == C.KIND_FILE, 1, 0).astype(np.int32)
+    anon = is_a & (content == C.KIND_ANON)
+    for p_ in np.unique(tr.pid[anon]).tolist():
+        owner[anon & (tr.pid == p_)] = owner_for(C.KIND_ANON, int(p_))
+    cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
+    n_ev = len(tr)
+    cap = 2 * n_ev
+    o_t = np.empty(cap, np.int64)
+    o_kind = np.empty(cap, np.int8)
+    o_order = np.empty(cap, np.int8)
+    o_gfp = np.empty(cap, np.int64)
+    o_h = np.empty(cap, np.int32)
+    o_cpu = np.empty(cap, np.int32)
+    o_content = np.empty(cap, np.uint8)
+    h_tr = np.empty(int(is_a.sum()), np.int32)
+    top = int(tr.pfn.max()) + 1 if n_ev else 1
+    live_h = np.full(max(top, 1), -1, np.int32)
+    live_o = np.zeros(max(top, 1), np.int8)
+    stats = np.zeros(6, np.int64)
+    end_ns = int(duration * 1e9) if duration is not None else -1
+    h0 = len(h_owner)
+    n_ops, h_end = trace_ops(tr.t_ns, ev, tr.pfn, tr.order, tr.gfp, content, owner, cpu, end_ns,
+                             0, live_h, live_o, o_t, o_kind, o_order, o_gfp, o_h, o_cpu,
+                             o_content, h_tr, stats)
+    o_h[:n_ops] += h0
+    st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
+        st.frees_order_mismatch, st.implicit_frees = (int(x) for x in stats)
+    t_all = np.concatenate([np.asarray(t_list, np.int64), o_t[:n_ops]])
+    if len(t_all) == 0:
         raise TraceError(f"{tr.path}: nothing to replay")
-    dur = int(t_list[-1]) + 1_000_000
+    end_ns = end_ns if end_ns >= 0 else None
+    dur = int(t_all[-1]) + 1_000_000
     if end_ns is not None:
         dur = max(dur, end_ns)
+    h_owner_all = np.concatenate([np.asarray(h_owner, np.int32), h_tr[:h_end]])
     wl = Workload(
         name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
-        t=np.asarray(t_list, np.int64), kind=np.asarray(kind_l, np.int8),
-        order=np.asarray(order_l, np.int8), gfp=np.asarray(gfp_l, np.int64),
-        handle=np.asarray(h_l, np.int32), cpu=np.asarray(cpu_l, np.int32),
-        content=np.asarray(content_l, np.uint8), nr_handles=len(h_owner), duration_ns=dur,
-        description=f"replay of {tr.path}", handle_owner=np.asarray(h_owner, np.int32),
+        t=t_all, kind=np.concatenate([np.asarray(kind_l, np.int8), o_kind[:n_ops]]),
+        order=np.concatenate([np.asarray(order_l, np.int8), o_order[:n_ops]]),
+        gfp=np.concatenate([np.asarray(gfp_l, np.int64), o_gfp[:n_ops]]),
+        handle=np.concatenate([np.asarray(h_l, np.int32), o_h[:n_ops]]),
+        cpu=np.concatenate([np.asarray(cpu_l, np.int32), o_cpu[:n_ops]]),
+        content=np.concatenate([np.asarray(content_l, np.uint8), o_content[:n_ops]]),
+        nr_handles=len(h_owner_all), duration_ns=dur,
+        description=f"replay of {tr.path}", handle_owner=h_owner_all,
         owner_kind=np.asarray(owner_kind, np.uint8), owner_names=owner_names)
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
     return wl, st
+
 
 
 def other_event_counts(trace_path) -> Counter | None:
