@@ -130,6 +130,15 @@ def cmd_replay(args) -> int:
         out = Path(args.out)
         write_outputs(rp.result, out)
         (out / "observed_vs_model.txt").write_text(table)
+        pbmap = rp.snapshot.path / "before.pbmap.csv.gz" if rp.snapshot is not None else None
+        if pbmap is not None and pbmap.exists():
+            import matplotlib.pyplot as plt
+            from . import plot
+            axes = plot.plot_machine_vs_model(pbmap, rp.result)
+            fig = axes[0].figure
+            fig.tight_layout()
+            plot.save_figure(fig, out / "pageblocks_machine_vs_model")
+            plt.close(fig)
     if args.json:
         d = rp.result.to_json_dict()
         d["trace"] = rp.trace.summary()

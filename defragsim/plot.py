@@ -237,3 +237,90 @@ def plot_reclaim_retries(result, ax=None):
     ax.set_title(title_for(result, "should_reclaim_retry() retries"), fontsize=9)
     ax.legend(fontsize=7)
     return ax
+
+
+# --- content maps: what pages hold, per pageblock (machine vs model) ---------------
+
+#: content classes of a content map, in drawing priority, with Okabe-Ito colours
+CONTENT_CLASSES = ["free", "file", "anon", "slab", "pagetable", "reserved", "other"]
+CONTENT_COLORS = {"free": "#FFFFFF", "file": "#56B4E9", "anon": "#0072B2", "slab": "#D55E00",
+                  "pagetable": "#CC79A7", "reserved": "#000000", "other": "#999999"}
+
+
+def load_pbmap(path):
+    """A per-pageblock content map from a kpageflags snapshot as a DataFrame
+    with the :data:`CONTENT_CLASSES` columns (pages per block) and ``zone``.
+
+    Reads ``defragsim snapshot``'s ``<tag>.pbmap.csv.gz`` and the shared
+    traces' ``pbmap_*.csv.gz`` (whose first line is a ``# zone_id`` comment)."""
+    import pandas as pd
+    df = pd.read_csv(path, comment="#")
+    if "zone_id" in df.columns:                      # shared/traces/tools/kpf_map.py
+        df["zone"] = np.where(df["zone_id"] == 0, "DMA32", "Normal")
+        df["lru_anon"] = df["lru_anon"] + df.get("lru_shmem", 0) + df.get("anon_nonlru", 0)
+        df["other"] = df.get("other_noflags", 0) + df.get("other_flagged", 0) + \
+            df.get("compound_other", 0) + df.get("offline", 0) + df.get("nopage", 0)
+    need = {"zone", "start_pfn", "buddy", "slab", "lru_file", "lru_anon", "pgtable", "reserved",
+            "other"}
+    missing = need - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: not a pageblock content map (missing {', '.join(sorted(missing))})")
+    out = pd.DataFrame({"zone": df["zone"], "start_pfn": df["start_pfn"], "free": df["buddy"],
+                        "file": df["lru_file"], "anon": df["lru_anon"], "slab": df["slab"],
+                        "pagetable": df["pgtable"], "reserved": df["reserved"],
+                        "other": df["other"]})
+    return out[out["zone"].isin(["DMA32", "Normal"])].reset_index(drop=True)
+
+
+def model_content_map(result, snapshot: int = -1):
+    """The model's per-pageblock content in the classes of :func:`load_pbmap`."""
+    import pandas as pd
+    df = result.pageblocks(snapshot)
+    return pd.DataFrame({
+        "zone": df["zone"], "start_pfn": df["pfn"], "free": df["free"] + df["pcp"],
+        "file": df["file"], "anon": df["anon"],
+        "slab": df["slab_reclaimable"] + df["slab_unreclaimable"] + df["kernel"],
+        "pagetable": df["pagetable"], "reserved": 0, "other": 0})
+
+
+def plot_content_map(cmap, ax=None, *, title: str = "", legend: bool = True):
+    """One cell per pageblock (row-major, pfn order): colour = the content with
+    the most pages in the block (white = mostly free)."""
+    plt = _plt()
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    counts = cmap[CONTENT_CLASSES].to_numpy()
+    dom = counts.argmax(axis=1)
+    pal = np.array([to_rgb(CONTENT_COLORS[c]) for c in CONTENT_CLASSES])
+    nb = len(dom)
+    rows, cols = _grid_shape(nb)
+    img = np.full((rows * cols, 3), 0.85)
+    img[:nb] = pal[dom]
+    ax.imshow(img.reshape(rows, cols, 3), interpolation="nearest", aspect="auto")
+    ax.set_xlabel(f"pageblock mod {cols}")
+    ax.set_ylabel("row")
+    ax.set_title(title, fontsize=9)
+    if legend:
+        handles = [Patch(facecolor=CONTENT_COLORS[c], edgecolor="#999999", label=c)
+                   for c in CONTENT_CLASSES]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4,
+                  fontsize=7, frameon=False)
+    return ax
+
+
+def plot_machine_vs_model(pbmap_path, result, axes=None, *, snapshot: int = 0):
+    """A real machine's pageblock content map (a kpageflags snapshot) beside
+    the model's at ``snapshot`` (default: the start of a replay)."""
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 5))
+    real = load_pbmap(pbmap_path)
+    plot_content_map(real, axes[0], title=f"machine: {pbmap_path.name if hasattr(pbmap_path, 'name') else pbmap_path} "
+                     f"({len(real):,} pageblocks)")
+    model = model_content_map(result, snapshot)
+    t = result.snapshots[snapshot].t
+    plot_content_map(model, axes[1], title=title_for(result, f"model at t={t:.1f} s "
+                                                       f"({len(model):,} pageblocks)"))
+    return axes

@@ -134,6 +134,7 @@ def content_of(gfp: int) -> int:
     MODEL: a trace says nothing of content; movable + __GFP_ZERO is anon (fault
     paths zero), other movable is page cache, reclaimable is reclaimable slab,
     unmovable with __GFP_COMP is slab, other unmovable is kernel memory."""
+    # MODEL: content inferred from the gfp mask (see the docstring)
     mt = G.gfp_migratetype(gfp)
     if mt == C.MIGRATE_MOVABLE:
         return C.KIND_ANON if gfp & G.__GFP_ZERO else C.KIND_FILE
@@ -169,6 +170,7 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
     zb = snapshot.zone_blocks()
     if not zb:
         return None
+    # MODEL: proportions, not positions; HighAtomic/Isolate start Movable
     unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
     bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
     rng = np.random.default_rng(0)
@@ -266,6 +268,9 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
 
     # --- the trace ----------------------------------------------------------------------
+    # MODEL: frees of pages allocated before the trace are counted, not replayed
+    # (the model's own reclaim frees its prefilled page cache); a request that
+    # failed in the kernel is replayed and given back at once if the model serves it
     from ._traceparse import trace_ops
     ev = tr.ev
     is_a = ev == EV_ALLOC

@@ -121,3 +121,40 @@ def test_record_says_what_is_missing(tmp_path, monkeypatch, capsys):
     assert err.startswith("defragsim: error: record:") and err.count("\n") == 1
     with pytest.raises(RecordError, match="must be positive"):
         record(tmp_path / "r", 0, tracefs=tmp_path)
+
+
+def test_machine_map_beside_the_model(tmp_path):
+    import matplotlib.pyplot as plt
+    from defragsim import plot
+    from defragsim.replay import replay
+    proc = _fake_proc(tmp_path)
+    snapshot(tmp_path / "snap", proc=proc)
+    trace = Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-1s" / \
+        "page_events.csv.xz"
+    rp = replay(trace, init_from=tmp_path / "snap", config_overrides={"mem": "1G"})
+    real = plot.load_pbmap(tmp_path / "snap" / "before.pbmap.csv.gz")
+    assert list(real.columns[:2]) == ["zone", "start_pfn"] and real["free"].iloc[0] == 512
+    model = plot.model_content_map(rp.result, 0)
+    assert model[plot.CONTENT_CLASSES].to_numpy().sum() == rp.result.config.nr_pages
+    axes = plot.plot_machine_vs_model(tmp_path / "snap" / "before.pbmap.csv.gz", rp.result)
+    assert axes[0].get_title().startswith("machine:")
+    plt.close(axes[0].figure)
+    # the shared traces' kpf_map.py layout loads too
+    shared = tmp_path / "pbmap_x.csv.gz"
+    with gzip.open(shared, "wt") as f:
+        f.write("# zone_id: 0=DMA32, 1=Normal\n")
+        f.write("zone_id,pb,start_pfn,buddy,reported_head,slab,lru_file,lru_anon,lru_shmem,"
+                "anon_nonlru,pgtable,thp,compound_other,unevictable,mlocked,reserved,offline,"
+                "nopage,dirty,writeback,other_noflags,other_flagged\n")
+        f.write("1,0,1048576,12,0,100,300,50,2,3,1,0,4,0,0,0,0,0,0,0,40,0\n")
+    df = plot.load_pbmap(shared)
+    assert df.iloc[0][["zone", "free", "slab", "file", "anon", "other"]].tolist() == \
+        ["Normal", 12, 100, 300, 55, 44]
+    with pytest.raises(ValueError, match="not a pageblock content map"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("a,b\n1,2\n")
+        plot.load_pbmap(bad)
+    out = tmp_path / "rp"
+    assert main(["replay", str(trace), "--init-from", str(tmp_path / "snap"), "--mem", "1G",
+                 "--out", str(out)]) == 0
+    assert (out / "pageblocks_machine_vs_model.png").exists()
