@@ -109,6 +109,17 @@ class Snapshot:
             return None
         return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
 
+    def pbmap(self):
+        """The kpageflags content map (``before.pbmap.csv.gz``), or None."""
+        p = self.path / "before.pbmap.csv.gz"
+        if not p.exists():
+            return None
+        from .plot import load_pbmap
+        try:
+            return load_pbmap(p)
+        except (ValueError, OSError, EOFError) as e:
+            raise ConfigError(f"init-from: {p}: {e}") from None
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
         sc = self.sysctl
@@ -163,17 +174,21 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
     ``Number of blocks type`` table, scaled to the model's zone sizes.
 
     MODEL: the machine's proportions of Unmovable and Reclaimable blocks per
-    zone are reproduced; their positions are drawn (seeded) in MAX_PAGE_ORDER
-    units (two pageblocks, so boot-time free chunks stay within one type);
-    HighAtomic and Isolate blocks start as Movable (the model keeps the
-    highatomic reserve's accounting itself)."""
+    zone are reproduced in MAX_PAGE_ORDER units (two pageblocks, so boot-time
+    free chunks stay within one type).  Their positions follow the machine's
+    kpageflags content map when the snapshot has one (the units whose blocks
+    hold the most slab, at the same relative position in the zone), else they
+    are drawn (seeded).  HighAtomic and Isolate blocks start as Movable (the
+    model keeps the highatomic reserve's accounting itself)."""
     zb = snapshot.zone_blocks()
     if not zb:
         return None
-    # MODEL: proportions, not positions; HighAtomic/Isolate start Movable
+    # MODEL: proportions (and slab-rich positions when kpageflags was read);
+    # HighAtomic/Isolate start Movable
     unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
     bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
     rng = np.random.default_rng(0)
+    pbmap = snapshot.pbmap()
     for z, (s, e) in enumerate(zone_spans):
         name = C.ZONE_NAMES[z]
         if e <= s or name not in zb:
@@ -185,14 +200,23 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
         b0, b1 = s >> pageblock_order, e >> pageblock_order
         units = np.arange(b0, b1 - unit + 1, unit)
         rng.shuffle(units)
-        k = 0
-        for tname, mt in (("Unmovable", C.MIGRATE_UNMOVABLE), ("Reclaimable", C.MIGRATE_RECLAIMABLE)):
-            n = int(round(real.get(tname, 0) / total * len(units)))
-            for u in units[k:k + n]:
-                bt[u:u + unit] = mt
-            k += n
+        if pbmap is not None:
+            slab = pbmap.loc[pbmap["zone"] == name, "slab"].to_numpy()
+            if len(slab) and len(units):
+                # each model unit takes the slab pages of the machine's blocks at
+                # the same relative position; richest first (ties: the shuffle)
+                rel = (units - b0) / max(b1 - b0, 1)
+                score = slab[np.minimum((rel * len(slab)).astype(np.int64), len(slab) - 1)]
+                units = units[np.argsort(-score, kind="stable")]
+        n_u = int(round(real.get("Unmovable", 0) / total * len(units)))
+        n_r = int(round(real.get("Reclaimable", 0) / total * len(units)))
+        chosen = units[:n_u + n_r]
+        # interleave the two types over the chosen units in proportion
+        kinds = np.array([C.MIGRATE_UNMOVABLE] * n_u + [C.MIGRATE_RECLAIMABLE] * n_r, np.uint8)
+        rng.shuffle(kinds)
+        for u, mt in zip(chosen.tolist(), kinds.tolist()):
+            bt[u:u + unit] = mt
     return bt
-
 
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,

@@ -158,3 +158,32 @@ def test_machine_map_beside_the_model(tmp_path):
     assert main(["replay", str(trace), "--init-from", str(tmp_path / "snap"), "--mem", "1G",
                  "--out", str(out)]) == 0
     assert (out / "pageblocks_machine_vs_model.png").exists()
+
+
+def test_initial_block_types_follow_the_kpageflags_map(tmp_path):
+    """With a content map in the snapshot, the non-movable blocks go where the
+    machine's slab is."""
+    from defragsim import Config
+    from defragsim.replay import initial_block_types
+    proc = _fake_proc(tmp_path, with_kpageflags=False)
+    snapshot(tmp_path / "snap", proc=proc, kpageflags=False)
+    s = Snapshot.load(tmp_path / "snap")
+    zb = s.zone_blocks()
+    zones = zone_ranges((proc / "zoneinfo").read_text())
+    normal = [z for z in zones if z[0] == "Normal"][0]
+    nblk = normal[2] // 512
+    # slab only in the last 20% of the machine's Normal zone
+    with gzip.open(tmp_path / "snap" / "before.pbmap.csv.gz", "wt") as f:
+        f.write("zone,start_pfn,buddy,slab,lru_file,lru_anon,pgtable,thp,reserved,other\n")
+        for i in range(nblk):
+            slab = 300 if i >= nblk * 0.8 else 0
+            f.write(f"Normal,{normal[1] + i * 512},0,{slab},{512 - slab},0,0,0,0,0\n")
+    cfg = Config(mem="2G")
+    bt = initial_block_types(s, cfg.zone_spans(), cfg.nr_pages, cfg.pageblock_order)
+    zs, ze = cfg.zone_spans()[1]
+    nb = bt[zs >> 9:ze >> 9]
+    nonmov = np.flatnonzero(nb != 1)
+    want = (zb["Normal"]["Unmovable"] + zb["Normal"]["Reclaimable"]) / sum(zb["Normal"].values())
+    assert abs(len(nonmov) - want * len(nb)) <= 4
+    assert 0 < len(nonmov) <= 0.2 * len(nb)
+    assert nonmov.min() >= 0.78 * len(nb)
