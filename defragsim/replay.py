@@ -458,6 +458,20 @@ class Replay:
                 cells = [f"{t} {zb[name].get(t, 0):,} -> {int(cnt[C.MIGRATETYPE_NAMES.index(t)]):,}"
                          for t in ("Unmovable", "Movable", "Reclaimable", "HighAtomic")]
                 out.append(f"  {name}: " + ", ".join(cells))
+        if self.snapshot is not None and self.snapshot.buddyinfo:
+            out.append("free chunks by order at the start, machine (buddyinfo) / model:")
+            snap0 = r.snapshots[0]
+            for line in self.snapshot.buddyinfo.splitlines():
+                parts = line.split()
+                if len(parts) < 5 or parts[0] != "Node":
+                    continue
+                zname = parts[3]
+                if zname not in C.ZONE_NAMES:
+                    continue
+                z = C.ZONE_NAMES.index(zname)
+                mach = [int(x) for x in parts[4:]]
+                model = snap0.nr_free_mt[z].sum(axis=1).tolist()
+                out.append(f"  {zname:<7} " + " ".join(f"{a}/{b}" for a, b in zip(mach, model)))
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
