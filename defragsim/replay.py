@@ -164,6 +164,8 @@ class ReplayStats:
     implicit_frees: int = 0
     prefill_pages: dict = field(default_factory=dict)
     prefill_ops: int = 0
+    hole_pages: int = 0
+    spacer_pages: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -218,6 +220,48 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
             bt[u:u + unit] = mt
     return bt
 
+_HOLE_GFP = {C.MIGRATE_UNMOVABLE: G.parse_gfp("GFP_KERNEL"),
+             C.MIGRATE_MOVABLE: G.parse_gfp("GFP_HIGHUSER_MOVABLE"),
+             C.MIGRATE_RECLAIMABLE: G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")}
+_HOLE_CONTENT = {C.MIGRATE_UNMOVABLE: C.KIND_KERNEL, C.MIGRATE_MOVABLE: C.KIND_FILE,
+                 C.MIGRATE_RECLAIMABLE: C.KIND_SLAB_RECLAIMABLE}
+
+
+def free_chunk_targets(snapshot: Snapshot, zone_spans, pageblock_order: int,
+                       free_pages: int) -> list:
+    """(zone, migratetype, order, count) of the free chunks to reproduce: the
+    snapshot's ``Free pages count per migrate type at order`` table, scaled so
+    that they hold ``free_pages`` pages in all, largest first.
+
+    MODEL: HighAtomic/Isolate free chunks are taken as Movable; positions are
+    the model allocator's, not the machine's."""
+    if snapshot.pagetypeinfo is None:
+        return []
+    from .procfs import parse_pagetypeinfo
+    try:
+        pti = parse_pagetypeinfo(snapshot.pagetypeinfo,
+                                 where=str(snapshot.path / "before.pagetypeinfo"))
+    except ValueError as e:
+        raise ConfigError(f"init-from: {e}") from None
+    out = []
+    raw = sum(n << o for z in pti.values() for counts in z["free"].values()
+              for o, n in enumerate(counts))
+    ratio = free_pages / raw if raw else 0.0
+    for z, (s, e) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if e <= s or name not in pti:
+            continue
+        for tname, counts in pti[name]["free"].items():
+            mt = {"Unmovable": C.MIGRATE_UNMOVABLE, "Reclaimable": C.MIGRATE_RECLAIMABLE}.get(
+                tname, C.MIGRATE_MOVABLE)
+            for order, n in enumerate(counts):
+                k = int(round(n * ratio))
+                if k:
+                    out.append((z, mt, order, k))
+    out.sort(key=lambda x: -x[2])
+    return out
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
@@ -268,6 +312,36 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         # proportions of page cache, anon and slab
         scale = nr_pages / max(pages("MemTotal"), 1)
         budget = nr_pages - int(pages("MemFree") * scale)
+        # free chunks as the machine had them: each becomes a placeholder
+        # allocation paired with its buddy (a "spacer" of the same order and
+        # type that stays allocated as page cache or slab); the placeholders are
+        # freed after the fill, so they cannot merge.
+        holes = free_chunk_targets(snapshot, zone_spans, pageblock_order,
+                                   int(pages("MemFree") * scale)) \
+            if zone_spans is not None else []
+        placeholders = []
+        # spacers are used memory: at most half of it, so the meminfo amounts
+        # stay close; MAX_PAGE_ORDER chunks need no shaping (nothing to merge
+        # with): the memory left free at the end forms them
+        spacer_budget = budget // 2
+        for z, mt, order, count in holes:
+            if order >= C.MAX_PAGE_ORDER:
+                continue
+            gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
+            content = _HOLE_CONTENT[mt]
+            for _ in range(count):
+                if spacer_budget < (1 << order) or budget < (2 << order):
+                    break
+                spacer_budget -= 1 << order
+                for keep in (False, True):
+                    h = len(h_owner)
+                    h_owner.append(1 if content == C.KIND_FILE else 0)
+                    op(0, C.OP_ALLOC, order, gfp, h, 0, content)
+                    if keep:
+                        budget -= 1 << order      # the spacer is used memory
+                        st.spacer_pages += 1 << order
+                    else:
+                        placeholders.append((h, order, gfp, content))
         pre_owner = None
         for content, (n, order, gfp) in fill.items():
             n = max(0, min(int(n * scale), budget)) >> order
@@ -285,6 +359,9 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
                 h = len(h_owner)
                 h_owner.append(o)
                 op(0, C.OP_ALLOC, order, gfp, h, i % nr_cpus, content)
+        for h, order, gfp, content in placeholders:
+            op(0, C.OP_FREE, order, gfp, h, 0, content)
+        st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
 
     st.prefill_ops = len(t_list)
     init_bt = None
@@ -444,7 +521,9 @@ class Replay:
                 f"{st.failed_in_trace:,}"]
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
-                       + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items()))
+                       + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
+                       + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages "
+                       f"(their buddies, kept as page cache/slab: {st.spacer_pages:,})")
         zb = self.snapshot.zone_blocks() if self.snapshot is not None else None
         if zb:
             snap0 = r.snapshots[0]

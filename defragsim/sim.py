@@ -544,6 +544,10 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
             pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
                              wl.cpu, wl.content, pos, baseline_ops, event_limit)
             flush_events()
+        # MODEL: the initial state is built with the per-cpu lists drained, so
+        # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
+        from .page_alloc import drain_all_pages
+        getattr(drain_all_pages, "impl", drain_all_pages)(st, prm, np.int64(-1))
         if check_invariants:
             check_state(st, prm)
         wl.meta["baseline_vmstat"] = _vmstat(st, config)

@@ -350,3 +350,34 @@ def test_fast_path_on_the_shipped_traces():
     fast = _read_fast(perf, "perf", None)
     slow = _read_text(perf, "perf", None, False)
     assert fast is not None and _events(fast) == _events(slow) and fast.comm == slow.comm
+
+
+def test_free_chunks_shaped_after_pagetypeinfo(tmp_path):
+    """The machine's free chunks by order come back in the model's starting
+    state: each is a freed placeholder whose buddy stays allocated."""
+    import re
+    import shutil
+    snap = tmp_path / "snap"
+    shutil.copytree(DATA / "samples-1s" / "snap", snap)
+    text = (snap / "before.pagetypeinfo").read_text()
+    lines = []
+    for line in text.splitlines():
+        m = re.match(r"(Node\s+0, zone\s+(\S+), type\s+(\S+)\s+)(.*)$", line)
+        if m:
+            want = [0] * 11
+            if m.group(2) == "Normal" and m.group(3) == "Movable":
+                want = [0, 0, 0, 3000, 3000, 3000, 3000, 0, 0, 0, 0]
+            line = m.group(1) + " ".join(f"{n:6d}" for n in want)
+        lines.append(line)
+    (snap / "before.pagetypeinfo").write_text("\n".join(lines) + "\n")
+    mi = (snap / "before.meminfo").read_text()
+    # the machine had exactly the table's free memory (4 x 3000 chunks of orders 3-6)
+    free_kb = 3000 * (8 + 16 + 32 + 64) * 4
+    (snap / "before.meminfo").write_text(re.sub(r"MemFree:\s+\d+ kB", f"MemFree: {free_kb} kB", mi))
+    rp = replay(SAMPLE, init_from=snap, config_overrides={"mem": "1G"})
+    assert rp.stats.hole_pages > 0 and rp.stats.hole_pages == rp.stats.spacer_pages
+    nf = rp.result.snapshots[0].nr_free_mt[C.ZONE_NORMAL].sum(axis=1)
+    scale = rp.result.config.nr_pages / (int(re.search(r"MemTotal:\s+(\d+)", mi).group(1)) // 4)
+    for o in (3, 4, 5, 6):
+        assert abs(nf[o] - 3000 * scale) <= 0.15 * 3000 * scale + 3, (o, nf[o], 3000 * scale)
+    assert "free chunks shaped after pagetypeinfo" in rp.observed_vs_model()
