@@ -178,27 +178,43 @@ def _startswith(buf, i, j, lit):
 
 
 @njit(cache=True)
-def _field(buf, i, j, key):
-    """Offsets of the value of ``key=`` in the space-separated fields buf[i:j]."""
+def _scan_fields(buf, i, j, keys, klen, offs):
+    """One pass over the ``key=value`` tokens of buf[i:j]: offs[k] = (start,
+    end) of the value of keys[k] (without the '='), or (-1, -1)."""
+    for k in range(offs.shape[0]):
+        offs[k, 0] = -1
+        offs[k, 1] = -1
     p = i
     while p < j:
         while p < j and buf[p] == 32:
             p += 1
-        if _startswith(buf, p, j, key):
-            s = p + key.shape[0]
-            e = s
-            while e < j and buf[e] != 32:
-                e += 1
-            return s, e
+        ts = p
+        eq = -1
         while p < j and buf[p] != 32:
+            if eq < 0 and buf[p] == 61:
+                eq = p
             p += 1
-    return -1, -1
+        if eq < 0:
+            continue
+        n = eq - ts
+        for k in range(keys.shape[0]):
+            if klen[k] != n or offs[k, 0] >= 0:
+                continue
+            same = True
+            for q in range(n):
+                if buf[ts + q] != keys[k, q]:
+                    same = False
+                    break
+            if same:
+                offs[k, 0] = eq + 1
+                offs[k, 1] = p
+                break
 
 
 @njit(cache=True)
 def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
-                     ev_hash, ev_off, comm_off, comm_hash, gfp_hash, gfp_off, kpage, kpfn, korder, kmt,
-                     kgfp, kfo, kfmt, kco, kcho, kamt, name_alloc, name_free, name_extfrag):
+                     ev_hash, ev_off, comm_off, comm_hash, gfp_hash, gfp_off, keys, klen,
+                     name_alloc, name_free, name_extfrag):
     """tracefs / trace-cmd / perf script lines.  Per line: the event name's hash
     and offsets (for counting every event), and for the page events the
     columns; gfp flags and comm as hash + offsets for Python to decode once
@@ -207,6 +223,7 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
     pos = 0
     line = 0
     n = 0
+    offs = np.empty((keys.shape[0], 2), np.int64)
     while pos < nbuf:
         e_ = pos
         while e_ < nbuf and buf[e_] != NL:
@@ -308,6 +325,7 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
         ev_off[line, 1] = ee
         h = ev_hash[line]
         if h == name_alloc or h == name_free or h == name_extfrag:
+            _scan_fields(buf, fs, e_, keys, klen, offs)
             t[n] = tns
             pid[n] = pv
             cpu[n] = cv
@@ -318,11 +336,11 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
             comm_off[n, 1] = cend
             comm_hash[n] = _fnv(buf, q, cend)
             if h == name_alloc:
-                a0, a1 = _field(buf, fs, e_, kpage)
-                b0, b1 = _field(buf, fs, e_, kpfn)
-                c0, c1 = _field(buf, fs, e_, korder)
-                d0, d1 = _field(buf, fs, e_, kmt)
-                g0, g1 = _field(buf, fs, e_, kgfp)
+                a0, a1 = offs[0, 0], offs[0, 1]
+                b0, b1 = offs[1, 0], offs[1, 1]
+                c0, c1 = offs[2, 0], offs[2, 1]
+                d0, d1 = offs[3, 0], offs[3, 1]
+                g0, g1 = offs[4, 0], offs[4, 1]
                 if b0 < 0 or c0 < 0 or d0 < 0 or g0 < 0:
                     return line, n, line
                 if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
@@ -353,8 +371,8 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
                 fmt[n] = -1
                 co[n] = 0
             elif h == name_free:
-                b0, b1 = _field(buf, fs, e_, kpfn)
-                c0, c1 = _field(buf, fs, e_, korder)
+                b0, b1 = offs[1, 0], offs[1, 1]
+                c0, c1 = offs[2, 0], offs[2, 1]
                 if b0 < 0 or c0 < 0:
                     return line, n, line
                 if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
@@ -372,11 +390,11 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
                 fmt[n] = -1
                 co[n] = 0
             else:
-                b0, b1 = _field(buf, fs, e_, kpfn)
-                c0, c1 = _field(buf, fs, e_, kcho)
-                x0, x1 = _field(buf, fs, e_, kfo)
-                y0, y1 = _field(buf, fs, e_, kfmt)
-                z0, z1 = _field(buf, fs, e_, kco)
+                b0, b1 = offs[1, 0], offs[1, 1]
+                c0, c1 = offs[8, 0], offs[8, 1]
+                x0, x1 = offs[5, 0], offs[5, 1]
+                y0, y1 = offs[6, 0], offs[6, 1]
+                z0, z1 = offs[7, 0], offs[7, 1]
                 if b0 < 0 or c0 < 0 or x0 < 0 or y0 < 0 or z0 < 0:
                     return line, n, line
                 if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
@@ -386,7 +404,7 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
                 fov, ok2 = _int(buf, x0, x1)
                 fmv, ok3 = _int(buf, y0, y1)
                 cov, ok4 = _int(buf, z0, z1)
-                a2, a3 = _field(buf, fs, e_, kamt)
+                a2, a3 = offs[9, 0], offs[9, 1]
                 amv, ok5 = _int(buf, a2, a3)
                 if not (ok and ok1 and ok2 and ok3 and ok4 and ok5) or ao < 0 or ao > 10:
                     return line, n, line

@@ -333,9 +333,13 @@ def _fnv_py(b: bytes) -> int:
     return int(_fnv(a, 0, len(a)))
 
 
-_KEYS = [np.frombuffer(k, np.uint8).copy() for k in (
-    b"page=", b"pfn=", b"order=", b"migratetype=", b"gfp_flags=", b"fallback_order=",
-    b"fallback_migratetype=", b"change_ownership=", b"alloc_order=", b"alloc_migratetype=")]
+# the fields the parser picks out, in the order _traceparse.parse_text_chunk indexes them
+_KEY_NAMES = (b"page", b"pfn", b"order", b"migratetype", b"gfp_flags", b"fallback_order",
+              b"fallback_migratetype", b"change_ownership", b"alloc_order", b"alloc_migratetype")
+_KEYS = np.zeros((len(_KEY_NAMES), max(map(len, _KEY_NAMES))), np.uint8)
+for _i, _k in enumerate(_KEY_NAMES):
+    _KEYS[_i, :len(_k)] = np.frombuffer(_k, np.uint8)
+_KLEN = np.array([len(k) for k in _KEY_NAMES], np.int64)
 
 
 def _read_fast(path: Path, fmt: str, comm):
@@ -383,7 +387,7 @@ def _read_fast(path: Path, fmt: str, comm):
                     ln, n, bad = P.parse_text_chunk(
                         buf, arr["t"], arr["ev"], arr["pfn"], arr["order"], arr["mt"], arr["pid"],
                         arr["cpu"], arr["fo"], arr["fmt"], arr["co"], ev_hash, ev_off, comm_off,
-                        comm_hash, gfp_hash, gfp_off, *_KEYS, *names)
+                        comm_hash, gfp_hash, gfp_off, _KEYS, _KLEN, *names)
                     if bad >= 0:
                         return None
                     nlines += n_lines
