@@ -421,6 +421,20 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
     return line, n, -1
 
 
+@njit(cache=True, inline="always")
+def _emit(ops, n, t, kind, order, gfp, h, cpu, content):
+    """Write op ``n`` into the op columns ``ops`` = (t, kind, order, gfp, handle, cpu, content)."""
+    o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content = ops
+    o_t[n] = t
+    o_kind[n] = kind
+    o_order[n] = order
+    o_gfp[n] = gfp
+    o_h[n] = h
+    o_cpu[n] = cpu
+    o_content[n] = content
+    return n + 1
+
+
 @njit(cache=True)
 def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h, live_o,
               o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, h_owner, stats):
@@ -430,6 +444,7 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
     ``live_o`` map a pfn to the live handle and order it holds.  stats:
     [allocations, failed_in_trace, frees_matched, frees_before_trace,
     frees_order_mismatch, implicit_frees].  Returns (ops written, handles used)."""
+    ops = (o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content)
     n = 0
     h = h0
     for i in range(t_ns.shape[0]):
@@ -441,37 +456,16 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
         if e == EV_ALLOC:
             o = order[i]
             h_owner[h] = owner[i]
-            o_t[n] = t
-            o_kind[n] = 0               # OP_ALLOC
-            o_order[n] = o
-            o_gfp[n] = gfp[i]
-            o_h[n] = h
-            o_cpu[n] = c
-            o_content[n] = content[i]
-            n += 1
+            n = _emit(ops, n, t, 0, o, gfp[i], h, c, content[i])          # OP_ALLOC
             stats[0] += 1
             p = pfn[i]
             if p < 0:
                 stats[1] += 1
-                o_t[n] = t
-                o_kind[n] = 1           # OP_FREE
-                o_order[n] = o
-                o_gfp[n] = gfp[i]
-                o_h[n] = h
-                o_cpu[n] = c
-                o_content[n] = content[i]
-                n += 1
+                n = _emit(ops, n, t, 1, o, gfp[i], h, c, content[i])      # OP_FREE
             else:
                 if live_h[p] >= 0:
                     stats[5] += 1
-                    o_t[n] = t
-                    o_kind[n] = 1
-                    o_order[n] = live_o[p]
-                    o_gfp[n] = 0
-                    o_h[n] = live_h[p]
-                    o_cpu[n] = c
-                    o_content[n] = 0
-                    n += 1
+                    n = _emit(ops, n, t, 1, live_o[p], 0, live_h[p], c, 0)
                 live_h[p] = h
                 live_o[p] = o
             h += 1
@@ -483,13 +477,6 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
             if live_o[p] != order[i]:
                 stats[4] += 1
             stats[2] += 1
-            o_t[n] = t
-            o_kind[n] = 1
-            o_order[n] = live_o[p]
-            o_gfp[n] = 0
-            o_h[n] = live_h[p]
-            o_cpu[n] = c
-            o_content[n] = 0
-            n += 1
+            n = _emit(ops, n, t, 1, live_o[p], 0, live_h[p], c, 0)
             live_h[p] = -1
     return n, h

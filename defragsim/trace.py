@@ -101,6 +101,28 @@ class ParsedTrace:
         }
 
 
+class _decompress_errors:
+    """Turn a truncated or corrupt .gz/.xz stream into a TraceError naming the
+    file and the last line read (``where()`` gives the line number)."""
+
+    def __init__(self, path, where):
+        self.path, self.where = path, where
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, e, tb):
+        if et is EOFError:
+            raise TraceError(f"{self.path}: truncated compressed file (after line {self.where()})") \
+                from None
+        if et is not None and issubclass(et, lzma.LZMAError):
+            raise TraceError(f"{self.path}: corrupt xz data after line {self.where()}: {e}") from None
+        if et is not None and issubclass(et, gzip.BadGzipFile):
+            raise TraceError(f"{self.path}: corrupt gzip data after line {self.where()}: {e}") \
+                from None
+        return False
+
+
 def open_text(path) -> io.TextIOBase:
     """Open plain, ``.gz`` or ``.xz`` text for streaming."""
     p = Path(path)
@@ -242,57 +264,50 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
     counts = res.counts
     names = _EV_NAMES
     lineno = 0
-    with open_text(path) as f:
-        try:
-            header = f.readline()
-            lineno = 1
-            if header.strip() != CSV_HEADER:
-                raise TraceError(f"{path}:1: expected the header {CSV_HEADER!r}, got "
-                                 f"{header.strip()[:80]!r}")
-            for line in f:
-                lineno += 1
-                p = line.rstrip("\n").split(",")
-                if len(p) > 11 or len(p) < 6:
-                    _bad(path, lineno, line, f"expected 11 fields, got {len(p)}", skip, res)
-                    continue
-                p += [""] * (11 - len(p))     # trailing empty fields may be left out
-                ev = p[3]
-                name = names.get(ev)
-                if name is None:
-                    _bad(path, lineno, line, f"unknown event code {ev!r}", skip, res)
-                    continue
-                counts[name] += 1
-                if ev not in "AFX":
-                    continue
-                try:
-                    t = int(p[0])
-                    pid = int(p[2])
-                    pfn = int(p[4])
-                    order = int(p[5])
-                    mt = -1 if ev == "F" and not p[6] else int(p[6])
-                    if ev == "A":
-                        if keep_pids is not None and pid not in keep_pids:
-                            res.filtered_out += 1
-                            continue
-                        cols.add(t, EV_ALLOC, pfn, order, mt, int(p[7], 16),
-                                 pid)
-                    elif ev == "F":
-                        cols.add(t, EV_FREE, pfn, order, -1, 0, pid)
-                    else:
-                        cols.add(t, EV_EXTFRAG, pfn, order, mt, 0, pid, int(p[8]), int(p[9]),
-                                 int(p[10]))
-                except ValueError as e:
-                    _bad(path, lineno, line, f"bad number ({e})", skip, res)
-                    continue
-                if not (0 <= order <= 10):
-                    cols_pop(cols)
-                    _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
-        except EOFError:
-            raise TraceError(f"{path}: truncated compressed file (after line {lineno})") from None
-        except lzma.LZMAError as e:
-            raise TraceError(f"{path}: corrupt xz data after line {lineno}: {e}") from None
-        except gzip.BadGzipFile as e:
-            raise TraceError(f"{path}: corrupt gzip data after line {lineno}: {e}") from None
+    with open_text(path) as f, _decompress_errors(path, lambda: lineno):
+        header = f.readline()
+        lineno = 1
+        if header.strip() != CSV_HEADER:
+            raise TraceError(f"{path}:1: expected the header {CSV_HEADER!r}, got "
+                             f"{header.strip()[:80]!r}")
+        for line in f:
+            lineno += 1
+            p = line.rstrip("\n").split(",")
+            if len(p) > 11 or len(p) < 6:
+                _bad(path, lineno, line, f"expected 11 fields, got {len(p)}", skip, res)
+                continue
+            p += [""] * (11 - len(p))     # trailing empty fields may be left out
+            ev = p[3]
+            name = names.get(ev)
+            if name is None:
+                _bad(path, lineno, line, f"unknown event code {ev!r}", skip, res)
+                continue
+            counts[name] += 1
+            if ev not in "AFX":
+                continue
+            try:
+                t = int(p[0])
+                pid = int(p[2])
+                pfn = int(p[4])
+                order = int(p[5])
+                mt = -1 if ev == "F" and not p[6] else int(p[6])
+                if ev == "A":
+                    if keep_pids is not None and pid not in keep_pids:
+                        res.filtered_out += 1
+                        continue
+                    cols.add(t, EV_ALLOC, pfn, order, mt, int(p[7], 16),
+                             pid)
+                elif ev == "F":
+                    cols.add(t, EV_FREE, pfn, order, -1, 0, pid)
+                else:
+                    cols.add(t, EV_EXTFRAG, pfn, order, mt, 0, pid, int(p[8]), int(p[9]),
+                             int(p[10]))
+            except ValueError as e:
+                _bad(path, lineno, line, f"bad number ({e})", skip, res)
+                continue
+            if not (0 <= order <= 10):
+                cols_pop(cols)
+                _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
     arrs = cols.arrays()
     for k, v in arrs.items():
         setattr(res, k, v)
@@ -515,72 +530,65 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
     match = (_RE_PERF if fmt == "perf" else _RE_TRACEFS).match
     t0 = None
     lineno = 0
-    with open_text(path) as f:
-        try:
-            for line in f:
-                lineno += 1
-                c0 = line[:1]
-                if c0 == "#" or c0 == "\n" or line.startswith(("cpus=", "CPU ")) or not line.strip():
-                    continue
-                m = match(line)
-                if m is None:
-                    _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
-                    continue
-                c, pid_s, _cpu, ts, event, fs = m.groups()
-                if ":" in event:
-                    event = event.rsplit(":", 1)[1]
-                counts[event] += 1
-                if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
-                    continue
-                pid = int(pid_s)
-                c = c.strip()
-                if pid not in comms:
-                    comms[pid] = c
-                sec, _, frac = ts.partition(".")
-                t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
-                if t0 is None:
-                    t0 = t
-                try:
-                    if event == "mm_page_alloc":
-                        if comm is not None and c != comm:
-                            res.filtered_out += 1
-                            continue
-                        page, pfn, order, mt, gtext = _alloc_fields(fs)
-                        failed = page in ("(nil)", "0000000000000000", "0") or \
-                            (pfn == 0 and page.strip("0x") == "")
-                        g = gfp_cache.get(gtext)
-                        if g is None:
-                            g = gfp_cache[gtext] = parse_gfp_lenient(gtext, Counter())
-                        rows.append((t - t0, EV_ALLOC, -1 if failed else pfn, order, mt, g, pid,
-                                     -1, -1, 0, gtext))
-                    elif event == "mm_page_free":
-                        tok = fs.split()
-                        if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
-                            pfn, order = int(tok[1][4:], 16), int(tok[2][6:])
-                        else:
-                            fl = _fields(fs)
-                            pfn, order = int(fl["pfn"], 16), int(fl["order"])
-                        rows.append((t - t0, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None))
+    with open_text(path) as f, _decompress_errors(path, lambda: lineno):
+        for line in f:
+            lineno += 1
+            c0 = line[:1]
+            if c0 == "#" or c0 == "\n" or line.startswith(("cpus=", "CPU ")) or not line.strip():
+                continue
+            m = match(line)
+            if m is None:
+                _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
+                continue
+            c, pid_s, _cpu, ts, event, fs = m.groups()
+            if ":" in event:
+                event = event.rsplit(":", 1)[1]
+            counts[event] += 1
+            if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
+                continue
+            pid = int(pid_s)
+            c = c.strip()
+            if pid not in comms:
+                comms[pid] = c
+            sec, _, frac = ts.partition(".")
+            t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+            if t0 is None:
+                t0 = t
+            try:
+                if event == "mm_page_alloc":
+                    if comm is not None and c != comm:
+                        res.filtered_out += 1
+                        continue
+                    page, pfn, order, mt, gtext = _alloc_fields(fs)
+                    failed = page in ("(nil)", "0000000000000000", "0") or \
+                        (pfn == 0 and page.strip("0x") == "")
+                    g = gfp_cache.get(gtext)
+                    if g is None:
+                        g = gfp_cache[gtext] = parse_gfp_lenient(gtext, Counter())
+                    rows.append((t - t0, EV_ALLOC, -1 if failed else pfn, order, mt, g, pid,
+                                 -1, -1, 0, gtext))
+                elif event == "mm_page_free":
+                    tok = fs.split()
+                    if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
+                        pfn, order = int(tok[1][4:], 16), int(tok[2][6:])
                     else:
                         fl = _fields(fs)
-                        order = int(fl["alloc_order"])
-                        rows.append((t - t0, EV_EXTFRAG, int(fl["pfn"], 16), order,
-                                     int(fl["alloc_migratetype"]), 0, pid,
-                                     int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
-                                     int(fl["change_ownership"]), None))
-                except (KeyError, ValueError) as e:
-                    counts[event] -= 1
-                    _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
-                    continue
-                if not (0 <= order <= 10):
-                    rows.pop()
-                    _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
-        except EOFError:
-            raise TraceError(f"{path}: truncated compressed file (after line {lineno})") from None
-        except lzma.LZMAError as e:
-            raise TraceError(f"{path}: corrupt xz data after line {lineno}: {e}") from None
-        except gzip.BadGzipFile as e:
-            raise TraceError(f"{path}: corrupt gzip data after line {lineno}: {e}") from None
+                        pfn, order = int(fl["pfn"], 16), int(fl["order"])
+                    rows.append((t - t0, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None))
+                else:
+                    fl = _fields(fs)
+                    order = int(fl["alloc_order"])
+                    rows.append((t - t0, EV_EXTFRAG, int(fl["pfn"], 16), order,
+                                 int(fl["alloc_migratetype"]), 0, pid,
+                                 int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
+                                 int(fl["change_ownership"]), None))
+            except (KeyError, ValueError) as e:
+                counts[event] -= 1
+                _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
+                continue
+            if not (0 <= order <= 10):
+                rows.pop()
+                _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
     # unknown gfp names, counted per allocation that carried them
     per_text = {}
     for g in gfp_cache:
