@@ -211,6 +211,20 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    """``defragsim figures``: the headline figure set (PNG + SVG) for a mail."""
+    from .compare import compare, parse_run_spec, write_figures
+    specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
+    if not specs:
+        specs = [parse_run_spec(s, label=lab) for s, lab in
+                 zip(DEMO_SPECS, ("defrag_mode=0", "defrag_mode=1", "dm=1+series"))]
+    cmp = compare(args.scenario, specs, seeds=list(range(args.seed0, args.seed0 + args.seeds)),
+                  mem=args.mem, duration=args.duration, progress=_progress)
+    files = write_figures(cmp, Path(args.out))
+    print("\n".join(files))
+    return 0
+
+
 #: The headline comparison of the cover letter (``defragsim demo``).
 DEMO_SPECS = ("defrag_mode=0,patches=none", "defrag_mode=1,patches=none",
               "defrag_mode=1,patches=all")
@@ -352,6 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--buffer-kb", type=int, default=65536, help="per-cpu ring buffer size")
     rc.add_argument("--perf", action="store_true", help="use perf record instead of tracefs")
     rc.set_defaults(fn=cmd_record)
+    fg = sub.add_parser("figures", help="write the headline figure set (PNG + SVG)")
+    fg.add_argument("scenario", nargs="?", default="storm")
+    fg.add_argument("--a", default=None, help="configurations as for compare "
+                    "(default: defrag_mode 0, 1, and 1 with the series)")
+    fg.add_argument("--b", default=None)
+    fg.add_argument("--c", dest="more", action="append", metavar="SPEC")
+    fg.add_argument("--seeds", type=int, default=1)
+    fg.add_argument("--seed0", type=int, default=0)
+    fg.add_argument("--mem", default=None)
+    fg.add_argument("--duration", type=float, default=None)
+    fg.add_argument("--out", default="out/figures")
+    fg.set_defaults(fn=cmd_figures)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     o.add_argument("scenario", nargs="?", default="storm")
     o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")

@@ -2,6 +2,8 @@
 significance marks, the CLI and its files, the storm-onset sweep."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from defragsim.cli import main
@@ -133,3 +135,11 @@ def test_figure_seed_is_the_median_by_swap_out():
     cmp = Comparison("x", [], [7, 8, 9], {"a": [r(10), r(300), r(200)], "b": [r(0), r(300), r(100)]},
                      1 << 30, 1.0)
     assert cmp.figure_seed_index() == 2          # totals 10, 600, 300 -> median 300 (seed 9)
+
+
+def test_cli_figures_writes_the_headline_set(tmp_path, capsys):
+    out = tmp_path / "fig"
+    assert main(["figures", "steady", "--mem", "128M", "--duration", "2", "--out", str(out)]) == 0
+    files = capsys.readouterr().out.split()
+    assert len(files) == 10 and all(Path(f).exists() for f in files)
+    assert {Path(f).stem for f in files} == {"pageblocks", "extfrag", "swap", "stall", "retries"}
