@@ -67,7 +67,7 @@ class PatchExplorer:
                        indent=False, layout=W.Layout(width="auto"))
             for n in (1, 2, 3, 4)]
         self.defrag_mode = W.ToggleButtons(options=[("defrag_mode=0", 0), ("defrag_mode=1", 1)],
-                                           value=defrag_mode, style={"button_width": "110px"})
+                                           value=defrag_mode, style={"button_width": "130px"})
         self.scenario = W.Dropdown(options=list(names), value=scenario, description="scenario",
                                    tooltip=names.get(scenario, ""))
         self.mem = W.Dropdown(options=sorted(set(MEM_CHOICES) | {mem}, key=_size_key), value=mem,
