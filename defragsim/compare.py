@@ -136,14 +136,19 @@ def mean_ci(values) -> tuple[float, float]:
     return m, t95(len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
 
 
+def nonmovable(d: dict, key: str):
+    """A per-request-type diagnostic summed over the non-movable types
+    (unmovable + reclaimable requests)."""
+    return d[key]["unmovable"] + d[key]["reclaimable"]
+
+
 def headline_metrics(r) -> dict:
     """The numbers the series is about, from one Result (name -> value)."""
     v, d = r.vmstat, r.diagnostics
     ex = r.extfrag_summary()
 
-    def nm(key):   # summed over the non-movable request types
-        x = d.get(key, {})
-        return x.get("unmovable", 0) + x.get("reclaimable", 0)
+    def nm(key):
+        return nonmovable(d, key)
 
     return {
         "pswpout": v["pswpout"],
@@ -166,7 +171,7 @@ def headline_metrics(r) -> dict:
         "direct reclaim, non-movable requests": nm("direct_reclaim"),
         "compact_stall, non-movable requests": nm("compact_stall"),
         "compact_success, non-movable requests": nm("compact_success"),
-        "stall s, non-movable requests": d["stall_s"]["unmovable"] + d["stall_s"]["reclaimable"],
+        "stall s, non-movable requests": nm("stall_s"),
         "stall s, movable requests": d["stall_s"]["movable"],
         "psi some s": d["psi_some_s"],
         "nofragment drops": d["nofragment_dropped"],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .compare import parse_run_spec
+from .compare import nonmovable, parse_run_spec
 from .config import ConfigError
 
 #: The three configurations of the cover letter's argument.
@@ -78,10 +78,9 @@ def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=
                     growth_mib_s_per_gib=scale * base_rate, seed=seed,
                     pswpout_mib=v["pswpout"] * 4096 / (1 << 20),
                     pgsteal_direct=v["pgsteal_direct"],
-                    nonmovable_reclaim_retries=d["reclaim_retries"]["unmovable"]
-                    + d["reclaim_retries"]["reclaimable"],
+                    nonmovable_reclaim_retries=nonmovable(d, "reclaim_retries"),
                     task_stall_s=d["psi_task_stall_s"],
-                    nonmovable_stall_s=d["stall_s"]["unmovable"] + d["stall_s"]["reclaimable"],
+                    nonmovable_stall_s=nonmovable(d, "stall_s"),
                     extfrag_fragmenting=r.extfrag_summary()["fragmenting"],
                     oom_kill=v["oom_kill"], compact_stall=v["compact_stall"],
                     duration_s=r.duration_s, mem=cfg.nr_pages * 4096))

@@ -65,6 +65,7 @@ class Snapshot:
     sysctl: dict = field(default_factory=dict)
     pagetypeinfo: str | None = None
     buddyinfo: str | None = None
+    _pti: dict | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, d) -> "Snapshot":
@@ -87,15 +88,24 @@ class Snapshot:
                 setattr(s, attr, (d / name).read_text())
         return s
 
-    def zone_blocks(self) -> dict | None:
-        """``{zone: {type: blocks}}`` from before.pagetypeinfo (None without it)."""
+    def pagetypeinfo_table(self) -> dict | None:
+        """before.pagetypeinfo parsed (once): see :func:`procfs.parse_pagetypeinfo`."""
         if self.pagetypeinfo is None:
             return None
-        from .procfs import parse_pagetypeinfo
-        try:
-            pti = parse_pagetypeinfo(self.pagetypeinfo, where=str(self.path / "before.pagetypeinfo"))
-        except ValueError as e:
-            raise ConfigError(f"init-from: {e}") from None
+        if self._pti is None:
+            from .procfs import parse_pagetypeinfo
+            try:
+                self._pti = parse_pagetypeinfo(self.pagetypeinfo,
+                                               where=str(self.path / "before.pagetypeinfo"))
+            except ValueError as e:
+                raise ConfigError(f"init-from: {e}") from None
+        return self._pti
+
+    def zone_blocks(self) -> dict | None:
+        """``{zone: {type: blocks}}`` from before.pagetypeinfo (None without it)."""
+        pti = self.pagetypeinfo_table()
+        if pti is None:
+            return None
         return {z: v["blocks"] for z, v in pti.items() if v["blocks"]}
 
     def dma32_fraction(self) -> float | None:
@@ -235,14 +245,9 @@ def free_chunk_targets(snapshot: Snapshot, zone_spans, pageblock_order: int,
 
     MODEL: HighAtomic/Isolate free chunks are taken as Movable; positions are
     the model allocator's, not the machine's."""
-    if snapshot.pagetypeinfo is None:
+    pti = snapshot.pagetypeinfo_table()
+    if pti is None:
         return []
-    from .procfs import parse_pagetypeinfo
-    try:
-        pti = parse_pagetypeinfo(snapshot.pagetypeinfo,
-                                 where=str(snapshot.path / "before.pagetypeinfo"))
-    except ValueError as e:
-        raise ConfigError(f"init-from: {e}") from None
     out = []
     raw = sum(n << o for z in pti.values() for counts in z["free"].values()
               for o, n in enumerate(counts))

@@ -73,6 +73,15 @@ class ParsedTrace:
     lines: int = 0
     filtered_out: int = 0
 
+    @classmethod
+    def empty(cls, path, fmt: str) -> "ParsedTrace":
+        return cls(path=str(path), format=fmt, **_Columns().arrays())
+
+    def set_columns(self, cols: dict) -> None:
+        """Install the event columns (the keys of :meth:`_Columns.arrays`)."""
+        for k, v in cols.items():
+            setattr(self, k, v)
+
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
 
@@ -254,7 +263,7 @@ def _read_comm_csv(path: Path) -> dict:
 
 def _read_csv(path: Path, comm, skip) -> ParsedTrace:
     cols = _Columns()
-    res = ParsedTrace(path=str(path), format="csv", **_Columns().arrays())
+    res = ParsedTrace.empty(path, "csv")
     comms = _read_comm_csv(path)
     keep_pids = None
     if comm is not None:
@@ -308,9 +317,7 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
             if not (0 <= order <= 10):
                 cols_pop(cols)
                 _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
-    arrs = cols.arrays()
-    for k, v in arrs.items():
-        setattr(res, k, v)
+    res.set_columns(cols.arrays())
     res.comm = comms
     res.lines = lineno
     return res
@@ -361,9 +368,9 @@ def _read_fast(path: Path, fmt: str, comm):
     """The numba byte parsers (several million lines a second).  None when a
     line is irregular: the Python reader then reports or skips it."""
     from . import _traceparse as P
-    cols = {k: [] for k in ("t", "ev", "pfn", "order", "mt", "gfp", "pid", "cpu", "fo", "fmt", "co")}
-    res = ParsedTrace(path=str(path), format="csv" if fmt == "csv" else fmt,
-                      **_Columns().arrays())
+    cols = {k: [] for k in ("t", "ev", "pfn", "order", "mt", "gfp", "pid", "cpu", "fo", "fmt", "co",
+                            "comm")}
+    res = ParsedTrace.empty(path, fmt)
     nlines = 0
     ev_names: dict = {}
     gfp_texts: dict = {}
@@ -383,7 +390,7 @@ def _read_fast(path: Path, fmt: str, comm):
                 first = False
                 buf = np.frombuffer(chunk, np.uint8)
                 n_lines = chunk.count(b"\n")
-                arr = {k: np.empty(n_lines, np.int64) for k in cols}
+                arr = {k: np.zeros(n_lines, np.int64) for k in cols}
                 if fmt == "csv":
                     n, bad = P.parse_csv_chunk(buf, n_lines, arr["t"], arr["ev"], arr["pfn"],
                                                arr["order"], arr["mt"], arr["gfp"], arr["pid"],
@@ -433,8 +440,7 @@ def _read_fast(path: Path, fmt: str, comm):
                     for pv, i in zip(upid.tolist(), first.tolist()):
                         res.comm.setdefault(pv, comm_names[int(ch[i])])
                     arr["gfp"][:n] = gh
-                    if want_comm is not None:
-                        arr["cpu"][:n] = ch            # reuse: the comm hash per row
+                    arr["comm"][:n] = ch
                 for k in cols:
                     cols[k].append(arr[k][:n].copy())
     except (EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
@@ -469,21 +475,17 @@ def _read_fast(path: Path, fmt: str, comm):
                 res.unknown_gfp[name] += k * nsel
         a["gfp"] = vals
         if want_comm is not None:
-            drop = is_a & (a["cpu"] != want_comm)
+            drop = is_a & (a["comm"] != want_comm)
             res.filtered_out = int(drop.sum())
             keep &= ~drop
         if len(a["t"]):
             a["t"] = a["t"] - a["t"][0]
-    res.t_ns = a["t"][keep]
-    res.ev = a["ev"][keep].astype(np.int8)
-    res.pfn = a["pfn"][keep]
-    res.order = a["order"][keep].astype(np.int8)
-    res.mt = a["mt"][keep].astype(np.int8)
-    res.gfp = a["gfp"][keep]
-    res.pid = a["pid"][keep].astype(np.int32)
-    res.fallback_order = a["fo"][keep].astype(np.int8)
-    res.fallback_mt = a["fmt"][keep].astype(np.int8)
-    res.change_ownership = a["co"][keep].astype(np.int8)
+    res.set_columns(dict(
+        t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
+        order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
+        gfp=a["gfp"][keep], pid=a["pid"][keep].astype(np.int32),
+        fallback_order=a["fo"][keep].astype(np.int8), fallback_mt=a["fmt"][keep].astype(np.int8),
+        change_ownership=a["co"][keep].astype(np.int8)))
     res.lines = nlines
     return res
 
@@ -522,7 +524,7 @@ def _alloc_fields(fs: str):
 
 def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
     rows = []
-    res = ParsedTrace(path=str(path), format=fmt, **_Columns().arrays())
+    res = ParsedTrace.empty(path, fmt)
     unknown = res.unknown_gfp
     counts = res.counts
     comms = res.comm
@@ -562,9 +564,11 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
                     page, pfn, order, mt, gtext = _alloc_fields(fs)
                     failed = page in ("(nil)", "0000000000000000", "0") or \
                         (pfn == 0 and page.strip("0x") == "")
-                    g = gfp_cache.get(gtext)
-                    if g is None:
-                        g = gfp_cache[gtext] = parse_gfp_lenient(gtext, Counter())
+                    hit = gfp_cache.get(gtext)
+                    if hit is None:
+                        cnt = Counter()
+                        hit = gfp_cache[gtext] = (parse_gfp_lenient(gtext, cnt), cnt)
+                    g = hit[0]
                     rows.append((t - t0, EV_ALLOC, -1 if failed else pfn, order, mt, g, pid,
                                  -1, -1, 0, gtext))
                 elif event == "mm_page_free":
@@ -589,25 +593,20 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
             if not (0 <= order <= 10):
                 rows.pop()
                 _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
-    # unknown gfp names, counted per allocation that carried them
-    per_text = {}
-    for g in gfp_cache:
-        cnt = Counter()
-        parse_gfp_lenient(g, cnt)
-        per_text[g] = cnt
     if rows:
+        # unknown gfp names, counted per allocation that carried them
         n_by_text = Counter(r[10] for r in rows if r[10] is not None)
         for g, n in n_by_text.items():
-            for name, k in per_text[g].items():
+            for name, k in gfp_cache[g][1].items():
                 unknown[name] += k * n
         a = np.array([r[:10] for r in rows], dtype=np.int64)
     else:
         a = np.zeros((0, 10), np.int64)
-    res.t_ns, res.ev, res.pfn = a[:, 0].copy(), a[:, 1].astype(np.int8), a[:, 2].copy()
-    res.order, res.mt, res.gfp = a[:, 3].astype(np.int8), a[:, 4].astype(np.int8), a[:, 5].copy()
-    res.pid = a[:, 6].astype(np.int32)
-    res.fallback_order, res.fallback_mt = a[:, 7].astype(np.int8), a[:, 8].astype(np.int8)
-    res.change_ownership = a[:, 9].astype(np.int8)
+    res.set_columns(dict(
+        t_ns=a[:, 0].copy(), ev=a[:, 1].astype(np.int8), pfn=a[:, 2].copy(),
+        order=a[:, 3].astype(np.int8), mt=a[:, 4].astype(np.int8), gfp=a[:, 5].copy(),
+        pid=a[:, 6].astype(np.int32), fallback_order=a[:, 7].astype(np.int8),
+        fallback_mt=a[:, 8].astype(np.int8), change_ownership=a[:, 9].astype(np.int8)))
     res.lines = lineno
     return res
 

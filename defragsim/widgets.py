@@ -273,10 +273,8 @@ def _fmt(v, sign=False) -> str:
 
 
 def _counters(r) -> dict:
+    from .compare import nonmovable
     v, d = r.vmstat, r.diagnostics
-
-    def nm(key):
-        return d[key]["unmovable"] + d[key]["reclaimable"]
     ex = r.extfrag_summary()
     return {
         "pswpout": v["pswpout"], "pswpin": v["pswpin"],
@@ -285,8 +283,8 @@ def _counters(r) -> dict:
         "compact_stall": v["compact_stall"], "compact_success": v["compact_success"],
         "thp_fault_alloc": v["thp_fault_alloc"], "thp_fault_fallback": v["thp_fault_fallback"],
         "extfrag events": ex["events"], "extfrag fragmenting": ex["fragmenting"],
-        "reclaim retries (non-movable)": nm("reclaim_retries"),
-        "stall s (non-movable)": round(d["stall_s"]["unmovable"] + d["stall_s"]["reclaimable"], 4),
+        "reclaim retries (non-movable)": nonmovable(d, "reclaim_retries"),
+        "stall s (non-movable)": round(nonmovable(d, "stall_s"), 4),
         "stall s (movable)": round(d["stall_s"]["movable"], 4),
         "oom_kill": v["oom_kill"], "nr_free_pages": v["nr_free_pages"],
     }

@@ -18,6 +18,7 @@ import pytest
 
 from defragsim import Config, run
 from defragsim import constants as C
+from defragsim.compare import nonmovable
 from defragsim.config import ConfigError, Patches
 from defragsim.gfp import parse_gfp
 from defragsim.workload import build_workload
@@ -163,8 +164,7 @@ def storm_series():
     return out
 
 
-def _nm(d, key):
-    return d[key]["unmovable"] + d[key]["reclaimable"]
+_nm = nonmovable
 
 
 def test_patch2_nonmovable_pageblock_compaction_finds_sources(storm_series):
