@@ -53,12 +53,13 @@ class RunSpec:
         return Config(**kw)
 
 
-def parse_run_spec(spec: str, *, label: str | None = None) -> RunSpec:
+def parse_run_spec(spec: str, *, label: str | None = None, where: str = "compare") -> RunSpec:
     """``"defrag_mode=1,patches=2,3,4,growth_scale=1.5"`` -> RunSpec.
 
-    Errors name the offending key and the whole spec."""
+    Errors name the offending key and the whole spec, after ``where`` (the
+    command or option the spec came from)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"compare: empty configuration {spec!r} (e.g. \"defrag_mode=1,patches=all\")")
+        raise ConfigError(f"{where}: empty configuration {spec!r} (e.g. \"defrag_mode=1,patches=all\")")
     pairs: list[list[str]] = []
     for tok in spec.split(","):
         tok = tok.strip()
@@ -70,35 +71,35 @@ def parse_run_spec(spec: str, *, label: str | None = None) -> RunSpec:
         elif pairs and pairs[-1][0] == "patches" and tok.isdigit():
             pairs[-1][1] += "," + tok
         else:
-            raise ConfigError(f"compare: {spec!r}: {tok!r} is not key=value")
+            raise ConfigError(f"{where}: {spec!r}: {tok!r} is not key=value")
     cfg: dict = {}
     growth = 1.0
     seen = set()
     for k, v in pairs:
         if k in seen:
-            raise ConfigError(f"compare: {spec!r}: {k} given twice")
+            raise ConfigError(f"{where}: {spec!r}: {k} given twice")
         seen.add(k)
         if k == "seed":
-            raise ConfigError(f"compare: {spec!r}: seeds are chosen with --seeds, not per configuration")
+            raise ConfigError(f"{where}: {spec!r}: seeds are chosen with --seeds, not per configuration")
         if k in _WORKLOAD_KEYS:
             try:
                 growth = float(v)
             except ValueError:
-                raise ConfigError(f"compare: {spec!r}: growth_scale: not a number: {v!r}") from None
+                raise ConfigError(f"{where}: {spec!r}: growth_scale: not a number: {v!r}") from None
             if not (growth >= 0 and math.isfinite(growth)):
-                raise ConfigError(f"compare: {spec!r}: growth_scale: must be >= 0, got {v}")
+                raise ConfigError(f"{where}: {spec!r}: growth_scale: must be >= 0, got {v}")
             continue
         if k not in _CONFIG_KEYS:
             known = ", ".join(sorted((_CONFIG_KEYS - {"seed"}) | _WORKLOAD_KEYS))
-            raise ConfigError(f"compare: {spec!r}: unknown key {k!r} (known: {known})")
+            raise ConfigError(f"{where}: {spec!r}: unknown key {k!r} (known: {known})")
         if k in _INT_KEYS:
             try:
                 cfg[k] = int(v)
             except ValueError:
-                raise ConfigError(f"compare: {spec!r}: {k}: not an integer: {v!r}") from None
+                raise ConfigError(f"{where}: {spec!r}: {k}: not an integer: {v!r}") from None
         elif k in _BOOL_KEYS:
             if v.lower() not in _BOOL:
-                raise ConfigError(f"compare: {spec!r}: {k}: expected true/false, got {v!r}")
+                raise ConfigError(f"{where}: {spec!r}: {k}: expected true/false, got {v!r}")
             cfg[k] = _BOOL[v.lower()]
         else:
             cfg[k] = v
@@ -134,6 +135,12 @@ def mean_ci(values) -> tuple[float, float]:
     if len(x) < 2:
         return m, 0.0
     return m, t95(len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
+
+
+def median_index(totals) -> int:
+    """Index of the (lower) median of ``totals``; ties go to the first."""
+    order = sorted(range(len(totals)), key=lambda i: (totals[i], i))
+    return order[(len(order) - 1) // 2]
 
 
 def nonmovable(d: dict, key: str):
@@ -213,10 +220,8 @@ class Comparison:
     def figure_seed_index(self, metric: str = "pswpout") -> int:
         """The seed the figures show: the (lower) median of ``metric`` summed
         over the configurations, so one atypical seed does not stand for all."""
-        totals = [sum(rs[i].vmstat[metric] for rs in self.results.values())
-                  for i in range(len(self.seeds))]
-        order = sorted(range(len(totals)), key=lambda i: (totals[i], i))
-        return order[(len(order) - 1) // 2]
+        return median_index([sum(rs[i].vmstat[metric] for rs in self.results.values())
+                             for i in range(len(self.seeds))])
 
     def frame(self) -> pd.DataFrame:
         """Long table: one row per (config, seed, metric)."""
@@ -260,8 +265,31 @@ def _cell(base: tuple, cur: tuple, is_base: bool) -> str:
 
 def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0) -> str:
     """The mmtests-style text table (see the module docstring)."""
-    labels = list(cmp.results)
     per = {lab: [all_metrics(r) for r in rs] for lab, rs in cmp.results.items()}
+    n = len(cmp.seeds)
+    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}, {cmp.duration_s:.1f} s simulated, "
+            f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
+    return metrics_table(per, cmp.specs, head=head, n_seeds=n, full=full, min_abs=min_abs)
+
+
+def spec_line(i: int, spec: RunSpec) -> str:
+    """``  [i] label: key=value, ...`` -- the legend line of one table column."""
+    return (f"  [{i}] {spec.label}: " + (", ".join(f"{k}={v}" for k, v in spec.config.items())
+                                        or "defaults")
+            + (f", growth_scale={spec.growth_scale:g}" if spec.growth_scale != 1.0 else ""))
+
+
+def metrics_table(per: dict, specs, *, head: str, n_seeds: int, full: bool = True,
+                  min_abs: float = 0.0, columns: int | None = None) -> str:
+    """The mmtests-style table from per-seed metric dicts.
+
+    ``per`` maps a column label to a list of :func:`all_metrics` dicts (one per
+    seed); ``specs`` are the columns' RunSpecs, in the same order, for the
+    legend.  ``columns``: at most this many configurations side by side; more
+    are split into blocks of columns, each block starting again with the
+    first configuration (the base of the percentages).  ``None``: one block.
+    """
+    labels = list(per)
     keys: list[str] = []
     for lab in labels:
         for m in per[lab]:
@@ -276,25 +304,40 @@ def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0) -
         if all(abs(s[0]) <= min_abs and s[1] == 0 for s in stats):
             continue           # all zero: leave it out of the mail
         rows.append((k, [_cell(stats[0], s, i == 0) for i, s in enumerate(stats)]))
-    n = len(cmp.seeds)
-    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}, {cmp.duration_s:.1f} s simulated, "
-            f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
     notes = ["means over seeds; (x%) change vs the first column; *x%* where the 95% confidence",
-             "intervals do not overlap" + (" (one seed: no intervals, no marks)" if n < 2 else ""),
+             "intervals do not overlap" + (" (one seed: no intervals, no marks)" if n_seeds < 2 else ""),
              "rows: the series' headline numbers, then /proc/vmstat, then model diagnostics",
              "(model: not kernel counters); rows that are zero everywhere are omitted"]
+    out = [head, ""] + notes + [""]
+    out += [spec_line(i, spec) for i, spec in enumerate(specs)]
+    blocks = _column_blocks(len(labels), columns)
+    for b, cols in enumerate(blocks):
+        out.append("")
+        if len(blocks) > 1:
+            out.append(f"== columns {', '.join(f'[{i}]' for i in cols)} "
+                       f"(block {b + 1} of {len(blocks)}; % vs [0])")
+        out += _table_block([labels[i] for i in cols], [(k, [c[i] for i in cols]) for k, c in rows])
+    return "\n".join(out) + "\n"
+
+
+def _column_blocks(n: int, columns: int | None) -> list[list[int]]:
+    """Column indices of each block: all in one, or [0] + up to columns-1 others."""
+    if columns is None or n <= columns:
+        return [list(range(n))]
+    if columns < 2:
+        raise ConfigError(f"table: columns must be at least 2 (the base and one more), got {columns}")
+    step = columns - 1
+    return [[0] + list(range(s, min(s + step, n))) for s in range(1, n, step)]
+
+
+def _table_block(labels: list, rows: list) -> list[str]:
+    """Header line and one line per metric for the columns ``labels``."""
     def shown(k):
         return k.strip() if k.startswith("  ") else k.split(" ", 1)[1].strip()
 
     w0 = max([len(shown(k)) for k, _ in rows] + [10]) + 2
     colw = [max([len(lab)] + [len(c[i]) for _, c in rows]) + 3 for i, lab in enumerate(labels)]
-    out = [head, ""] + notes + [""]
-    for i, spec in enumerate(cmp.specs):
-        out.append(f"  [{i}] {spec.label}: " + (", ".join(f"{k}={v}" for k, v in spec.config.items())
-                                               or "defaults")
-                   + (f", growth_scale={spec.growth_scale:g}" if spec.growth_scale != 1.0 else ""))
-    out.append("")
-    out.append(" " * w0 + "".join(f"{lab:>{colw[i]}}" for i, lab in enumerate(labels)))
+    out = [" " * w0 + "".join(f"{lab:>{colw[i]}}" for i, lab in enumerate(labels))]
     section = None
     titles = {"vmstat": "/proc/vmstat", "model": "model diagnostics (not kernel counters)"}
     for k, cells in rows:
@@ -305,7 +348,7 @@ def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0) -
                 out.append(f"-- {titles.get(sec, sec)}")
             section = sec
         out.append(f"{shown(k):<{w0}}" + "".join(f"{c:>{colw[i]}}" for i, c in enumerate(cells)))
-    return "\n".join(out) + "\n"
+    return out
 
 
 def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | None = None,
@@ -348,11 +391,14 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
                       duration_s=dur)
 
 
-def write_figures(cmp: Comparison, out, *, seed_index: int | None = None) -> list[str]:
+def write_figures(cmp: Comparison, out, *, seed_index: int | None = None,
+                  ncols: int | None = None) -> list[str]:
     """Side-by-side figures of one seed of each configuration (default: the
     median seed by total swap-out, :meth:`Comparison.figure_seed_index`):
     pageblock maps, swap activity, extfrag events by fallback pair, stall time
-    and reclaim retries over time (PNG + SVG each)."""
+    and reclaim retries over time (PNG + SVG each).  ``ncols``: at most this
+    many panels per row, more configurations wrap into a grid (default: one
+    row)."""
     from pathlib import Path
     import matplotlib
     matplotlib.use("Agg", force=False)
@@ -364,13 +410,17 @@ def write_figures(cmp: Comparison, out, *, seed_index: int | None = None) -> lis
     i = cmp.figure_seed_index() if seed_index is None else seed_index
     rs = [r[i] for r in cmp.results.values()]
     n = len(rs)
+    cols = n if ncols is None else max(1, min(ncols, n))
+    nrows = -(-n // cols)
     files = []
     for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
                         ("swap", plot.plot_swap, 3), ("stall", plot.plot_stall, 3),
                         ("retries", plot.plot_reclaim_retries, 3)):
-        fig, axes = plt.subplots(1, n, figsize=(5.5 * n, h), squeeze=False)
-        for ax, r in zip(axes[0], rs):
+        fig, axes = plt.subplots(nrows, cols, figsize=(5.5 * cols, h * nrows), squeeze=False)
+        for ax, r in zip(axes.flat, rs):
             fn(r, ax=ax)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
         fig.suptitle(f"{cmp.scenario}, {format_size(cmp.mem)}, seed {cmp.seeds[i]}", fontsize=9)
         fig.tight_layout()
         files += plot.save_figure(fig, out / name)
