@@ -1,4 +1,4 @@
-"""Command line: ``defragsim run|scenarios|demo|compare|onset`` (also ``python -m defragsim``).
+"""Command line: ``defragsim run|scenarios|demo|compare|sweep|onset`` (also ``python -m defragsim``).
 
 Errors in the input (an impossible config, an unknown scenario, a bad
 scenario file) print one line ``defragsim: error: ...`` naming the field and
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
@@ -253,6 +254,36 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"defragsim: warning: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_sweep(args) -> int:
+    """``defragsim sweep SCENARIO --patches all-combinations --seeds N --out DIR``."""
+    from .sweep import SweepError, parse_set, sweep
+    base, growth = parse_set(args.set)
+    if args.columns < 2:
+        raise ConfigError(f"--columns: at least 2 (the base and one more), got {args.columns}")
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        try:
+            res = sweep(args.scenario, patches=args.patches or "all-combinations", seeds=args.seeds,
+                        seed0=args.seed0, mem=args.mem, defrag_mode=args.defrag_modes,
+                        duration=args.duration, base=base, growth_scale=growth,
+                        executor=args.executor, workers=args.workers, out=args.out,
+                        progress=not args.no_progress, figures=args.figures, columns=args.columns,
+                        log=_progress)
+        except SweepError as e:
+            print(f"defragsim: error: {e}", file=sys.stderr)
+            return 1
+    print(res.table(full=False, columns=args.columns), end="")
+    out = Path(args.out)
+    print(f"({res.ran} tasks run, {res.skipped} found in the store; all rows: {out}/summary.txt)")
+    print(f"wrote {out}/summary.txt, summary.csv, sweep.json, store/"
+          + (", figures/" if args.figures else ""))
+    return 0
+
+
 def cmd_onset(args) -> int:
     """``defragsim onset``: the storm-onset sweep (figure + table)."""
     import matplotlib
@@ -378,6 +409,33 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--duration", type=float, default=None)
     fg.add_argument("--out", default="out/figures")
     fg.set_defaults(fn=cmd_figures)
+    sw = sub.add_parser("sweep", help="every patch combination x seeds (x memory sizes x "
+                        "defrag modes) in parallel, resumable; means and 95%% intervals")
+    sw.add_argument("scenario")
+    sw.add_argument("--patches", action="append", metavar="SPECS",
+                    help="all-combinations (default: the 12 subsets the kernel can have) or patch "
+                    "sets separated by ';', e.g. 'none;all;2,3,4' (repeatable)")
+    sw.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    sw.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    sw.add_argument("--mem", default=None, help="memory sizes, e.g. 512M,1G (default: the scenario's)")
+    sw.add_argument("--defrag-mode", dest="defrag_modes", default="1", metavar="1|0,1",
+                    help="vm.defrag_mode values (default 1)")
+    sw.add_argument("--duration", type=float, default=None, help="simulated seconds")
+    sw.add_argument("--set", default=None, metavar="KEY=VALUE,...",
+                    help="further settings for every configuration, as for compare "
+                    "(e.g. swappiness=100,growth_scale=2)")
+    sw.add_argument("--executor", default="local", help="local (a process pool, default) or "
+                    "dask://HOST:PORT (a Dask scheduler)")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="local pool size (default: one per CPU)")
+    sw.add_argument("--columns", type=int, default=5, help="configurations side by side in the "
+                    "table; more are split into blocks that each start with the first (default 5)")
+    sw.add_argument("--out", required=True, help="store/, summary.txt, summary.csv, sweep.json; "
+                    "finished tasks found here are skipped")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sw.add_argument("--figures", action="store_true", help="also the compare figures of the median "
+                    "seed in OUT/figures (re-simulated here)")
+    sw.set_defaults(fn=cmd_sweep)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     o.add_argument("scenario", nargs="?", default="storm")
     o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")

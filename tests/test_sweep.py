@@ -1,0 +1,208 @@
+"""``defragsim sweep``: task keys, the local pool and Dask against a serial run,
+resume and unreadable store files, the summary, figures, errors and the CLI.
+
+Tiny runs (steady, 64M, 0.5 s simulated, 3 configurations x 2 seeds) so the
+file stays well under two minutes on two cores."""
+from __future__ import annotations
+
+import shutil
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from defragsim import sweep as sw
+from defragsim.cli import main
+from defragsim.compare import RunSpec, compare, t95
+from defragsim.config import ConfigError
+
+SMALL = dict(patches="none;all;2,3", seeds=2, mem="64M", duration=0.5)
+
+
+def run_sweep(out, **kw):
+    args = {**SMALL, "workers": 2, "progress": False, "log": lambda msg: None, **kw}
+    return sw.sweep("steady", out=out, **args)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """The reference sweep on a local pool of two workers."""
+    return run_sweep(tmp_path_factory.mktemp("sweep") / "base")
+
+
+@pytest.fixture
+def copy_of_base(base, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(base.out, out)
+    return out
+
+
+# -- tasks and keys ------------------------------------------------------------
+
+def test_task_keys_per_configuration_not_per_seed():
+    plan = sw.make_plan("steady", **SMALL)
+    tasks = plan.tasks()
+    assert len(tasks) == 6                                 # 3 configurations x 2 seeds
+    assert [t.key for t in tasks] == [t.key for t in sw.make_plan("steady", **SMALL).tasks()]
+    a0, a1 = tasks[0], tasks[1]
+    assert (a0.seed, a1.seed) == (0, 1) and a0.key == a1.key  # one configuration, two seeds:
+    assert a0 != a1 and a0.file_name != a1.file_name          # ... two tasks, two files
+    assert len(set(plan.keys())) == 3
+    for other in (dict(SMALL, duration=1.0), dict(SMALL, mem="128M"),
+                  dict(SMALL, growth_scale=2.0), dict(SMALL, base={"swappiness": 100})):
+        assert sw.make_plan("steady", **other).keys()[0] != plan.keys()[0], other
+
+
+def test_task_key_covers_the_scenario_file(tmp_path):
+    from defragsim.workload import scenario_path
+    text = scenario_path("steady").read_text()
+    a, b = tmp_path / "a" / "steady.toml", tmp_path / "b" / "steady.toml"
+    for p, t in ((a, text), (b, text + "\n# a comment changes the file, so the key\n")):
+        p.parent.mkdir()
+        p.write_text(t)
+    ka, kb = (sw.make_plan(str(p), **SMALL).keys()[0] for p in (a, b))
+    assert ka == sw.make_plan(str(a), **SMALL).keys()[0] and ka != kb
+
+
+def test_all_combinations_are_the_twelve_kernel_subsets():
+    labels = [p.label() for p in sw.all_patch_combinations()]
+    assert labels == ["none", "1", "2", "3", "1,2", "1,3", "2,3", "3,4", "1,2,3", "1,3,4",
+                      "2,3,4", "all"]
+    assert [p.label() for p in sw.parse_patch_sets(["none;all", "2,3,4"])] == ["none", "all", "2,3,4"]
+
+
+# -- running -------------------------------------------------------------------
+
+def test_local_pool_equals_a_serial_run(base):
+    assert (base.ran, base.skipped, base.rerun) == (6, 0, 0)
+    specs = [RunSpec(s.label, s.config, s.growth_scale) for s in base.plan.specs]
+    serial = compare("steady", specs, seeds=[0, 1], duration=0.5).frame()
+    got = base.frame().drop(columns="key")
+    key = ["config", "seed", "metric"]
+    pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
+                                  serial.sort_values(key).reset_index(drop=True))
+    df = sw.load_store(base.out)
+    assert len(df.groupby(["key", "seed"])) == 6
+
+
+def test_resume_runs_only_the_missing_task(base, copy_of_base):
+    victim = sorted((copy_of_base / "store").glob("*.parquet"))[2]
+    victim.unlink()
+    again = run_sweep(copy_of_base)
+    assert (again.ran, again.skipped, again.rerun) == (1, 5, 0)
+    assert victim.exists()
+    pd.testing.assert_frame_equal(again.frame(), base.frame())
+
+
+def test_corrupt_store_file_is_named_and_rerun(base, copy_of_base):
+    bad = sorted((copy_of_base / "store").glob("*.parquet"))[0]
+    bad.write_bytes(bad.read_bytes()[:100])               # truncated
+    with pytest.raises(ConfigError, match=bad.name):
+        sw.load_store(copy_of_base)
+    with pytest.warns(sw.SweepWarning, match=bad.name):
+        again = run_sweep(copy_of_base)
+    assert (again.ran, again.skipped, again.rerun) == (1, 5, 1)
+    pd.testing.assert_frame_equal(again.frame(), base.frame())
+
+
+def test_dask_cluster_gives_the_same_results(base, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        res = run_sweep(tmp_path / "dask", executor=cluster.scheduler_address.replace(
+            "tcp://", "dask://"), workers=None)
+    assert res.ran == 6
+    pd.testing.assert_frame_equal(res.frame(), base.frame())
+    first = res.frame()[res.frame()["config"] == "patches=none"]
+    assert sorted(set(first["seed"])) == [0, 1]           # same configuration, both seeds
+
+
+# -- summary, table, figures -----------------------------------------------------
+
+def test_summary_matches_numpy(base):
+    summ = pd.read_csv(base.out / "summary.csv")
+    assert list(summ.columns) == ["config", "metric", "n", "mean", "ci95"]
+    wide = base.frame().pivot_table(index=["config", "metric"], columns="seed", values="value")
+    wide = wide.reindex(pd.MultiIndex.from_frame(summ[["config", "metric"]])).fillna(0.0)
+    x = wide.to_numpy()
+    assert (summ["n"] == 2).all()
+    np.testing.assert_allclose(summ["mean"], x.mean(axis=1))
+    np.testing.assert_allclose(summ["ci95"], t95(2) * x.std(axis=1, ddof=1) / np.sqrt(2))
+    text = (base.out / "summary.txt").read_text()
+    for lab in ("patches=none", "patches=all", "patches=2,3"):
+        assert lab in text
+    assert text.startswith("defragsim sweep: steady, 64M, 0.5 s simulated, 3 configurations, "
+                           "2 seeds (0, 1)")
+
+
+def test_table_in_blocks_of_columns(base):
+    text = base.table(full=False, columns=2)
+    assert "== columns [0], [1] (block 1 of 2" in text and "== columns [0], [2] (block 2 of 2" in text
+    header = [ln for ln in text.splitlines() if "patches=none" in ln and "patches=all" in ln]
+    assert header, text
+    assert "== columns" not in base.table(columns=None)
+
+
+def test_figures_rerun_the_median_seed_in_a_grid(base, copy_of_base):
+    res = sw.SweepResult(out=copy_of_base, plan=base.plan)
+    files = sw.write_sweep_figures(res, ncols=2, progress=False)
+    assert any(f.endswith("pageblocks.png") for f in files)
+    assert (copy_of_base / "figures" / "swap.svg").exists()
+    # a store that does not reproduce is refused, not drawn
+    seed = res.figure_seed()
+    key = base.plan.keys()[0]
+    path = copy_of_base / "store" / f"{key}-seed{seed}.parquet"
+    df = pd.read_parquet(path)
+    df.loc[df["metric"] == "vmstat pgalloc_normal", "value"] += 1
+    df.to_parquet(path, index=False)
+    with pytest.raises(sw.SweepError, match="pgalloc_normal"):
+        sw.write_sweep_figures(sw.SweepResult(out=copy_of_base, plan=base.plan), progress=False)
+
+
+# -- errors and the CLI ----------------------------------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--executor", "dask:/nowhere"], "--executor: 'dask:/nowhere' is neither"),
+    (["--executor", "dask://localhost"], "dask://HOST:PORT"),
+    (["--patches", "none;4"], "--patches '4': patches: patch 4"),
+    (["--patches", "none;none"], "given more than once"),
+    (["--seeds", "0"], "--seeds: must be at least 1"),
+    (["--defrag-mode", "0,2"], "--defrag-mode"),
+    (["--set", "mem=1G"], "--set: mem is a sweep dimension"),
+    (["--set", "swappiness=x"], "--set: 'swappiness=x': swappiness: not an integer"),
+    (["--workers", "0"], "--workers"),
+])
+def test_cli_bad_input_is_one_line_error(argv, msg, tmp_path, capsys):
+    rc = main(["sweep", "steady", "--mem", "64M", "--duration", "0.5", "--seeds", "1",
+               "--no-progress", "--out", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("defragsim: error: ") and msg in err and "\n" not in err
+
+
+def test_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sw, "CONNECT_TIMEOUT_S", 1.0)
+    addr = f"dask://127.0.0.1:{_closed_port()}"
+    rc = main(["sweep", "steady", "--patches", "none", "--mem", "64M", "--duration", "0.5",
+               "--seeds", "1", "--no-progress", "--executor", addr, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("defragsim: error: --executor: cannot reach the Dask "
+                                      f"scheduler at tcp://127.0.0.1:{addr.rsplit(':', 1)[1]}")
+
+
+def test_cli_sweep_writes_store_and_summary(tmp_path, capsys):
+    out = tmp_path / "cli"
+    rc = main(["sweep", "steady", "--patches", "none;all", "--seeds", "2", "--mem", "64M",
+               "--duration", "0.5", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "patches=none" in text and "patches=all" in text and "4 tasks run" in text
+    assert len(list((out / "store").glob("*.parquet"))) == 4
+    assert (out / "summary.txt").exists() and (out / "sweep.json").exists()
+    assert len(pd.read_csv(out / "summary.csv")["config"].unique()) == 2
