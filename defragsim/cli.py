@@ -276,6 +276,10 @@ def cmd_sweep(args) -> int:
         except SweepError as e:
             print(f"defragsim: error: {e}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"defragsim: interrupted; finished runs are in {args.out}/store, the same "
+                  "command resumes", file=sys.stderr)
+            return 130
     print(res.table(full=False, columns=args.columns), end="")
     out = Path(args.out)
     print(f"({res.ran} tasks run, {res.skipped} found in the store; all rows: {out}/summary.txt)")

@@ -203,7 +203,10 @@ def parse_seeds(seeds, seed0: int = 0) -> list[int]:
         if seed0 < 0:
             raise ConfigError(f"--seed0: must be at least 0, got {seed0}")
         return list(range(seed0, seed0 + seeds))
-    out = [int(s) for s in seeds]
+    try:
+        out = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ConfigError(f"--seeds: expected a number or a list of seeds, got {seeds!r}") from None
     if not out or min(out) < 0 or len(set(out)) != len(out):
         raise ConfigError(f"--seeds: expected distinct seeds >= 0, got {seeds!r}")
     return out
@@ -435,8 +438,8 @@ def read_result(path: Path) -> pd.DataFrame:
     except Exception as e:  # pyarrow raises several types for damaged files
         raise ConfigError(f"{path}: not a readable parquet file ({type(e).__name__}: {e})") from None
     key, _, seed = path.stem.rpartition("-seed")
-    if list(df.columns) != _STORE_COLUMNS or df.empty or df["value"].isna().any() \
-            or set(df["key"]) != {key} or set(df["seed"].astype(str)) != {seed}:
+    if list(df.columns) != _STORE_COLUMNS or df.empty or set(df["key"]) != {key} \
+            or set(df["seed"].astype(str)) != {seed} or df["config_json"].nunique() != 1:
         raise ConfigError(f"{path}: not a complete sweep result for key {key} seed {seed}")
     return df
 
@@ -452,14 +455,16 @@ def load_store(out) -> pd.DataFrame:
 
 def _done(store: Path, tasks: list[Task]) -> tuple[set, int]:
     """File names of the tasks already stored, and how many files were
-    unreadable (each one warned about with its path; its task runs again)."""
+    unreadable or hold another configuration (each one warned about with its
+    path; its task runs again)."""
     done, bad = set(), 0
     for t in tasks:
         p = store / t.file_name
         if not p.exists():
             continue
         try:
-            read_result(p)
+            if read_result(p)["config_json"].iloc[0] != canonical_json(config_payload(t)):
+                raise ConfigError(f"{p}: holds another configuration than its key says")
             done.add(t.file_name)
         except ConfigError as e:
             bad += 1
@@ -641,7 +646,8 @@ def sweep(scenario: str, *, patches="all-combinations", seeds=1, seed0: int = 0,
     (out / "sweep.json").write_text(json.dumps(plan.as_json(), indent=1) + "\n")
     tasks = plan.tasks()
     done, bad = _done(store, tasks)
-    todo = [t for t in tasks if t.file_name not in done]
+    # seed-major, so an interrupted sweep has every configuration on the first seeds
+    todo = sorted((t for t in tasks if t.file_name not in done), key=lambda t: plan.seeds.index(t.seed))
     log(f"sweep: {_n(len(plan.specs), 'configuration')} x {_n(len(plan.seeds), 'seed')} = "
         f"{_n(len(tasks), 'task')}; {len(done)} already in {store} (skipped), {len(todo)} to run")
     failed = run_tasks(todo, store, executor=executor, workers=workers,

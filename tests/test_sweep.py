@@ -5,8 +5,11 @@ Tiny runs (steady, 64M, 0.5 s simulated, 3 configurations x 2 seeds) so the
 file stays well under two minutes on two cores."""
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 import socket
+import sys
 
 import numpy as np
 import pandas as pd
@@ -98,12 +101,20 @@ def test_resume_runs_only_the_missing_task(base, copy_of_base):
 def test_corrupt_store_file_is_named_and_rerun(base, copy_of_base):
     bad = sorted((copy_of_base / "store").glob("*.parquet"))[0]
     bad.write_bytes(bad.read_bytes()[:100])               # truncated
-    with pytest.raises(ConfigError, match=bad.name):
+    with pytest.raises(ConfigError, match=re.escape(bad.name)):
         sw.load_store(copy_of_base)
-    with pytest.warns(sw.SweepWarning, match=bad.name):
+    with pytest.warns(sw.SweepWarning, match=re.escape(str(bad))):
         again = run_sweep(copy_of_base)
     assert (again.ran, again.skipped, again.rerun) == (1, 5, 1)
     pd.testing.assert_frame_equal(again.frame(), base.frame())
+
+
+def test_a_failed_task_is_reported_and_not_stored(tmp_path):
+    task = sw.make_plan("steady", **dict(SMALL, patches="none", seeds=1)).tasks()[0]
+    bad = dataclasses.replace(task, scenario_sha256="0" * 64)   # as if the worker had another file
+    failed = sw.run_tasks([bad], tmp_path, workers=1, progress=False)
+    assert len(failed) == 1 and "SweepError" in failed[0] and "differs" in failed[0]
+    assert not list(tmp_path.iterdir())
 
 
 def test_dask_cluster_gives_the_same_results(base, tmp_path):
@@ -194,6 +205,12 @@ def test_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert rc == 2 and err.startswith("defragsim: error: --executor: cannot reach the Dask "
                                       f"scheduler at tcp://127.0.0.1:{addr.rsplit(':', 1)[1]}")
+
+
+def test_missing_dask_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)        # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"not installed \(pip install 'defragsim\[cluster\]'\)"):
+        sw.connect("tcp://127.0.0.1:8786")
 
 
 def test_cli_sweep_writes_store_and_summary(tmp_path, capsys):
