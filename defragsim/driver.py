@@ -29,7 +29,7 @@ from . import compaction, vmscan
 HPAGE_PMD_ORDER = 9
 
 
-@njit
+@njit(fastpath=True)
 def free_handle(st, prm, own, h, cpu):
     """The owner frees (or, on OOM kill, loses) a resident allocation."""
     pfn = own.h_pfn[h]
@@ -92,7 +92,7 @@ def workingset_refault(st, own, h, kind):
     return False
 
 
-@njit
+@njit(fastpath=True)
 def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active):
     pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, order)
     if pfn >= 0:
@@ -144,7 +144,8 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         t = op_t[i]
         if t > st.clock[0]:
             st.clock[0] = t
-        vmscan.run_daemons(st, prm, own, st.clock[0])
+        if vmscan.daemons_due(st, prm, st.clock[0]):
+            vmscan.run_daemons(st, prm, own, st.clock[0])
         k = op_kind[i]
         h = op_handle[i]
         cpu = op_cpu[i]

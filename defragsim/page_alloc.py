@@ -829,7 +829,7 @@ def nr_pcp_alloc(st, cpu, z, order):
     return batch
 
 
-@njit
+@njit(fastpath=True)
 def rmqueue_pcplist(st, prm, rec, cpu, z, order, migratetype, alloc_flags):
     """rmqueue_pcplist() / __rmqueue_pcplist(): take the list head, refilling on a miss."""
     pindex = order_to_pindex(migratetype, order)
@@ -867,7 +867,7 @@ def rmqueue_buddy(st, prm, rec, z, order, alloc_flags, migratetype):
     return pfn
 
 
-@njit
+@njit(fastpath=True)
 def rmqueue(st, prm, rec, cpu, preferred_z, z, order, gfp_mask, alloc_flags, migratetype):
     """rmqueue(): per-cpu lists for small orders and THP, else the buddy lists."""
     pfn = -1
@@ -919,7 +919,7 @@ def nr_pcp_free(st, cpu, z, batch, high):
     return min(max(st.pcp_free_count[cpu, z], min_nr_free), max_nr_free)
 
 
-@njit
+@njit(fastpath=True)
 def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     """free_frozen_page_commit(): queue on the pcp list head, drain above pcp->high.
 
@@ -970,7 +970,7 @@ def clear_page_contents(st, pfn, order):
         st.pg_order[pfn + i] = -1
 
 
-@njit
+@njit(fastpath=True)
 def free_frozen_pages(st, prm, cpu, pfn, order):
     """free_frozen_pages() / __free_pages_ok(): free an allocated chunk.
 
@@ -1068,7 +1068,7 @@ def zone_watermark_ok(st, z, order, mark, highest_zoneidx, alloc_flags):
                                st.zone_stat[z, NR_FREE_PAGES])
 
 
-@njit
+@njit(fastpath=True)
 def zone_watermark_fast(st, z, order, mark, highest_zoneidx, alloc_flags):
     """zone_watermark_fast(): order-0 shortcut, then the full check, then the
     un-boosted min watermark for __GFP_HIGH order-0 requests."""
@@ -1625,7 +1625,7 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
     return -1
 
 
-@njit
+@njit(fastpath=True)
 def __alloc_pages(st, prm, rec, own, cpu, gfp_mask, order):
     """__alloc_frozen_pages_noprof(): the fast path, then the slowpath.
 

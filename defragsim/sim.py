@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as C
-from ._jit import njit
+from ._jit import JIT_DISABLED, as_python_arrays, njit
 from .config import Config, ConfigError
 from .invariants import check_state
 from .driver import step_chunk
@@ -458,6 +458,9 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
     rec = make_recorder()
+    ops = (wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu, wl.content)
+    if JIT_DISABLED:
+        st, own, rec, ops = (as_python_arrays(x) for x in (st, own, rec, ops))
     event_limit = rec.ext_t.shape[0] - EVENT_HEADROOM
     cev_limit = st.cev.shape[0] - CEV_HEADROOM      # as driver.step_chunk stops
     dur_ns = max(int(wl.duration_ns), int(wl.t[-1]) if len(wl) else 0, 1)
@@ -541,8 +544,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         if not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0:
             raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
         while pos < baseline_ops:
-            pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
-                             wl.cpu, wl.content, pos, baseline_ops, event_limit)
+            pos = step_chunk(st, prm, rec, own, *ops, pos, baseline_ops, event_limit)
             flush_events()
         # MODEL: the initial state is built with the per-cpu lists drained, so
         # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
@@ -560,8 +562,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     for s in range(nsamples):
         end = int(cut[s])
         while pos < end:
-            pos = step_chunk(st, prm, rec, own, wl.t, wl.kind, wl.order, wl.gfp, wl.handle,
-                             wl.cpu, wl.content, pos, end, event_limit)
+            pos = step_chunk(st, prm, rec, own, *ops, pos, end, event_limit)
             if rec.ext_count[0] >= event_limit or st.cev_count[0] >= cev_limit:
                 # account the events in this row's running totals, then flush
                 record_row(s + 1, bounds[s] / 1e9)

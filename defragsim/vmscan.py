@@ -52,7 +52,8 @@ from .state import (
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
-    NODE_KSWAPD_WAKE_FLAG, NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
+    NODE_KSWAPD_WAKE_FLAG, NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_PROACTIVE_NEXT,
+    NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED, SC_CACHE_TRIM,
     SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
@@ -801,6 +802,19 @@ def finish_balance_pgdat(st, prm):
     if st.node[NODE_KSWAPD_ORDER] < alloc_order and reclaim_order >= alloc_order:
         st.node[NODE_KSWAPD_ORDER] = alloc_order
     start_balance_pgdat(st, prm)
+
+
+@njit(inline='always')
+def daemons_due(st, prm, until):
+    """Whether :func:`run_daemons` has work before ``until`` (model-only: the
+    driver checks this before each op, so an op with both daemons asleep makes
+    no call).  kswapd awake or napping; kcompactd woken, or its proactive
+    timeout expired."""
+    if st.node[NODE_KSWAPD_STATE] != KSWAPD_SLEEPING:
+        return True
+    if st.node[NODE_KCOMPACTD_STATE] != compaction.KCOMPACTD_SLEEPING:
+        return st.node[NODE_KCOMPACTD_TIME] <= until
+    return prm.compaction_proactiveness != 0 and st.node[NODE_PROACTIVE_NEXT] <= until
 
 
 @njit
