@@ -1,13 +1,31 @@
 #!/usr/bin/env python3
-"""Benchmarks (figures printed, never timed tests).
+"""All the benchmarks (figures printed, never timed tests).
 
     python benchmarks/run.py [--quick] [--json]
 
-Measures, on this machine: alloc/free events per second without pressure
-(`steady`), events per second and simulated seconds per wall second under
-pressure (`storm`), bytes of model state per page, and the cold start (first
-run in a fresh process, warm numba cache).  The first invocation compiles the
-kernels (minutes); the figures are taken after a warm-up run.
+On this machine, after a warm-up run (the first invocation on a cold numba
+cache compiles the kernels, minutes):
+
+* ``events_per_s_fastpath``: alloc/free ops per second of ``steady`` (no
+  memory pressure: every op is served by the per-cpu lists or the buddy
+  lists, no daemon runs);
+* ``events_per_s_storm`` and ``sim_s_per_wall_s``: ``storm`` with
+  defrag_mode=1 (kswapd, direct reclaim and compaction, swap);
+* ``jit_speedup_vs_python``: the same small workload with the kernels
+  compiled and as plain Python (``NUMBA_DISABLE_JIT=1``, in a subprocess),
+  ops per second over ops per second;
+* ``bytes_per_page``: model state (every State array) over pages, at 1 GiB
+  and at 256 GiB (``bytes_per_page_256g``; per-page arrays are 16 bytes, the
+  rest is per zone, per cpu and event rings);
+* ``default_explorer_warm_s``: a rerun of the patch explorer's default
+  configuration after toggling patches (not cached: model + redraw), median;
+* ``cold_start_s``: first run in a fresh process with a warm numba cache;
+* ``replay_lines_per_s``: parsing a real trace (CSV, .xz);
+* ``kbuild_thp_16g_s``: a 16 GiB ``kbuild-thp`` run (8192 pageblocks);
+* scaling: wall time against memory size (1, 4, 16, 64 GiB; 1-16 with
+  ``--quick``) and against simulated duration.
+
+``--json`` prints one JSON object with every figure as the last line.
 """
 from __future__ import annotations
 
@@ -18,48 +36,177 @@ import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+#: The small workload of the JIT/plain-Python comparison.
+NOJIT_CODE = """
+import json, sys, time
+from defragsim import Config, run
+from defragsim.workload import build_workload
+cfg = Config(mem="32M", seed=1)
+wl = build_workload("steady", cfg, duration=0.3)
+reps = int(sys.argv[1])
+run(wl, cfg)
+t = time.perf_counter()
+for _ in range(reps):
+    r = run(wl, cfg)
+dt = (time.perf_counter() - t) / reps
+print(json.dumps({"ops": len(wl), "s": dt, "vmstat": r.vmstat}))
+"""
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.machine()} {os.cpu_count()} cpus{' (' + cpu + ')' if cpu else ''}, "
+            f"Linux {platform.release()}, python {platform.python_version()}")
+
+
+def timed_run(scenario, cfg, duration=None, reps=1):
+    """Best wall time of ``reps`` runs (the workload built once), the ops and
+    the last result."""
+    from defragsim import run
+    from defragsim.workload import build_workload
+    wl = build_workload(scenario, cfg, duration=duration)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        r = run(wl, cfg)
+        best = min(best, time.perf_counter() - t)
+    return best, len(wl), r
+
+
+def bench_fastpath(mem, reps):
+    from defragsim import Config
+    dt, ops, r = timed_run("steady", Config(mem=mem, seed=1), reps=reps)
+    assert r.vmstat["pgscan_kswapd"] == 0 and r.diagnostics["slowpath_entries"] == 0, \
+        "steady is meant to run without memory pressure"
+    return ops / dt, dt, ops
+
+
+def bench_storm(mem, duration, reps):
+    from defragsim import Config
+    dt, ops, r = timed_run("storm", Config(mem=mem, defrag_mode=1, seed=1), duration, reps)
+    return ops / dt, r.duration_s / dt, dt, ops
+
+
+def bench_nojit(reps_jit=20):
+    """(JIT ops/s, plain-Python ops/s): the same workload, the same results."""
+    def child(env_extra, reps):
+        env = dict(os.environ, **env_extra)
+        p = subprocess.run([sys.executable, "-c", NOJIT_CODE, str(reps)], capture_output=True,
+                           text=True, env=env)
+        if p.returncode != 0:
+            raise RuntimeError(f"NUMBA_DISABLE_JIT run failed:\n{p.stderr[-2000:]}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    jit = child({}, reps_jit)
+    py = child({"NUMBA_DISABLE_JIT": "1"}, 1)
+    if jit["vmstat"] != py["vmstat"]:
+        raise RuntimeError("plain Python and the JIT disagree on /proc/vmstat: not the same code")
+    return jit["ops"] / jit["s"], py["ops"] / py["s"], jit["ops"]
+
+
+def bench_bytes_per_page(mem):
+    from defragsim import Config
+    from defragsim.state import make_state, state_nbytes
+    cfg = Config(mem=mem)
+    return state_nbytes(make_state(cfg)) / cfg.nr_pages
+
+
+def bench_cold_start():
+    code = ("import time;t=time.perf_counter();from defragsim import run,Config;"
+            "run('steady',Config(mem='256M'),duration=1.0);print(time.perf_counter()-t)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
+
+
+def bench_replay_lines():
+    from defragsim.trace import read_trace
+    shared = ROOT.parent / "shared" / "traces" / "b_pressure_dm0" / "page_events.csv.xz"
+    path = shared if shared.exists() else ROOT / "data/traces/samples-1s/page_events.csv.xz"
+    read_trace(ROOT / "data/traces/samples-1s/page_events.csv.xz")      # warm-up
+    t = time.perf_counter()
+    tr = read_trace(path)
+    dt = time.perf_counter() - t
+    return tr.lines / dt, str(path.relative_to(path.parents[2]))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
+    ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args()
     from defragsim import Config, run
-    from defragsim.state import make_state, state_nbytes
-    from defragsim.workload import build_workload
+    from explorer import measure as measure_explorer
 
-    out = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}"}
+    out = {"machine": machine()}
+    t0 = time.perf_counter()
+    run("steady", Config(mem="64M"), duration=0.5)          # warm-up (compiles on a cold cache)
+    out["warmup_s"] = time.perf_counter() - t0
+
+    def say(key, fmt, *extra):
+        print(f"{key:>26}: {fmt.format(out[key])}" + ("  " + " ".join(map(str, extra)) if extra else ""),
+              flush=True)
+
+    reps = 2 if args.quick else 3
     mem = "1G" if args.quick else "4G"
-    # warm-up (compiles on a cold cache)
-    run("steady", Config(mem="64M"), duration=0.5)
+    out["events_per_s_fastpath"], dt, ops = bench_fastpath(mem, reps)
+    say("events_per_s_fastpath", "{:,.0f}", f"(steady {mem}, {ops:,} ops in {dt:.3f} s)")
+    dur = 10 if args.quick else 30
+    out["events_per_s_storm"], out["sim_s_per_wall_s"], dt, ops = bench_storm("1G", dur, reps)
+    say("events_per_s_storm", "{:,.0f}", f"(storm 1G dm1, {dur} s simulated, {ops:,} ops in {dt:.2f} s)")
+    say("sim_s_per_wall_s", "{:.1f}")
 
-    cfg = Config(mem=mem, seed=1)
-    wl = build_workload("steady", cfg)
-    t = time.perf_counter()
-    r = run(wl, cfg)
-    dt = time.perf_counter() - t
-    out["events_per_s_fastpath"] = len(wl) / dt
-    out["steady_mem"] = mem
+    jit, py, ops = bench_nojit()
+    out["jit_speedup_vs_python"] = jit / py
+    say("jit_speedup_vs_python", "{:.0f}x", f"(steady 32M 0.3 s, {ops:,} ops: {jit:,.0f} vs {py:,.0f} ops/s,"
+        " identical /proc/vmstat)")
 
-    cfg = Config(mem="1G", defrag_mode=1, seed=1)
-    wl = build_workload("storm", cfg, duration=10 if args.quick else 30)
-    t = time.perf_counter()
-    r = run(wl, cfg)
-    dt = time.perf_counter() - t
-    out["events_per_s_storm"] = len(wl) / dt
-    out["sim_s_per_wall_s"] = r.duration_s / dt
+    out["bytes_per_page"] = bench_bytes_per_page("1G")
+    say("bytes_per_page", "{:.2f}", "(1 GiB)")
+    out["bytes_per_page_256g"] = bench_bytes_per_page("256G")
+    say("bytes_per_page_256g", "{:.2f}", "(256 GiB)")
 
-    st = make_state(Config(mem="1G"))
-    out["bytes_per_page"] = state_nbytes(st) / Config(mem="1G").nr_pages
+    ex = measure_explorer(reruns=3)
+    out["default_explorer_warm_s"] = ex["rerun_s"]
+    say("default_explorer_warm_s", "{:.2f} s", f"(model {ex['model_s']:.2f} s + redraw; cached "
+        f"{ex['cached_s']:.2f} s, slider {ex['slider_s']:.2f} s)")
 
-    code = "import time;t=time.perf_counter();from defragsim import run,Config;" \
-           "run('steady',Config(mem='256M'),duration=1.0);print(time.perf_counter()-t)"
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    out["cold_start_s"] = float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
+    out["cold_start_s"] = bench_cold_start()
+    say("cold_start_s", "{:.2f} s")
 
-    for k, v in out.items():
-        print(f"{k:>24}: {v:.3f}" if isinstance(v, float) else f"{k:>24}: {v}")
+    out["replay_lines_per_s"], name = bench_replay_lines()
+    say("replay_lines_per_s", "{:,.0f}", f"({name})")
+
+    dt, ops, r = timed_run("kbuild-thp", Config(mem="16G", defrag_mode=1, seed=1))
+    out["kbuild_thp_16g_s"] = dt
+    say("kbuild_thp_16g_s", "{:.2f} s", f"({Config(mem='16G').nr_pageblocks} pageblocks, "
+        f"{r.duration_s:.0f} s simulated, {ops:,} ops = {ops / dt:,.0f} ops/s)")
+
+    print("\nscaling with memory (kbuild-thp, defrag_mode=1, scenario duration):")
+    print(f"{'mem':>6} {'ops':>12} {'wall s':>8} {'ns/op':>7} {'sim s/wall s':>13}")
+    out["scaling_mem"] = []
+    for m in (["1G", "4G", "16G"] if args.quick else ["1G", "4G", "16G", "64G"]):
+        dt, ops, r = timed_run("kbuild-thp", Config(mem=m, defrag_mode=1, seed=1))
+        out["scaling_mem"].append({"mem": m, "ops": ops, "wall_s": dt})
+        print(f"{m:>6} {ops:>12,} {dt:>8.2f} {dt / ops * 1e9:>7.0f} {r.duration_s / dt:>13.1f}")
+    print("\nscaling with duration (storm 1G, defrag_mode=1):")
+    print(f"{'sim s':>6} {'ops':>12} {'wall s':>8} {'ns/op':>7}")
+    out["scaling_duration"] = []
+    for d in ([5, 10, 20] if args.quick else [5, 10, 20, 40, 80]):
+        dt, ops, r = timed_run("storm", Config(mem="1G", defrag_mode=1, seed=1), d)
+        out["scaling_duration"].append({"duration_s": d, "ops": ops, "wall_s": dt})
+        print(f"{d:>6} {ops:>12,} {dt:>8.2f} {dt / ops * 1e9:>7.0f}")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         print(json.dumps(out))
     return 0

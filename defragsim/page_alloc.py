@@ -698,7 +698,7 @@ def __rmqueue_steal(st, prm, rec, z, order, start_migratetype):
     return -1
 
 
-@njit
+@njit(fastpath=True)
 def __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode):
     """__rmqueue(): own lists, then CMA, claim, steal, remembering in ``mode[0]``
     where pay dirt was found (the mode persists across an rmqueue_bulk batch)."""
@@ -1240,6 +1240,11 @@ def get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags, migr
         return -1
 
 
+#: The same function, inlined at the fast path's call in __alloc_pages (the
+#: slowpath's calls stay calls; see defragsim._jit on what a call costs).
+get_page_from_freelist_fast = njit(get_page_from_freelist.__wrapped__, fastpath=True)
+
+
 @njit
 def gfp_to_alloc_flags(prm, gfp_mask, order):
     """gfp_to_alloc_flags(): the slowpath's flags (MIN watermark, reserves,
@@ -1644,8 +1649,8 @@ def __alloc_pages(st, prm, rec, own, cpu, gfp_mask, order):
     alloc_flags = ALLOC_WMARK_LOW
     alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, alloc_flags)
     alloc_flags |= alloc_flags_nofragment(st, prm, preferred_z, gfp_mask)
-    pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
-                                 migratetype, highest_zoneidx)
+    pfn = get_page_from_freelist_fast(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                      migratetype, highest_zoneidx)
     if pfn < 0:
         pfn = __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
                                      highest_zoneidx)

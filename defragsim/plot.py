@@ -224,6 +224,44 @@ def plot_stall(result, ax=None):
     return ax
 
 
+def plot_latency(result, ax=None, *, baseline=None):
+    """Allocation latency: the fraction of requests whose stall in the
+    allocator (slowpath: reclaim, compaction, retries; plus refault IO) was
+    longer than x, by request type, on log axes (power-of-two buckets of
+    ``result.latency_hist``).  Dashed: a baseline result, if given."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    drawn = False
+    for r, ls, tag in ((result, "-", ""), (baseline, "--", " (baseline)")):
+        if r is None:
+            continue
+        h = r.latency_hist
+        for mt in (C.MIGRATE_UNMOVABLE, C.MIGRATE_MOVABLE, C.MIGRATE_RECLAIMABLE):
+            tot = h[mt].sum()
+            if tot == 0 or h[mt, 1:].sum() == 0:
+                continue
+            # bucket b >= 1 holds stalls in [2^(b-1), 2^b) ns: P(stall >= 2^(b-1))
+            lo = 2.0 ** (np.arange(1, h.shape[1]) - 1)
+            ccdf = h[mt, ::-1].cumsum()[::-1][1:] / tot
+            keep = ccdf > 0
+            ax.step(lo[keep] / 1e3, ccdf[keep], where="post", ls=ls, color=MIGRATETYPE_COLORS[mt],
+                    label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}: {100 * ccdf[0]:.2g}% of "
+                          f"{int(tot):,} stalled")
+            drawn = True
+    if drawn:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no request stalled", ha="center", va="center", transform=ax.transAxes,
+                fontsize=8)
+    ax.set_xlabel("stall longer than (µs)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_title(title_for(result, "allocation latency"), fontsize=9)
+    return ax
+
+
 def plot_reclaim_retries(result, ax=None):
     """Slowpath reclaim retries per second by the request's migratetype."""
     plt = _plt()

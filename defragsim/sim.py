@@ -397,7 +397,7 @@ def add_psi_columns(tsdf: pd.DataFrame, nr_cpus: int) -> None:
 def run(workload, config: Config | None = None, *, duration: float | None = None,
         sample_interval: float | None = None, snapshots: int = 20,
         check_invariants: bool = False, progress: bool = False,
-        baseline_ops: int | None = None) -> Result:
+        baseline_ops: int | None = None, on_progress=None) -> Result:
     """Run a workload through the model.
 
     Parameters
@@ -416,6 +416,9 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         Run :func:`~defragsim.invariants.check_state` after every chunk.
     progress : bool
         Show a tqdm bar.
+    on_progress : callable, optional
+        Called with the fraction of the simulated time done (0..1] after each
+        time-series row (the patch explorer's status line).
     baseline_ops : int
         The first ``baseline_ops`` ops (all at t=0) build the initial state (a
         replay's prefill): they run before the first sample, row 0 of the time
@@ -576,6 +579,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
             guard.check(st, prm, own, s + 1, ts, ts_t)
         if bar is not None:
             bar.update(end - bar.n)
+        if on_progress is not None:
+            on_progress((s + 1) / nsamples)
         if (s + 1) % snap_every == 0 and s + 1 < nsamples:
             take_snapshot(min(bounds[s], dur_ns) / 1e9)
     if bar is not None:

@@ -24,6 +24,7 @@ first configuration, the base of the percentages.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -81,6 +82,7 @@ class Task:
     growth_scale: float
     duration: float | None   # None: the scenario's (e.g. a whole trace)
     seed: int
+    model_sha256: str = ""   # the planner's model_sha256(); workers check theirs
 
     @property
     def key(self) -> str:
@@ -100,6 +102,22 @@ def scenario_sha256(scenario: str) -> str:
     return hashlib.sha256(scenario_path(scenario).read_bytes()).hexdigest()
 
 
+#: Modules that only present results: editing them does not change a number.
+_PRESENTATION = {"cli.py", "plot.py", "widgets.py", "sweep.py", "report.py", "record.py"}
+
+
+@functools.lru_cache(maxsize=1)
+def model_sha256() -> str:
+    """sha256 of the model's source files (every module of the package but the
+    presentation ones): a stored result is reused only by the model that
+    computed it, so an edited kernel never passes off old numbers as new."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        if f.name not in _PRESENTATION:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def config_payload(task: Task) -> dict:
     """What identifies a task's configuration: everything but the seed."""
     from . import __version__
@@ -107,7 +125,7 @@ def config_payload(task: Task) -> dict:
     del cfg["seed"]
     return {"scenario": task.scenario_name, "scenario_sha256": task.scenario_sha256,
             "config": cfg, "duration": task.duration, "growth_scale": task.growth_scale,
-            "defragsim": __version__}
+            "defragsim": __version__, "model_sha256": model_sha256()}
 
 
 def canonical_json(obj) -> str:
@@ -242,7 +260,8 @@ class Plan:
     def task(self, spec: RunSpec, seed: int) -> Task:
         return Task(scenario=self.scenario, scenario_name=self.scenario_name,
                     scenario_sha256=self.scenario_sha256, label=spec.label, config=dict(spec.config),
-                    growth_scale=spec.growth_scale, duration=self.duration, seed=seed)
+                    growth_scale=spec.growth_scale, duration=self.duration, seed=seed,
+                    model_sha256=model_sha256())
 
     def tasks(self) -> list[Task]:
         """Configuration-major: all seeds of the first configuration first."""
@@ -312,6 +331,9 @@ def simulate(task: Task):
     if scenario_sha256(task.scenario) != task.scenario_sha256:
         raise SweepError(f"scenario {task.scenario}: the file here differs from the one the sweep "
                          "was planned with (a worker with another defragsim checkout?)")
+    if task.model_sha256 and model_sha256() != task.model_sha256:
+        raise SweepError("the defragsim model here differs from the one the sweep was planned "
+                         "with (a worker with another defragsim checkout?)")
     cfg = task.make_config()
     wl = build_workload(load_scenario(task.scenario), cfg, duration=task.duration,
                         growth_scale=task.growth_scale)

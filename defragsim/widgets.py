@@ -3,9 +3,9 @@
 ``PatchExplorer()`` in a cell shows the whole app: one checkbox per patch
 (labelled with its subject line), vm.defrag_mode, a scenario chooser (the
 synthetic scenarios and the shipped real traces), memory size, seed and
-duration, a Run button, a status line, and the plots (pageblock map with a
-time slider, swap activity, extfrag events by fallback pair, memory stall,
-THP faults) and a counters table.  "Pin as baseline" keeps the current result
+duration, a Run button, a status line with the run's progress, and the plots
+(pageblock map with a time slider, swap activity, extfrag events by fallback
+pair, memory stall, allocation latency, THP faults) and a counters table.  "Pin as baseline" keeps the current result
 beside the next ones (A/B) with deltas.  Results are cached by configuration,
 so toggling back is instant.  Errors are shown in the widget, never swallowed.
 
@@ -83,7 +83,7 @@ class PatchExplorer:
         self.slider = W.IntSlider(value=0, min=0, max=0, description="snapshot",
                                   continuous_update=False, layout=W.Layout(width="60%"))
         self.map_out = W.Output()
-        self.panels_out = W.Output()      # swap, extfrag, stall/latency, THP: one figure
+        self.panels_out = W.Output()      # swap, extfrag, stall, latency, THP: one figure
         self.table = W.HTML()
         self.cache: dict = {}
         self.result = None
@@ -146,7 +146,7 @@ class PatchExplorer:
             try:
                 wl = build_workload(self.scenario.value, cfg,
                                     duration=self.duration.value or None)
-                res = run(wl, cfg)
+                res = run(wl, cfg, on_progress=self._progress(key, wl, first))
             except Exception as e:            # shown in the widget, with the traceback
                 self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
                 return None
@@ -161,6 +161,20 @@ class PatchExplorer:
         self.slider.value = self.slider.max
         self.redraw()
         return self.result
+
+    def _progress(self, key, wl, first):
+        """The status line during a run: the share of the simulated time done,
+        updated every 5% (each update is one message to the browser)."""
+        shown = [-1]
+        what = "compiling and running" if first else "running"
+
+        def update(frac):
+            pct = int(frac * 100) // 5 * 5
+            if pct != shown[0]:
+                shown[0] = pct
+                self._set_status(f"{what} {self.label(key)}: {pct}% of "
+                                 f"{wl.duration_ns / 1e9:g} s simulated ({len(wl):,} ops)")
+        return update
 
     def pin(self):
         if self.result is None:
@@ -190,17 +204,19 @@ class PatchExplorer:
             return plt.subplots(figsize=(w, h), dpi=72)
 
     def _draw_panels(self):
-        """Swap activity, extfrag events by fallback pair, memory stall and THP
-        faults, in one figure (one render per run)."""
+        """Swap activity, extfrag events by fallback pair, memory stall,
+        allocation latency and THP faults, in one figure (one render per run);
+        the pinned baseline is dashed where two results share a panel."""
         import matplotlib.pyplot as plt
         from . import plot
         with plt.ioff():
-            fig, axes = plt.subplots(1, 4, figsize=(19, 3.1), dpi=72)
+            fig, axes = plt.subplots(1, 5, figsize=(23, 3.1), dpi=72)
         plot.plot_swap(self.result, ax=axes[0])
         plot.plot_extfrag(self.result, ax=axes[1])
         plot.plot_stall(self.result, ax=axes[2])
-        plot_thp(self.result, axes[3], baseline=self.baseline)
-        fig.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
+        plot.plot_latency(self.result, ax=axes[3], baseline=self.baseline)
+        plot_thp(self.result, axes[4], baseline=self.baseline)
+        fig.subplots_adjust(left=0.035, right=0.995, bottom=0.17, top=0.9, wspace=0.3)
         _show(self.panels_out, fig)
 
     def _draw_map(self):

@@ -48,6 +48,23 @@ def test_extfrag_plot_one_line_per_pair(result):
     plt.close(fig)
 
 
+def test_latency_plot_is_the_stall_ccdf_by_request_type(result):
+    h = result.latency_hist
+    assert h[:, 1:].sum() > 0, "the fixture's storm should stall some requests"
+    fig, ax = plt.subplots()
+    assert plot.plot_latency(result, ax=ax, baseline=result) is ax
+    stalled = [m for m in range(h.shape[0]) if h[m, 1:].sum()]
+    lines = ax.get_lines()
+    assert len(lines) == 2 * len(stalled)              # current + baseline per stalled type
+    for line, m in zip(lines, stalled):
+        y = line.get_ydata()
+        assert y[0] == pytest.approx(h[m, 1:].sum() / h[m].sum())   # share that stalled at all
+        assert all(a >= b for a, b in zip(y, y[1:]))                # a CCDF never rises
+    assert ax.get_xscale() == "log" and "µs" in ax.get_xlabel()
+    assert "allocation latency" in ax.get_title() and "storm" in ax.get_title()
+    plt.close(fig)
+
+
 def test_palette_is_the_colour_blind_safe_one():
     from matplotlib.colors import to_hex
     cols = {to_hex(c) for c in plot.MIGRATETYPE_COLORS.values()}

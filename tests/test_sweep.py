@@ -68,6 +68,21 @@ def test_task_key_covers_the_scenario_file(tmp_path):
     assert ka == sw.make_plan(str(a), **SMALL).keys()[0] and ka != kb
 
 
+def test_task_key_covers_the_model_source(monkeypatch):
+    key = sw.make_plan("steady", **SMALL).keys()[0]
+    assert len(sw.model_sha256()) == 64
+    monkeypatch.setattr(sw, "model_sha256", lambda: "1" * 64)   # as if a kernel had been edited
+    assert sw.make_plan("steady", **SMALL).keys()[0] != key
+
+
+def test_a_worker_with_another_model_refuses_the_task(tmp_path):
+    task = sw.make_plan("steady", **dict(SMALL, patches="none", seeds=1)).tasks()[0]
+    assert task.model_sha256 == sw.model_sha256()
+    bad = dataclasses.replace(task, model_sha256="1" * 64)
+    failed = sw.run_tasks([bad], tmp_path, workers=1, progress=False)
+    assert len(failed) == 1 and "model here differs" in failed[0]
+
+
 def test_all_combinations_are_the_twelve_kernel_subsets():
     labels = [p.label() for p in sw.all_patch_combinations()]
     assert labels == ["none", "1", "2", "3", "1,2", "1,3", "2,3", "3,4", "1,2,3", "1,3,4",

@@ -45,6 +45,19 @@ def test_run_draws_and_toggling_changes_the_plots(explorer):
     assert _png(ex.map_out) == map0
 
 
+def test_status_line_shows_progress_during_a_run(explorer):
+    ex = explorer
+    seen = []
+    ex.status.observe(lambda ch: seen.append(ch["new"]), names="value")
+    ex.seed.value = 7                      # not cached
+    ex.run_button.click()
+    ex.seed.value = 2
+    progress = [s for s in seen if "% of 2 s simulated" in s]
+    pcts = [int(s.split(": ")[1].split("%")[0]) for s in progress]
+    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(pcts) >= 10
+    assert "seed 7" in progress[0] and "ops," in seen[-1]     # then the summary
+
+
 def test_slider_scrubs_snapshots(explorer):
     ex = explorer
     ex.run_button.click()
