@@ -36,7 +36,7 @@ from .constants import (
     VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED, VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS,
     WMARK_HIGH, WMARK_LOW, WMARK_MIN,
 )
-from .page_alloc import __zone_watermark_ok, wmark_pages
+from .page_alloc import __zone_watermark_ok, page_kind, wmark_pages
 from .state import (
     CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
@@ -504,7 +504,7 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
         if f & PG_head:
             o = st.pg_order[pfn]
             step = 1 << o
-            kind = st.pg_kind[pfn]
+            kind = page_kind(st, pfn)
             if (f & PG_lru) and (kind == KIND_ANON or kind == KIND_FILE):
                 if o >= prm.pageblock_order or (order > 0 and o >= order):
                     ok = False        # skip_isolation_on_order()
@@ -922,7 +922,7 @@ def migrate_folio(st, prm, own, src, dst, order, cpu):
     kind, flags and LRU position stay), then the source is freed."""
     n = 1 << order
     h = st.pg_handle[src]
-    kind = st.pg_kind[src]
+    kind = page_kind(st, src)
     flags = st.pg_flags[src]
     page_alloc.prep_new_page(st, dst, order, kind, h)
     st.pg_flags[dst] = flags

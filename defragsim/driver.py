@@ -18,7 +18,7 @@ from .constants import (
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
 )
-from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, prep_new_page
+from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page
 from .state import (
     CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
@@ -36,7 +36,7 @@ def free_handle(st, prm, own, h, cpu):
     order = own.h_order[h]
     nr = 1 << order
     o = own.h_owner[h]
-    kind = st.pg_kind[pfn]
+    kind = page_kind(st, pfn)
     if vmscan.is_lru_kind(kind):
         vmscan.lruvec_del_folio(st, pfn)
     if kind == KIND_ANON:

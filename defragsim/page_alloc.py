@@ -32,14 +32,14 @@ from .constants import (
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
     ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
-    KIND_ANON, KIND_FILE, KIND_NONE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
+    KIND_ANON, KIND_FILE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
     MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_FREE_CMA_PAGES,
     NR_FREE_HIGHATOMIC, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_LOWORDER_PCP_LISTS,
     NR_PAGE_ORDERS, NR_PCP_LISTS, NR_RESERVED_HIGHATOMIC, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
     MAX_COMPACT_RETRIES, MAX_RECLAIM_RETRIES, PAGE_ALLOC_COSTLY_ORDER,
     VM_COMPACT_FAIL, VM_COMPACT_MIGRATE_SCANNED, VM_COMPACT_STALL, VM_COMPACT_SUCCESS,
-    VM_PGMIGRATE_SUCCESS, PG_buddy, PG_head, PG_lru, PG_pcp,
+    VM_PGMIGRATE_SUCCESS, PG_KIND_SHIFT, PG_buddy, PG_head, PG_lru, PG_pcp,
     PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
     VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
     ZONE_DMA32, ZONE_NORMAL,
@@ -99,6 +99,12 @@ def page_zonenum(st, pfn):
     if pfn < st.zone_end[ZONE_DMA32]:
         return ZONE_DMA32
     return ZONE_NORMAL
+
+
+@njit(inline='always')
+def page_kind(st, pfn):
+    """What the page holds (KIND_*; model): the top bits of its flags."""
+    return st.pg_flags[pfn] >> PG_KIND_SHIFT
 
 
 @njit(inline='always')
@@ -244,8 +250,7 @@ def account_freepages(st, z, nr_pages, mt):
 def set_buddy_order(st, pfn, order):
     """set_buddy_order(): mark ``pfn`` as the head of a free chunk (PageBuddy)."""
     st.pg_order[pfn] = order
-    st.pg_flags[pfn] = PG_buddy
-    st.pg_kind[pfn] = KIND_NONE
+    st.pg_flags[pfn] = PG_buddy            # (and KIND_NONE)
 
 
 @njit
@@ -766,9 +771,8 @@ def pcp_add(st, cpu, z, pindex, pfn, order, tail):
         list_add_tail(st, st.pcp_head, st.pcp_tail, lid, pfn)
     else:
         list_add(st, st.pcp_head, st.pcp_tail, lid, pfn)
-    st.pg_flags[pfn] = PG_pcp
+    st.pg_flags[pfn] = PG_pcp              # (and KIND_NONE)
     st.pg_order[pfn] = order
-    st.pg_kind[pfn] = KIND_NONE
     st.pcp_count[cpu, z] += 1 << order
     st.zone_stat[z, NR_ZONE_PCP] += 1 << order
 
@@ -964,8 +968,7 @@ def clear_page_contents(st, pfn, order):
     """Model bookkeeping: the pages no longer hold anything."""
     n = 1 << order
     for i in range(n):
-        st.pg_flags[pfn + i] = 0
-        st.pg_kind[pfn + i] = KIND_NONE
+        st.pg_flags[pfn + i] = 0           # (and KIND_NONE)
         st.pg_handle[pfn + i] = -1
         st.pg_order[pfn + i] = -1
 
@@ -1000,14 +1003,12 @@ def prep_new_page(st, pfn, order, kind, handle):
     """prep_new_page(): the chunk is handed out (model: record what it holds)."""
     n = 1 << order
     lru = PG_lru if (kind == KIND_ANON or kind == KIND_FILE) else 0
-    st.pg_flags[pfn] = PG_head | lru
+    st.pg_flags[pfn] = PG_head | lru | (kind << PG_KIND_SHIFT)
     st.pg_order[pfn] = order
-    st.pg_kind[pfn] = kind
     st.pg_handle[pfn] = handle
     for i in range(1, n):
-        st.pg_flags[pfn + i] = PG_tail | lru
+        st.pg_flags[pfn + i] = PG_tail | lru | (kind << PG_KIND_SHIFT)
         st.pg_order[pfn + i] = -1
-        st.pg_kind[pfn + i] = kind
         st.pg_handle[pfn + i] = handle
     st.zone_stat[page_zonenum(st, pfn), NR_ZONE_ALLOCATED] += n
 

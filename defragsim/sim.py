@@ -90,7 +90,7 @@ def snapshot_pageblocks(st, prm, counts):
             counts[b, 1] += 1 << o
             p += 1 << o
         else:
-            k = st.pg_kind[p]
+            k = st.pg_flags[p] >> C.PG_KIND_SHIFT
             if k > 0:
                 counts[b, 1 + k] += 1
             p += 1
@@ -302,7 +302,7 @@ def _vmstat(st, config) -> dict:
     v["nr_free_pages"] = int(st.zone_stat[:, C.NR_FREE_PAGES].sum())
     v["nr_free_pages_blocks"] = int(st.zone_stat[:, C.NR_FREE_PAGES_BLOCKS].sum())
     v["nr_free_cma"] = int(st.zone_stat[:, C.NR_FREE_CMA_PAGES].sum())
-    kinds = np.bincount(st.pg_kind, minlength=C.NR_KINDS)
+    kinds = np.bincount(st.pg_flags >> C.PG_KIND_SHIFT, minlength=C.NR_KINDS)
     v["nr_anon_pages"] = int(kinds[C.KIND_ANON])
     v["nr_file_pages"] = int(kinds[C.KIND_FILE])
     v["nr_slab_reclaimable_B"] = int(kinds[C.KIND_SLAB_RECLAIMABLE]) * C.PAGE_SIZE

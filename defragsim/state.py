@@ -28,7 +28,7 @@ from . import constants as C
 
 State = namedtuple("State", [
     # per pfn
-    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_kind", "pg_handle",
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 16 bytes per page
     # per pageblock
     "block_mt",
     # per zone geometry and accounting
@@ -406,7 +406,7 @@ def make_state(config, block_types=None) -> State:
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
         pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint16),
-        pg_kind=np.zeros(n, np.uint8), pg_handle=np.full(n, -1, np.int32),
+        pg_handle=np.full(n, -1, np.int32),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
         zone_end=np.array([e for _, e in spans], np.int64),

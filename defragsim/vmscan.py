@@ -44,8 +44,8 @@ from .constants import (
     VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN,
 )
 from .page_alloc import (
-    __zone_watermark_ok, free_frozen_pages, list_add, list_add_tail, list_del, page_zonenum,
-    wmark_pages,
+    __zone_watermark_ok, free_frozen_pages, list_add, list_add_tail, list_del, page_kind,
+    page_zonenum, wmark_pages,
 )
 from .state import (
     CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
@@ -73,7 +73,7 @@ __GFP_FS = 0x80
 @njit(inline='always')
 def folio_lru_list(st, pfn):
     """folio_lru_list(): which list a folio belongs on."""
-    kind = st.pg_kind[pfn]
+    kind = page_kind(st, pfn)
     active = (st.pg_flags[pfn] & PG_active) != 0
     if kind == KIND_ANON:
         return LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
@@ -183,7 +183,7 @@ def release_reclaimed_folio(st, prm, own, pfn, cpu, new_state):
     h = st.pg_handle[pfn]
     order = st.pg_order[pfn]
     nr = 1 << order
-    kind = st.pg_kind[pfn]
+    kind = page_kind(st, pfn)
     if h >= 0:
         own.h_state[h] = new_state
         own.h_pfn[h] = -1

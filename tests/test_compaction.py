@@ -447,7 +447,7 @@ def test_isolate_block_file_pages_need_gfp_fs(mixed_block, gfp, expect_file):
         assert got == list(range(32))
     else:
         assert got == list(range(0, 64, 2))
-        assert all(st.pg_kind[p] == ANON for p in got)
+        assert all(st.pg_flags[p] >> C.PG_KIND_SHIFT == ANON for p in got)
         # every file page is still on the file LRU
         lru = _lru_members(st)
         assert all(lru.get(p) == C.LRU_INACTIVE_FILE for p in range(1, PB, 2))
@@ -888,7 +888,7 @@ def _check_owners_and_lru(z, moved_expected=None):
         assert p >= 0, h
         assert st.pg_flags[p] & C.PG_head, (h, p)
         assert st.pg_handle[p] == h, (h, p)
-        assert st.pg_kind[p] == kind, (h, p)
+        assert st.pg_flags[p] >> C.PG_KIND_SHIFT == kind, (h, p)
         assert st.pg_order[p] == own.h_order[h] == 0
         if kind == ANON:
             assert st.pg_flags[p] & C.PG_lru and st.pg_flags[p] & C.PG_swapbacked
