@@ -807,11 +807,17 @@ def finish_balance_pgdat(st, prm):
 @njit(inline='always')
 def daemons_due(st, prm, until):
     """Whether :func:`run_daemons` has work before ``until`` (model-only: the
-    driver checks this before each op, so an op with both daemons asleep makes
-    no call).  kswapd awake or napping; kcompactd woken, or its proactive
-    timeout expired."""
-    if st.node[NODE_KSWAPD_STATE] != KSWAPD_SLEEPING:
-        return True
+    driver checks this before each op, so an op that finds both daemons
+    asleep or ahead of it in time makes no call): kswapd running behind
+    ``until``, or napping and woken or due; kcompactd woken and behind
+    ``until``, or its proactive timeout expired."""
+    state = st.node[NODE_KSWAPD_STATE]
+    if state == KSWAPD_RUNNING:
+        if st.node[NODE_KSWAPD_TIME] < until:
+            return True
+    elif state == KSWAPD_NAPPING:
+        if st.node[NODE_NAP_WOKEN] or st.node[NODE_NAP_UNTIL] <= until:
+            return True
     if st.node[NODE_KCOMPACTD_STATE] != compaction.KCOMPACTD_SLEEPING:
         return st.node[NODE_KCOMPACTD_TIME] <= until
     return prm.compaction_proactiveness != 0 and st.node[NODE_PROACTIVE_NEXT] <= until
