@@ -179,6 +179,9 @@ class Result:
     compaction_events: pd.DataFrame | None = None
     #: events dropped because the ring was full (as ftrace's "entries lost")
     compaction_events_lost: int = 0
+    #: wall seconds inside the jitted kernels (``elapsed_s`` minus recording,
+    #: snapshots and building the DataFrames)
+    kernel_s: float = 0.0
 
     @property
     def pageblock_order(self) -> int:
@@ -541,13 +544,16 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if check_invariants:
         check_state(st, prm)
     pos = 0
+    kernel_s = 0.0
     if baseline_ops is None:
         baseline_ops = int(wl.meta.get("baseline_ops", 0))
     if baseline_ops:
         if not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0:
             raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
         while pos < baseline_ops:
+            tk = time.perf_counter()
             pos = step_chunk(st, prm, rec, own, *ops, pos, baseline_ops, event_limit)
+            kernel_s += time.perf_counter() - tk
             flush_events()
         # MODEL: the initial state is built with the per-cpu lists drained, so
         # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
@@ -565,7 +571,9 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     for s in range(nsamples):
         end = int(cut[s])
         while pos < end:
+            tk = time.perf_counter()
             pos = step_chunk(st, prm, rec, own, *ops, pos, end, event_limit)
+            kernel_s += time.perf_counter() - tk
             if rec.ext_count[0] >= event_limit or st.cev_count[0] >= cev_limit:
                 # account the events in this row's running totals, then flush
                 record_row(s + 1, bounds[s] / 1e9)
@@ -615,4 +623,5 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         block_counts=_block_counts(st, config), state_bytes=state_nbytes(st),
         meta=dict(wl.meta), latency_hist=st.lat_hist.copy(),
         compaction_events=compaction_events, compaction_events_lost=int(st.cev_count[1]),
+        kernel_s=kernel_s,
     )

@@ -86,6 +86,7 @@ class PatchExplorer:
         self.panels_out = W.Output()      # swap, extfrag, stall, latency, THP: one figure
         self.table = W.HTML()
         self.cache: dict = {}
+        self._last_workload = (None, None)
         self.result = None
         self.baseline = None
         self.baseline_label = ""
@@ -125,7 +126,6 @@ class PatchExplorer:
     def run(self):
         """Run (or fetch from the cache) the current configuration and redraw."""
         from .sim import run
-        from .workload import build_workload
         key = self.key()
         self.errors.outputs = ()
         try:
@@ -144,8 +144,7 @@ class PatchExplorer:
             self.run_button.disabled = True
             t0 = time.perf_counter()
             try:
-                wl = build_workload(self.scenario.value, cfg,
-                                    duration=self.duration.value or None)
+                wl = self._workload(key, cfg)
                 res = run(wl, cfg, on_progress=self._progress(key, wl, first))
             except Exception as e:            # shown in the widget, with the traceback
                 self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
@@ -161,6 +160,18 @@ class PatchExplorer:
         self.slider.value = self.slider.max
         self.redraw()
         return self.result
+
+    def _workload(self, key, cfg):
+        """The op stream: it depends on the scenario, memory, seed and duration,
+        not on defrag_mode or the patches, so toggling those reuses it (the
+        last one is kept; run() only reads it)."""
+        from .workload import build_workload
+        wkey = key[:4]
+        if self._last_workload[0] != wkey:
+            self._last_workload = (None, None)      # free the old one first
+            wl = build_workload(self.scenario.value, cfg, duration=self.duration.value or None)
+            self._last_workload = (wkey, wl)
+        return self._last_workload[1]
 
     def _progress(self, key, wl, first):
         """The status line during a run: the share of the simulated time done,
