@@ -47,8 +47,8 @@ NOJIT_CODE = """
 import json, sys, time
 from defragsim import Config, run
 from defragsim.workload import build_workload
-cfg = Config(mem="32M", seed=1)
-wl = build_workload("steady", cfg, duration=1.0)
+cfg = Config(mem="128M", seed=1)
+wl = build_workload("steady", cfg, duration=20.0)
 reps = int(sys.argv[1])
 run(wl, cfg)
 rs = [run(wl, cfg) for _ in range(reps)]
@@ -172,7 +172,7 @@ def main() -> int:
 
     jit, py, ops = bench_nojit()
     out["jit_speedup_vs_python"] = jit / py
-    say("jit_speedup_vs_python", "{:.0f}x", f"(steady 32M 1 s, {ops:,} ops, in the kernels: {jit:,.0f} "
+    say("jit_speedup_vs_python", "{:.0f}x", f"(steady 128M 20 s, {ops:,} ops, in the kernels: {jit:,.0f} "
         f"vs {py:,.0f} ops/s; identical /proc/vmstat)")
 
     out["bytes_per_page"] = bench_bytes_per_page("1G")

@@ -766,8 +766,12 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         tt = rng.uniform(0, dur, ntouch)
         hot = rng.random(ntouch) < a["hot_share"]
         hh = np.empty(ntouch, np.int64)
+        # the touches of each task, in time-draw order (one stable sort, not a
+        # pass over all touches per task)
+        by_task = np.argsort(who, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(who, minlength=ntask))])
         for ti in range(ntask):
-            sel = who == ti
+            sel = by_task[bounds[ti]:bounds[ti + 1]]
             hs, ht = task_handles[ti]
             allh = np.concatenate([hs, ht])
             if len(allh) == 0:
@@ -775,7 +779,7 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
                 continue
             perm = rng.permutation(allh)
             nhot = max(int(len(perm) * a["hot_fraction"]), 1)
-            k = int(sel.sum())
+            k = len(sel)
             r = rng.random(k)
             hsel = hot[sel]
             idx = np.where(hsel, (r * nhot).astype(np.int64),
