@@ -96,6 +96,38 @@ def snapshot_pageblocks(st, prm, counts):
             p += 1
 
 
+@njit
+def timeseries_row(st, out, extfrag_events, extfrag_fragmenting):
+    """One row of the time series (``TS_COLUMNS``, in order) from the state."""
+    zs = st.zone_stat
+    ev = st.vm_events
+    rs = st.req_stats
+    bc = np.zeros(C.MIGRATE_TYPES, np.int64)
+    for mt in st.block_mt:
+        bc[mt] += 1
+    row = [
+        zs[:, C.NR_FREE_PAGES].sum(), zs[:, C.NR_FREE_PAGES_BLOCKS].sum(),
+        zs[:, C.NR_ZONE_PCP].sum(), zs[:, C.NR_ZONE_ALLOCATED].sum(),
+        ev[C.VM_PGALLOC_NORMAL], ev[C.VM_PGALLOC_DMA32],
+        ev[C.VM_PGFREE], extfrag_events, extfrag_fragmenting,
+        st.alloc_failed.sum(), st.watermark_boost.sum(),
+        bc[C.MIGRATE_UNMOVABLE], bc[C.MIGRATE_MOVABLE], bc[C.MIGRATE_RECLAIMABLE],
+        bc[C.MIGRATE_HIGHATOMIC],
+        ev[C.VM_PSWPIN], ev[C.VM_PSWPOUT], ev[C.VM_PGSCAN_KSWAPD], ev[C.VM_PGSCAN_DIRECT],
+        ev[C.VM_PGSTEAL_KSWAPD], ev[C.VM_PGSTEAL_DIRECT],
+        ev[C.VM_ALLOCSTALL_DMA32] + ev[C.VM_ALLOCSTALL_NORMAL] + ev[C.VM_ALLOCSTALL_MOVABLE],
+        ev[C.VM_COMPACT_STALL], ev[C.VM_OOM_KILL], st.node[NODE_SWAP_USED],
+        st.node[NODE_PSI_SOME_NS], st.node[NODE_PSI_TASK_NS],
+        1 if st.node[NODE_KSWAPD_STATE] == 1 else 0,
+        rs[0, REQ_RECLAIM_RETRIES], rs[1, REQ_RECLAIM_RETRIES], rs[2, REQ_RECLAIM_RETRIES],
+        rs[0, REQ_STALL_NS], rs[1, REQ_STALL_NS], rs[2, REQ_STALL_NS],
+        st.lru_size[0] + st.lru_size[1], st.lru_size[2] + st.lru_size[3],
+        ev[C.VM_THP_FAULT_ALLOC], ev[C.VM_THP_FAULT_FALLBACK], st.diag[DIAG_OOMD_KILLS],
+    ]
+    for i in range(len(row)):
+        out[i] = row[i]
+
+
 @dataclass
 class PageblockSnapshot:
     """The pageblock map at one moment."""
@@ -509,33 +541,11 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
 
     def record_row(row, t_s):
         ts_t[row] = t_s
-        zs = st.zone_stat
         ext_total[0] += int(rec.ext_count[0])
         if rec.ext_count[0]:
             fo = rec.ext_fallback_order[:rec.ext_count[0]]
             ext_total[1] += int((fo < config.pageblock_order).sum())
-        bc = np.bincount(st.block_mt, minlength=C.MIGRATE_TYPES)
-        ev = st.vm_events
-        rs = st.req_stats
-        ts[row] = [
-            zs[:, C.NR_FREE_PAGES].sum(), zs[:, C.NR_FREE_PAGES_BLOCKS].sum(),
-            zs[:, C.NR_ZONE_PCP].sum(), zs[:, C.NR_ZONE_ALLOCATED].sum(),
-            st.vm_events[C.VM_PGALLOC_NORMAL], st.vm_events[C.VM_PGALLOC_DMA32],
-            st.vm_events[C.VM_PGFREE], ext_total[0], ext_total[1],
-            st.alloc_failed.sum(), st.watermark_boost.sum(),
-            bc[C.MIGRATE_UNMOVABLE], bc[C.MIGRATE_MOVABLE], bc[C.MIGRATE_RECLAIMABLE],
-            bc[C.MIGRATE_HIGHATOMIC],
-            ev[C.VM_PSWPIN], ev[C.VM_PSWPOUT], ev[C.VM_PGSCAN_KSWAPD], ev[C.VM_PGSCAN_DIRECT],
-            ev[C.VM_PGSTEAL_KSWAPD], ev[C.VM_PGSTEAL_DIRECT],
-            ev[C.VM_ALLOCSTALL_DMA32] + ev[C.VM_ALLOCSTALL_NORMAL] + ev[C.VM_ALLOCSTALL_MOVABLE],
-            ev[C.VM_COMPACT_STALL], ev[C.VM_OOM_KILL], st.node[NODE_SWAP_USED],
-            st.node[NODE_PSI_SOME_NS], st.node[NODE_PSI_TASK_NS],
-            1 if st.node[NODE_KSWAPD_STATE] == 1 else 0,
-            rs[0, REQ_RECLAIM_RETRIES], rs[1, REQ_RECLAIM_RETRIES], rs[2, REQ_RECLAIM_RETRIES],
-            rs[0, REQ_STALL_NS], rs[1, REQ_STALL_NS], rs[2, REQ_STALL_NS],
-            st.lru_size[0] + st.lru_size[1], st.lru_size[2] + st.lru_size[3],
-            ev[C.VM_THP_FAULT_ALLOC], ev[C.VM_THP_FAULT_FALLBACK], st.diag[DIAG_OOMD_KILLS],
-        ]
+        timeseries_row(st, ts[row], ext_total[0], ext_total[1])
 
     guard = None
     if config.oomd is not None:
