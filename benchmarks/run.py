@@ -15,7 +15,7 @@ cache compiles the kernels, minutes):
   compiled and as plain Python (``NUMBA_DISABLE_JIT=1``, in a subprocess),
   ops per second over ops per second;
 * ``bytes_per_page``: model state (every State array) over pages, at 1 GiB
-  and at 256 GiB (``bytes_per_page_256g``; per-page arrays are 16 bytes, the
+  and at 256 GiB (``bytes_per_page_256g``; per-page arrays are 15 bytes, the
   rest is per zone, per cpu and event rings);
 * ``default_explorer_warm_s``: a rerun of the patch explorer's default
   configuration after toggling patches (not cached: model + redraw), median;
@@ -73,16 +73,18 @@ def machine() -> str:
 
 def timed_run(scenario, cfg, duration=None, reps=1):
     """Best wall time of ``reps`` runs (the workload built once), the ops and
-    the last result."""
+    the result of that best run."""
     from defragsim import run
     from defragsim.workload import build_workload
     wl = build_workload(scenario, cfg, duration=duration)
-    best = float("inf")
+    best, best_r = float("inf"), None
     for _ in range(reps):
         t = time.perf_counter()
         r = run(wl, cfg)
-        best = min(best, time.perf_counter() - t)
-    return best, len(wl), r
+        dt = time.perf_counter() - t
+        if dt < best:
+            best, best_r = dt, r
+    return best, len(wl), best_r
 
 
 def bench_fastpath(mem, reps):
@@ -157,8 +159,8 @@ def main() -> int:
     out["warmup_s"] = time.perf_counter() - t0
 
     def say(key, fmt, *extra):
-        print(f"{key:>26}: {fmt.format(out[key])}" + ("  " + " ".join(map(str, extra)) if extra else ""),
-              flush=True)
+        val = "failed" if out[key] is None else fmt.format(out[key])
+        print(f"{key:>26}: {val}" + ("  " + " ".join(map(str, extra)) if extra else ""), flush=True)
 
     reps = 2 if args.quick else 3
     mem = "1G" if args.quick else "4G"

@@ -93,7 +93,7 @@ PG_pinned = 0x1000    # long-term pinned (FOLL_LONGTERM: RDMA, vfio, io_uring bu
                       # folio_maybe_dma_pinned(); neither migratable nor reclaimable
 # MODEL: what a page holds (KIND_*) sits in the top three bits of its flags word,
 # as the kernel keeps zone, node and section numbers in the top bits of
-# page->flags: 16 bytes of model state per page instead of 17.
+# page->flags: 15 bytes of model state per page instead of 16.
 PG_KIND_SHIFT = 13
 PG_FLAGS_MASK = (1 << PG_KIND_SHIFT) - 1
 

@@ -224,11 +224,17 @@ def plot_stall(result, ax=None):
     return ax
 
 
+def _pct(p: float) -> str:
+    """A percentage for a legend: 100%, 99.6%, 2.1%, 0.0092%."""
+    return f"{p:.1f}%" if p >= 10 else f"{p:.2g}%"
+
+
 def plot_latency(result, ax=None, *, baseline=None):
     """Allocation latency: the fraction of requests whose stall in the
-    allocator (slowpath: reclaim, compaction, retries; plus refault IO) was
-    longer than x, by request type, on log axes (power-of-two buckets of
-    ``result.latency_hist``).  Dashed: a baseline result, if given."""
+    allocator (the slowpath: direct reclaim, compaction, retries) was longer
+    than x, by request type, on log axes (power-of-two buckets of
+    ``result.latency_hist``; refault IO is in the stall plot, not here).
+    Dashed: a baseline result, if given."""
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
@@ -245,17 +251,22 @@ def plot_latency(result, ax=None, *, baseline=None):
             lo = 2.0 ** (np.arange(1, h.shape[1]) - 1)
             ccdf = h[mt, ::-1].cumsum()[::-1][1:] / tot
             keep = ccdf > 0
-            ax.step(lo[keep] / 1e3, ccdf[keep], where="post", ls=ls, color=MIGRATETYPE_COLORS[mt],
-                    label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}: {100 * ccdf[0]:.2g}% of "
+            # one more point at the top edge of the last occupied bucket (2^b)
+            x = np.append(lo[keep], 2 * lo[keep][-1])
+            y = np.append(ccdf[keep], ccdf[keep][-1])
+            ax.step(x / 1e3, y, where="post", ls=ls, color=MIGRATETYPE_COLORS[mt],
+                    label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}: {_pct(100 * ccdf[0])} of "
                           f"{int(tot):,} stalled")
             drawn = True
     if drawn:
-        from matplotlib.ticker import FuncFormatter, NullLocator
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
-            # plain "0.01" labels, no minor ticks: a third of the drawing time
-            # of mathtext powers of ten (the explorer redraws on every run)
+            # plain "0.01" labels at 1, 2, 5 x 10^k (so a curve within one
+            # decade still gets labels), no minor ticks: a third of the drawing
+            # time of mathtext powers of ten (the explorer redraws on every run)
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
             axis.set_minor_locator(NullLocator())
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.legend(fontsize=7)

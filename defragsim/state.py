@@ -28,7 +28,7 @@ from . import constants as C
 
 State = namedtuple("State", [
     # per pfn
-    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 16 bytes per page
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 15 bytes per page
     # per pageblock
     "block_mt",
     # per zone geometry and accounting

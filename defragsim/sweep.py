@@ -97,9 +97,20 @@ class Task:
 
 
 def scenario_sha256(scenario: str) -> str:
-    """sha256 of a scenario file's bytes (by name or path)."""
-    from .workload import scenario_path
-    return hashlib.sha256(scenario_path(scenario).read_bytes()).hexdigest()
+    """sha256 of a scenario file's bytes (by name or path); for a trace
+    scenario (``kind = "trace"``) also of the trace and of the ``snap/``
+    folder beside it, which the replay reads."""
+    from .replay import find_snapshot
+    from .workload import load_scenario, scenario_path
+    h = hashlib.sha256(scenario_path(scenario).read_bytes())
+    sc = load_scenario(scenario)
+    if sc.kind == "trace":
+        trace = Path(sc.params["trace"])
+        snap = find_snapshot(trace)
+        files = [trace] + (sorted(p for p in snap.rglob("*") if p.is_file()) if snap else [])
+        for f in files:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 #: Modules that only present results: editing them does not change a number.
@@ -114,7 +125,8 @@ def model_sha256() -> str:
     h = hashlib.sha256()
     for f in sorted(Path(__file__).parent.glob("*.py")):
         if f.name not in _PRESENTATION:
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
+            # line endings normalised: a CRLF checkout holds the same model
+            h.update(f.name.encode() + b"\0" + f.read_bytes().replace(b"\r\n", b"\n"))
     return h.hexdigest()
 
 

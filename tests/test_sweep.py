@@ -68,6 +68,24 @@ def test_task_key_covers_the_scenario_file(tmp_path):
     assert ka == sw.make_plan(str(a), **SMALL).keys()[0] and ka != kb
 
 
+def test_trace_scenario_hash_covers_the_trace_and_its_snapshot(tmp_path):
+    from defragsim.workload import scenario_path
+    src = scenario_path("samples-1s")
+    data = src.parent.parent / "traces" / "samples-1s"
+    shutil.copytree(data, tmp_path / "traces" / "samples-1s")
+    (tmp_path / "scenarios").mkdir()
+    sc = tmp_path / "scenarios" / "samples-1s.toml"
+    shutil.copy(src, sc)
+    h0 = sw.scenario_sha256(str(sc))
+    assert h0 == sw.scenario_sha256(str(src))              # the same files, the same hash
+    snap = tmp_path / "traces" / "samples-1s" / "snap" / "before.meminfo"
+    snap.write_text(snap.read_text() + "\n")
+    h1 = sw.scenario_sha256(str(sc))
+    trace = tmp_path / "traces" / "samples-1s" / "page_events.csv.xz"
+    trace.write_bytes(trace.read_bytes() + b"\0")
+    assert len({h0, h1, sw.scenario_sha256(str(sc))}) == 3
+
+
 def test_task_key_covers_the_model_source(monkeypatch):
     key = sw.make_plan("steady", **SMALL).keys()[0]
     assert len(sw.model_sha256()) == 64
