@@ -25,7 +25,7 @@ from . import constants as C
 from . import gfp as G
 from .config import Config, ConfigError
 from .trace import EV_ALLOC, ParsedTrace, TraceError, open_text, read_trace
-from .workload import Workload
+from .workload import Workload, new_op_columns
 
 #: The counters both /proc/vmstat (before/after) and the model have.
 COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
@@ -390,13 +390,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
     n_ev = len(tr)
     cap = 2 * n_ev
-    o_t = np.empty(cap, np.int64)
-    o_kind = np.empty(cap, np.int8)
-    o_order = np.empty(cap, np.int8)
-    o_gfp = np.empty(cap, np.int64)
-    o_h = np.empty(cap, np.int32)
-    o_cpu = np.empty(cap, np.int32)
-    o_content = np.empty(cap, np.uint8)
+    o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content = new_op_columns(cap)
     h_tr = np.empty(int(is_a.sum()), np.int32)
     top = int(tr.pfn.max()) + 1 if n_ev else 1
     live_h = np.full(max(top, 1), -1, np.int32)

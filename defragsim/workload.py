@@ -35,6 +35,16 @@ class ScenarioError(ValueError):
 CONTENT_BY_NAME = {n: i for i, n in enumerate(C.KIND_NAMES) if i != C.KIND_NONE}
 
 
+#: dtype of each op column of a Workload (the kernels are compiled for these)
+OP_DTYPES = (np.int64, np.int8, np.int8, np.int64, np.int32, np.int32, np.uint8)
+
+
+def new_op_columns(n: int) -> tuple:
+    """Zeroed op columns for ``n`` ops with the Workload dtypes, in field
+    order: t, kind, order, gfp, handle, cpu, content."""
+    return tuple(np.zeros(n, d) for d in OP_DTYPES)
+
+
 @dataclass
 class Workload:
     """An op stream plus what it came from."""

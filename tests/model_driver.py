@@ -15,6 +15,7 @@ from defragsim import constants as C
 from defragsim import page_alloc as pa
 from defragsim.gfp import __GFP_MOVABLE, __GFP_NOMEMALLOC, __GFP_NOWARN, __GFP_RECLAIMABLE
 from defragsim.state import EVENT_HEADROOM, make_recorder, make_state
+from defragsim.workload import new_op_columns
 
 #: A request that can neither reclaim nor wake kswapd nor use reserves (like
 #: GFP_TRANSHUGE_LIGHT without the THP bits): no __GFP_DIRECT_RECLAIM, no
@@ -93,13 +94,8 @@ class ModelRun:
         n = hi - lo
         if n <= 0:
             return
-        op_t = np.arange(t0 + lo, t0 + hi, dtype=np.int64)
-        kind = np.empty(n, np.int8)
-        order = np.zeros(n, np.int8)
-        gfp = np.zeros(n, np.int64)
-        handle = np.empty(n, np.int32)
-        cpu = np.zeros(n, np.int32)
-        content = np.zeros(n, np.uint8)
+        op_t, kind, order, gfp, handle, cpu, content = new_op_columns(n)
+        op_t[:] = np.arange(t0 + lo, t0 + hi)
         for i, op in enumerate(ops[lo:hi]):
             if op[0] == ALLOC:
                 _, o, mt, k, h = op

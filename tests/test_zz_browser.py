@@ -100,9 +100,19 @@ def _toggle_patch4_and_run(page):
         "s[1] !== prev[1]; }", arg=before, timeout=120_000)
     after = _img_srcs(page, ".widget-output img")
     assert after[0] != before[0], "the pageblock map did not change"
-    assert after[1] != before[1], "the swap/extfrag/stall/THP panels did not change"
+    assert after[1] != before[1], "the swap/extfrag/stall/latency/THP panels did not change"
     status = page.locator(".widget-html-content").all_inner_texts()
     assert any("patches=3" in s for s in status), status
+
+
+def _check_explorer(page, screenshot: str) -> None:
+    """Wait for the explorer's first plots, untick patch 4 and rerun (checking
+    that the plots change), and save a screenshot as a test artifact."""
+    page.wait_for_function(
+        "() => document.querySelectorAll('.widget-output img').length >= 2", timeout=240_000)
+    _toggle_patch4_and_run(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
 
 
 def test_explorer_in_jupyterlab(workdir):
@@ -129,12 +139,7 @@ def test_explorer_in_jupyterlab(workdir):
                 "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status "
                 "=== 'idle'", timeout=120_000)
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function(
-                "() => document.querySelectorAll('.widget-output img').length >= 2",
-                timeout=240_000)
-            _toggle_patch4_and_run(page)
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "explorer-jupyterlab.png"), full_page=True)
+            _check_explorer(page, "explorer-jupyterlab.png")
             b.close()
     finally:
         _stop(proc)
@@ -152,12 +157,7 @@ def test_explorer_in_voila(workdir):
         with pw.sync_playwright() as p:
             b, page = _browser(p)
             page.goto(f"http://127.0.0.1:{port}/", timeout=240_000)
-            page.wait_for_function(
-                "() => document.querySelectorAll('.widget-output img').length >= 2",
-                timeout=240_000)
-            _toggle_patch4_and_run(page)
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "explorer-voila.png"), full_page=True)
+            _check_explorer(page, "explorer-voila.png")
             b.close()
     finally:
         _stop(proc)
