@@ -29,6 +29,8 @@ CASES = [
     ("kbuild-thp", dict(mem="256M", defrag_mode=1, seed=1), 5.0),
     ("network-burst", dict(mem="256M", seed=1), 5.0),
     ("thpchallenge", dict(mem="256M", defrag_mode=1, patches="all", seed=1), 5.0),
+    ("real-pressure", dict(mem="256M", defrag_mode=1, seed=1), 5.0),
+    ("samples-1s", dict(defrag_mode=1), None),
 ]
 
 
@@ -61,7 +63,7 @@ def main(argv) -> int:
     for sc, kw, dur in CASES:
         t = time.perf_counter()
         r = run(sc, Config(**kw), duration=dur, check_invariants=True)
-        key = f"{sc} {kw} {dur:g}s"
+        key = f"{sc} {kw} {dur:g}s" if dur is not None else f"{sc} {kw}"
         out[key] = fingerprint(r)
         print(f"{key}: {out[key][:16]} ({time.perf_counter() - t:.2f} s; pswpout "
               f"{r.vmstat['pswpout']}, compact_stall {r.vmstat['compact_stall']})", flush=True)

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 NOJIT_CODE = """
 import json, sys, time
 from defragsim import Config, run
-from defragsim.workload import build_workload
+from defragsim.workloads import build_workload
 cfg = Config(mem="128M", seed=1)
 wl = build_workload("steady", cfg, duration=20.0)
 reps = int(sys.argv[1])
@@ -75,7 +75,7 @@ def timed_run(scenario, cfg, duration=None, reps=1):
     """Best wall time of ``reps`` runs (the workload built once), the ops and
     the result of that best run."""
     from defragsim import run
-    from defragsim.workload import build_workload
+    from defragsim.workloads import build_workload
     wl = build_workload(scenario, cfg, duration=duration)
     best, best_r = float("inf"), None
     for _ in range(reps):
@@ -121,7 +121,7 @@ def bench_nojit(reps_jit=20):
 
 def bench_bytes_per_page(mem):
     from defragsim import Config
-    from defragsim.state import make_state, state_nbytes
+    from defragsim.mm.state import make_state, state_nbytes
     cfg = Config(mem=mem)
     return state_nbytes(make_state(cfg)) / cfg.nr_pages
 
@@ -134,7 +134,7 @@ def bench_cold_start():
 
 
 def bench_replay_lines():
-    from defragsim.trace import read_trace
+    from defragsim.workloads.trace import read_trace
     shared = ROOT.parent / "shared" / "traces" / "b_pressure_dm0" / "page_events.csv.xz"
     path = shared if shared.exists() else ROOT / "data/traces/samples-1s/page_events.csv.xz"
     read_trace(ROOT / "data/traces/samples-1s/page_events.csv.xz")      # warm-up
@@ -150,7 +150,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args()
     from defragsim import Config, run
-    from defragsim.workload import build_workload
+    from defragsim.workloads import build_workload
     from explorer import measure as measure_explorer
 
     out = {"machine": machine()}

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    from defragsim.replay import replay
-    from defragsim.trace import read_trace
+    from defragsim.analysis.replay import replay
+    from defragsim.workloads.trace import read_trace
 
     paths = [Path(p) for p in sys.argv[1:]]
     if not paths:

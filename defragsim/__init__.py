@@ -9,13 +9,14 @@ Public API::
 
 See README.md for a tour.
 """
+from .provenance import __version__, model_sha256
+
 from .config import PATCH_SUBJECTS, Config, ConfigError, Patches
+from .errors import DefragsimError
 from .gfp import GfpError, parse_gfp
 from .sim import Result, run
-from .workload import ScenarioError, Workload, build_workload, list_scenarios, load_scenario
+from .workloads import ScenarioError, Workload, build_workload, list_scenarios, load_scenario
 
-__version__ = "0.1.0"
-
-__all__ = ["run", "Result", "Config", "ConfigError", "Patches", "PATCH_SUBJECTS", "GfpError",
+__all__ = ["run", "Result", "Config", "ConfigError", "DefragsimError", "Patches", "PATCH_SUBJECTS", "GfpError",
            "parse_gfp", "ScenarioError", "Workload", "build_workload", "list_scenarios",
-           "load_scenario"]
+           "load_scenario", "__version__", "model_sha256"]

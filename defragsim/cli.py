@@ -14,11 +14,11 @@ from pathlib import Path
 
 from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
 from .gfp import GfpError
-from .record import RecordError
-from .trace import TraceError
-from .workload import ScenarioError, list_scenarios, load_scenario
+from .capture import CaptureError
+from .workloads.trace import TraceError
+from .workloads import ScenarioError, list_scenarios, load_scenario
 
-INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError, RecordError)
+INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError, CaptureError)
 
 
 def _config_from_args(args, scenario=None) -> Config:
@@ -81,7 +81,7 @@ def write_outputs(result, out: Path) -> list[str]:
 
 def cmd_run(args) -> int:
     from .sim import run
-    from .workload import build_workload
+    from .workloads import build_workload
     sc = load_scenario(args.scenario)
     cfg = _config_from_args(args, sc)
     if not args.growth_scale >= 0:
@@ -114,7 +114,7 @@ def cmd_scenarios(args) -> int:
 
 def cmd_replay(args) -> int:
     """``defragsim replay TRACE``: a real trace through the model."""
-    from .replay import replay
+    from .analysis.replay import replay
     over = {"defrag_mode": args.defrag_mode, "patches": Patches.parse(args.patches)}
     if args.mem is not None:
         over["mem"] = args.mem
@@ -153,14 +153,14 @@ def cmd_replay(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from .record import snapshot
+    from .capture import snapshot
     files = snapshot(args.o, tag=args.tag, kpageflags=not args.no_kpageflags)
     print(f"wrote {len(files)} files to {args.o}/ ({args.tag}.*)")
     return 0
 
 
 def cmd_record(args) -> int:
-    from .record import record
+    from .capture import record
     info = record(args.o, args.duration, tracefs=args.tracefs, buffer_kb=args.buffer_kb,
                   use_perf=True if args.perf else None)
     extra = f", {info['bytes']:,} bytes, ring overruns {info['overrun']}" if "bytes" in info else ""
@@ -175,7 +175,7 @@ def _progress(msg):
 
 
 def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
-    from .compare import write_figures
+    from .analysis.compare import write_figures
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.txt").write_text(table)
     cmp.frame().to_csv(out / "metrics.csv", index=False)
@@ -190,7 +190,7 @@ def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
 
 def cmd_compare(args) -> int:
     """``defragsim compare SCENARIO --a SPEC --b SPEC [--c SPEC ...] [--seeds N]``."""
-    from .compare import compare, parse_run_spec
+    from .analysis.compare import compare, parse_run_spec
     specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
     if len(specs) < 2:
         raise ConfigError("compare: give at least two configurations (--a and --b)")
@@ -214,7 +214,7 @@ def cmd_compare(args) -> int:
 
 def cmd_figures(args) -> int:
     """``defragsim figures``: the headline figure set (PNG + SVG) for a mail."""
-    from .compare import compare, parse_run_spec, write_figures
+    from .analysis.compare import compare, parse_run_spec, write_figures
     specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
     if not specs:
         specs = [parse_run_spec(s, label=lab) for s, lab in
@@ -238,7 +238,7 @@ def cmd_demo(args) -> int:
     defrag_mode 1 with it, on the same seeds; writes ``report.txt`` (the
     mmtests-style table), the figures and each run's outputs under ``out/``.
     """
-    from .compare import compare, parse_run_spec
+    from .analysis.compare import compare, parse_run_spec
     out = Path(args.out)
     specs = [parse_run_spec(s, label=lab) for s, lab in
              zip(DEMO_SPECS, ("defrag_mode=0", "defrag_mode=1", "dm=1+series"))]
@@ -260,7 +260,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def cmd_sweep(args) -> int:
     """``defragsim sweep SCENARIO --patches all-combinations --seeds N --out DIR``."""
-    from .sweep import SweepError, parse_set, sweep
+    from .analysis.sweep import SweepError, parse_set, sweep
     base, growth = parse_set(args.set)
     if args.columns < 2:
         raise ConfigError(f"--columns: at least 2 (the base and one more), got {args.columns}")
@@ -294,7 +294,7 @@ def cmd_onset(args) -> int:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from . import plot
-    from .onset import DEFAULT_SCALES, onset_summary, plot_onset, storm_onset, storm_onset_growth
+    from .analysis.onset import DEFAULT_SCALES, onset_summary, plot_onset, storm_onset, storm_onset_growth
     scales = DEFAULT_SCALES
     if args.scales:
         try:

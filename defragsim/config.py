@@ -16,9 +16,7 @@ from dataclasses import dataclass, field, fields
 from . import constants as C
 
 
-class ConfigError(ValueError):
-    """An impossible or malformed configuration value; the message names the field."""
-
+from .errors import ConfigError
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}

@@ -91,9 +91,7 @@ for _v in FLAG_BITS.values():
     ALL_KNOWN_BITS |= _v
 
 
-class GfpError(ValueError):
-    """A gfp string that cannot be parsed; the message names the bad flag."""
-
+from .errors import GfpError  # noqa: E402  (after the flag tables it documents)
 
 def parse_gfp(text: str | int, *, where: str = "gfp") -> int:
     """Parse ``"GFP_KERNEL|__GFP_NORETRY"``, ``"0x140cca"`` or an int into a mask.

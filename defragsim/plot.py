@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import constants as C
+from .workloads.snapshot import load_pbmap
 
 #: Okabe-Ito colours, chosen so the three main types stay distinct for the
 #: common colour-vision deficiencies.
@@ -300,31 +301,6 @@ def plot_reclaim_retries(result, ax=None):
 CONTENT_CLASSES = ["free", "file", "anon", "slab", "pagetable", "reserved", "other"]
 CONTENT_COLORS = {"free": "#FFFFFF", "file": "#56B4E9", "anon": "#0072B2", "slab": "#D55E00",
                   "pagetable": "#CC79A7", "reserved": "#000000", "other": "#999999"}
-
-
-def load_pbmap(path):
-    """A per-pageblock content map from a kpageflags snapshot as a DataFrame
-    with the :data:`CONTENT_CLASSES` columns (pages per block) and ``zone``.
-
-    Reads ``defragsim snapshot``'s ``<tag>.pbmap.csv.gz`` and the shared
-    traces' ``pbmap_*.csv.gz`` (whose first line is a ``# zone_id`` comment)."""
-    import pandas as pd
-    df = pd.read_csv(path, comment="#")
-    if "zone_id" in df.columns:                      # shared/traces/tools/kpf_map.py
-        df["zone"] = np.where(df["zone_id"] == 0, "DMA32", "Normal")
-        df["lru_anon"] = df["lru_anon"] + df.get("lru_shmem", 0) + df.get("anon_nonlru", 0)
-        df["other"] = df.get("other_noflags", 0) + df.get("other_flagged", 0) + \
-            df.get("compound_other", 0) + df.get("offline", 0) + df.get("nopage", 0)
-    need = {"zone", "start_pfn", "buddy", "slab", "lru_file", "lru_anon", "pgtable", "reserved",
-            "other"}
-    missing = need - set(df.columns)
-    if missing:
-        raise ValueError(f"{path}: not a pageblock content map (missing {', '.join(sorted(missing))})")
-    out = pd.DataFrame({"zone": df["zone"], "start_pfn": df["start_pfn"], "free": df["buddy"],
-                        "file": df["lru_file"], "anon": df["lru_anon"], "slab": df["slab"],
-                        "pagetable": df["pgtable"], "reserved": df["reserved"],
-                        "other": df["other"]})
-    return out[out["zone"].isin(["DMA32", "Normal"])].reset_index(drop=True)
 
 
 def model_content_map(result, snapshot: int = -1):

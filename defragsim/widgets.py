@@ -21,7 +21,7 @@ import traceback
 import ipywidgets as W
 
 from .config import PATCH_SUBJECTS, Config, ConfigError, Patches
-from .workload import list_scenarios
+from .workloads import list_scenarios
 
 MEM_CHOICES = ["128M", "256M", "512M", "1G", "2G", "4G"]
 _compiled = {"done": False}
@@ -165,7 +165,7 @@ class PatchExplorer:
         """The op stream: it depends on the scenario, memory, seed and duration,
         not on defrag_mode or the patches, so toggling those reuses it (the
         last one is kept; run() only reads it)."""
-        from .workload import build_workload
+        from .workloads import build_workload
         wkey = key[:4]
         if self._last_workload[0] != wkey:
             self._last_workload = (None, None)      # free the old one first
@@ -300,7 +300,7 @@ def _fmt(v, sign=False) -> str:
 
 
 def _counters(r) -> dict:
-    from .compare import nonmovable
+    from .analysis.compare import nonmovable
     v, d = r.vmstat, r.diagnostics
     ex = r.extfrag_summary()
     return {

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from defragsim import constants as C
-from defragsim import page_alloc as pa
+from defragsim.mm import page_alloc as pa
 from defragsim.gfp import __GFP_MOVABLE, __GFP_NOMEMALLOC, __GFP_NOWARN, __GFP_RECLAIMABLE
-from defragsim.state import EVENT_HEADROOM, make_recorder, make_state
-from defragsim.workload import new_op_columns
+from defragsim.mm.state import EVENT_HEADROOM, make_recorder, make_state
+from defragsim.workloads import new_op_columns
 
 #: A request that can neither reclaim nor wake kswapd nor use reserves (like
 #: GFP_TRANSHUGE_LIGHT without the THP bits): no __GFP_DIRECT_RECLAIM, no
@@ -54,7 +54,7 @@ def _find_step_chunk():
     if fn is not None:
         return "handles", fn
     try:
-        from defragsim import driver
+        from defragsim.mm import driver
     except ImportError as e:   # pragma: no cover - depends on the package version
         raise ImportError("defragsim has neither page_alloc.step_chunk nor driver.step_chunk") from e
     return "owners", driver.step_chunk
@@ -77,7 +77,7 @@ class ModelRun:
         self.event_limit = self.rec.ext_t.shape[0] - EVENT_HEADROOM
         self.api, self._step_chunk = _find_step_chunk()
         if self.api == "owners":
-            from defragsim.state import make_owners
+            from defragsim.mm.state import make_owners
             # one owner (kind 0) for every handle
             self.own = make_owners(max_handles, np.zeros(max_handles, np.int32),
                                    np.zeros(1, np.uint8))

@@ -3,7 +3,7 @@
 One zone, no per-cpu lists, no watermarks, no slowpath, no CMA pages, no
 isolation.  It is a transcription of mm/page_alloc.c (v6.15+, the
 ``__rmqueue_claim`` / ``__rmqueue_steal`` split; see /tmp/kernel_notes.md),
-written independently of ``defragsim.page_alloc`` and with deliberately plain
+written independently of ``defragsim.mm.page_alloc`` and with deliberately plain
 data structures so that every step can be checked by eye:
 
 * ``free_lists[(order, mt)]`` is a Python list, index 0 = list head

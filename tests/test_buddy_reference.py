@@ -54,7 +54,7 @@ from hypothesis import strategies as hst
 
 from defragsim import Config
 from defragsim import constants as C
-from defragsim.invariants import check_state
+from defragsim.mm.invariants import check_state
 
 from model_driver import ALLOC, FREE, ModelRun
 from naive import NaiveZone

@@ -24,8 +24,8 @@ import pytest
 
 from defragsim import Config
 from defragsim import constants as C
-from defragsim import page_alloc as pa
-from defragsim.invariants import check_state
+from defragsim.mm import page_alloc as pa
+from defragsim.mm.invariants import check_state
 
 from model_driver import ModelRun
 
@@ -536,7 +536,7 @@ def test_boost_watermark_formula():
     assert not pa.boost_watermark(m0.st, m0.prm, Z) and m0.boost() == 0
     # (zones smaller than 4 pageblocks are never boosted: a 4 MiB DMA32 zone)
     from defragsim import Config
-    from defragsim.state import make_state
+    from defragsim.mm.state import make_state
     small = Config(mem="16M", dma32="4M", watermark_boost_factor=15000)
     st = make_state(small)
     assert not pa.boost_watermark(st, small.to_params(), C.ZONE_DMA32)

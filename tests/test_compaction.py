@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 from defragsim import Config, parse_gfp
-from defragsim import compaction as cp
+from defragsim.mm import compaction as cp
 from defragsim import constants as C
-from defragsim import driver
-from defragsim import page_alloc as pa
-from defragsim.invariants import check_state
-from defragsim.state import (
+from defragsim.mm import driver
+from defragsim.mm import page_alloc as pa
+from defragsim.mm.invariants import check_state
+from defragsim.mm.state import (
     CAPC_ACTIVE, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_DIRECT, CC_DIRECT_IDX, CC_FREE_PFN,
     CC_IGNORE_SKIP_HINT, CC_KCOMPACTD_IDX, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATED,
@@ -565,7 +565,7 @@ def test_compact_zone_restarting_clears_skip_bits(sparse):
     ret = compact_zone(st, z.prm, z.own, c)
     # with every block skip-marked nothing could have been scanned; after the
     # reset the first block is evacuated and the run succeeds
-    assert ret == cp.COMPACT_SUCCESS
+    assert ret == C.COMPACT_SUCCESS
     assert st.zone_compact[NORMAL, ZC_BLOCKSKIP_FLUSH] == 0
     assert st.vm_events[C.VM_PGMIGRATE_SUCCESS] == 16
     # without the flush flag the skip bits stay and nothing is migrated
@@ -575,7 +575,7 @@ def test_compact_zone_restarting_clears_skip_bits(sparse):
     st.compact_defer[NORMAL] = [64, C.COMPACT_MAX_DEFER_SHIFT, 0]
     c = _kcompactd_cc(st)
     ret = compact_zone(st, z.prm, z.own, c)
-    assert ret != cp.COMPACT_SUCCESS
+    assert ret != C.COMPACT_SUCCESS
     assert st.vm_events[C.VM_PGMIGRATE_SUCCESS] == 0
 
 
@@ -716,16 +716,16 @@ def test_try_to_compact_pages_skips_deferred_zone(sparse):
     st = z.st
     defer_compaction(st, NORMAL, 9)      # shift 1: the next attempt is deferred
     rc, page, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                          cp.COMPACT_PRIO_ASYNC, 0)
-    assert (rc, page, cost) == (cp.COMPACT_DEFERRED, -1, 0)
+                                          C.COMPACT_PRIO_ASYNC, 0)
+    assert (rc, page, cost) == (C.COMPACT_DEFERRED, -1, 0)
     assert st.vm_events[C.VM_COMPACT_MIGRATE_SCANNED] == 0
     rc, page, _ = try_to_compact_pages(st, z.prm, z.own, GFP_THP & ~cp.__GFP_IO, 9, MIN_FLAGS,
-                                       NORMAL, cp.COMPACT_PRIO_SYNC_LIGHT, 0)
-    assert (rc, page) == (cp.COMPACT_SKIPPED, -1)
+                                       NORMAL, C.COMPACT_PRIO_SYNC_LIGHT, 0)
+    assert (rc, page) == (C.COMPACT_SKIPPED, -1)
     defer_compaction(st, NORMAL, 9)      # shift 2
     rc, page, _ = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                       cp.COMPACT_PRIO_SYNC_FULL, 0)
-    assert rc == cp.COMPACT_SUCCESS and page == 0          # captured the evacuated block 0
+                                       C.COMPACT_PRIO_SYNC_FULL, 0)
+    assert rc == C.COMPACT_SUCCESS and page == 0          # captured the evacuated block 0
     assert list(st.compact_defer[NORMAL][1:]) == [2, 10]   # reset(order, false): order_failed only
 
 
@@ -919,14 +919,14 @@ def test_migration_conserves_pages_owners_and_lru(dense, how):
     captured = -1
     if how == "direct_sync_light":
         rc, captured, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                                  cp.COMPACT_PRIO_SYNC_LIGHT, 0)
+                                                  C.COMPACT_PRIO_SYNC_LIGHT, 0)
         assert cost > 0
         assert st.capc[CAPC_ACTIVE] == 0
     else:
         c = _kcompactd_cc(st)
         st.cc[c, CC_IGNORE_SKIP_HINT] = 1 if how == "kcompactd_ignore_skip" else 0
         rc = compact_zone(st, z.prm, z.own, c)
-    assert rc in (cp.COMPACT_SUCCESS, cp.COMPACT_COMPLETE, cp.COMPACT_PARTIAL_SKIPPED)
+    assert rc in (C.COMPACT_SUCCESS, C.COMPACT_COMPLETE, C.COMPACT_PARTIAL_SKIPPED)
     moved = _moved(before, z)
     assert len(moved) > 0
     assert st.vm_events[C.VM_PGMIGRATE_SUCCESS] == len(moved)
@@ -935,7 +935,7 @@ def test_migration_conserves_pages_owners_and_lru(dense, how):
     assert z.pfn_of[h_kernel] == 2600 and z.own.h_pfn[h_kernel] == 2600
     assert h_kernel not in moved
     if captured >= 0:
-        assert rc == cp.COMPACT_SUCCESS
+        assert rc == C.COMPACT_SUCCESS
         prep_new_page(st, captured, 9, KERNEL, -1)
         alloc0 += PB
     assert st.zone_stat[NORMAL, C.NR_ZONE_ALLOCATED] == alloc0
@@ -965,7 +965,7 @@ def test_kcompactd_produces_order9_block_from_sparse_zone(sparse):
     assert st.nr_free[NORMAL, 9:].sum() == 0
     c = _kcompactd_cc(st)
     ret, moved = _run(z, c)
-    assert ret == cp.COMPACT_SUCCESS
+    assert ret == C.COMPACT_SUCCESS
     assert st.nr_free[NORMAL, 9:].sum() == 1
     assert st.cc[c, CC_MIGRATED] == len(moved) == 16
     assert len(_blocks_of(z, moved, z.pfn_of)) == 1
@@ -986,8 +986,8 @@ def test_direct_compaction_captures_the_evacuated_block(sparse):
     st = z.st
     free0 = int(st.zone_stat[NORMAL, C.NR_FREE_PAGES])
     rc, page, cost = try_to_compact_pages(st, z.prm, z.own, GFP_THP, 9, MIN_FLAGS, NORMAL,
-                                          cp.COMPACT_PRIO_SYNC_LIGHT, 0)
-    assert rc == cp.COMPACT_SUCCESS
+                                          C.COMPACT_PRIO_SYNC_LIGHT, 0)
+    assert rc == C.COMPACT_SUCCESS
     assert page >= 0 and page % PB == 0
     assert cost > 0
     assert st.capc[CAPC_ACTIVE] == 0 and st.capc[CAPC_PAGE] == page

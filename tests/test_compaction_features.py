@@ -17,7 +17,7 @@ import pytest
 from defragsim import Config, ConfigError, ScenarioError, build_workload, load_scenario, parse_gfp, run
 from defragsim import constants as C
 from defragsim.gfp import vma_thp_gfp_mask
-from defragsim.workload import validate_processes
+from defragsim.workloads import validate_processes
 from model_ops import Ops
 
 GFP_MOVABLE = parse_gfp("GFP_HIGHUSER_MOVABLE")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from defragsim.cli import main
-from defragsim.compare import _cell, compare, mean_ci, parse_run_spec, t95
+from defragsim.analysis.compare import _cell, compare, mean_ci, parse_run_spec, t95
 from defragsim.config import ConfigError
-from defragsim.onset import onset_summary, plot_onset, storm_onset, storm_onset_growth
+from defragsim.analysis.onset import onset_summary, plot_onset, storm_onset, storm_onset_growth
 
 
 def test_parse_run_spec():
@@ -128,7 +128,7 @@ def test_cli_onset_writes_csv_and_figure(tmp_path, capsys):
 
 def test_figure_seed_is_the_median_by_swap_out():
     from types import SimpleNamespace
-    from defragsim.compare import Comparison
+    from defragsim.analysis.compare import Comparison
 
     def r(p):
         return SimpleNamespace(vmstat={"pswpout": p})

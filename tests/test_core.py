@@ -12,14 +12,14 @@ import pytest
 
 from defragsim import Config, ConfigError, Patches, run
 from defragsim import constants as C
-from defragsim.state import make_state, zone_batchsize
+from defragsim.mm.state import make_state, zone_batchsize
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.mark.parametrize("defrag_mode", [0, 1])
 def test_invariants_hold_after_every_chunk(defrag_mode):
-    # check_invariants runs defragsim.invariants.check_state after every chunk
+    # check_invariants runs defragsim.mm.invariants.check_state after every chunk
     r = run("steady", Config(mem="128M", defrag_mode=defrag_mode, seed=3), duration=4.0,
             check_invariants=True)
     assert r.events_processed > 10_000

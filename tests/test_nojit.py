@@ -16,7 +16,7 @@ import pytest
 CHILD = r"""
 import json, sys
 from defragsim import Config, run
-from defragsim.workload import build_workload
+from defragsim.workloads import build_workload
 out = {}
 for sc, mem, dur in (("steady", "16M", 0.05), ("storm", "32M", 0.3), ("kbuild-thp", "32M", 0.3)):
     cfg = Config(mem=mem, defrag_mode=1, seed=1)

@@ -18,10 +18,10 @@ import pytest
 
 from defragsim import Config, run
 from defragsim import constants as C
-from defragsim.compare import nonmovable
+from defragsim.analysis.compare import nonmovable
 from defragsim.config import ConfigError, Patches
 from defragsim.gfp import parse_gfp
-from defragsim.workload import build_workload
+from defragsim.workloads import build_workload
 from model_ops import Ops
 
 

@@ -20,10 +20,10 @@ import pytest
 
 from defragsim import (Config, ConfigError, ScenarioError, build_workload,
                        load_scenario, parse_gfp, run)
-from defragsim import compaction as cp
+from defragsim.mm import compaction as cp
 from defragsim import constants as C
-from defragsim import page_alloc as pa
-from defragsim.state import NODE_SWAP_TOTAL, make_state
+from defragsim.mm import page_alloc as pa
+from defragsim.mm.state import NODE_SWAP_TOTAL, make_state
 from model_ops import Ops
 
 GFP_KERNEL = parse_gfp("GFP_KERNEL")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from defragsim.cli import main
-from defragsim.record import (KPF, RecordError, pageblock_content_map, record, snapshot,
+from defragsim.capture import (KPF, CaptureError, pageblock_content_map, record, snapshot,
                               zone_ranges)
-from defragsim.replay import Snapshot
-from defragsim.trace import read_trace
+from defragsim.workloads.snapshot import Snapshot
+from defragsim.workloads.trace import read_trace
 
 SNAP = Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-1s" / "snap"
 PERF = Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-perf-script.txt.gz"
@@ -58,7 +58,7 @@ def test_snapshot_writes_proc_files_and_loads_as_initial_state(tmp_path):
 
 
 def test_snapshot_errors(tmp_path):
-    with pytest.raises(RecordError, match="has no vmstat"):
+    with pytest.raises(CaptureError, match="has no vmstat"):
         snapshot(tmp_path / "s", proc=tmp_path)
     # the real /proc: pagetypeinfo is root-only
     rc = main(["snapshot", "-o", str(tmp_path / "s2"), "--no-kpageflags"])
@@ -113,20 +113,20 @@ def test_record_through_a_fake_tracefs(tmp_path):
 
 def test_record_says_what_is_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(RecordError, match="is not mounted .*and perf is not installed"):
+    with pytest.raises(CaptureError, match="is not mounted .*and perf is not installed"):
         record(tmp_path / "r", 1, tracefs=tmp_path / "nothing", proc=_fake_proc(tmp_path))
     assert main(["record", "-o", str(tmp_path / "r"), "--duration", "1", "--tracefs",
                  str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("defragsim: error: record:") and err.count("\n") == 1
-    with pytest.raises(RecordError, match="must be positive"):
+    with pytest.raises(CaptureError, match="must be positive"):
         record(tmp_path / "r", 0, tracefs=tmp_path)
 
 
 def test_machine_map_beside_the_model(tmp_path):
     import matplotlib.pyplot as plt
     from defragsim import plot
-    from defragsim.replay import replay
+    from defragsim.analysis.replay import replay
     proc = _fake_proc(tmp_path)
     snapshot(tmp_path / "snap", proc=proc)
     trace = Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-1s" / \
@@ -164,7 +164,7 @@ def test_initial_block_types_follow_the_kpageflags_map(tmp_path):
     """With a content map in the snapshot, the non-movable blocks go where the
     machine's slab is."""
     from defragsim import Config
-    from defragsim.replay import initial_block_types
+    from defragsim.workloads.replay_ops import initial_block_types
     proc = _fake_proc(tmp_path, with_kpageflags=False)
     snapshot(tmp_path / "snap", proc=proc, kpageflags=False)
     s = Snapshot.load(tmp_path / "snap")

@@ -6,7 +6,7 @@ import pytest
 from defragsim import Config, run
 from defragsim import constants as C
 from defragsim.cli import main
-from defragsim.workload import ScenarioError, build_workload, list_scenarios, load_scenario
+from defragsim.workloads import ScenarioError, build_workload, list_scenarios, load_scenario
 
 
 def test_library_lists_every_kind():

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defragsim import sweep as sw
+from defragsim.analysis import sweep as sw
 from defragsim.cli import main
-from defragsim.compare import RunSpec, compare, t95
+from defragsim.analysis.compare import RunSpec, compare, t95
 from defragsim.config import ConfigError
 
 SMALL = dict(patches="none;all;2,3", seeds=2, mem="64M", duration=0.5)
@@ -58,7 +58,7 @@ def test_task_keys_per_configuration_not_per_seed():
 
 
 def test_task_key_covers_the_scenario_file(tmp_path):
-    from defragsim.workload import scenario_path
+    from defragsim.workloads import scenario_path
     text = scenario_path("steady").read_text()
     a, b = tmp_path / "a" / "steady.toml", tmp_path / "b" / "steady.toml"
     for p, t in ((a, text), (b, text + "\n# a comment changes the file, so the key\n")):
@@ -69,7 +69,7 @@ def test_task_key_covers_the_scenario_file(tmp_path):
 
 
 def test_trace_scenario_hash_covers_the_trace_and_its_snapshot(tmp_path):
-    from defragsim.workload import scenario_path
+    from defragsim.workloads import scenario_path
     src = scenario_path("samples-1s")
     data = src.parent.parent / "traces" / "samples-1s"
     shutil.copytree(data, tmp_path / "traces" / "samples-1s")

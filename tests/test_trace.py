@@ -14,8 +14,9 @@ from hypothesis import strategies as hs
 from defragsim import constants as C
 from defragsim.cli import main
 from defragsim.gfp import gfp_to_string, parse_gfp
-from defragsim.replay import content_of, replay, trace_workload
-from defragsim.trace import (EV_ALLOC, EV_EXTFRAG, EV_FREE, CSV_HEADER, TraceError, _read_csv,
+from defragsim.analysis.replay import replay
+from defragsim.workloads.replay_ops import content_of, trace_workload
+from defragsim.workloads.trace import (EV_ALLOC, EV_EXTFRAG, EV_FREE, CSV_HEADER, TraceError, _read_csv,
                              read_trace)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
@@ -284,7 +285,7 @@ def test_replay_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_parse_pagetypeinfo_of_the_shipped_snapshot():
-    from defragsim.procfs import parse_pagetypeinfo
+    from defragsim.workloads.snapshot import parse_pagetypeinfo
     text = (DATA / "samples-1s" / "snap" / "before.pagetypeinfo").read_text()
     pti = parse_pagetypeinfo(text)
     assert set(pti) >= {"DMA32", "Normal"}
@@ -295,7 +296,8 @@ def test_parse_pagetypeinfo_of_the_shipped_snapshot():
 
 
 def test_initial_block_types_follow_the_machine():
-    from defragsim.replay import Snapshot, initial_block_types
+    from defragsim.workloads.replay_ops import initial_block_types
+    from defragsim.workloads.snapshot import Snapshot
     from defragsim import Config
     snap = Snapshot.load(DATA / "samples-1s" / "snap")
     cfg = Config(mem="1G")
@@ -317,7 +319,7 @@ def test_initial_block_types_follow_the_machine():
 def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt):
     """The byte parsers are used for well-formed files and give exactly what
     the line-by-line readers give (events, counts, comms, unknown gfp names)."""
-    from defragsim.trace import _read_fast, _read_text
+    from defragsim.workloads.trace import _read_fast, _read_text
     rows = ROWS * 50
     if fmt == "csv":
         p = _write(tmp_path / "t.csv.xz", _csv_text(rows))
@@ -343,7 +345,7 @@ def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt):
 
 
 def test_fast_path_on_the_shipped_traces():
-    from defragsim.trace import _read_fast, _read_text
+    from defragsim.workloads.trace import _read_fast, _read_text
     fast = _read_fast(SAMPLE, "csv", None)
     assert fast is not None and _events(fast) == _events(_read_csv(SAMPLE, None, False))
     perf = DATA / "samples-perf-script.txt.gz"

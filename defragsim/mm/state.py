@@ -24,7 +24,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import constants as C
+from .. import constants as C
 
 State = namedtuple("State", [
     # per pfn
@@ -264,24 +264,8 @@ DIAG_NAMES = [
     "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
     "compact_captured",        # direct compaction handed the request a captured page
 ]
-DIAG_SLOWPATH_ENTRIES = 0
-DIAG_KSWAPD_WAKEUPS = 1
-DIAG_NOFRAGMENT_DROPPED = 2
-DIAG_NOFRAGMENT_SECOND_PASS = 3
-DIAG_PCP_REFILLS = 4
-DIAG_PCP_DRAINS = 5
-DIAG_HIGHATOMIC_RESERVED = 6
-DIAG_HIGHATOMIC_UNRESERVED = 7
-DIAG_FREE_UNKNOWN_HANDLE = 8
-DIAG_ALLOC_FAILED_TOTAL = 9
-DIAG_SLOWPATH_LOOP_CAP = 10
-DIAG_NOFAIL_FAILED = 11
-DIAG_OOM_NO_VICTIM = 12
-DIAG_REFAULTS = 13
-DIAG_OPS_OF_DEAD_OWNERS = 14
-DIAG_OOMD_KILLS = 15
-DIAG_MANUAL_COMPACT_NS = 16
-DIAG_COMPACT_CAPTURED = 17
+# DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
+globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})
 NR_DIAG = len(DIAG_NAMES)
 
 Recorder = namedtuple("Recorder", [

@@ -9,9 +9,9 @@ skipped.
 from __future__ import annotations
 
 from . import costs
-from ._jit import kernel as njit
-from .constants import (
-    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+from .._jit import kernel as njit
+from ..constants import (
+    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
@@ -26,7 +26,6 @@ from .state import (
 )
 from . import compaction, vmscan
 
-HPAGE_PMD_ORDER = 9
 
 
 @njit(fastpath=True)

@@ -27,11 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import costs
-from ._jit import kernel as njit
-from .constants import (
+from .._jit import kernel as njit
+from ..constants import (
+    COMPACT_DEFERRED, COMPACT_SKIPPED, COMPACT_SUCCESS, DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY,
+    MIN_COMPACT_COSTLY_PRIORITY, MIN_COMPACT_PRIORITY,
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
     ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
+    HPAGE_PMD_ORDER,
     KIND_ANON, KIND_FILE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
     MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_FREE_CMA_PAGES,
@@ -43,6 +46,11 @@ from .constants import (
     PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
     VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
     ZONE_DMA32, ZONE_NORMAL,
+)
+from ..gfp import (
+    __GFP_DIRECT_RECLAIM, __GFP_DMA, __GFP_DMA32, __GFP_FS, __GFP_HIGH, __GFP_IO,
+    __GFP_KSWAPD_RECLAIM, __GFP_MOVABLE, __GFP_NOFAIL, __GFP_NOMEMALLOC, __GFP_NORETRY,
+    __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL, __GFP_THISNODE,
 )
 from .state import (
     DIAG_ALLOC_FAILED_TOTAL, DIAG_COMPACT_CAPTURED, DIAG_HIGHATOMIC_RESERVED,
@@ -60,26 +68,8 @@ from .state import (
     REQ_STALL_NS,
 )
 
-# gfp bits used inside kernels (values from include/linux/gfp_types.h; see gfp.py)
-__GFP_DMA = 0x01
-__GFP_DMA32 = 0x04
-__GFP_MOVABLE = 0x08
-__GFP_RECLAIMABLE = 0x10
-__GFP_HIGH = 0x20
-__GFP_DIRECT_RECLAIM = 0x400
-__GFP_KSWAPD_RECLAIM = 0x800
-__GFP_IO = 0x40
-__GFP_FS = 0x80
-__GFP_RETRY_MAYFAIL = 0x4000
-__GFP_NOFAIL = 0x8000
-__GFP_NORETRY = 0x10000
-__GFP_NOMEMALLOC = 0x80000
-__GFP_THISNODE = 0x200000
-
 #: CONFIG_PCP_BATCH_SCALE_MAX default
 PCP_BATCH_SCALE_MAX = 5
-#: HPAGE_PMD_ORDER on x86-64 (the THP order kept on per-cpu lists)
-HPAGE_PMD_ORDER = 9
 
 # fallbacks[MIGRATE_PCPTYPES][MIGRATE_PCPTYPES - 1] (mm/page_alloc.c)
 FALLBACKS = np.array([
@@ -1336,7 +1326,7 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
     if nofragment_promoted(prm, alloc_flags, migratetype):
         compact_order = max(order, prm.pageblock_order)
     if compact_order == 0:
-        return -1, compaction.COMPACT_SKIPPED
+        return -1, COMPACT_SKIPPED
     mt = min(migratetype, MIGRATE_PCPTYPES - 1)
     # MODEL: entry accounting for the lockdep report (not a kernel counter)
     ctx = lockdep_gfp_context(st, gfp_mask)
@@ -1368,7 +1358,7 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
         # WRITE_ONCE(current->capture_control, NULL); page = READ_ONCE(capc.page);
         st.capc[CAPC_ACTIVE] = 0
         captured = st.capc[CAPC_PAGE]
-    if result == compaction.COMPACT_SKIPPED or result == compaction.COMPACT_DEFERRED:
+    if result == COMPACT_SKIPPED or result == COMPACT_DEFERRED:
         return -1, result
     st.vm_events[VM_COMPACT_STALL] += 1
     st.req_stats[mt, REQ_COMPACT_STALL] += 1
@@ -1469,11 +1459,11 @@ def should_compact_retry(st, prm, order, alloc_flags, compact_result, compact_pr
     """should_compact_retry(): returns (retry, compact_priority, compaction_retries)."""
     if order == 0:
         return False, compact_priority, compaction_retries
-    if compact_result == compaction.COMPACT_SKIPPED:
+    if compact_result == COMPACT_SKIPPED:
         return compaction.compaction_zonelist_suitable(st, prm, order, alloc_flags,
                                                        highest_zoneidx), \
             compact_priority, compaction_retries
-    if compact_result == compaction.COMPACT_SUCCESS:
+    if compact_result == COMPACT_SUCCESS:
         max_retries = MAX_COMPACT_RETRIES
         if order > PAGE_ALLOC_COSTLY_ORDER:
             max_retries //= 4
@@ -1481,9 +1471,9 @@ def should_compact_retry(st, prm, order, alloc_flags, compact_result, compact_pr
         if compaction_retries <= max_retries:
             return True, compact_priority, compaction_retries
     if order > PAGE_ALLOC_COSTLY_ORDER:
-        min_priority = compaction.MIN_COMPACT_COSTLY_PRIORITY
+        min_priority = MIN_COMPACT_COSTLY_PRIORITY
     else:
-        min_priority = compaction.MIN_COMPACT_PRIORITY
+        min_priority = MIN_COMPACT_PRIORITY
     if compact_priority > min_priority:
         return True, compact_priority - 1, 0
     return False, compact_priority, compaction_retries
@@ -1537,8 +1527,8 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
     costly_order = order > PAGE_ALLOC_COSTLY_ORDER
     compaction_retries = 0
     no_progress_loops = 0
-    compact_result = compaction.COMPACT_SKIPPED
-    compact_priority = compaction.DEF_COMPACT_PRIORITY
+    compact_result = COMPACT_SKIPPED
+    compact_priority = DEF_COMPACT_PRIORITY
     alloc_flags = gfp_to_alloc_flags(prm, gfp_mask, order)
     if alloc_flags & ALLOC_KSWAPD:
         wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
@@ -1553,16 +1543,16 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
             (costly_order or (order > 0 and migratetype != MIGRATE_MOVABLE)):
         pfn, compact_result = __alloc_pages_direct_compact(
             st, prm, rec, own, cpu, gfp_mask, order, alloc_flags, migratetype, highest_zoneidx,
-            compaction.INIT_COMPACT_PRIORITY)
+            INIT_COMPACT_PRIORITY)
         if pfn >= 0:
             return pfn
         if costly_order and (gfp_mask & __GFP_NORETRY):
-            if compact_result == compaction.COMPACT_SKIPPED or \
-                    compact_result == compaction.COMPACT_DEFERRED:
+            if compact_result == COMPACT_SKIPPED or \
+                    compact_result == COMPACT_DEFERRED:
                 return -1
             if gfp_mask & __GFP_THISNODE:
                 return -1
-            compact_priority = compaction.INIT_COMPACT_PRIORITY
+            compact_priority = INIT_COMPACT_PRIORITY
     loops = 0
     while True:                                   # retry:
         loops += 1

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from . import constants as C
-from .config import Config, ConfigError, format_size
+from .. import constants as C
+from ..config import Config, ConfigError, format_size
 
 # Two-sided 95% Student t quantiles for n-1 degrees of freedom.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -113,7 +113,7 @@ def default_label(cfg: dict, growth_scale: float = 1.0) -> str:
     if "defrag_mode" in cfg:
         parts.append(f"dm={cfg['defrag_mode']}")
     if "patches" in cfg:
-        from .config import Patches
+        from ..config import Patches
         parts.append(f"patches={Patches.parse(cfg['patches']).label()}")
     for k, v in cfg.items():
         if k not in ("defrag_mode", "patches"):
@@ -355,8 +355,8 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
             progress=None) -> Comparison:
     """Run each configuration of ``specs`` (RunSpec or spec strings) on the same
     seeds.  ``seeds`` is a count (seeds 0..N-1) or a list of seeds."""
-    from .sim import run
-    from .workload import build_workload, load_scenario
+    from ..sim import run
+    from ..workloads import build_workload, load_scenario
 
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     specs = [s if isinstance(s, RunSpec) else parse_run_spec(s) for s in specs]
@@ -403,7 +403,7 @@ def write_figures(cmp: Comparison, out, *, seed_index: int | None = None,
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    from . import plot
+    from .. import plot
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

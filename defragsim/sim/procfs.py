@@ -10,11 +10,10 @@ MODEL: the node has no ZONE_DMA, so its line is absent.
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
-from . import constants as C
+from .. import constants as C
 
 
 def _types(block_mt, nr_free_mt):
@@ -66,45 +65,3 @@ def render_pagetypeinfo(nr_free_mt, block_mt, zone_spans, pageblock_order) -> st
         cnt = np.bincount(blocks, minlength=C.MIGRATE_TYPES)
         out.append("Node %d, zone %8s " % (0, C.ZONE_NAMES[z]) + "".join("%12d " % int(cnt[m]) for m in types))
     return "\n".join(out) + "\n"
-
-
-def parse_pagetypeinfo(text: str, where: str = "pagetypeinfo") -> dict:
-    """A /proc/pagetypeinfo text -> ``{zone: {"blocks": {type: n}, "free": {type: [n per order]}}}``.
-
-    Types are the kernel's names (Unmovable, Movable, ...).  Raises ValueError
-    naming ``where`` and the line when the text is not a pagetypeinfo."""
-    out: dict = {}
-    types = None
-    for i, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("Number of blocks type"):
-            types = line[len("Number of blocks type"):].split()
-            continue
-        m = re.match(r"Node\s+\d+, zone\s+(\S+), type\s+(\S+)\s+(.*)$", line)
-        if m:
-            z = out.setdefault(m.group(1), {"blocks": {}, "free": {}})
-            nums = [int(x.lstrip(">")) for x in m.group(3).split()]
-            z["free"][m.group(2)] = nums
-            continue
-        m = re.match(r"Node\s+\d+, zone\s+(\S+)\s+([\d\s]+)$", line)
-        if m and types is not None:
-            nums = [int(x) for x in m.group(2).split()]
-            if len(nums) != len(types):
-                raise ValueError(f"{where}:{i}: {len(nums)} block counts for {len(types)} types")
-            out.setdefault(m.group(1), {"blocks": {}, "free": {}})["blocks"] = dict(zip(types, nums))
-    if not any(z["blocks"] for z in out.values()):
-        raise ValueError(f"{where}: no 'Number of blocks type' table")
-    return out
-
-
-def zoneinfo_managed(text: str) -> dict:
-    """``{zone: managed pages}`` from /proc/zoneinfo."""
-    out, cur = {}, None
-    for line in text.splitlines():
-        m = re.match(r"Node \d+, zone\s+(\S+)", line)
-        if m:
-            cur = m.group(1)
-            continue
-        m = re.match(r"\s+managed\s+(\d+)", line)
-        if m and cur is not None:
-            out[cur] = int(m.group(1))
-    return out

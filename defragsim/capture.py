@@ -28,9 +28,7 @@ from pathlib import Path
 import numpy as np
 
 
-class RecordError(RuntimeError):
-    """Recording is not possible here; the message says what is missing."""
-
+from .errors import CaptureError
 
 PROC_FILES = ("vmstat", "pagetypeinfo", "buddyinfo", "zoneinfo", "meminfo")
 SYSCTLS = ("defrag_mode", "compaction_proactiveness", "watermark_scale_factor",
@@ -103,14 +101,14 @@ def snapshot(out_dir, *, tag: str = "before", proc="/proc", kpageflags: bool = T
     out = Path(out_dir)
     missing = [n for n in PROC_FILES if not (proc / n).exists()]
     if missing:
-        raise RecordError(f"snapshot: {proc} has no {', '.join(missing)} (not a Linux /proc?)")
+        raise CaptureError(f"snapshot: {proc} has no {', '.join(missing)} (not a Linux /proc?)")
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for n in PROC_FILES:
         try:
             text = (proc / n).read_text()
         except PermissionError:
-            raise RecordError(f"snapshot: cannot read {proc / n} (pagetypeinfo needs root)") from None
+            raise CaptureError(f"snapshot: cannot read {proc / n} (pagetypeinfo needs root)") from None
         (out / f"{tag}.{n}").write_text(text)
         files.append(str(out / f"{tag}.{n}"))
     lines = []
@@ -149,7 +147,7 @@ def record(out_dir, duration: float, *, tracefs=None, proc="/proc", buffer_kb: i
            use_perf: bool | None = None, progress=None) -> dict:
     """Record the page-allocator events of this machine for ``duration`` seconds."""
     if not duration > 0:
-        raise RecordError(f"record: --duration must be positive, got {duration}")
+        raise CaptureError(f"record: --duration must be positive, got {duration}")
     out = Path(out_dir)
     root = _tracefs_root(tracefs)
     tracefs_ok = (root / "trace_pipe").exists() and os.access(root / "events", os.W_OK)
@@ -159,9 +157,9 @@ def record(out_dir, duration: float, *, tracefs=None, proc="/proc", buffer_kb: i
     if not use_perf and not tracefs_ok:
         why = (f"{root} is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"
                if not (root / "trace_pipe").exists() else f"{root}/events is not writable (need root)")
-        raise RecordError(f"record: {why}, and perf is not installed")
+        raise CaptureError(f"record: {why}, and perf is not installed")
     if use_perf and perf is None:
-        raise RecordError("record: perf is not installed")
+        raise CaptureError("record: perf is not installed")
     snap = out / "snap"
     snapshot(snap, tag="before", proc=proc)
     if use_perf:
@@ -193,7 +191,7 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, progress) -> dic
                 write(f"events/{ev}/enable", "1")
                 enabled.append(ev)
         if not any(e.startswith("kmem/mm_page_alloc") for e in enabled):
-            raise RecordError(f"record: {root}/events/kmem/mm_page_alloc does not exist "
+            raise CaptureError(f"record: {root}/events/kmem/mm_page_alloc does not exist "
                               "(kernel without the kmem tracepoints?)")
         path = out / "trace.txt.gz"
         out.mkdir(parents=True, exist_ok=True)
@@ -261,7 +259,7 @@ def _record_perf(out: Path, duration, perf) -> dict:
     r = subprocess.run([perf, "record", "-q", "-a", "-o", str(data), *evs, "--", "sleep",
                         str(duration)], capture_output=True, text=True)
     if r.returncode != 0:
-        raise RecordError(f"record: perf record failed: {r.stderr.strip()[:300]}")
+        raise CaptureError(f"record: perf record failed: {r.stderr.strip()[:300]}")
     path = out / "trace.perf.txt.gz"
     with gzip.open(path, "wt") as gz:
         p = subprocess.Popen([perf, "script", "-i", str(data)], stdout=subprocess.PIPE, text=True)

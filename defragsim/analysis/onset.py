@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import nonmovable, parse_run_spec
-from .config import ConfigError
+from ..config import ConfigError
 
 #: The three configurations of the cover letter's argument.
 DEFAULT_CONFIGS = {
@@ -42,9 +42,9 @@ def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=
     ``configs``: label -> spec string (see :func:`defragsim.compare.parse_run_spec`);
     default :data:`DEFAULT_CONFIGS`.  ``seeds``: a count or a list.
     """
-    from .sim import run
-    from .workload import build_workload, load_scenario
-    from .config import Config
+    from ..sim import run
+    from ..workloads import build_workload, load_scenario
+    from ..config import Config
 
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     g = sc.params.get("growth") if sc.kind == "processes" else None

@@ -10,13 +10,13 @@ no oom_lock contention (one allocating context at a time).
 """
 from __future__ import annotations
 
-from ._jit import kernel as njit
-from .constants import (
+from .._jit import kernel as njit
+from ..gfp import __GFP_FS
+from ..constants import (
     H_KILLED, H_RESIDENT, H_SWAPPED, OWNER_TASK, VM_OOM_KILL,
 )
-from .state import DIAG_OOM_NO_VICTIM, NODE_OOM_VICTIM, NODE_SWAP_USED
+from .state import DIAG_OOM_KILLS_NO_VICTIM, NODE_OOM_VICTIM, NODE_SWAP_USED
 
-__GFP_FS = 0x80
 
 
 @njit
@@ -70,7 +70,7 @@ def out_of_memory(st, prm, own, gfp_mask, order, cpu):
         return True
     victim = select_bad_process(own)
     if victim < 0:
-        st.diag[DIAG_OOM_NO_VICTIM] += 1
+        st.diag[DIAG_OOM_KILLS_NO_VICTIM] += 1
         return False
     # MODEL: the victim's memory is freed at once (reaper and exit instantaneous)
     oom_kill_task(st, prm, own, victim, cpu)

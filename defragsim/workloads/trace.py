@@ -29,12 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import gfp as G
+from .. import gfp as G
 
 
-class TraceError(ValueError):
-    """A trace that cannot be read: names the file, the line and the problem."""
-
+from ..errors import TraceError
 
 EV_ALLOC, EV_FREE, EV_EXTFRAG = 0, 1, 2
 CSV_HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c"
@@ -612,3 +610,24 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
 
 
 _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))
+
+
+def other_event_counts(trace_path) -> Counter | None:
+    """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
+    (None when there is no such file)."""
+    d = Path(trace_path).resolve().parent
+    for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
+        p = d / name
+        if p.exists():
+            out = Counter()
+            with open_text(p) as f:
+                next(f, None)
+                try:
+                    for line in f:
+                        parts = line.split(",", 4)
+                        if len(parts) >= 4:
+                            out[parts[3].rsplit(":", 1)[-1]] += 1
+                except EOFError:
+                    raise TraceError(f"{p}: truncated compressed file") from None
+            return out
+    return None

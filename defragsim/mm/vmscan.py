@@ -31,8 +31,9 @@ from __future__ import annotations
 import math
 
 from . import costs
-from ._jit import kernel as njit
-from .constants import (
+from .._jit import kernel as njit
+from ..constants import (
+    PAGE_SHIFT,
     DEF_PRIORITY, H_EVICTED, H_SWAPPED, KIND_ANON, KIND_FILE,
     KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
@@ -43,6 +44,7 @@ from .constants import (
     VM_PGSCAN_KSWAPD, VM_PGSTEAL_ANON, VM_PGSTEAL_DIRECT, VM_PGSTEAL_FILE, VM_PGSTEAL_KSWAPD,
     VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN,
 )
+from ..gfp import __GFP_DIRECT_RECLAIM, __GFP_IO, __GFP_MOVABLE
 from .page_alloc import (
     __zone_watermark_ok, free_frozen_pages, list_add, list_add_tail, list_del, page_kind,
     page_zonenum, wmark_pages,
@@ -62,8 +64,6 @@ from .state import (
     DIAG_KSWAPD_WAKEUPS,
 )
 
-__GFP_IO = 0x40
-__GFP_FS = 0x80
 
 # ---------------------------------------------------------------------------
 # LRU lists (include/linux/mm_inline.h)
@@ -137,7 +137,7 @@ def mark_page_accessed(st, pfn):
 
 @njit(inline='always')
 def inactive_ratio_of(pages):
-    gb = pages >> (30 - 12)
+    gb = pages >> (30 - PAGE_SHIFT)     # GiB
     if gb:
         return int(math.sqrt(10.0 * gb))
     return 1
@@ -605,7 +605,7 @@ def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
     """
     s = SC_DIRECT
     init_scan_control(st, s, gfp_mask, order, highest_zoneidx, SWAP_CLUSTER_MAX, cpu, False)
-    if gfp_mask & 0x08:      # __GFP_MOVABLE: gfp_zone() = ZONE_MOVABLE's counter
+    if gfp_mask & __GFP_MOVABLE:      # gfp_zone() = ZONE_MOVABLE's counter
         st.vm_events[VM_ALLOCSTALL_DMA32 + 2] += 1
     else:
         st.vm_events[VM_ALLOCSTALL_DMA32 + highest_zoneidx] += 1
@@ -672,7 +672,7 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
     hopeless = st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES
     if hopeless or (pgdat_balanced(st, prm, order, highest_zoneidx)
                     and not pgdat_watermark_boosted(st, highest_zoneidx)):
-        if (gfp_mask & 0x400) == 0:   # !__GFP_DIRECT_RECLAIM: only compaction is needed
+        if (gfp_mask & __GFP_DIRECT_RECLAIM) == 0:   # only compaction is needed
             wakeup_kcompactd(st, prm, order, highest_zoneidx)
         return
     if state == KSWAPD_NAPPING:
@@ -823,10 +823,16 @@ def daemons_due(st, prm, until):
     return prm.compaction_proactiveness != 0 and st.node[NODE_PROACTIVE_NEXT] <= until
 
 
+#: MODEL: a bound on the daemon steps of one run_daemons() call (each step is a
+#: balance_pgdat() round or a kcompactd pass; a call needs a few hundred at
+#: most), so a model bug cannot hang the driver.
+RUN_DAEMONS_MAX_STEPS = 1_000_000
+
+
 @njit
 def run_daemons(st, prm, own, until):
     """Let the background daemons (kswapd, kcompactd) run up to time ``until``."""
-    for _ in range(1_000_000):
+    for _ in range(RUN_DAEMONS_MAX_STEPS):
         state = st.node[NODE_KSWAPD_STATE]
         if state == KSWAPD_RUNNING:
             if st.node[NODE_KSWAPD_TIME] >= until:

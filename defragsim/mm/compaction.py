@@ -26,8 +26,14 @@ non-LRU movable pages (zsmalloc, balloon).
 from __future__ import annotations
 
 from . import costs
-from ._jit import kernel as njit
-from .constants import (
+from .._jit import kernel as njit
+from ..gfp import GFP_KERNEL, __GFP_FS, __GFP_IO
+from ..constants import (
+    COMPACT_COMPLETE, COMPACT_CONTENDED, COMPACT_CONTINUE, COMPACT_DEFERRED,
+    COMPACT_NO_SUITABLE_PAGE, COMPACT_PARTIAL_SKIPPED,
+    COMPACT_PRIO_ASYNC, 
+    COMPACT_SKIPPED, COMPACT_SUCCESS, 
+MIN_COMPACT_PRIORITY,
     COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, KIND_ANON, KIND_FILE, MAX_NR_ZONES,
     MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru,
@@ -36,7 +42,7 @@ from .constants import (
     VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED, VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS,
     WMARK_HIGH, WMARK_LOW, WMARK_MIN,
 )
-from .page_alloc import __zone_watermark_ok, page_kind, wmark_pages
+from .page_alloc import __zone_watermark_ok, gfp_migratetype, page_kind, wmark_pages
 from .state import (
     CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
@@ -67,37 +73,12 @@ ISOLATE_SUCCESS = 2
 KCOMPACTD_SLEEPING = 0
 KCOMPACTD_RUNNING = 1
 
-__GFP_FS = 0x80
-__GFP_IO = 0x40
 ALLOC_CMA_FLAG = 0x80
-
-# enum compact_result (include/linux/compaction.h), in increasing strength
-COMPACT_NOT_SUITABLE_ZONE = 0
-COMPACT_SKIPPED = 1
-COMPACT_DEFERRED = 2
-COMPACT_NO_SUITABLE_PAGE = 3
-COMPACT_CONTINUE = 4
-COMPACT_COMPLETE = 5
-COMPACT_PARTIAL_SKIPPED = 6
-COMPACT_CONTENDED = 7
-COMPACT_SUCCESS = 8
-COMPACT_RESULT_NAMES = ["not_suitable_zone", "skipped", "deferred", "no_suitable_page",
-                        "continue", "complete", "partial_skipped", "contended", "success"]
-
-# enum compact_priority
-COMPACT_PRIO_SYNC_FULL = 0
-MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL
-COMPACT_PRIO_SYNC_LIGHT = 1
-MIN_COMPACT_COSTLY_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
-DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
-COMPACT_PRIO_ASYNC = 2
-INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
 
 #: sysctl vm.extfrag_threshold
 EXTFRAG_THRESHOLD = 500
 #: HPAGE_FRAG_CHECK_INTERVAL_MSEC: kcompactd's proactive check period
 HPAGE_FRAG_CHECK_INTERVAL_NS = 500_000_000
-GFP_KERNEL = 0xcc0
 
 
 @njit(inline='always')
@@ -1047,7 +1028,7 @@ def compact_zone(st, prm, own, c):
     """
     z = st.cc[c, CC_ZONE]
     order = st.cc[c, CC_ORDER]
-    st.cc[c, CC_MIGRATETYPE] = st.cc[c, CC_GFP] >> 3 & 3
+    st.cc[c, CC_MIGRATETYPE] = gfp_migratetype(st.cc[c, CC_GFP])
     is_async = st.cc[c, CC_MODE] == MIGRATE_ASYNC
     if order >= 0:
         ret = compaction_suit_allocation_order(st, prm, z, order, st.cc[c, CC_HIGHEST_ZONEIDX],
@@ -1206,7 +1187,7 @@ def compact_zone_order(st, prm, own, z, order, gfp_mask, prio, alloc_flags, high
                          prio_min, cpu)
     # capc->cc = &cc: the capture side reads the zone and migratetype from cc
     st.capc[CAPC_ZONE] = z
-    st.capc[CAPC_MIGRATETYPE] = gfp_mask >> 3 & 3
+    st.capc[CAPC_MIGRATETYPE] = gfp_migratetype(gfp_mask)
     if not prm.patch4:
         st.capc[CAPC_ORDER] = order          # compaction_capture() compares cc->order
     if prm.patch3:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit
-from .constants import (
+from .._jit import njit
+from ..constants import (
     MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
     MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_FREE_CMA_PAGES, NR_FREE_HIGHATOMIC, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, NR_PCP_LISTS, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
@@ -26,25 +26,47 @@ from .constants import (
 )
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
 
+# The invariants, by the code _check() returns (0: all hold)
+INV_OK = 0
+INV_UNALIGNED = 1
+INV_NOT_BUDDY = 2
+INV_OUTSIDE_ZONE = 3
+INV_WRONG_LIST = 4
+INV_COVERED_TWICE = 5
+INV_NOT_COVERED = 6
+INV_NR_FREE_MT = 7
+INV_NR_FREE = 8
+INV_NR_FREE_PAGES = 9
+INV_NR_FREE_PAGES_BLOCKS = 10
+INV_UNMERGED = 11
+INV_PCP_COUNT = 12
+INV_BAD_MIGRATETYPE = 13
+INV_COMPOUND_FLAGS = 14
+INV_NR_ZONE_ALLOCATED = 15
+INV_RESERVE_COUNT = 16
+INV_CORRUPT_LIST = 17
+INV_NR_ZONE_PCP = 18
+
+#: what each broken invariant means
 ERRORS = {
-    1: "free chunk not aligned to its order",
-    2: "free chunk head lacks PageBuddy or has the wrong order",
-    3: "free chunk outside its zone",
-    4: "free chunk on the list of a type other than its pageblock's (hygiene)",
-    5: "page covered twice (free/pcp/allocated overlap)",
-    6: "page not covered by any free, pcp or allocated chunk (pages not conserved)",
-    7: "nr_free_mt differs from the free list length",
-    8: "nr_free differs from the sum over types",
-    9: "NR_FREE_PAGES differs from the free lists",
-    10: "NR_FREE_PAGES_BLOCKS differs from the free lists",
-    11: "two free buddies left unmerged",
-    12: "pcp count differs from its lists",
-    13: "invalid pageblock migratetype",
-    14: "allocated chunk head/tail flags inconsistent",
-    15: "NR_ZONE_ALLOCATED differs from allocated pages",
-    16: "highatomic/CMA free count differs from the lists",
-    17: "free list is corrupt (broken prev/next links)",
-    18: "NR_ZONE_PCP differs from the pcp lists",
+    INV_UNALIGNED: "free chunk not aligned to its order",
+    INV_NOT_BUDDY: "free chunk head lacks PageBuddy or has the wrong order",
+    INV_OUTSIDE_ZONE: "free chunk outside its zone",
+    INV_WRONG_LIST: "free chunk on the list of a type other than its pageblock's (hygiene)",
+    INV_COVERED_TWICE: "page covered twice (free/pcp/allocated overlap)",
+    INV_NOT_COVERED: "page not covered by any free, pcp or allocated chunk (pages not conserved)",
+    INV_NR_FREE_MT: "nr_free_mt differs from the free list length",
+    INV_NR_FREE: "nr_free differs from the sum over types",
+    INV_NR_FREE_PAGES: "NR_FREE_PAGES differs from the free lists",
+    INV_NR_FREE_PAGES_BLOCKS: "NR_FREE_PAGES_BLOCKS differs from the free lists",
+    INV_UNMERGED: "two free buddies left unmerged",
+    INV_PCP_COUNT: "pcp count differs from its lists",
+    INV_BAD_MIGRATETYPE: "invalid pageblock migratetype",
+    INV_COMPOUND_FLAGS: "allocated chunk head/tail flags inconsistent",
+    INV_NR_ZONE_ALLOCATED: "NR_ZONE_ALLOCATED differs from allocated pages",
+    INV_RESERVE_COUNT: "highatomic/CMA free count differs from the lists",
+    INV_CORRUPT_LIST: "free list is corrupt (broken prev/next links)",
+    INV_NR_ZONE_PCP: "NR_ZONE_PCP differs from the pcp lists",
 }
 
 
@@ -58,7 +80,7 @@ def _check(st, prm):
     cover = np.zeros(n, np.uint8)
     for b in range(st.block_mt.shape[0]):
         if st.block_mt[b] >= MIGRATE_TYPES:
-            return 13, b, st.block_mt[b], 0
+            return INV_BAD_MIGRATETYPE, b, st.block_mt[b], 0
     for z in range(MAX_NR_ZONES):
         free_pages = 0
         free_blocks = 0
@@ -73,20 +95,20 @@ def _check(st, prm):
                 prev = -1
                 while p >= 0:
                     if st.pg_prev[p] != prev:
-                        return 17, p, z, o
+                        return INV_CORRUPT_LIST, p, z, o
                     if p & ((1 << o) - 1):
-                        return 1, p, z, o
+                        return INV_UNALIGNED, p, z, o
                     if (st.pg_flags[p] & 0x0F) != PG_buddy or st.pg_order[p] != o:
-                        return 2, p, z, o
+                        return INV_NOT_BUDDY, p, z, o
                     if p < st.zone_start[z] or p + (1 << o) > st.zone_end[z]:
-                        return 3, p, z, o
+                        return INV_OUTSIDE_ZONE, p, z, o
                     nb = max((1 << o) >> prm.pageblock_order, 1)
                     for k in range(nb):
                         if st.block_mt[(p >> prm.pageblock_order) + k] != mt:
-                            return 4, p, z, o
+                            return INV_WRONG_LIST, p, z, o
                     for k in range(1 << o):
                         if cover[p + k]:
-                            return 5, p + k, z, o
+                            return INV_COVERED_TWICE, p + k, z, o
                         cover[p + k] = 1
                     if mt != MIGRATE_ISOLATE:
                         free_pages += 1 << o
@@ -100,18 +122,18 @@ def _check(st, prm):
                     prev = p
                     p = st.pg_next[p]
                 if st.free_tail[lid] != prev:
-                    return 17, prev, z, o
+                    return INV_CORRUPT_LIST, prev, z, o
                 if cnt != st.nr_free_mt[z, o, mt]:
-                    return 7, cnt, z, o
+                    return INV_NR_FREE_MT, cnt, z, o
                 tot += cnt
             if tot != st.nr_free[z, o]:
-                return 8, tot, z, o
+                return INV_NR_FREE, tot, z, o
         if free_pages != st.zone_stat[z, NR_FREE_PAGES]:
-            return 9, free_pages, z, st.zone_stat[z, NR_FREE_PAGES]
+            return INV_NR_FREE_PAGES, free_pages, z, st.zone_stat[z, NR_FREE_PAGES]
         if free_blocks != st.zone_stat[z, NR_FREE_PAGES_BLOCKS]:
-            return 10, free_blocks, z, st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
+            return INV_NR_FREE_PAGES_BLOCKS, free_blocks, z, st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
         if free_ha != st.zone_stat[z, NR_FREE_HIGHATOMIC] or free_cma != st.zone_stat[z, NR_FREE_CMA_PAGES]:
-            return 16, free_ha, z, free_cma
+            return INV_RESERVE_COUNT, free_ha, z, free_cma
         # pcp lists
         zpcp = 0
         for cpu in range(prm.nr_cpus):
@@ -123,21 +145,21 @@ def _check(st, prm):
                 prev = -1
                 while p >= 0:
                     if st.pg_prev[p] != prev or (st.pg_flags[p] & PG_pcp) == 0 or st.pg_order[p] != o:
-                        return 17, p, z, o
+                        return INV_CORRUPT_LIST, p, z, o
                     for k in range(1 << o):
                         if cover[p + k]:
-                            return 5, p + k, z, o
+                            return INV_COVERED_TWICE, p + k, z, o
                         cover[p + k] = 1
                     cnt += 1 << o
                     prev = p
                     p = st.pg_next[p]
                 if st.pcp_tail[lid] != prev:
-                    return 17, prev, z, o
+                    return INV_CORRUPT_LIST, prev, z, o
             if cnt != st.pcp_count[cpu, z]:
-                return 12, cnt, cpu, z
+                return INV_PCP_COUNT, cnt, cpu, z
             zpcp += cnt
         if zpcp != st.zone_stat[z, NR_ZONE_PCP]:
-            return 18, zpcp, z, st.zone_stat[z, NR_ZONE_PCP]
+            return INV_NR_ZONE_PCP, zpcp, z, st.zone_stat[z, NR_ZONE_PCP]
     # allocated chunks
     alloc = np.zeros(MAX_NR_ZONES, np.int64)
     p = 0
@@ -146,12 +168,12 @@ def _check(st, prm):
         if f & PG_head:
             o = st.pg_order[p]
             if o < 0 or o > MAX_PAGE_ORDER or (p & ((1 << o) - 1)):
-                return 14, p, o, 0
+                return INV_COMPOUND_FLAGS, p, o, 0
             for k in range(1 << o):
                 if k > 0 and (st.pg_flags[p + k] & PG_tail) == 0:
-                    return 14, p + k, o, 1
+                    return INV_COMPOUND_FLAGS, p + k, o, 1
                 if cover[p + k]:
-                    return 5, p + k, o, 2
+                    return INV_COVERED_TWICE, p + k, o, 2
                 cover[p + k] = 1
             z = 0 if p < st.zone_end[0] else 1
             alloc[z] += 1 << o
@@ -160,10 +182,10 @@ def _check(st, prm):
             p += 1
     for p in range(n):
         if cover[p] == 0:
-            return 6, p, st.pg_flags[p], st.pg_order[p]
+            return INV_NOT_COVERED, p, st.pg_flags[p], st.pg_order[p]
     for z in range(MAX_NR_ZONES):
         if alloc[z] != st.zone_stat[z, NR_ZONE_ALLOCATED]:
-            return 15, alloc[z], z, st.zone_stat[z, NR_ZONE_ALLOCATED]
+            return INV_NR_ZONE_ALLOCATED, alloc[z], z, st.zone_stat[z, NR_ZONE_ALLOCATED]
     # unmerged buddies
     for z in range(MAX_NR_ZONES):
         for o in range(MAX_PAGE_ORDER):
@@ -177,9 +199,9 @@ def _check(st, prm):
                         ok_split = o >= prm.pageblock_order and bmt != mt and \
                             (mt >= MIGRATE_PCPTYPES or bmt >= MIGRATE_PCPTYPES)
                         if not ok_split:
-                            return 11, p, z, o
+                            return INV_UNMERGED, p, z, o
                     p = st.pg_next[p]
-    return 0, 0, 0, 0
+    return INV_OK, 0, 0, 0
 
 
 def check_state(st, prm) -> None:

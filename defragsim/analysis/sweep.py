@@ -24,7 +24,6 @@ first configuration, the base of the percentages.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -44,7 +43,7 @@ import pandas as pd
 
 from .compare import (RunSpec, Comparison, all_metrics, mean_ci, median_index, metrics_table,
                       parse_run_spec, write_figures)
-from .config import Config, ConfigError, Patches, format_size
+from ..config import Config, ConfigError, Patches, format_size
 
 #: Characters of the sha256 hex digest kept as a configuration's key.
 KEY_LEN = 16
@@ -58,9 +57,8 @@ DIMENSIONS = {"patches": "--patches", "defrag_mode": "--defrag-mode", "mem": "--
 _STORE_COLUMNS = ["key", "seed", "config", "config_json", "metric", "value", "wall_s"]
 
 
-class SweepError(RuntimeError):
-    """Tasks of a sweep failed, or a stored result does not reproduce."""
-
+from ..errors import SweepError
+from ..provenance import __version__, model_sha256
 
 class SweepWarning(UserWarning):
     """A stored result file is unreadable and its task runs again."""
@@ -100,8 +98,8 @@ def scenario_sha256(scenario: str) -> str:
     """sha256 of a scenario file's bytes (by name or path); for a trace
     scenario (``kind = "trace"``) also of the trace and of the ``snap/``
     folder beside it, which the replay reads."""
-    from .replay import find_snapshot
-    from .workload import load_scenario, scenario_path
+    from ..workloads.snapshot import find_snapshot
+    from ..workloads import load_scenario, scenario_path
     h = hashlib.sha256(scenario_path(scenario).read_bytes())
     sc = load_scenario(scenario)
     if sc.kind == "trace":
@@ -113,26 +111,8 @@ def scenario_sha256(scenario: str) -> str:
     return h.hexdigest()
 
 
-#: Modules that only present results: editing them does not change a number.
-_PRESENTATION = {"cli.py", "plot.py", "widgets.py", "sweep.py", "report.py", "record.py"}
-
-
-@functools.lru_cache(maxsize=1)
-def model_sha256() -> str:
-    """sha256 of the model's source files (every module of the package but the
-    presentation ones): a stored result is reused only by the model that
-    computed it, so an edited kernel never passes off old numbers as new."""
-    h = hashlib.sha256()
-    for f in sorted(Path(__file__).parent.glob("*.py")):
-        if f.name not in _PRESENTATION:
-            # line endings normalised: a CRLF checkout holds the same model
-            h.update(f.name.encode() + b"\0" + f.read_bytes().replace(b"\r\n", b"\n"))
-    return h.hexdigest()
-
-
 def config_payload(task: Task) -> dict:
     """What identifies a task's configuration: everything but the seed."""
-    from . import __version__
     cfg = task.make_config().to_dict()
     del cfg["seed"]
     return {"scenario": task.scenario_name, "scenario_sha256": task.scenario_sha256,
@@ -297,7 +277,7 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
     """Validate the dimensions and build the configurations: every mem x
     defrag_mode x patch set, in that nesting order.  Labels name the patch
     set, and defrag_mode / mem when they vary."""
-    from .workload import load_scenario
+    from ..workloads import load_scenario
     sc = load_scenario(scenario)
     sets = parse_patch_sets(patches)
     modes = parse_defrag_modes(defrag_mode)
@@ -338,8 +318,8 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
 
 def simulate(task: Task):
     """Run one task here; the full Result."""
-    from .sim import run
-    from .workload import build_workload, load_scenario
+    from ..sim import run
+    from ..workloads import build_workload, load_scenario
     if scenario_sha256(task.scenario) != task.scenario_sha256:
         raise SweepError(f"scenario {task.scenario}: the file here differs from the one the sweep "
                          "was planned with (a worker with another defragsim checkout?)")
@@ -364,7 +344,7 @@ def warm_up() -> None:
     """One tiny simulation in this process, so the numba cache is on disk
     before a pool starts: its workers then load it instead of compiling
     concurrently (minutes each)."""
-    from .sim import run
+    from ..sim import run
     run("steady", Config(mem="64M"), duration=0.1)
 
 

@@ -1,0 +1,184 @@
+"""Replaying a real trace through the model (``defragsim replay``), and the
+table of what the kernel recorded beside what the model did.
+
+The trace becomes a Workload in :mod:`defragsim.workloads.replay_ops`; this
+module runs it and compares.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import constants as C
+from ..config import Config, parse_size
+from ..errors import ConfigError
+from ..sim import run
+from ..workloads.replay_ops import ReplayStats, trace_workload
+from ..workloads.snapshot import Snapshot, find_snapshot
+from ..workloads.trace import ParsedTrace, other_event_counts, read_trace
+
+COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
+                   "allocstall_movable", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
+                   "pgsteal_direct", "pageoutrun", "compact_stall", "compact_fail",
+                   "compact_success", "compact_migrate_scanned", "compact_free_scanned",
+                   "compact_daemon_wake", "pgmigrate_success", "thp_fault_alloc",
+                   "thp_fault_fallback", "pswpout", "oom_kill"]
+
+
+
+@dataclass
+class Replay:
+    trace: ParsedTrace
+    stats: ReplayStats
+    result: object
+    snapshot: Snapshot | None
+    other_events: Counter | None
+
+    def observed_vs_model(self) -> str:
+        """A plain-text table: what the kernel recorded beside what the model did."""
+        r, tr = self.result, self.trace
+        s = tr.summary()
+        # events other than page events: from other_events.csv beside a CSV
+        # trace, or from the text trace itself; "-" when the trace has none
+        recorded = self.other_events is not None or bool(s["other_events"])
+        ev = Counter(self.other_events or {})
+        ev.update(s["other_events"])
+        # the model's numbers from the first traced event on (not the prefill)
+        ef = r.extfrag[r.extfrag.t > 0]
+        pairs_m = Counter(f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}" for a, b in
+                          zip(ef.alloc_migratetype, ef.fallback_migratetype))
+        mex = {"events": len(ef), "change_ownership": int(ef.change_ownership.sum()),
+               "fragmenting": int(ef.fragmenting.sum()), "pairs": pairs_m}
+        ce = r.compaction_events
+        cev = ce[ce.t > 0].event.value_counts() if len(ce) else {}
+        base = r.meta.get("baseline_vmstat") or {}
+        vm = {k: v - base.get(k, 0) for k, v in r.vmstat.items()}
+        rows = [
+            ("allocations (requests)", s["allocations"], self.stats.allocations),
+            ("failed allocations", s["failed_allocations"], r.diagnostics["alloc_failed_total"]),
+            ("extfrag events", s["extfrag_events"], mex["events"]),
+            ("extfrag change_ownership", s["extfrag_change_ownership"], mex["change_ownership"]),
+            ("extfrag fallback_order < pageblock", s["extfrag_fragmenting"], mex["fragmenting"]),
+        ]
+        pairs = sorted(set(s["extfrag_pairs"]) | {
+            f"{C.MIGRATETYPE_KEYS.index(a.split('->')[0])}->{C.MIGRATETYPE_KEYS.index(a.split('->')[1])}"
+            for a in mex["pairs"]})
+        for pr in pairs:
+            a, b = (int(x) for x in pr.split("->"))
+            name = f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}"
+            rows.append((f"extfrag {name}", s["extfrag_pairs"].get(pr, 0), mex["pairs"].get(name, 0)))
+        for tp in ("mm_compaction_begin", "mm_compaction_try_to_compact_pages",
+                   "mm_compaction_deferred", "mm_compaction_kcompactd_wake",
+                   "mm_compaction_wakeup_kcompactd"):
+            rows.append((tp, ev.get(tp, 0) if recorded else "-", int(cev.get(tp, 0))))
+        rows.append(("mm_vmscan_direct_reclaim_begin", ev.get("mm_vmscan_direct_reclaim_begin", 0)
+                     if recorded else "-", vm.get("allocstall_normal", 0)
+                     + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
+        rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
+                     vm.get("pageoutrun", 0)))
+        if self.snapshot is not None and self.snapshot.vmstat_after:
+            b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
+            for k in COMPARED_VMSTAT:
+                if k in a and k in b and k in vm:
+                    rows.append((f"vmstat {k} (delta)", a[k] - b[k], vm[k]))
+        w0 = max(len(x[0]) for x in rows) + 2
+        out = [f"observed in the kernel vs model: {tr.path} ({tr.format}, {tr.duration_s:.1f} s, "
+               f"{len(tr):,} page events)", "",
+               f"{'':<{w0}}{'kernel':>14}{'model':>14}"]
+        for name, k, m in rows:
+            ks = f"{k:,}" if isinstance(k, int) else str(k)
+            out.append(f"{name:<{w0}}{ks:>14}{m:>14,}")
+        st = self.stats
+        out += ["", f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
+                f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
+                f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
+                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
+                f"{st.failed_in_trace:,}"]
+        if st.prefill_pages:
+            out.append("initial state (from the snapshot's before.meminfo, pages): "
+                       + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
+                       + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages "
+                       f"(their buddies, kept as page cache/slab: {st.spacer_pages:,})")
+        zb = self.snapshot.zone_blocks() if self.snapshot is not None else None
+        if zb:
+            snap0 = r.snapshots[0]
+            pbo = r.pageblock_order
+            out.append("pageblocks at the start, machine -> model (after the prefill):")
+            for z, (zs, ze) in enumerate(r.zone_spans):
+                name = C.ZONE_NAMES[z]
+                if ze <= zs or name not in zb:
+                    continue
+                cnt = np.bincount(snap0.migratetype[zs >> pbo:ze >> pbo], minlength=C.MIGRATE_TYPES)
+                cells = [f"{t} {zb[name].get(t, 0):,} -> {int(cnt[C.MIGRATETYPE_NAMES.index(t)]):,}"
+                         for t in ("Unmovable", "Movable", "Reclaimable", "HighAtomic")]
+                out.append(f"  {name}: " + ", ".join(cells))
+        if self.snapshot is not None and self.snapshot.buddyinfo:
+            out.append("free chunks by order at the start, machine (buddyinfo) / model:")
+            snap0 = r.snapshots[0]
+            for line in self.snapshot.buddyinfo.splitlines():
+                parts = line.split()
+                if len(parts) < 5 or parts[0] != "Node":
+                    continue
+                zname = parts[3]
+                if zname not in C.ZONE_NAMES:
+                    continue
+                z = C.ZONE_NAMES.index(zname)
+                mach = [int(x) for x in parts[4:]]
+                model = snap0.nr_free_mt[z].sum(axis=1).tolist()
+                out.append(f"  {zname:<7} " + " ".join(f"{a}/{b}" for a, b in zip(mach, model)))
+        if tr.unknown_gfp:
+            out.append("unknown gfp flags (ignored): "
+                       + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
+        if tr.bad_lines:
+            out.append(f"bad lines skipped: {tr.bad_lines:,}")
+        return "\n".join(out) + "\n"
+
+
+def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
+           init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
+           progress=False) -> Replay:
+    """Parse ``trace_path`` and run it through the model.
+
+    ``init``: ``"auto"`` uses ``init_from`` or a ``snap/`` folder beside the
+    trace when there is one, ``"empty"`` starts from an empty machine.
+    ``config``: a full Config; otherwise one is built from the snapshot
+    (MemTotal, sysctls) updated with ``config_overrides``.
+    """
+    if init not in ("auto", "empty"):
+        raise ConfigError(f"replay: init must be 'auto' or 'empty', got {init!r}")
+    if duration is not None and not (duration > 0 and math.isfinite(duration)):
+        raise ConfigError(f"replay: duration must be a positive number of seconds, got {duration}")
+    snap = None
+    if init == "auto":
+        d = init_from or find_snapshot(trace_path)
+        if d is not None:
+            snap = Snapshot.load(d)        # before parsing: a bad folder fails fast
+    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines)
+    if config is None:
+        kw = {}
+        if snap is not None:
+            kw.update(snap.config_overrides())
+        else:
+            top = int(tr.pfn.max()) + 1 if len(tr) else 0
+            kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
+        kw.update(config_overrides or {})
+        if isinstance(kw.get("mem"), int):
+            unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+            kw["mem"] -= kw["mem"] % unit
+        if snap is not None and "dma32" not in kw:
+            frac = snap.dma32_fraction()
+            if frac is not None:
+                # DMA32 as large a share of memory as on the machine
+                unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+                d = int(parse_size(kw["mem"], name="mem") * frac)
+                kw["dma32"] = d - d % unit
+        config = Config(**kw)
+    wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
+                            duration=duration, zone_spans=config.zone_spans(),
+                            pageblock_order=config.pageblock_order)
+    res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
+    return Replay(trace=tr, stats=st, result=res, snapshot=snap,
+                  other_events=other_event_counts(trace_path) if tr.format == "csv" else None)

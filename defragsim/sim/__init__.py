@@ -1,0 +1,4 @@
+"""Running a workload through the kernel mirror: :func:`run` and :class:`Result`."""
+from .loop import Result, run
+
+__all__ = ["Result", "run"]

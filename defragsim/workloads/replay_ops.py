@@ -1,0 +1,305 @@
+"""A parsed trace (and the snapshot it starts from) as a :class:`Workload`.
+
+Each traced ``mm_page_alloc`` becomes a request with the traced order and gfp
+mask; the *model* chooses where it lands.  A traced ``mm_page_free`` is matched
+by pfn to the allocation that received that pfn in the trace, and frees the
+model page that allocation received.  Frees of pages allocated before the
+trace began cannot be matched: they are counted (``frees_before_trace``) and
+not replayed.
+
+Initial state: a ``snap/`` folder beside the trace (or ``init_from``) with the
+machine's ``before.*`` /proc files sizes the model (MemTotal, min_free_kbytes,
+the vm sysctls) and fills it, before the first traced event, with the page
+cache, anon and slab amounts of ``before.meminfo``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import constants as C
+from .. import gfp as G
+from ..errors import TraceError
+from ._traceparse import trace_ops
+from .ops import Workload, new_op_columns
+from .snapshot import Snapshot
+from .trace import EV_ALLOC, ParsedTrace
+
+def content_of(gfp: int) -> int:
+    """What a traced allocation holds, from its gfp mask.
+
+    MODEL: a trace says nothing of content; movable + __GFP_ZERO is anon (fault
+    paths zero), other movable is page cache, reclaimable is reclaimable slab,
+    unmovable with __GFP_COMP is slab, other unmovable is kernel memory."""
+    # MODEL: content inferred from the gfp mask (see the docstring)
+    mt = G.gfp_migratetype(gfp)
+    if mt == C.MIGRATE_MOVABLE:
+        return C.KIND_ANON if gfp & G.__GFP_ZERO else C.KIND_FILE
+    if mt == C.MIGRATE_RECLAIMABLE:
+        return C.KIND_SLAB_RECLAIMABLE
+    return C.KIND_SLAB_UNRECLAIMABLE if gfp & G.__GFP_COMP else C.KIND_KERNEL
+
+
+@dataclass
+class ReplayStats:
+    allocations: int = 0
+    failed_in_trace: int = 0
+    frees_matched: int = 0
+    frees_before_trace: int = 0
+    frees_order_mismatch: int = 0
+    implicit_frees: int = 0
+    prefill_pages: dict = field(default_factory=dict)
+    prefill_ops: int = 0
+    hole_pages: int = 0
+    spacer_pages: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int):
+    """Per-pageblock migratetypes at the start, from the snapshot's
+    ``Number of blocks type`` table, scaled to the model's zone sizes.
+
+    MODEL: the machine's proportions of Unmovable and Reclaimable blocks per
+    zone are reproduced in MAX_PAGE_ORDER units (two pageblocks, so boot-time
+    free chunks stay within one type).  Their positions follow the machine's
+    kpageflags content map when the snapshot has one (the units whose blocks
+    hold the most slab, at the same relative position in the zone), else they
+    are drawn (seeded).  HighAtomic and Isolate blocks start as Movable (the
+    model keeps the highatomic reserve's accounting itself)."""
+    zb = snapshot.zone_blocks()
+    if not zb:
+        return None
+    # MODEL: proportions (and slab-rich positions when kpageflags was read);
+    # HighAtomic/Isolate start Movable
+    unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
+    bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
+    rng = np.random.default_rng(0)
+    pbmap = snapshot.pbmap()
+    for z, (s, e) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if e <= s or name not in zb:
+            continue
+        real = zb[name]
+        total = sum(real.values())
+        if total == 0:
+            continue
+        b0, b1 = s >> pageblock_order, e >> pageblock_order
+        units = np.arange(b0, b1 - unit + 1, unit)
+        rng.shuffle(units)
+        if pbmap is not None:
+            slab = pbmap.loc[pbmap["zone"] == name, "slab"].to_numpy()
+            if len(slab) and len(units):
+                # each model unit takes the slab pages of the machine's blocks at
+                # the same relative position; richest first (ties: the shuffle)
+                rel = (units - b0) / max(b1 - b0, 1)
+                score = slab[np.minimum((rel * len(slab)).astype(np.int64), len(slab) - 1)]
+                units = units[np.argsort(-score, kind="stable")]
+        n_u = int(round(real.get("Unmovable", 0) / total * len(units)))
+        n_r = int(round(real.get("Reclaimable", 0) / total * len(units)))
+        chosen = units[:n_u + n_r]
+        # interleave the two types over the chosen units in proportion
+        kinds = np.array([C.MIGRATE_UNMOVABLE] * n_u + [C.MIGRATE_RECLAIMABLE] * n_r, np.uint8)
+        rng.shuffle(kinds)
+        for u, mt in zip(chosen.tolist(), kinds.tolist()):
+            bt[u:u + unit] = mt
+    return bt
+
+_HOLE_GFP = {C.MIGRATE_UNMOVABLE: G.parse_gfp("GFP_KERNEL"),
+             C.MIGRATE_MOVABLE: G.parse_gfp("GFP_HIGHUSER_MOVABLE"),
+             C.MIGRATE_RECLAIMABLE: G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")}
+_HOLE_CONTENT = {C.MIGRATE_UNMOVABLE: C.KIND_KERNEL, C.MIGRATE_MOVABLE: C.KIND_FILE,
+                 C.MIGRATE_RECLAIMABLE: C.KIND_SLAB_RECLAIMABLE}
+
+
+def free_chunk_targets(snapshot: Snapshot, zone_spans, pageblock_order: int,
+                       free_pages: int) -> list:
+    """(zone, migratetype, order, count) of the free chunks to reproduce: the
+    snapshot's ``Free pages count per migrate type at order`` table, scaled so
+    that they hold ``free_pages`` pages in all, largest first.
+
+    MODEL: HighAtomic/Isolate free chunks are taken as Movable; positions are
+    the model allocator's, not the machine's."""
+    pti = snapshot.pagetypeinfo_table()
+    if pti is None:
+        return []
+    out = []
+    raw = sum(n << o for z in pti.values() for counts in z["free"].values()
+              for o, n in enumerate(counts))
+    ratio = free_pages / raw if raw else 0.0
+    for z, (s, e) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if e <= s or name not in pti:
+            continue
+        for tname, counts in pti[name]["free"].items():
+            mt = {"Unmovable": C.MIGRATE_UNMOVABLE, "Reclaimable": C.MIGRATE_RECLAIMABLE}.get(
+                tname, C.MIGRATE_MOVABLE)
+            for order, n in enumerate(counts):
+                k = int(round(n * ratio))
+                if k:
+                    out.append((z, mt, order, k))
+    out.sort(key=lambda x: -x[2])
+    return out
+
+
+def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
+                   duration: float | None = None, zone_spans=None,
+                   pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
+    """The op stream of a parsed trace (plus the snapshot's prefill at t=0;
+    with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
+    st = ReplayStats()
+    st.prefill_ops = 0
+    t_list, kind_l, order_l, gfp_l, h_l, cpu_l, content_l = ([] for _ in range(7))
+    owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
+    owner_names = ["kernel", "page cache"]
+    h_owner: list[int] = []
+    task_owner: dict[int, int] = {}
+
+    def owner_for(content, pid):
+        if content == C.KIND_ANON:
+            o = task_owner.get(pid)
+            if o is None:
+                o = task_owner[pid] = len(owner_kind)
+                owner_kind.append(C.OWNER_TASK)
+                owner_names.append(tr.comm.get(pid, f"pid {pid}"))
+            return o
+        return 1 if content == C.KIND_FILE else 0
+
+    def op(t, k, order, gfp, h, cpu, content):
+        t_list.append(t); kind_l.append(k); order_l.append(order); gfp_l.append(gfp)  # noqa: E702
+        h_l.append(h); cpu_l.append(cpu); content_l.append(content)  # noqa: E702
+
+    # --- prefill: the machine's memory contents at the start of the trace ------------
+    if snapshot is not None:
+        mi = snapshot.meminfo
+        pages = lambda key: mi.get(key, 0) * 1024 // C.PAGE_SIZE  # noqa: E731
+        # slab and page tables first: they settle into the snapshot's
+        # non-movable blocks before page cache and anon fill the rest
+        fill = {
+            C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
+                                      G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")),
+            C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
+                                        G.parse_gfp("GFP_KERNEL")),
+            C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
+            C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
+            # MODEL: pre-trace page cache as order-9 readahead folios (the shared
+            # traces' machine was filled by a sequential read), anon and slab order 0
+            C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
+                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
+        }
+        # MODEL: a model smaller or larger than the traced machine gets the same
+        # proportions of page cache, anon and slab
+        scale = nr_pages / max(pages("MemTotal"), 1)
+        budget = nr_pages - int(pages("MemFree") * scale)
+        # free chunks as the machine had them: each becomes a placeholder
+        # allocation paired with its buddy (a "spacer" of the same order and
+        # type that stays allocated as page cache or slab); the placeholders are
+        # freed after the fill, so they cannot merge.
+        holes = free_chunk_targets(snapshot, zone_spans, pageblock_order,
+                                   int(pages("MemFree") * scale)) \
+            if zone_spans is not None else []
+        placeholders = []
+        # spacers are used memory: at most half of it, so the meminfo amounts
+        # stay close; MAX_PAGE_ORDER chunks need no shaping (nothing to merge
+        # with): the memory left free at the end forms them
+        spacer_budget = budget // 2
+        for z, mt, order, count in holes:
+            if order >= C.MAX_PAGE_ORDER:
+                continue
+            gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
+            content = _HOLE_CONTENT[mt]
+            for _ in range(count):
+                if spacer_budget < (1 << order) or budget < (2 << order):
+                    break
+                spacer_budget -= 1 << order
+                for keep in (False, True):
+                    h = len(h_owner)
+                    h_owner.append(1 if content == C.KIND_FILE else 0)
+                    op(0, C.OP_ALLOC, order, gfp, h, 0, content)
+                    if keep:
+                        budget -= 1 << order      # the spacer is used memory
+                        st.spacer_pages += 1 << order
+                    else:
+                        placeholders.append((h, order, gfp, content))
+        pre_owner = None
+        for content, (n, order, gfp) in fill.items():
+            n = max(0, min(int(n * scale), budget)) >> order
+            budget -= n << order
+            st.prefill_pages[C.KIND_NAMES[content]] = n << order
+            if content == C.KIND_ANON:
+                if pre_owner is None:
+                    pre_owner = len(owner_kind)
+                    owner_kind.append(C.OWNER_TASK)
+                    owner_names.append("pre-trace tasks")
+                o = pre_owner
+            else:
+                o = 1 if content == C.KIND_FILE else 0
+            for i in range(n):
+                h = len(h_owner)
+                h_owner.append(o)
+                op(0, C.OP_ALLOC, order, gfp, h, i % nr_cpus, content)
+        for h, order, gfp, content in placeholders:
+            op(0, C.OP_FREE, order, gfp, h, 0, content)
+        st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
+
+    st.prefill_ops = len(t_list)
+    init_bt = None
+    if snapshot is not None and zone_spans is not None:
+        init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
+
+    # --- the trace ----------------------------------------------------------------------
+    # MODEL: frees of pages allocated before the trace are counted, not replayed
+    # (the model's own reclaim frees its prefilled page cache); a request that
+    # failed in the kernel is replayed and given back at once if the model serves it
+    ev = tr.ev
+    is_a = ev == EV_ALLOC
+    content = np.zeros(len(tr), np.uint8)
+    for g in np.unique(tr.gfp[is_a]).tolist():
+        content[is_a & (tr.gfp == g)] = content_of(int(g))
+    owner = np.where(content == C.KIND_FILE, 1, 0).astype(np.int32)
+    anon = is_a & (content == C.KIND_ANON)
+    for p_ in np.unique(tr.pid[anon]).tolist():
+        owner[anon & (tr.pid == p_)] = owner_for(C.KIND_ANON, int(p_))
+    cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
+    n_ev = len(tr)
+    cap = 2 * n_ev
+    o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content = new_op_columns(cap)
+    h_tr = np.empty(int(is_a.sum()), np.int32)
+    top = int(tr.pfn.max()) + 1 if n_ev else 1
+    live_h = np.full(max(top, 1), -1, np.int32)
+    live_o = np.zeros(max(top, 1), np.int8)
+    stats = np.zeros(6, np.int64)
+    end_ns = int(duration * 1e9) if duration is not None else -1
+    h0 = len(h_owner)
+    n_ops, h_end = trace_ops(tr.t_ns, ev, tr.pfn, tr.order, tr.gfp, content, owner, cpu, end_ns,
+                             0, live_h, live_o, o_t, o_kind, o_order, o_gfp, o_h, o_cpu,
+                             o_content, h_tr, stats)
+    o_h[:n_ops] += h0
+    st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
+        st.frees_order_mismatch, st.implicit_frees = (int(x) for x in stats)
+    t_all = np.concatenate([np.asarray(t_list, np.int64), o_t[:n_ops]])
+    if len(t_all) == 0:
+        raise TraceError(f"{tr.path}: nothing to replay")
+    end_ns = end_ns if end_ns >= 0 else None
+    dur = int(t_all[-1]) + 1_000_000
+    if end_ns is not None:
+        dur = max(dur, end_ns)
+    h_owner_all = np.concatenate([np.asarray(h_owner, np.int32), h_tr[:h_end]])
+    wl = Workload(
+        name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
+        t=t_all, kind=np.concatenate([np.asarray(kind_l, np.int8), o_kind[:n_ops]]),
+        order=np.concatenate([np.asarray(order_l, np.int8), o_order[:n_ops]]),
+        gfp=np.concatenate([np.asarray(gfp_l, np.int64), o_gfp[:n_ops]]),
+        handle=np.concatenate([np.asarray(h_l, np.int32), o_h[:n_ops]]),
+        cpu=np.concatenate([np.asarray(cpu_l, np.int32), o_cpu[:n_ops]]),
+        content=np.concatenate([np.asarray(content_l, np.uint8), o_content[:n_ops]]),
+        nr_handles=len(h_owner_all), duration_ns=dur,
+        description=f"replay of {tr.path}", handle_owner=h_owner_all,
+        owner_kind=np.asarray(owner_kind, np.uint8), owner_names=owner_names)
+    if init_bt is not None:
+        wl.meta["initial_block_mt"] = init_bt
+    return wl, st

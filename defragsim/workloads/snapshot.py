@@ -1,0 +1,194 @@
+"""A machine's state from its ``/proc`` files: the snapshot a replay starts from.
+
+``defragsim snapshot`` (and the shared traces' ``snap/`` folders) hold
+``before.*``/``after.*`` copies of meminfo, vmstat, sysctl, pagetypeinfo,
+buddyinfo and zoneinfo, and optionally the kpageflags content map
+(``before.pbmap.csv.gz``).  This module reads them; it never runs the model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import constants as C
+from ..errors import ConfigError
+
+def read_proc_kv(path: Path) -> dict:
+    """``key value`` (vmstat), ``key: value kB`` (meminfo) or ``key=value``
+    (sysctl) lines into a dict of ints (non-numeric values skipped)."""
+    out = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if "=" in line and ":" not in line:
+                k, _, v = line.partition("=")
+            elif ":" in line:
+                k, _, v = line.partition(":")
+            else:
+                k, _, v = line.strip().partition(" ")
+            parts = v.split()
+            if parts and parts[0].lstrip("-").isdigit():
+                out[k.strip().split(".")[-1] if "=" in line else k.strip()] = int(parts[0])
+    return out
+
+
+@dataclass
+class Snapshot:
+    """The ``before.*`` / ``after.*`` /proc files of a trace folder."""
+
+    path: Path
+    meminfo: dict = field(default_factory=dict)
+    vmstat_before: dict = field(default_factory=dict)
+    vmstat_after: dict = field(default_factory=dict)
+    sysctl: dict = field(default_factory=dict)
+    pagetypeinfo: str | None = None
+    buddyinfo: str | None = None
+    _pti: dict | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, d) -> "Snapshot":
+        d = Path(d)
+        if not d.is_dir():
+            raise ConfigError(f"init-from: {d}: not a directory")
+        meminfo = d / "before.meminfo"
+        if not meminfo.exists():
+            raise ConfigError(f"init-from: {d}: no before.meminfo (a snapshot has before.meminfo, "
+                              "before.vmstat, before.pagetypeinfo, ...)")
+        s = cls(path=d, meminfo=read_proc_kv(meminfo))
+        if "MemTotal" not in s.meminfo:
+            raise ConfigError(f"init-from: {meminfo}: no MemTotal line")
+        for name, attr in (("before.vmstat", "vmstat_before"), ("after.vmstat", "vmstat_after"),
+                           ("before.sysctl", "sysctl")):
+            if (d / name).exists():
+                setattr(s, attr, read_proc_kv(d / name))
+        for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
+            if (d / name).exists():
+                setattr(s, attr, (d / name).read_text())
+        return s
+
+    def pagetypeinfo_table(self) -> dict | None:
+        """before.pagetypeinfo parsed (once): see :func:`procfs.parse_pagetypeinfo`."""
+        if self.pagetypeinfo is None:
+            return None
+        if self._pti is None:
+            try:
+                self._pti = parse_pagetypeinfo(self.pagetypeinfo,
+                                               where=str(self.path / "before.pagetypeinfo"))
+            except ValueError as e:
+                raise ConfigError(f"init-from: {e}") from None
+        return self._pti
+
+    def zone_blocks(self) -> dict | None:
+        """``{zone: {type: blocks}}`` from before.pagetypeinfo (None without it)."""
+        pti = self.pagetypeinfo_table()
+        if pti is None:
+            return None
+        return {z: v["blocks"] for z, v in pti.items() if v["blocks"]}
+
+    def dma32_fraction(self) -> float | None:
+        """DMA32's managed pages over MemTotal, from before.zoneinfo."""
+        zi = self.path / "before.zoneinfo"
+        if not zi.exists():
+            return None
+        m = zoneinfo_managed(zi.read_text())
+        if "DMA32" not in m:
+            return None
+        return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
+
+    def pbmap(self):
+        """The kpageflags content map (``before.pbmap.csv.gz``), or None."""
+        p = self.path / "before.pbmap.csv.gz"
+        if not p.exists():
+            return None
+        try:
+            return load_pbmap(p)
+        except (ValueError, OSError, EOFError) as e:
+            raise ConfigError(f"init-from: {p}: {e}") from None
+
+    def config_overrides(self) -> dict:
+        kw = {"mem": self.meminfo["MemTotal"] * 1024}
+        sc = self.sysctl
+        for key in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor",
+                    "swappiness", "compaction_proactiveness", "defrag_mode"):
+            if key in sc:
+                kw[key] = sc[key]
+        swap = self.meminfo.get("SwapTotal")
+        if swap is not None:
+            kw["swap"] = swap * 1024
+        return kw
+
+
+def find_snapshot(trace_path) -> Path | None:
+    """``snap/`` beside the trace (the shared/traces layout)."""
+    d = Path(trace_path).resolve().parent / "snap"
+    return d if (d / "before.meminfo").exists() else None
+
+
+
+def parse_pagetypeinfo(text: str, where: str = "pagetypeinfo") -> dict:
+    """A /proc/pagetypeinfo text -> ``{zone: {"blocks": {type: n}, "free": {type: [n per order]}}}``.
+
+    Types are the kernel's names (Unmovable, Movable, ...).  Raises ValueError
+    naming ``where`` and the line when the text is not a pagetypeinfo."""
+    out: dict = {}
+    types = None
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("Number of blocks type"):
+            types = line[len("Number of blocks type"):].split()
+            continue
+        m = re.match(r"Node\s+\d+, zone\s+(\S+), type\s+(\S+)\s+(.*)$", line)
+        if m:
+            z = out.setdefault(m.group(1), {"blocks": {}, "free": {}})
+            nums = [int(x.lstrip(">")) for x in m.group(3).split()]
+            z["free"][m.group(2)] = nums
+            continue
+        m = re.match(r"Node\s+\d+, zone\s+(\S+)\s+([\d\s]+)$", line)
+        if m and types is not None:
+            nums = [int(x) for x in m.group(2).split()]
+            if len(nums) != len(types):
+                raise ValueError(f"{where}:{i}: {len(nums)} block counts for {len(types)} types")
+            out.setdefault(m.group(1), {"blocks": {}, "free": {}})["blocks"] = dict(zip(types, nums))
+    if not any(z["blocks"] for z in out.values()):
+        raise ValueError(f"{where}: no 'Number of blocks type' table")
+    return out
+
+
+def zoneinfo_managed(text: str) -> dict:
+    """``{zone: managed pages}`` from /proc/zoneinfo."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"Node \d+, zone\s+(\S+)", line)
+        if m:
+            cur = m.group(1)
+            continue
+        m = re.match(r"\s+managed\s+(\d+)", line)
+        if m and cur is not None:
+            out[cur] = int(m.group(1))
+    return out
+
+
+def load_pbmap(path):
+    """A per-pageblock content map from a kpageflags snapshot as a DataFrame
+    with the :data:`CONTENT_CLASSES` columns (pages per block) and ``zone``.
+
+    Reads ``defragsim snapshot``'s ``<tag>.pbmap.csv.gz`` and the shared
+    traces' ``pbmap_*.csv.gz`` (whose first line is a ``# zone_id`` comment)."""
+    df = pd.read_csv(path, comment="#")
+    if "zone_id" in df.columns:                      # shared/traces/tools/kpf_map.py
+        df["zone"] = np.where(df["zone_id"] == 0, "DMA32", "Normal")
+        df["lru_anon"] = df["lru_anon"] + df.get("lru_shmem", 0) + df.get("anon_nonlru", 0)
+        df["other"] = df.get("other_noflags", 0) + df.get("other_flagged", 0) + \
+            df.get("compound_other", 0) + df.get("offline", 0) + df.get("nopage", 0)
+    need = {"zone", "start_pfn", "buddy", "slab", "lru_file", "lru_anon", "pgtable", "reserved",
+            "other"}
+    missing = need - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: not a pageblock content map (missing {', '.join(sorted(missing))})")
+    out = pd.DataFrame({"zone": df["zone"], "start_pfn": df["start_pfn"], "free": df["buddy"],
+                        "file": df["lru_file"], "anon": df["lru_anon"], "slab": df["slab"],
+                        "pagetable": df["pgtable"], "reserved": df["reserved"],
+                        "other": df["other"]})
+    return out[out["zone"].isin(["DMA32", "Normal"])].reset_index(drop=True)
