@@ -50,7 +50,8 @@ def task_demo(args) -> int:
 def task_test(args) -> int:
     ensure_venv()
     env = dict(os.environ)
-    env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba-cache"))
+    # the numba cache: NUMBA_CACHE_DIR if set (CI sets one), else .numba-cache/
+    # of this checkout, for every entry point (defragsim/_jit.py)
     env.setdefault("MPLBACKEND", "Agg")
     # --nbmake also collects and executes notebooks/*.ipynb.  pytest exits 5
     # when no test ran, which is a failure here too.

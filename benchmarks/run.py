@@ -135,8 +135,7 @@ def bench_cold_start():
 
 def bench_replay_lines():
     from defragsim.workloads.trace import read_trace
-    shared = ROOT.parent / "shared" / "traces" / "b_pressure_dm0" / "page_events.csv.xz"
-    path = shared if shared.exists() else ROOT / "data/traces/samples-1s/page_events.csv.xz"
+    path = ROOT / "data/traces/b_pressure_dm0/page_events.csv.xz"
     read_trace(ROOT / "data/traces/samples-1s/page_events.csv.xz")      # warm-up
     t = time.perf_counter()
     tr = read_trace(path)

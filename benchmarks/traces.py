@@ -3,9 +3,10 @@
 
     python benchmarks/traces.py [TRACE ...]
 
-For each trace (default: the shared 60 s traces when ../shared/traces is
-there, else the shipped data/traces sample): parse rate in lines per second
-(after a warm-up, so numba's cache is loaded), and the wall time of a full
+For each trace (default: the two 60 s pressure traces shipped in
+data/traces, b_pressure_dm0 and c_pressure_dm1, and the perf-script sample):
+parse rate in lines per second (after a warm-up, so numba's cache is
+loaded), and the wall time of a full
 replay (parse + prefill from the snapshot + model) with the events per second
 of the model part.
 """
@@ -24,9 +25,8 @@ def main() -> int:
 
     paths = [Path(p) for p in sys.argv[1:]]
     if not paths:
-        shared = ROOT.parent / "shared" / "traces"
-        paths = [shared / d / "page_events.csv.xz" for d in ("b_pressure_dm0", "c_pressure_dm1")]
-        paths = [p for p in paths if p.exists()] or [ROOT / "data/traces/samples-1s/page_events.csv.xz"]
+        traces = ROOT / "data" / "traces"
+        paths = [traces / d / "page_events.csv.xz" for d in ("b_pressure_dm0", "c_pressure_dm1")]
         perf = ROOT / "data/traces/samples-perf-script.txt.gz"
         paths.append(perf)
     read_trace(ROOT / "data/traces/samples-1s/page_events.csv.xz")      # warm-up

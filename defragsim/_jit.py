@@ -24,13 +24,135 @@ calls per allocation the copies, not the allocator, took ~90% of the time of
 an unpressured run.  Inlining the fast path leaves no call on an order-0
 allocation or free served by the per-cpu lists.
 
-No import-time side effects beyond importing numba.
+Where the compiled code is cached: an explicit ``NUMBA_CACHE_DIR`` (or
+numba's own config file) always wins; otherwise, when defragsim runs from a
+source checkout (a ``pyproject.toml`` beside the package folder),
+``<checkout>/.numba-cache``, so that ``dev.py test``, ``dev.py demo``, ``dev.py
+lab``, the ``defragsim`` command and a notebook all share one cache.  numba
+picks the directory when a dispatcher enables caching, i.e. when a function
+is decorated, so this module sets ``numba.config.CACHE_DIR`` at import, before
+any defragsim function is decorated (every jitted module imports this one
+first), and again in each decorator.  An installed (non-checkout) defragsim
+keeps numba's default, ``__pycache__`` beside the sources.
+
+A damaged cache file (a truncated or corrupt ``.nbi`` index or ``.nbc`` data
+file, e.g. after a full disk or a killed process) is not an
+``UnpicklingError``/``EOFError`` traceback: :func:`_install_cache_guard`
+makes numba treat it as a cache miss, removes the file(s) with a one-line
+warning on stderr naming the cache directory, and the function is compiled
+and cached again.
+
+No import-time side effects beyond importing numba and those two settings.
 """
 import inspect
+import os
+import pickle
+import sys
 import textwrap
+from pathlib import Path
 
 import numba
 import numpy as np
+from numba.core import caching as _caching
+
+#: The defragsim package folder and, in a source checkout, the checkout.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE_DIR.parent if (_PACKAGE_DIR.parent / "pyproject.toml").is_file() else None
+
+
+def default_cache_dir() -> Path | None:
+    """``<checkout>/.numba-cache`` in a source checkout, else None (numba's
+    default, ``__pycache__``)."""
+    return _CHECKOUT / ".numba-cache" if _CHECKOUT is not None else None
+
+
+def _ensure_cache_dir() -> None:
+    """Point numba at the checkout's cache unless NUMBA_CACHE_DIR (or a numba
+    config file) chose a directory."""
+    if os.environ.get("NUMBA_CACHE_DIR") or numba.config.CACHE_DIR:
+        return
+    d = default_cache_dir()
+    if d is not None:
+        numba.config.CACHE_DIR = str(d)
+
+
+def cache_dir() -> Path | None:
+    """The directory numba caches defragsim's compiled code in (None:
+    ``__pycache__`` beside each module)."""
+    return Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else None
+
+
+#: Cache files already reported damaged in this process.
+_DAMAGED: set = set()
+#: What reading a damaged pickle raises (plus anything a garbled pickle may).
+_DAMAGE_ERRORS = (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+                  ImportError, IndexError, KeyError, MemoryError, UnicodeDecodeError)
+
+
+def _ours(cache_path) -> bool:
+    """A cache directory defragsim answers for: the configured NUMBA_CACHE_DIR
+    or the checkout's .numba-cache, or a ``__pycache__`` inside the package."""
+    p = os.path.abspath(cache_path)
+    roots = [str(_PACKAGE_DIR)]
+    if numba.config.CACHE_DIR:
+        roots.append(os.path.abspath(numba.config.CACHE_DIR))
+    return any(p == r or p.startswith(r + os.sep) for r in roots)
+
+
+def _report_damaged(cache_file, paths, err) -> None:
+    """Remove damaged cache files; one line on stderr per file."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass                      # another process removed it first
+    key = paths[0]
+    if key in _DAMAGED:
+        return
+    _DAMAGED.add(key)
+    where = os.path.dirname(key)
+    print(f"defragsim: warning: numba cache {where}: damaged {os.path.basename(key)} "
+          f"({type(err).__name__}); removed, recompiling", file=sys.stderr, flush=True)
+
+
+def _install_cache_guard() -> None:
+    """Make numba's cache loader treat a damaged file of ours as a miss."""
+    cls = _caching.IndexDataCacheFile
+    if getattr(cls, "_defragsim_guard", False):
+        return
+    load_index, load_data = cls._load_index, cls._load_data
+
+    def _load_index(self):
+        try:
+            return load_index(self)
+        except _DAMAGE_ERRORS as e:
+            if not _ours(self._cache_path):
+                raise
+            # the index and every data file it may have listed
+            base = self._index_name[:-len(".nbi")]
+            try:
+                data = [os.path.join(self._cache_path, n) for n in os.listdir(self._cache_path)
+                        if n.startswith(base + ".") and n.endswith(".nbc")]
+            except OSError:
+                data = []
+            _report_damaged(self, [self._index_path] + data, e)
+            return {}
+
+    def _load_data(self, name):
+        try:
+            return load_data(self, name)
+        except _DAMAGE_ERRORS as e:
+            if not _ours(self._cache_path):
+                raise
+            _report_damaged(self, [self._data_path(name)], e)
+            raise OSError(f"damaged numba cache file {name}") from None   # load(): a miss
+
+    cls._load_index, cls._load_data = _load_index, _load_data
+    cls._defragsim_guard = True
+
+
+_ensure_cache_dir()
+_install_cache_guard()
 
 #: Options shared by every jitted function.
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -47,6 +169,7 @@ STRUCT_PARAMS = frozenset({
 
 def njit(fn=None, **overrides):
     """``numba.njit`` with the package's options (``cache=True`` always)."""
+    _ensure_cache_dir()
     opts = dict(JIT_OPTIONS)
     opts.update(overrides)
     if fn is None:
@@ -58,6 +181,7 @@ def kernel(fn=None, **overrides):
     """Decorator for allocator kernels (see the module docstring)."""
     if fn is None:
         return lambda f: kernel(f, **overrides)
+    _ensure_cache_dir()
     entry = overrides.pop("entry", False)
     fastpath = overrides.pop("fastpath", False)
     opts = dict(KERNEL_OPTIONS)

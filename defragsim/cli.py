@@ -1,24 +1,67 @@
-"""Command line: ``defragsim run|scenarios|demo|compare|sweep|onset`` (also ``python -m defragsim``).
+"""Command line: ``defragsim run|scenarios|demo|compare|figures|replay|snapshot|record|sweep|onset``
+(also ``python -m defragsim``).
 
 Errors in the input (an impossible config, an unknown scenario, a bad
-scenario file) print one line ``defragsim: error: ...`` naming the field and
-exit with status 2; they never show a traceback.
+scenario file or trace, ...: every :class:`~defragsim.errors.DefragsimError`)
+print one line ``defragsim: error: <message>`` naming the field and exit with
+status 2; they never show a traceback.  A sweep whose tasks failed (the input
+was fine) exits with status 1.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
 
-from .config import THP_DEFRAG_SETTINGS, Config, ConfigError, Patches
-from .gfp import GfpError
-from .capture import CaptureError
-from .workloads.trace import TraceError
-from .workloads import ScenarioError, list_scenarios, load_scenario
+from .analysis.compare import compare, parse_run_spec
+from .analysis.onset import DEFAULT_SCALES, onset_summary, storm_onset
+from .analysis.replay import replay
+from .analysis.report import onset_lines
+from .analysis.sweep import SweepTaskError, figure_comparison, parse_set, sweep
+from .capture import record, snapshot
+from .config import THP_DEFRAG_SETTINGS, Config, Patches
+from .errors import ConfigError, DefragsimError
+from .sim import run
+from .workloads import build_workload, list_scenarios, load_scenario
 
-INPUT_ERRORS = (ConfigError, ScenarioError, GfpError, TraceError, CaptureError)
+#: The headline comparison of the cover letter (``defragsim demo``, and
+#: ``defragsim figures`` without configurations): label -> spec.
+DEMO_CONFIGS = {"defrag_mode=0": "defrag_mode=0,patches=none",
+                "defrag_mode=1": "defrag_mode=1,patches=none",
+                "dm=1+series": "defrag_mode=1,patches=all"}
+
+
+def _plot():
+    """The figures module (and pyplot), imported on first use."""
+    # lazily: matplotlib adds most of a second to every command, and most draw nothing
+    import matplotlib.pyplot as plt
+    from . import plot  # lazily too: it imports pyplot at its top
+    return plot, plt
+
+
+def _progress(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _seed_list(args) -> list[int]:
+    """``--seeds N --seed0 S`` -> [S, S+1, ..., S+N-1]."""
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
+    if args.seed0 < 0:
+        raise ConfigError(f"--seed0: must be at least 0, got {args.seed0}")
+    return list(range(args.seed0, args.seed0 + args.seeds))
+
+
+def _specs(args, *, at_least: int, where: str) -> list:
+    """The configurations of ``--a``/``--b``/``--c``, parsed."""
+    specs = [parse_run_spec(s, where=where) for s in (args.a, args.b, *(args.more or []))
+             if s is not None]
+    if len(specs) < at_least:
+        raise ConfigError(f"{where}: give at least two configurations (--a and --b)")
+    return specs
 
 
 def _config_from_args(args, scenario=None) -> Config:
@@ -35,31 +78,10 @@ def _config_from_args(args, scenario=None) -> Config:
                   compaction_proactiveness=args.compaction_proactiveness)
 
 
-def _add_run_options(p):
-    p.add_argument("--mem", default=None, help="memory size, e.g. 4G (default: the scenario's)")
-    p.add_argument("--defrag-mode", type=int, default=0, choices=None, metavar="0|1",
-                   help="vm.defrag_mode (default 0)")
-    p.add_argument("--patches", default="none", help="none, all, or a list such as 2,3,4")
-    p.add_argument("--seed", type=int, default=None, help="workload seed (default 0)")
-    p.add_argument("--duration", type=float, default=None, help="simulated seconds")
-    p.add_argument("--swap", default=None, help="swap size, e.g. 2G (default: the scenario's)")
-    p.add_argument("--growth-scale", type=float, default=1.0,
-                   help="scale the scenario's growing non-movable footprint (storm onset)")
-    p.add_argument("--oomd", action="store_true", help="enable the userspace pressure guard")
-    p.add_argument("--thp-defrag", default="madvise", metavar="|".join(THP_DEFRAG_SETTINGS),
-                   help="/sys/kernel/mm/transparent_hugepage/defrag (default madvise)")
-    p.add_argument("--compaction-proactiveness", type=int, default=20, metavar="0..100",
-                   help="vm.compaction_proactiveness (default 20; 0 = off)")
-
-
 def write_outputs(result, out: Path) -> list[str]:
     """``--out``: vmstat.json, extfrag.csv, compaction_events.csv, timeseries.csv, pagetypeinfo.txt,
     buddyinfo.txt, result.json and the pageblock map (PNG + SVG)."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from . import plot
-
+    plot, plt = _plot()
     out.mkdir(parents=True, exist_ok=True)
     files = []
     (out / "vmstat.json").write_text(json.dumps(result.vmstat, indent=1) + "\n")
@@ -79,9 +101,9 @@ def write_outputs(result, out: Path) -> list[str]:
     return files
 
 
+# -- the commands ---------------------------------------------------------------------
+
 def cmd_run(args) -> int:
-    from .sim import run
-    from .workloads import build_workload
     sc = load_scenario(args.scenario)
     cfg = _config_from_args(args, sc)
     if not args.growth_scale >= 0:
@@ -112,9 +134,22 @@ def cmd_scenarios(args) -> int:
     return 0
 
 
+def _write_replay(rp, out: Path, table: str) -> None:
+    """``replay --out``: the run's outputs, the table and the machine-vs-model map."""
+    write_outputs(rp.result, out)
+    (out / "observed_vs_model.txt").write_text(table)
+    pbmap = rp.snapshot.path / "before.pbmap.csv.gz" if rp.snapshot is not None else None
+    if pbmap is not None and pbmap.exists():
+        plot, plt = _plot()
+        axes = plot.plot_machine_vs_model(pbmap, rp.result)
+        fig = axes[0].figure
+        fig.tight_layout()
+        plot.save_figure(fig, out / "pageblocks_machine_vs_model")
+        plt.close(fig)
+
+
 def cmd_replay(args) -> int:
     """``defragsim replay TRACE``: a real trace through the model."""
-    from .analysis.replay import replay
     over = {"defrag_mode": args.defrag_mode, "patches": Patches.parse(args.patches)}
     if args.mem is not None:
         over["mem"] = args.mem
@@ -128,18 +163,7 @@ def cmd_replay(args) -> int:
                 progress=not args.json and sys.stderr.isatty())
     table = rp.observed_vs_model()
     if args.out:
-        out = Path(args.out)
-        write_outputs(rp.result, out)
-        (out / "observed_vs_model.txt").write_text(table)
-        pbmap = rp.snapshot.path / "before.pbmap.csv.gz" if rp.snapshot is not None else None
-        if pbmap is not None and pbmap.exists():
-            import matplotlib.pyplot as plt
-            from . import plot
-            axes = plot.plot_machine_vs_model(pbmap, rp.result)
-            fig = axes[0].figure
-            fig.tight_layout()
-            plot.save_figure(fig, out / "pageblocks_machine_vs_model")
-            plt.close(fig)
+        _write_replay(rp, Path(args.out), table)
     if args.json:
         d = rp.result.to_json_dict()
         d["trace"] = rp.trace.summary()
@@ -153,35 +177,33 @@ def cmd_replay(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from .capture import snapshot
     files = snapshot(args.o, tag=args.tag, kpageflags=not args.no_kpageflags)
     print(f"wrote {len(files)} files to {args.o}/ ({args.tag}.*)")
     return 0
 
 
 def cmd_record(args) -> int:
-    from .capture import record
     info = record(args.o, args.duration, tracefs=args.tracefs, buffer_kb=args.buffer_kb,
                   use_perf=True if args.perf else None)
     extra = f", {info['bytes']:,} bytes, ring overruns {info['overrun']}" if "bytes" in info else ""
-    print(f"recorded {args.duration:g} s with {info['method']} into {info['trace']}{extra}; "
+    what = f"interrupted by {info['interrupted']}" if info.get("interrupted") else \
+        f"recorded {args.duration:g} s"
+    print(f"{what} with {info['method']} into {info['trace']}{extra}; "
           f"snapshots in {info['snapshot']}/")
     print(f"replay it: defragsim replay {info['trace']} --init-from {info['snapshot']}")
+    if info.get("interrupted"):
+        signum = getattr(signal, info["interrupted"], None)
+        return 128 + int(signum) if signum is not None else 130
     return 0
 
 
-def _progress(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
-    from .analysis.compare import write_figures
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.txt").write_text(table)
     cmp.frame().to_csv(out / "metrics.csv", index=False)
     files = [str(out / "report.txt"), str(out / "metrics.csv")]
     i = cmp.figure_seed_index()
-    files += write_figures(cmp, out, seed_index=i)
+    files += _plot()[0].write_compare_figures(cmp, out, seed_index=i)
     for lab, rs in cmp.results.items():
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lab).strip("_")
         files += write_outputs(rs[i], out / "runs" / f"{safe}-seed{cmp.seeds[i]}")
@@ -190,18 +212,13 @@ def _write_comparison(cmp, out: Path, *, table: str) -> list[str]:
 
 def cmd_compare(args) -> int:
     """``defragsim compare SCENARIO --a SPEC --b SPEC [--c SPEC ...] [--seeds N]``."""
-    from .analysis.compare import compare, parse_run_spec
-    specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
-    if len(specs) < 2:
-        raise ConfigError("compare: give at least two configurations (--a and --b)")
-    if args.seeds < 1:
-        raise ConfigError(f"compare: --seeds must be at least 1, got {args.seeds}")
+    specs = _specs(args, at_least=2, where="compare")
+    seeds = _seed_list(args)
     base = {}
     if args.swap is not None:
         base["swap"] = args.swap
-    cmp = compare(args.scenario, specs, seeds=list(range(args.seed0, args.seed0 + args.seeds)),
-                  mem=args.mem, duration=args.duration, base=base,
-                  progress=_progress if not args.quiet else None)
+    cmp = compare(args.scenario, specs, seeds=seeds, mem=args.mem, duration=args.duration,
+                  base=base, progress=_progress if not args.quiet else None)
     table = cmp.table(full=not args.short)
     print(table, end="")
     if args.out:
@@ -214,21 +231,12 @@ def cmd_compare(args) -> int:
 
 def cmd_figures(args) -> int:
     """``defragsim figures``: the headline figure set (PNG + SVG) for a mail."""
-    from .analysis.compare import compare, parse_run_spec, write_figures
-    specs = [parse_run_spec(s) for s in (args.a, args.b, *(args.more or [])) if s is not None]
-    if not specs:
-        specs = [parse_run_spec(s, label=lab) for s, lab in
-                 zip(DEMO_SPECS, ("defrag_mode=0", "defrag_mode=1", "dm=1+series"))]
-    cmp = compare(args.scenario, specs, seeds=list(range(args.seed0, args.seed0 + args.seeds)),
-                  mem=args.mem, duration=args.duration, progress=_progress)
-    files = write_figures(cmp, Path(args.out))
+    specs = _specs(args, at_least=0, where="figures") or DEMO_CONFIGS
+    cmp = compare(args.scenario, specs, seeds=_seed_list(args), mem=args.mem,
+                  duration=args.duration, progress=_progress)
+    files = _plot()[0].write_compare_figures(cmp, Path(args.out))
     print("\n".join(files))
     return 0
-
-
-#: The headline comparison of the cover letter (``defragsim demo``).
-DEMO_SPECS = ("defrag_mode=0,patches=none", "defrag_mode=1,patches=none",
-              "defrag_mode=1,patches=all")
 
 
 def cmd_demo(args) -> int:
@@ -238,14 +246,10 @@ def cmd_demo(args) -> int:
     defrag_mode 1 with it, on the same seeds; writes ``report.txt`` (the
     mmtests-style table), the figures and each run's outputs under ``out/``.
     """
-    from .analysis.compare import compare, parse_run_spec
     out = Path(args.out)
-    specs = [parse_run_spec(s, label=lab) for s, lab in
-             zip(DEMO_SPECS, ("defrag_mode=0", "defrag_mode=1", "dm=1+series"))]
-    cmp = compare(args.scenario, specs, seeds=list(range(args.seed, args.seed + args.seeds)),
-                  mem=args.mem, duration=args.duration, progress=_progress)
-    table = cmp.table(full=True)
-    _write_comparison(cmp, out, table=table)
+    cmp = compare(args.scenario, DEMO_CONFIGS, seeds=_seed_list(args), mem=args.mem,
+                  duration=args.duration, progress=_progress)
+    _write_comparison(cmp, out, table=cmp.table(full=True))
     print(cmp.table(full=False), end="")
     print(f"(full table with vmstat and model diagnostics: {out}/report.txt)")
     print(f"wrote {out}/report.txt, metrics.csv, {{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}"
@@ -260,7 +264,6 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def cmd_sweep(args) -> int:
     """``defragsim sweep SCENARIO --patches all-combinations --seeds N --out DIR``."""
-    from .analysis.sweep import SweepError, parse_set, sweep
     base, growth = parse_set(args.set)
     if args.columns < 2:
         raise ConfigError(f"--columns: at least 2 (the base and one more), got {args.columns}")
@@ -271,15 +274,18 @@ def cmd_sweep(args) -> int:
                         seed0=args.seed0, mem=args.mem, defrag_mode=args.defrag_modes,
                         duration=args.duration, base=base, growth_scale=growth,
                         executor=args.executor, workers=args.workers, out=args.out,
-                        progress=not args.no_progress, figures=args.figures, columns=args.columns,
+                        progress=not args.no_progress, columns=args.columns,
                         log=_progress)
-        except SweepError as e:
-            print(f"defragsim: error: {e}", file=sys.stderr)
-            return 1
+            if args.figures:
+                cmp = figure_comparison(res, progress=not args.no_progress)
+                _plot()[0].write_compare_figures(cmp, res.out / "figures", seed_index=0, ncols=4)
         except KeyboardInterrupt:
             print(f"defragsim: interrupted; finished runs are in {args.out}/store, the same "
                   "command resumes", file=sys.stderr)
             return 130
+        except SweepTaskError as e:
+            print(f"defragsim: error: {e}", file=sys.stderr)
+            return 1
     print(res.table(full=False, columns=args.columns), end="")
     out = Path(args.out)
     print(f"({res.ran} tasks run, {res.skipped} found in the store; all rows: {out}/summary.txt)")
@@ -288,38 +294,30 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _scales(text: str | None) -> list[float]:
+    if not text:
+        return list(DEFAULT_SCALES)
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"onset: --scales: expected numbers like 0,0.5,1, got {text!r}") from None
+
+
 def cmd_onset(args) -> int:
     """``defragsim onset``: the storm-onset sweep (figure + table)."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from . import plot
-    from .analysis.onset import DEFAULT_SCALES, onset_summary, plot_onset, storm_onset, storm_onset_growth
-    scales = DEFAULT_SCALES
-    if args.scales:
-        try:
-            scales = [float(x) for x in args.scales.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"onset: --scales: expected numbers like 0,0.5,1, got {args.scales!r}") \
-                from None
-    df = storm_onset(args.scenario, scales=scales, seeds=args.seeds, mem=args.mem,
-                     duration=args.duration, progress=_progress)
-    summ = onset_summary(df)
-    with_pd_wide = summ.to_string()
-    print(with_pd_wide)
-    labels = list(dict.fromkeys(df["config"]))
-    lines = []
-    for lab in labels:
-        on = storm_onset_growth(df, lab)
-        lines.append(f"{lab}: non-movable reclaim retries >= 1/s from "
-                     + (f"{on:g} MiB/s per GiB" if on is not None else "nowhere in the sweep"))
-    print("\n".join(lines))
+    df = storm_onset(args.scenario, scales=_scales(args.scales), seeds=_seed_list(args),
+                     mem=args.mem, duration=args.duration, progress=_progress)
+    summary = onset_summary(df).to_string()
+    lines = onset_lines(df)
+    print(summary)
+    print(lines, end="")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         df.to_csv(out / "onset.csv", index=False)
-        (out / "onset.txt").write_text(with_pd_wide + "\n" + "\n".join(lines) + "\n")
-        axes = plot_onset(df)
+        (out / "onset.txt").write_text(summary + "\n" + lines)
+        plot, plt = _plot()
+        axes = plot.plot_onset(df)
         fig = axes[0].figure
         fig.suptitle(f"storm onset: {df['config'].nunique()} configs, "
                      f"{df['seed'].nunique()} seed(s), {df['duration_s'].iloc[0]:g} s", fontsize=9)
@@ -330,42 +328,116 @@ def cmd_onset(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="defragsim", description=(
-        "A model of the Linux page allocator for studying 'mm: fix reclaim storms in defrag_mode'."))
-    sub = p.add_subparsers(dest="cmd", required=True)
+# -- the parser: option groups shared by the subcommands --------------------------------
+
+SCENARIO_HELP = "scenario name (see `defragsim scenarios`) or a .toml file"
+
+
+def _add_scenario(p, *, default: str | None = None) -> None:
+    if default is None:
+        p.add_argument("scenario", help=SCENARIO_HELP)
+    else:
+        p.add_argument("scenario", nargs="?", default=default,
+                       help=f"{SCENARIO_HELP} (default {default})")
+
+
+def _add_size(p, *, mem="memory size, e.g. 4G (default: the scenario's)",
+              duration="simulated seconds (default: the scenario's)") -> None:
+    """--mem and --duration."""
+    p.add_argument("--mem", default=None, help=mem)
+    p.add_argument("--duration", type=float, default=None, help=duration)
+
+
+def _add_seeds(p, *, seeds: int) -> None:
+    """--seeds N and --seed0 S: the seeds S..S+N-1."""
+    p.add_argument("--seeds", type=int, default=seeds, help=f"number of seeds (default {seeds})")
+    p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+
+
+def _add_configs(p, *, required: bool) -> None:
+    """--a, --b, --c: the configurations compared."""
+    dflt = "" if required else " (default: defrag_mode 0, 1, and 1 with the series)"
+    p.add_argument("--a", required=required, default=None, metavar="SPEC",
+                   help='a configuration, e.g. "defrag_mode=1,patches=none"' + dflt)
+    p.add_argument("--b", required=required, default=None, metavar="SPEC",
+                   help='the configuration compared with --a, e.g. "defrag_mode=1,patches=all"')
+    p.add_argument("--c", dest="more", action="append", metavar="SPEC",
+                   help="a further configuration (repeatable)")
+
+
+def _add_kernel(p, *, swap: str, thp_defrag: str | None) -> None:
+    """vm.defrag_mode, the patches, swap size, THP defrag."""
+    p.add_argument("--defrag-mode", type=int, default=0, metavar="0|1",
+                   help="vm.defrag_mode (default 0)")
+    p.add_argument("--patches", default="none",
+                   help="patches of the series: none (default), all, or a list such as 2,3,4")
+    p.add_argument("--swap", default=None, help=f"swap size, e.g. 2G (default: {swap})")
+    p.add_argument("--thp-defrag", default=thp_defrag, metavar="|".join(THP_DEFRAG_SETTINGS),
+                   help="/sys/kernel/mm/transparent_hugepage/defrag (default "
+                   + (thp_defrag or "the snapshot's, else madvise") + ")")
+
+
+def _add_out(p, *, default: str | None = None, what: str) -> None:
+    p.add_argument("--out", default=default, metavar="DIR",
+                   help=what + (f" (default {default})" if default else ""))
+
+
+# -- the parser: one function per subcommand --------------------------------------------
+
+def _parser_run(sub) -> None:
     r = sub.add_parser("run", help="run one scenario")
-    r.add_argument("scenario", help="scenario name (see `defragsim scenarios`) or a .toml file")
-    _add_run_options(r)
-    r.add_argument("--out", default=None, help="write vmstat.json, extfrag.csv, timeseries.csv, "
-                   "pagetypeinfo.txt and a pageblock map here")
+    _add_scenario(r)
+    _add_size(r)
+    _add_kernel(r, swap="the scenario's", thp_defrag="madvise")
+    r.add_argument("--seed", type=int, default=None, help="workload seed (default 0)")
+    r.add_argument("--growth-scale", type=float, default=1.0,
+                   help="scale the scenario's growing non-movable footprint (storm onset)")
+    r.add_argument("--oomd", action="store_true", help="enable the userspace pressure guard")
+    r.add_argument("--compaction-proactiveness", type=int, default=20, metavar="0..100",
+                   help="vm.compaction_proactiveness (default 20; 0 = off)")
+    _add_out(r, what="write vmstat.json, extfrag.csv, timeseries.csv, pagetypeinfo.txt and a "
+             "pageblock map here")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.set_defaults(fn=cmd_run)
-    s = sub.add_parser("scenarios", help="list the scenarios")
-    s.set_defaults(fn=cmd_scenarios)
+    sub.add_parser("scenarios", help="list the scenarios").set_defaults(fn=cmd_scenarios)
+
+
+def _parser_compare(sub) -> None:
     d = sub.add_parser("demo", help="the headline comparison (storm: defrag_mode 0, 1, 1 + series)")
-    d.add_argument("--out", default="out")
-    d.add_argument("--scenario", default="storm")
-    d.add_argument("--mem", default=None)
-    d.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    d.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    d.add_argument("--duration", type=float, default=None)
+    _add_scenario(d, default="storm")
+    _add_size(d)
+    _add_seeds(d, seeds=3)
+    _add_out(d, default="out", what="report.txt, metrics.csv, figures and runs/ go here")
     d.set_defaults(fn=cmd_demo)
     c = sub.add_parser("compare", help="compare configurations on the same seeds (mmtests-style table)")
-    c.add_argument("scenario")
-    c.add_argument("--a", required=True, help='a configuration, e.g. "defrag_mode=1,patches=none"')
-    c.add_argument("--b", required=True, help='e.g. "defrag_mode=1,patches=all"')
-    c.add_argument("--c", dest="more", action="append", metavar="SPEC",
-                   help="a further configuration (repeatable)")
-    c.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
-    c.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
-    c.add_argument("--mem", default=None)
-    c.add_argument("--swap", default=None)
-    c.add_argument("--duration", type=float, default=None)
+    _add_scenario(c)
+    _add_configs(c, required=True)
+    _add_size(c)
+    _add_seeds(c, seeds=1)
+    c.add_argument("--swap", default=None, help="swap size for every configuration, e.g. 2G "
+                   "(default: the scenario's)")
     c.add_argument("--short", action="store_true", help="only the headline rows")
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    c.add_argument("--out", default=None, help="also write report.txt, metrics.csv and figures here")
+    _add_out(c, what="also write report.txt, metrics.csv and figures here")
     c.set_defaults(fn=cmd_compare)
+    fg = sub.add_parser("figures", help="write the headline figure set (PNG + SVG)")
+    _add_scenario(fg, default="storm")
+    _add_configs(fg, required=False)
+    _add_size(fg)
+    _add_seeds(fg, seeds=1)
+    _add_out(fg, default="out/figures", what="the figures go here")
+    fg.set_defaults(fn=cmd_figures)
+    o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
+    _add_scenario(o, default="storm")
+    o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2 (default "
+                   + ",".join(f"{s:g}" for s in DEFAULT_SCALES) + ")")
+    _add_size(o)
+    _add_seeds(o, seeds=1)
+    _add_out(o, what="write onset.csv, onset.txt and the figure here")
+    o.set_defaults(fn=cmd_onset)
+
+
+def _parser_trace(sub) -> None:
     rp = sub.add_parser("replay", help="replay a real page-allocator trace through the model")
     rp.add_argument("trace", help="CSV (shared/traces schema), tracefs/trace-cmd or perf script "
                     "text; .gz/.xz read transparently")
@@ -378,53 +450,41 @@ def build_parser() -> argparse.ArgumentParser:
                     "default: snap/ beside the trace")
     rp.add_argument("--init", default="auto", choices=["auto", "empty"],
                     help="empty: start from an empty machine")
-    rp.add_argument("--mem", default=None, help="memory size (default: the snapshot's MemTotal)")
-    rp.add_argument("--defrag-mode", type=int, default=0, metavar="0|1")
-    rp.add_argument("--patches", default="none")
-    rp.add_argument("--swap", default=None)
-    rp.add_argument("--thp-defrag", default=None, choices=list(THP_DEFRAG_SETTINGS))
-    rp.add_argument("--duration", type=float, default=None, help="replay only the first S seconds")
-    rp.add_argument("--json", action="store_true")
-    rp.add_argument("--out", default=None)
+    _add_size(rp, mem="memory size (default: the snapshot's MemTotal)",
+              duration="replay only the first S seconds")
+    _add_kernel(rp, swap="the snapshot's SwapTotal", thp_defrag=None)
+    rp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_out(rp, what="write the run's outputs and observed_vs_model.txt here")
     rp.set_defaults(fn=cmd_replay)
     sn = sub.add_parser("snapshot", help="save this machine's allocator state (/proc files, "
                         "kpageflags pageblock map)")
-    sn.add_argument("-o", required=True, metavar="DIR")
+    sn.add_argument("-o", required=True, metavar="DIR", help="write the snapshot files here")
     sn.add_argument("--tag", default="before", help="file prefix (default before: loads as an "
                     "initial state)")
-    sn.add_argument("--no-kpageflags", action="store_true")
+    sn.add_argument("--no-kpageflags", action="store_true",
+                    help="skip the pageblock map from /proc/kpageflags")
     sn.set_defaults(fn=cmd_snapshot)
     rc = sub.add_parser("record", help="record page-allocator events of this machine (root)")
-    rc.add_argument("-o", required=True, metavar="DIR")
+    rc.add_argument("-o", required=True, metavar="DIR",
+                    help="write the trace and the before/after snapshots here")
     rc.add_argument("--duration", type=float, required=True, help="seconds")
     rc.add_argument("--tracefs", default=None, help="tracefs mount (default /sys/kernel/tracing)")
     rc.add_argument("--buffer-kb", type=int, default=65536, help="per-cpu ring buffer size")
     rc.add_argument("--perf", action="store_true", help="use perf record instead of tracefs")
     rc.set_defaults(fn=cmd_record)
-    fg = sub.add_parser("figures", help="write the headline figure set (PNG + SVG)")
-    fg.add_argument("scenario", nargs="?", default="storm")
-    fg.add_argument("--a", default=None, help="configurations as for compare "
-                    "(default: defrag_mode 0, 1, and 1 with the series)")
-    fg.add_argument("--b", default=None)
-    fg.add_argument("--c", dest="more", action="append", metavar="SPEC")
-    fg.add_argument("--seeds", type=int, default=1)
-    fg.add_argument("--seed0", type=int, default=0)
-    fg.add_argument("--mem", default=None)
-    fg.add_argument("--duration", type=float, default=None)
-    fg.add_argument("--out", default="out/figures")
-    fg.set_defaults(fn=cmd_figures)
+
+
+def _parser_sweep(sub) -> None:
     sw = sub.add_parser("sweep", help="every patch combination x seeds (x memory sizes x "
                         "defrag modes) in parallel, resumable; means and 95%% intervals")
-    sw.add_argument("scenario")
+    _add_scenario(sw)
     sw.add_argument("--patches", action="append", metavar="SPECS",
                     help="all-combinations (default: the 12 subsets the kernel can have) or patch "
                     "sets separated by ';', e.g. 'none;all;2,3,4' (repeatable)")
-    sw.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    sw.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
-    sw.add_argument("--mem", default=None, help="memory sizes, e.g. 512M,1G (default: the scenario's)")
+    _add_seeds(sw, seeds=3)
+    _add_size(sw, mem="memory sizes, e.g. 512M,1G (default: the scenario's)")
     sw.add_argument("--defrag-mode", dest="defrag_modes", default="1", metavar="1|0,1",
                     help="vm.defrag_mode values (default 1)")
-    sw.add_argument("--duration", type=float, default=None, help="simulated seconds")
     sw.add_argument("--set", default=None, metavar="KEY=VALUE,...",
                     help="further settings for every configuration, as for compare "
                     "(e.g. swappiness=100,growth_scale=2)")
@@ -434,33 +494,43 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local pool size (default: one per CPU)")
     sw.add_argument("--columns", type=int, default=5, help="configurations side by side in the "
                     "table; more are split into blocks that each start with the first (default 5)")
-    sw.add_argument("--out", required=True, help="store/, summary.txt, summary.csv, sweep.json; "
-                    "finished tasks found here are skipped")
+    sw.add_argument("--out", required=True, metavar="DIR", help="store/, summary.txt, summary.csv, "
+                    "sweep.json; finished tasks found here are skipped")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.add_argument("--figures", action="store_true", help="also the compare figures of the median "
                     "seed in OUT/figures (re-simulated here)")
     sw.set_defaults(fn=cmd_sweep)
-    o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
-    o.add_argument("scenario", nargs="?", default="storm")
-    o.add_argument("--scales", default=None, help="growth scales, e.g. 0,0.5,1,2")
-    o.add_argument("--seeds", type=int, default=1)
-    o.add_argument("--mem", default=None)
-    o.add_argument("--duration", type=float, default=None)
-    o.add_argument("--out", default=None)
-    o.set_defaults(fn=cmd_onset)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="defragsim", description=(
+        "A model of the Linux page allocator for studying 'mm: fix reclaim storms in defrag_mode'."))
+    sub = p.add_subparsers(dest="cmd", required=True)
+    _parser_run(sub)
+    _parser_compare(sub)
+    _parser_trace(sub)
+    _parser_sweep(sub)
     return p
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+# -- errors ---------------------------------------------------------------------------
+
+def _check_args(args) -> None:
+    """Checks that need no work, before any: a bad value fails at once."""
     if getattr(args, "defrag_mode", 0) not in (0, 1):
-        print(f"defragsim: error: config.defrag_mode: must be 0 or 1, got {args.defrag_mode}",
-              file=sys.stderr)
-        return 2
+        raise ConfigError(f"config.defrag_mode: must be 0 or 1, got {args.defrag_mode}")
+    thp = getattr(args, "thp_defrag", None)
+    if thp is not None and thp not in THP_DEFRAG_SETTINGS:
+        raise ConfigError(f"config.thp_defrag: expected one of {', '.join(THP_DEFRAG_SETTINGS)}, "
+                          f"got {thp!r}")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        _check_args(args)
         return args.fn(args)
-    except INPUT_ERRORS as e:
+    except DefragsimError as e:
         print(f"defragsim: error: {e}", file=sys.stderr)
         return 2
 

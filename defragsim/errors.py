@@ -34,4 +34,6 @@ class CaptureError(DefragsimError, RuntimeError):
 
 
 class SweepError(DefragsimError, RuntimeError):
-    """Tasks of a sweep failed, or a stored result does not reproduce."""
+    """A sweep that cannot run as asked: a bad patch spec, executor or seed count, or a
+    stored result that does not reproduce.  (Failed tasks are not an input error:
+    ``analysis.sweep.SweepTaskError``, exit 1.)"""

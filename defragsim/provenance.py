@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -38,3 +40,40 @@ def model_sha256() -> str:
 def model_hash_short() -> str:
     """The first 12 hex digits of :func:`model_sha256` (for captions)."""
     return model_sha256()[:12]
+
+
+def _numba_cache_root() -> Path | None:
+    """Where numba caches the model's compiled code, found without importing
+    numba (the rule of :mod:`defragsim._jit`): NUMBA_CACHE_DIR, else the
+    checkout's ``.numba-cache`` in a source checkout, else None
+    (``__pycache__`` beside each module)."""
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if env:
+        return Path(env)
+    numba = sys.modules.get("numba")
+    if numba is not None and numba.config.CACHE_DIR:
+        return Path(numba.config.CACHE_DIR)
+    if (_PKG.parent / "pyproject.toml").is_file():
+        return _PKG.parent / ".numba-cache"
+    return None
+
+
+def model_cache_cold() -> bool:
+    """True when the first run of this process will compile the model (a few
+    minutes): numba's cache has no index file for ``mm/page_alloc.py``, or
+    only ones older than the source.  Cheap (a directory listing), so the
+    CLI and the explorer can say so before the first call.  numba names a
+    cached function ``<module>.<function>-<line>.py<ver>.nbi`` in a folder
+    ``<dir name>_<sha1 of the dir's path>`` under the cache root."""
+    src = _PKG / "mm" / "page_alloc.py"
+    root = _numba_cache_root()
+    if root is None:
+        where = src.parent / "__pycache__"
+    else:
+        d = str(src.parent)
+        where = root / f"{src.parent.name}_{hashlib.sha1(d.encode()).hexdigest()}"
+    try:
+        mtime = src.stat().st_mtime
+        return not any(p.stat().st_mtime >= mtime for p in where.glob("page_alloc.*.nbi"))
+    except OSError:
+        return True

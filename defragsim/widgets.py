@@ -5,9 +5,14 @@
 synthetic scenarios and the shipped real traces), memory size, seed and
 duration, a Run button, a status line with the run's progress, and the plots
 (pageblock map with a time slider, swap activity, extfrag events by fallback
-pair, memory stall, allocation latency, THP faults) and a counters table.  "Pin as baseline" keeps the current result
-beside the next ones (A/B) with deltas.  Results are cached by configuration,
-so toggling back is instant.  Errors are shown in the widget, never swallowed.
+pair, memory stall, allocation latency, THP faults) and a counters table.
+"Pin as baseline" keeps the current result beside the next ones (A/B) with
+deltas.  Results are cached by configuration, so toggling back is instant.
+Errors are shown in the widget, never swallowed.
+
+The two figures (the map, the five panels) are built once; a rerun or a
+slider move updates their artists in place (:mod:`defragsim.plot` draws on
+the same axes again) and renders them to PNG.
 
 Headless use (tests, notebooks in CI): set the widgets' values and call
 ``explorer.run_button.click()``; every output is an ``ipywidgets.Output``
@@ -15,40 +20,38 @@ holding PNG images, so a test can compare them before and after.
 """
 from __future__ import annotations
 
+import base64
+import html
 import time
 import traceback
 
 import ipywidgets as W
+from IPython.display import display
 
-from .config import PATCH_SUBJECTS, Config, ConfigError, Patches
-from .workloads import list_scenarios
+from . import plot
+from .config import PATCH_SUBJECTS, Config, ConfigError, Patches, parse_size
+from .sim import run as run_model
+from .workloads import build_workload, list_scenarios
 
 MEM_CHOICES = ["128M", "256M", "512M", "1G", "2G", "4G"]
+PATCH_NUMBERS = (1, 2, 3, 4)
 _compiled = {"done": False}
 
-
-def _png(fig) -> bytes:
-    """Render with Agg and encode with a fast PNG setting (the explorer redraws
-    on every run; savefig with tight bounding boxes costs twice as much)."""
-    import io
-    from PIL import Image
-    fig.canvas.draw()
-    w, h = fig.canvas.get_width_height(physical=True)
-    buf = io.BytesIO()
-    Image.frombuffer("RGBA", (w, h), fig.canvas.buffer_rgba()).save(buf, "png", compress_level=1)
-    return buf.getvalue()
+#: the map figure: (width, height) in inches with and without a pinned
+#: baseline beside the current map, and its subplot parameters
+_MAP_SIZE = {True: (10, 4.6), False: (6, 4.6)}
+_MAP_ADJUST = dict(left=0.1, right=0.97, bottom=0.22, top=0.92, wspace=0.25)
+_MAP_ALONE = [_MAP_ADJUST["left"], _MAP_ADJUST["bottom"], _MAP_ADJUST["right"] - _MAP_ADJUST["left"],
+              _MAP_ADJUST["top"] - _MAP_ADJUST["bottom"]]
+_PANELS_ADJUST = dict(left=0.035, right=0.995, bottom=0.17, top=0.9, wspace=0.3)
 
 
-def _show(out: W.Output, fig) -> None:
-    """Replace ``out``'s content by the figure as a PNG (no double display,
-    and the same in a browser and headless)."""
-    import base64
-    import matplotlib.pyplot as plt
-    data = _png(fig)
-    plt.close(fig)
+def _show_png(out: W.Output, png: bytes) -> None:
+    """Replace ``out``'s content by a PNG image (no double display, and the
+    same in a browser and headless)."""
+    data = base64.b64encode(png).decode("ascii")
     out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(data).decode("ascii"),
-                             "text/plain": "<figure>"}},)
+                    "data": {"image/png": data, "text/plain": "<figure>"}},)
 
 
 class PatchExplorer:
@@ -57,15 +60,23 @@ class PatchExplorer:
     def __init__(self, scenario: str = "storm", *, mem: str = "512M", seed: int = 1,
                  duration: float | None = 20.0, defrag_mode: int = 1, patches="none",
                  run: bool = False):
-        p = Patches.parse(patches)
         names = list_scenarios()
         if scenario not in names:
             raise ConfigError(f"explorer: unknown scenario {scenario!r}; known: {', '.join(names)}")
+        self._build_controls(names, scenario, mem, seed, duration, defrag_mode, Patches.parse(patches))
+        self._build_outputs()
+        self._link(names)
+        self.layout = self._compose()
+        if run:
+            self.run()
+
+    # -- build: the widgets, the state, the figures -----------------------------------
+    def _build_controls(self, names, scenario, mem, seed, duration, defrag_mode, patches):
         self.patch_boxes = [
-            W.Checkbox(value=n in p.numbers(),
+            W.Checkbox(value=n in patches.numbers(),
                        description=f"{n}: {PATCH_SUBJECTS[n].split('] ', 1)[1]}",
                        indent=False, layout=W.Layout(width="auto"))
-            for n in (1, 2, 3, 4)]
+            for n in PATCH_NUMBERS]
         self.defrag_mode = W.ToggleButtons(options=[("defrag_mode=0", 0), ("defrag_mode=1", 1)],
                                            value=defrag_mode, style={"button_width": "130px"})
         self.scenario = W.Dropdown(options=list(names), value=scenario, description="scenario",
@@ -78,6 +89,10 @@ class PatchExplorer:
         self.run_button = W.Button(description="Run", button_style="primary", icon="play")
         self.pin_button = W.Button(description="Pin as baseline", icon="thumb-tack")
         self.unpin_button = W.Button(description="Unpin", disabled=True)
+
+    def _build_outputs(self):
+        """The status line, outputs, slider, state, and the two figures (built
+        once: a rerun or a slider move updates their artists)."""
         self.status = W.HTML(value="<i>press Run</i>")
         self.errors = W.Output(layout=W.Layout(max_height="200px", overflow="auto"))
         self.slider = W.IntSlider(value=0, min=0, max=0, description="snapshot",
@@ -90,42 +105,57 @@ class PatchExplorer:
         self.result = None
         self.baseline = None
         self.baseline_label = ""
+        self._hold_slider = False         # run() moves the slider, then redraws once
+        # the map: [baseline, current]; the baseline's axes are hidden and the
+        # figure narrowed while nothing is pinned
+        self.map_fig, self.map_axes = plot.new_figure(2, figsize=_MAP_SIZE[True], **_MAP_ADJUST)
+        self._map_pair = True
+        self._map_layout(False)
+        self._map_png = plot.BlitPNG(self.map_fig)
+        self.panels_fig, self.panel_axes = plot.new_figure(5, figsize=(23, 3.1), **_PANELS_ADJUST)
+
+    # -- link: what each control does -------------------------------------------------
+    def _link(self, names):
         self.run_button.on_click(lambda _: self.run())
         self.pin_button.on_click(lambda _: self.pin())
         self.unpin_button.on_click(lambda _: self.unpin())
-        self.slider.observe(lambda ch: self._draw_map(), names="value")
+        self.slider.observe(self._on_slider, names="value")
         self.scenario.observe(lambda ch: setattr(self.scenario, "tooltip",
                                                  names.get(ch["new"], "")), names="value")
+
+    def _on_slider(self, _change):
+        if not self._hold_slider:
+            self._draw_map(whole=False)
+
+    # -- compose: the layout ----------------------------------------------------------
+    def _compose(self):
         controls = W.VBox([
             W.HBox([W.VBox(self.patch_boxes), W.VBox([self.defrag_mode, self.scenario])]),
             W.HBox([self.mem, self.seed, self.duration]),
             W.HBox([self.run_button, self.pin_button, self.unpin_button, self.status]),
             self.errors])
-        self.layout = W.VBox([
+        return W.VBox([
             controls,
             W.HBox([W.VBox([self.map_out, self.slider]), self.table]),
             self.panels_out])
-        if run:
-            self.run()
 
-    # -- configuration --------------------------------------------------------------
+    # -- configuration ----------------------------------------------------------------
     def patches(self) -> Patches:
-        return Patches.parse([n for n, b in zip((1, 2, 3, 4), self.patch_boxes) if b.value])
+        return Patches.parse([n for n, b in zip(PATCH_NUMBERS, self.patch_boxes) if b.value])
 
     def key(self) -> tuple:
         return (self.scenario.value, self.mem.value, int(self.seed.value),
                 float(self.duration.value), int(self.defrag_mode.value),
-                tuple(n for n, b in zip((1, 2, 3, 4), self.patch_boxes) if b.value))
+                tuple(n for n, b in zip(PATCH_NUMBERS, self.patch_boxes) if b.value))
 
     def label(self, key=None) -> str:
         sc, mem, seed, dur, dm, pn = key or self.key()
         return (f"{sc} {mem} seed {seed} dm={dm} patches="
                 f"{','.join(map(str, pn)) if pn else 'none'}")
 
-    # -- actions --------------------------------------------------------------------
+    # -- actions ----------------------------------------------------------------------
     def run(self):
         """Run (or fetch from the cache) the current configuration and redraw."""
-        from .sim import run
         key = self.key()
         self.errors.outputs = ()
         try:
@@ -137,35 +167,43 @@ class PatchExplorer:
         if key in self.cache:
             self.result = self.cache[key]
             self._set_status(f"{self.label(key)}: cached result")
-        else:
-            first = not _compiled["done"]
-            self._set_status("compiling the model (first run; minutes with an empty numba cache)..."
-                             if first else f"running {self.label(key)} ...")
-            self.run_button.disabled = True
-            t0 = time.perf_counter()
-            try:
-                wl = self._workload(key, cfg)
-                res = run(wl, cfg, on_progress=self._progress(key, wl, first))
-            except Exception as e:            # shown in the widget, with the traceback
-                self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
-                return None
-            finally:
-                self.run_button.disabled = False
-            _compiled["done"] = True
-            self.cache[key] = res
-            self.result = res
-            self._set_status(f"{self.label(key)}: {res.events_processed:,} ops, "
-                             f"{res.duration_s:g} s simulated in {time.perf_counter() - t0:.2f} s")
-        self.slider.max = len(self.result.snapshots) - 1
-        self.slider.value = self.slider.max
+        elif self._simulate(key, cfg) is None:
+            return None
+        self._hold_slider = True
+        try:
+            self.slider.max = len(self.result.snapshots) - 1
+            self.slider.value = self.slider.max
+        finally:
+            self._hold_slider = False
         self.redraw()
         return self.result
+
+    def _simulate(self, key, cfg):
+        """Run the model for ``key`` (status line with progress, errors shown
+        in the widget); the result is cached.  None on an error."""
+        first = not _compiled["done"]
+        self._set_status("compiling the model (first run; minutes with an empty numba cache)..."
+                         if first else f"running {self.label(key)} ...")
+        self.run_button.disabled = True
+        t0 = time.perf_counter()
+        try:
+            wl = self._workload(key, cfg)
+            res = run_model(wl, cfg, on_progress=self._progress(key, wl, first))
+        except Exception as e:            # shown in the widget, with the traceback
+            self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
+            return None
+        finally:
+            self.run_button.disabled = False
+        _compiled["done"] = True
+        self.cache[key] = self.result = res
+        self._set_status(f"{self.label(key)}: {res.events_processed:,} ops, "
+                         f"{res.duration_s:g} s simulated in {time.perf_counter() - t0:.2f} s")
+        return res
 
     def _workload(self, key, cfg):
         """The op stream: it depends on the scenario, memory, seed and duration,
         not on defrag_mode or the patches, so toggling those reuses it (the
         last one is kept; run() only reads it)."""
-        from .workloads import build_workload
         wkey = key[:4]
         if self._last_workload[0] != wkey:
             self._last_workload = (None, None)      # free the old one first
@@ -201,7 +239,7 @@ class PatchExplorer:
         self.unpin_button.disabled = True
         self.redraw()
 
-    # -- drawing --------------------------------------------------------------------
+    # -- drawing: the figures' artists updated in place -------------------------------
     def redraw(self):
         if self.result is None:
             return
@@ -209,53 +247,60 @@ class PatchExplorer:
         self._draw_panels()
         self.table.value = self.counters_html()
 
-    def _figure(self, w=6, h=4.6):
-        import matplotlib.pyplot as plt
-        with plt.ioff():
-            return plt.subplots(figsize=(w, h), dpi=72)
-
     def _draw_panels(self):
         """Swap activity, extfrag events by fallback pair, memory stall,
         allocation latency and THP faults, in one figure (one render per run);
         the pinned baseline is dashed where two results share a panel."""
-        import matplotlib.pyplot as plt
-        from . import plot
-        with plt.ioff():
-            fig, axes = plt.subplots(1, 5, figsize=(23, 3.1), dpi=72)
-        plot.plot_swap(self.result, ax=axes[0])
-        plot.plot_extfrag(self.result, ax=axes[1])
-        plot.plot_stall(self.result, ax=axes[2])
-        plot.plot_latency(self.result, ax=axes[3], baseline=self.baseline)
-        plot_thp(self.result, axes[4], baseline=self.baseline)
-        fig.subplots_adjust(left=0.035, right=0.995, bottom=0.17, top=0.9, wspace=0.3)
-        _show(self.panels_out, fig)
+        ax = self.panel_axes
+        plot.plot_swap(self.result, ax=ax[0])
+        plot.plot_extfrag(self.result, ax=ax[1])
+        plot.plot_stall(self.result, ax=ax[2])
+        plot.plot_latency(self.result, ax=ax[3], baseline=self.baseline)
+        plot.plot_thp(self.result, ax=ax[4], baseline=self.baseline)
+        _show_png(self.panels_out, plot.figure_png(self.panels_fig))
 
-    def _draw_map(self):
+    def _draw_map(self, whole: bool = True):
+        """The pageblock map at the slider's snapshot (beside the baseline's
+        at the same index, when one is pinned).  ``whole=False`` (a slider
+        move): only the images and titles are drawn again, over the rest of
+        the last render, unless the legend changed."""
         if self.result is None:
             return
-        from . import plot
         i = min(self.slider.value, len(self.result.snapshots) - 1)
+        base_ax, ax = self.map_axes
+        legend = ax.get_legend()
+        if self._map_layout(self.baseline is not None):
+            whole = True
         if self.baseline is not None:
-            fig, axes = self._figure_pair()
-            plot.plot_pageblock_map(self.baseline, ax=axes[0], snapshot=min(
-                i, len(self.baseline.snapshots) - 1), legend=False,
-                title=f"baseline: {self.baseline_label}")
-            plot.plot_pageblock_map(self.result, ax=axes[1], snapshot=i)
+            plot.plot_pageblock_map(self.baseline, ax=base_ax, legend=False,
+                                    snapshot=min(i, len(self.baseline.snapshots) - 1),
+                                    title=f"baseline: {self.baseline_label}")
+        plot.plot_pageblock_map(self.result, ax=ax, snapshot=i)
+        if whole or ax.get_legend() is not legend:
+            moving = plot.snapshot_artists(ax)
+            if self.baseline is not None:         # its title names the baseline, not the time
+                moving += plot.snapshot_artists(base_ax, title=False)
+            png = self._map_png.whole(moving)
         else:
-            fig, ax = self._figure()
-            plot.plot_pageblock_map(self.result, ax=ax, snapshot=i)
-        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.22, top=0.92, wspace=0.25)
-        _show(self.map_out, fig)
+            png = self._map_png.moved()
+        _show_png(self.map_out, png)
 
-    def _figure_pair(self):
-        import matplotlib.pyplot as plt
-        with plt.ioff():
-            return plt.subplots(1, 2, figsize=(10, 4.6), dpi=72)
+    def _map_layout(self, pair: bool) -> bool:
+        """Show the baseline's map beside the current one, or the current
+        alone; True when that changed the layout."""
+        if pair == self._map_pair:
+            return False
+        self._map_pair = pair
+        base_ax, ax = self.map_axes
+        base_ax.set_visible(pair)
+        self.map_fig.set_size_inches(*_MAP_SIZE[pair])
+        ax.set_position(ax.get_subplotspec().get_position(self.map_fig) if pair else _MAP_ALONE)
+        return True
 
     def counters_html(self) -> str:
         """The counters table (with the baseline and deltas when one is pinned)."""
-        rows = _counters(self.result)
-        base = _counters(self.baseline) if self.baseline is not None else None
+        rows = self.result.metrics("explorer")
+        base = self.baseline.metrics("explorer") if self.baseline is not None else None
         head = "<tr><th>counter</th>" + ("<th>baseline</th>" if base else "") + \
             "<th>current</th>" + ("<th>delta</th>" if base else "") + "</tr>"
         body = []
@@ -277,19 +322,16 @@ class PatchExplorer:
         self.status.value = text
 
     def _error(self, msg, tb=None):
-        import html
         self.status.value = f"<span style='color:#D55E00'><b>error:</b> {html.escape(msg)}</span>"
         if tb:
             with self.errors:
                 print(tb)
 
     def _ipython_display_(self):
-        from IPython.display import display
         display(self.layout)
 
 
 def _size_key(s: str) -> float:
-    from .config import parse_size
     return parse_size(s, name="memory")
 
 
@@ -297,43 +339,3 @@ def _fmt(v, sign=False) -> str:
     if isinstance(v, float) and not float(v).is_integer():
         return f"{v:+.3f}" if sign else f"{v:.3f}"
     return f"{int(v):+,}" if sign else f"{int(v):,}"
-
-
-def _counters(r) -> dict:
-    from .analysis.compare import nonmovable
-    v, d = r.vmstat, r.diagnostics
-    ex = r.extfrag_summary()
-    return {
-        "pswpout": v["pswpout"], "pswpin": v["pswpin"],
-        "pgsteal_kswapd": v["pgsteal_kswapd"], "pgsteal_direct": v["pgsteal_direct"],
-        "allocstall_normal": v.get("allocstall_normal", 0),
-        "compact_stall": v["compact_stall"], "compact_success": v["compact_success"],
-        "thp_fault_alloc": v["thp_fault_alloc"], "thp_fault_fallback": v["thp_fault_fallback"],
-        "extfrag events": ex["events"], "extfrag fragmenting": ex["fragmenting"],
-        "reclaim retries (non-movable)": nonmovable(d, "reclaim_retries"),
-        "stall s (non-movable)": round(nonmovable(d, "stall_s"), 4),
-        "stall s (movable)": round(d["stall_s"]["movable"], 4),
-        "oom_kill": v["oom_kill"], "nr_free_pages": v["nr_free_pages"],
-    }
-
-
-def plot_thp(result, ax=None, *, baseline=None):
-    """THP faults over time: cumulative thp_fault_alloc and thp_fault_fallback
-    (dashed: the pinned baseline)."""
-    from .plot import _plt, title_for
-    plt = _plt()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
-    for r, ls, tag in ((result, "-", ""), (baseline, "--", " (baseline)")):
-        if r is None:
-            continue
-        ts = r.timeseries
-        ax.plot(ts.index, ts["thp_fault_alloc"], ls=ls, color="#009E73",
-                label=f"thp_fault_alloc{tag} ({int(ts['thp_fault_alloc'].iloc[-1]):,})")
-        ax.plot(ts.index, ts["thp_fault_fallback"], ls=ls, color="#D55E00",
-                label=f"thp_fault_fallback{tag} ({int(ts['thp_fault_fallback'].iloc[-1]):,})")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("THP faults (cumulative)")
-    ax.set_title(title_for(result, "THP faults"), fontsize=9)
-    ax.legend(fontsize=7)
-    return ax

@@ -9,7 +9,8 @@ import pytest
 from defragsim.cli import main
 from defragsim.analysis.compare import _cell, compare, mean_ci, parse_run_spec, t95
 from defragsim.config import ConfigError
-from defragsim.analysis.onset import onset_summary, plot_onset, storm_onset, storm_onset_growth
+from defragsim.analysis.onset import onset_summary, storm_onset, storm_onset_growth
+from defragsim.plot import plot_onset
 
 
 def test_parse_run_spec():
@@ -143,3 +144,71 @@ def test_cli_figures_writes_the_headline_set(tmp_path, capsys):
     files = capsys.readouterr().out.split()
     assert len(files) == 10 and all(Path(f).exists() for f in files)
     assert {Path(f).stem for f in files} == {"pageblocks", "extfrag", "swap", "stall", "retries"}
+
+
+# -- the series' claims (analysis/claims.py) --------------------------------------------
+
+def test_claim_verdicts_follow_the_numbers():
+    from defragsim.analysis import claims as cl
+    means = {"a": {"x": 100.0, "z": 0.0}, "b": {"x": 40.0, "z": 0.0}, "ref": {"x": 50.0, "z": 0.0}}
+    less = cl.Claim("x falls", "x", ("a", "b"), "less", factor=0.5)
+    v = cl.judge(less, means)
+    assert v.verdict == cl.AGREES and str(v) == "agrees:          x falls: 100 -> 40"
+    assert cl.judge(cl.Claim("x rises", "x", ("a", "b"), "more"), means).verdict == cl.DISAGREES
+    toward = cl.Claim("x back toward ref", "x", ("a", "b"), "toward", ref="ref")
+    assert str(cl.judge(toward, means)).endswith("100 -> 40 (ref: 50)")
+    assert cl.judge(toward, means).verdict == cl.AGREES
+    zero = cl.Claim("x about zero", "x", ("a", "b"), "about zero", ref="ref", factor=0.1, floor=5)
+    assert cl.judge(zero, means).verdict == cl.DISAGREES             # 40 > max(5, 5)
+    unseen = cl.Claim("fewer z", "z", ("a", "b"), "less", unseen="no z at this size")
+    v = cl.judge(unseen, means)
+    assert v.verdict == cl.CANNOT_SAY and str(v) == "cannot say:      fewer z -- no z at this size"
+    assert cl.verdicts([less, unseen], means).count("\n") == 1
+    with pytest.raises(ConfigError, match="no configuration 'c'"):
+        cl.judge(cl.Claim("t", "x", ("a", "c"), "less"), means)
+    with pytest.raises(ConfigError, match="unknown direction"):
+        cl.Claim("t", "x", ("a", "b"), "sideways")
+    with pytest.raises(ConfigError, match="needs a reference"):
+        cl.Claim("t", "x", ("a", "b"), "toward")
+
+
+def test_claims_on_a_comparison_and_the_notebook_tables():
+    from defragsim.analysis import claims as cl
+    from defragsim.analysis.report import cost_table, nonmovable_table
+    cmp = compare("storm", cl.SERIES_CONFIGS, seeds=1, mem="128M", duration=1.0)
+    assert list(cmp.results) == list(cl.SERIES_CONFIGS)
+    m = cl.config_means(cmp)
+    for c in cl.PROBLEM + cl.PATCH2 + cl.storm_ends("dm=1 +3,4"):
+        assert c.metric in m["dm=1"], c.metric
+    lines = cl.verdicts(cl.storm_ends("dm=1 +2,3,4"), cmp).splitlines()
+    assert len(lines) == 5
+    assert all(line.startswith(("agrees: ", "does NOT agree: ", "cannot say: ")) for line in lines)
+    assert m["dm=1"]["OOM kills (kernel + guard)"] == m["dm=1"]["oom_kill"] + m["dm=1"]["oomd kills"]
+    assert len(nonmovable_table(cmp, cl.FIXES).splitlines()) == 6
+    assert len(cost_table(cmp, 0).splitlines()) == 2 * len(cl.SERIES_CONFIGS)
+    r = cmp.results["dm=1"][0]
+    assert cl.judge_no_change(cl.PATCH3, r, r).verdict == cl.AGREES
+    other = cmp.results["dm=0"][0]
+    assert cl.judge_no_change(cl.PATCH1, r, other).verdict == cl.DISAGREES
+
+
+def test_onset_verdicts_at_every_growth_rate():
+    import pandas as pd
+    from defragsim.analysis import claims as cl
+    rows = []
+    for cfg, retries, frag in (("defrag_mode=0", [0, 0], [50, 200]),
+                               ("defrag_mode=1", [0, 40], [0, 0]),
+                               ("defrag_mode=1 + series", [0, 1], [0, 3])):
+        for x, rt, fr in zip((0.0, 8.0), retries, frag):
+            rows.append(dict(config=cfg, growth_mib_s_per_gib=x, seed=0, duration_s=10.0,
+                             nonmovable_reclaim_retries=rt, extfrag_fragmenting=fr))
+    lines = cl.onset_verdicts(pd.DataFrame(rows)).splitlines()
+    assert lines[0].startswith("agrees:          the series moves the storm's onset")
+    assert lines[0].endswith("onset 8 MiB/s per GiB -> none in the sweep")
+    assert lines[1].startswith("agrees: ") and lines[1].endswith("(2 of 2 rates)")
+    assert lines[2].startswith("agrees: ")
+
+
+def test_seed_mean_counts_a_missing_metric_as_zero():
+    from defragsim.analysis.compare import seed_mean
+    assert seed_mean([{"a": 1, "b": 4}, {"a": 3}]) == {"a": 2.0, "b": 2.0}

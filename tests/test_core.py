@@ -14,7 +14,7 @@ from defragsim import Config, ConfigError, Patches, run
 from defragsim import constants as C
 from defragsim.mm.state import make_state, zone_batchsize
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TRACES = Path(__file__).resolve().parents[1] / "data" / "traces"
 
 
 @pytest.mark.parametrize("defrag_mode", [0, 1])
@@ -106,7 +106,7 @@ def test_zone_batchsize_matches_kernel():
 def test_buddyinfo_format_matches_kernel(small_config):
     r = run("steady", small_config, duration=1.0)
     lines = r.buddyinfo().splitlines()
-    real = (SHARED / "traces/b_pressure_dm0/snap/before.buddyinfo").read_text().splitlines()
+    real = (TRACES / "b_pressure_dm0/snap/before.buddyinfo").read_text().splitlines()
     pat = re.compile(r"^Node 0, zone +\S+ (( +\d+) ){11}$")
     for line in lines + real:
         assert pat.match(line), line
@@ -117,7 +117,7 @@ def test_buddyinfo_format_matches_kernel(small_config):
 def test_pagetypeinfo_format_matches_kernel(small_config):
     r = run("steady", small_config, duration=1.0)
     ours = r.pagetypeinfo().splitlines()
-    real = (SHARED / "traces/b_pressure_dm0/snap/before.pagetypeinfo").read_text().splitlines()
+    real = (TRACES / "b_pressure_dm0/snap/before.pagetypeinfo").read_text().splitlines()
     # identical headers, identical line shapes
     assert ours[:4] == real[:4]
     blocks_hdr = [l for l in real if l.startswith("Number of blocks type")][0]

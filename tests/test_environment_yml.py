@@ -2,9 +2,10 @@
 
 No conda channel is reachable here or in CI, so `conda env create` cannot be
 run. Instead we check that environment.yml lists exactly the packages of
-pyproject.toml ([project].dependencies + the `notebooks` and `test` extras)
-with identical version bounds, and that the Makefile / .ci/run entry points
-exist.
+pyproject.toml ([project].dependencies + the `notebooks` and `test` extras +
+[build-system].requires) with identical version bounds, that the license is
+an SPDX expression (no setuptools deprecation warning), and that the Makefile
+/ .ci/run entry points exist.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def test_packages_match_pyproject(conda_deps, pyproject):
     strings, _ = conda_deps
     project = pyproject["project"]
     extras = project.get("optional-dependencies", {})
-    reqs = list(project.get("dependencies", []))
+    reqs = list(project.get("dependencies", [])) + list(pyproject["build-system"]["requires"])
     for extra in EXTRAS:
         assert extra in extras, f"pyproject.toml has no [{extra}] extra"
         reqs += extras[extra]
@@ -158,6 +159,15 @@ def test_packages_match_pyproject(conda_deps, pyproject):
     if wrong:
         problems.append("different bounds: " + "; ".join(wrong))
     assert not problems, "\n".join(problems)
+
+
+def test_license_is_an_spdx_expression(pyproject):
+    # PEP 639: a plain SPDX string; the table form ({text = ...}) makes
+    # setuptools >= 77 print a deprecation warning on every install
+    assert pyproject["project"]["license"] == "GPL-2.0-only"
+    assert not any(c.startswith("License ::") for c in pyproject["project"].get("classifiers", []))
+    bounds = dict(_parse_pep508(r) for r in pyproject["build-system"]["requires"])
+    assert bounds.get("setuptools") == (">=77",), bounds
 
 
 def test_dev_tasks():

@@ -18,7 +18,7 @@ import pytest
 
 from defragsim import Config, run
 from defragsim import constants as C
-from defragsim.analysis.compare import nonmovable
+from defragsim.sim.metrics import nonmovable
 from defragsim.config import ConfigError, Patches
 from defragsim.gfp import parse_gfp
 from defragsim.workloads import build_workload

@@ -3,6 +3,7 @@ tracefs folder stand in for the kernel (tests must not need tracefs)."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -112,15 +113,165 @@ def test_record_through_a_fake_tracefs(tmp_path):
 
 
 def test_record_says_what_is_missing(tmp_path, monkeypatch, capsys):
+    from defragsim import capture
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(capture, "TRACEFS_CANDIDATES", (str(tmp_path / "nothing"),))
+    proc = _fake_proc(tmp_path)
     with pytest.raises(CaptureError, match="is not mounted .*and perf is not installed"):
-        record(tmp_path / "r", 1, tracefs=tmp_path / "nothing", proc=_fake_proc(tmp_path))
+        record(tmp_path / "r", 1, proc=proc)
+    # an explicit --tracefs that does not exist is named, never replaced by perf
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/perf")
     assert main(["record", "-o", str(tmp_path / "r"), "--duration", "1", "--tracefs",
                  str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("defragsim: error: record:") and err.count("\n") == 1
+    assert err.startswith("defragsim: error: record: --tracefs ") and err.count("\n") == 1
+    assert str(tmp_path / "nothing") in err and "no such directory" in err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CaptureError, match="has no trace_pipe"):
+        record(tmp_path / "r", 1, tracefs=tmp_path / "empty", proc=proc)
     with pytest.raises(CaptureError, match="must be positive"):
         record(tmp_path / "r", 0, tracefs=tmp_path)
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_must_not_be_a_file_and_tags_stay_inside(tmp_path, capsys):
+    proc = _fake_proc(tmp_path, with_kpageflags=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CaptureError, match="exists and is not a directory"):
+        snapshot(tmp_path / "file", proc=proc)
+    root, _ = _fake_tracefs(tmp_path)
+    with pytest.raises(CaptureError, match="exists and is not a directory"):
+        record(tmp_path / "file", 1, tracefs=root, proc=proc)
+    assert (tmp_path / "file").read_text() == "x"
+    assert (root / "tracing_on").read_text() == "0\n"          # not even touched
+    for tag in ("../../x", "a/b", "..", "", ".hidden", "x/../y", "/abs"):
+        with pytest.raises(CaptureError, match="--tag"):
+            snapshot(tmp_path / "s", tag=tag, proc=proc)
+    assert not (tmp_path / "s").exists() and not (tmp_path / "x.meminfo").exists()
+    assert main(["snapshot", "-o", str(tmp_path / "s"), "--tag", "../../x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("defragsim: error: snapshot: --tag '../../x'") and err.count("\n") == 1
+    assert main(["snapshot", "-o", str(tmp_path / "file")]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+
+
+def test_snapshot_records_the_platform(tmp_path):
+    proc = _fake_proc(tmp_path, with_kpageflags=False)
+    (proc / "sys" / "kernel").mkdir()
+    (proc / "sys" / "kernel" / "osrelease").write_text("6.18.44-fc\n")
+    (proc / "version").write_text("Linux version 6.18.44-fc (gcc 12) #1 SMP\n")
+    sysfs = tmp_path / "sys"
+    (sysfs / "devices" / "system" / "cpu").mkdir(parents=True)
+    (sysfs / "devices" / "system" / "cpu" / "online").write_text("0-1,4\n")
+    params = sysfs / "module" / "page_reporting" / "parameters"
+    params.mkdir(parents=True)
+    (params / "page_reporting_order").write_text("9\n")
+    snapshot(tmp_path / "snap", tag="t0", proc=proc, sysfs=sysfs, kpageflags=False)
+    kv = dict(ln.split("=", 1) for ln in (tmp_path / "snap" / "t0.platform").read_text().splitlines())
+    assert kv["kernel_release"] == "6.18.44-fc" and kv["kernel_version"].startswith("Linux version")
+    assert (kv["cpus_online"], kv["nr_cpus"]) == ("0-1,4", "3")
+    assert (tmp_path / "snap" / "t0.platform_params").read_text() == \
+        "/sys/module/page_reporting/parameters/page_reporting_order=9\n"
+    # without page_reporting: no params file, and the platform file still there
+    snapshot(tmp_path / "snap2", proc=proc, sysfs=tmp_path / "nosys", kpageflags=False)
+    assert not (tmp_path / "snap2" / "before.platform_params").exists()
+    assert "nr_cpus=" in (tmp_path / "snap2" / "before.platform").read_text()
+
+
+def test_record_restores_what_it_found(tmp_path):
+    """Tracing already on, an event already enabled, entries in the buffer:
+    all as before afterwards, and the old entries are not in the trace."""
+    root, n = _fake_tracefs(tmp_path)
+    (root / "tracing_on").write_text("1\n")
+    (root / "events" / "kmem" / "mm_page_free" / "enable").write_text("1\n")
+    (root / "buffer_size_kb").write_text("2048\n")
+    comp = root / "events" / "compaction"
+    for ev in ("mm_compaction_begin", "mm_compaction_end"):
+        (comp / ev).mkdir()
+        (comp / ev / "enable").write_text("1\n" if ev.endswith("end") else "0\n")
+    (comp / "enable").write_text("X\n")
+    old = "  someone-1 [000] ..... 1.000000: sched_switch: old entry\n"
+    (root / "trace").write_text("# tracer: nop\n#\n" + old * 2)
+    (root / "trace_pipe").write_text(old * 2 + (root / "trace_pipe").read_text())
+    info = record(tmp_path / "rec", 0.3, tracefs=root, proc=_fake_proc(tmp_path), use_perf=False)
+    assert (root / "tracing_on").read_text() == "1"
+    assert (root / "buffer_size_kb").read_text() == "2048"
+    assert (root / "events" / "kmem" / "mm_page_free" / "enable").read_text() == "1"
+    assert (root / "events" / "kmem" / "mm_page_alloc" / "enable").read_text() == "0"
+    assert (comp / "mm_compaction_begin" / "enable").read_text() == "0"
+    assert (comp / "mm_compaction_end" / "enable").read_text() == "1"
+    assert (comp / "enable").read_text() == "X\n"                  # per event, not the subsystem
+    assert "compaction/mm_compaction_begin" in info["events_enabled"]
+    assert (root / "trace").read_text().endswith(old * 2)            # the buffer is not cleared
+    assert info["skipped_old_entries"] == 2 and info["interrupted"] is None
+    with gzip.open(info["trace"], "rt") as f:
+        text = f.read()
+    assert "old entry" not in text and text.count("\n") == n
+    meta = json.loads((tmp_path / "rec" / "record.json").read_text())
+    assert meta["method"] == "tracefs" and meta["interrupted"] is None and meta["trace"] == "trace.txt.gz"
+    assert not (tmp_path / "rec" / "INTERRUPTED").exists()
+
+
+def test_record_in_a_tracefs_instance_leaves_the_top_level_alone(tmp_path, monkeypatch):
+    from defragsim import capture
+    root, n = _fake_tracefs(tmp_path)
+    (root / "instances").mkdir()
+    top = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    made = []
+
+    def make_instance(r):               # what mkdir does in a real tracefs
+        inst, _ = _fake_tracefs(tmp_path / "inst")
+        made.append(inst)
+        return inst
+    monkeypatch.setattr(capture, "_make_instance", make_instance)
+    monkeypatch.setattr(capture, "_remove_instance", lambda p: (shutil.rmtree(p), made.append("rm")))
+    info = record(tmp_path / "rec", 0.2, tracefs=root, proc=_fake_proc(tmp_path), use_perf=False)
+    assert info["tracefs"] == str(made[0]) and made[-1] == "rm" and not made[0].exists()
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == top
+    assert read_trace(info["trace"]).lines == n
+
+
+FAKE_PERF = """#!/bin/sh
+# a fake perf: 'record' mounts a fake tracefs (a line in FAKE_PROC/self/mounts)
+case "$1" in
+record)
+    echo "tracefs /sys/kernel/tracing tracefs rw,relatime 0 0" >> "$FAKE_PROC/self/mounts"
+    while [ "$1" != "-o" ]; do shift; done
+    echo data > "$2"
+    exit 0 ;;
+script)
+    zcat "$FAKE_SAMPLES" ;;
+esac
+"""
+FAKE_UMOUNT = """#!/bin/sh
+echo "$@" >> "$FAKE_LOG"
+grep -v " $1 " "$FAKE_PROC/self/mounts" > "$FAKE_PROC/m" ; mv "$FAKE_PROC/m" "$FAKE_PROC/self/mounts"
+"""
+
+
+def test_perf_fallback_unmounts_what_perf_mounted(tmp_path, monkeypatch):
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, text in (("perf", FAKE_PERF), ("umount", FAKE_UMOUNT)):
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(0o755)
+    proc = _fake_proc(tmp_path, with_kpageflags=False)
+    (proc / "self").mkdir()
+    (proc / "self" / "mounts").write_text("proc /proc proc rw 0 0\n")
+    monkeypatch.setenv("PATH", f"{bin_}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PROC", str(proc))
+    monkeypatch.setenv("FAKE_SAMPLES", str(PERF))
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "umount.log"))
+    info = record(tmp_path / "rec", 0.2, proc=proc, use_perf=True)
+    assert info["method"] == "perf" and read_trace(info["trace"]).format == "perf"
+    assert (tmp_path / "umount.log").read_text().split() == ["/sys/kernel/tracing"]
+    assert (proc / "self" / "mounts").read_text() == "proc /proc proc rw 0 0\n"
+    assert not (tmp_path / "rec" / "perf.data").exists()
+    # a tracefs that was mounted before stays mounted
+    (proc / "self" / "mounts").write_text("tracefs /sys/kernel/tracing tracefs rw 0 0\n")
+    (tmp_path / "umount.log").unlink()
+    record(tmp_path / "rec2", 0.2, proc=proc, use_perf=True)
+    assert not (tmp_path / "umount.log").exists()
 
 
 def test_machine_map_beside_the_model(tmp_path):

@@ -6,19 +6,25 @@ file stays well under two minutes on two cores."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from defragsim import plot
 from defragsim.analysis import sweep as sw
 from defragsim.cli import main
 from defragsim.analysis.compare import RunSpec, compare, t95
-from defragsim.config import ConfigError
+from defragsim.errors import DefragsimError, SweepError, TraceError
 
 SMALL = dict(patches="none;all;2,3", seeds=2, mem="64M", duration=0.5)
 
@@ -134,7 +140,7 @@ def test_resume_runs_only_the_missing_task(base, copy_of_base):
 def test_corrupt_store_file_is_named_and_rerun(base, copy_of_base):
     bad = sorted((copy_of_base / "store").glob("*.parquet"))[0]
     bad.write_bytes(bad.read_bytes()[:100])               # truncated
-    with pytest.raises(ConfigError, match=re.escape(bad.name)):
+    with pytest.raises(SweepError, match=re.escape(bad.name)):
         sw.load_store(copy_of_base)
     with pytest.warns(sw.SweepWarning, match=re.escape(str(bad))):
         again = run_sweep(copy_of_base)
@@ -146,7 +152,7 @@ def test_a_failed_task_is_reported_and_not_stored(tmp_path):
     task = sw.make_plan("steady", **dict(SMALL, patches="none", seeds=1)).tasks()[0]
     bad = dataclasses.replace(task, scenario_sha256="0" * 64)   # as if the worker had another file
     failed = sw.run_tasks([bad], tmp_path, workers=1, progress=False)
-    assert len(failed) == 1 and "SweepError" in failed[0] and "differs" in failed[0]
+    assert len(failed) == 1 and "SweepTaskError" in failed[0] and "differs" in failed[0]
     assert not list(tmp_path.iterdir())
 
 
@@ -190,7 +196,8 @@ def test_table_in_blocks_of_columns(base):
 
 def test_figures_rerun_the_median_seed_in_a_grid(base, copy_of_base):
     res = sw.SweepResult(out=copy_of_base, plan=base.plan)
-    files = sw.write_sweep_figures(res, ncols=2, progress=False)
+    files = plot.write_compare_figures(sw.figure_comparison(res, progress=False), copy_of_base / "figures",
+                                       seed_index=0, ncols=2)
     assert any(f.endswith("pageblocks.png") for f in files)
     assert (copy_of_base / "figures" / "swap.svg").exists()
     # a store that does not reproduce is refused, not drawn
@@ -201,7 +208,7 @@ def test_figures_rerun_the_median_seed_in_a_grid(base, copy_of_base):
     df.loc[df["metric"] == "vmstat pgalloc_normal", "value"] += 1
     df.to_parquet(path, index=False)
     with pytest.raises(sw.SweepError, match="pgalloc_normal"):
-        sw.write_sweep_figures(sw.SweepResult(out=copy_of_base, plan=base.plan), progress=False)
+        sw.figure_comparison(sw.SweepResult(out=copy_of_base, plan=base.plan), progress=False)
 
 
 # -- errors and the CLI ----------------------------------------------------------
@@ -242,7 +249,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
 
 def test_missing_dask_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)        # import fails as if not installed
-    with pytest.raises(ConfigError, match=r"not installed \(pip install 'defragsim\[cluster\]'\)"):
+    with pytest.raises(SweepError, match=r"not installed \(pip install 'defragsim\[cluster\]'\)"):
         sw.connect("tcp://127.0.0.1:8786")
 
 
@@ -256,3 +263,155 @@ def test_cli_sweep_writes_store_and_summary(tmp_path, capsys):
     assert len(list((out / "store").glob("*.parquet"))) == 4
     assert (out / "summary.txt").exists() and (out / "sweep.json").exists()
     assert len(pd.read_csv(out / "summary.csv")["config"].unique()) == 2
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(patches="none;4"), "--patches '4'"),
+    (dict(seeds=0), "--seeds: must be at least 1"),
+    (dict(defrag_mode="0,2"), "--defrag-mode"),
+    (dict(mem="64M,64M"), "--mem: a size given twice"),
+    (dict(executor="dask:/nowhere"), "--executor"),
+    (dict(workers=0), "--workers"),
+    (dict(duration=-1), "--duration"),
+])
+def test_bad_input_raises_sweep_error(kw, msg, tmp_path):
+    with pytest.raises(SweepError, match=re.escape(msg)) as e:
+        run_sweep(tmp_path / "o", **kw)
+    assert isinstance(e.value, DefragsimError)
+    assert not (tmp_path / "o" / "summary.txt").exists()
+
+
+def test_failed_tasks_raise_sweep_task_error_not_an_input_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sw, "run_tasks", lambda *a, **k: ["[patches=none] seed 0: RuntimeError: boom"])
+    with pytest.raises(sw.SweepTaskError, match="tasks failed .*boom") as e:
+        run_sweep(tmp_path / "o", patches="none", seeds=1)
+    assert not isinstance(e.value, DefragsimError) and isinstance(e.value, RuntimeError)
+
+
+def test_a_trace_with_a_bad_line_is_an_input_error(tmp_path, capsys):
+    """Every task would fail the same way: the first one stops the sweep with
+    the trace's error (exit 2), and no empty summary is written."""
+    import lzma
+    from defragsim.workloads import scenario_path
+    src = scenario_path("samples-1s")
+    trace = tmp_path / "traces" / "samples-1s"
+    shutil.copytree(src.parent.parent / "traces" / "samples-1s", trace)
+    lines = lzma.decompress((trace / "page_events.csv.xz").read_bytes()).decode().splitlines(True)
+    lines[5] = "12345,0,1,A,not-a-pfn,0,1,0x1,,,\n"
+    (trace / "page_events.csv.xz").write_bytes(lzma.compress("".join(lines).encode()))
+    (tmp_path / "scenarios").mkdir()
+    sc = tmp_path / "scenarios" / "samples-1s.toml"
+    shutil.copy(src, sc)
+    out = tmp_path / "o"
+    with pytest.raises(TraceError, match=r"\[patches=none\] seed 0: .*page_events.csv.xz"):
+        sw.sweep(str(sc), patches="none", seeds=1, mem="64M", workers=1, out=out,
+                 progress=False, log=lambda msg: None)
+    assert not (out / "summary.txt").exists() and not list((out / "store").iterdir())
+    rc = main(["sweep", str(sc), "--patches", "none", "--seeds", "1", "--mem", "64M",
+               "--workers", "1", "--no-progress", "--out", str(tmp_path / "o2")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("defragsim: error: [patches=none] seed 0:"), err
+    assert not (tmp_path / "o2" / "summary.txt").exists()
+
+
+def test_summaries_are_written_atomically_and_stale_tmp_files_go(base, copy_of_base, monkeypatch):
+    store = copy_of_base / "store"
+    stale = [store / ".0123456789abcdef-seed0.parquet.999999999.tmp",
+             copy_of_base / ".summary.txt.999999999.tmp"]
+    live = store / f".0123456789abcdef-seed1.parquet.{os.getppid()}.tmp"   # a running sweep's
+    for f in stale + [live]:
+        f.write_bytes(b"half a file")
+    replaced = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        assert Path(src).name.startswith(".") and Path(src).name.endswith(".tmp")
+        replaced.append(Path(dst).name)
+        real_replace(src, dst)
+    monkeypatch.setattr(sw.os, "replace", replace)
+    again = run_sweep(copy_of_base)
+    assert (again.ran, again.skipped) == (0, 6)
+    assert sorted(replaced) == ["summary.csv", "summary.txt", "sweep.json"]
+    assert not any(f.exists() for f in stale) and live.exists()
+    assert not list(copy_of_base.glob(".*.tmp"))
+    assert (copy_of_base / "summary.txt").read_text() == (base.out / "summary.txt").read_text()
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """pid -> command line of every descendant process (psutil, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        out = {}
+        for k in psutil.Process(pid).children(recursive=True):
+            try:
+                out[k.pid] = " ".join(k.cmdline())
+            except psutil.Error:
+                pass
+        return out
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs psutil or a Linux /proc to list child processes")
+    parent, cmd = {}, {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                parent[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+                cmd[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        for c, pp in parent.items():
+            if pp == p and c not in out:
+                out[c] = cmd.get(c, "")
+                todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:                                   # a zombie is gone for our purpose
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def test_sigterm_ends_a_sweep_and_its_workers(tmp_path):
+    """The sweep's process gets SIGTERM while its spawn workers run: it exits
+    (the CLI's 'interrupted' line, no traceback) and no worker survives."""
+    cmd = [sys.executable, "-m", "defragsim", "sweep", "steady", "--patches", "none;all",
+           "--seeds", "2", "--mem", "64M", "--duration", "600", "--workers", "2",
+           "--no-progress", "--out", str(tmp_path / "o")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    try:
+        kids = {}
+        t_end = time.monotonic() + 240
+        while time.monotonic() < t_end and p.poll() is None:
+            kids = _descendants(p.pid)
+            if sum("spawn_main" in c for c in kids.values()) >= 2:
+                break
+            time.sleep(0.2)
+        assert sum("spawn_main" in c for c in kids.values()) >= 2, (p.poll(), kids)
+        time.sleep(1.0)
+        kids = _descendants(p.pid)                  # the workers and the resource tracker
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode != 0 and "Traceback" not in err, err
+        assert "interrupted" in err
+        t_end = time.monotonic() + 5
+        while time.monotonic() < t_end and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        assert not [(k, c) for k, c in kids.items() if _alive(k)]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -76,8 +76,34 @@ def test_pinned_baseline_shows_deltas(explorer):
     ex.run_button.click()
     html = ex.table.value
     assert "baseline" in html and "delta" in html and "dm=0" in html
+    assert ex.map_axes[0].get_visible()                     # the baseline's map beside
     ex.unpin_button.click()
     assert "delta" not in ex.table.value
+    assert not ex.map_axes[0].get_visible()
+
+
+def test_figures_are_built_once_and_updated_in_place(explorer):
+    ex = explorer
+    figs = (ex.map_fig, ex.panels_fig)
+    im = ex.map_axes[1].get_images()[0]
+    swap = list(ex.panel_axes[0].get_lines())
+    ex.slider.value = ex.slider.max // 2
+    assert ex.map_axes[1].get_images() == [im]               # pixels set, not a new image
+    ex.seed.value = 3                                        # not cached
+    ex.run_button.click()
+    assert (ex.map_fig, ex.panels_fig) == figs
+    assert ex.map_axes[1].get_images() == [im]
+    assert list(ex.panel_axes[0].get_lines()) == swap        # data moved, lines kept
+    ex.seed.value = 2
+
+
+def test_counters_table_is_the_explorer_metrics_view(explorer):
+    ex = explorer
+    html = ex.table.value
+    m = ex.result.metrics("explorer")
+    assert len(m) >= 10
+    for label in m:
+        assert f"<td>{label}</td>" in html
 
 
 def test_errors_are_shown_in_the_widget(explorer):

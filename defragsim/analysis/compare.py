@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .. import constants as C
-from ..config import Config, ConfigError, format_size
+from ..config import Config, ConfigError, Patches, format_size
+from ..sim import run
+from ..sim.metrics import all_metrics
+from ..workloads import build_workload, load_scenario
 
 # Two-sided 95% Student t quantiles for n-1 degrees of freedom.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -113,7 +116,6 @@ def default_label(cfg: dict, growth_scale: float = 1.0) -> str:
     if "defrag_mode" in cfg:
         parts.append(f"dm={cfg['defrag_mode']}")
     if "patches" in cfg:
-        from ..config import Patches
         parts.append(f"patches={Patches.parse(cfg['patches']).label()}")
     for k, v in cfg.items():
         if k not in ("defrag_mode", "patches"):
@@ -137,70 +139,31 @@ def mean_ci(values) -> tuple[float, float]:
     return m, t95(len(x)) * float(x.std(ddof=1)) / math.sqrt(len(x))
 
 
+def bootstrap_ci(values, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """(low, high) of a 95% percentile-bootstrap interval of the mean: it stays
+    within the data's range (a count's interval never goes below zero, as
+    ``mean +- t * s / sqrt(n)`` does for skewed counts with few seeds).  One
+    value: (value, value).  Deterministic (``seed``)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2 or np.all(x == x[0]):
+        return float(x.mean()), float(x.mean())
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def median_index(totals) -> int:
     """Index of the (lower) median of ``totals``; ties go to the first."""
     order = sorted(range(len(totals)), key=lambda i: (totals[i], i))
     return order[(len(order) - 1) // 2]
 
 
-def nonmovable(d: dict, key: str):
-    """A per-request-type diagnostic summed over the non-movable types
-    (unmovable + reclaimable requests)."""
-    return d[key]["unmovable"] + d[key]["reclaimable"]
-
-
-def headline_metrics(r) -> dict:
-    """The numbers the series is about, from one Result (name -> value)."""
-    v, d = r.vmstat, r.diagnostics
-    ex = r.extfrag_summary()
-
-    def nm(key):
-        return nonmovable(d, key)
-
-    return {
-        "pswpout": v["pswpout"],
-        "pswpin": v["pswpin"],
-        "pgsteal_direct": v["pgsteal_direct"],
-        "pgscan_direct": v["pgscan_direct"],
-        "allocstall_normal": v.get("allocstall_normal", 0),
-        "oom_kill": v["oom_kill"],
-        "compact_stall": v["compact_stall"],
-        "compact_success": v["compact_success"],
-        "compact_fail": v["compact_fail"],
-        "compact_migrate_scanned": v["compact_migrate_scanned"],
-        "compact_daemon_migrate_scanned": v["compact_daemon_migrate_scanned"],
-        "thp_fault_alloc": v["thp_fault_alloc"],
-        "thp_fault_fallback": v["thp_fault_fallback"],
-        "extfrag fragmenting (fallback_order<pageblock)": ex["fragmenting"],
-        "extfrag change_ownership": ex["change_ownership"],
-        "reclaim retries, non-movable requests": nm("reclaim_retries"),
-        "reclaim retries, movable requests": d["reclaim_retries"]["movable"],
-        "direct reclaim, non-movable requests": nm("direct_reclaim"),
-        "compact_stall, non-movable requests": nm("compact_stall"),
-        "compact_success, non-movable requests": nm("compact_success"),
-        "stall s, non-movable requests": nm("stall_s"),
-        "stall s, movable requests": d["stall_s"]["movable"],
-        "psi some s": d["psi_some_s"],
-        "nofragment drops": d["nofragment_dropped"],
-        "oomd kills": d["oomd_kills"],
-        "mixed pageblocks (end)": int(r.pageblocks()["mixed"].sum()),
-        "kswapd busy s": d["kswapd_busy_s"],
-        "kcompactd busy s": d["kcompactd_busy_s"],
-    }
-
-
-def all_metrics(r) -> dict:
-    """Every scalar the table can show: headline, then vmstat, then the model
-    diagnostics (nested dicts flattened to ``name type``)."""
-    from .report import _rows
-    out = {f"  {k}": val for k, val in headline_metrics(r).items()}
-    for k, val in r.vmstat.items():
-        out[f"vmstat {k}"] = val
-    for k, val in _rows(r):
-        if k in r.vmstat:
-            continue
-        out[f"model  {k}"] = val
-    return out
+def seed_mean(per_seed: list) -> dict:
+    """{metric: mean} of one configuration's metric dicts, one per seed; a
+    metric missing from a seed's dict (an event that did not occur) counts 0."""
+    keys = dict.fromkeys(k for m in per_seed for k in m)
+    return {k: sum(m.get(k, 0) for m in per_seed) / len(per_seed) for k in keys}
 
 
 @dataclass
@@ -222,6 +185,11 @@ class Comparison:
         over the configurations, so one atypical seed does not stand for all."""
         return median_index([sum(rs[i].vmstat[metric] for rs in self.results.values())
                              for i in range(len(self.seeds))])
+
+    def means(self, view: str = "headline") -> dict:
+        """label -> {metric: mean over the seeds}, for one view of
+        :meth:`Result.metrics <defragsim.sim.result.Result.metrics>`."""
+        return {lab: seed_mean([r.metrics(view) for r in rs]) for lab, rs in self.results.items()}
 
     def frame(self) -> pd.DataFrame:
         """Long table: one row per (config, seed, metric)."""
@@ -353,12 +321,12 @@ def _table_block(labels: list, rows: list) -> list[str]:
 
 def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | None = None,
             progress=None) -> Comparison:
-    """Run each configuration of ``specs`` (RunSpec or spec strings) on the same
-    seeds.  ``seeds`` is a count (seeds 0..N-1) or a list of seeds."""
-    from ..sim import run
-    from ..workloads import build_workload, load_scenario
-
+    """Run each configuration of ``specs`` on the same seeds.  ``specs``: RunSpecs
+    or spec strings, or a dict label -> spec string.  ``seeds`` is a count
+    (seeds 0..N-1) or a list of seeds."""
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    if isinstance(specs, dict):
+        specs = [parse_run_spec(s, label=lab) for lab, s in specs.items()]
     specs = [s if isinstance(s, RunSpec) else parse_run_spec(s) for s in specs]
     if not specs:
         raise ConfigError("compare: no configurations given")
@@ -389,40 +357,3 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
         results[spec.label] = rs
     return Comparison(scenario=sc.name, specs=specs, seeds=seeds, results=results, mem=memb,
                       duration_s=dur)
-
-
-def write_figures(cmp: Comparison, out, *, seed_index: int | None = None,
-                  ncols: int | None = None) -> list[str]:
-    """Side-by-side figures of one seed of each configuration (default: the
-    median seed by total swap-out, :meth:`Comparison.figure_seed_index`):
-    pageblock maps, swap activity, extfrag events by fallback pair, stall time
-    and reclaim retries over time (PNG + SVG each).  ``ncols``: at most this
-    many panels per row, more configurations wrap into a grid (default: one
-    row)."""
-    from pathlib import Path
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from .. import plot
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    i = cmp.figure_seed_index() if seed_index is None else seed_index
-    rs = [r[i] for r in cmp.results.values()]
-    n = len(rs)
-    cols = n if ncols is None else max(1, min(ncols, n))
-    nrows = -(-n // cols)
-    files = []
-    for name, fn, h in (("pageblocks", plot.plot_pageblock_map, 5), ("extfrag", plot.plot_extfrag, 3),
-                        ("swap", plot.plot_swap, 3), ("stall", plot.plot_stall, 3),
-                        ("retries", plot.plot_reclaim_retries, 3)):
-        fig, axes = plt.subplots(nrows, cols, figsize=(5.5 * cols, h * nrows), squeeze=False)
-        for ax, r in zip(axes.flat, rs):
-            fn(r, ax=ax)
-        for ax in axes.flat[n:]:
-            ax.set_visible(False)
-        fig.suptitle(f"{cmp.scenario}, {format_size(cmp.mem)}, seed {cmp.seeds[i]}", fontsize=9)
-        fig.tight_layout()
-        files += plot.save_figure(fig, out / name)
-        plt.close(fig)
-    return files

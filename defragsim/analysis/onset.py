@@ -12,11 +12,13 @@ without bringing fragmentation (defrag_mode=0's fallbacks) back.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from .compare import nonmovable, parse_run_spec
-from ..config import ConfigError
+from ..config import Config, ConfigError
+from ..sim import run
+from ..workloads import build_workload, load_scenario
+from ..sim.metrics import nonmovable
+from .compare import parse_run_spec
 
 #: The three configurations of the cover letter's argument.
 DEFAULT_CONFIGS = {
@@ -42,10 +44,6 @@ def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=
     ``configs``: label -> spec string (see :func:`defragsim.compare.parse_run_spec`);
     default :data:`DEFAULT_CONFIGS`.  ``seeds``: a count or a list.
     """
-    from ..sim import run
-    from ..workloads import build_workload, load_scenario
-    from ..config import Config
-
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     g = sc.params.get("growth") if sc.kind == "processes" else None
     if g is None:
@@ -108,36 +106,5 @@ def storm_onset_growth(df: pd.DataFrame, config: str, *,
     return float(hit.index.min()) if len(hit) else None
 
 
-def plot_onset(df: pd.DataFrame, axes=None, *, metrics=None):
-    """One panel per metric: the mean over seeds (min-max band when there are
-    several seeds) against the growth rate, one line per configuration."""
-    import matplotlib.pyplot as plt
-
-    metrics = list(metrics or ONSET_METRICS)
-    if axes is None:
-        _, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
-        axes = axes[0]
-    axes = np.atleast_1d(axes)
-    if len(axes) < len(metrics):
-        raise ValueError(f"plot_onset: {len(metrics)} metrics but {len(axes)} axes")
-    colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
-    for ax, metric in zip(axes, metrics):
-        for i, (cfg, g) in enumerate(df.groupby("config", sort=False)):
-            s = g.groupby("growth_mib_s_per_gib")[metric]
-            x = np.array(sorted(g["growth_mib_s_per_gib"].unique()))
-            ax.plot(x, s.mean().reindex(x).to_numpy(), marker="o", ms=3,
-                    color=colors[i % len(colors)], label=cfg)
-            if g["seed"].nunique() > 1:
-                ax.fill_between(x, s.min().reindex(x).to_numpy(), s.max().reindex(x).to_numpy(),
-                                color=colors[i % len(colors)], alpha=0.15, lw=0)
-        if metric == "extfrag_fragmenting":
-            ax.set_yscale("symlog", linthresh=10)    # fallbacks explode after NOFRAGMENT drops
-        ax.set_xlabel("non-movable growth (MiB/s per GiB)")
-        ax.set_ylabel(ONSET_METRICS.get(metric, metric))
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    return axes
-
-
-__all__ = ["DEFAULT_CONFIGS", "DEFAULT_SCALES", "ONSET_METRICS", "plot_onset",
-           "onset_summary", "storm_onset", "storm_onset_growth"]
+__all__ = ["DEFAULT_CONFIGS", "DEFAULT_SCALES", "ONSET_METRICS", "onset_summary",
+           "storm_onset", "storm_onset_growth"]

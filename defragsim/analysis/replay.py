@@ -26,7 +26,9 @@ COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_norm
                    "compact_success", "compact_migrate_scanned", "compact_free_scanned",
                    "compact_daemon_wake", "pgmigrate_success", "thp_fault_alloc",
                    "thp_fault_fallback", "pswpout", "oom_kill"]
-
+COMPACTION_TRACEPOINTS = ("mm_compaction_begin", "mm_compaction_try_to_compact_pages",
+                          "mm_compaction_deferred", "mm_compaction_kcompactd_wake",
+                          "mm_compaction_wakeup_kcompactd")
 
 
 @dataclass
@@ -38,20 +40,33 @@ class Replay:
     other_events: Counter | None
 
     def observed_vs_model(self) -> str:
-        """A plain-text table: what the kernel recorded beside what the model did."""
-        r, tr = self.result, self.trace
-        s = tr.summary()
+        """A plain-text table: what the kernel recorded beside what the model did,
+        then notes on the replay and on the state it started from."""
+        rows = self.table_rows()
+        tr = self.trace
+        w0 = max(len(x[0]) for x in rows) + 2
+        out = [f"observed in the kernel vs model: {tr.path} ({tr.format}, {tr.duration_s:.1f} s, "
+               f"{len(tr):,} page events)", "",
+               f"{'':<{w0}}{'kernel':>14}{'model':>14}"]
+        for name, k, m in rows:
+            ks = f"{k:,}" if isinstance(k, int) else str(k)
+            out.append(f"{name:<{w0}}{ks:>14}{m:>14,}")
+        out += [""] + self.notes()
+        return "\n".join(out) + "\n"
+
+    def table_rows(self) -> list[tuple]:
+        """(name, kernel, model) rows: allocations, extfrag events, compaction
+        and reclaim tracepoints, and /proc/vmstat deltas when the snapshot has
+        them.  The model counts from the first traced event on (not the
+        prefill); the kernel column is "-" for tracepoints the trace did not
+        record."""
+        r, s = self.result, self.trace.summary()
         # events other than page events: from other_events.csv beside a CSV
         # trace, or from the text trace itself; "-" when the trace has none
         recorded = self.other_events is not None or bool(s["other_events"])
         ev = Counter(self.other_events or {})
         ev.update(s["other_events"])
-        # the model's numbers from the first traced event on (not the prefill)
-        ef = r.extfrag[r.extfrag.t > 0]
-        pairs_m = Counter(f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}" for a, b in
-                          zip(ef.alloc_migratetype, ef.fallback_migratetype))
-        mex = {"events": len(ef), "change_ownership": int(ef.change_ownership.sum()),
-               "fragmenting": int(ef.fragmenting.sum()), "pairs": pairs_m}
+        mex = _model_extfrag(r)
         ce = r.compaction_events
         cev = ce[ce.t > 0].event.value_counts() if len(ce) else {}
         base = r.meta.get("baseline_vmstat") or {}
@@ -70,9 +85,7 @@ class Replay:
             a, b = (int(x) for x in pr.split("->"))
             name = f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}"
             rows.append((f"extfrag {name}", s["extfrag_pairs"].get(pr, 0), mex["pairs"].get(name, 0)))
-        for tp in ("mm_compaction_begin", "mm_compaction_try_to_compact_pages",
-                   "mm_compaction_deferred", "mm_compaction_kcompactd_wake",
-                   "mm_compaction_wakeup_kcompactd"):
+        for tp in COMPACTION_TRACEPOINTS:
             rows.append((tp, ev.get(tp, 0) if recorded else "-", int(cev.get(tp, 0))))
         rows.append(("mm_vmscan_direct_reclaim_begin", ev.get("mm_vmscan_direct_reclaim_begin", 0)
                      if recorded else "-", vm.get("allocstall_normal", 0)
@@ -84,57 +97,79 @@ class Replay:
             for k in COMPARED_VMSTAT:
                 if k in a and k in b and k in vm:
                     rows.append((f"vmstat {k} (delta)", a[k] - b[k], vm[k]))
-        w0 = max(len(x[0]) for x in rows) + 2
-        out = [f"observed in the kernel vs model: {tr.path} ({tr.format}, {tr.duration_s:.1f} s, "
-               f"{len(tr):,} page events)", "",
-               f"{'':<{w0}}{'kernel':>14}{'model':>14}"]
-        for name, k, m in rows:
-            ks = f"{k:,}" if isinstance(k, int) else str(k)
-            out.append(f"{name:<{w0}}{ks:>14}{m:>14,}")
-        st = self.stats
-        out += ["", f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
-                f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
-                f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
-                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
-                f"{st.failed_in_trace:,}"]
+        return rows
+
+    def notes(self) -> list[str]:
+        """The lines below the table: how the frees matched, the initial state,
+        the machine's and the model's pageblocks and free chunks at the start,
+        and what the trace had that the replay ignored."""
+        r, tr, st = self.result, self.trace, self.stats
+        out = [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
+               f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
+               f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
+               f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
+               f"{st.failed_in_trace:,}"]
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
                        + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages "
                        f"(their buddies, kept as page cache/slab: {st.spacer_pages:,})")
-        zb = self.snapshot.zone_blocks() if self.snapshot is not None else None
-        if zb:
-            snap0 = r.snapshots[0]
-            pbo = r.pageblock_order
-            out.append("pageblocks at the start, machine -> model (after the prefill):")
-            for z, (zs, ze) in enumerate(r.zone_spans):
-                name = C.ZONE_NAMES[z]
-                if ze <= zs or name not in zb:
-                    continue
-                cnt = np.bincount(snap0.migratetype[zs >> pbo:ze >> pbo], minlength=C.MIGRATE_TYPES)
-                cells = [f"{t} {zb[name].get(t, 0):,} -> {int(cnt[C.MIGRATETYPE_NAMES.index(t)]):,}"
-                         for t in ("Unmovable", "Movable", "Reclaimable", "HighAtomic")]
-                out.append(f"  {name}: " + ", ".join(cells))
-        if self.snapshot is not None and self.snapshot.buddyinfo:
-            out.append("free chunks by order at the start, machine (buddyinfo) / model:")
-            snap0 = r.snapshots[0]
-            for line in self.snapshot.buddyinfo.splitlines():
-                parts = line.split()
-                if len(parts) < 5 or parts[0] != "Node":
-                    continue
-                zname = parts[3]
-                if zname not in C.ZONE_NAMES:
-                    continue
-                z = C.ZONE_NAMES.index(zname)
-                mach = [int(x) for x in parts[4:]]
-                model = snap0.nr_free_mt[z].sum(axis=1).tolist()
-                out.append(f"  {zname:<7} " + " ".join(f"{a}/{b}" for a, b in zip(mach, model)))
+        if self.snapshot is not None:
+            out += _start_pageblocks(r, self.snapshot.zone_blocks())
+            out += _start_free_chunks(r, self.snapshot.buddyinfo)
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
         if tr.bad_lines:
             out.append(f"bad lines skipped: {tr.bad_lines:,}")
-        return "\n".join(out) + "\n"
+        return out
+
+
+def _model_extfrag(r) -> dict:
+    """The model's extfrag events from the first traced event on (not the prefill)."""
+    ef = r.extfrag[r.extfrag.t > 0]
+    pairs = Counter(f"{C.MIGRATETYPE_KEYS[a]}->{C.MIGRATETYPE_KEYS[b]}" for a, b in
+                    zip(ef.alloc_migratetype, ef.fallback_migratetype))
+    return {"events": len(ef), "change_ownership": int(ef.change_ownership.sum()),
+            "fragmenting": int(ef.fragmenting.sum()), "pairs": pairs}
+
+
+def _start_pageblocks(r, zb) -> list[str]:
+    """Pageblocks by type at the start, the machine's (snapshot) beside the model's."""
+    if not zb:
+        return []
+    snap0 = r.snapshots[0]
+    pbo = r.pageblock_order
+    out = ["pageblocks at the start, machine -> model (after the prefill):"]
+    for z, (zs, ze) in enumerate(r.zone_spans):
+        name = C.ZONE_NAMES[z]
+        if ze <= zs or name not in zb:
+            continue
+        cnt = np.bincount(snap0.migratetype[zs >> pbo:ze >> pbo], minlength=C.MIGRATE_TYPES)
+        cells = [f"{t} {zb[name].get(t, 0):,} -> {int(cnt[C.MIGRATETYPE_NAMES.index(t)]):,}"
+                 for t in ("Unmovable", "Movable", "Reclaimable", "HighAtomic")]
+        out.append(f"  {name}: " + ", ".join(cells))
+    return out
+
+
+def _start_free_chunks(r, buddyinfo: str | None) -> list[str]:
+    """Free chunks by order at the start: the machine's buddyinfo / the model's."""
+    if not buddyinfo:
+        return []
+    out = ["free chunks by order at the start, machine (buddyinfo) / model:"]
+    snap0 = r.snapshots[0]
+    for line in buddyinfo.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "Node":
+            continue
+        zname = parts[3]
+        if zname not in C.ZONE_NAMES:
+            continue
+        z = C.ZONE_NAMES.index(zname)
+        mach = [int(x) for x in parts[4:]]
+        model = snap0.nr_free_mt[z].sum(axis=1).tolist()
+        out.append(f"  {zname:<7} " + " ".join(f"{a}/{b}" for a, b in zip(mach, model)))
+    return out
 
 
 def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,

@@ -17,6 +17,20 @@ same ``OUT`` skips the tasks whose file is there, so an interrupted sweep
 resumes and a finished configuration never runs twice.  A file that cannot be
 read is reported with its path and its task runs again.
 
+Errors: a bad input (a patch spec, an executor, a seed count, a trace with a
+bad line, ...) raises :class:`~defragsim.errors.SweepError` or the input
+error the scenario raised (TraceError, ScenarioError, ...): all
+``DefragsimError``, exit status 2 in the CLI.  Tasks that fail for another
+reason are stored around: the sweep finishes the others and raises
+:class:`SweepTaskError` (not a DefragsimError; exit status 1).  SIGTERM,
+SIGHUP and Ctrl-C end a sweep cleanly: the pool's worker processes are
+terminated (they would otherwise run on, a few hundred MB each), and
+:class:`SweepInterrupted` (a KeyboardInterrupt) is raised; the same command
+resumes.  Workers also exit by themselves if the sweep's process dies.
+``summary.txt``, ``summary.csv`` and ``sweep.json`` are written atomically
+like the store files; temporary files left by a killed sweep are removed
+when the next one starts.
+
 The summary is the compare table (means over seeds, ``*x%*`` where the 95%
 intervals do not overlap); with many configurations it is split into blocks
 of at most ``columns`` configurations, each block starting again with the
@@ -30,7 +44,9 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,10 +56,16 @@ from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
-from .compare import (RunSpec, Comparison, all_metrics, mean_ci, median_index, metrics_table,
-                      parse_run_spec, write_figures)
+from ..sim import run
+from ..sim.metrics import all_metrics
+from ..workloads import build_workload, load_scenario, scenario_path
+from ..workloads.snapshot import find_snapshot
+from .compare import (RunSpec, Comparison, mean_ci, median_index, metrics_table,
+                      parse_run_spec)
 from ..config import Config, ConfigError, Patches, format_size
+from ..errors import DefragsimError, SweepError
 
 #: Characters of the sha256 hex digest kept as a configuration's key.
 KEY_LEN = 16
@@ -57,11 +79,26 @@ DIMENSIONS = {"patches": "--patches", "defrag_mode": "--defrag-mode", "mem": "--
 _STORE_COLUMNS = ["key", "seed", "config", "config_json", "metric", "value", "wall_s"]
 
 
-from ..errors import SweepError
 from ..provenance import __version__, model_sha256
+
 
 class SweepWarning(UserWarning):
     """A stored result file is unreadable and its task runs again."""
+
+
+class SweepTaskError(RuntimeError):
+    """Tasks of a sweep failed (not because of the sweep's input); the others
+    are stored, and running the sweep again retries the failed ones.  Not a
+    DefragsimError: the CLI exits 1, not 2."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP ended a sweep (its worker processes are gone); a
+    KeyboardInterrupt, so code that handles Ctrl-C handles it too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 # ---------------------------------------------------------------------------
@@ -98,8 +135,6 @@ def scenario_sha256(scenario: str) -> str:
     """sha256 of a scenario file's bytes (by name or path); for a trace
     scenario (``kind = "trace"``) also of the trace and of the ``snap/``
     folder beside it, which the replay reads."""
-    from ..workloads.snapshot import find_snapshot
-    from ..workloads import load_scenario, scenario_path
     h = hashlib.sha256(scenario_path(scenario).read_bytes())
     sc = load_scenario(scenario)
     if sc.kind == "trace":
@@ -157,13 +192,13 @@ def parse_patch_sets(spec) -> list[Patches]:
             try:
                 sets.append(Patches.parse(part))
             except ConfigError as e:
-                raise ConfigError(f"--patches {part!r}: {e}") from None
+                raise SweepError(f"--patches {part!r}: {e}") from None
     if not sets:
-        raise ConfigError(f"--patches: no patch set in {spec!r} (e.g. all-combinations or none;all)")
+        raise SweepError(f"--patches: no patch set in {spec!r} (e.g. all-combinations or none;all)")
     labels = [p.label() for p in sets]
     dups = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dups:
-        raise ConfigError(f"--patches: patch set {', '.join(dups)} given more than once in {spec!r}")
+        raise SweepError(f"--patches: patch set {', '.join(dups)} given more than once in {spec!r}")
     return sets
 
 
@@ -176,7 +211,7 @@ def _split_list(value, option: str) -> list:
     else:
         items = [value]
     if not items:
-        raise ConfigError(f"{option}: empty list {value!r}")
+        raise SweepError(f"{option}: empty list {value!r}")
     return items
 
 
@@ -184,10 +219,10 @@ def parse_defrag_modes(value) -> list[int]:
     modes = []
     for v in _split_list(value, "--defrag-mode"):
         if str(v).strip() not in ("0", "1"):
-            raise ConfigError(f"--defrag-mode: expected 0, 1 or 0,1, got {value!r}")
+            raise SweepError(f"--defrag-mode: expected 0, 1 or 0,1, got {value!r}")
         modes.append(int(v))
     if len(set(modes)) != len(modes):
-        raise ConfigError(f"--defrag-mode: a mode given twice in {value!r}")
+        raise SweepError(f"--defrag-mode: a mode given twice in {value!r}")
     return modes
 
 
@@ -197,28 +232,28 @@ def parse_mems(value) -> list[str]:
         try:
             mems.append(format_size(Config(mem=v).mem))
         except ConfigError as e:
-            raise ConfigError(f"--mem {v!r}: {e}") from None
+            raise SweepError(f"--mem {v!r}: {e}") from None
     if len(set(mems)) != len(mems):
-        raise ConfigError(f"--mem: a size given twice in {value!r} (after rounding: {', '.join(mems)})")
+        raise SweepError(f"--mem: a size given twice in {value!r} (after rounding: {', '.join(mems)})")
     return mems
 
 
 def parse_seeds(seeds, seed0: int = 0) -> list[int]:
     """A count (seeds seed0..seed0+N-1) or an explicit list."""
     if isinstance(seeds, bool):
-        raise ConfigError(f"--seeds: expected a number of seeds, got {seeds!r}")
+        raise SweepError(f"--seeds: expected a number of seeds, got {seeds!r}")
     if isinstance(seeds, int):
         if seeds < 1:
-            raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
+            raise SweepError(f"--seeds: must be at least 1, got {seeds}")
         if seed0 < 0:
-            raise ConfigError(f"--seed0: must be at least 0, got {seed0}")
+            raise SweepError(f"--seed0: must be at least 0, got {seed0}")
         return list(range(seed0, seed0 + seeds))
     try:
         out = [int(s) for s in seeds]
     except (TypeError, ValueError):
-        raise ConfigError(f"--seeds: expected a number or a list of seeds, got {seeds!r}") from None
+        raise SweepError(f"--seeds: expected a number or a list of seeds, got {seeds!r}") from None
     if not out or min(out) < 0 or len(set(out)) != len(out):
-        raise ConfigError(f"--seeds: expected distinct seeds >= 0, got {seeds!r}")
+        raise SweepError(f"--seeds: expected distinct seeds >= 0, got {seeds!r}")
     return out
 
 
@@ -235,7 +270,7 @@ def parse_set(spec: str | None) -> tuple[dict, float]:
 def check_base(base: dict) -> None:
     for k, option in DIMENSIONS.items():
         if k in base:
-            raise ConfigError(f"--set: {k} is a sweep dimension; give it with {option}")
+            raise SweepError(f"--set: {k} is a sweep dimension; give it with {option}")
 
 
 @dataclass
@@ -277,7 +312,6 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
     """Validate the dimensions and build the configurations: every mem x
     defrag_mode x patch set, in that nesting order.  Labels name the patch
     set, and defrag_mode / mem when they vary."""
-    from ..workloads import load_scenario
     sc = load_scenario(scenario)
     sets = parse_patch_sets(patches)
     modes = parse_defrag_modes(defrag_mode)
@@ -286,7 +320,7 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
     base = dict(base or {})
     check_base(base)
     if not (isinstance(growth_scale, (int, float)) and growth_scale >= 0):
-        raise ConfigError(f"growth_scale: must be >= 0, got {growth_scale!r}")
+        raise SweepError(f"growth_scale: must be >= 0, got {growth_scale!r}")
     specs = []
     for m in mems:
         for dm in modes:
@@ -299,16 +333,16 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
         try:
             Config(**spec.config)
         except ConfigError as e:
-            raise ConfigError(f"--set: [{spec.label}]: {e}") from None
+            raise SweepError(f"--set: [{spec.label}]: {e}") from None
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
-        raise ConfigError(f"--duration: must be a positive number of seconds, got {duration!r}")
+        raise SweepError(f"--duration: must be a positive number of seconds, got {duration!r}")
     plan = Plan(scenario=scenario, scenario_name=sc.name, scenario_sha256=scenario_sha256(scenario),
                 specs=specs, seeds=seed_list,
                 duration=float(duration) if duration is not None else (sc.duration or None))
     keys = plan.keys()
     if len(set(keys)) != len(keys):
-        raise ConfigError("sweep: two configurations are the same (check --mem and --patches)")
+        raise SweepError("sweep: two configurations are the same (check --mem and --patches)")
     return plan
 
 
@@ -318,13 +352,11 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
 
 def simulate(task: Task):
     """Run one task here; the full Result."""
-    from ..sim import run
-    from ..workloads import build_workload, load_scenario
     if scenario_sha256(task.scenario) != task.scenario_sha256:
-        raise SweepError(f"scenario {task.scenario}: the file here differs from the one the sweep "
+        raise SweepTaskError(f"scenario {task.scenario}: the file here differs from the one the sweep "
                          "was planned with (a worker with another defragsim checkout?)")
     if task.model_sha256 and model_sha256() != task.model_sha256:
-        raise SweepError("the defragsim model here differs from the one the sweep was planned "
+        raise SweepTaskError("the defragsim model here differs from the one the sweep was planned "
                          "with (a worker with another defragsim checkout?)")
     cfg = task.make_config()
     wl = build_workload(load_scenario(task.scenario), cfg, duration=task.duration,
@@ -344,7 +376,6 @@ def warm_up() -> None:
     """One tiny simulation in this process, so the numba cache is on disk
     before a pool starts: its workers then load it instead of compiling
     concurrently (minutes each)."""
-    from ..sim import run
     run("steady", Config(mem="64M"), duration=0.1)
 
 
@@ -363,25 +394,25 @@ def parse_executor(spec: str) -> str | None:
         return None
     m = _ADDRESS_RE.fullmatch(s)
     if not m or not 0 < int(m[2]) < 65536:
-        raise ConfigError(f"--executor: {spec!r} is neither 'local' nor dask://HOST:PORT "
+        raise SweepError(f"--executor: {spec!r} is neither 'local' nor dask://HOST:PORT "
                           "(e.g. dask://127.0.0.1:8786)")
     return f"tcp://{m[1]}:{int(m[2])}"
 
 
 def connect(address: str, timeout: float | None = None):
-    """A ``distributed.Client`` of the scheduler at ``address``; ConfigError
+    """A ``distributed.Client`` of the scheduler at ``address``; SweepError
     if distributed is missing or the scheduler does not answer in time
     (``timeout``, default :data:`CONNECT_TIMEOUT_S`)."""
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     try:
-        from distributed import Client
+        from distributed import Client  # optional: the 'cluster' extra
     except ImportError:
-        raise ConfigError(f"--executor {address}: the Dask client is not installed "
+        raise SweepError(f"--executor {address}: the Dask client is not installed "
                           "(pip install 'defragsim[cluster]')") from None
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
-        raise ConfigError(f"--executor: cannot reach the Dask scheduler at {address} within "
+        raise SweepError(f"--executor: cannot reach the Dask scheduler at {address} within "
                           f"{timeout:g} s ({type(e).__name__})") from None
 
 
@@ -389,15 +420,75 @@ def check_workers(workers, address: str | None) -> None:
     if workers is None:
         return
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"--workers: expected a positive number, got {workers!r}")
+        raise SweepError(f"--workers: expected a positive number, got {workers!r}")
     if address is not None:
-        raise ConfigError("--workers: only for the local executor (a Dask cluster has its own)")
+        raise SweepError("--workers: only for the local executor (a Dask cluster has its own)")
+
+
+def _worker_init(parent: int) -> None:
+    """In each local worker: Ctrl-C is the sweep's to handle (it terminates
+    the workers), and a worker whose sweep process died (even SIGKILL) exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, name="defragsim-parent-watch", daemon=True).start()
+
+
+def terminate_pool(ex: ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Cancel what has not started and end the worker processes now (a
+    running task would otherwise go on for minutes)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    t_end = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, t_end - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+
+
+@contextmanager
+def interrupt_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
+    """While inside, SIGTERM and SIGHUP raise :class:`SweepInterrupted` (once),
+    so that the ``finally`` and ``except`` blocks that shut the pool down run
+    (the default action would kill this process and leave the workers).
+    Ctrl-C raises KeyboardInterrupt anyway.  Only in the main thread; a
+    signal the process ignores (``nohup``) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = []
+
+    def handler(signum, frame):
+        if raised:                      # already shutting down
+            return
+        raised.append(signum)
+        raise SweepInterrupted(signum)
+
+    old = {}
+    for sig in signals:
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 @contextmanager
 def open_executor(spec: str, *, workers: int | None, ntasks: int):
     """A ``concurrent.futures.Executor``: a spawn process pool (``local``) or
-    a Dask client's executor (``pure=False``: every task runs)."""
+    a Dask client's executor (``pure=False``: every task runs).  On any
+    exception (Ctrl-C, :class:`SweepInterrupted`, ...) the local workers are
+    terminated."""
     address = parse_executor(spec)
     check_workers(workers, address)
     if address is not None:
@@ -409,11 +500,12 @@ def open_executor(spec: str, *, workers: int | None, ntasks: int):
         return
     warm_up()
     n = max(1, min(workers or os.cpu_count() or 1, ntasks))
-    ex = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    ex = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=(os.getpid(),))
     try:
         yield ex
     except BaseException:
-        ex.shutdown(wait=False, cancel_futures=True)
+        terminate_pool(ex)
         raise
     ex.shutdown()
 
@@ -435,32 +527,73 @@ def task_frame(task: Task, res: dict) -> pd.DataFrame:
                         columns=_STORE_COLUMNS)
 
 
-def write_result(store: Path, task: Task, res: dict) -> Path:
-    """Write atomically: a hidden temporary file, then os.replace."""
-    path = store / task.file_name
-    tmp = store / f".{task.file_name}.{os.getpid()}.tmp"
-    task_frame(task, res).to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+def _tmp_name(path: Path) -> Path:
+    return path.parent / f".{path.name}.{os.getpid()}.tmp"
+
+
+def write_atomic(path: Path, write) -> Path:
+    """``write(tmp)`` to a hidden temporary file beside ``path``, then
+    os.replace: readers see the old file or the new one, never half of one."""
+    tmp = _tmp_name(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(*dirs: Path) -> list[Path]:
+    """Temporary files (``.NAME.PID.tmp``) a killed sweep left in ``dirs``;
+    those of a process still running (a concurrent sweep) are kept."""
+    gone = []
+    for d in dirs:
+        for f in d.glob(".*.tmp"):
+            pid = f.name[:-len(".tmp")].rpartition(".")[2]
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+                continue
+            try:
+                f.unlink()
+                gone.append(f)
+            except OSError:
+                pass
+    return gone
+
+
+def write_result(store: Path, task: Task, res: dict) -> Path:
+    """Write atomically: a hidden temporary file, then os.replace."""
+    frame = task_frame(task, res)
+    return write_atomic(store / task.file_name, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
 def read_result(path: Path) -> pd.DataFrame:
-    """One stored file, checked; ConfigError naming the path if it is not a
+    """One stored file, checked; SweepError naming the path if it is not a
     complete result of the task its name says."""
     try:
         df = pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several types for damaged files
-        raise ConfigError(f"{path}: not a readable parquet file ({type(e).__name__}: {e})") from None
+        raise SweepError(f"{path}: not a readable parquet file ({type(e).__name__}: {e})") from None
     key, _, seed = path.stem.rpartition("-seed")
     if list(df.columns) != _STORE_COLUMNS or df.empty or set(df["key"]) != {key} \
             or set(df["seed"].astype(str)) != {seed} or df["config_json"].nunique() != 1:
-        raise ConfigError(f"{path}: not a complete sweep result for key {key} seed {seed}")
+        raise SweepError(f"{path}: not a complete sweep result for key {key} seed {seed}")
     return df
 
 
 def load_store(out) -> pd.DataFrame:
     """Every result in ``OUT/store`` (all sweeps that wrote there), long
-    format; ConfigError naming the first unreadable file."""
+    format; SweepError naming the first unreadable file."""
     files = sorted(store_dir(out).glob("*.parquet"))
     if not files:
         return pd.DataFrame(columns=_STORE_COLUMNS)
@@ -478,9 +611,9 @@ def _done(store: Path, tasks: list[Task]) -> tuple[set, int]:
             continue
         try:
             if read_result(p)["config_json"].iloc[0] != canonical_json(config_payload(t)):
-                raise ConfigError(f"{p}: holds another configuration than its key says")
+                raise SweepError(f"{p}: holds another configuration than its key says")
             done.add(t.file_name)
-        except ConfigError as e:
+        except SweepError as e:
             bad += 1
             warnings.warn(f"{e}; running that task again", SweepWarning, stacklevel=3)
     return done, bad
@@ -498,22 +631,41 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _input_error(e: BaseException, t: Task) -> DefragsimError:
+    """A task's input error (a trace with a bad line, ...) with the task named."""
+    try:
+        err = type(e)(f"[{t.label}] seed {t.seed}: {e}")
+    except Exception:
+        err = SweepError(f"[{t.label}] seed {t.seed}: {type(e).__name__}: {e}")
+    return err
+
+
 def run_tasks(tasks: list[Task], store: Path, *, executor: str = "local", workers: int | None = None,
               progress: bool = True) -> list[str]:
     """Run ``tasks``, storing each as it finishes; the failures as
-    ``"label seed N: error"`` (the others are stored regardless)."""
-    from tqdm.auto import tqdm
+    ``"label seed N: error"`` (the others are stored regardless).
+
+    A task that fails with an input error (a DefragsimError: a trace with a
+    bad line, a scenario that does not load) stops the sweep: the error is
+    raised with the task named (every task would fail the same way).
+    SIGTERM/SIGHUP raise :class:`SweepInterrupted`, Ctrl-C KeyboardInterrupt;
+    either way the local workers are terminated first."""
     failed = []
-    with open_executor(executor, workers=workers, ntasks=len(tasks)) as ex:
-        futures = {ex.submit(run_task, t): t for t in tasks}
-        with tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar:
-            for fut in as_completed(futures):
-                t = futures[fut]
-                try:
-                    write_result(store, t, fut.result())
-                except Exception as e:
-                    failed.append(f"[{t.label}] seed {t.seed}: {type(e).__name__}: {e}")
-                bar.update()
+    with interrupt_on_signals():
+        with open_executor(executor, workers=workers, ntasks=len(tasks)) as ex:
+            futures = {ex.submit(run_task, t): t for t in tasks}
+            with tqdm(total=len(tasks), desc="sweep", unit="run", disable=not progress) as bar:
+                for fut in as_completed(futures):
+                    t = futures[fut]
+                    try:
+                        write_result(store, t, fut.result())
+                    except DefragsimError as e:
+                        for f in futures:
+                            f.cancel()
+                        raise _input_error(e, t) from None
+                    except Exception as e:
+                        failed.append(f"[{t.label}] seed {t.seed}: {type(e).__name__}: {e}")
+                    bar.update()
     return failed
 
 
@@ -599,17 +751,17 @@ class SweepResult:
                                              for i in range(len(self.plan.seeds))])]
 
     def write_summary(self, columns: int | None = TABLE_COLUMNS) -> list[Path]:
-        txt, csv = self.out / "summary.txt", self.out / "summary.csv"
-        txt.write_text(self.table(columns=columns))
-        self.summary().to_csv(csv, index=False)
-        return [txt, csv]
+        """``summary.txt`` and ``summary.csv``, each written atomically."""
+        text, summ = self.table(columns=columns), self.summary()
+        return [write_atomic(self.out / "summary.txt", lambda tmp: tmp.write_text(text)),
+                write_atomic(self.out / "summary.csv", lambda tmp: summ.to_csv(tmp, index=False))]
 
 
-def write_sweep_figures(res: SweepResult, *, ncols: int = 4, progress: bool = True) -> list[str]:
-    """The compare figures for the median seed (:meth:`SweepResult.figure_seed`):
-    each configuration is simulated again here (the model is deterministic)
-    and must reproduce its stored metrics, else SweepError."""
-    from tqdm.auto import tqdm
+def figure_comparison(res: SweepResult, *, progress: bool = True) -> Comparison:
+    """The runs the figures show: the median seed (:meth:`SweepResult.figure_seed`)
+    of each configuration, simulated again here (the model is deterministic);
+    each must reproduce its stored metrics, else SweepError.  The face draws
+    them (``plot.write_compare_figures(cmp, out / "figures", seed_index=0)``)."""
     seed = res.figure_seed()
     stored = {lab: dict(zip(g["metric"], g["value"]))
               for lab, g in res.raw()[res.raw()["seed"] == seed].groupby("config", sort=False)}
@@ -625,20 +777,19 @@ def write_sweep_figures(res: SweepResult, *, ncols: int = 4, progress: bool = Tr
                              f"result ({', '.join(diff[:3])}, ...): the store in {res.out} was "
                              "written by another model; use a new --out")
         results[spec.label] = [r]
-    cmp = Comparison(scenario=res.plan.scenario_name, specs=res.plan.specs, seeds=[seed],
-                     results=results, mem=Config(**res.plan.specs[0].config).mem,
-                     duration_s=next(iter(results.values()))[0].duration_s)
-    return write_figures(cmp, res.out / "figures", seed_index=0, ncols=ncols)
+    return Comparison(scenario=res.plan.scenario_name, specs=res.plan.specs, seeds=[seed],
+                      results=results, mem=Config(**res.plan.specs[0].config).mem,
+                      duration_s=next(iter(results.values()))[0].duration_s)
 
 
 def sweep(scenario: str, *, patches="all-combinations", seeds=1, seed0: int = 0, mem=None,
           defrag_mode=1, duration: float | None = None, base: dict | None = None,
           growth_scale: float = 1.0, executor: str = "local", workers: int | None = None,
-          out="out/sweep", progress: bool = True, figures: bool = False,
+          out="out/sweep", progress: bool = True,
           columns: int | None = TABLE_COLUMNS, log=_stderr) -> SweepResult:
     """Run every configuration (mem x defrag_mode x patch set) on the same
     seeds, resuming from ``out``; write ``out/summary.txt``, ``summary.csv``,
-    ``sweep.json`` and (``figures``) ``out/figures/``.
+    ``sweep.json`` (figures: :func:`figure_comparison`, drawn by the face).
 
     ``patches``: ``"all-combinations"`` (the 12 subsets the kernel can have)
     or specs separated by ``;`` (``"none;all;2,3,4"``) or a list of specs.
@@ -646,7 +797,9 @@ def sweep(scenario: str, *, patches="all-combinations", seeds=1, seed0: int = 0,
     one value or a list (``"512M,1G"``, ``"0,1"``).  ``base``: further Config
     fields for every configuration.  ``executor``: ``"local"`` (a process
     pool of ``workers``, default one per CPU) or ``"dask://HOST:PORT"``.
-    Raises SweepError, after storing the rest, if tasks failed.
+    Raises SweepTaskError, after storing the rest, if tasks failed; an
+    input error (SweepError, TraceError, ...: DefragsimError) before running
+    or as soon as a task meets it.
     """
     plan = make_plan(scenario, patches=patches, seeds=seeds, seed0=seed0, mem=mem,
                      defrag_mode=defrag_mode, duration=duration, base=base, growth_scale=growth_scale)
@@ -656,8 +809,12 @@ def sweep(scenario: str, *, patches="all-combinations", seeds=1, seed0: int = 0,
             "but not patch 3 (4, 1+4, 2+4, 1+2+4) do not exist in the kernel and are skipped")
     out = Path(out)
     store = store_dir(out)
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out}: exists and is not a directory")
     store.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(plan.as_json(), indent=1) + "\n")
+    remove_stale_tmp(out, store)
+    text = json.dumps(plan.as_json(), indent=1) + "\n"
+    write_atomic(out / "sweep.json", lambda tmp: tmp.write_text(text))
     tasks = plan.tasks()
     done, bad = _done(store, tasks)
     # seed-major, so an interrupted sweep has every configuration on the first seeds
@@ -669,12 +826,11 @@ def sweep(scenario: str, *, patches="all-combinations", seeds=1, seed0: int = 0,
     res = SweepResult(out=out, plan=plan, ran=len(todo), skipped=len(done), rerun=bad)
     res.write_summary(columns)
     if failed:
-        raise SweepError(f"{len(failed)} of {len(todo)} tasks failed (the others are stored; run "
+        raise SweepTaskError(f"{len(failed)} of {len(todo)} tasks failed (the others are stored; run "
                          f"again to retry them): {failed[0]}")
-    if figures:
-        write_sweep_figures(res, progress=progress)
     return res
 
 
-__all__ = ["sweep", "SweepResult", "SweepError", "SweepWarning", "Task", "task_key", "make_plan",
-           "load_store", "run_task", "parse_executor", "parse_patch_sets", "all_patch_combinations"]
+__all__ = ["sweep", "SweepResult", "SweepError", "SweepTaskError", "SweepInterrupted", "SweepWarning",
+           "Task", "task_key", "make_plan", "load_store", "run_task", "parse_executor",
+           "parse_patch_sets", "all_patch_combinations"]

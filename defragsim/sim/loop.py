@@ -25,19 +25,6 @@ from .recorder import TS_COLUMNS, RunRecorder, _vmstat
 from .result import Result
 
 
-class _Clock:
-    """Wall seconds spent inside the jitted kernels."""
-
-    def __init__(self):
-        self.kernel_s = 0.0
-
-    def step(self, *args) -> int:
-        t = time.perf_counter()
-        pos = step_chunk(*args)
-        self.kernel_s += time.perf_counter() - t
-        return pos
-
-
 def _workload_of(workload, config, duration) -> Workload:
     if isinstance(workload, Workload):
         if duration is not None:
@@ -47,6 +34,21 @@ def _workload_of(workload, config, duration) -> Workload:
         wl = build_workload(workload, config, duration=duration)
     wl.validate(config.nr_cpus)
     return wl
+
+
+def _check_run(wl: Workload, config, snapshots, baseline_ops) -> int:
+    """Refuse what cannot run; the number of initial-state ops."""
+    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
+        raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
+    bt = wl.meta.get("initial_block_mt")
+    if bt is not None and len(bt) != config.nr_pageblocks:
+        raise ConfigError(f"workload {wl.name}: initial pageblock types for {len(bt)} blocks, "
+                          f"the config has {config.nr_pageblocks}")
+    if baseline_ops is None:
+        baseline_ops = int(wl.meta.get("baseline_ops", 0))
+    if baseline_ops and (not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0):
+        raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
+    return baseline_ops
 
 
 def _sample_times(wl: Workload, sample_interval) -> tuple[int, np.ndarray]:
@@ -110,74 +112,23 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if not isinstance(config, Config):
         raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
     wl = _workload_of(workload, config, duration)
-    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
-        raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
-    bt = wl.meta.get("initial_block_mt")
-    if bt is not None and len(bt) != config.nr_pageblocks:
-        raise ConfigError(f"workload {wl.name}: initial pageblock types for {len(bt)} blocks, "
-                          f"the config has {config.nr_pageblocks}")
+    baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
-    if baseline_ops is None:
-        baseline_ops = int(wl.meta.get("baseline_ops", 0))
-    if baseline_ops and (not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0):
-        raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
-
-    st = make_state(config, block_types=bt)
+    st = make_state(config, block_types=wl.meta.get("initial_block_mt"))
     prm = config.to_params()
     own = make_owners(wl.nr_handles, *wl.owners())
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
-    nsamples = bounds.shape[0]
-    rec = RunRecorder(st, prm, config, nsamples)
+    rec = RunRecorder(st, prm, config, bounds.shape[0])
     ops = (wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu, wl.content)
     if JIT_DISABLED:
         st, own, ring, ops = (as_python_arrays(x) for x in (st, own, rec.rec, ops))
         rec.use_arrays(st, ring)
-    clock = _Clock()
+    loop = _Loop(st, prm, own, ops, rec, config, check_invariants)
     meta = dict(wl.meta)
-    guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus) if config.oomd is not None else None
-    if check_invariants:
-        check_state(st, prm)
-    pos = 0
-    while pos < baseline_ops:
-        pos = clock.step(st, prm, rec.rec, own, *ops, pos, baseline_ops, rec.event_limit)
-        rec.flush()
     if baseline_ops:
-        # MODEL: the initial state is built with the per-cpu lists drained, so
-        # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
-        getattr(drain_all_pages, "impl", drain_all_pages)(st, prm, np.int64(-1))
-        if check_invariants:
-            check_state(st, prm)
-        meta["baseline_vmstat"] = _vmstat(st, config)
-    rec.row(0, 0.0)
-    rec.snapshot(0.0)
-    bar = _progress_bar(len(wl), wl.name) if progress else None
-    cut = np.searchsorted(wl.t, bounds, side="right")
-    snap_every = max(nsamples // snapshots, 1)
-    for s in range(nsamples):
-        end = int(cut[s])
-        while pos < end:
-            pos = clock.step(st, prm, rec.rec, own, *ops, pos, end, rec.event_limit)
-            if rec.rings_full():
-                # account the events in this row's running totals, then flush
-                rec.row(s + 1, bounds[s] / 1e9)
-                rec.flush()
-        if check_invariants:
-            check_state(st, prm)
-        t_s = min(bounds[s], dur_ns) / 1e9
-        rec.row(s + 1, t_s)
-        rec.flush()
-        if guard is not None:
-            guard.check(st, prm, own, s + 1, rec.ts, rec.ts_t)
-        if bar is not None:
-            bar.update(end - bar.n)
-        if on_progress is not None:
-            on_progress((s + 1) / nsamples)
-        if (s + 1) % snap_every == 0 and s + 1 < nsamples:
-            rec.snapshot(t_s)
-    if bar is not None:
-        bar.close()
-    rec.snapshot(dur_ns / 1e9)
+        meta["baseline_vmstat"] = loop.prefill(baseline_ops)
+    loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
         **rec.final_counters(), snapshots=rec.snaps, events_processed=int(len(wl)),
@@ -185,8 +136,74 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         zone_spans=config.zone_spans(), watermarks=st.watermark.copy(),
         nr_free_mt=st.nr_free_mt.copy(), state_bytes=state_nbytes(st), meta=meta,
         latency_hist=st.lat_hist.copy(), compaction_events_lost=int(st.cev_count[1]),
-        kernel_s=clock.kernel_s,
+        kernel_s=loop.kernel_s,
     )
+
+
+class _Loop:
+    """The chunk loop: ops to the kernels up to each sample time, the recorder after."""
+
+    def __init__(self, st, prm, own, ops, rec: RunRecorder, config, check_invariants: bool):
+        self.st, self.prm, self.own, self.ops, self.rec = st, prm, own, ops, rec
+        self.config, self.check = config, check_invariants
+        self.pos = 0
+        self.kernel_s = 0.0          # wall seconds inside the jitted kernels
+        self.guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus) \
+            if config.oomd is not None else None
+        if check_invariants:
+            check_state(st, prm)
+
+    def step(self, end: int) -> None:
+        t = time.perf_counter()
+        self.pos = step_chunk(self.st, self.prm, self.rec.rec, self.own, *self.ops, self.pos, end,
+                              self.rec.event_limit)
+        self.kernel_s += time.perf_counter() - t
+
+    def prefill(self, baseline_ops: int) -> dict:
+        """Run the initial-state ops (all at t=0); /proc/vmstat after them."""
+        while self.pos < baseline_ops:
+            self.step(baseline_ops)
+            self.rec.flush()
+        # MODEL: the initial state is built with the per-cpu lists drained, so
+        # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
+        getattr(drain_all_pages, "impl", drain_all_pages)(self.st, self.prm, np.int64(-1))
+        if self.check:
+            check_state(self.st, self.prm)
+        return _vmstat(self.st, self.config)
+
+    def run(self, wl: Workload, bounds, dur_ns: int, *, snapshots: int, progress: bool,
+            on_progress) -> None:
+        rec = self.rec
+        nsamples = bounds.shape[0]
+        rec.row(0, 0.0)
+        rec.snapshot(0.0)
+        bar = _progress_bar(len(wl), wl.name) if progress else None
+        cut = np.searchsorted(wl.t, bounds, side="right")
+        snap_every = max(nsamples // snapshots, 1)
+        for s in range(nsamples):
+            end = int(cut[s])
+            while self.pos < end:
+                self.step(end)
+                if rec.rings_full():
+                    # account the events in this row's running totals, then flush
+                    rec.row(s + 1, bounds[s] / 1e9)
+                    rec.flush()
+            if self.check:
+                check_state(self.st, self.prm)
+            t_s = min(bounds[s], dur_ns) / 1e9
+            rec.row(s + 1, t_s)
+            rec.flush()
+            if self.guard is not None:
+                self.guard.check(self.st, self.prm, self.own, s + 1, rec.ts, rec.ts_t)
+            if bar is not None:
+                bar.update(end - bar.n)
+            if on_progress is not None:
+                on_progress((s + 1) / nsamples)
+            if (s + 1) % snap_every == 0 and s + 1 < nsamples:
+                rec.snapshot(t_s)
+        if bar is not None:
+            bar.close()
+        rec.snapshot(dur_ns / 1e9)
 
 
 def _progress_bar(total: int, desc: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import constants as C
+from ..mm.oom_kill import oom_kill_task
 from ..mm.state import DIAG_OOMD_KILLS, NODE_SWAP_TOTAL, NODE_SWAP_USED
 
 
@@ -23,7 +24,6 @@ class PressureGuard:
         self.last_kill_t = -1e18
 
     def check(self, st, prm, own, row, ts, ts_t):
-        from ..mm.oom_kill import oom_kill_task
         t = ts_t[row]
         j = int(np.searchsorted(ts_t[:row + 1], t - self.cfg.window_s, side="left"))
         j = min(j, row - 1) if row > 0 else 0

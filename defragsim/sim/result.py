@@ -15,6 +15,7 @@ from .. import constants as C
 from ..config import Config
 from .metrics import metrics as _metrics
 from .procfs import render_buddyinfo, render_pagetypeinfo
+from .textmap import pageblock_text
 
 #: content kind -> the migratetype its allocations naturally request
 KIND_MOBILITY = np.array([
@@ -150,6 +151,13 @@ class Result:
     def pageblocks(self, i: int = -1) -> pd.DataFrame:
         """Per-block table of snapshot ``i`` (default: the final state)."""
         return self.snapshots[i].frame(self.pageblock_order, self.zone_spans[0][1])
+
+    def pageblock_text(self, i: int = -1, *, width: int = 64, legend: bool = True) -> str:
+        """The pageblock map of snapshot ``i`` as plain text for a mail: one
+        character per block (U M R H, lower case when mostly free, ``*`` when
+        mixed), ``width`` a line with the pfn first, zones on their own lines
+        (:mod:`defragsim.sim.textmap`)."""
+        return pageblock_text(self, i, width=width, legend=legend)
 
     def pagetypeinfo(self, i: int | None = None) -> str:
         """/proc/pagetypeinfo text (kernel format) of the final state or snapshot ``i``."""

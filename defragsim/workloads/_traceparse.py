@@ -1,23 +1,28 @@
-"""Byte-level trace parsers in numba (the fast path of :mod:`defragsim.trace`).
+"""Byte-level trace parsers in numba (the fast path of :mod:`defragsim.workloads.trace`).
 
 They parse a chunk of decompressed bytes holding whole lines and fill
 preallocated columns.  On anything irregular they return the index of the
 offending line; the caller then hands the file to the line-by-line Python
 reader, which reports the file, line number and text (or skips and counts).
-Model-free helpers, so plain ``numba.njit``.
+Model-free helpers, compiled with the package's numba options; the per-line
+steps are ``inline="always"`` helpers, so the loops compile as one function.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._jit import njit
 
 EV_ALLOC, EV_FREE, EV_EXTFRAG = 0, 1, 2
 # ev codes of the CSV schema
 _A, _F, _B, _Z, _D, _X = ord("A"), ord("F"), ord("B"), ord("Z"), ord("D"), ord("X")
 NL, COMMA = 10, 44
+SPACE, TAB, HASH, COLON, DOT = 32, 9, 35, 58, 46
+#: the fields of a CSV line: t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c
+CSV_FIELDS = 11
 
 
-@njit(cache=True)
+@njit
 def _int(buf, i, j):
     """Signed decimal in buf[i:j]; (value, ok)."""
     if i >= j:
@@ -38,7 +43,7 @@ def _int(buf, i, j):
     return (-v if neg else v), True
 
 
-@njit(cache=True)
+@njit
 def _hex(buf, i, j):
     if i >= j:
         return 0, False
@@ -58,43 +63,71 @@ def _hex(buf, i, j):
     return v, True
 
 
-@njit(cache=True)
+@njit(inline="always")
+def _pfn(buf, i, j):
+    """A hex pfn in buf[i:j], with or without "0x"; (value, ok)."""
+    if j - i > 2 and buf[i] == 48 and buf[i + 1] == 120:
+        i += 2
+    return _hex(buf, i, j)
+
+
+@njit(inline="always")
+def _put(rows, n, ev, pfn, order, mt, fo, fmt, co):
+    """Row ``n`` of the event columns ``rows`` = (ev, pfn, order, mt, fo, fmt, co)."""
+    rows[0][n] = ev
+    rows[1][n] = pfn
+    rows[2][n] = order
+    rows[3][n] = mt
+    rows[4][n] = fo
+    rows[5][n] = fmt
+    rows[6][n] = co
+
+
+# --- the CSV schema -----------------------------------------------------------------------
+
+@njit(inline="always")
+def _split_csv_line(buf, pos, starts, ends):
+    """Bounds of the comma-separated fields of the line at ``pos``, missing
+    trailing fields as empty ones: (fields, end of line); fields = -1 when
+    there are more than 11."""
+    nbuf = buf.shape[0]
+    k = 0
+    starts[0] = pos
+    p = pos
+    while p < nbuf and buf[p] != NL:
+        if buf[p] == COMMA:
+            if k >= CSV_FIELDS - 1:
+                return -1, p
+            ends[k] = p
+            k += 1
+            starts[k] = p + 1
+        p += 1
+    ends[k] = p
+    for q in range(k + 1, CSV_FIELDS):            # trailing empty fields may be left out
+        starts[q] = p
+        ends[q] = p
+    return k + 1, p
+
+
+@njit
 def parse_csv_chunk(buf, n_lines, t, ev, pfn, order, mt, gfp, pid, cpu, fo, fmt, co, counts):
     """The shared/traces CSV schema, ``buf`` = whole lines (no header).
 
-    Returns (rows written, -1) or (rows, index of the first bad line)."""
+    counts: [A, F, B, Z, D, X] lines.  Returns (rows written, -1) or (rows,
+    index of the first bad line)."""
+    rows = (ev, pfn, order, mt, fo, fmt, co)
     pos = 0
     n = 0
     line = 0
-    nbuf = buf.shape[0]
-    starts = np.zeros(11, np.int64)
-    ends = np.zeros(11, np.int64)
-    while pos < nbuf:
-        # split one line into fields
-        k = 0
-        starts[0] = pos
-        p = pos
-        while p < nbuf and buf[p] != NL:
-            if buf[p] == COMMA:
-                if k >= 10:
-                    return n, line
-                ends[k] = p
-                k += 1
-                starts[k] = p + 1
-            p += 1
-        ends[k] = p
-        nf = k + 1
-        nxt = p + 1
+    starts = np.zeros(CSV_FIELDS, np.int64)
+    ends = np.zeros(CSV_FIELDS, np.int64)
+    while pos < buf.shape[0]:
+        nf, p = _split_csv_line(buf, pos, starts, ends)
+        pos = p + 1
         if nf == 1 and ends[0] == starts[0]:      # empty line
-            pos = nxt
             line += 1
             continue
-        if nf < 6:
-            return n, line
-        for q in range(nf, 11):                   # trailing empty fields may be left out
-            starts[q] = p
-            ends[q] = p
-        if ends[3] - starts[3] != 1:
+        if nf < 6 or ends[3] - starts[3] != 1:
             return n, line
         code = buf[starts[3]]
         if code == _B:
@@ -114,30 +147,20 @@ def parse_csv_chunk(buf, n_lines, t, ev, pfn, order, mt, gfp, pid, cpu, fo, fmt,
             t[n] = tv
             cpu[n] = cv
             pid[n] = pv
-            pfn[n] = fv
-            order[n] = ov
             if code == _F:
-                ev[n] = EV_FREE
-                mt[n] = -1
+                _put(rows, n, EV_FREE, fv, ov, -1, -1, -1, 0)
                 gfp[n] = 0
-                fo[n] = -1
-                fmt[n] = -1
-                co[n] = 0
                 counts[1] += 1
             else:
                 mv, ok = _int(buf, starts[6], ends[6])
                 if not ok:
                     return n, line
-                mt[n] = mv
                 if code == _A:
                     g, ok = _hex(buf, starts[7], ends[7])
                     if not ok:
                         return n, line
-                    ev[n] = EV_ALLOC
+                    _put(rows, n, EV_ALLOC, fv, ov, mv, -1, -1, 0)
                     gfp[n] = g
-                    fo[n] = -1
-                    fmt[n] = -1
-                    co[n] = 0
                     counts[0] += 1
                 else:
                     av, oka = _int(buf, starts[8], ends[8])
@@ -145,21 +168,19 @@ def parse_csv_chunk(buf, n_lines, t, ev, pfn, order, mt, gfp, pid, cpu, fo, fmt,
                     xv, okc = _int(buf, starts[10], ends[10])
                     if not (oka and okb and okc):
                         return n, line
-                    ev[n] = EV_EXTFRAG
+                    _put(rows, n, EV_EXTFRAG, fv, ov, mv, av, bv, xv)
                     gfp[n] = 0
-                    fo[n] = av
-                    fmt[n] = bv
-                    co[n] = xv
                     counts[5] += 1
             n += 1
         else:
             return n, line
-        pos = nxt
         line += 1
     return n, -1
 
 
-@njit(cache=True)
+# --- tracefs / trace-cmd / perf script text ---------------------------------------------
+
+@njit
 def _fnv(buf, i, j):
     h = np.uint64(14695981039346656037)
     for k in range(i, j):
@@ -167,7 +188,7 @@ def _fnv(buf, i, j):
     return np.int64(h & np.uint64(0x7FFFFFFFFFFFFFFF))
 
 
-@njit(cache=True)
+@njit
 def _startswith(buf, i, j, lit):
     if j - i < lit.shape[0]:
         return False
@@ -177,7 +198,7 @@ def _startswith(buf, i, j, lit):
     return True
 
 
-@njit(cache=True)
+@njit
 def _scan_fields(buf, i, j, keys, klen, offs):
     """One pass over the ``key=value`` tokens of buf[i:j]: offs[k] = (start,
     end) of the value of keys[k] (without the '='), or (-1, -1)."""
@@ -186,11 +207,11 @@ def _scan_fields(buf, i, j, keys, klen, offs):
         offs[k, 1] = -1
     p = i
     while p < j:
-        while p < j and buf[p] == 32:
+        while p < j and buf[p] == SPACE:
             p += 1
         ts = p
         eq = -1
-        while p < j and buf[p] != 32:
+        while p < j and buf[p] != SPACE:
             if eq < 0 and buf[p] == 61:
                 eq = p
             p += 1
@@ -211,7 +232,182 @@ def _scan_fields(buf, i, j, keys, klen, offs):
                 break
 
 
-@njit(cache=True)
+@njit(inline="always")
+def _line_start(buf, s, e, cpus_lit, cpu_lit):
+    """The first non-blank byte of the line buf[s:e], or -1 for a blank,
+    comment or header (``cpus=``, ``CPU ``) line."""
+    q = s
+    while q < e and (buf[q] == SPACE or buf[q] == TAB):
+        q += 1
+    if q >= e or buf[q] == HASH or _startswith(buf, q, e, cpus_lit) or _startswith(buf, q, e, cpu_lit):
+        return -1
+    return q
+
+
+@njit(inline="always")
+def _task_cpu(buf, q, e):
+    """``comm-pid [cpu]`` (tracefs, maybe with a "(tgid)" column) or ``comm
+    pid [cpu]`` (perf) from ``q``: (cpu, pid, end of comm + 1, index of ']', ok)."""
+    lb = q
+    while lb < e and buf[lb] != 91:           # '['
+        lb += 1
+    rb = lb
+    while rb < e and buf[rb] != 93:           # ']'
+        rb += 1
+    if lb >= e or rb >= e:
+        return 0, 0, 0, 0, False
+    cv, ok = _int(buf, lb + 1, rb)
+    if not ok:
+        return 0, 0, 0, 0, False
+    # pid: the digits before '[' (skipping spaces and a "(tgid)" column)
+    k = lb - 1
+    while k > q and buf[k] == SPACE:
+        k -= 1
+    if buf[k] == 41:                          # ')'
+        while k > q and buf[k] != 40:
+            k -= 1
+        k -= 1
+        while k > q and buf[k] == SPACE:
+            k -= 1
+    pe = k + 1
+    while k >= q and 48 <= buf[k] <= 57:
+        k -= 1
+    ps = k + 1
+    pv, ok = _int(buf, ps, pe)
+    ce = ps - 1                               # '-' (tracefs) or ' ' (perf) before the pid
+    return cv, pv, ce, rb, ok and ce >= q
+
+
+@njit(inline="always")
+def _timestamp(buf, p, e):
+    """The first ``digits.digits:`` token from ``p`` in ns: (ns, index after
+    the token, ok)."""
+    ts_s = -1
+    while p < e:
+        while p < e and buf[p] == SPACE:
+            p += 1
+        st_ = p
+        while p < e and buf[p] != SPACE:
+            p += 1
+        if p - st_ >= 3 and buf[p - 1] == COLON and 48 <= buf[st_] <= 57:
+            ts_s = st_
+            break
+    if ts_s < 0:
+        return 0, p, False
+    ts_e = p - 1
+    dot = ts_s
+    while dot < ts_e and buf[dot] != DOT:
+        dot += 1
+    sec, ok1 = _int(buf, ts_s, dot)
+    frac = 0
+    nd = 0
+    for r in range(dot + 1, ts_e):
+        c = buf[r]
+        if c < 48 or c > 57:
+            return 0, p, False
+        if nd < 9:
+            frac = frac * 10 + (c - 48)
+            nd += 1
+    while nd < 9:
+        frac *= 10
+        nd += 1
+    if not ok1 or dot >= ts_e:
+        return 0, p, False
+    return sec * 1000000000 + frac, p, True
+
+
+@njit(inline="always")
+def _event_name(buf, p, e):
+    """The event name from ``p``: the token ending with ': ' (or the line),
+    without a ``system:`` prefix: (start, end, ok)."""
+    while p < e and buf[p] == SPACE:
+        p += 1
+    es = p
+    while p < e and not (buf[p] == COLON and (p + 1 >= e or buf[p + 1] == SPACE)):
+        p += 1
+    if p >= e and (p == es):
+        return 0, 0, False
+    ee = p
+    r = ee - 1
+    while r > es and buf[r] != COLON:
+        r -= 1
+    if buf[r] == COLON:
+        es = r + 1
+    return es, ee, True
+
+
+@njit(inline="always")
+def _alloc_row(buf, offs, rows, n, gfp_hash, gfp_off):
+    """mm_page_alloc fields into row ``n``; False when one is missing or bad."""
+    a0, a1 = offs[0, 0], offs[0, 1]
+    b0, b1 = offs[1, 0], offs[1, 1]
+    c0, c1 = offs[2, 0], offs[2, 1]
+    d0, d1 = offs[3, 0], offs[3, 1]
+    g0, g1 = offs[4, 0], offs[4, 1]
+    if b0 < 0 or c0 < 0 or d0 < 0 or g0 < 0:
+        return False
+    pf, ok = _pfn(buf, b0, b1)
+    ov, ok2 = _int(buf, c0, c1)
+    mv, ok3 = _int(buf, d0, d1)
+    if not (ok and ok2 and ok3) or ov < 0 or ov > 10:
+        return False
+    # failed: page=(nil) or a zero pointer, printed with pfn 0
+    failed = False
+    if a0 >= 0:
+        if buf[a0] == 40:
+            failed = True
+        elif pf == 0:
+            failed = True
+            for z in range(a0, a1):
+                if buf[z] != 48 and buf[z] != 120:
+                    failed = False
+    _put(rows, n, EV_ALLOC, -1 if failed else pf, ov, mv, -1, -1, 0)
+    gfp_hash[n] = _fnv(buf, g0, g1)
+    gfp_off[n, 0] = g0
+    gfp_off[n, 1] = g1
+    return True
+
+
+@njit(inline="always")
+def _free_row(buf, offs, rows, n, gfp_hash):
+    """mm_page_free fields into row ``n``; False when one is missing or bad."""
+    b0, b1 = offs[1, 0], offs[1, 1]
+    c0, c1 = offs[2, 0], offs[2, 1]
+    if b0 < 0 or c0 < 0:
+        return False
+    pf, ok = _pfn(buf, b0, b1)
+    ov, ok2 = _int(buf, c0, c1)
+    if not (ok and ok2) or ov < 0 or ov > 10:
+        return False
+    _put(rows, n, EV_FREE, pf, ov, -1, -1, -1, 0)
+    gfp_hash[n] = 0
+    return True
+
+
+@njit(inline="always")
+def _extfrag_row(buf, offs, rows, n, gfp_hash):
+    """mm_page_alloc_extfrag fields into row ``n``; False when one is missing or bad."""
+    b0, b1 = offs[1, 0], offs[1, 1]
+    c0, c1 = offs[8, 0], offs[8, 1]
+    x0, x1 = offs[5, 0], offs[5, 1]
+    y0, y1 = offs[6, 0], offs[6, 1]
+    z0, z1 = offs[7, 0], offs[7, 1]
+    if b0 < 0 or c0 < 0 or x0 < 0 or y0 < 0 or z0 < 0:
+        return False
+    pf, ok = _pfn(buf, b0, b1)
+    ao, ok1 = _int(buf, c0, c1)
+    fov, ok2 = _int(buf, x0, x1)
+    fmv, ok3 = _int(buf, y0, y1)
+    cov, ok4 = _int(buf, z0, z1)
+    amv, ok5 = _int(buf, offs[9, 0], offs[9, 1])
+    if not (ok and ok1 and ok2 and ok3 and ok4 and ok5) or ao < 0 or ao > 10:
+        return False
+    _put(rows, n, EV_EXTFRAG, pf, ao, amv, fov, fmv, cov)
+    gfp_hash[n] = 0
+    return True
+
+
+@njit
 def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
                      ev_hash, ev_off, comm_off, comm_hash, gfp_hash, gfp_off, keys, klen,
                      name_alloc, name_free, name_extfrag):
@@ -219,209 +415,65 @@ def parse_text_chunk(buf, t, ev, pfn, order, mt, pid, cpu, fo, fmt, co,
     and offsets (for counting every event), and for the page events the
     columns; gfp flags and comm as hash + offsets for Python to decode once
     per distinct value.  Returns (lines, page rows, first bad line or -1)."""
+    rows = (ev, pfn, order, mt, fo, fmt, co)
+    cpus_lit = np.frombuffer(b"cpus=", np.uint8)
+    cpu_lit = np.frombuffer(b"CPU ", np.uint8)
+    offs = np.empty((keys.shape[0], 2), np.int64)
     nbuf = buf.shape[0]
     pos = 0
     line = 0
     n = 0
-    offs = np.empty((keys.shape[0], 2), np.int64)
     while pos < nbuf:
-        e_ = pos
-        while e_ < nbuf and buf[e_] != NL:
-            e_ += 1
         s = pos
-        pos = e_ + 1
-        # skip blank, comment and header lines
-        q = s
-        while q < e_ and (buf[q] == 32 or buf[q] == 9):
-            q += 1
-        if q >= e_ or buf[q] == 35 or _startswith(buf, q, e_, np.frombuffer(b"cpus=", np.uint8)) \
-                or _startswith(buf, q, e_, np.frombuffer(b"CPU ", np.uint8)):
+        e = pos
+        while e < nbuf and buf[e] != NL:
+            e += 1
+        pos = e + 1
+        q = _line_start(buf, s, e, cpus_lit, cpu_lit)
+        if q < 0:
             ev_hash[line] = 0
             line += 1
             continue
-        # "[cpu]"
-        lb = q
-        while lb < e_ and buf[lb] != 91:
-            lb += 1
-        rb = lb
-        while rb < e_ and buf[rb] != 93:
-            rb += 1
-        if lb >= e_ or rb >= e_:
-            return line, n, line
-        cv, ok = _int(buf, lb + 1, rb)
+        cv, pv, ce, rb, ok = _task_cpu(buf, q, e)
         if not ok:
             return line, n, line
-        # pid: the digits before '[' (skipping spaces and a "(tgid)" column)
-        k = lb - 1
-        while k > q and buf[k] == 32:
-            k -= 1
-        if buf[k] == 41:                        # ')'
-            while k > q and buf[k] != 40:
-                k -= 1
-            k -= 1
-            while k > q and buf[k] == 32:
-                k -= 1
-        pe = k + 1
-        while k >= q and 48 <= buf[k] <= 57:
-            k -= 1
-        ps = k + 1
-        pv, ok = _int(buf, ps, pe)
+        tns, p, ok = _timestamp(buf, rb + 1, e)
         if not ok:
             return line, n, line
-        ce = ps - 1                              # '-' (tracefs) or ' ' (perf) before the pid
-        if ce < q:
+        es, ee, ok = _event_name(buf, p, e)
+        if not ok:
             return line, n, line
-        # timestamp: the first "digits.digits:" after ']'
-        p = rb + 1
-        ts_s = -1
-        while p < e_:
-            while p < e_ and buf[p] == 32:
-                p += 1
-            st_ = p
-            while p < e_ and buf[p] != 32:
-                p += 1
-            if p - st_ >= 3 and buf[p - 1] == 58 and 48 <= buf[st_] <= 57:
-                ts_s = st_
-                break
-        if ts_s < 0:
-            return line, n, line
-        ts_e = p - 1
-        dot = ts_s
-        while dot < ts_e and buf[dot] != 46:
-            dot += 1
-        sec, ok1 = _int(buf, ts_s, dot)
-        frac = 0
-        nd = 0
-        for r in range(dot + 1, ts_e):
-            c = buf[r]
-            if c < 48 or c > 57:
-                return line, n, line
-            if nd < 9:
-                frac = frac * 10 + (c - 48)
-                nd += 1
-        while nd < 9:
-            frac *= 10
-            nd += 1
-        if not ok1 or dot >= ts_e:
-            return line, n, line
-        tns = sec * 1000000000 + frac
-        # event name: the token ending with ':' after the timestamp
-        while p < e_ and buf[p] == 32:
-            p += 1
-        es = p
-        while p < e_ and not (buf[p] == 58 and (p + 1 >= e_ or buf[p + 1] == 32)):
-            p += 1
-        if p >= e_ and (p == es):
-            return line, n, line
-        ee = p
-        r = ee - 1
-        while r > es and buf[r] != 58:
-            r -= 1
-        if buf[r] == 58:
-            es = r + 1
-        fs = p + 1
-        ev_hash[line] = _fnv(buf, es, ee)
+        h = _fnv(buf, es, ee)
+        ev_hash[line] = h
         ev_off[line, 0] = es
         ev_off[line, 1] = ee
-        h = ev_hash[line]
         if h == name_alloc or h == name_free or h == name_extfrag:
-            _scan_fields(buf, fs, e_, keys, klen, offs)
+            _scan_fields(buf, ee + 1, e, keys, klen, offs)
+            if h == name_alloc:
+                ok = _alloc_row(buf, offs, rows, n, gfp_hash, gfp_off)
+            elif h == name_free:
+                ok = _free_row(buf, offs, rows, n, gfp_hash)
+            else:
+                ok = _extfrag_row(buf, offs, rows, n, gfp_hash)
+            if not ok:
+                return line, n, line
             t[n] = tns
             pid[n] = pv
             cpu[n] = cv
             cend = ce
-            while cend > q and buf[cend - 1] == 32:
+            while cend > q and buf[cend - 1] == SPACE:
                 cend -= 1
             comm_off[n, 0] = q
             comm_off[n, 1] = cend
             comm_hash[n] = _fnv(buf, q, cend)
-            if h == name_alloc:
-                a0, a1 = offs[0, 0], offs[0, 1]
-                b0, b1 = offs[1, 0], offs[1, 1]
-                c0, c1 = offs[2, 0], offs[2, 1]
-                d0, d1 = offs[3, 0], offs[3, 1]
-                g0, g1 = offs[4, 0], offs[4, 1]
-                if b0 < 0 or c0 < 0 or d0 < 0 or g0 < 0:
-                    return line, n, line
-                if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
-                    b0 += 2
-                pf, ok = _hex(buf, b0, b1)
-                ov, ok2 = _int(buf, c0, c1)
-                mv, ok3 = _int(buf, d0, d1)
-                if not (ok and ok2 and ok3) or ov < 0 or ov > 10:
-                    return line, n, line
-                # failed: page=(nil) or a zero pointer, printed with pfn 0
-                failed = False
-                if a0 >= 0:
-                    if buf[a0] == 40:
-                        failed = True
-                    elif pf == 0:
-                        failed = True
-                        for z in range(a0, a1):
-                            if buf[z] != 48 and buf[z] != 120:
-                                failed = False
-                ev[n] = EV_ALLOC
-                pfn[n] = -1 if failed else pf
-                order[n] = ov
-                mt[n] = mv
-                gfp_hash[n] = _fnv(buf, g0, g1)
-                gfp_off[n, 0] = g0
-                gfp_off[n, 1] = g1
-                fo[n] = -1
-                fmt[n] = -1
-                co[n] = 0
-            elif h == name_free:
-                b0, b1 = offs[1, 0], offs[1, 1]
-                c0, c1 = offs[2, 0], offs[2, 1]
-                if b0 < 0 or c0 < 0:
-                    return line, n, line
-                if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
-                    b0 += 2
-                pf, ok = _hex(buf, b0, b1)
-                ov, ok2 = _int(buf, c0, c1)
-                if not (ok and ok2) or ov < 0 or ov > 10:
-                    return line, n, line
-                ev[n] = EV_FREE
-                pfn[n] = pf
-                order[n] = ov
-                mt[n] = -1
-                gfp_hash[n] = 0
-                fo[n] = -1
-                fmt[n] = -1
-                co[n] = 0
-            else:
-                b0, b1 = offs[1, 0], offs[1, 1]
-                c0, c1 = offs[8, 0], offs[8, 1]
-                x0, x1 = offs[5, 0], offs[5, 1]
-                y0, y1 = offs[6, 0], offs[6, 1]
-                z0, z1 = offs[7, 0], offs[7, 1]
-                if b0 < 0 or c0 < 0 or x0 < 0 or y0 < 0 or z0 < 0:
-                    return line, n, line
-                if b1 - b0 > 2 and buf[b0] == 48 and buf[b0 + 1] == 120:
-                    b0 += 2
-                pf, ok = _hex(buf, b0, b1)
-                ao, ok1 = _int(buf, c0, c1)
-                fov, ok2 = _int(buf, x0, x1)
-                fmv, ok3 = _int(buf, y0, y1)
-                cov, ok4 = _int(buf, z0, z1)
-                a2, a3 = offs[9, 0], offs[9, 1]
-                amv, ok5 = _int(buf, a2, a3)
-                if not (ok and ok1 and ok2 and ok3 and ok4 and ok5) or ao < 0 or ao > 10:
-                    return line, n, line
-                ev[n] = EV_EXTFRAG
-                pfn[n] = pf
-                order[n] = ao
-                mt[n] = amv
-                gfp_hash[n] = 0
-                fo[n] = fov
-                fmt[n] = fmv
-                co[n] = cov
             n += 1
         line += 1
     return line, n, -1
 
 
-@njit(cache=True, inline="always")
+# --- replay ----------------------------------------------------------------------------------
+
+@njit(inline="always")
 def _emit(ops, n, t, kind, order, gfp, h, cpu, content):
     """Write op ``n`` into the op columns ``ops`` = (t, kind, order, gfp, handle, cpu, content)."""
     o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content = ops
@@ -435,10 +487,10 @@ def _emit(ops, n, t, kind, order, gfp, h, cpu, content):
     return n + 1
 
 
-@njit(cache=True)
+@njit
 def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h, live_o,
               o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, h_owner, stats):
-    """The op stream of the traced page events (see replay.trace_workload).
+    """The op stream of the traced page events (see replay_ops.trace_workload).
 
     ``owner``/``content`` are per event (used for allocations); ``live_h`` and
     ``live_o`` map a pfn to the live handle and order it holds.  stats:

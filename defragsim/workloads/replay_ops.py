@@ -23,7 +23,7 @@ from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
 from ._traceparse import trace_ops
-from .ops import Workload, new_op_columns
+from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .trace import EV_ALLOC, ParsedTrace
 
@@ -145,161 +145,194 @@ def free_chunk_targets(snapshot: Snapshot, zone_spans, pageblock_order: int,
     return out
 
 
+class _ReplayOps:
+    """The ops of a replay before the traced ones (the prefill, one Python
+    append per op), the owner of every handle, and the owners: the kernel
+    (0), the page cache (1), then tasks."""
+
+    KERNEL, PAGE_CACHE = 0, 1
+
+    def __init__(self, comm: dict):
+        self.cols = tuple([] for _ in range(7))    # t, kind, order, gfp, handle, cpu, content
+        self.h_owner: list[int] = []
+        self.owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
+        self.owner_names = ["kernel", "page cache"]
+        self._comm = comm
+        self._task_owner: dict[int, int] = {}
+
+    def new_owner(self, kind: int, name: str) -> int:
+        self.owner_kind.append(kind)
+        self.owner_names.append(name)
+        return len(self.owner_kind) - 1
+
+    def task_owner(self, pid: int) -> int:
+        """The owner of a traced task's anon memory (one per pid)."""
+        o = self._task_owner.get(pid)
+        if o is None:
+            o = self._task_owner[pid] = self.new_owner(C.OWNER_TASK, self._comm.get(pid, f"pid {pid}"))
+        return o
+
+    def op(self, t, k, order, gfp, h, cpu, content) -> None:
+        for col, v in zip(self.cols, (t, k, order, gfp, h, cpu, content)):
+            col.append(v)
+
+    def alloc(self, order, gfp, owner, cpu, content) -> int:
+        """An allocation at t=0 on a new handle of ``owner``; returns the handle."""
+        h = len(self.h_owner)
+        self.h_owner.append(owner)
+        self.op(0, C.OP_ALLOC, order, gfp, h, cpu, content)
+        return h
+
+    def __len__(self) -> int:
+        return len(self.cols[0])
+
+
+def _meminfo_pages(mi: dict, key: str) -> int:
+    return mi.get(key, 0) * 1024 // C.PAGE_SIZE
+
+
+def _prefill_amounts(mi: dict) -> dict:
+    """``{content: (pages, order, gfp)}`` of the snapshot's memory, in fill
+    order: slab and page tables first, so that they settle into the
+    snapshot's non-movable blocks before page cache and anon fill the rest."""
+    pages = lambda key: _meminfo_pages(mi, key)  # noqa: E731
+    return {
+        C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
+                                  G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")),
+        C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
+                                    G.parse_gfp("GFP_KERNEL")),
+        C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
+        C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
+                      G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
+        # MODEL: pre-trace page cache as order-9 readahead folios (the shared
+        # traces' machine was filled by a sequential read), anon and slab order 0
+        C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
+                      G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
+    }
+
+
+def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
+             zone_spans, pageblock_order: int) -> None:
+    """The machine's memory contents at the start of the trace, as
+    allocations at t=0: the free chunks' shapes, then slab, page tables, anon
+    and page cache in the snapshot's proportions."""
+    mi = snapshot.meminfo
+    # MODEL: a model smaller or larger than the traced machine gets the same
+    # proportions of page cache, anon and slab
+    scale = nr_pages / max(_meminfo_pages(mi, "MemTotal"), 1)
+    free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
+    budget = nr_pages - free_pages
+    holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
+        if zone_spans is not None else []
+    placeholders, budget = _prefill_holes(ro, st, holes, budget)
+    pre_owner = None
+    for content, (n, order, gfp) in _prefill_amounts(mi).items():
+        n = max(0, min(int(n * scale), budget)) >> order
+        budget -= n << order
+        st.prefill_pages[C.KIND_NAMES[content]] = n << order
+        if content == C.KIND_ANON:
+            if pre_owner is None:
+                pre_owner = ro.new_owner(C.OWNER_TASK, "pre-trace tasks")
+            o = pre_owner
+        else:
+            o = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
+        for i in range(n):
+            ro.alloc(order, gfp, o, i % nr_cpus, content)
+    for h, order, gfp, content in placeholders:
+        ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
+    st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
+
+
+def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) -> tuple:
+    """Free chunks as the machine had them: each becomes a placeholder
+    allocation paired with its buddy (a "spacer" of the same order and type
+    that stays allocated as page cache or slab); the placeholders are freed
+    after the fill, so they cannot merge.  Returns (placeholders, budget left)."""
+    placeholders = []
+    # spacers are used memory: at most half of it, so the meminfo amounts
+    # stay close; MAX_PAGE_ORDER chunks need no shaping (nothing to merge
+    # with): the memory left free at the end forms them
+    spacer_budget = budget // 2
+    for z, mt, order, count in holes:
+        if order >= C.MAX_PAGE_ORDER:
+            continue
+        gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
+        content = _HOLE_CONTENT[mt]
+        owner = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
+        for _ in range(count):
+            if spacer_budget < (1 << order) or budget < (2 << order):
+                break
+            spacer_budget -= 1 << order
+            placeholders.append((ro.alloc(order, gfp, owner, 0, content), order, gfp, content))
+            ro.alloc(order, gfp, owner, 0, content)        # the spacer: used memory
+            budget -= 1 << order
+            st.spacer_pages += 1 << order
+    return placeholders, budget
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
     """The op stream of a parsed trace (plus the snapshot's prefill at t=0;
     with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
     st = ReplayStats()
-    st.prefill_ops = 0
-    t_list, kind_l, order_l, gfp_l, h_l, cpu_l, content_l = ([] for _ in range(7))
-    owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
-    owner_names = ["kernel", "page cache"]
-    h_owner: list[int] = []
-    task_owner: dict[int, int] = {}
-
-    def owner_for(content, pid):
-        if content == C.KIND_ANON:
-            o = task_owner.get(pid)
-            if o is None:
-                o = task_owner[pid] = len(owner_kind)
-                owner_kind.append(C.OWNER_TASK)
-                owner_names.append(tr.comm.get(pid, f"pid {pid}"))
-            return o
-        return 1 if content == C.KIND_FILE else 0
-
-    def op(t, k, order, gfp, h, cpu, content):
-        t_list.append(t); kind_l.append(k); order_l.append(order); gfp_l.append(gfp)  # noqa: E702
-        h_l.append(h); cpu_l.append(cpu); content_l.append(content)  # noqa: E702
-
-    # --- prefill: the machine's memory contents at the start of the trace ------------
+    ro = _ReplayOps(tr.comm)
     if snapshot is not None:
-        mi = snapshot.meminfo
-        pages = lambda key: mi.get(key, 0) * 1024 // C.PAGE_SIZE  # noqa: E731
-        # slab and page tables first: they settle into the snapshot's
-        # non-movable blocks before page cache and anon fill the rest
-        fill = {
-            C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
-                                      G.parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")),
-            C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
-                                        G.parse_gfp("GFP_KERNEL")),
-            C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
-            C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
-                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
-            # MODEL: pre-trace page cache as order-9 readahead folios (the shared
-            # traces' machine was filled by a sequential read), anon and slab order 0
-            C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
-                          G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
-        }
-        # MODEL: a model smaller or larger than the traced machine gets the same
-        # proportions of page cache, anon and slab
-        scale = nr_pages / max(pages("MemTotal"), 1)
-        budget = nr_pages - int(pages("MemFree") * scale)
-        # free chunks as the machine had them: each becomes a placeholder
-        # allocation paired with its buddy (a "spacer" of the same order and
-        # type that stays allocated as page cache or slab); the placeholders are
-        # freed after the fill, so they cannot merge.
-        holes = free_chunk_targets(snapshot, zone_spans, pageblock_order,
-                                   int(pages("MemFree") * scale)) \
-            if zone_spans is not None else []
-        placeholders = []
-        # spacers are used memory: at most half of it, so the meminfo amounts
-        # stay close; MAX_PAGE_ORDER chunks need no shaping (nothing to merge
-        # with): the memory left free at the end forms them
-        spacer_budget = budget // 2
-        for z, mt, order, count in holes:
-            if order >= C.MAX_PAGE_ORDER:
-                continue
-            gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
-            content = _HOLE_CONTENT[mt]
-            for _ in range(count):
-                if spacer_budget < (1 << order) or budget < (2 << order):
-                    break
-                spacer_budget -= 1 << order
-                for keep in (False, True):
-                    h = len(h_owner)
-                    h_owner.append(1 if content == C.KIND_FILE else 0)
-                    op(0, C.OP_ALLOC, order, gfp, h, 0, content)
-                    if keep:
-                        budget -= 1 << order      # the spacer is used memory
-                        st.spacer_pages += 1 << order
-                    else:
-                        placeholders.append((h, order, gfp, content))
-        pre_owner = None
-        for content, (n, order, gfp) in fill.items():
-            n = max(0, min(int(n * scale), budget)) >> order
-            budget -= n << order
-            st.prefill_pages[C.KIND_NAMES[content]] = n << order
-            if content == C.KIND_ANON:
-                if pre_owner is None:
-                    pre_owner = len(owner_kind)
-                    owner_kind.append(C.OWNER_TASK)
-                    owner_names.append("pre-trace tasks")
-                o = pre_owner
-            else:
-                o = 1 if content == C.KIND_FILE else 0
-            for i in range(n):
-                h = len(h_owner)
-                h_owner.append(o)
-                op(0, C.OP_ALLOC, order, gfp, h, i % nr_cpus, content)
-        for h, order, gfp, content in placeholders:
-            op(0, C.OP_FREE, order, gfp, h, 0, content)
-        st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
-
-    st.prefill_ops = len(t_list)
+        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order)
+    st.prefill_ops = len(ro)
     init_bt = None
     if snapshot is not None and zone_spans is not None:
         init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
+    end_ns = int(duration * 1e9) if duration is not None else -1
+    traced, h_owner_tr = _trace_ops(ro, st, tr, nr_cpus, end_ns)
+    pre = (np.asarray(c, d) for c, d in zip(ro.cols, OP_DTYPES))
+    t_all, kind, order, gfp, handle, cpu, content = (np.concatenate([a, b]) for a, b in zip(pre, traced))
+    if len(t_all) == 0:
+        raise TraceError(f"{tr.path}: nothing to replay")
+    dur = int(t_all[-1]) + 1_000_000
+    if end_ns >= 0:
+        dur = max(dur, end_ns)
+    h_owner_all = np.concatenate([np.asarray(ro.h_owner, np.int32), h_owner_tr])
+    wl = Workload(
+        name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
+        t=t_all, kind=kind, order=order, gfp=gfp, handle=handle, cpu=cpu, content=content,
+        nr_handles=len(h_owner_all), duration_ns=dur,
+        description=f"replay of {tr.path}", handle_owner=h_owner_all,
+        owner_kind=np.asarray(ro.owner_kind, np.uint8), owner_names=ro.owner_names)
+    if init_bt is not None:
+        wl.meta["initial_block_mt"] = init_bt
+    return wl, st
 
-    # --- the trace ----------------------------------------------------------------------
-    # MODEL: frees of pages allocated before the trace are counted, not replayed
-    # (the model's own reclaim frees its prefilled page cache); a request that
-    # failed in the kernel is replayed and given back at once if the model serves it
+
+def _trace_ops(ro: _ReplayOps, st: ReplayStats, tr: ParsedTrace, nr_cpus: int,
+               end_ns: int) -> tuple:
+    """The traced page events as ops (after the ``ro`` ops, up to ``end_ns``
+    or all with -1): (op columns, owner of each new handle).
+
+    MODEL: frees of pages allocated before the trace are counted, not
+    replayed (the model's own reclaim frees its prefilled page cache); a
+    request that failed in the kernel is replayed and given back at once if
+    the model serves it."""
     ev = tr.ev
     is_a = ev == EV_ALLOC
     content = np.zeros(len(tr), np.uint8)
     for g in np.unique(tr.gfp[is_a]).tolist():
         content[is_a & (tr.gfp == g)] = content_of(int(g))
-    owner = np.where(content == C.KIND_FILE, 1, 0).astype(np.int32)
+    owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
     anon = is_a & (content == C.KIND_ANON)
     for p_ in np.unique(tr.pid[anon]).tolist():
-        owner[anon & (tr.pid == p_)] = owner_for(C.KIND_ANON, int(p_))
+        owner[anon & (tr.pid == p_)] = ro.task_owner(int(p_))
     cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
     n_ev = len(tr)
-    cap = 2 * n_ev
-    o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content = new_op_columns(cap)
-    h_tr = np.empty(int(is_a.sum()), np.int32)
+    cols = new_op_columns(2 * n_ev)
+    h_owner = np.empty(int(is_a.sum()), np.int32)
     top = int(tr.pfn.max()) + 1 if n_ev else 1
     live_h = np.full(max(top, 1), -1, np.int32)
     live_o = np.zeros(max(top, 1), np.int8)
     stats = np.zeros(6, np.int64)
-    end_ns = int(duration * 1e9) if duration is not None else -1
-    h0 = len(h_owner)
     n_ops, h_end = trace_ops(tr.t_ns, ev, tr.pfn, tr.order, tr.gfp, content, owner, cpu, end_ns,
-                             0, live_h, live_o, o_t, o_kind, o_order, o_gfp, o_h, o_cpu,
-                             o_content, h_tr, stats)
-    o_h[:n_ops] += h0
+                             0, live_h, live_o, *cols, h_owner, stats)
+    cols[4][:n_ops] += len(ro.h_owner)              # after the prefill's handles
     st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
         st.frees_order_mismatch, st.implicit_frees = (int(x) for x in stats)
-    t_all = np.concatenate([np.asarray(t_list, np.int64), o_t[:n_ops]])
-    if len(t_all) == 0:
-        raise TraceError(f"{tr.path}: nothing to replay")
-    end_ns = end_ns if end_ns >= 0 else None
-    dur = int(t_all[-1]) + 1_000_000
-    if end_ns is not None:
-        dur = max(dur, end_ns)
-    h_owner_all = np.concatenate([np.asarray(h_owner, np.int32), h_tr[:h_end]])
-    wl = Workload(
-        name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
-        t=t_all, kind=np.concatenate([np.asarray(kind_l, np.int8), o_kind[:n_ops]]),
-        order=np.concatenate([np.asarray(order_l, np.int8), o_order[:n_ops]]),
-        gfp=np.concatenate([np.asarray(gfp_l, np.int64), o_gfp[:n_ops]]),
-        handle=np.concatenate([np.asarray(h_l, np.int32), o_h[:n_ops]]),
-        cpu=np.concatenate([np.asarray(cpu_l, np.int32), o_cpu[:n_ops]]),
-        content=np.concatenate([np.asarray(content_l, np.uint8), o_content[:n_ops]]),
-        nr_handles=len(h_owner_all), duration_ns=dur,
-        description=f"replay of {tr.path}", handle_owner=h_owner_all,
-        owner_kind=np.asarray(owner_kind, np.uint8), owner_names=owner_names)
-    if init_bt is not None:
-        wl.meta["initial_block_mt"] = init_bt
-    return wl, st
+    return tuple(c[:n_ops] for c in cols), h_owner[:h_end]

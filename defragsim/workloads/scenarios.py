@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from .. import constants as C
 from ..errors import GfpError, ScenarioError
 from ..gfp import gfp_migratetype, parse_gfp
@@ -34,7 +36,6 @@ def read_scenario_doc(path: Path) -> dict:
     """A scenario file as a dict: TOML, or YAML (``.yaml``/``.yml``)."""
     where = path.name
     if path.suffix in (".yaml", ".yml"):
-        import yaml
         try:
             with open(path, encoding="utf-8") as f:
                 doc = yaml.safe_load(f)
@@ -145,13 +146,13 @@ def load_scenario(name_or_path: str) -> Scenario:
                         kind="processes", duration=params["duration"], fill=0.0,
                         mem=doc.get("mem"), classes=(), path=str(path), params=params,
                         swap=doc.get("swap"))
-    for k, v in doc.items():
-        if k not in _TOP_KEYS:
-            raise ScenarioError(f"{where}: unknown key {k!r} (known: {', '.join(_TOP_KEYS)})")
-        _check_type(where, k, v, _TOP_KEYS[k])
-    for k in ("description", "kind", "duration", "fill", "classes"):
-        if k not in doc:
-            raise ScenarioError(f"{where}: missing key {k!r}")
+    return _load_churn(doc, where, path)
+
+
+def _load_churn(doc: dict, where: str, path: Path) -> Scenario:
+    """``kind = "churn"``: classes of allocations at a steady fill."""
+    _check_table(where, doc, _TOP_KEYS, required=("description", "kind", "duration", "fill",
+                                                   "classes"))
     if doc["kind"] != "churn":
         raise ScenarioError(f"{where}: key 'kind': unknown workload kind {doc['kind']!r} "
                             "(known: churn, processes, trace)")
@@ -165,54 +166,25 @@ def load_scenario(name_or_path: str) -> Scenario:
                             f"memory), got {doc['fill']!r}")
     if not doc["classes"]:
         raise ScenarioError(f"{where}: key 'classes': at least one class is needed")
-    classes = []
-    for i, c in enumerate(doc["classes"]):
-        cw = f"{where}: classes[{i}]"
-        if not isinstance(c, dict):
-            raise ScenarioError(f"{cw}: expected a table, got {type(c).__name__}")
-        for k, v in c.items():
-            if k not in _CLASS_KEYS:
-                raise ScenarioError(f"{cw}: unknown key {k!r} (known: {', '.join(_CLASS_KEYS)})")
-            _check_type(cw, k, v, _CLASS_KEYS[k])
-        for k in _CLASS_KEYS:
-            if k not in c:
-                raise ScenarioError(f"{cw}: missing key {k!r}")
-        cw = f"{where}: classes.{c['name']}"
-        try:
-            g = parse_gfp(c["gfp"], where=f"{cw}.gfp")
-            gfp_migratetype(g)
-        except GfpError as e:
-            raise ScenarioError(str(e)) from None
-        if c["content"] not in CONTENT_BY_NAME:
-            raise ScenarioError(f"{cw}.content: unknown content {c['content']!r} "
-                                f"(known: {', '.join(CONTENT_BY_NAME)})")
-        share = float(c["share"])
-        if not (share > 0 and math.isfinite(share)):
-            raise ScenarioError(f"{cw}.share: must be positive, got {c['share']!r}")
-        life = float(c["lifetime_s"])
-        if not (life > 0 and math.isfinite(life)):
-            raise ScenarioError(f"{cw}.lifetime_s: must be positive, got {c['lifetime_s']!r}")
-        orders = []
-        for ok, ow in c["orders"].items():
-            try:
-                o = int(ok)
-            except ValueError:
-                raise ScenarioError(f"{cw}.orders: key {ok!r} is not an order number") from None
-            if not 0 <= o <= C.MAX_PAGE_ORDER:
-                raise ScenarioError(f"{cw}.orders: order {o} outside 0..{C.MAX_PAGE_ORDER}")
-            if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not ow >= 0:
-                raise ScenarioError(f"{cw}.orders.{ok}: weight must be a number >= 0, got {ow!r}")
-            orders.append((o, float(ow)))
-        if not orders or sum(w for _, w in orders) <= 0:
-            raise ScenarioError(f"{cw}.orders: needs at least one positive weight")
-        classes.append(ClassSpec(c["name"], g, CONTENT_BY_NAME[c["content"]], share,
-                                 tuple(orders), life))
+    classes = [_churn_class(where, i, c) for i, c in enumerate(doc["classes"])]
     names = [c.name for c in classes]
     if len(set(names)) != len(names):
         raise ScenarioError(f"{where}: key 'classes': duplicate class names")
     return Scenario(name=doc.get("name", path.stem), description=doc["description"].strip(),
                     kind=doc["kind"], duration=duration, fill=fill, mem=doc.get("mem"),
                     classes=tuple(classes), path=str(path))
+
+
+def _churn_class(where: str, i: int, c) -> ClassSpec:
+    """The ``i``-th ``[[classes]]`` table of a churn scenario (key errors name
+    it by index, value errors by its name)."""
+    cw = f"{where}: classes[{i}]"
+    if not isinstance(c, dict):
+        raise ScenarioError(f"{cw}: expected a table, got {type(c).__name__}")
+    t = _Table(cw, c, _CLASS_KEYS, required=tuple(_CLASS_KEYS)).named(f"{where}: classes.{c['name']}")
+    gfp, content = t.gfp(), t.content()
+    share, life = t.positive("share"), t.positive("lifetime_s")
+    return ClassSpec(c["name"], gfp, content, share, t.orders(), life)
 
 
 _TRACE_KEYS = {"name": str, "description": str, "kind": str, "trace": str, "mem": (str, int),
@@ -278,6 +250,61 @@ def _check_table(where, table, keys, required=()):
             raise ScenarioError(f"{where}: missing key {k!r}")
 
 
+_REQUIRED = object()
+
+
+class _Table:
+    """One table of a scenario file being validated, for every scenario kind.
+
+    The constructor checks the keys (known, typed, required ones present);
+    the methods check one value each (the table's or ``default``) and return
+    it normalised.  Errors name ``where`` (the file and the table) and the
+    key."""
+
+    def __init__(self, where: str, table, keys: dict, required=()):
+        _check_table(where, table, keys, required)
+        self.table = table
+        self.where = where
+
+    def named(self, where: str) -> "_Table":
+        """Name the table ``where`` in value errors from now on (a list item by
+        its name, ``nonmovable.pipes``, once its keys named it ``nonmovable[2]``)."""
+        self.where = where
+        return self
+
+    def get(self, key, default=_REQUIRED):
+        return self.table[key] if default is _REQUIRED else self.table.get(key, default)
+
+    def frac(self, key, default=_REQUIRED, lo_open=False) -> float:
+        """A fraction in [0, 1] (``lo_open``: in (0, 1])."""
+        return _frac(self.where, key, self.get(key, default), lo_open=lo_open)
+
+    def pos(self, key, default=_REQUIRED, allow_zero=True) -> float:
+        """A finite number >= 0 (``allow_zero=False``: > 0)."""
+        return _pos(self.where, key, self.get(key, default), allow_zero=allow_zero)
+
+    def positive(self, key) -> float:
+        """A finite number > 0, with the message churn files always had
+        ("must be positive, got <the value as written>")."""
+        v = self.table[key]
+        f = float(v)
+        if not (f > 0 and math.isfinite(f)):
+            raise ScenarioError(f"{self.where}.{key}: must be positive, got {v!r}")
+        return f
+
+    def count(self, key, default=_REQUIRED) -> int:
+        return _count(self.where, key, self.get(key, default))
+
+    def gfp(self, default=_REQUIRED) -> int:
+        return _gfp(self.where, self.get("gfp", default))
+
+    def content(self) -> int:
+        return _content(self.where, self.table["content"])
+
+    def orders(self, default=_REQUIRED) -> tuple:
+        return _orders(self.where, self.get("orders", default))
+
+
 def _frac(where, key, v, lo=0.0, hi=1.0, lo_open=False):
     v = float(v)
     ok = (v > lo if lo_open else v >= lo) and v <= hi and math.isfinite(v)
@@ -291,6 +318,12 @@ def _pos(where, key, v, allow_zero=True):
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ScenarioError(f"{where}.{key}: must be a {'non-negative' if allow_zero else 'positive'} "
                             f"number, got {v!r}")
+    return v
+
+
+def _count(where, key, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ScenarioError(f"{where}.{key}: must be a non-negative integer, got {v!r}")
     return v
 
 
@@ -328,132 +361,130 @@ def _content(where, s):
 
 def validate_processes(doc: dict, where: str) -> dict:
     """Validate a ``kind = "processes"`` scenario document; returns normalised params."""
-    for k, v in doc.items():
-        if k not in _PROC_TOP:
-            raise ScenarioError(f"{where}: unknown key {k!r} (known: {', '.join(_PROC_TOP)})")
-        _check_type(where, k, v, _PROC_TOP[k])
-    p = {"duration": _pos(where, "duration", doc.get("duration", 0), allow_zero=False)}
-    a = doc.get("anon", {})
-    _check_table(f"{where}: anon", a, _ANON_KEYS)
-    aw = f"{where}: anon"
-    p["anon"] = dict(
-        tasks=int(a.get("tasks", 4)), footprint=_frac(aw, "footprint", a.get("footprint", 0.5)),
-        ramp_s=_pos(aw, "ramp_s", a.get("ramp_s", 5.0)),
-        touch_rate_per_gib=_pos(aw, "touch_rate_per_gib", a.get("touch_rate_per_gib", 20000)),
-        hot_fraction=_frac(aw, "hot_fraction", a.get("hot_fraction", 0.2), lo_open=True),
-        hot_share=_frac(aw, "hot_share", a.get("hot_share", 0.9)),
-        thp_share=_frac(aw, "thp_share", a.get("thp_share", 0.0)),
-        gfp=_gfp(aw, a.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")),
-        thp_madvise=bool(a.get("thp_madvise", True)),
-        pagetable_ratio=_frac(aw, "pagetable_ratio", a.get("pagetable_ratio", 1 / 512)),
-        pinned_share=_frac(aw, "pinned_share", a.get("pinned_share", 0.0)),
+    _check_table(where, doc, _PROC_TOP)
+    return {
+        "duration": _pos(where, "duration", doc.get("duration", 0), allow_zero=False),
+        "anon": _validate_anon(where, doc.get("anon", {})),
+        "file": _validate_file(where, doc.get("file", {})),
+        "nonmovable": [_validate_nonmovable(where, i, c)
+                       for i, c in enumerate(doc.get("nonmovable", []))],
+        "growth": _validate_growth(where, doc["growth"]) if doc.get("growth") is not None else None,
+        "jobs": _validate_jobs(where, doc["jobs"]) if doc.get("jobs") is not None else None,
+        "thp_bursts": [_validate_thp_burst(where, i, b)
+                       for i, b in enumerate(doc.get("thp_bursts", []))],
+        "compact_memory_at": [_pos(f"{where}: compact_memory_at[{i}]", "t", t)
+                              for i, t in enumerate(doc.get("compact_memory_at", []))],
+    }
+
+
+def _validate_anon(where: str, a: dict) -> dict:
+    """``[anon]``: the long-running tasks."""
+    t = _Table(f"{where}: anon", a, _ANON_KEYS)
+    anon = dict(
+        tasks=int(t.get("tasks", 4)), footprint=t.frac("footprint", 0.5),
+        ramp_s=t.pos("ramp_s", 5.0),
+        touch_rate_per_gib=t.pos("touch_rate_per_gib", 20000),
+        hot_fraction=t.frac("hot_fraction", 0.2, lo_open=True),
+        hot_share=t.frac("hot_share", 0.9),
+        thp_share=t.frac("thp_share", 0.0),
+        gfp=t.gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP"),
+        thp_madvise=bool(t.get("thp_madvise", True)),
+        pagetable_ratio=t.frac("pagetable_ratio", 1 / 512),
+        pinned_share=t.frac("pinned_share", 0.0),
     )
-    if p["anon"]["tasks"] < 1:
-        raise ScenarioError(f"{aw}.tasks: must be at least 1, got {p['anon']['tasks']}")
-    f = doc.get("file", {})
-    _check_table(f"{where}: file", f, _FILE_KEYS)
-    fw = f"{where}: file"
-    p["file"] = dict(
-        files=int(f.get("files", 16)),
-        read_mib_s_per_gib=_pos(fw, "read_mib_s_per_gib", f.get("read_mib_s_per_gib", 0.0)),
-        reread_share=_frac(fw, "reread_share", f.get("reread_share", 0.0)),
-        reread_window_s=_pos(fw, "reread_window_s", f.get("reread_window_s", 10.0), allow_zero=False),
-        dirty_share=_frac(fw, "dirty_share", f.get("dirty_share", 0.0)),
-        gfp=_gfp(fw, f.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
-        orders=_orders(fw, f.get("orders", {"0": 1.0})),
-        initial=_frac(fw, "initial", f.get("initial", 0.0)),
-        write_mib_s_per_gib=_pos(fw, "write_mib_s_per_gib", f.get("write_mib_s_per_gib", 0.0)),
+    if anon["tasks"] < 1:
+        raise ScenarioError(f"{t.where}.tasks: must be at least 1, got {anon['tasks']}")
+    return anon
+
+
+def _validate_file(where: str, f: dict) -> dict:
+    """``[file]``: the page cache."""
+    t = _Table(f"{where}: file", f, _FILE_KEYS)
+    file = dict(
+        files=int(t.get("files", 16)),
+        read_mib_s_per_gib=t.pos("read_mib_s_per_gib", 0.0),
+        reread_share=t.frac("reread_share", 0.0),
+        reread_window_s=t.pos("reread_window_s", 10.0, allow_zero=False),
+        dirty_share=t.frac("dirty_share", 0.0),
+        gfp=t.gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP"),
+        orders=t.orders({"0": 1.0}),
+        initial=t.frac("initial", 0.0),
+        write_mib_s_per_gib=t.pos("write_mib_s_per_gib", 0.0),
     )
-    if p["file"]["files"] < 1:
-        raise ScenarioError(f"{fw}.files: must be at least 1")
-    nms = []
-    for i, c in enumerate(doc.get("nonmovable", [])):
-        cw = f"{where}: nonmovable[{i}]"
-        _check_table(cw, c, _NM_KEYS, required=("name", "gfp", "content", "rate_per_gib",
-                                                "orders", "lifetime_s"))
-        cw = f"{where}: nonmovable.{c['name']}"
-        content = _content(cw, c["content"])
-        if c.get("fs_locked", False):
-            content |= C.CONTENT_FS_LOCKED
-        burst = None
-        if any(k in c for k in ("burst_every_s", "burst_len_s", "burst_start_s")):
-            if "burst_every_s" not in c or "burst_len_s" not in c:
-                raise ScenarioError(f"{cw}: bursts need both burst_every_s and burst_len_s")
-            every = _pos(cw, "burst_every_s", c["burst_every_s"], allow_zero=False)
-            length = _pos(cw, "burst_len_s", c["burst_len_s"], allow_zero=False)
-            if length > every:
-                raise ScenarioError(f"{cw}.burst_len_s: {length} is longer than burst_every_s "
-                                    f"{every}")
-            burst = (every, length, _pos(cw, "burst_start_s", c.get("burst_start_s", 0.0)))
-        nms.append(dict(name=c["name"], gfp=_gfp(cw, c["gfp"]), content=content,
-                        rate_per_gib=_pos(cw, "rate_per_gib", c["rate_per_gib"]),
-                        orders=_orders(cw, c["orders"]),
-                        lifetime_s=_pos(cw, "lifetime_s", c["lifetime_s"], allow_zero=False),
-                        burst=burst))
-    p["nonmovable"] = nms
-    g = doc.get("growth")
-    if g is not None:
-        gw = f"{where}: growth"
-        _check_table(gw, g, _GROWTH_KEYS, required=("mib_s_per_gib", "gfp", "content", "orders"))
-        p["growth"] = dict(mib_s_per_gib=_pos(gw, "mib_s_per_gib", g["mib_s_per_gib"]),
-                           gfp=_gfp(gw, g["gfp"]), content=_content(gw, g["content"]),
-                           orders=_orders(gw, g["orders"]),
-                           start_s=_pos(gw, "start_s", g.get("start_s", 0.0)))
-    else:
-        p["growth"] = None
-    j = doc.get("jobs")
-    if j is not None:
-        jw = f"{where}: jobs"
-        _check_table(jw, j, _JOB_KEYS, required=("concurrency", "lifetime_s", "footprint"))
-        p["jobs"] = dict(
-            concurrency=int(j["concurrency"]),
-            lifetime_s=_pos(jw, "lifetime_s", j["lifetime_s"], allow_zero=False),
-            footprint=_frac(jw, "footprint", j["footprint"]),
-            gfp=_gfp(jw, j.get("gfp", "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP")),
-            thp_share=_frac(jw, "thp_share", j.get("thp_share", 0.0)),
-            thp_madvise=bool(j.get("thp_madvise", False)),
-            pagetable_ratio=_frac(jw, "pagetable_ratio", j.get("pagetable_ratio", 1 / 512)),
-            stack_pages=_count(jw, "stack_pages", j.get("stack_pages", 4)),
-            slab_pages=_count(jw, "slab_pages", j.get("slab_pages", 8)),
-            touches_per_page=_pos(jw, "touches_per_page", j.get("touches_per_page", 1.0)),
-            read_pages_per_gib=_pos(jw, "read_pages_per_gib", j.get("read_pages_per_gib", 0)),
-            hot_share=_frac(jw, "hot_share", j.get("hot_share", 0.0)),
-            hot_set=_frac(jw, "hot_set", j.get("hot_set", 0.0)),
-            write_pages_per_gib=_pos(jw, "write_pages_per_gib", j.get("write_pages_per_gib", 0)),
-            dentry_pages=_count(jw, "dentry_pages", j.get("dentry_pages", 0)),
-            dentry_lifetime_s=_pos(jw, "dentry_lifetime_s", j.get("dentry_lifetime_s", 60.0),
-                                   allow_zero=False),
-            start_s=_pos(jw, "start_s", j.get("start_s", 0.0)),
-        )
-        if p["jobs"]["concurrency"] < 1:
-            raise ScenarioError(f"{jw}.concurrency: must be at least 1, got {p['jobs']['concurrency']}")
-        if p["jobs"]["hot_share"] > 0 and p["jobs"]["hot_set"] <= 0:
-            raise ScenarioError(f"{jw}.hot_set: must be positive when hot_share > 0")
-    else:
-        p["jobs"] = None
-    bursts = []
-    for i, b in enumerate(doc.get("thp_bursts", [])):
-        bw = f"{where}: thp_bursts[{i}]"
-        _check_table(bw, b, _BURST_KEYS, required=("every_s", "footprint", "hold_s"))
-        bursts.append(dict(
-            name=str(b.get("name", f"burst{i}")),
-            start_s=_pos(bw, "start_s", b.get("start_s", 0.0)),
-            every_s=_pos(bw, "every_s", b["every_s"], allow_zero=False),
-            footprint=_frac(bw, "footprint", b["footprint"]),
-            ramp_s=_pos(bw, "ramp_s", b.get("ramp_s", 0.2)),
-            hold_s=_pos(bw, "hold_s", b["hold_s"], allow_zero=False),
-            madvise=bool(b.get("madvise", True))))
-    p["thp_bursts"] = bursts
-    cm = []
-    for i, t in enumerate(doc.get("compact_memory_at", [])):
-        cm.append(_pos(f"{where}: compact_memory_at[{i}]", "t", t))
-    p["compact_memory_at"] = cm
-    return p
+    if file["files"] < 1:
+        raise ScenarioError(f"{t.where}.files: must be at least 1")
+    return file
 
 
-def _count(where, key, v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ScenarioError(f"{where}.{key}: must be a non-negative integer, got {v!r}")
-    return v
+def _validate_nonmovable(where: str, i: int, c: dict) -> dict:
+    """One ``[[nonmovable]]`` churn class (steady, or in bursts)."""
+    t = _Table(f"{where}: nonmovable[{i}]", c, _NM_KEYS,
+               required=("name", "gfp", "content", "rate_per_gib", "orders", "lifetime_s"))
+    t.named(f"{where}: nonmovable.{c['name']}")
+    cw = t.where
+    content = t.content()
+    if c.get("fs_locked", False):
+        content |= C.CONTENT_FS_LOCKED
+    burst = None
+    if any(k in c for k in ("burst_every_s", "burst_len_s", "burst_start_s")):
+        if "burst_every_s" not in c or "burst_len_s" not in c:
+            raise ScenarioError(f"{cw}: bursts need both burst_every_s and burst_len_s")
+        every = t.pos("burst_every_s", allow_zero=False)
+        length = t.pos("burst_len_s", allow_zero=False)
+        if length > every:
+            raise ScenarioError(f"{cw}.burst_len_s: {length} is longer than burst_every_s "
+                                f"{every}")
+        burst = (every, length, t.pos("burst_start_s", 0.0))
+    return dict(name=c["name"], gfp=t.gfp(), content=content,
+                rate_per_gib=t.pos("rate_per_gib"), orders=t.orders(),
+                lifetime_s=t.pos("lifetime_s", allow_zero=False), burst=burst)
 
 
+def _validate_growth(where: str, g: dict) -> dict:
+    """``[growth]``: a growing non-movable footprint."""
+    t = _Table(f"{where}: growth", g, _GROWTH_KEYS,
+               required=("mib_s_per_gib", "gfp", "content", "orders"))
+    return dict(mib_s_per_gib=t.pos("mib_s_per_gib"), gfp=t.gfp(), content=t.content(),
+                orders=t.orders(), start_s=t.pos("start_s", 0.0))
+
+
+def _validate_jobs(where: str, j: dict) -> dict:
+    """``[jobs]``: short-lived jobs of a parallel build."""
+    t = _Table(f"{where}: jobs", j, _JOB_KEYS, required=("concurrency", "lifetime_s", "footprint"))
+    jobs = dict(
+        concurrency=int(j["concurrency"]),
+        lifetime_s=t.pos("lifetime_s", allow_zero=False),
+        footprint=t.frac("footprint"),
+        gfp=t.gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP"),
+        thp_share=t.frac("thp_share", 0.0),
+        thp_madvise=bool(t.get("thp_madvise", False)),
+        pagetable_ratio=t.frac("pagetable_ratio", 1 / 512),
+        stack_pages=t.count("stack_pages", 4),
+        slab_pages=t.count("slab_pages", 8),
+        touches_per_page=t.pos("touches_per_page", 1.0),
+        read_pages_per_gib=t.pos("read_pages_per_gib", 0),
+        hot_share=t.frac("hot_share", 0.0),
+        hot_set=t.frac("hot_set", 0.0),
+        write_pages_per_gib=t.pos("write_pages_per_gib", 0),
+        dentry_pages=t.count("dentry_pages", 0),
+        dentry_lifetime_s=t.pos("dentry_lifetime_s", 60.0, allow_zero=False),
+        start_s=t.pos("start_s", 0.0),
+    )
+    if jobs["concurrency"] < 1:
+        raise ScenarioError(f"{t.where}.concurrency: must be at least 1, got {jobs['concurrency']}")
+    if jobs["hot_share"] > 0 and jobs["hot_set"] <= 0:
+        raise ScenarioError(f"{t.where}.hot_set: must be positive when hot_share > 0")
+    return jobs
+
+
+def _validate_thp_burst(where: str, i: int, b: dict) -> dict:
+    """One ``[[thp_bursts]]`` table: recurring bursts of THP faults."""
+    t = _Table(f"{where}: thp_bursts[{i}]", b, _BURST_KEYS, required=("every_s", "footprint", "hold_s"))
+    return dict(
+        name=str(t.get("name", f"burst{i}")),
+        start_s=t.pos("start_s", 0.0),
+        every_s=t.pos("every_s", allow_zero=False),
+        footprint=t.frac("footprint"),
+        ramp_s=t.pos("ramp_s", 0.2),
+        hold_s=t.pos("hold_s", allow_zero=False),
+        madvise=bool(t.get("madvise", True)))

@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import gfp as G
-
-
 from ..errors import TraceError
+from . import _traceparse as P
+from ._traceparse import EV_ALLOC, EV_EXTFRAG, EV_FREE
 
-EV_ALLOC, EV_FREE, EV_EXTFRAG = 0, 1, 2
 CSV_HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c"
 
 #: tracefs / trace-cmd: "comm-pid [cpu] <flags> ts: event: fields" (flags and
@@ -348,9 +347,8 @@ def _chunks(f, size=1 << 25):
 
 
 def _fnv_py(b: bytes) -> int:
-    from ._traceparse import _fnv
     a = np.frombuffer(b, np.uint8)
-    return int(_fnv(a, 0, len(a)))
+    return int(P._fnv(a, 0, len(a)))
 
 
 # the fields the parser picks out, in the order _traceparse.parse_text_chunk indexes them
@@ -362,95 +360,77 @@ for _i, _k in enumerate(_KEY_NAMES):
 _KLEN = np.array([len(k) for k in _KEY_NAMES], np.int64)
 
 
+#: the columns the fast parsers fill (``comm``: the comm hash of text formats)
+_FAST_COLS = ("t", "ev", "pfn", "order", "mt", "gfp", "pid", "cpu", "fo", "fmt", "co", "comm")
+#: the page events of the CSV schema, in the order of parse_csv_chunk's counts
+_CSV_COUNTED = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
+                "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "mm_page_alloc_extfrag")
+
+
 def _read_fast(path: Path, fmt: str, comm):
     """The numba byte parsers (several million lines a second).  None when a
     line is irregular: the Python reader then reports or skips it."""
-    from . import _traceparse as P
-    cols = {k: [] for k in ("t", "ev", "pfn", "order", "mt", "gfp", "pid", "cpu", "fo", "fmt", "co",
-                            "comm")}
     res = ParsedTrace.empty(path, fmt)
-    nlines = 0
-    ev_names: dict = {}
-    gfp_texts: dict = {}
-    comm_names: dict = {}
-    page_counts = np.zeros(6, np.int64)
-    names = [_fnv_py(n) for n in (b"mm_page_alloc", b"mm_page_free", b"mm_page_alloc_extfrag")]
-    want_comm = _fnv_py(comm.encode()) if (comm is not None and fmt != "csv") else None
+    parser = _FastCSV(res) if fmt == "csv" else _FastText(res)
+    cols = {k: [] for k in _FAST_COLS}
     try:
         with _open_binary(path) as f:
-            first = True
-            for chunk in _chunks(f):
-                if fmt == "csv" and first:
+            for i, chunk in enumerate(_chunks(f)):
+                if fmt == "csv" and i == 0:
                     head, _, chunk = chunk.partition(b"\n")
-                    nlines += 1
+                    res.lines += 1
                     if head.decode("utf-8", "replace").strip() != CSV_HEADER:
                         return None
-                first = False
-                buf = np.frombuffer(chunk, np.uint8)
-                n_lines = chunk.count(b"\n")
-                arr = {k: np.zeros(n_lines, np.int64) for k in cols}
-                if fmt == "csv":
-                    n, bad = P.parse_csv_chunk(buf, n_lines, arr["t"], arr["ev"], arr["pfn"],
-                                               arr["order"], arr["mt"], arr["gfp"], arr["pid"],
-                                               arr["cpu"], arr["fo"], arr["fmt"], arr["co"],
-                                               page_counts)
-                    if bad >= 0:
-                        return None
-                    nlines += n_lines
-                else:
-                    ev_hash = np.zeros(n_lines, np.int64)
-                    ev_off = np.zeros((n_lines, 2), np.int64)
-                    comm_off = np.zeros((n_lines, 2), np.int64)
-                    comm_hash = np.zeros(n_lines, np.int64)
-                    gfp_hash = np.zeros(n_lines, np.int64)
-                    gfp_off = np.zeros((n_lines, 2), np.int64)
-                    ln, n, bad = P.parse_text_chunk(
-                        buf, arr["t"], arr["ev"], arr["pfn"], arr["order"], arr["mt"], arr["pid"],
-                        arr["cpu"], arr["fo"], arr["fmt"], arr["co"], ev_hash, ev_off, comm_off,
-                        comm_hash, gfp_hash, gfp_off, _KEYS, _KLEN, *names)
-                    if bad >= 0:
-                        return None
-                    nlines += n_lines
-                    # every event, counted by name
-                    hs = ev_hash[:ln]
-                    u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
-                    nz = np.flatnonzero(hs != 0)
-                    for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
-                        if h not in ev_names:
-                            j = nz[i]
-                            ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
-                        res.counts[ev_names[h]] += c
-                    # gfp texts and comms: decoded once per distinct value
-                    a_rows = np.flatnonzero(arr["ev"][:n] == EV_ALLOC)
-                    gh = gfp_hash[:n]
-                    for h, i in zip(*np.unique(gh[a_rows], return_index=True)):
-                        h = int(h)
-                        if h not in gfp_texts:
-                            j = a_rows[i]
-                            gfp_texts[h] = chunk[gfp_off[j, 0]:gfp_off[j, 1]].decode("ascii", "replace")
-                    ch = comm_hash[:n]
-                    for h, i in zip(*np.unique(ch, return_index=True)):
-                        h = int(h)
-                        if h not in comm_names:
-                            comm_names[h] = chunk[comm_off[i, 0]:comm_off[i, 1]].decode("utf-8", "replace")
-                    # a pid's command name: its first page event's (as the Python reader)
-                    upid, first = np.unique(arr["pid"][:n], return_index=True)
-                    for pv, i in zip(upid.tolist(), first.tolist()):
-                        res.comm.setdefault(pv, comm_names[int(ch[i])])
-                    arr["gfp"][:n] = gh
-                    arr["comm"][:n] = ch
+                arr, n = parser.parse(chunk)
+                if arr is None:
+                    return None
                 for k in cols:
                     cols[k].append(arr[k][:n].copy())
     except (EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
         return None
     a = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in cols.items()}
-    keep = np.ones(len(a["t"]), bool)
-    if fmt == "csv":
-        for i, name in enumerate(("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
-                                  "mm_page_alloc_zone_locked", "mm_page_pcpu_drain",
-                                  "mm_page_alloc_extfrag")):
-            if page_counts[i]:
-                res.counts[name] = int(page_counts[i])
+    keep = parser.finish(a, path, comm)
+    res.set_columns(dict(
+        t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
+        order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
+        gfp=a["gfp"][keep], pid=a["pid"][keep].astype(np.int32),
+        fallback_order=a["fo"][keep].astype(np.int8), fallback_mt=a["fmt"][keep].astype(np.int8),
+        change_ownership=a["co"][keep].astype(np.int8)))
+    return res
+
+
+def _chunk_columns(chunk: bytes) -> tuple:
+    """(bytes as uint8, lines, zeroed int64 columns for as many rows)."""
+    n_lines = chunk.count(b"\n")
+    return np.frombuffer(chunk, np.uint8), n_lines, {k: np.zeros(n_lines, np.int64) for k in _FAST_COLS}
+
+
+class _FastCSV:
+    """The CSV schema through :func:`_traceparse.parse_csv_chunk`."""
+
+    def __init__(self, res: ParsedTrace):
+        self.res = res
+        self.page_counts = np.zeros(len(_CSV_COUNTED), np.int64)
+
+    def parse(self, chunk: bytes):
+        """(columns, rows) of a chunk of whole lines; (None, 0) at a bad line."""
+        buf, n_lines, arr = _chunk_columns(chunk)
+        n, bad = P.parse_csv_chunk(buf, n_lines, arr["t"], arr["ev"], arr["pfn"], arr["order"],
+                                   arr["mt"], arr["gfp"], arr["pid"], arr["cpu"], arr["fo"],
+                                   arr["fmt"], arr["co"], self.page_counts)
+        if bad >= 0:
+            return None, 0
+        self.res.lines += n_lines
+        return arr, n
+
+    def finish(self, a: dict, path: Path, comm) -> np.ndarray:
+        """Event counts, comm.csv, and the rows to keep (``comm`` filters
+        allocations by command name)."""
+        res = self.res
+        keep = np.ones(len(a["t"]), bool)
+        for i, name in enumerate(_CSV_COUNTED):
+            if self.page_counts[i]:
+                res.counts[name] = int(self.page_counts[i])
         res.comm = _read_comm_csv(path)
         if comm is not None:
             if not res.comm:
@@ -459,12 +439,70 @@ def _read_fast(path: Path, fmt: str, comm):
             drop = (a["ev"] == EV_ALLOC) & ~np.isin(a["pid"], pids)
             res.filtered_out = int(drop.sum())
             keep &= ~drop
-    else:
+        return keep
+
+
+class _FastText:
+    """tracefs / trace-cmd / perf text through :func:`_traceparse.parse_text_chunk`:
+    event names, gfp texts and comms come back as hashes and offsets, decoded
+    here once per distinct value."""
+
+    def __init__(self, res: ParsedTrace):
+        self.res = res
+        self.ev_names: dict = {}
+        self.gfp_texts: dict = {}
+        self.comm_names: dict = {}
+        self.names = [_fnv_py(n) for n in (b"mm_page_alloc", b"mm_page_free", b"mm_page_alloc_extfrag")]
+
+    def parse(self, chunk: bytes):
+        """(columns, rows) of a chunk of whole lines; (None, 0) at a bad line."""
+        buf, n_lines, arr = _chunk_columns(chunk)
+        ev_hash = np.zeros(n_lines, np.int64)
+        ev_off = np.zeros((n_lines, 2), np.int64)
+        comm_off = np.zeros((n_lines, 2), np.int64)
+        comm_hash = np.zeros(n_lines, np.int64)
+        gfp_hash = np.zeros(n_lines, np.int64)
+        gfp_off = np.zeros((n_lines, 2), np.int64)
+        ln, n, bad = P.parse_text_chunk(
+            buf, arr["t"], arr["ev"], arr["pfn"], arr["order"], arr["mt"], arr["pid"],
+            arr["cpu"], arr["fo"], arr["fmt"], arr["co"], ev_hash, ev_off, comm_off,
+            comm_hash, gfp_hash, gfp_off, _KEYS, _KLEN, *self.names)
+        if bad >= 0:
+            return None, 0
+        self.res.lines += n_lines
+        self._count_events(chunk, ev_hash[:ln], ev_off)
+        a_rows = np.flatnonzero(arr["ev"][:n] == EV_ALLOC)
+        gh, ch = gfp_hash[:n], comm_hash[:n]
+        _decode_once(self.gfp_texts, chunk, gh[a_rows], gfp_off[a_rows], "ascii")
+        _decode_once(self.comm_names, chunk, ch, comm_off, "utf-8")
+        # a pid's command name: its first page event's (as the Python reader)
+        upid, first = np.unique(arr["pid"][:n], return_index=True)
+        for pv, i in zip(upid.tolist(), first.tolist()):
+            self.res.comm.setdefault(pv, self.comm_names[int(ch[i])])
+        arr["gfp"][:n] = gh
+        arr["comm"][:n] = ch
+        return arr, n
+
+    def _count_events(self, chunk: bytes, hs: np.ndarray, ev_off: np.ndarray) -> None:
+        """Every event of the chunk, counted by name (0: not an event line)."""
+        u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
+        nz = np.flatnonzero(hs != 0)
+        for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
+            if h not in self.ev_names:
+                j = nz[i]
+                self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
+            self.res.counts[self.ev_names[h]] += c
+
+    def finish(self, a: dict, path: Path, comm) -> np.ndarray:
+        """gfp masks from their texts, times from the first event, and the rows
+        to keep (``comm`` filters allocations by command name)."""
+        res = self.res
+        keep = np.ones(len(a["t"]), bool)
         # gfp: parse each distinct text once; unknown names counted per allocation
         g = a["gfp"]
         is_a = a["ev"] == EV_ALLOC
         vals = np.zeros(len(g), np.int64)
-        for h, text in gfp_texts.items():
+        for h, text in self.gfp_texts.items():
             sel = is_a & (g == h)
             cnt = Counter()
             vals[sel] = parse_gfp_lenient(text, cnt)
@@ -472,20 +510,23 @@ def _read_fast(path: Path, fmt: str, comm):
             for name, k in cnt.items():
                 res.unknown_gfp[name] += k * nsel
         a["gfp"] = vals
-        if want_comm is not None:
-            drop = is_a & (a["comm"] != want_comm)
+        if comm is not None:
+            drop = is_a & (a["comm"] != _fnv_py(comm.encode()))
             res.filtered_out = int(drop.sum())
             keep &= ~drop
         if len(a["t"]):
             a["t"] = a["t"] - a["t"][0]
-    res.set_columns(dict(
-        t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
-        order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
-        gfp=a["gfp"][keep], pid=a["pid"][keep].astype(np.int32),
-        fallback_order=a["fo"][keep].astype(np.int8), fallback_mt=a["fmt"][keep].astype(np.int8),
-        change_ownership=a["co"][keep].astype(np.int8)))
-    res.lines = nlines
-    return res
+        return keep
+
+
+def _decode_once(texts: dict, chunk: bytes, hashes: np.ndarray, offs: np.ndarray,
+                 encoding: str) -> None:
+    """``texts[hash]`` = the text at ``offs`` of the first row with each hash not
+    seen before."""
+    for h, i in zip(*np.unique(hashes, return_index=True)):
+        h = int(h)
+        if h not in texts:
+            texts[h] = chunk[offs[i, 0]:offs[i, 1]].decode(encoding, "replace")
 
 
 _EV_NAMES = {"A": "mm_page_alloc", "F": "mm_page_free", "B": "mm_page_free_batched",
@@ -521,11 +562,10 @@ def _alloc_fields(fs: str):
 
 
 def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
+    """The line-by-line reader of tracefs / trace-cmd / perf text (regular
+    expressions): slow, but it names a bad line, or skips and counts it."""
     rows = []
     res = ParsedTrace.empty(path, fmt)
-    unknown = res.unknown_gfp
-    counts = res.counts
-    comms = res.comm
     gfp_cache: dict = {}
     match = (_RE_PERF if fmt == "perf" else _RE_TRACEFS).match
     t0 = None
@@ -543,60 +583,71 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
             c, pid_s, _cpu, ts, event, fs = m.groups()
             if ":" in event:
                 event = event.rsplit(":", 1)[1]
-            counts[event] += 1
+            res.counts[event] += 1
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
             pid = int(pid_s)
             c = c.strip()
-            if pid not in comms:
-                comms[pid] = c
+            if pid not in res.comm:
+                res.comm[pid] = c
             sec, _, frac = ts.partition(".")
             t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
             if t0 is None:
                 t0 = t
+            if event == "mm_page_alloc" and comm is not None and c != comm:
+                res.filtered_out += 1
+                continue
             try:
-                if event == "mm_page_alloc":
-                    if comm is not None and c != comm:
-                        res.filtered_out += 1
-                        continue
-                    page, pfn, order, mt, gtext = _alloc_fields(fs)
-                    failed = page in ("(nil)", "0000000000000000", "0") or \
-                        (pfn == 0 and page.strip("0x") == "")
-                    hit = gfp_cache.get(gtext)
-                    if hit is None:
-                        cnt = Counter()
-                        hit = gfp_cache[gtext] = (parse_gfp_lenient(gtext, cnt), cnt)
-                    g = hit[0]
-                    rows.append((t - t0, EV_ALLOC, -1 if failed else pfn, order, mt, g, pid,
-                                 -1, -1, 0, gtext))
-                elif event == "mm_page_free":
-                    tok = fs.split()
-                    if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
-                        pfn, order = int(tok[1][4:], 16), int(tok[2][6:])
-                    else:
-                        fl = _fields(fs)
-                        pfn, order = int(fl["pfn"], 16), int(fl["order"])
-                    rows.append((t - t0, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None))
-                else:
-                    fl = _fields(fs)
-                    order = int(fl["alloc_order"])
-                    rows.append((t - t0, EV_EXTFRAG, int(fl["pfn"], 16), order,
-                                 int(fl["alloc_migratetype"]), 0, pid,
-                                 int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
-                                 int(fl["change_ownership"]), None))
+                row = _text_row(event, fs, t - t0, pid, gfp_cache)
             except (KeyError, ValueError) as e:
-                counts[event] -= 1
+                res.counts[event] -= 1
                 _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
                 continue
-            if not (0 <= order <= 10):
-                rows.pop()
-                _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
+            if not (0 <= row[3] <= 10):
+                _bad(path, lineno, line, f"order {row[3]} outside 0..10", skip, res)
+                continue
+            rows.append(row)
+    _set_text_columns(res, rows, gfp_cache)
+    res.lines = lineno
+    return res
+
+
+def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
+    """(t, ev, pfn, order, mt, gfp, pid, fallback order, fallback mt,
+    change_ownership, gfp text) of a page event with fields ``fs``; gfp texts
+    are parsed once (``gfp_cache``: text -> (mask, unknown names))."""
+    if event == "mm_page_alloc":
+        page, pfn, order, mt, gtext = _alloc_fields(fs)
+        failed = page in ("(nil)", "0000000000000000", "0") or \
+            (pfn == 0 and page.strip("0x") == "")
+        hit = gfp_cache.get(gtext)
+        if hit is None:
+            cnt = Counter()
+            hit = gfp_cache[gtext] = (parse_gfp_lenient(gtext, cnt), cnt)
+        return (t, EV_ALLOC, -1 if failed else pfn, order, mt, hit[0], pid, -1, -1, 0, gtext)
+    if event == "mm_page_free":
+        tok = fs.split()
+        if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
+            pfn, order = int(tok[1][4:], 16), int(tok[2][6:])
+        else:
+            fl = _fields(fs)
+            pfn, order = int(fl["pfn"], 16), int(fl["order"])
+        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None)
+    fl = _fields(fs)
+    order = int(fl["alloc_order"])
+    return (t, EV_EXTFRAG, int(fl["pfn"], 16), order, int(fl["alloc_migratetype"]), 0, pid,
+            int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
+            int(fl["change_ownership"]), None)
+
+
+def _set_text_columns(res: ParsedTrace, rows: list, gfp_cache: dict) -> None:
+    """The rows of :func:`_text_row` as the trace's columns; unknown gfp names
+    counted per allocation that carried them."""
     if rows:
-        # unknown gfp names, counted per allocation that carried them
         n_by_text = Counter(r[10] for r in rows if r[10] is not None)
         for g, n in n_by_text.items():
             for name, k in gfp_cache[g][1].items():
-                unknown[name] += k * n
+                res.unknown_gfp[name] += k * n
         a = np.array([r[:10] for r in rows], dtype=np.int64)
     else:
         a = np.zeros((0, 10), np.int64)
@@ -605,8 +656,6 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
         order=a[:, 3].astype(np.int8), mt=a[:, 4].astype(np.int8), gfp=a[:, 5].copy(),
         pid=a[:, 6].astype(np.int32), fallback_order=a[:, 7].astype(np.int8),
         fallback_mt=a[:, 8].astype(np.int8), change_ownership=a[:, 9].astype(np.int8)))
-    res.lines = lineno
-    return res
 
 
 _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))

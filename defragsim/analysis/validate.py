@@ -1,0 +1,290 @@
+"""``defragsim validate``: every published defrag_mode result beside the model's.
+
+Each row is one published result: its source (a commit's changelog, the
+series' cover letter, or a real trace recorded on 6.18), the number or
+direction published, the model's number on the matching kernel baseline
+(:mod:`defragsim.kernels`), the ratio, and a verdict:
+
+- ``agrees``: the model moves the same way, by a comparable amount (the
+  model's change within a factor of 2 of the published one, in log terms;
+  for a trace counter, within 3x of the kernel's count);
+- ``direction``: the same way, but by a very different amount;
+- ``disagrees``: the other way (or not at all where the kernel moved);
+- ``cannot say``: the model has nothing to compare (e.g. zero in both runs).
+
+Nothing is tuned here: a disagreement is printed as one.  The changelog
+numbers are those of spec ``page-alloc.md`` section 10 (Johannes Weiner's
+tables, 15 kernel builds with THP bursts, mmtests means).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Config
+from ..sim import run
+from ..workloads import build_workload
+from . import claims as CL
+from .compare import compare
+from .replay import replay
+
+AGREES, DIRECTION, DISAGREES, CANNOT_SAY = "agrees", "direction", "disagrees", "cannot say"
+#: a change smaller than this (in either direction) counts as "unchanged"
+FLAT = 0.10
+
+
+def _allocstall(r) -> float:
+    v = r.vmstat
+    return v.get("allocstall_normal", 0) + v.get("allocstall_movable", 0) + v.get("allocstall_dma32", 0)
+
+
+#: model metrics by the changelogs' (mmtests) names
+METRICS = {
+    "THP fault alloc": lambda r: r.vmstat["thp_fault_alloc"],
+    "THP fault fallback": lambda r: r.vmstat["thp_fault_fallback"],
+    "THP fallback rate": lambda r: r.vmstat["thp_fault_fallback"] / max(
+        r.vmstat["thp_fault_fallback"] + r.vmstat["thp_fault_alloc"], 1),
+    "direct compact fail": lambda r: r.vmstat["compact_fail"],
+    "direct compact success": lambda r: r.vmstat["compact_success"],
+    "direct compact success rate": lambda r: r.vmstat["compact_success"] / max(
+        r.vmstat["compact_stall"], 1),
+    "daemon scanned migrate": lambda r: r.vmstat["compact_daemon_migrate_scanned"],
+    "direct scanned migrate": lambda r: r.vmstat["compact_migrate_scanned"]
+    - r.vmstat["compact_daemon_migrate_scanned"],
+    "alloc stall": _allocstall,
+    "kswapd scanned": lambda r: r.vmstat["pgscan_kswapd"],
+    "kswapd reclaimed": lambda r: r.vmstat["pgsteal_kswapd"],
+    "direct scanned": lambda r: r.vmstat["pgscan_direct"],
+    "direct reclaimed": lambda r: r.vmstat["pgsteal_direct"],
+    "swap out": lambda r: r.vmstat["pswpout"],
+    "swap in": lambda r: r.vmstat["pswpin"],
+    "fragmenting fallbacks": lambda r: r.extfrag_summary()["fragmenting"],
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published before -> after result of a kbuild-with-THP-bursts table."""
+
+    step: str              # the row group (a commit)
+    source: str            # where it was published
+    metric: str            # a key of METRICS
+    before: float
+    after: float
+    configs: tuple         # (before, after) labels of STEP_CONFIGS[step]
+
+
+#: configurations of each step: label -> Config fields (on kbuild-thp)
+STEP_CONFIGS = {
+    "e3aa7df331bc": {"vanilla": dict(kernel="e3aa7df331bc", defrag_mode=0),
+                     "defrag_mode": dict(kernel="e3aa7df331bc", defrag_mode=1)},
+    "101f9d666e4d": {"vanilla": dict(kernel="101f9d666e4d", defrag_mode=0),
+                     "defrag_mode": dict(kernel="101f9d666e4d", defrag_mode=1)},
+    "a211c6550efc": {"vanilla": dict(kernel="a211c6550efc", defrag_mode=0),
+                     "defrag_mode": dict(kernel="a211c6550efc", defrag_mode=1)},
+    "7a95a05f15d5": {"vanilla": dict(kernel="7a95a05f15d5", defrag_mode=0),
+                     "defrag_mode": dict(kernel="7a95a05f15d5", defrag_mode=1)},
+    "6.15": {"defrag_mode": dict(kernel="7a95a05f15d5", defrag_mode=1),
+             "+kswapd fix": dict(kernel="6.15", defrag_mode=1)},
+}
+
+_VANILLA_THP = (61988, 56474, 57258, 50187, 52388, 55409, 52925, 47648, 43669, 40621, 36077, 41721,
+                36685, 34641, 33215)
+_DEFRAG_ALONE_THP = (32478, 20725, 45045, 32130, 14018, 21711, 40791, 29134, 34458, 45381, 28305,
+                     17265, 22584, 28454, 30850)
+
+
+def _rows(step, source, pairs, configs=("vanilla", "defrag_mode")):
+    return [Published(step, source, m, b, a, configs) for m, b, a in pairs]
+
+
+PUBLISHED = (
+    _rows("e3aa7df331bc", "e3aa7df331bc changelog (bpftrace, 15 runs)", [
+        ("THP fault alloc", sum(_VANILLA_THP) / 15, sum(_DEFRAG_ALONE_THP) / 15),
+        ("fragmenting fallbacks", 25 + 28 + 38835 + 147136 + 178 + 33, 0),
+    ])
+    + _rows("101f9d666e4d", "101f9d666e4d changelog, VANILLA -> DEFRAGMODE-ASYNC", [
+        ("THP fault alloc", 46727, 57054), ("THP fault fallback", 21911, 11581),
+        ("direct compact fail", 195.8, 107.8), ("alloc stall", 2371, 2425),
+        ("kswapd scanned", 2.16e6, 2.66e6), ("direct scanned", 400e3, 722e3),
+        ("swap out", 48e3, 77e3),
+    ])
+    + _rows("a211c6550efc", "a211c6550efc changelog / 2025 cover letter, VANILLA -> final", [
+        ("THP fault alloc", 46727, 63224), ("THP fault fallback", 21911, 5412),
+        ("direct compact fail", 195.8, 59.1), ("direct compact success rate", 0.035, 0.040),
+        ("alloc stall", 2371, 639), ("kswapd scanned", 2.16e6, 4.00e6),
+        ("kswapd reclaimed", 533e3, 719e3), ("direct reclaimed", 94e3, 31e3),
+        ("swap out", 48e3, 110e3), ("swap in", 7.3e3, 24.5e3),
+    ])
+    + _rows("7a95a05f15d5", "7a95a05f15d5 (OOM-path fix) mail, VANILLA -> defrag_mode=1-OOMFIX", [
+        ("THP fault fallback", 21911, 5966), ("alloc stall", 2371, 553),
+        ("kswapd scanned", 2.16e6, 4.05e6), ("direct reclaimed", 94e3, 27e3),
+        ("swap out", 48e3, 129e3),
+    ])
+    + _rows("6.15", "a1f0220f3319 (kswapd exit-condition fix) changelog, DEFRAGMODE -> +fix", [
+        ("THP fault fallback", 16970, 15952), ("alloc stall", 1891, 6298),
+        ("kswapd scanned", 9.04e6, 5.95e6), ("direct scanned", 1.02e6, 2.69e6),
+        ("swap out", 885e3, 418e3), ("daemon scanned migrate", 3.10e6, 9.23e6),
+    ], configs=("defrag_mode", "+kswapd fix"))
+    + _rows("a211c6550efc", "a211c6550efc changelog: vanilla THP failures 'nearly 50%'; "
+            "direct compaction succeeds 3.5%", [
+                ("THP fallback rate", 21911 / (21911 + 46727), 5412 / (5412 + 63224)),
+            ])
+)
+
+
+def _direction(ratio: float) -> int:
+    if ratio > 1 + FLAT:
+        return 1
+    if ratio < 1 / (1 + FLAT):
+        return -1
+    return 0
+
+
+def judge_change(pub_before, pub_after, model_before, model_after) -> tuple[float, str]:
+    """(model change / published change in log terms, verdict)."""
+    if model_before == 0 and model_after == 0:
+        return math.nan, CANNOT_SAY
+    rp = (pub_after + 1e-9) / (pub_before + 1e-9)
+    rm = (model_after + 1e-9) / (model_before + 1e-9)
+    dp, dm = _direction(rp), _direction(rm)
+    if dp != dm:
+        return math.nan if dp == 0 else math.log(rm) / math.log(rp), DISAGREES
+    if dp == 0:
+        return 1.0, AGREES
+    q = math.log(rm) / math.log(rp)
+    return q, AGREES if 0.5 <= q <= 2.0 else DIRECTION
+
+
+def judge_count(kernel: float, model: float) -> tuple[float, str]:
+    """A trace counter: the model within 3x of the kernel."""
+    if kernel == 0 and model == 0:
+        return math.nan, CANNOT_SAY
+    ratio = (model + 0.5) / (kernel + 0.5)
+    return model / kernel if kernel else math.inf, AGREES if 1 / 3 <= ratio <= 3 else DISAGREES
+
+
+def _fmt(x) -> str:
+    if isinstance(x, str):
+        return x
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if abs(x) < 1 and x != 0:
+        return f"{x:.3f}"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
+
+
+def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None) -> list[dict]:
+    """Run each step's configurations on kbuild-thp and judge its published rows."""
+    means = {}
+    for step, cfgs in STEP_CONFIGS.items():
+        for label, kw in cfgs.items():
+            key = tuple(sorted(kw.items()))
+            if key in means:
+                continue
+            vals = {m: 0.0 for m in METRICS}
+            for seed in range(seeds):
+                cfg = Config(mem=mem, seed=seed, **kw)
+                if progress:
+                    progress(f"validate: kbuild-thp {cfg.label()} seed {seed}")
+                r = run(build_workload("kbuild-thp", cfg, duration=duration), cfg)
+                for m, fn in METRICS.items():
+                    vals[m] += float(fn(r)) / seeds
+            means[key] = vals
+    rows = []
+    for p in PUBLISHED:
+        cfgs = STEP_CONFIGS[p.step]
+        mb = means[tuple(sorted(cfgs[p.configs[0]].items()))][p.metric]
+        ma = means[tuple(sorted(cfgs[p.configs[1]].items()))][p.metric]
+        q, verdict = judge_change(p.before, p.after, mb, ma)
+        rows.append(dict(group=f"kbuild-thp {p.step}", source=p.source,
+                         check=f"{p.metric}: {p.configs[0]} -> {p.configs[1]}",
+                         published=f"{_fmt(p.before)} -> {_fmt(p.after)}",
+                         model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
+    return rows
+
+
+def series_rows(*, mem="512M", seeds=2, duration=20.0, progress=None) -> list[dict]:
+    """The 2026 series' cover-letter claims on the storm scenario (mm-2026)."""
+    cmp = compare("storm", CL.SERIES_CONFIGS, seeds=seeds, mem=mem, duration=duration,
+                  progress=progress)
+    means = CL.config_means(cmp)
+    rows = []
+    claims = CL.PROBLEM + tuple(c for fixed in CL.FIXES for c in CL.storm_ends(fixed))
+    for claim in claims:
+        v = CL.judge(claim, means)
+        rows.append(dict(group="storm, the 2026 series (mm-2026)",
+                         source="'mm: fix reclaim storms in defrag_mode' cover letter",
+                         check=f"{claim.text} ({claim.configs[0]} -> {claim.configs[1]})",
+                         published=claim.direction, model=v.text, ratio=math.nan,
+                         verdict={CL.AGREES: AGREES, CL.DISAGREES: DISAGREES}.get(
+                             v.verdict, CANNOT_SAY)))
+    return rows
+
+
+#: the shipped real traces and the defrag_mode they were recorded at
+TRACES = {"b_pressure_dm0": 0, "c_pressure_dm1": 1}
+#: trace counters compared (the replay table's row names)
+TRACE_COUNTERS = ("failed allocations", "mm_compaction_try_to_compact_pages",
+                  "mm_vmscan_direct_reclaim_begin", "vmstat compact_success (delta)",
+                  "vmstat compact_migrate_scanned (delta)", "vmstat compact_free_scanned (delta)",
+                  "vmstat pgmigrate_success (delta)", "vmstat pgscan_kswapd (delta)",
+                  "vmstat pgscan_direct (delta)")
+
+
+def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
+    """Each shipped real trace replayed at its recorded defrag_mode: kernel vs model."""
+    rows = []
+    for name, dm in TRACES.items():
+        path = data_dir / name / "page_events.csv.xz"
+        if not path.exists():
+            continue
+        if progress:
+            progress(f"validate: replaying {name}")
+        rp = replay(path, config_overrides={"defrag_mode": dm}, duration=duration)
+        table = {row[0]: (row[1], row[2]) for row in rp.table_rows()}
+        for counter in TRACE_COUNTERS:
+            if counter not in table or isinstance(table[counter][0], str):
+                continue
+            k, m = table[counter]
+            q, verdict = judge_count(float(k), float(m))
+            rows.append(dict(group=f"replay {name} (6.18, defrag_mode={dm})",
+                             source=f"data/traces/{name}", check=counter,
+                             published=_fmt(float(k)), model=_fmt(float(m)), ratio=q,
+                             verdict=verdict))
+    return rows
+
+
+def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None) -> pd.DataFrame:
+    """Every reference check, one row each (see the module docstring)."""
+    data_dir = data_dir or Path(__file__).resolve().parents[2] / "data" / "traces"
+    kb = dict(mem="512M", seeds=1, duration=20.0) if quick else dict(mem="1G", seeds=3)
+    rows = kbuild_rows(progress=progress, **kb)
+    rows += series_rows(seeds=1 if quick else 3, duration=15.0 if quick else 20.0,
+                        progress=progress)
+    rows += trace_rows(data_dir, duration=20.0 if quick else None, progress=progress)
+    return pd.DataFrame(rows, columns=["group", "source", "check", "published", "model", "ratio",
+                                       "verdict"])
+
+
+def validate_table(df: pd.DataFrame) -> str:
+    """The table as text (under 100 columns a line), grouped, with a summary line."""
+    out = []
+    for group, g in df.groupby("group", sort=False):
+        out += ["", f"== {group}  [{g['source'].iloc[0]}]",
+                f"  {'check':<46}{'published':>19}{'model':>19}{'ratio':>7}  verdict"]
+        for r in g.itertuples():
+            long_check, long_model = len(r.check) > 45, len(r.model) > 18
+            check = r.check[:42] + "..." if long_check else r.check
+            model = "(below)" if long_model else r.model
+            out.append(f"  {check:<46}{r.published:>19}{model:>19}{_fmt(r.ratio):>7}  {r.verdict}")
+            if long_check:
+                out.append(f"      {r.check}")
+            if long_model:
+                out.append(f"      model: {r.model}")
+    counts = df["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (AGREES, DIRECTION, DISAGREES, CANNOT_SAY))
+    return f"defragsim validate: {len(df)} checks: {summary}" + "\n".join(out) + "\n"

@@ -1,0 +1,85 @@
+"""The command line's shape: shared option groups, help text everywhere, one
+error exit (``defragsim: error: <message>``, status 2; status 1 for a sweep
+whose tasks failed)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from defragsim import cli
+from defragsim.analysis.sweep import SweepTaskError
+from defragsim.cli import build_parser, main
+from defragsim.errors import CaptureError, SweepError
+
+
+def _subcommands() -> dict:
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _options(sp) -> dict:
+    return {a.option_strings[0] if a.option_strings else a.dest: a for a in sp._actions
+            if not isinstance(a, argparse._HelpAction)}
+
+
+def test_every_option_has_help_text():
+    missing = [f"{name} {opt}" for name, sp in _subcommands().items()
+               for opt, a in _options(sp).items() if not a.help]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name,seeds", [("demo", 3), ("compare", 1), ("figures", 1),
+                                        ("onset", 1), ("sweep", 3)])
+def test_seed_range_is_seeds_and_seed0_everywhere(name, seeds):
+    opts = _options(_subcommands()[name])
+    assert opts["--seeds"].default == seeds and opts["--seed0"].default == 0
+    assert "--seed" not in opts
+
+
+def test_run_keeps_its_single_seed():
+    opts = _options(_subcommands()["run"])
+    assert "--seed" in opts and "--seed0" not in opts
+
+
+def test_demo_takes_seed0_not_seed(capsys):
+    assert build_parser().parse_args(["demo", "--seed0", "4"]).seed0 == 4
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--seed", "4"])
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("defragsim: error: "), err
+    return err.strip()
+
+
+def test_input_errors_exit_2_with_one_line(monkeypatch, capsys):
+    assert main(["run", "no-such-scenario"]) == 2
+    assert "no-such-scenario" in _one_line_error(capsys)
+    assert main(["compare", "steady", "--a", "defrag_mode=0", "--b", "defrag_mode=1",
+                 "--seeds", "0"]) == 2
+    assert _one_line_error(capsys) == "defragsim: error: --seeds: must be at least 1, got 0"
+    assert main(["replay", "x.csv", "--thp-defrag", "sometimes"]) == 2
+    assert "config.thp_defrag" in _one_line_error(capsys)
+
+    def no_tracefs(*a, **k):
+        raise CaptureError("snapshot: /proc/pagetypeinfo is not readable")
+    monkeypatch.setattr(cli, "snapshot", no_tracefs)
+    assert main(["snapshot", "-o", "x"]) == 2
+    assert _one_line_error(capsys).endswith("/proc/pagetypeinfo is not readable")
+
+
+@pytest.mark.parametrize("error,status", [
+    (SweepTaskError("2 of 8 tasks failed (the others are stored; run again to retry them): "
+                    "[x] seed 0: boom"), 1),
+    (SweepError("figures: [x] seed 0 gave other numbers than its stored result (...): "
+                "use a new --out"), 2),
+])
+def test_sweep_errors_exit_1_only_for_failed_tasks(monkeypatch, capsys, tmp_path, error, status):
+    def failing_sweep(*a, **k):
+        raise error
+    monkeypatch.setattr(cli, "sweep", failing_sweep)
+    assert main(["sweep", "steady", "--no-progress", "--out", str(tmp_path)]) == status
+    assert _one_line_error(capsys) == f"defragsim: error: {error}"
