@@ -14,6 +14,7 @@ from collections import namedtuple
 from dataclasses import dataclass, field, fields
 
 from . import constants as C
+from .kernels import DEFAULT_KERNEL, SERIES_BASE, SWITCHES, baseline
 
 
 from .errors import ConfigError
@@ -188,9 +189,11 @@ class Config:
         At most 4x memory.
     swappiness : int
         ``vm.swappiness`` (0..200, default 60).
-    compact_gap : str
-        ``"capped"``: ``min(2 << order, 32)`` as in the 2026 mm tree the series
-        is based on (default); ``"mainline"``: ``2 << order`` (v7.1 and older).
+    kernel : str
+        The kernel baseline the model behaves like (:mod:`defragsim.kernels`,
+        ``defragsim kernels``): ``"mm-2026"`` (the series' base, default),
+        ``"6.18"``, ``"6.15"``, ``"7a95a05f15d5"``, ``"a211c6550efc"``,
+        ``"101f9d666e4d"``, ``"e3aa7df331bc"`` or ``"6.14"``.
     oomd : OomdConfig, dict or bool, optional
         A userspace pressure guard (off by default).
     compaction_proactiveness : int
@@ -217,7 +220,7 @@ class Config:
     seed: int = 0
     swap: object = None
     swappiness: int = 60
-    compact_gap: str = "capped"
+    kernel: str = DEFAULT_KERNEL
     oomd: object = None
     compaction_proactiveness: int = 20
     thp_defrag: str = "madvise"
@@ -284,9 +287,14 @@ class Config:
                               f"({format_size(mem)}); the model allows at most 4x")
         set_("swap", swap)
         _check_int("config.swappiness", self.swappiness, lo=0, hi=200)
-        if self.compact_gap not in ("capped", "mainline"):
-            raise ConfigError(f"config.compact_gap: expected 'capped' (2026 mm tree, min(2<<order, 32)) "
-                              f"or 'mainline' (2<<order), got {self.compact_gap!r}")
+        kb = baseline(self.kernel)
+        set_("kernel", kb.name)
+        if self.defrag_mode and kb.value("defrag_mode_sysctl") == "absent":
+            raise ConfigError(f"config.defrag_mode: kernel {kb.name} has no vm.defrag_mode "
+                              "(it came with e3aa7df331bc, v6.15-rc1)")
+        if self.patches.numbers() and kb.name != SERIES_BASE:
+            raise ConfigError(f"config.patches: the series 'mm: fix reclaim storms in defrag_mode' "
+                              f"applies to {SERIES_BASE} only, not to kernel {kb.name}")
         set_("oomd", OomdConfig.parse(self.oomd))
         _check_int("config.compaction_proactiveness", self.compaction_proactiveness, lo=0, hi=100)
         if self.thp_defrag not in THP_DEFRAG_SETTINGS:
@@ -317,7 +325,8 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def label(self) -> str:
-        return f"{format_size(self.mem)} defrag_mode={self.defrag_mode} patches={self.patches.label()}"
+        k = "" if self.kernel == DEFAULT_KERNEL else f" kernel={self.kernel}"
+        return f"{format_size(self.mem)} defrag_mode={self.defrag_mode} patches={self.patches.label()}{k}"
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -334,6 +343,7 @@ class Config:
     def to_params(self):
         """Flat namedtuple of ints for the jitted kernels (see :data:`Params`)."""
         p = self.patches
+        kb = baseline(self.kernel)
         return Params(
             nr_pages=self.nr_pages,
             pageblock_order=self.pageblock_order,
@@ -344,7 +354,7 @@ class Config:
             watermark_boost_factor=int(self.watermark_boost_factor),
             pcp_enabled=int(self.pcp),
             swappiness=int(self.swappiness),
-            compact_gap_capped=1 if self.compact_gap == "capped" else 0,
+            **{f"k_{name}": kb.index(name) for name in SWITCHES},
             compaction_proactiveness=int(self.compaction_proactiveness),
             patch1=int(p.gfp_fs_lockdep_compaction),
             patch2=int(p.nonmovable_pageblock_compaction),
@@ -396,8 +406,10 @@ THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
 
 Params = namedtuple("Params", [
     "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
-    "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness", "compact_gap_capped",
+    "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness",
     "compaction_proactiveness", "patch1", "patch2", "patch3", "patch4",
+    # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
+    *(f"k_{name}" for name in SWITCHES),
 ])
 
 

@@ -280,3 +280,19 @@ MIN_COMPACT_COSTLY_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
 DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
 COMPACT_PRIO_ASYNC = 2
 INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
+
+# Kernel baseline switches (defragsim.kernels.SWITCHES): the value indices the
+# kernels read from ``prm.k_<switch>``.
+NOFRAGMENT_LAST_RESORT_LOOPING = 0       # e3aa7df331bc .. a211c6550efc
+NOFRAGMENT_LAST_RESORT_ONCE = 1          # 7a95a05f15d5 and later
+KSWAPD_WAKE_REQUEST_ORDER = 0            # before 101f9d666e4d
+KSWAPD_WAKE_PAGEBLOCK_ORDER = 1          # 101f9d666e4d and later
+KSWAPD_FREE_BLOCKS_OFF = 0               # before a211c6550efc
+KSWAPD_FREE_BLOCKS_EVERY_ORDER = 1       # a211c6550efc, 7a95a05f15d5
+KSWAPD_FREE_BLOCKS_HIGH_ORDER = 2        # a1f0220f3319 (v6.15-rc3) and later
+KCOMPACTD_FREE_BLOCKS_GOAL_OFF = 0       # before a211c6550efc
+KCOMPACTD_FREE_BLOCKS_GOAL_ON = 1
+COMPACT_GAP_MAINLINE = 0                 # 2 << order (every release to v7.1)
+COMPACT_GAP_CAPPED = 1                   # min(2 << order, COMPACT_CLUSTER_MAX) (2026 mm tree)
+DIRECT_COMPACT_DEFERRED_STALL = 0        # 6.18: only COMPACT_SKIPPED returns early
+DIRECT_COMPACT_DEFERRED_RETURN = 1       # 2026 mm tree: COMPACT_DEFERRED returns early too

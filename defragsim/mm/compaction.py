@@ -29,7 +29,7 @@ from . import costs
 from .._jit import kernel as njit
 from ..gfp import GFP_KERNEL, __GFP_FS, __GFP_IO
 from ..constants import (
-    COMPACT_COMPLETE, COMPACT_CONTENDED, COMPACT_CONTINUE, COMPACT_DEFERRED,
+    COMPACT_GAP_CAPPED, COMPACT_COMPLETE, COMPACT_CONTENDED, COMPACT_CONTINUE, COMPACT_DEFERRED,
     COMPACT_NO_SUITABLE_PAGE, COMPACT_PARTIAL_SKIPPED,
     COMPACT_PRIO_ASYNC, 
     COMPACT_SKIPPED, COMPACT_SUCCESS, 
@@ -83,10 +83,10 @@ HPAGE_FRAG_CHECK_INTERVAL_NS = 500_000_000
 
 @njit(inline='always')
 def compact_gap(prm, order):
-    """compact_gap(): ``2 << order``, capped at COMPACT_CLUSTER_MAX in the 2026
-    mm tree the series is based on (``prm.compact_gap_capped``)."""
+    """compact_gap(): ``2 << order``; capped at COMPACT_CLUSTER_MAX in the 2026
+    mm tree the series is based on (kernel switch ``compact_gap``)."""
     g = 2 << order
-    if prm.compact_gap_capped and g > COMPACT_CLUSTER_MAX:
+    if prm.k_compact_gap == COMPACT_GAP_CAPPED and g > COMPACT_CLUSTER_MAX:
         return COMPACT_CLUSTER_MAX
     return g
 
@@ -948,7 +948,7 @@ def compaction_suit_allocation_order(st, prm, z, order, highest_zoneidx, alloc_f
     """compaction_suit_allocation_order(): COMPACT_SUCCESS if the watermark is
     already met (kcompactd under defrag_mode counts whole free pageblocks),
     COMPACT_SKIPPED if there is not enough free memory to compact into."""
-    if kcompactd and prm.defrag_mode:
+    if kcompactd and prm.defrag_mode and prm.k_kcompactd_free_blocks_goal:   # a211c6550efc
         free_pages = st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
     else:
         free_pages = st.zone_stat[z, NR_FREE_PAGES]
@@ -991,7 +991,7 @@ def __compact_finished(st, prm, c):
         return COMPACT_CONTINUE       # is_via_compact_memory()
     if st.cc[c, CC_MIGRATE_PFN] != pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]):
         return COMPACT_CONTINUE
-    if prm.defrag_mode and not st.cc[c, CC_DIRECT]:
+    if prm.defrag_mode and prm.k_kcompactd_free_blocks_goal and not st.cc[c, CC_DIRECT]:
         if __zone_watermark_ok(st, z, order, wmark_pages(st, z, WMARK_HIGH),
                                st.cc[c, CC_HIGHEST_ZONEIDX], st.cc[c, CC_ALLOC_FLAGS],
                                st.zone_stat[z, NR_FREE_PAGES_BLOCKS]):
@@ -1264,7 +1264,7 @@ def kcompactd_node_suitable(st, prm):
     order is neither already satisfied nor unsuitable."""
     order = st.node[NODE_KCOMPACTD_MAX_ORDER]
     idx = st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX]
-    alloc_flags = WMARK_HIGH if prm.defrag_mode else 0
+    alloc_flags = WMARK_HIGH if prm.defrag_mode and prm.k_kcompactd_free_blocks_goal else 0
     for z in range(idx + 1):
         if st.zone_managed[z] == 0:
             continue
@@ -1296,7 +1296,7 @@ def kcompactd_do_work(st, prm, own):
     c = CC_KCOMPACTD_IDX
     order = st.node[NODE_KCOMPACTD_MAX_ORDER]
     idx = st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX]
-    alloc_flags = WMARK_HIGH if prm.defrag_mode else 0
+    alloc_flags = WMARK_HIGH if prm.defrag_mode and prm.k_kcompactd_free_blocks_goal else 0
     trace_compaction(st, CEV_KCOMPACTD_WAKE, idx, order, 0, 0, 0, 0, 0, 0, 0)
     st.vm_events[VM_COMPACT_DAEMON_WAKE] += 1
     cost = 0

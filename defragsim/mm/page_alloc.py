@@ -29,6 +29,7 @@ import numpy as np
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
+    DIRECT_COMPACT_DEFERRED_RETURN, KSWAPD_WAKE_PAGEBLOCK_ORDER, NOFRAGMENT_LAST_RESORT_LOOPING,
     COMPACT_DEFERRED, COMPACT_SKIPPED, COMPACT_SUCCESS, DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY,
     MIN_COMPACT_COSTLY_PRIORITY, MIN_COMPACT_PRIORITY,
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
@@ -1258,9 +1259,10 @@ def gfp_to_alloc_flags(prm, gfp_mask, order):
 
 @njit
 def wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx):
-    """wake_all_kswapds(): defrag_mode asks kswapd for a whole pageblock."""
+    """wake_all_kswapds(): defrag_mode asks kswapd for a whole pageblock
+    (101f9d666e4d; kernel switch ``kswapd_wake_order``)."""
     reclaim_order = order
-    if prm.defrag_mode:
+    if prm.defrag_mode and prm.k_kswapd_wake_order == KSWAPD_WAKE_PAGEBLOCK_ORDER:
         reclaim_order = max(order, prm.pageblock_order)
     z = first_zone(st, highest_zoneidx)
     if z >= 0:
@@ -1358,7 +1360,11 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
         # WRITE_ONCE(current->capture_control, NULL); page = READ_ONCE(capc.page);
         st.capc[CAPC_ACTIVE] = 0
         captured = st.capc[CAPC_PAGE]
-    if result == COMPACT_SKIPPED or result == COMPACT_DEFERRED:
+    if result == COMPACT_SKIPPED:
+        return -1, result
+    # the 2026 mm tree returns on a fully deferred try too; 6.18 counts it as a
+    # stall (kernel switch direct_compact_deferred)
+    if result == COMPACT_DEFERRED and prm.k_direct_compact_deferred == DIRECT_COMPACT_DEFERRED_RETURN:
         return -1, result
     st.vm_events[VM_COMPACT_STALL] += 1
     st.req_stats[mt, REQ_COMPACT_STALL] += 1
@@ -1596,6 +1602,11 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
                 st.req_stats[mt, REQ_COMPACT_RETRIES] += 1
                 continue
         # defrag_mode: the retry loops gave up; allow fragmenting fallbacks.
+        if prm.defrag_mode and prm.k_nofragment_last_resort == NOFRAGMENT_LAST_RESORT_LOOPING:
+            # e3aa7df331bc..a211c6550efc: "alloc_flags &= ALLOC_NOFRAGMENT; goto retry;"
+            # keeps only the flag and retries until MAX_SLOWPATH_LOOPS (7a95a05f15d5)
+            alloc_flags &= ALLOC_NOFRAGMENT
+            continue
         if prm.defrag_mode and (alloc_flags & ALLOC_NOFRAGMENT):
             alloc_flags &= ~ALLOC_NOFRAGMENT
             st.diag[DIAG_NOFRAGMENT_DROPPED] += 1

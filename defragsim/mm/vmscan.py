@@ -33,7 +33,7 @@ import math
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
-    PAGE_SHIFT,
+    KSWAPD_FREE_BLOCKS_EVERY_ORDER, KSWAPD_FREE_BLOCKS_HIGH_ORDER, PAGE_SHIFT,
     DEF_PRIORITY, H_EVICTED, H_SWAPPED, KIND_ANON, KIND_FILE,
     KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
@@ -634,13 +634,17 @@ def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
 @njit
 def pgdat_balanced(st, prm, order, highest_zoneidx):
     """pgdat_balanced(): any eligible zone meets its high watermark at
-    ``order``; under defrag_mode (order > 0) counted in whole free pageblocks
-    (NR_FREE_PAGES_BLOCKS)."""
+    ``order``; under defrag_mode counted in whole free pageblocks
+    (NR_FREE_PAGES_BLOCKS): at every order from a211c6550efc, only while
+    balancing a high order from a1f0220f3319 (kernel switch
+    ``kswapd_balanced_free_blocks``)."""
+    blocks = prm.k_kswapd_balanced_free_blocks
     for z in range(highest_zoneidx + 1):
         if st.zone_managed[z] == 0:
             continue
         mark = wmark_pages(st, z, WMARK_HIGH)
-        if prm.defrag_mode and order:
+        if prm.defrag_mode and (blocks == KSWAPD_FREE_BLOCKS_EVERY_ORDER or
+                                (blocks == KSWAPD_FREE_BLOCKS_HIGH_ORDER and order)):
             free_pages = st.zone_stat[z, NR_FREE_PAGES_BLOCKS]
         else:
             free_pages = st.zone_stat[z, NR_FREE_PAGES]
