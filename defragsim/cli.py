@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import warnings
 from pathlib import Path
 
 from .analysis.compare import compare, parse_run_spec
-from .analysis.onset import DEFAULT_SCALES, onset_summary, storm_onset
+from .analysis.onset import DEFAULT_CONFIGS, DEFAULT_SCALES, onset_summary, storm_onset
 from .analysis.replay import replay
-from .analysis.report import onset_lines
+from .analysis.report import fallback_table, headline_table, onset_lines, remains_sentence
+from .analysis.validate import validate, validate_table
 from .analysis.sweep import SweepTaskError, figure_comparison, parse_set, sweep
 from .capture import record, snapshot
+from .kernels import DEFAULT_KERNEL, kernels_table
 from .config import THP_DEFRAG_SETTINGS, Config, Patches
 from .errors import ConfigError, DefragsimError
+from .provenance import model_cache_cold
 from .sim import run
 from .workloads import build_workload, list_scenarios, load_scenario
 
@@ -44,6 +48,17 @@ def _plot():
 
 def _progress(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def _compile_notice() -> None:
+    """One line on stderr before the first model call of a cold numba cache
+    (the compile takes minutes, and nothing else would be printed)."""
+    if model_cache_cold():
+        _progress("defragsim: compiling the model (first run only, a few minutes)...")
+
+
+#: the README's example figure (``defragsim figures --readme``)
+README_FIGURE = Path("docs") / "storm-reclaim.png"
 
 
 def _seed_list(args) -> list[int]:
@@ -74,13 +89,13 @@ def _config_from_args(args, scenario=None) -> Config:
     return Config(mem=mem, defrag_mode=args.defrag_mode, patches=Patches.parse(args.patches),
                   seed=0 if seed is None else seed, swap=args.swap,
                   oomd=True if getattr(args, "oomd", False) else None,
-                  thp_defrag=args.thp_defrag,
+                  thp_defrag=args.thp_defrag, kernel=args.kernel or DEFAULT_KERNEL,
                   compaction_proactiveness=args.compaction_proactiveness)
 
 
 def write_outputs(result, out: Path) -> list[str]:
     """``--out``: vmstat.json, extfrag.csv, compaction_events.csv, timeseries.csv, pagetypeinfo.txt,
-    buddyinfo.txt, result.json and the pageblock map (PNG + SVG)."""
+    buddyinfo.txt, pageblocks.txt (the text map), result.json and the pageblock map (PNG + SVG)."""
     plot, plt = _plot()
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -90,12 +105,14 @@ def write_outputs(result, out: Path) -> list[str]:
     result.timeseries.to_csv(out / "timeseries.csv")
     (out / "pagetypeinfo.txt").write_text(result.pagetypeinfo())
     (out / "buddyinfo.txt").write_text(result.buddyinfo())
+    (out / "pageblocks.txt").write_text(result.pageblock_text())
     (out / "result.json").write_text(json.dumps(result.to_json_dict(), indent=1) + "\n")
     files += [str(out / n) for n in ("vmstat.json", "extfrag.csv", "compaction_events.csv",
-                                      "timeseries.csv",
-                                      "pagetypeinfo.txt", "buddyinfo.txt", "result.json")]
+                                      "timeseries.csv", "pagetypeinfo.txt", "buddyinfo.txt",
+                                      "pageblocks.txt", "result.json")]
     fig, ax = plt.subplots(figsize=(7, 5))
     plot.plot_pageblock_map(result, ax=ax)
+    plot.finish_figure(fig, plot.caption_text(result))
     files += plot.save_figure(fig, out / "pageblocks")
     plt.close(fig)
     return files
@@ -108,7 +125,10 @@ def cmd_run(args) -> int:
     cfg = _config_from_args(args, sc)
     if not args.growth_scale >= 0:
         raise ConfigError(f"growth_scale: must be >= 0, got {args.growth_scale}")
+    if args.map_text and args.json:
+        raise ConfigError("--map-text: not with --json (the map is text; --out writes pageblocks.txt)")
     wl = build_workload(sc, cfg, duration=args.duration, growth_scale=args.growth_scale)
+    _compile_notice()
     result = run(wl, cfg, progress=not args.json and sys.stderr.isatty())
     if args.out:
         write_outputs(result, Path(args.out))
@@ -123,6 +143,8 @@ def cmd_run(args) -> int:
         for zone, c in result.block_counts.items():
             print(f"blocks {zone}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))
         print(result.buddyinfo(), end="")
+        if args.map_text:
+            print(result.pageblock_text(), end="")
         if args.out:
             print(f"wrote {args.out}/")
     return 0
@@ -151,12 +173,15 @@ def _write_replay(rp, out: Path, table: str) -> None:
 def cmd_replay(args) -> int:
     """``defragsim replay TRACE``: a real trace through the model."""
     over = {"defrag_mode": args.defrag_mode, "patches": Patches.parse(args.patches)}
+    if args.kernel is not None:
+        over["kernel"] = args.kernel
     if args.mem is not None:
         over["mem"] = args.mem
     if args.swap is not None:
         over["swap"] = args.swap
     if args.thp_defrag is not None:
         over["thp_defrag"] = args.thp_defrag
+    _compile_notice()
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
                 duration=args.duration, config_overrides=over,
@@ -214,17 +239,24 @@ def cmd_compare(args) -> int:
     """``defragsim compare SCENARIO --a SPEC --b SPEC [--c SPEC ...] [--seeds N]``."""
     specs = _specs(args, at_least=2, where="compare")
     seeds = _seed_list(args)
-    base = {}
+    base = _base(args)
     if args.swap is not None:
         base["swap"] = args.swap
+    if not args.quiet:
+        _compile_notice()
     cmp = compare(args.scenario, specs, seeds=seeds, mem=args.mem, duration=args.duration,
                   base=base, progress=_progress if not args.quiet else None)
-    table = cmp.table(full=not args.short)
+    parts = [headline_table(cmp, command=args.command)]
+    if not args.short:
+        parts.append(cmp.table(full=True, width=100))
+    if args.full:
+        parts.append(fallback_table(cmp))
+    table = "\n".join(parts)
     print(table, end="")
     if args.out:
         _write_comparison(cmp, Path(args.out), table=table)
         print(f"wrote {args.out}/report.txt, metrics.csv, "
-              "{pageblocks,extfrag,swap,stall,retries}.{png,svg} and runs/ "
+              "{pageblocks,pageblocks_diff,extfrag,swap,stall,retries}.{png,svg} and runs/ "
               f"(figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by swap-out)")
     return 0
 
@@ -232,9 +264,14 @@ def cmd_compare(args) -> int:
 def cmd_figures(args) -> int:
     """``defragsim figures``: the headline figure set (PNG + SVG) for a mail."""
     specs = _specs(args, at_least=0, where="figures") or DEMO_CONFIGS
+    _compile_notice()
     cmp = compare(args.scenario, specs, seeds=_seed_list(args), mem=args.mem,
-                  duration=args.duration, progress=_progress)
-    files = _plot()[0].write_compare_figures(cmp, Path(args.out))
+                  duration=args.duration, base=_base(args), progress=_progress)
+    plot = _plot()[0]
+    if args.readme:
+        files = [plot.readme_figure(cmp, README_FIGURE)]
+    else:
+        files = plot.write_compare_figures(cmp, Path(args.out))
     print("\n".join(files))
     return 0
 
@@ -247,14 +284,18 @@ def cmd_demo(args) -> int:
     mmtests-style table), the figures and each run's outputs under ``out/``.
     """
     out = Path(args.out)
+    _compile_notice()
     cmp = compare(args.scenario, DEMO_CONFIGS, seeds=_seed_list(args), mem=args.mem,
-                  duration=args.duration, progress=_progress)
-    _write_comparison(cmp, out, table=cmp.table(full=True))
-    print(cmp.table(full=False), end="")
-    print(f"(full table with vmstat and model diagnostics: {out}/report.txt)")
-    print(f"wrote {out}/report.txt, metrics.csv, {{pageblocks,extfrag,swap,stall,retries}}.{{png,svg}}"
-          f" and {out}/runs/ (figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by "
-          "swap-out)")
+                  duration=args.duration, base=_base(args), progress=_progress)
+    labels = list(DEMO_CONFIGS)
+    text = "\n".join([headline_table(cmp, command=args.command),
+                      remains_sentence(cmp, labels[1], labels[2]),
+                      cmp.table(full=True, width=100), fallback_table(cmp)])
+    _write_comparison(cmp, out, table=text)
+    print(text, end="")
+    print(f"wrote {out}/report.txt (the tables above), metrics.csv, "
+          f"{{pageblocks,pageblocks_diff,extfrag,swap,stall,retries}}.{{png,svg}} and {out}/runs/ "
+          f"(figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by swap-out)")
     return 0
 
 
@@ -265,6 +306,8 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 def cmd_sweep(args) -> int:
     """``defragsim sweep SCENARIO --patches all-combinations --seeds N --out DIR``."""
     base, growth = parse_set(args.set)
+    if args.kernel is not None:
+        base.setdefault("kernel", args.kernel)
     if args.columns < 2:
         raise ConfigError(f"--columns: at least 2 (the base and one more), got {args.columns}")
     with warnings.catch_warnings():
@@ -305,8 +348,12 @@ def _scales(text: str | None) -> list[float]:
 
 def cmd_onset(args) -> int:
     """``defragsim onset``: the storm-onset sweep (figure + table)."""
+    configs = None
+    if args.kernel is not None:
+        configs = {lab: f"{spec},kernel={args.kernel}" for lab, spec in DEFAULT_CONFIGS.items()}
+    _compile_notice()
     df = storm_onset(args.scenario, scales=_scales(args.scales), seeds=_seed_list(args),
-                     mem=args.mem, duration=args.duration, progress=_progress)
+                     mem=args.mem, duration=args.duration, configs=configs, progress=_progress)
     summary = onset_summary(df).to_string()
     lines = onset_lines(df)
     print(summary)
@@ -366,7 +413,8 @@ def _add_configs(p, *, required: bool) -> None:
 
 
 def _add_kernel(p, *, swap: str, thp_defrag: str | None) -> None:
-    """vm.defrag_mode, the patches, swap size, THP defrag."""
+    """The kernel baseline, vm.defrag_mode, the patches, swap size, THP defrag."""
+    _add_baseline(p)
     p.add_argument("--defrag-mode", type=int, default=0, metavar="0|1",
                    help="vm.defrag_mode (default 0)")
     p.add_argument("--patches", default="none",
@@ -375,6 +423,17 @@ def _add_kernel(p, *, swap: str, thp_defrag: str | None) -> None:
     p.add_argument("--thp-defrag", default=thp_defrag, metavar="|".join(THP_DEFRAG_SETTINGS),
                    help="/sys/kernel/mm/transparent_hugepage/defrag (default "
                    + (thp_defrag or "the snapshot's, else madvise") + ")")
+
+
+def _add_baseline(p) -> None:
+    p.add_argument("--kernel", default=None, metavar="NAME",
+                   help=f"kernel baseline the model behaves like (default {DEFAULT_KERNEL}; "
+                   "see `defragsim kernels`); a spec's kernel=NAME wins")
+
+
+def _base(args) -> dict:
+    """Config fields every configuration of a comparison gets from the options."""
+    return {"kernel": args.kernel} if getattr(args, "kernel", None) is not None else {}
 
 
 def _add_out(p, *, default: str | None = None, what: str) -> None:
@@ -398,6 +457,9 @@ def _parser_run(sub) -> None:
     _add_out(r, what="write vmstat.json, extfrag.csv, timeseries.csv, pagetypeinfo.txt and a "
              "pageblock map here")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.add_argument("--map-text", action="store_true",
+                   help="also print the final pageblock map as text for a mail (one character "
+                   "per block: U M R H, lower case mostly free, * mixed; 64 a line)")
     r.set_defaults(fn=cmd_run)
     sub.add_parser("scenarios", help="list the scenarios").set_defaults(fn=cmd_scenarios)
 
@@ -407,6 +469,7 @@ def _parser_compare(sub) -> None:
     _add_scenario(d, default="storm")
     _add_size(d)
     _add_seeds(d, seeds=3)
+    _add_baseline(d)
     _add_out(d, default="out", what="report.txt, metrics.csv, figures and runs/ go here")
     d.set_defaults(fn=cmd_demo)
     c = sub.add_parser("compare", help="compare configurations on the same seeds (mmtests-style table)")
@@ -416,16 +479,30 @@ def _parser_compare(sub) -> None:
     _add_seeds(c, seeds=1)
     c.add_argument("--swap", default=None, help="swap size for every configuration, e.g. 2G "
                    "(default: the scenario's)")
-    c.add_argument("--short", action="store_true", help="only the headline rows")
+    c.add_argument("--short", action="store_true",
+                   help="only the headline table (under 80 columns), not the full one")
+    c.add_argument("--full", action="store_true",
+                   help="also the fallback table in the defrag_mode changelog's form "
+                   "(@claimer, @pollute, @steal)")
+    _add_baseline(c)
     c.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     _add_out(c, what="also write report.txt, metrics.csv and figures here")
     c.set_defaults(fn=cmd_compare)
-    fg = sub.add_parser("figures", help="write the headline figure set (PNG + SVG)")
+    fg = sub.add_parser("figures", help="write the headline figure set (PNG + SVG)", description=(
+        "Run the configurations (default: defrag_mode 0, 1, and 1 with the series) on the same "
+        "seeds and write, for the median seed by swap-out: the pageblock maps and their "
+        "difference, extfrag events by fallback pair, reclaim and swap split by kswapd and "
+        "direct reclaim, stall and reclaim retries, side by side on shared y ranges, each with a "
+        "caption line (scenario, memory, kernel baseline, seeds, defragsim version, model hash)."))
     _add_scenario(fg, default="storm")
     _add_configs(fg, required=False)
     _add_size(fg)
     _add_seeds(fg, seeds=1)
+    _add_baseline(fg)
     _add_out(fg, default="out/figures", what="the figures go here")
+    fg.add_argument("--readme", action="store_true",
+                    help=f"write only the README's example figure, {README_FIGURE} (reclaim and "
+                    "swap side by side; regenerate it with: defragsim figures --readme)")
     fg.set_defaults(fn=cmd_figures)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     _add_scenario(o, default="storm")
@@ -433,6 +510,7 @@ def _parser_compare(sub) -> None:
                    + ",".join(f"{s:g}" for s in DEFAULT_SCALES) + ")")
     _add_size(o)
     _add_seeds(o, seeds=1)
+    _add_baseline(o)
     _add_out(o, what="write onset.csv, onset.txt and the figure here")
     o.set_defaults(fn=cmd_onset)
 
@@ -502,6 +580,45 @@ def _parser_sweep(sub) -> None:
     sw.set_defaults(fn=cmd_sweep)
 
 
+def cmd_kernels(args) -> int:
+    """``defragsim kernels``: the kernel baselines and their behaviour switches."""
+    print(kernels_table(), end="")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    """``defragsim validate``: every published result beside the model's."""
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        _check_out_dir(out)
+    df = validate(quick=args.quick, progress=None if args.json else _progress)
+    if args.json:
+        print(df.to_json(orient="records"))
+    else:
+        print(validate_table(df), end="")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "validate.txt").write_text(validate_table(df))
+        df.to_csv(out / "validate.csv", index=False)
+    return 0
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+
+
+def _parser_validation(sub) -> None:
+    sub.add_parser("kernels", help="list the kernel baselines (--kernel NAME) and their switches"
+                   ).set_defaults(fn=cmd_kernels)
+    v = sub.add_parser("validate", help="every published defrag_mode result beside the model's "
+                       "(kbuild-thp per commit, the series' claims, the real traces)")
+    v.add_argument("--quick", action="store_true", help="smaller runs, one seed (a few minutes)")
+    v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
+    _add_out(v, what="write validate.txt and validate.csv here")
+    v.set_defaults(fn=cmd_validate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="defragsim", description=(
         "A model of the Linux page allocator for studying 'mm: fix reclaim storms in defrag_mode'."))
@@ -510,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     _parser_compare(sub)
     _parser_trace(sub)
     _parser_sweep(sub)
+    _parser_validation(sub)
     return p
 
 
@@ -526,7 +644,9 @@ def _check_args(args) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command = "defragsim " + " ".join(shlex.quote(a) for a in argv)
     try:
         _check_args(args)
         return args.fn(args)

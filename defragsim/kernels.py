@@ -17,6 +17,7 @@ found the switch's ``source`` says so.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -153,6 +154,31 @@ def baseline(name: str) -> Baseline:
     except KeyError:
         raise ConfigError(f"config.kernel: unknown kernel baseline {name!r} (known: "
                           f"{', '.join(BASELINES)}; see `defragsim kernels`)") from None
+
+
+#: released kernels with a baseline of their own, oldest first (others map to the
+#: newest of these at or below their version)
+_RELEASES = (((6, 14), "6.14"), ((6, 15), "6.15"), ((6, 18), "6.18"))
+
+
+def baseline_for_release(release: str) -> tuple[str, str]:
+    """The baseline for a kernel release string (``uname -r``, e.g.
+    ``6.18.44-fc-v769``) and why: ``("6.18", "kernel release 6.18.44-fc-v769")``.
+    A release between two baselines gets the older one; one after the last
+    release baseline gets that (its switches: the 2026 mm-tree changes are in
+    no release); unparsable or older than 6.14: the default."""
+    m = re.match(r"\s*(\d+)\.(\d+)", release or "")
+    if not m:
+        return DEFAULT_KERNEL, f"kernel release {release!r} not understood: the default"
+    v = (int(m.group(1)), int(m.group(2)))
+    chosen = None
+    for rv, name in _RELEASES:
+        if rv <= v:
+            chosen = name
+    if chosen is None:
+        return DEFAULT_KERNEL, f"kernel release {release} is older than any baseline: the default"
+    same = "" if f"{v[0]}.{v[1]}" == chosen else " (the nearest older baseline)"
+    return chosen, f"kernel release {release}{same}"
 
 
 def kernels_table() -> str:

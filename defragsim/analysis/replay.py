@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import constants as C
 from ..config import Config, parse_size
+from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError
 from ..sim import run
 from ..workloads.replay_ops import ReplayStats, trace_workload
@@ -38,6 +39,8 @@ class Replay:
     result: object
     snapshot: Snapshot | None
     other_events: Counter | None
+    #: which kernel baseline the model ran as, and why
+    kernel_choice: str = ""
 
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did,
@@ -104,7 +107,8 @@ class Replay:
         the machine's and the model's pageblocks and free chunks at the start,
         and what the trace had that the replay ignored."""
         r, tr, st = self.result, self.trace, self.stats
-        out = [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
+        out = [f"model as {self.kernel_choice}"] if self.kernel_choice else []
+        out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
                f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
                f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
@@ -200,6 +204,13 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
             top = int(tr.pfn.max()) + 1 if len(tr) else 0
             kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
         kw.update(config_overrides or {})
+        if "kernel" in kw:
+            why = f"kernel {kw['kernel']} (given)"
+        elif snap is not None and snap.platform.get("kernel_release"):
+            kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
+            why = f"kernel {kw['kernel']}: from the snapshot's {why}"
+        else:
+            why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
         if isinstance(kw.get("mem"), int):
             unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
             kw["mem"] -= kw["mem"] % unit
@@ -211,9 +222,12 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
                 d = int(parse_size(kw["mem"], name="mem") * frac)
                 kw["dma32"] = d - d % unit
         config = Config(**kw)
+    else:
+        why = f"kernel {config.kernel} (given)"
     wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
                             duration=duration, zone_spans=config.zone_spans(),
                             pageblock_order=config.pageblock_order)
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
     return Replay(trace=tr, stats=st, result=res, snapshot=snap,
-                  other_events=other_event_counts(trace_path) if tr.format == "csv" else None)
+                  other_events=other_event_counts(trace_path) if tr.format == "csv" else None,
+                  kernel_choice=why)

@@ -46,6 +46,8 @@ class Snapshot:
     sysctl: dict = field(default_factory=dict)
     pagetypeinfo: str | None = None
     buddyinfo: str | None = None
+    #: ``before.platform`` (``defragsim snapshot``): kernel_release, nr_cpus, ...
+    platform: dict = field(default_factory=dict)
     _pti: dict | None = field(default=None, repr=False)
 
     @classmethod
@@ -64,6 +66,8 @@ class Snapshot:
                            ("before.sysctl", "sysctl")):
             if (d / name).exists():
                 setattr(s, attr, read_proc_kv(d / name))
+        if (d / "before.platform").exists():
+            s.platform = read_platform(d / "before.platform")
         for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
             if (d / name).exists():
                 setattr(s, attr, (d / name).read_text())
@@ -119,6 +123,16 @@ class Snapshot:
         if swap is not None:
             kw["swap"] = swap * 1024
         return kw
+
+
+def read_platform(path: Path) -> dict:
+    """``key=value`` lines of a ``<tag>.platform`` file (``#`` comments skipped)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            k, _, v = line.partition("=")
+            out[k.strip()] = v.strip()
+    return out
 
 
 def find_snapshot(trace_path) -> Path | None:
