@@ -19,6 +19,7 @@ starts at pfn 15872.  ``min_free_kbytes=128`` gives watermarks min/low/high =
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
@@ -514,47 +515,67 @@ def test_migrate_scanner_passes_over_skip_marked_block(two_blocks, ignore, first
     putback_movable_pages(st, z.prm, c)
 
 
-def test_reset_isolation_suitable_clears_skip_bits_and_cached_positions():
-    """__reset_isolation_suitable(): every skip bit of the zone is cleared,
-    compact_blockskip_flush is cleared, the cached migrate pfns go back to
-    the zone start and the cached free pfn to the last pageblock (spec 1.11,
-    reset_cached_positions()).  reset_isolation_suitable() (kswapd going to
-    sleep) only does it for zones whose flush flag is set."""
+def test_reset_isolation_suitable_samples_blocks_and_keeps_persistent_skips():
+    """__reset_isolation_suitable() as in the kernel (__reset_isolation_pfn()):
+    after a full pass (compact_blockskip_flush) the zone is walked from both
+    ends; a skip bit is cleared only where a 1-in-8 sample of the block finds
+    an LRU page (migrate side) or a free buddy head (free side, which never
+    restarts in a non-movable block); a block starting with a compound page
+    of pageblock order keeps its skip bit; the first such blocks become the
+    restart points.  Without the flush flag nothing happens."""
+    cfg = _cfg()
+    prm = cfg.to_params()
+    st = make_state(cfg)            # all free: order-10 buddy heads at even blocks
+    z = NORMAL
+    nb = LAST_BLOCK // PB + 1
+    assert nb == 32 and all(st.pg_flags[b * PB] & C.PG_buddy for b in range(0, nb, 2))
+    st.block_skip[:] = 1
+    st.pg_flags[0] = C.PG_head          # block 0 starts with an order-9 compound page
+    st.pg_order[0] = 9
+    st.pg_flags[8] |= C.PG_lru          # ... sampled LRU page: still persistent
+    st.pg_flags[PB + 5] |= C.PG_lru     # block 1: an LRU page the 1-in-8 sample misses
+    st.pg_flags[2 * PB + 24] |= C.PG_lru   # block 2: sampled LRU page: the migrate restart
+    st.block_mt[30] = C.MIGRATE_UNMOVABLE  # block 30: free, but not a target to restart in
+    st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 0
+    __reset_isolation_suitable(st, prm, z)
+    assert st.block_skip.sum() == nb            # no flush requested: nothing happens
+    st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 1
+    __reset_isolation_suitable(st, prm, z)
+    cleared = {b for b in range(nb) if st.block_skip[b] == 0}
+    expect = {2} | {b for b in range(4, 16, 2)} | {28} | {b for b in range(16, 28, 2)}
+    assert cleared == expect
+    end = LAST_BLOCK + PB - 1                       # zone_end_pfn - 1
+    assert int(st.zone_compact[z, ZC_INIT_MIGRATE]) == 2 * PB
+    assert int(st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]) == 2 * PB
+    assert int(st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]) == 2 * PB
+    assert int(st.zone_compact[z, ZC_INIT_FREE]) == end - 3 * PB     # block 28's last pfn
+    assert int(st.zone_compact[z, ZC_CACHED_FREE]) == end - 3 * PB
+    assert st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] == 0
+
+
+def test_reset_isolation_suitable_leaves_no_distance_without_suitable_blocks():
+    """No block yields a sample: the skip bits stay, and the cached scanners
+    are left where the walk met (the kernel's "leave no distance")."""
     cfg = _cfg()
     prm = cfg.to_params()
     st = make_state(cfg)
     z = NORMAL
-
-    def dirty():
-        st.block_skip[[0, 5, 17, 31]] = 1
-        st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = 7 * PB
-        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = 5 * PB
-        st.zone_compact[z, ZC_CACHED_FREE] = 20 * PB
-        st.zone_compact[z, ZC_INIT_MIGRATE] = 3 * PB
-        st.zone_compact[z, ZC_INIT_FREE] = 25 * PB
-
-    dirty()
-    st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 0
-    reset_isolation_suitable(st, prm)               # no flush requested: nothing happens
-    assert st.block_skip.sum() == 4
-    assert st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] == 7 * PB
+    st.pg_flags[:] &= np.uint16(~(C.PG_buddy | C.PG_lru) & 0xFFFF)
+    st.block_skip[:] = 1
     st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 1
     reset_isolation_suitable(st, prm)
-    expect = {ZC_CACHED_MIGRATE_ASYNC: 0, ZC_CACHED_MIGRATE_SYNC: 0, ZC_CACHED_FREE: LAST_BLOCK,
-              ZC_INIT_MIGRATE: 0, ZC_INIT_FREE: LAST_BLOCK, ZC_BLOCKSKIP_FLUSH: 0}
-    assert st.block_skip.sum() == 0
-    assert {k: int(st.zone_compact[z, k]) for k in expect} == expect
-    # direct call: unconditional
-    dirty()
-    __reset_isolation_suitable(st, prm, z)
-    assert st.block_skip.sum() == 0
-    assert {k: int(st.zone_compact[z, k]) for k in expect} == expect
+    assert st.block_skip.sum() == 32
+    mid = int(st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC])
+    assert int(st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]) == mid
+    assert mid >= int(st.zone_compact[z, ZC_CACHED_FREE])     # met in the middle
+    assert 15 * PB <= mid <= 17 * PB
 
 
 def test_compact_zone_restarting_clears_skip_bits(sparse):
     """compact_zone(): if compaction_restarting() (deferred to the maximum
-    and the window has expired) and compact_blockskip_flush is set, all skip
-    bits are cleared before scanning (spec 1.4, 1.11)."""
+    and the window has expired) and compact_blockskip_flush is set, the skip
+    bits of blocks whose sample finds LRU or free pages are cleared before
+    scanning (spec 1.4, 1.11; __reset_isolation_pfn())."""
     z = sparse.copy()
     st = z.st
     st.block_skip[:] = 1

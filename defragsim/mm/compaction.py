@@ -253,21 +253,72 @@ def reset_cached_positions(st, prm, z):
 
 
 @njit
-def __reset_isolation_suitable(st, prm, z):
-    """__reset_isolation_suitable(): clear the zone's skip bits.
+def __reset_isolation_pfn(st, prm, z, pfn, check_source, check_target):
+    """__reset_isolation_pfn(): clear the skip bit of ``pfn``'s pageblock if a
+    1-in-8 sample of the block (every ``1 << PAGE_ALLOC_COSTLY_ORDER`` pages
+    from its start) finds an LRU page (a migration source) or a free buddy
+    head (a target).  Blocks that start with a compound page of pageblock
+    order or more keep their skip bit (pageblock_skip_persistent()); the free
+    scanner never restarts in a non-movable block."""
+    if pfn < st.zone_start[z] or pfn >= st.zone_end[z]:
+        return False
+    if pageblock_skip_persistent(st, prm, pfn):
+        return False
+    b = pfn >> prm.pageblock_order
+    # skip already clear: no further checking once the restart points are set
+    if check_source and check_target and st.block_skip[b] == 0:
+        return True
+    if not check_source and check_target and st.block_mt[b] != MIGRATE_MOVABLE:
+        return False
+    start = max(pageblock_start(prm, pfn), st.zone_start[z])
+    end = min(pageblock_start(prm, pfn) + prm.pageblock_nr_pages - 1, st.zone_end[z] - 1)
+    p = start
+    while p <= end:
+        f = st.pg_flags[p]
+        if (check_source and (f & PG_lru)) or (check_target and (f & PG_buddy)):
+            st.block_skip[b] = 0
+            return True
+        p += 1 << PAGE_ALLOC_COSTLY_ORDER
+    return False
 
-    MODEL: the kernel also picks new restart points by sampling the zone; the
-    model restarts the scanners at the zone ends.
-    """
-    b0 = st.zone_start[z] >> prm.pageblock_order
-    b1 = (st.zone_end[z] + prm.pageblock_nr_pages - 1) >> prm.pageblock_order
-    for b in range(b0, b1):
-        st.block_skip[b] = 0
+
+@njit
+def __reset_isolation_suitable(st, prm, z):
+    """__reset_isolation_suitable(): after a full compaction pass
+    (compact_blockskip_flush), walk the zone from both ends and clear skip
+    bits where a sample finds migration sources (from the start) or targets
+    (from the end); the first such blocks become the scanners' restart points
+    (compact_init_*/compact_cached_*).  If none is found the scanners are left
+    to meet in the middle ("leave no distance")."""
+    if st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] == 0:
+        return
     st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 0
-    # MODEL: restart at the zone ends, not at sampled LRU/free pfns
-    reset_cached_positions(st, prm, z)
-    st.zone_compact[z, ZC_INIT_MIGRATE] = st.zone_start[z]
-    st.zone_compact[z, ZC_INIT_FREE] = pageblock_start(prm, st.zone_end[z] - 1)
+    migrate_pfn = st.zone_start[z]
+    free_pfn = st.zone_end[z] - 1
+    reset_migrate = free_pfn
+    reset_free = migrate_pfn
+    source_set = False
+    free_set = False
+    while migrate_pfn < free_pfn:
+        if __reset_isolation_pfn(st, prm, z, migrate_pfn, True, source_set) and \
+                migrate_pfn < reset_migrate:
+            source_set = True
+            reset_migrate = migrate_pfn
+            st.zone_compact[z, ZC_INIT_MIGRATE] = reset_migrate
+            st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = reset_migrate
+            st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = reset_migrate
+        if __reset_isolation_pfn(st, prm, z, free_pfn, free_set, True) and free_pfn > reset_free:
+            free_set = True
+            reset_free = free_pfn
+            st.zone_compact[z, ZC_INIT_FREE] = reset_free
+            st.zone_compact[z, ZC_CACHED_FREE] = reset_free
+        migrate_pfn += prm.pageblock_nr_pages
+        free_pfn -= prm.pageblock_nr_pages
+    # Leave no distance if no suitable block was reset
+    if reset_migrate >= reset_free:
+        st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = migrate_pfn
+        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = migrate_pfn
+        st.zone_compact[z, ZC_CACHED_FREE] = free_pfn
 
 
 @njit
@@ -1038,7 +1089,7 @@ def compact_zone(st, prm, own, c):
             return ret
     # Clear pageblock skip if there were failures recently and compaction is
     # about to be retried after being deferred.
-    if compaction_restarting(st, z, order) and st.zone_compact[z, ZC_BLOCKSKIP_FLUSH]:
+    if compaction_restarting(st, z, order):
         __reset_isolation_suitable(st, prm, z)
     start_pfn = st.zone_start[z]
     end_pfn = st.zone_end[z]
