@@ -55,6 +55,8 @@ import numba
 import numpy as np
 from numba.core import caching as _caching
 
+from .provenance import jit_source_tag
+
 #: The defragsim package folder and, in a source checkout, the checkout.
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE_DIR.parent if (_PACKAGE_DIR.parent / "pyproject.toml").is_file() else None
@@ -66,14 +68,24 @@ def default_cache_dir() -> Path | None:
     return _CHECKOUT / ".numba-cache" if _CHECKOUT is not None else None
 
 
+#: The folder chosen by :func:`_ensure_cache_dir` (set once per process).
+_CHOSEN: str | None = None
+
+
 def _ensure_cache_dir() -> None:
-    """Point numba at the checkout's cache unless NUMBA_CACHE_DIR (or a numba
-    config file) chose a directory."""
-    if os.environ.get("NUMBA_CACHE_DIR") or numba.config.CACHE_DIR:
+    """Point numba at ``<base>/jit-<hash of the jitted sources>``: the base is
+    NUMBA_CACHE_DIR (or a numba config file's directory), else the
+    checkout's ``.numba-cache``.  The per-version folder keeps a cache built
+    by other sources from being loaded (see
+    :func:`defragsim.provenance.jit_source_tag`)."""
+    global _CHOSEN
+    if _CHOSEN is not None and numba.config.CACHE_DIR == _CHOSEN:
         return
-    d = default_cache_dir()
-    if d is not None:
-        numba.config.CACHE_DIR = str(d)
+    base = os.environ.get("NUMBA_CACHE_DIR") or numba.config.CACHE_DIR or default_cache_dir()
+    if not base:
+        return
+    _CHOSEN = str(Path(base) / jit_source_tag())
+    numba.config.CACHE_DIR = _CHOSEN
 
 
 def cache_dir() -> Path | None:

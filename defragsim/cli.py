@@ -5,12 +5,18 @@ Errors in the input (an impossible config, an unknown scenario, a bad
 scenario file or trace, ...: every :class:`~defragsim.errors.DefragsimError`)
 print one line ``defragsim: error: <message>`` naming the field and exit with
 status 2; they never show a traceback.  A sweep whose tasks failed (the input
-was fine) exits with status 1.
+was fine) exits with status 1.  An output folder (``--out``, ``-o``) is
+checked before any work and written atomically (:mod:`defragsim.outdir`).
+As a last resort, an OSError, UnicodeDecodeError, MemoryError or
+RecursionError that escaped the readers (which name file and line) also
+gives one line and status 2; any other exception is a bug and shows its
+traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import signal
 import sys
@@ -27,9 +33,11 @@ from .capture import record, snapshot
 from .kernels import DEFAULT_KERNEL, kernels_table
 from .config import THP_DEFRAG_SETTINGS, Config, Patches
 from .errors import ConfigError, DefragsimError
+from .outdir import check_out_dir, staged
 from .provenance import model_cache_cold
 from .sim import run
 from .workloads import build_workload, list_scenarios, load_scenario
+from .workloads.estimate import MAX_DURATION_S
 
 #: The headline comparison of the cover letter (``defragsim demo``, and
 #: ``defragsim figures`` without configurations): label -> spec.
@@ -61,13 +69,14 @@ def _compile_notice() -> None:
 README_FIGURE = Path("docs") / "storm-reclaim.png"
 
 
-def _seed_list(args) -> list[int]:
-    """``--seeds N --seed0 S`` -> [S, S+1, ..., S+N-1]."""
+def _seed_list(args) -> range:
+    """``--seeds N --seed0 S`` -> S, S+1, ..., S+N-1 (a range: compare checks
+    what N seeds need before it makes the list)."""
     if args.seeds < 1:
         raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
     if args.seed0 < 0:
         raise ConfigError(f"--seed0: must be at least 0, got {args.seed0}")
-    return list(range(args.seed0, args.seed0 + args.seeds))
+    return range(args.seed0, args.seed0 + args.seeds)
 
 
 def _specs(args, *, at_least: int, where: str) -> list:
@@ -123,15 +132,14 @@ def write_outputs(result, out: Path) -> list[str]:
 def cmd_run(args) -> int:
     sc = load_scenario(args.scenario)
     cfg = _config_from_args(args, sc)
-    if not args.growth_scale >= 0:
-        raise ConfigError(f"growth_scale: must be >= 0, got {args.growth_scale}")
     if args.map_text and args.json:
         raise ConfigError("--map-text: not with --json (the map is text; --out writes pageblocks.txt)")
     wl = build_workload(sc, cfg, duration=args.duration, growth_scale=args.growth_scale)
     _compile_notice()
     result = run(wl, cfg, progress=not args.json and sys.stderr.isatty())
     if args.out:
-        write_outputs(result, Path(args.out))
+        with staged(args.out) as st:
+            write_outputs(result, st.tmp)
     if args.json:
         print(json.dumps(result.to_json_dict()))
     else:
@@ -165,7 +173,7 @@ def _write_replay(rp, out: Path, table: str) -> None:
         plot, plt = _plot()
         axes = plot.plot_machine_vs_model(pbmap, rp.result)
         fig = axes[0].figure
-        fig.tight_layout()
+        plot.finish_figure(fig, plot.caption_text(rp.result))
         plot.save_figure(fig, out / "pageblocks_machine_vs_model")
         plt.close(fig)
 
@@ -188,7 +196,8 @@ def cmd_replay(args) -> int:
                 progress=not args.json and sys.stderr.isatty())
     table = rp.observed_vs_model()
     if args.out:
-        _write_replay(rp, Path(args.out), table)
+        with staged(args.out) as st:
+            _write_replay(rp, st.tmp, table)
     if args.json:
         d = rp.result.to_json_dict()
         d["trace"] = rp.trace.summary()
@@ -254,7 +263,8 @@ def cmd_compare(args) -> int:
     table = "\n".join(parts)
     print(table, end="")
     if args.out:
-        _write_comparison(cmp, Path(args.out), table=table)
+        with staged(args.out) as st:
+            _write_comparison(cmp, st.tmp, table=table)
         print(f"wrote {args.out}/report.txt, metrics.csv, "
               "{pageblocks,pageblocks_diff,extfrag,swap,stall,retries}.{png,svg} and runs/ "
               f"(figures: seed {cmp.seeds[cmp.figure_seed_index()]}, the median by swap-out)")
@@ -271,7 +281,8 @@ def cmd_figures(args) -> int:
     if args.readme:
         files = [plot.readme_figure(cmp, README_FIGURE)]
     else:
-        files = plot.write_compare_figures(cmp, Path(args.out))
+        with staged(args.out) as st:
+            files = st.final(plot.write_compare_figures(cmp, st.tmp))
     print("\n".join(files))
     return 0
 
@@ -291,7 +302,8 @@ def cmd_demo(args) -> int:
     text = "\n".join([headline_table(cmp, command=args.command),
                       remains_sentence(cmp, labels[1], labels[2]),
                       cmp.table(full=True, width=100), fallback_table(cmp)])
-    _write_comparison(cmp, out, table=text)
+    with staged(out) as st:
+        _write_comparison(cmp, st.tmp, table=text)
     print(text, end="")
     print(f"wrote {out}/report.txt (the tables above), metrics.csv, "
           f"{{pageblocks,pageblocks_diff,extfrag,swap,stall,retries}}.{{png,svg}} and {out}/runs/ "
@@ -359,20 +371,28 @@ def cmd_onset(args) -> int:
     print(summary)
     print(lines, end="")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "onset.csv", index=False)
-        (out / "onset.txt").write_text(summary + "\n" + lines)
-        plot, plt = _plot()
-        axes = plot.plot_onset(df)
-        fig = axes[0].figure
-        fig.suptitle(f"storm onset: {df['config'].nunique()} configs, "
-                     f"{df['seed'].nunique()} seed(s), {df['duration_s'].iloc[0]:g} s", fontsize=9)
-        fig.tight_layout()
-        plot.save_figure(fig, out / "onset")
-        plt.close(fig)
-        print(f"wrote {out}/onset.{{csv,txt,png,svg}}")
+        with staged(args.out) as st:
+            _write_onset(df, summary + "\n" + lines, st.tmp, scenario=args.scenario,
+                         kernel=args.kernel or "mm-2026")
+        print(f"wrote {args.out}/onset.{{csv,txt,png,svg}}")
     return 0
+
+
+def _write_onset(df, text: str, out: Path, *, scenario: str, kernel: str) -> None:
+    """``onset --out``: onset.csv, onset.txt and the figure (with its caption line)."""
+    df.to_csv(out / "onset.csv", index=False)
+    (out / "onset.txt").write_text(text)
+    plot, plt = _plot()
+    axes = plot.plot_onset(df)
+    fig = axes[0].figure
+    seeds, dur = sorted(df["seed"].unique()), df["duration_s"].iloc[0]
+    scales = ",".join(f"{x:g}" for x in sorted(df["growth_scale"].unique()))
+    caption = plot.provenance_caption(f"{scenario}, {dur:g} s, growth_scale {scales}",
+                                      seeds=seeds, kernel=kernel)
+    plot.finish_figure(fig, caption, suptitle=f"storm onset: {df['config'].nunique()} configs, "
+                                              f"{len(seeds)} seed(s), {dur:g} s")
+    plot.save_figure(fig, out / "onset")
+    plt.close(fig)
 
 
 # -- the parser: option groups shared by the subcommands --------------------------------
@@ -502,7 +522,7 @@ def _parser_compare(sub) -> None:
     _add_out(fg, default="out/figures", what="the figures go here")
     fg.add_argument("--readme", action="store_true",
                     help=f"write only the README's example figure, {README_FIGURE} (reclaim and "
-                    "swap side by side; regenerate it with: defragsim figures --readme)")
+                    "swap side by side; the README regenerates it with: defragsim figures --readme --mem 512M --duration 20 --seed0 1)")
     fg.set_defaults(fn=cmd_figures)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     _add_scenario(o, default="storm")
@@ -556,6 +576,7 @@ def _parser_sweep(sub) -> None:
     sw = sub.add_parser("sweep", help="every patch combination x seeds (x memory sizes x "
                         "defrag modes) in parallel, resumable; means and 95%% intervals")
     _add_scenario(sw)
+    _add_baseline(sw)
     sw.add_argument("--patches", action="append", metavar="SPECS",
                     help="all-combinations (default: the 12 subsets the kernel can have) or patch "
                     "sets separated by ';', e.g. 'none;all;2,3,4' (repeatable)")
@@ -634,13 +655,44 @@ def build_parser() -> argparse.ArgumentParser:
 # -- errors ---------------------------------------------------------------------------
 
 def _check_args(args) -> None:
-    """Checks that need no work, before any: a bad value fails at once."""
+    """Checks that need no work, before any: a bad value fails at once, and
+    an output folder that cannot be written before a simulation runs."""
+    _check_numbers(args)
+    for opt in ("out", "o"):
+        if getattr(args, opt, None) and not (opt == "out" and getattr(args, "readme", False)):
+            check_out_dir(Path(getattr(args, opt)), option=f"--{opt}" if opt == "out" else "-o")
     if getattr(args, "defrag_mode", 0) not in (0, 1):
         raise ConfigError(f"config.defrag_mode: must be 0 or 1, got {args.defrag_mode}")
     thp = getattr(args, "thp_defrag", None)
     if thp is not None and thp not in THP_DEFRAG_SETTINGS:
         raise ConfigError(f"config.thp_defrag: expected one of {', '.join(THP_DEFRAG_SETTINGS)}, "
                           f"got {thp!r}")
+
+
+def _check_numbers(args) -> None:
+    """--duration, --growth-scale, --seeds, --seed0: in range and finite."""
+    dur = getattr(args, "duration", None)
+    if dur is not None and not (0 < dur <= MAX_DURATION_S):
+        raise ConfigError(f"--duration: must be a positive number of seconds (at most "
+                          f"{MAX_DURATION_S:.3g}), got {dur:g}")
+    g = getattr(args, "growth_scale", None)
+    if g is not None and not (g >= 0 and math.isfinite(g)):
+        raise ConfigError(f"--growth-scale: must be a finite number >= 0, got {g:g}")
+    if getattr(args, "seeds", None) is not None and getattr(args, "seed0", None) is not None:
+        _seed_list(args)
+
+
+def _input_error(e: BaseException) -> str:
+    """The one line for an input-caused failure that escaped the readers."""
+    if isinstance(e, MemoryError):
+        return "out of memory: the run needs more than this machine has (a smaller --mem, " \
+            "--duration or --seeds?)"
+    if isinstance(e, RecursionError):
+        return "input nested too deeply"
+    if isinstance(e, UnicodeDecodeError):
+        return f"input is not UTF-8 text: byte 0x{e.object[e.start]:02x} at offset {e.start}"
+    where = e.filename if getattr(e, "filename", None) else None
+    return f"{where}: {e.strerror or e}" if where else (e.strerror or str(e))
 
 
 def main(argv=None) -> int:
@@ -652,6 +704,10 @@ def main(argv=None) -> int:
         return args.fn(args)
     except DefragsimError as e:
         print(f"defragsim: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError, MemoryError, RecursionError) as e:
+        # the last resort: the readers name file and line; never a traceback
+        print(f"defragsim: error: {_input_error(e)}", file=sys.stderr)
         return 2
 
 

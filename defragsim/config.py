@@ -19,7 +19,7 @@ from .kernels import DEFAULT_KERNEL, SERIES_BASE, SWITCHES, baseline
 
 from .errors import ConfigError
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
@@ -135,7 +135,7 @@ class Patches:
             for part in re.split(r"[,\s+]+", s):
                 if not part:
                     continue
-                if not part.isdigit():
+                if not (part.isascii() and part.isdigit()):    # not "²" (isdigit() alone takes it)
                     raise ConfigError(f"patches: cannot parse {spec!r} (use none, all, or e.g. 2,3,4)")
                 nums.append(int(part))
             return cls.from_numbers(nums)

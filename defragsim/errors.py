@@ -37,3 +37,9 @@ class SweepError(DefragsimError, RuntimeError):
     """A sweep that cannot run as asked: a bad patch spec, executor or seed count, or a
     stored result that does not reproduce.  (Failed tasks are not an input error:
     ``analysis.sweep.SweepTaskError``, exit 1.)"""
+
+
+class OutputError(DefragsimError, OSError):
+    """An output folder or file that cannot be written (``--out`` a file, under a
+    file, unwritable, or a full disk): names the path and the problem.  Still an
+    ``OSError``."""

@@ -86,6 +86,8 @@ COMPOSITES = {
     "__GFP_RECLAIM": __GFP_RECLAIM,
 }
 NAMES = {**FLAG_BITS, **COMPOSITES, "GFP_NOWAIT": GFP_NOWAIT}
+#: gfp_t is an unsigned int
+GFP_T_MAX = 0xFFFFFFFF
 ALL_KNOWN_BITS = 0
 for _v in FLAG_BITS.values():
     ALL_KNOWN_BITS |= _v
@@ -101,6 +103,8 @@ def parse_gfp(text: str | int, *, where: str = "gfp") -> int:
     if isinstance(text, (int,)) and not isinstance(text, bool):
         if text < 0:
             raise GfpError(f"{where}: negative gfp mask {text}")
+        if text > GFP_T_MAX:
+            raise GfpError(f"{where}: gfp mask {text:#x} is wider than gfp_t (32 bits)")
         return int(text)
     if not isinstance(text, str):
         raise GfpError(f"{where}: expected a gfp string, got {type(text).__name__}")
@@ -109,9 +113,12 @@ def parse_gfp(text: str | int, *, where: str = "gfp") -> int:
         raise GfpError(f"{where}: empty gfp string")
     if s.lower().startswith("0x"):
         try:
-            return int(s, 16)
+            mask = int(s, 16)
         except ValueError:
             raise GfpError(f"{where}: bad hex gfp mask {s!r}") from None
+        if mask > GFP_T_MAX:
+            raise GfpError(f"{where}: gfp mask {s} is wider than gfp_t (32 bits)")
+        return mask
     mask = 0
     for part in s.split("|"):
         name = part.strip()

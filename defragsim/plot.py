@@ -67,16 +67,17 @@ def _ax(ax=None, figsize=(6, 3), *, ncols: int = 1):
     return axes[0, 0] if ncols == 1 else axes[0]
 
 
-def new_figure(ncols: int = 1, *, figsize, dpi: int = 72, **adjust):
+def new_figure(ncols: int = 1, *, figsize, dpi: int = 72, nrows: int = 1, **adjust):
     """``(fig, axes)``: a figure outside pyplot, for a program that keeps it
     and redraws it (a notebook's inline backend never shows it by itself,
     pyplot never holds on to it).  ``adjust``: subplot parameters (left,
-    right, bottom, top, wspace).  ``axes`` is one Axes, or an array of
-    ``ncols``."""
+    right, bottom, top, wspace, hspace).  ``axes`` is one Axes, or an array
+    of ``ncols`` (``nrows`` > 1: of nrows x ncols, row by row)."""
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, ncols, squeeze=False, gridspec_kw=adjust or None)[0]
-    return fig, (axes[0] if ncols == 1 else axes)
+    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=adjust or None)
+    axes = axes.ravel() if nrows > 1 else axes[0]
+    return fig, (axes[0] if ncols * nrows == 1 else axes)
 
 
 def figure_png(fig, *, compress_level: int = 1) -> bytes:
@@ -205,6 +206,16 @@ def caption_text(result, *, seeds=None, seed=None, by: str = "pswpout") -> str:
             f"{who} | defragsim {__version__}, model {model_hash_short()}")
 
 
+def provenance_caption(what: str, *, seeds=(), mem: str | None = None,
+                       kernel: str = "mm-2026") -> str:
+    """A caption line for a figure of many runs (a sweep, the onset): what
+    was run, memory, kernel baseline, seeds, version and model hash."""
+    parts = [what] + ([mem] if mem else []) + [f"kernel {kernel}"]
+    if len(seeds):
+        parts.append(f"seeds {','.join(map(str, seeds))}")
+    return " | ".join(parts + [f"defragsim {__version__}, model {model_hash_short()}"])
+
+
 def add_caption(fig, text: str, *, fontsize: float = 7):
     """The caption line under ``fig`` (kept when drawn again: its text is set)."""
     for t in fig.texts:
@@ -308,14 +319,25 @@ def _all_zero(ax) -> bool:
 def _rescale(ax) -> None:
     """Fit the limits to the data; a panel whose lines are all zero is drawn
     from 0 with "none" in it (not around 0 from -0.04 to 0.04)."""
+    ax.set_autoscaley_on(True)         # a limit set by the last draw stops autoscaling
     ax.relim()
     ax.autoscale_view()
-    zero = ax.get_yscale() == "linear" and _all_zero(ax)
+    linear = ax.get_yscale() == "linear"
+    zero = linear and _all_zero(ax)
     note = [_text(ax, "none:note", 0.5, 0.5, "none", ha="center", va="center",
                   transform=ax.transAxes, fontsize=9, color="#777777")] if zero else []
     _keep(ax, "none:", note)
     if zero:
         ax.set_ylim(0, 1)
+    elif linear and _data_min(ax) >= 0:
+        ax.set_ylim(bottom=0)          # counts and rates: from 0, no margin below
+
+
+def _data_min(ax) -> float:
+    """The lowest finite y value of the lines of ``ax`` (0 without any)."""
+    ys = [np.asarray(ln.get_ydata(), float) for ln in ax.lines]
+    ys = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.zeros(0)
+    return float(ys.min()) if len(ys) else 0.0
 
 
 def share_y(axes) -> None:
@@ -326,12 +348,11 @@ def share_y(axes) -> None:
     lims = [ax.get_ylim() for ax in axes if not _all_zero(ax)]
     if not lims:
         return
-    lo, hi = min(min(l) for l in lims), max(max(l) for l in lims)
+    lo, hi = min(min(lim) for lim in lims), max(max(lim) for lim in lims)
+    if all(_data_min(ax) >= 0 for ax in axes):
+        lo = 0.0
     for ax in axes:
-        if ax.get_yscale() == "linear":
-            ax.set_ylim(min(lo, 0.0), hi)
-        else:
-            ax.set_ylim(lo, hi)
+        ax.set_ylim(lo, hi)
 
 
 def _legend(ax, handles, **kw) -> None:
@@ -465,9 +486,9 @@ def plot_pageblock_map(result, ax=None, *, snapshot: int = -1, legend: bool = Tr
     img, (rows, cols) = pageblock_image(result, snapshot, shade_free=shade_free)
     _image(ax, "pageblocks", img)
     _zone_boundary(ax, result, rows, cols)
-    _keep(ax, "pageblocks:mixed", [])
-    _keep(ax, "pageblocks:polluted", [])
     dots = _block_marks(ax, result, snapshot, cols) if marks else []
+    _keep(ax, "pageblocks:mixed", dots)
+    _keep(ax, "pageblocks:polluted", dots)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
     _map_axes(ax, result, rows, cols)
@@ -536,6 +557,8 @@ def plot_blocks_over_time(result, ax=None):
     return ax
 
 
+#: one letter per migratetype (the text map's letters)
+_TYPE_LETTER = "UMRHCI"
 #: markers of the fallback (source) type in the extfrag plot
 _FALLBACK_MARKERS = {C.MIGRATE_UNMOVABLE: "o", C.MIGRATE_MOVABLE: "s", C.MIGRATE_RECLAIMABLE: "^",
                      C.MIGRATE_HIGHATOMIC: "D", C.MIGRATE_CMA: "v", C.MIGRATE_ISOLATE: "x"}
@@ -548,7 +571,8 @@ def plot_extfrag(result, ax=None, *, bin_s: float | None = None, baseline=None):
     """mm_page_alloc_extfrag events over time by fallback pair (requested <-
     fallback type), as events per bin: colour = the requested type, line
     style and marker = the fallback type; claims (change_ownership=1) and
-    steals are separate lines (legend: "claim"/"steal" with their counts).
+    steals are separate lines (legend: "U from M claim: N", U M R H being
+    Unmovable, Movable, Reclaimable, HighAtomic, with the event counts).
     The legend is outside the axes.  ``baseline``: its events of all pairs,
     grey dashed."""
     ax = _ax(ax, (7, 3))
@@ -564,20 +588,21 @@ def plot_extfrag(result, ax=None, *, bin_s: float | None = None, baseline=None):
                            marker=_FALLBACK_MARKERS[b], ms=4 if co else 3,
                            mfc=MIGRATETYPE_COLORS[a] if co else "white",
                            markevery=max(1, len(h) // 10), lw=1.2 if co else 0.9,
-                           label=f"{C.MIGRATETYPE_NAMES[a]} from {C.MIGRATETYPE_NAMES[b]}"
-                                 f" ({'claim' if co else 'steal'}, {len(g):,})"))
+                           label=f"{_TYPE_LETTER[a]} from {_TYPE_LETTER[b]}"
+                                 f" {'claim' if co else 'steal'}: {len(g):,}"))
     if baseline is not None:
         h, _ = np.histogram(baseline.extfrag["t"].to_numpy(), bins=edges)
         lines.append(_line(ax, "extfrag:baseline", edges[:-1], h, drawstyle="steps-post",
                            color="#777777", ls="--", lw=0.9, marker="",
-                           label=f"baseline, all pairs ({len(baseline.extfrag):,})"))
+                           label=f"all (base): {len(baseline.extfrag):,}"))
     _keep(ax, "extfrag:", lines)
     _rescale(ax)
     if not lines:
         _named(ax, "none:note").set_text("no extfrag events")
     ax.set_xlim(0, dur)
     _labels(ax, "time (s)", f"events per {bin_s:.2g} s", title_for(result, "mm_page_alloc_extfrag"))
-    _legend_outside(ax, lines)
+    _legend_outside(ax, lines, title="requested from fallback" if lines else None,
+                    title_fontsize=7)
     return ax
 
 
@@ -622,15 +647,15 @@ def _per_type_rates(ts, prefix):
 
 def _with_baseline(result, baseline):
     """(result, line style, label tag) of the result and of the baseline, if any."""
-    return [(r, ls, tag) for r, ls, tag in ((result, "-", ""), (baseline, "--", " (baseline)"))
+    return [(r, ls, tag) for r, ls, tag in ((result, "-", ""), (baseline, "--", " (base)"))
             if r is not None]
 
 
 #: reclaim and swap series of plot_swap: column, colour, label
-_RECLAIM_SERIES = (("pgsteal_kswapd", "#0072B2", "kswapd reclaim (pgsteal_kswapd)"),
-                   ("pgsteal_direct", "#D55E00", "direct reclaim (pgsteal_direct)"),
-                   ("pswpout", "#000000", "swap-out (pswpout)"),
-                   ("pswpin", "#999999", "swap-in (pswpin)"))
+_RECLAIM_SERIES = (("pgsteal_kswapd", "#0072B2", "kswapd"),
+                   ("pgsteal_direct", "#D55E00", "direct"),
+                   ("pswpout", "#000000", "pswpout"),
+                   ("pswpin", "#999999", "pswpin"))
 
 
 def plot_swap(result, ax=None, *, baseline=None):
@@ -638,15 +663,18 @@ def plot_swap(result, ax=None, *, baseline=None):
     (pgsteal_kswapd) and direct reclaim in the allocating task
     (pgsteal_direct), with swap-out and swap-in (the series removes the
     direct reclaim of the storm; kswapd keeps reclaiming).  Legend counts are
-    pages; ``baseline``: dashed."""
+    pages ("kswapd" is pgsteal_kswapd, "direct" pgsteal_direct); ``baseline``:
+    dashed."""
     ax = _ax(ax, (7, 3))
     lines = []
     for r, ls, tag in _with_baseline(result, baseline):
         ts = r.timeseries
         for col, color, label in _RECLAIM_SERIES:
             t, v = _rate(ts, col)
+            front = col == "pgsteal_direct"           # on top: the series' effect
             lines.append(_line(ax, f"swap:{col}{tag}", t, v * _MIB, color=color, ls=ls,
-                               lw=0.9 if tag else 1.3, alpha=0.7 if tag else 1.0,
+                               lw=0.9 if tag else (1.8 if front else 1.1),
+                               zorder=3 if front else 2, alpha=0.7 if tag else 1.0,
                                label=f"{label}{tag}: {int(ts[col].iloc[-1]):,}"))
     _keep(ax, "swap:", lines)
     _rescale(ax)
@@ -665,14 +693,14 @@ def plot_stall(result, ax=None, *, baseline=None):
         ts = r.timeseries
         lines += [_line(ax, f"stall:{mt}{tag}", t, 100.0 * v / 1e9, color=MIGRATETYPE_COLORS[mt],
                         ls=ls, lw=0.9 if tag else 1.3,
-                        label=f"{C.MIGRATETYPE_NAMES[mt]} requests{tag}")
+                        label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}")
                   for mt, t, v, _ in _per_type_rates(ts, "stall_ns")]
     t, v = _rate(result.timeseries, "psi_some_ns")
     lines.append(_line(ax, "stall:psi", t, np.minimum(100.0 * v / 1e9, 100.0), color="#000000",
-                       ls=":", lw=0.8, label="all (incl. kswapd), capped at 100"))
+                       ls=":", lw=0.8, label="all incl. kswapd"))
     _keep(ax, "stall:", lines)
     _rescale(ax)
-    _labels(ax, "time (s)", "stall (% of wall time)", title_for(result, "memory stall"))
+    _labels(ax, "time (s)", "stall, % of wall time", title_for(result, "memory stall by request type"))
     _legend_outside(ax, lines)
     return ax
 
@@ -699,7 +727,8 @@ def plot_thp(result, ax=None, *, baseline=None):
         t = ts.index.to_numpy()
         for col, color in (("thp_fault_alloc", "#009E73"), ("thp_fault_fallback", "#D55E00")):
             lines.append(_line(ax, f"thp:{col}{tag}", t, ts[col].to_numpy(), ls=ls, color=color,
-                               label=f"{col}{tag} ({int(ts[col].iloc[-1]):,})"))
+                               label=f"{col.removeprefix('thp_fault_')}{tag}: "
+                                     f"{int(ts[col].iloc[-1]):,}"))
     _keep(ax, "thp:", lines)
     _rescale(ax)
     _labels(ax, "time (s)", "THP faults (cumulative)", title_for(result, "THP faults"))
@@ -758,7 +787,8 @@ def plot_latency(result, ax=None, *, baseline=None):
     """Allocation latency: the fraction of requests whose stall in the
     allocator (the slowpath: direct reclaim, compaction, retries) was longer
     than x, by request type, on log axes (power-of-two buckets of
-    ``result.latency_hist``; refault IO is in the stall plot, not here).
+    ``result.latency_hist``; refault IO is in the stall plot, not here).  The
+    legend gives each type's share of requests that stalled at all.
     Dashed: a baseline result, if given."""
     ax = _ax(ax, (7, 3))
     lines = []
@@ -771,22 +801,21 @@ def plot_latency(result, ax=None, *, baseline=None):
             x, y, share = curve
             lines.append(_line(ax, f"latency:{mt}{tag}", x / 1e3, y, drawstyle="steps-post",
                                ls=ls, color=MIGRATETYPE_COLORS[mt],
-                               label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}: {_pct(100 * share)} of "
-                                     f"{int(h[mt].sum()):,} stalled"))
-    if lines:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    else:
-        ax.set_xscale("linear")
-        ax.set_yscale("linear")
+                               label=f"{C.MIGRATETYPE_NAMES[mt]}{tag}: {_pct(100 * share)}"))
+    drawn = bool(lines)
+    if baseline is not None and not any(ln.get_gid().endswith("(base)") for ln in lines):
+        lines.append(_line(ax, "latency:none (base)", [], [], ls="--", color="#777777",
+                           label="(base): none stalled"))
+    ax.set_xscale("log" if drawn else "linear")
+    ax.set_yscale("log" if drawn else "linear")
     _keep(ax, "latency:", lines)
     _rescale(ax)
-    if lines:
+    if drawn:
         _log_ticks(ax)
     else:
         _named(ax, "none:note").set_text("no request stalled")
     _labels(ax, "stall longer than", "fraction of requests",
-            title_for(result, "allocation latency"))
+            title_for(result, "allocation latency (share stalled)"))
     _legend_outside(ax, lines)
     return ax
 
@@ -887,16 +916,20 @@ def sweep_intervals(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def plot_sweep(data: pd.DataFrame, ax=None, *, metric: str = "pswpout",
-               ylabel: str | None = None, title: str | None = None, log: bool | None = None):
+               ylabel: str | None = None, title: str | None = None, log: bool | None = None,
+               order=None):
     """One metric of a sweep: a bar per configuration (in the data's order),
     its mean over the seeds.  ``data`` is the long frame of
     :meth:`SweepResult.frame` (config, seed, metric, value: the bars get a
     95% bootstrap interval that respects the data, and every seed's value as
     a dot) or its :meth:`SweepResult.summary` (config, metric, n, mean, ci95:
     the Student t interval, cut at zero for counts).  ``log``: a log y scale
-    (default: when the means span more than two decades).  The title says n."""
+    (default: when the means span more than two decades).  ``order``: the
+    configurations, in this order (default: the data's).  The title says n."""
     if "value" in data.columns:
         g = sweep_intervals(data, metric)
+        if order is not None:
+            g = g.set_index("config").reindex(list(order)).reset_index()
         lo, hi = g["lo"].to_numpy(), g["hi"].to_numpy()
         what = "95% bootstrap interval, dots: seeds"
     else:
@@ -997,12 +1030,10 @@ def readme_figure(cmp, path, *, seed_index: int | None = None) -> str:
     ``cmp`` side by side on one y range, with the caption; a small PNG."""
     i = cmp.figure_seed_index() if seed_index is None else seed_index
     rs = [r[i] for r in cmp.results.values()]
-    fig, axes = plt.subplots(1, len(rs), figsize=(4.6 * len(rs), 3.1), squeeze=False)
+    fig, axes = plt.subplots(1, len(rs), figsize=(5.4 * len(rs), 2.9), squeeze=False)
     for ax, (lab, r) in zip(axes[0], zip(cmp.results, rs)):
         plot_swap(r, ax=ax)
-        ax.set_title(f"{lab}: reclaim and swap", fontsize=9)
-        if ax is not axes[0][-1]:
-            _legend(ax, [])
+        ax.set_title(f"{lab} ({patches_text(r.config.patches)}): reclaim and swap", fontsize=9)
     share_y(axes)
     finish_figure(fig, compare_caption(cmp, i))
     path = Path(path)

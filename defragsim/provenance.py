@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -42,20 +41,46 @@ def model_hash_short() -> str:
     return model_sha256()[:12]
 
 
-def _numba_cache_root() -> Path | None:
-    """Where numba caches the model's compiled code, found without importing
-    numba (the rule of :mod:`defragsim._jit`): NUMBA_CACHE_DIR, else the
-    checkout's ``.numba-cache`` in a source checkout, else None
-    (``__pycache__`` beside each module)."""
+#: The source files numba compiles (the jitted kernels and what they read at
+#: compile time: module constants, Params).  Their hash names the cache folder.
+JIT_SOURCES = ("mm", "workloads/_traceparse.py", "sim/recorder.py", "constants.py", "gfp.py",
+               "config.py", "kernels.py", "_jit.py")
+
+
+@functools.lru_cache(maxsize=1)
+def jit_source_tag() -> str:
+    """``jit-<12 hex digits>``: a hash of :data:`JIT_SOURCES`.  numba keys a
+    cached function on its own file only, but a kernel's machine code embeds
+    the code of the kernels it calls and the module constants it reads: after
+    an edit of one file, callers in unchanged files would load stale code.
+    defragsim keeps each version of the sources in its own cache folder, so a
+    changed model is always compiled afresh (and switching back is instant)."""
+    h = hashlib.sha256()
+    for part in JIT_SOURCES:
+        p = _PKG / part
+        for f in (sorted(p.rglob("*.py")) if p.is_dir() else [p]):
+            h.update(f.relative_to(_PKG).as_posix().encode() + b"\0"
+                     + f.read_bytes().replace(b"\r\n", b"\n"))
+    return "jit-" + h.hexdigest()[:12]
+
+
+def numba_cache_base() -> Path | None:
+    """The cache root the user chose (NUMBA_CACHE_DIR), else the checkout's
+    ``.numba-cache``, else None (an installed package: ``__pycache__``)."""
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
         return Path(env)
-    numba = sys.modules.get("numba")
-    if numba is not None and numba.config.CACHE_DIR:
-        return Path(numba.config.CACHE_DIR)
     if (_PKG.parent / "pyproject.toml").is_file():
         return _PKG.parent / ".numba-cache"
     return None
+
+
+def _numba_cache_root() -> Path | None:
+    """Where numba caches the model's compiled code, found without importing
+    numba (the rule of :mod:`defragsim._jit`): ``<base>/jit-<hash>`` under
+    :func:`numba_cache_base`, else None (``__pycache__`` beside each module)."""
+    base = numba_cache_base()
+    return base / jit_source_tag() if base is not None else None
 
 
 def model_cache_cold() -> bool:

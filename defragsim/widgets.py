@@ -3,16 +3,28 @@
 ``PatchExplorer()`` in a cell shows the whole app: one checkbox per patch
 (labelled with its subject line), vm.defrag_mode, a scenario chooser (the
 synthetic scenarios and the shipped real traces), memory size, seed and
-duration, a Run button, a status line with the run's progress, and the plots
-(pageblock map with a time slider, swap activity, extfrag events by fallback
-pair, memory stall, allocation latency, THP faults) and a counters table.
-"Pin as baseline" keeps the current result beside the next ones (A/B) with
-deltas.  Results are cached by configuration, so toggling back is instant.
-Errors are shown in the widget, never swallowed.
+duration, a Run button, a status line with the run's progress, the
+pageblock map with a time slider (seconds) beside the counters table, and
+six panels in two columns (reclaim and swap, extfrag events by fallback
+pair, memory stall, allocation latency, THP faults, pageblock types).  "Pin
+as baseline" keeps the current result: its map is drawn beside the current
+one, every panel overlays it dashed, the table shows deltas, and a pinned
+run of another scenario or size is named in a red warning.  Results are
+cached by configuration, so toggling back is instant.  Errors are shown in
+the widget, never swallowed; a refused configuration (patch 4 without 3)
+greys the plots out, which still show the last run, and says why.
+"Copy table as text" shows the mail-ready table in a text box, "Save
+figures" writes both figures as PNG (200 dpi) and SVG under ``out_dir``.
 
-The two figures (the map, the five panels) are built once; a rerun or a
-slider move updates their artists in place (:mod:`defragsim.plot` draws on
-the same axes again) and renders them to PNG.
+A real trace takes its memory size, sysctls and duration from the trace
+and its snapshot (the memory box and "seconds" = 0 are set when the
+scenario is chosen; a memory chosen afterwards scales the snapshot).
+
+Importing this module is cheap: the simulator, the workloads and matplotlib
+(about two seconds of imports, then minutes of compiling with an empty numba
+cache) load on the first run, so the explorer and its status line show at
+once.  The two figures are built on the first draw and then updated in
+place (:mod:`defragsim.plot` draws on the same axes again).
 
 Headless use (tests, notebooks in CI): set the widgets' values and call
 ``explorer.run_button.click()``; every output is an ``ipywidgets.Output``
@@ -22,28 +34,72 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import time
 import traceback
+from pathlib import Path
 
 import ipywidgets as W
 from IPython.display import display
 
-from . import plot
-from .config import PATCH_SUBJECTS, Config, ConfigError, Patches, parse_size
-from .sim import run as run_model
-from .workloads import build_workload, list_scenarios
+from .config import PATCH_SUBJECTS, Config, ConfigError, Patches, format_size, parse_size
+from .provenance import __version__, model_cache_cold, model_hash_short
 
 MEM_CHOICES = ["128M", "256M", "512M", "1G", "2G", "4G"]
 PATCH_NUMBERS = (1, 2, 3, 4)
+#: the figures' resolution and their smallest font: 7 pt at 100 dpi is 9.7
+#: px, 9 px or more while the browser shows the figure at 93% of its size or
+#: more (a 1440x900 JupyterLab shows the 1020-pixel panels whole)
+FIGURE_DPI = 100
+MIN_FONT_PT = 7
+#: what the status line says before and during a run that compiles the model
+COMPILING = "compiling the model (first run only, a few minutes)"
 _compiled = {"done": False}
 
 #: the map figure: (width, height) in inches with and without a pinned
 #: baseline beside the current map, and its subplot parameters
-_MAP_SIZE = {True: (10, 4.6), False: (6, 4.6)}
-_MAP_ADJUST = dict(left=0.1, right=0.97, bottom=0.22, top=0.92, wspace=0.25)
-_MAP_ALONE = [_MAP_ADJUST["left"], _MAP_ADJUST["bottom"], _MAP_ADJUST["right"] - _MAP_ADJUST["left"],
-              _MAP_ADJUST["top"] - _MAP_ADJUST["bottom"]]
-_PANELS_ADJUST = dict(left=0.035, right=0.995, bottom=0.17, top=0.9, wspace=0.3)
+_MAP_SIZE = {True: (10.2, 4.8), False: (6.2, 4.8)}
+_MAP_ADJUST = dict(left=0.14, right=0.88, bottom=0.25, top=0.9, wspace=0.55)
+_MAP_ALONE = [0.16, 0.25, 0.66, 0.65]
+#: the panels: two columns, three rows, legends right of each panel
+_PANELS_SIZE = (10.2, 8.4)
+_PANELS_ADJUST = dict(left=0.07, right=0.84, bottom=0.07, top=0.92, wspace=0.68, hspace=0.55)
+_SAVE_DPI = 200
+_RIGHT = "style='text-align:right;padding-left:1em'"
+
+
+def _import_face():
+    """The plot module, the simulator's run() and the workloads' builders,
+    imported on the first run (see the module docstring)."""
+    # lazily: numba, pandas, pyplot and the kernel mirror take seconds to import
+    from . import plot
+    from .sim import run as run_model  # lazily, as above
+    from .workloads import build_workload, list_scenarios, load_scenario  # lazily, as above
+    from .workloads.snapshot import Snapshot, find_snapshot  # lazily, as above
+    return dict(plot=plot, run=run_model, build_workload=build_workload,
+                list_scenarios=list_scenarios, load_scenario=load_scenario,
+                Snapshot=Snapshot, find_snapshot=find_snapshot)
+
+
+_FACE: dict = {}
+
+
+def _face(name):
+    if not _FACE:
+        _FACE.update(_import_face())
+    return _FACE[name]
+
+
+def scenario_names() -> list[str]:
+    """The shipped scenarios' names, from the files in ``data/scenarios`` as
+    :func:`defragsim.workloads.scenarios.scenario_dir` finds them (listing
+    them through the workloads package would import numba and pandas before
+    the explorer could show)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "data" / "scenarios", here / "data" / "scenarios"):
+        if cand.is_dir():
+            return sorted(p.stem for p in cand.iterdir() if p.suffix in (".toml", ".yaml", ".yml"))
+    return []
 
 
 def _show_png(out: W.Output, png: bytes) -> None:
@@ -54,23 +110,47 @@ def _show_png(out: W.Output, png: bytes) -> None:
                     "data": {"image/png": data, "text/plain": "<figure>"}},)
 
 
+def _greyed(png: bytes) -> bytes:
+    """``png`` in light grey (the plots of a configuration not shown any more)."""
+    from PIL import Image  # lazily: only a refused configuration needs it
+    img = Image.open(io.BytesIO(png)).convert("L").point(lambda v: 150 + v * 105 // 255)
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "png", compress_level=1)
+    return buf.getvalue()
+
+
+def _png_of(out: W.Output) -> bytes | None:
+    if not out.outputs:
+        return None
+    return base64.b64decode(out.outputs[0]["data"]["image/png"])
+
+
 class PatchExplorer:
-    """See the module docstring.  Parameters set the initial widget values."""
+    """See the module docstring.  Parameters set the initial widget values;
+    ``out_dir``: where "Save figures" writes."""
 
     def __init__(self, scenario: str = "storm", *, mem: str = "512M", seed: int = 1,
                  duration: float | None = 20.0, defrag_mode: int = 1, patches="none",
-                 run: bool = False):
-        names = list_scenarios()
+                 run: bool = False, out_dir="out/explorer"):
+        names = scenario_names()
         if scenario not in names:
             raise ConfigError(f"explorer: unknown scenario {scenario!r}; known: {', '.join(names)}")
+        if isinstance(defrag_mode, bool) or defrag_mode not in (0, 1):   # not a traitlets TraitError
+            raise ConfigError(f"explorer: defrag_mode: must be 0 or 1, got {defrag_mode!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+            raise ConfigError(f"explorer: seed: must be an integer in 0..{2**31 - 1}, got {seed!r}")
+        if duration is not None and not (isinstance(duration, (int, float)) and 0 <= duration <= 3600):
+            raise ConfigError(f"explorer: duration: must be 0..3600 seconds, got {duration!r}")
+        parse_size(mem, name="explorer: mem")
+        self.out_dir = Path(out_dir)
         self._build_controls(names, scenario, mem, seed, duration, defrag_mode, Patches.parse(patches))
         self._build_outputs()
-        self._link(names)
+        self._link()
         self.layout = self._compose()
         if run:
             self.run()
 
-    # -- build: the widgets, the state, the figures -----------------------------------
+    # -- build: the widgets and the state (the figures come with the first draw) -----
     def _build_controls(self, names, scenario, mem, seed, duration, defrag_mode, patches):
         self.patch_boxes = [
             W.Checkbox(value=n in patches.numbers(),
@@ -79,8 +159,7 @@ class PatchExplorer:
             for n in PATCH_NUMBERS]
         self.defrag_mode = W.ToggleButtons(options=[("defrag_mode=0", 0), ("defrag_mode=1", 1)],
                                            value=defrag_mode, style={"button_width": "130px"})
-        self.scenario = W.Dropdown(options=list(names), value=scenario, description="scenario",
-                                   tooltip=names.get(scenario, ""))
+        self.scenario = W.Dropdown(options=list(names), value=scenario, description="scenario")
         self.mem = W.Dropdown(options=sorted(set(MEM_CHOICES) | {mem}, key=_size_key), value=mem,
                               description="memory")
         self.seed = W.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed")
@@ -89,55 +168,86 @@ class PatchExplorer:
         self.run_button = W.Button(description="Run", button_style="primary", icon="play")
         self.pin_button = W.Button(description="Pin as baseline", icon="thumb-tack")
         self.unpin_button = W.Button(description="Unpin", disabled=True)
+        self.copy_button = W.Button(description="Copy table as text", icon="clipboard",
+                                    disabled=True)
+        self.save_button = W.Button(description="Save figures", icon="save", disabled=True)
 
     def _build_outputs(self):
-        """The status line, outputs, slider, state, and the two figures (built
-        once: a rerun or a slider move updates their artists)."""
-        self.status = W.HTML(value="<i>press Run</i>")
+        """The status line, outputs, slider and state."""
+        cold = model_cache_cold()
+        self.status = W.HTML(value=f"<i>press Run{' (' + COMPILING + ')' if cold else ''}</i>")
         self.errors = W.Output(layout=W.Layout(max_height="200px", overflow="auto"))
-        self.slider = W.IntSlider(value=0, min=0, max=0, description="snapshot",
-                                  continuous_update=False, layout=W.Layout(width="60%"))
+        self.slider = W.IntSlider(value=0, min=0, max=0, description="time", readout=False,
+                                  continuous_update=False, layout=W.Layout(width="320px"))
+        self.slider_label = W.Label(value="")
         self.map_out = W.Output()
-        self.panels_out = W.Output()      # swap, extfrag, stall, latency, THP: one figure
-        self.table = W.HTML()
+        self.panels_out = W.Output()
+        self.table = W.HTML(layout=W.Layout(min_width="330px", flex="1 1 330px"))
+        self.text_out = W.Textarea(layout=W.Layout(width="100%", height="260px", display="none"))
         self.cache: dict = {}
         self._last_workload = (None, None)
+        self._trace_sized: dict = {}       # trace scenario -> its Config overrides (once sized)
         self.result = None
+        self.result_key = None
         self.baseline = None
+        self.baseline_key = None
         self.baseline_label = ""
-        self._hold_slider = False         # run() moves the slider, then redraws once
-        # the map: [baseline, current]; the baseline's axes are hidden and the
-        # figure narrowed while nothing is pinned
-        self.map_fig, self.map_axes = plot.new_figure(2, figsize=_MAP_SIZE[True], **_MAP_ADJUST)
+        self.stale = ""                    # why the plots show another configuration
+        self._hold_slider = False          # run() moves the slider, then redraws once
+        self.map_fig = self.panels_fig = None
+
+    def _build_figures(self):
+        """The two figures, built once on the first draw: the maps [baseline,
+        current] (the baseline's axes hidden and the figure narrowed while
+        nothing is pinned) and the six panels."""
+        plot = _face("plot")
+        self.map_fig, self.map_axes = plot.new_figure(2, figsize=_MAP_SIZE[True], dpi=FIGURE_DPI,
+                                                      **_MAP_ADJUST)
         self._map_pair = True
         self._map_layout(False)
         self._map_png = plot.BlitPNG(self.map_fig)
-        self.panels_fig, self.panel_axes = plot.new_figure(5, figsize=(23, 3.1), **_PANELS_ADJUST)
+        self.panels_fig, self.panel_axes = plot.new_figure(2, nrows=3, figsize=_PANELS_SIZE,
+                                                           dpi=FIGURE_DPI, **_PANELS_ADJUST)
 
     # -- link: what each control does -------------------------------------------------
-    def _link(self, names):
+    def _link(self):
         self.run_button.on_click(lambda _: self.run())
         self.pin_button.on_click(lambda _: self.pin())
         self.unpin_button.on_click(lambda _: self.unpin())
+        self.copy_button.on_click(lambda _: self.copy_table())
+        self.save_button.on_click(lambda _: self.save_figures())
         self.slider.observe(self._on_slider, names="value")
-        self.scenario.observe(lambda ch: setattr(self.scenario, "tooltip",
-                                                 names.get(ch["new"], "")), names="value")
+        self.scenario.observe(self._on_scenario, names="value")
 
     def _on_slider(self, _change):
+        self._slider_text()
         if not self._hold_slider:
             self._draw_map(whole=False)
+
+    def _on_scenario(self, change):
+        """A newly chosen scenario: its description as the tooltip, and a real
+        trace's memory and duration from the trace and its snapshot."""
+        try:
+            self.scenario.tooltip = _face("list_scenarios")().get(change["new"], "")
+            self._size_trace(change["new"], force=True)
+        except Exception as e:            # shown in the widget, with the traceback
+            self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
 
     # -- compose: the layout ----------------------------------------------------------
     def _compose(self):
         controls = W.VBox([
             W.HBox([W.VBox(self.patch_boxes), W.VBox([self.defrag_mode, self.scenario])]),
             W.HBox([self.mem, self.seed, self.duration]),
-            W.HBox([self.run_button, self.pin_button, self.unpin_button, self.status]),
-            self.errors])
-        return W.VBox([
-            controls,
-            W.HBox([W.VBox([self.map_out, self.slider]), self.table]),
-            self.panels_out])
+            W.HBox([self.run_button, self.pin_button, self.unpin_button, self.copy_button,
+                    self.save_button]),
+            self.status, self.errors])
+        # the map's column as wide as the map (an Output would take the whole row
+        # and push the table under it); the table beside, or under when too narrow
+        self.map_column = W.VBox([self.map_out, W.HBox([self.slider, self.slider_label])],
+                                 layout=W.Layout(width=_map_width(False), flex="0 0 auto"))
+        top = W.HBox([self.map_column, self.table],
+                     layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        return W.VBox([controls, top, self.panels_out, self.text_out])
 
     # -- configuration ----------------------------------------------------------------
     def patches(self) -> Patches:
@@ -153,42 +263,81 @@ class PatchExplorer:
         return (f"{sc} {mem} seed {seed} dm={dm} patches="
                 f"{','.join(map(str, pn)) if pn else 'none'}")
 
+    def _size_trace(self, name: str, *, force: bool = False) -> dict:
+        """A trace scenario's Config overrides from its snapshot (sysctls,
+        swap); the memory box set to the traced machine's and "seconds" to 0
+        (the whole trace) when the scenario is chosen (``force``) or first
+        run.  {} for a synthetic scenario or a trace without a snapshot."""
+        if name in self._trace_sized and not force:
+            return self._trace_sized[name]
+        sc = _face("load_scenario")(name)
+        over = {}
+        if sc.kind == "trace" and sc.params.get("init", "auto") == "auto":
+            d = _face("find_snapshot")(sc.params["trace"])
+            if d is not None:
+                over = _face("Snapshot").load(d).config_overrides()
+                over.pop("defrag_mode", None)
+                mem = format_size(Config(mem=over.pop("mem")).mem)
+                if mem not in self.mem.options:
+                    self.mem.options = sorted(set(self.mem.options) | {mem}, key=_size_key)
+                self.mem.value = mem
+                self.duration.value = 0.0
+                self._set_status(f"{name}: memory ({mem}), sysctls and duration from the trace "
+                                 "and its snapshot; press Run")
+        self._trace_sized[name] = over
+        return over
+
+    def _config(self) -> Config:
+        """The Config of the controls (ConfigError when the kernel cannot have it)."""
+        return Config(mem=self.mem.value, seed=int(self.seed.value),
+                      defrag_mode=int(self.defrag_mode.value), patches=self.patches())
+
     # -- actions ----------------------------------------------------------------------
     def run(self):
         """Run (or fetch from the cache) the current configuration and redraw."""
-        key = self.key()
         self.errors.outputs = ()
         try:
-            cfg = Config(mem=self.mem.value, seed=int(self.seed.value),
-                         defrag_mode=int(self.defrag_mode.value), patches=self.patches())
+            cfg = self._config()
         except ConfigError as e:
-            self._error(str(e))
+            self._refuse(str(e))
             return None
+        if not _FACE:
+            self._set_status(f"{COMPILING}..." if model_cache_cold() else "loading the model...")
+        over = self._size_trace(self.scenario.value)
+        key = self.key()
+        if over:
+            cfg = Config(**{**over, "mem": self.mem.value, "seed": cfg.seed,
+                            "defrag_mode": cfg.defrag_mode, "patches": cfg.patches})
         if key in self.cache:
             self.result = self.cache[key]
             self._set_status(f"{self.label(key)}: cached result")
         elif self._simulate(key, cfg) is None:
             return None
+        self.result_key, self.stale = key, ""
         self._hold_slider = True
         try:
             self.slider.max = len(self.result.snapshots) - 1
             self.slider.value = self.slider.max
         finally:
             self._hold_slider = False
+        self._slider_text()
         self.redraw()
+        self._warn_baseline()
         return self.result
 
     def _simulate(self, key, cfg):
         """Run the model for ``key`` (status line with progress, errors shown
         in the widget); the result is cached.  None on an error."""
         first = not _compiled["done"]
-        self._set_status("compiling the model (first run; minutes with an empty numba cache)..."
-                         if first else f"running {self.label(key)} ...")
+        if first:
+            self._set_status(f"{COMPILING}..." if model_cache_cold() else "loading the model...")
+        else:
+            self._set_status(f"running {self.label(key)} ...")
         self.run_button.disabled = True
         t0 = time.perf_counter()
         try:
             wl = self._workload(key, cfg)
-            res = run_model(wl, cfg, on_progress=self._progress(key, wl, first))
+            res = _face("run")(wl, cfg, on_progress=self._progress(key, wl, first))
         except Exception as e:            # shown in the widget, with the traceback
             self._error(f"{type(e).__name__}: {e}", tb=traceback.format_exc())
             return None
@@ -207,7 +356,8 @@ class PatchExplorer:
         wkey = key[:4]
         if self._last_workload[0] != wkey:
             self._last_workload = (None, None)      # free the old one first
-            wl = build_workload(self.scenario.value, cfg, duration=self.duration.value or None)
+            wl = _face("build_workload")(self.scenario.value, cfg,
+                                         duration=self.duration.value or None)
             self._last_workload = (wkey, wl)
         return self._last_workload[1]
 
@@ -215,7 +365,7 @@ class PatchExplorer:
         """The status line during a run: the share of the simulated time done,
         updated every 5% (each update is one message to the browser)."""
         shown = [-1]
-        what = "compiling and running" if first else "running"
+        what = "compiling and running" if first and model_cache_cold() else "running"
 
         def update(frac):
             pct = int(frac * 100) // 5 * 5
@@ -225,65 +375,184 @@ class PatchExplorer:
                                  f"{wl.duration_ns / 1e9:g} s simulated ({len(wl):,} ops)")
         return update
 
+    def _refuse(self, why: str) -> None:
+        """A configuration the kernel cannot have: the plots and the table
+        still show the last run, greyed out, and the status line says why."""
+        self._error(f"refused: {why}")
+        if self.result is None:
+            return
+        self.stale = f"greyed: the plots and table still show the last run, {self.label(self.result_key)}"
+        self.status.value += f"<br><span style='color:#555'>{html.escape(self.stale)}</span>"
+        for out in (self.map_out, self.panels_out):
+            png = _png_of(out)
+            if png is not None:
+                _show_png(out, _greyed(png))
+        self.table.value = self.counters_html()
+
     def pin(self):
         if self.result is None:
             self._error("nothing to pin yet: press Run first")
             return
         self.baseline = self.result
-        self.baseline_label = self.label()
+        self.baseline_key = self.result_key
+        self.baseline_label = self.label(self.result_key)
         self.unpin_button.disabled = False
         self.redraw()
 
     def unpin(self):
         self.baseline = None
+        self.baseline_key = None
         self.unpin_button.disabled = True
         self.redraw()
+
+    def baseline_warning(self) -> str:
+        """Why the pinned baseline does not compare like with like: another
+        scenario, memory size or duration ("" when it does)."""
+        if self.baseline is None or self.result is None:
+            return ""
+        b, c = self.baseline, self.result
+        diff = [f"{what} {x} against {y}" for what, x, y in (
+            ("scenario", b.scenario, c.scenario),
+            ("memory", format_size(b.config.mem), format_size(c.config.mem)),
+            ("duration", f"{b.duration_s:g} s", f"{c.duration_s:g} s")) if x != y]
+        if not diff:
+            return ""
+        return "the pinned baseline is another run (" + "; ".join(diff) + "): overlaid for shape only"
+
+    def _warn_baseline(self) -> None:
+        warning = self.baseline_warning()
+        if warning:
+            self.status.value += (f"<br><span style='color:#D55E00'><b>warning:</b> "
+                                  f"{html.escape(warning)}</span>")
+
+    # -- export ------------------------------------------------------------------------
+    def table_text(self) -> str:
+        """The counters table as plain text for a mail (under 80 columns), with
+        the configuration, the baseline and what produced it."""
+        rows = self.result.metrics("explorer")
+        base = self.baseline.metrics("explorer") if self.baseline is not None else None
+        kernel = getattr(self.result.config, "kernel", "mm-2026")
+        out = [f"defragsim explorer: {self.label(self.result_key)}, "
+               f"{self.result.duration_s:g} s simulated",
+               f"kernel baseline {kernel} | defragsim {__version__} | model {model_hash_short()}"]
+        if base is not None:
+            out.append(f"baseline: {self.baseline_label}")
+            warning = self.baseline_warning()
+            if warning:
+                out.append(f"warning: {warning}")
+        out.append("")
+        head = ["counter", "baseline", "current", "delta"] if base is not None else \
+            ["counter", "value"]
+        out.append(f"{head[0]:<30}" + "".join(f"{h:>15}" for h in head[1:]))
+        for k, v in rows.items():
+            if base is None:
+                out.append(f"{k:<30}{_fmt(v):>15}")
+                continue
+            b = base.get(k, 0)
+            out.append(f"{k:<30}{_fmt(b):>15}{_fmt(v):>15}{_delta(b, v):>15}")
+        return "\n".join(out) + "\n"
+
+    def copy_table(self) -> str:
+        """Show the text table in the text box (select all and copy)."""
+        if self.result is None:
+            self._error("nothing to copy yet: press Run first")
+            return ""
+        self.text_out.value = self.table_text()
+        self.text_out.layout.display = None
+        self._set_status("the table as text is in the box below the plots: select all, copy")
+        return self.text_out.value
+
+    def save_figures(self) -> list[str]:
+        """Both figures as PNG (200 dpi) and SVG under ``out_dir``; the status
+        line names the files."""
+        if self.result is None:
+            self._error("nothing to save yet: press Run first")
+            return []
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_"
+                       for ch in self.label(self.result_key).replace(" ", "_"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        files = []
+        for name, fig in (("map", self.map_fig), ("panels", self.panels_fig)):
+            for fmt in ("png", "svg"):
+                path = self.out_dir / f"{safe}-{name}.{fmt}"
+                fig.savefig(path, dpi=_SAVE_DPI if fmt == "png" else FIGURE_DPI)
+                files.append(str(path))
+        self._map_png = _face("plot").BlitPNG(self.map_fig)   # the saves drew at other sizes
+        self._set_status("saved " + ", ".join(files))
+        return files
 
     # -- drawing: the figures' artists updated in place -------------------------------
     def redraw(self):
         if self.result is None:
             return
+        if self.map_fig is None:
+            self._build_figures()
         self._draw_map()
         self._draw_panels()
         self.table.value = self.counters_html()
+        self.copy_button.disabled = self.save_button.disabled = False
+        if self.text_out.layout.display is None:
+            self.text_out.value = self.table_text()
 
     def _draw_panels(self):
-        """Swap activity, extfrag events by fallback pair, memory stall,
-        allocation latency and THP faults, in one figure (one render per run);
-        the pinned baseline is dashed where two results share a panel."""
-        ax = self.panel_axes
-        plot.plot_swap(self.result, ax=ax[0])
-        plot.plot_extfrag(self.result, ax=ax[1])
-        plot.plot_stall(self.result, ax=ax[2])
-        plot.plot_latency(self.result, ax=ax[3], baseline=self.baseline)
-        plot.plot_thp(self.result, ax=ax[4], baseline=self.baseline)
+        """Reclaim and swap, extfrag events by fallback pair, memory stall,
+        allocation latency, THP faults and pageblock types in one figure (one
+        render per run); the pinned baseline is dashed in each (the block
+        types excepted), and named in red when it is another scenario or size."""
+        plot, ax, base = _face("plot"), self.panel_axes, self.baseline
+        plot.plot_swap(self.result, ax=ax[0], baseline=base)
+        plot.plot_extfrag(self.result, ax=ax[1], baseline=base)
+        plot.plot_stall(self.result, ax=ax[2], baseline=base)
+        plot.plot_latency(self.result, ax=ax[3], baseline=base)
+        plot.plot_thp(self.result, ax=ax[4], baseline=base)
+        plot.plot_blocks_over_time(self.result, ax=ax[5])
+        for a in ax:
+            a.set_title(a.get_title().split(":")[0], fontsize=9)
+        warning = self.baseline_warning()
+        head = f"{self.label(self.result_key)}" + (f"   |   dashed: baseline {self.baseline_label}"
+                                                   if base is not None else "")
+        self.panels_fig.suptitle(head + (f"\nwarning: {warning}" if warning else ""), fontsize=8,
+                                 color="#D55E00" if warning else "black")
+        plot.add_caption(self.panels_fig, plot.caption_text(self.result))
         _show_png(self.panels_out, plot.figure_png(self.panels_fig))
 
     def _draw_map(self, whole: bool = True):
-        """The pageblock map at the slider's snapshot (beside the baseline's
-        at the same index, when one is pinned).  ``whole=False`` (a slider
-        move): only the images and titles are drawn again, over the rest of
-        the last render, unless the legend changed."""
-        if self.result is None:
+        """The pageblock map at the slider's time (beside the baseline's at
+        the same snapshot, when one is pinned).  ``whole=False`` (a slider
+        move): only the images, marks and titles are drawn again, over the
+        rest of the last render, unless the legend changed."""
+        if self.result is None or self.map_fig is None:
             return
+        plot = _face("plot")
         i = min(self.slider.value, len(self.result.snapshots) - 1)
         base_ax, ax = self.map_axes
         legend = ax.get_legend()
         if self._map_layout(self.baseline is not None):
             whole = True
         if self.baseline is not None:
-            plot.plot_pageblock_map(self.baseline, ax=base_ax, legend=False,
-                                    snapshot=min(i, len(self.baseline.snapshots) - 1),
-                                    title=f"baseline: {self.baseline_label}")
-        plot.plot_pageblock_map(self.result, ax=ax, snapshot=i)
+            j = min(i, len(self.baseline.snapshots) - 1)
+            plot.plot_pageblock_map(self.baseline, ax=base_ax, legend=False, snapshot=j,
+                                    title=f"baseline at t={self.baseline.snapshots[j].t:.1f} s:\n"
+                                          f"{self.baseline_label}")
+        t = self.result.snapshots[i].t
+        plot.plot_pageblock_map(self.result, ax=ax, snapshot=i,
+                                title=f"at t={t:.1f} s:\n{self.label(self.result_key)}")
+        plot.add_caption(self.map_fig, plot.caption_text(self.result))
         if whole or ax.get_legend() is not legend:
             moving = plot.snapshot_artists(ax)
-            if self.baseline is not None:         # its title names the baseline, not the time
-                moving += plot.snapshot_artists(base_ax, title=False)
+            if self.baseline is not None:
+                moving += plot.snapshot_artists(base_ax)
             png = self._map_png.whole(moving)
         else:
             png = self._map_png.moved()
         _show_png(self.map_out, png)
+
+    def _slider_text(self):
+        if self.result is None:
+            return
+        snaps = self.result.snapshots
+        t = snaps[min(self.slider.value, len(snaps) - 1)].t
+        self.slider_label.value = f"t = {t:.1f} s of {self.result.duration_s:g} s"
 
     def _map_layout(self, pair: bool) -> bool:
         """Show the baseline's map beside the current one, or the current
@@ -293,12 +562,17 @@ class PatchExplorer:
         self._map_pair = pair
         base_ax, ax = self.map_axes
         base_ax.set_visible(pair)
+        sec = getattr(base_ax, "_defragsim_gib", None)
+        if sec is not None:
+            sec.set_visible(pair)
         self.map_fig.set_size_inches(*_MAP_SIZE[pair])
+        self.map_column.layout.width = _map_width(pair)
         ax.set_position(ax.get_subplotspec().get_position(self.map_fig) if pair else _MAP_ALONE)
         return True
 
     def counters_html(self) -> str:
-        """The counters table (with the baseline and deltas when one is pinned)."""
+        """The counters table (with the baseline and deltas when one is
+        pinned; greyed with the reason when the plots are stale)."""
         rows = self.result.metrics("explorer")
         base = self.baseline.metrics("explorer") if self.baseline is not None else None
         head = "<tr><th>counter</th>" + ("<th>baseline</th>" if base else "") + \
@@ -308,15 +582,16 @@ class PatchExplorer:
             cells = f"<td>{k}</td>"
             if base is not None:
                 b = base.get(k, 0)
-                d = v - b
-                pct = f" ({100 * d / b:+.0f}%)" if b else ""
-                cells += f"<td>{_fmt(b)}</td><td>{_fmt(v)}</td><td>{_fmt(d, sign=True)}{pct}</td>"
+                cells += "".join(f"<td {_RIGHT}>{x}</td>" for x in (_fmt(b), _fmt(v), _delta(b, v)))
             else:
-                cells += f"<td>{_fmt(v)}</td>"
+                cells += f"<td {_RIGHT}>{_fmt(v)}</td>"
             body.append(f"<tr>{cells}</tr>")
-        title = (f"<b>{self.label()}</b>" + (f"<br>baseline: {self.baseline_label}" if base else ""))
-        return (f"<div style='font-family:monospace;font-size:11px'>{title}"
-                f"<table>{head}{''.join(body)}</table></div>")
+        title = (f"<b>{html.escape(self.label(self.result_key))}</b>"
+                 + (f"<br>baseline: {html.escape(self.baseline_label)}" if base else ""))
+        style = "font-family:monospace;font-size:12px" + (";opacity:0.4" if self.stale else "")
+        note = (f"<div style='color:#D55E00;font-size:12px'>{html.escape(self.stale)}</div>"
+                if self.stale else "")
+        return f"{note}<div style='{style}'>{title}<table>{head}{''.join(body)}</table></div>"
 
     def _set_status(self, text):
         self.status.value = text
@@ -331,6 +606,11 @@ class PatchExplorer:
         display(self.layout)
 
 
+def _map_width(pair: bool) -> str:
+    """The CSS width of the map's column: the map figure's, in pixels."""
+    return f"{round(_MAP_SIZE[pair][0] * FIGURE_DPI) + 10}px"
+
+
 def _size_key(s: str) -> float:
     return parse_size(s, name="memory")
 
@@ -339,3 +619,12 @@ def _fmt(v, sign=False) -> str:
     if isinstance(v, float) and not float(v).is_integer():
         return f"{v:+.3f}" if sign else f"{v:.3f}"
     return f"{int(v):+,}" if sign else f"{int(v):,}"
+
+
+def _delta(b, v) -> str:
+    """``+1,234 (+12%)``; ``new`` against a zero baseline."""
+    d = v - b
+    if b == 0:
+        return "=" if d == 0 else f"{_fmt(d, sign=True)} (new)"
+    pct = 100 * d / abs(b)
+    return f"{_fmt(d, sign=True)} ({pct:+.0f}%)" if abs(pct) < 1000 else _fmt(d, sign=True)

@@ -83,3 +83,42 @@ def test_sweep_errors_exit_1_only_for_failed_tasks(monkeypatch, capsys, tmp_path
     monkeypatch.setattr(cli, "sweep", failing_sweep)
     assert main(["sweep", "steady", "--no-progress", "--out", str(tmp_path)]) == status
     assert _one_line_error(capsys) == f"defragsim: error: {error}"
+
+
+def test_run_map_text_prints_the_text_map(capsys):
+    assert main(["run", "steady", "--mem", "128M", "--duration", "1", "--map-text"]) == 0
+    out = capsys.readouterr().out
+    assert "-- DMA32 pfn 0x0-" in out and "-- Normal pfn" in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("0x")]
+    assert lines and all(len(ln.split(" ", 1)[1]) <= 64 for ln in lines)
+    assert main(["run", "steady", "--map-text", "--json"]) == 2
+
+
+def test_a_cold_cache_is_announced_before_the_first_run(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "model_cache_cold", lambda: True)
+    assert main(["run", "steady", "--mem", "128M", "--duration", "0.5"]) == 0
+    err = capsys.readouterr().err
+    assert "compiling the model (first run only" in err
+    monkeypatch.setattr(cli, "model_cache_cold", lambda: False)
+    main(["run", "steady", "--mem", "128M", "--duration", "0.5"])
+    assert "compiling" not in capsys.readouterr().err
+
+
+def test_model_cache_cold_reads_numbas_file_names(tmp_path, monkeypatch):
+    import hashlib
+    from defragsim import provenance
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert provenance.model_cache_cold()
+    mm = provenance._PKG / "mm"
+    d = provenance._numba_cache_root() / f"mm_{hashlib.sha1(str(mm).encode()).hexdigest()}"
+    assert str(d).startswith(str(tmp_path))
+    d.mkdir(parents=True)
+    (d / "page_alloc.get_page_from_freelist-900.py311.nbi").write_bytes(b"")
+    assert not provenance.model_cache_cold()
+
+
+def test_figures_help_says_what_it_writes(capsys):
+    with pytest.raises(SystemExit):
+        main(["figures", "--help"])
+    out = capsys.readouterr().out
+    assert "caption line" in out and "--readme" in out

@@ -52,6 +52,7 @@ def test_mean_ci_and_significance_marks():
     one = mean_ci([50.0])
     assert "*" not in _cell(mean_ci([100.0]), one, False)      # one seed: never marked
     assert _cell((0.0, 0.0), (3.0, 0.0), False).endswith("(     new)")
+    assert _cell((0.5, 0.0), (3000.0, 0.0), False).endswith("(   6000x)")   # not 599900.00%
 
 
 def test_compare_table_is_plain_text_with_the_headline_rows():
@@ -142,8 +143,9 @@ def test_cli_figures_writes_the_headline_set(tmp_path, capsys):
     out = tmp_path / "fig"
     assert main(["figures", "steady", "--mem", "128M", "--duration", "2", "--out", str(out)]) == 0
     files = capsys.readouterr().out.split()
-    assert len(files) == 10 and all(Path(f).exists() for f in files)
-    assert {Path(f).stem for f in files} == {"pageblocks", "extfrag", "swap", "stall", "retries"}
+    assert len(files) == 12 and all(Path(f).exists() for f in files)
+    assert {Path(f).stem for f in files} == {"pageblocks", "pageblocks_diff", "extfrag", "swap",
+                                             "stall", "retries"}
 
 
 # -- the series' claims (analysis/claims.py) --------------------------------------------
@@ -212,3 +214,79 @@ def test_onset_verdicts_at_every_growth_rate():
 def test_seed_mean_counts_a_missing_metric_as_zero():
     from defragsim.analysis.compare import seed_mean
     assert seed_mean([{"a": 1, "b": 4}, {"a": 3}]) == {"a": 2.0, "b": 2.0}
+
+
+# -- tables for a mail (analysis/report.py) ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def storm_cmp():
+    from defragsim.cli import DEMO_CONFIGS
+    return compare("storm", DEMO_CONFIGS, seeds=2, mem="128M", duration=4.0)
+
+
+def test_headline_table_fits_80_columns_with_provenance(storm_cmp):
+    from defragsim.analysis.report import headline_table
+    from defragsim.provenance import __version__, model_hash_short
+    t = headline_table(storm_cmp, command="defragsim demo --mem 128M")
+    lines = t.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert lines[0] == "$ defragsim demo --mem 128M"
+    assert lines[1] == f"kernel baseline mm-2026 | defragsim {__version__} | model {model_hash_short()}"
+    assert any(line.startswith("pswpout ") for line in lines)
+    assert not any("%" in line and float(line.split("%")[0].split()[-1]) >= 1000 for line in lines
+                   if line.startswith(("pswpout", "pgsteal")))
+    row = next(line for line in lines if line.startswith("pswpout "))
+    assert "." not in row.split()[1]                         # counters as integers
+    full = storm_cmp.table(full=True, width=100)
+    assert max(map(len, full.splitlines())) <= 100
+
+
+def test_change_text_never_prints_huge_percentages():
+    from defragsim.analysis.report import change_text
+    assert change_text(0, 5) == "new" and change_text(0, 0) == "=" and change_text(7, 7) == "="
+    assert change_text(100, 50) == "-50%" and change_text(100, 102.5) == "+2.5%"
+    assert change_text(2, 11405) == "+11k"
+
+
+def test_headline_table_names_seeds_that_disagree():
+    from types import SimpleNamespace
+    from defragsim.analysis import report
+
+    class R(SimpleNamespace):
+        pass
+    cfg = SimpleNamespace(kernel="mm-test")
+    per = {"a": [{"  pswpout": 0}, {"  pswpout": 5000}], "b": [{"  pswpout": 10}, {"  pswpout": 20}]}
+    cmp = SimpleNamespace(results={lab: [R(config=cfg, m=m) for m in ms] for lab, ms in per.items()},
+                          seeds=[3, 4], scenario="x", mem=1 << 30, duration_s=1.0,
+                          specs=[SimpleNamespace(label="a", config={}), SimpleNamespace(label="b", config={})])
+    orig = report.all_metrics
+    report.all_metrics = lambda r: r.m
+    try:
+        t = report.headline_table(cmp)
+    finally:
+        report.all_metrics = orig
+    assert "kernel baseline mm-test" in t
+    assert "seeds disagree: [0] pswpout: none with seed 3, up to 5000 with the others" in t
+    assert "0/5000" in t
+
+
+def test_fallback_table_in_the_changelogs_form(storm_cmp):
+    from defragsim.analysis.report import fallback_counts, fallback_table
+    r = storm_cmp.results["defrag_mode=0"][0]
+    c = fallback_counts(r)
+    ef = r.extfrag
+    assert sum(v for k, v in c.items() if k.startswith("@claimer")) == int(ef["change_ownership"].sum())
+    assert sum(c.values()) == len(ef)
+    t = fallback_table(storm_cmp)
+    assert "@claimer[unmovable]" in t and "@pollute[movable from reclaimable]" in t
+    assert "147k" in t                              # the changelog's vanilla number beside
+
+
+def test_remains_sentence_is_computed_from_the_numbers(storm_cmp):
+    from defragsim.analysis.report import compact, remains_sentence
+    s = remains_sentence(storm_cmp, "defrag_mode=1", "dm=1+series")
+    m = storm_cmp.means("all")["dm=1+series"]
+    assert s.startswith("After the series (dm=1+series against defrag_mode=1)")
+    if m["vmstat pgsteal_kswapd"] > 0:
+        assert f"kswapd still reclaims {compact(m['vmstat pgsteal_kswapd'])} pages" in s.replace("\n", " ")
+    assert max(map(len, s.splitlines())) <= 80

@@ -22,6 +22,7 @@ PKG = ROOT / "defragsim"
 LAYERS = {
     "defragsim.constants": "base", "defragsim.gfp": "base", "defragsim.config": "base",
     "defragsim.errors": "base", "defragsim._jit": "base", "defragsim.provenance": "base",
+    "defragsim.kernels": "base", "defragsim.outdir": "base",
     "defragsim.mm": "mm", "defragsim.workloads": "workloads", "defragsim.sim": "sim",
     "defragsim.analysis": "analysis",
     "defragsim.plot": "face", "defragsim.widgets": "face", "defragsim.cli": "face",

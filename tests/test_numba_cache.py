@@ -13,6 +13,8 @@ from pathlib import Path
 
 from numba.core import caching
 
+from defragsim.provenance import jit_source_tag
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "traces" / "samples-1s" / "page_events.csv.xz"
 PERF = REPO / "data" / "traces" / "samples-perf-script.txt.gz"
@@ -37,15 +39,17 @@ def test_a_checkout_caches_in_its_numba_cache_folder():
     p = _python(PRINT_DIR, _env())
     assert p.returncode == 0, p.stderr
     cache_dir, parser_cache = p.stdout.split("\n")[:2]
-    assert Path(cache_dir) == REPO / ".numba-cache"
-    assert Path(parser_cache).parent == REPO / ".numba-cache"     # not defragsim/**/__pycache__
+    # one folder per version of the jitted sources: a stale cache is never loaded
+    assert Path(cache_dir) == REPO / ".numba-cache" / jit_source_tag()
+    assert Path(parser_cache).parent == Path(cache_dir)    # not defragsim/**/__pycache__
 
 
 def test_an_explicit_numba_cache_dir_wins(tmp_path):
     p = _python(PRINT_DIR, _env(NUMBA_CACHE_DIR=str(tmp_path)))
     assert p.returncode == 0, p.stderr
     cache_dir, parser_cache = p.stdout.split("\n")[:2]
-    assert Path(cache_dir) == tmp_path and Path(parser_cache).parent == tmp_path
+    assert Path(cache_dir) == tmp_path / jit_source_tag()
+    assert Path(parser_cache).parent == Path(cache_dir)
 
 
 def test_a_damaged_cache_file_is_removed_and_recompiled(tmp_path):
@@ -56,7 +60,7 @@ def test_a_damaged_cache_file_is_removed_and_recompiled(tmp_path):
     src = Path(tp.parse_csv_chunk._cache.cache_path)
     sub = caching.UserProvidedCacheLocator.get_suitable_cache_subpath(tp.__file__)
     cache = tmp_path / "cache"
-    dst = cache / sub
+    dst = cache / jit_source_tag() / sub
     dst.mkdir(parents=True)
     for f in src.glob("_traceparse.*"):
         shutil.copy(f, dst / f.name)

@@ -131,7 +131,7 @@ def test_should_reclaim_retry_needs_free_plus_reclaimable_above_min(boot64):
 # 2. should_compact_retry
 # ---------------------------------------------------------------------------
 
-def _scr_sequence(st, prm, order, results, prio=cp.DEF_COMPACT_PRIORITY):
+def _scr_sequence(st, prm, order, results, prio=C.DEF_COMPACT_PRIORITY):
     scr = _direct(pa.should_compact_retry)
     retries = 0
     out = []
@@ -149,19 +149,19 @@ def test_should_compact_retry_order0_and_success_budget(boot64):
     orders; past the budget it falls through to priority escalation (spec 4.6)."""
     st, prm = _fresh(boot64)
     scr = _direct(pa.should_compact_retry)
-    for res in (cp.COMPACT_SUCCESS, cp.COMPACT_SKIPPED, cp.COMPACT_COMPLETE):
-        assert scr(st, prm, 0, MIN_FLAGS, res, cp.COMPACT_PRIO_ASYNC, 0, NORMAL)[0] is False
-    SYNC_LIGHT, SYNC_FULL = cp.COMPACT_PRIO_SYNC_LIGHT, cp.COMPACT_PRIO_SYNC_FULL
-    assert cp.DEF_COMPACT_PRIORITY == SYNC_LIGHT
+    for res in (C.COMPACT_SUCCESS, C.COMPACT_SKIPPED, C.COMPACT_COMPLETE):
+        assert scr(st, prm, 0, MIN_FLAGS, res, C.COMPACT_PRIO_ASYNC, 0, NORMAL)[0] is False
+    SYNC_LIGHT, SYNC_FULL = C.COMPACT_PRIO_SYNC_LIGHT, C.COMPACT_PRIO_SYNC_FULL
+    assert C.DEF_COMPACT_PRIORITY == SYNC_LIGHT
     # !costly: 16 success retries at the same priority, then one escalation
     # (retries reset), 16 more, then give up at SYNC_FULL.
-    seq = _scr_sequence(st, prm, 2, [cp.COMPACT_SUCCESS] * 100)
+    seq = _scr_sequence(st, prm, 2, [C.COMPACT_SUCCESS] * 100)
     assert seq[:16] == [(True, SYNC_LIGHT, i) for i in range(1, 17)]
     assert seq[16] == (True, SYNC_FULL, 0)
     assert seq[17:33] == [(True, SYNC_FULL, i) for i in range(1, 17)]
     assert seq[33][0] is False and len(seq) == 34
     # costly: 4 success retries; SYNC_LIGHT is already the costly minimum
-    seq = _scr_sequence(st, prm, 4, [cp.COMPACT_SUCCESS] * 100)
+    seq = _scr_sequence(st, prm, 4, [C.COMPACT_SUCCESS] * 100)
     assert seq[:4] == [(True, SYNC_LIGHT, i) for i in range(1, 5)]
     assert seq[4][0] is False and len(seq) == 5
 
@@ -175,7 +175,7 @@ def test_should_compact_retry_failure_escalates_priority(boot64, result):
     costly orders; retries are reset on escalation (spec 4.6)."""
     st, prm = _fresh(boot64)
     res = getattr(cp, result)
-    ASYNC, LIGHT, FULL = cp.COMPACT_PRIO_ASYNC, cp.COMPACT_PRIO_SYNC_LIGHT, cp.COMPACT_PRIO_SYNC_FULL
+    ASYNC, LIGHT, FULL = C.COMPACT_PRIO_ASYNC, C.COMPACT_PRIO_SYNC_LIGHT, C.COMPACT_PRIO_SYNC_FULL
     seq = _scr_sequence(st, prm, 2, [res] * 10, prio=ASYNC)
     assert [s[:2] for s in seq] == [(True, LIGHT), (True, FULL), (False, FULL)]
     assert all(s[2] == 0 for s in seq)
@@ -189,10 +189,10 @@ def test_should_compact_retry_skipped_asks_compaction_zonelist_suitable(boot64):
     priority and retries untouched (spec 4.6)."""
     st, prm = _fresh(boot64)
     scr = _direct(pa.should_compact_retry)
-    LIGHT = cp.COMPACT_PRIO_SYNC_LIGHT
-    assert scr(st, prm, 2, MIN_FLAGS, cp.COMPACT_SKIPPED, LIGHT, 3, NORMAL) == (True, LIGHT, 3)
+    LIGHT = C.COMPACT_PRIO_SYNC_LIGHT
+    assert scr(st, prm, 2, MIN_FLAGS, C.COMPACT_SKIPPED, LIGHT, 3, NORMAL) == (True, LIGHT, 3)
     st.zone_stat[NORMAL, C.NR_FREE_PAGES] = 0
-    assert scr(st, prm, 2, MIN_FLAGS, cp.COMPACT_SKIPPED, LIGHT, 3, NORMAL) == (False, LIGHT, 3)
+    assert scr(st, prm, 2, MIN_FLAGS, C.COMPACT_SKIPPED, LIGHT, 3, NORMAL) == (False, LIGHT, 3)
 
 
 # ---------------------------------------------------------------------------

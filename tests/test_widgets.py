@@ -123,3 +123,115 @@ def test_default_explorer_builds_without_running():
     ex = PatchExplorer()
     assert ex.scenario.value == "storm" and ex.result is None
     assert ex.map_out.outputs == ()
+
+
+# -- first use, the layout, export, refused configurations, traces -------------------------
+
+def test_importing_the_widgets_loads_no_simulator():
+    import subprocess
+    import sys
+    code = ("import sys, defragsim.widgets as w; w.PatchExplorer(); "
+            "print([m for m in ('defragsim.sim', 'numba', 'matplotlib', 'pandas') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_scenario_names_are_the_workloads_list():
+    from defragsim.widgets import scenario_names
+    from defragsim.workloads import list_scenarios
+    assert scenario_names() == list(list_scenarios())
+
+
+def test_status_says_the_first_run_compiles_when_the_cache_is_cold(monkeypatch):
+    from defragsim import widgets
+    monkeypatch.setattr(widgets, "model_cache_cold", lambda: True)
+    assert widgets.COMPILING in PatchExplorer().status.value
+
+
+def test_figures_are_readable_fonts_and_dpi(explorer):
+    from defragsim.widgets import FIGURE_DPI, MIN_FONT_PT
+    ex = explorer
+    ex.run_button.click()
+    for fig in (ex.map_fig, ex.panels_fig):
+        assert fig.dpi == FIGURE_DPI
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize")
+                                                       and hasattr(a, "get_text"))
+                 if t.get_visible() and t.get_text()]
+        assert min(sizes) >= MIN_FONT_PT
+    assert len(ex.panel_axes) == 6 and ex.panels_fig.get_figwidth() * FIGURE_DPI <= 1100
+
+
+def test_slider_shows_seconds(explorer):
+    ex = explorer
+    ex.run_button.click()
+    assert ex.slider_label.value == f"t = {ex.result.duration_s:.1f} s of 2 s"
+    ex.slider.value = 0
+    assert ex.slider_label.value.startswith("t = 0.0 s")
+    assert "t=0.0 s" in ex.map_axes[1].get_title()
+
+
+def test_baseline_is_in_every_panel_and_another_run_is_named(explorer):
+    ex = explorer
+    ex.mem.value, ex.defrag_mode.value = "128M", 0
+    ex.run_button.click()
+    ex.pin_button.click()
+    ex.defrag_mode.value = 1
+    ex.run_button.click()
+    for ax in ex.panel_axes[:5]:
+        assert any("(base)" in ln.get_label() for ln in ax.get_lines()), ax.get_title()
+    assert "warning" not in ex.status.value
+    ex.mem.value = "256M"
+    ex.run_button.click()
+    assert "warning" in ex.status.value and "memory 128M against 256M" in ex.status.value
+    assert "warning" in ex.panels_fig._suptitle.get_text()
+    ex.unpin_button.click()
+    ex.mem.value = "128M"
+
+
+def test_refused_configuration_greys_the_plots(explorer):
+    import base64
+    import io
+    import numpy as np
+    from PIL import Image
+    ex = explorer
+    ex.run_button.click()
+    for b, v in zip(ex.patch_boxes, (False, False, False, True)):
+        b.value = v
+    assert ex.run() is None
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(_png(ex.panels_out)))).convert("RGB"))
+    assert (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()
+    assert "refused" in ex.status.value and "greyed" in ex.status.value
+    assert "opacity:0.4" in ex.table.value
+    ex.patch_boxes[3].value = False
+    ex.run_button.click()
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(_png(ex.panels_out)))).convert("RGB"))
+    assert not (img[..., 0] == img[..., 2]).all() and "opacity" not in ex.table.value
+
+
+def test_export_table_text_and_figures(explorer, tmp_path):
+    from defragsim.provenance import model_hash_short
+    ex = explorer
+    ex.out_dir = tmp_path / "explorer"
+    ex.run_button.click()
+    text = ex.copy_table()
+    assert ex.text_out.value == text and ex.text_out.layout.display is None
+    assert max(map(len, text.splitlines())) <= 80 and model_hash_short() in text
+    assert "pswpout" in text
+    files = ex.save_figures()
+    assert sorted(p.rsplit(".", 1)[1] for p in files) == ["png", "png", "svg", "svg"]
+    assert all(str(tmp_path) in f for f in files) and files[0] in ex.status.value
+    from PIL import Image
+    w, _ = Image.open(files[0]).size
+    assert w == round(ex.map_fig.get_figwidth() * 200)
+    ex.slider.value = 0                               # the map still redraws after a save
+    assert _png(ex.map_out)
+
+
+def test_a_trace_takes_memory_and_duration_from_its_snapshot():
+    ex = PatchExplorer("steady", mem="512M", duration=20)
+    ex.scenario.value = "samples-1s"
+    assert ex.duration.value == 0.0
+    from defragsim.config import parse_size
+    assert parse_size(ex.mem.value, name="mem") > 20 << 30          # the traced 24 GiB machine
+    assert "from the trace and its snapshot" in ex.status.value

@@ -3,8 +3,10 @@
 The text table follows mmtests' ``compare-kernels.sh``: one column per
 configuration, the mean over seeds, the change relative to the first column
 in percent, and ``*  x.xx%*`` instead of ``(  x.xx%)`` where the 95%
-confidence intervals of the two means do not overlap.  It is plain ASCII,
-ready for a mail body.
+confidence intervals of the two means do not overlap (``new`` against a zero
+base, the ratio ``x`` past a tenfold change).  It is plain ASCII, ready for a
+mail body; :func:`defragsim.analysis.report.headline_table` is the short
+table to paste first.
 
 A configuration is written as ``key=value`` pairs separated by commas, e.g.
 ``"defrag_mode=1,patches=2,3,4"`` (a bare number after ``patches=`` continues
@@ -24,6 +26,7 @@ from ..config import Config, ConfigError, Patches, format_size
 from ..sim import run
 from ..sim.metrics import all_metrics
 from ..workloads import build_workload, load_scenario
+from ..workloads.estimate import check_fits, check_workload_fits, result_bytes
 
 # Two-sided 95% Student t quantiles for n-1 degrees of freedom.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -200,8 +203,8 @@ class Comparison:
                     rows.append((lab, seed, k.strip(), float(v)))
         return pd.DataFrame(rows, columns=["config", "seed", "metric", "value"])
 
-    def table(self, *, full: bool = True, min_abs: float = 0.0) -> str:
-        return compare_table(self, full=full, min_abs=min_abs)
+    def table(self, *, full: bool = True, min_abs: float = 0.0, width: int | None = None) -> str:
+        return compare_table(self, full=full, min_abs=min_abs, width=width)
 
 
 def _fmt_num(x: float) -> str:
@@ -225,19 +228,24 @@ def _cell(base: tuple, cur: tuple, is_base: bool) -> str:
     bm, bci = base
     if bm == 0:
         pct = "   0.00%" if m == 0 else "     new"
+    elif abs(m - bm) >= 10 * abs(bm):
+        pct = f"{m / bm:7.0f}x"          # a ratio: 480750.00% of a base of 0.67 says less
     else:
         pct = f"{100.0 * (m - bm) / abs(bm):7.2f}%"
     sig = (ci > 0 or bci > 0) and (m - ci > bm + bci or m + ci < bm - bci)
     return f"{num} *{pct}*" if sig else f"{num} ({pct})"
 
 
-def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0) -> str:
-    """The mmtests-style text table (see the module docstring)."""
+def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0,
+                  width: int | None = None) -> str:
+    """The mmtests-style text table (see the module docstring); ``width``:
+    split the configurations into blocks that fit that many characters."""
     per = {lab: [all_metrics(r) for r in rs] for lab, rs in cmp.results.items()}
     n = len(cmp.seeds)
     head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}, {cmp.duration_s:.1f} s simulated, "
             f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
-    return metrics_table(per, cmp.specs, head=head, n_seeds=n, full=full, min_abs=min_abs)
+    return metrics_table(per, cmp.specs, head=head, n_seeds=n, full=full, min_abs=min_abs,
+                         width=width)
 
 
 def spec_line(i: int, spec: RunSpec) -> str:
@@ -248,14 +256,16 @@ def spec_line(i: int, spec: RunSpec) -> str:
 
 
 def metrics_table(per: dict, specs, *, head: str, n_seeds: int, full: bool = True,
-                  min_abs: float = 0.0, columns: int | None = None) -> str:
+                  min_abs: float = 0.0, columns: int | None = None,
+                  width: int | None = None) -> str:
     """The mmtests-style table from per-seed metric dicts.
 
     ``per`` maps a column label to a list of :func:`all_metrics` dicts (one per
     seed); ``specs`` are the columns' RunSpecs, in the same order, for the
     legend.  ``columns``: at most this many configurations side by side; more
     are split into blocks of columns, each block starting again with the
-    first configuration (the base of the percentages).  ``None``: one block.
+    first configuration (the base of the percentages).  ``None``: one block,
+    or as many as fit in ``width`` characters when that is given.
     """
     labels = list(per)
     keys: list[str] = []
@@ -275,9 +285,12 @@ def metrics_table(per: dict, specs, *, head: str, n_seeds: int, full: bool = Tru
     notes = ["means over seeds; (x%) change vs the first column; *x%* where the 95% confidence",
              "intervals do not overlap" + (" (one seed: no intervals, no marks)" if n_seeds < 2 else ""),
              "rows: the series' headline numbers, then /proc/vmstat, then model diagnostics",
-             "(model: not kernel counters); rows that are zero everywhere are omitted"]
+             "(model: not kernel counters); rows that are zero everywhere are omitted;",
+             "(new): against a zero base; (Nx): the ratio, past a tenfold change"]
     out = [head, ""] + notes + [""]
     out += [spec_line(i, spec) for i, spec in enumerate(specs)]
+    if columns is None and width is not None:
+        columns = _columns_that_fit(labels, rows, width)
     blocks = _column_blocks(len(labels), columns)
     for b, cols in enumerate(blocks):
         out.append("")
@@ -296,6 +309,21 @@ def _column_blocks(n: int, columns: int | None) -> list[list[int]]:
         raise ConfigError(f"table: columns must be at least 2 (the base and one more), got {columns}")
     step = columns - 1
     return [[0] + list(range(s, min(s + step, n))) for s in range(1, n, step)]
+
+
+def _columns_that_fit(labels: list, rows: list, width: int) -> int:
+    """How many configurations side by side keep every line of a block
+    within ``width`` characters (at least 2: the base and one more)."""
+    lines = _table_block(labels, rows)
+    if max(map(len, lines)) <= width:
+        return len(labels)
+    for k in range(len(labels) - 1, 1, -1):
+        blocks = _column_blocks(len(labels), k)
+        if all(max(map(len, _table_block([labels[i] for i in cols],
+                                         [(key, [c[i] for i in cols]) for key, c in rows])))
+               <= width for cols in blocks):
+            return k
+    return 2
 
 
 def _table_block(labels: list, rows: list) -> list[str]:
@@ -336,10 +364,17 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
     if isinstance(seeds, int):
         if seeds < 1:
             raise ConfigError(f"compare: --seeds must be at least 1, got {seeds}")
-        seeds = list(range(seeds))
-    seeds = [int(s) for s in seeds]
+        seeds = range(seeds)
     base = dict(base or {})
     base.setdefault("mem", mem or sc.mem or "1G")
+    # every Result is kept: refuse before running what cannot fit
+    cfgs = [s.make_config(base, 0) for s in specs]
+    per = max(result_bytes(c.nr_pages, c.pageblock_order) for c in cfgs)
+    check_fits(per * len(specs) * len(seeds), f"--seeds {len(seeds)}: the results of "
+               f"{len(specs)} configurations x {len(seeds):,} seeds")
+    for spec, cfg in zip(specs, cfgs):
+        check_workload_fits(sc, cfg, duration, spec.growth_scale)
+    seeds = [int(s) for s in seeds]
     results = {}
     memb = None
     dur = None

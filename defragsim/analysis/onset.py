@@ -17,6 +17,7 @@ import pandas as pd
 from ..config import Config, ConfigError
 from ..sim import run
 from ..workloads import build_workload, load_scenario
+from ..workloads.estimate import check_fits
 from ..sim.metrics import nonmovable
 from .compare import parse_run_spec
 
@@ -27,6 +28,8 @@ DEFAULT_CONFIGS = {
     "defrag_mode=1 + series": "defrag_mode=1,patches=all",
 }
 DEFAULT_SCALES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+#: bytes of one run's row (a dict of a dozen numbers, then a DataFrame row)
+ROW_BYTES = 2048
 
 #: metric column -> axis label
 ONSET_METRICS = {
@@ -58,9 +61,12 @@ def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=
         if s.growth_scale != 1.0:
             raise ConfigError(f"onset: {s.label}: growth_scale is the sweep variable; "
                               "do not set it per configuration")
-    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(x) for x in seeds]
-    if not seeds:
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    if not len(seeds):
         raise ConfigError("onset: at least one seed is needed")
+    check_fits(len(specs) * len(scales) * len(seeds) * ROW_BYTES,
+               f"--seeds {len(seeds)}: the rows of {len(specs) * len(scales) * len(seeds):,} runs")
+    seeds = [int(x) for x in seeds]
     rows = []
     for spec in specs:
         for scale in scales:

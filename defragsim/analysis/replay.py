@@ -6,17 +6,17 @@ module runs it and compares.
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import constants as C
-from ..config import Config, parse_size
+from ..config import Config, format_size, parse_size
 from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError
 from ..sim import run
+from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
 from ..workloads.replay_ops import ReplayStats, trace_workload
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import ParsedTrace, other_event_counts, read_trace
@@ -41,6 +41,8 @@ class Replay:
     other_events: Counter | None
     #: which kernel baseline the model ran as, and why
     kernel_choice: str = ""
+    #: what the replay adapted (to the model's size, to --duration), for the notes
+    adjustments: list = field(default_factory=list)
 
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did,
@@ -99,7 +101,9 @@ class Replay:
             b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
             for k in COMPARED_VMSTAT:
                 if k in a and k in b and k in vm:
-                    rows.append((f"vmstat {k} (delta)", a[k] - b[k], vm[k]))
+                    # the deltas are of the whole recording: none for a cut trace
+                    cut = self.trace.cut_ns is not None
+                    rows.append((f"vmstat {k} (delta)", "-" if cut else a[k] - b[k], vm[k]))
         return rows
 
     def notes(self) -> list[str]:
@@ -108,6 +112,11 @@ class Replay:
         and what the trace had that the replay ignored."""
         r, tr, st = self.result, self.trace, self.stats
         out = [f"model as {self.kernel_choice}"] if self.kernel_choice else []
+        out += self.adjustments
+        if tr.cut_ns is not None:
+            out.append(f"the trace is cut at {tr.cut_ns / 1e9:g} s (--duration): the kernel column "
+                       "counts its events up to there; /proc/vmstat deltas cover the whole "
+                       "recording, so they show as \"-\"")
         out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
                f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
                f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
@@ -188,46 +197,70 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
     """
     if init not in ("auto", "empty"):
         raise ConfigError(f"replay: init must be 'auto' or 'empty', got {init!r}")
-    if duration is not None and not (duration > 0 and math.isfinite(duration)):
-        raise ConfigError(f"replay: duration must be a positive number of seconds, got {duration}")
+    if duration is not None and not (isinstance(duration, (int, float)) and duration > 0
+                                     and duration <= MAX_DURATION_S):
+        raise ConfigError(f"replay: duration must be a positive number of seconds (at most "
+                          f"{MAX_DURATION_S:.3g}), got {duration}")
     snap = None
     if init == "auto":
         d = init_from or find_snapshot(trace_path)
         if d is not None:
             snap = Snapshot.load(d)        # before parsing: a bad folder fails fast
-    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines)
+    until = int(duration * 1e9) if duration is not None else None
+    tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines,
+                    max_pfn=snap.pfn_limit() if snap is not None else None, until_ns=until)
+    notes = []
     if config is None:
-        kw = {}
-        if snap is not None:
-            kw.update(snap.config_overrides())
-        else:
-            top = int(tr.pfn.max()) + 1 if len(tr) else 0
-            kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
-        kw.update(config_overrides or {})
-        if "kernel" in kw:
-            why = f"kernel {kw['kernel']} (given)"
-        elif snap is not None and snap.platform.get("kernel_release"):
-            kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
-            why = f"kernel {kw['kernel']}: from the snapshot's {why}"
-        else:
-            why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
-        if isinstance(kw.get("mem"), int):
-            unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
-            kw["mem"] -= kw["mem"] % unit
-        if snap is not None and "dma32" not in kw:
-            frac = snap.dma32_fraction()
-            if frac is not None:
-                # DMA32 as large a share of memory as on the machine
-                unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
-                d = int(parse_size(kw["mem"], name="mem") * frac)
-                kw["dma32"] = d - d % unit
-        config = Config(**kw)
+        config, why = _replay_config(tr, snap, config_overrides or {}, notes)
     else:
         why = f"kernel {config.kernel} (given)"
+    check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (len(tr) + config.nr_pages) * BYTES_PER_OP,
+               f"replay: a model of {format_size(config.mem)} and {len(tr):,} trace events")
     wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
                             duration=duration, zone_spans=config.zone_spans(),
                             pageblock_order=config.pageblock_order)
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
-    return Replay(trace=tr, stats=st, result=res, snapshot=snap,
-                  other_events=other_event_counts(trace_path) if tr.format == "csv" else None,
-                  kernel_choice=why)
+    other = other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
+        if tr.format == "csv" else None
+    return Replay(trace=tr, stats=st, result=res, snapshot=snap, other_events=other,
+                  kernel_choice=why, adjustments=notes)
+
+
+def _replay_config(tr: ParsedTrace, snap: Snapshot | None, overrides: dict,
+                   notes: list) -> tuple:
+    """The Config of a replay: the snapshot's MemTotal and sysctls (or the
+    trace's pfn range) updated with ``overrides``, and which kernel baseline
+    and why; what was adapted to the model's size goes into ``notes``."""
+    kw = {}
+    if snap is not None:
+        kw.update(snap.config_overrides())
+    else:
+        top = int(tr.pfn.max()) + 1 if len(tr) else 0
+        kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
+    kw.update(overrides)
+    if "kernel" in kw:
+        why = f"kernel {kw['kernel']} (given)"
+    elif snap is not None and snap.platform.get("kernel_release"):
+        kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
+        why = f"kernel {kw['kernel']}: from the snapshot's {why}"
+    else:
+        why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
+    unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+    if isinstance(kw.get("mem"), int):
+        kw["mem"] -= kw["mem"] % unit
+    if snap is not None and "dma32" not in kw:
+        frac = snap.dma32_fraction()
+        if frac is not None:
+            # DMA32 as large a share of memory as on the machine
+            d = int(parse_size(kw["mem"], name="mem") * frac)
+            kw["dma32"] = d - d % unit
+    if snap is not None and "min_free_kbytes" in kw and "min_free_kbytes" not in overrides:
+        machine = snap.meminfo["MemTotal"] * 1024
+        model = parse_size(kw["mem"], name="mem")
+        if model != machine - machine % unit:
+            # MODEL: min_free_kbytes is sized by the kernel for the machine's memory
+            mfk = kw.pop("min_free_kbytes")
+            notes.append(f"min_free_kbytes: the machine's {mfk} kB is for its "
+                         f"{format_size(machine - machine % unit)}; the {format_size(model)} "
+                         "model takes the kernel's boot-time value for its own size")
+    return Config(**kw), why

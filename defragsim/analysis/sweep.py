@@ -61,6 +61,7 @@ from tqdm.auto import tqdm
 from ..sim import run
 from ..sim.metrics import all_metrics
 from ..workloads import build_workload, load_scenario, scenario_path
+from ..workloads.estimate import check_fits, check_workload_fits
 from ..workloads.snapshot import find_snapshot
 from .compare import (RunSpec, Comparison, mean_ci, median_index, metrics_table,
                       parse_run_spec)
@@ -73,6 +74,9 @@ KEY_LEN = 16
 TABLE_COLUMNS = 5
 #: Seconds to wait for a Dask scheduler before giving up.
 CONNECT_TIMEOUT_S = 5.0
+#: bytes of one task in memory: its Task, its metrics (about 150 numbers) and
+#: its rows of the summary
+TASK_BYTES = 16 << 10
 #: Config fields that are sweep dimensions (not settable with --set / base).
 DIMENSIONS = {"patches": "--patches", "defrag_mode": "--defrag-mode", "mem": "--mem",
               "seed": "--seeds"}
@@ -247,6 +251,8 @@ def parse_seeds(seeds, seed0: int = 0) -> list[int]:
             raise SweepError(f"--seeds: must be at least 1, got {seeds}")
         if seed0 < 0:
             raise SweepError(f"--seed0: must be at least 0, got {seed0}")
+        check_fits(seeds * TASK_BYTES, f"--seeds {seeds}: a sweep's {seeds:,} tasks (at least)",
+                   error=SweepError)
         return list(range(seed0, seed0 + seeds))
     try:
         out = [int(s) for s in seeds]
@@ -319,8 +325,9 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
     seed_list = parse_seeds(seeds, seed0)
     base = dict(base or {})
     check_base(base)
-    if not (isinstance(growth_scale, (int, float)) and growth_scale >= 0):
-        raise SweepError(f"growth_scale: must be >= 0, got {growth_scale!r}")
+    if not (isinstance(growth_scale, (int, float)) and growth_scale >= 0
+            and math.isfinite(growth_scale)):
+        raise SweepError(f"growth_scale: must be a finite number >= 0, got {growth_scale!r}")
     specs = []
     for m in mems:
         for dm in modes:
@@ -334,9 +341,14 @@ def make_plan(scenario: str, *, patches="all-combinations", seeds=1, seed0: int 
             Config(**spec.config)
         except ConfigError as e:
             raise SweepError(f"--set: [{spec.label}]: {e}") from None
+    n_tasks = len(specs) * len(seed_list)
+    check_fits(n_tasks * TASK_BYTES, f"--seeds {len(seed_list)}: a sweep's {n_tasks:,} tasks",
+               error=SweepError)
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
         raise SweepError(f"--duration: must be a positive number of seconds, got {duration!r}")
+    for spec in specs:        # a run that cannot fit is refused here, not in every worker
+        check_workload_fits(sc, Config(**spec.config), duration, growth_scale)
     plan = Plan(scenario=scenario, scenario_name=sc.name, scenario_sha256=scenario_sha256(scenario),
                 specs=specs, seeds=seed_list,
                 duration=float(duration) if duration is not None else (sc.duration or None))

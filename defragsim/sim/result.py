@@ -55,7 +55,10 @@ class PageblockSnapshot:
         df["used"] = used.sum(axis=1)
         # "mixed": the block's type differs from the mobility of most of its used pages
         maj = by_mob.argmax(axis=1)
-        bt = np.where(self.migratetype < C.MIGRATE_PCPTYPES, self.migratetype, -1)
+        # int64 first: with a uint8 array, numpy 2 turns the -1 into 255 (a
+        # HighAtomic block would count as mixed)
+        mt = self.migratetype.astype(np.int64)
+        bt = np.where(mt < C.MIGRATE_PCPTYPES, mt, -1)
         df["mixed"] = (df["used"].to_numpy() > 0) & (bt >= 0) & (maj != bt)
         # "polluted": holds pages of another mobility at all
         foreign = df["used"].to_numpy() - np.take_along_axis(

@@ -45,8 +45,9 @@ def pageblock_text(result, snapshot: int = -1, *, width: int = 64, legend: bool 
     snap = result.snapshots[snapshot]
     cfg = result.config
     patches = ",".join(map(str, cfg.patches.numbers())) or "none"
-    out = [f"pageblocks of {result.scenario}, {cfg.label().split(" patches=")[0]} patches={patches} "
-           f"at t={snap.t:.1f} s "
+    mib = cfg.mem >> 20
+    out = [f"pageblocks of {result.scenario}, {mib} MiB defrag_mode={cfg.defrag_mode} "
+           f"patches={patches} at t={snap.t:.1f} s "
            f"({len(df)} blocks of {pb * C.PAGE_SIZE >> 10} KiB, {width} a line)"]
     if legend:
         out.append(LEGEND)

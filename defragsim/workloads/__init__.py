@@ -5,7 +5,8 @@
 - :mod:`.sources`: the generators of synthetic scenarios;
 - :mod:`.trace`, :mod:`._traceparse`: real trace readers;
 - :mod:`.snapshot`: a machine's ``/proc`` snapshot (sizes, sysctls, free chunks);
-- :mod:`.replay_ops`: a parsed trace (and its snapshot) as a Workload.
+- :mod:`.replay_ops`: a parsed trace (and its snapshot) as a Workload;
+- :mod:`.estimate`: what a run will need (ops, bytes), checked before it is built.
 
 Nothing here imports the simulator.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from .. import constants as C
 from ..config import parse_size
+from ..errors import ConfigError
+from .estimate import MAX_DURATION_S, check_workload_fits, estimate_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .scenarios import (Scenario, ScenarioError, list_scenarios, load_scenario, scenario_path,
                         validate_processes)
@@ -24,7 +27,7 @@ from .sources import generate_churn, generate_processes
 from .replay_ops import trace_workload
 from .trace import read_trace
 
-__all__ = ["OP_DTYPES", "Scenario", "ScenarioError", "Workload", "build_workload",
+__all__ = ["OP_DTYPES", "Scenario", "ScenarioError", "Workload", "build_workload", "estimate_ops",
            "list_scenarios", "load_scenario", "new_op_columns", "scenario_path",
            "validate_processes"]
 
@@ -36,14 +39,22 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
         raise ScenarioError(f"duration: must be a positive number of seconds, got {duration!r}")
+    if duration is not None and duration > MAX_DURATION_S:
+        raise ScenarioError(f"duration: at most {MAX_DURATION_S:.3g} s (times are int64 "
+                            f"nanoseconds), got {duration!r}")
+    if isinstance(growth_scale, bool) or not isinstance(growth_scale, (int, float)) or \
+            not (growth_scale >= 0 and math.isfinite(growth_scale)):
+        raise ConfigError(f"growth_scale: must be a finite number >= 0, got {growth_scale!r}")
+    check_workload_fits(sc, config, duration, growth_scale)
     if sc.kind == "trace":
         # MODEL: a trace has no seed; every seed replays the same events
         p = sc.params
-        tr = read_trace(p["trace"], fmt=p["format"], comm=p["comm"])
         snap = None
         if p["init"] == "auto":
             d = find_snapshot(p["trace"])
             snap = Snapshot.load(d) if d is not None else None
+        tr = read_trace(p["trace"], fmt=p["format"], comm=p["comm"],
+                        max_pfn=snap.pfn_limit() if snap is not None else None)
         wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
                                 snapshot=snap, duration=duration or p["duration"],
                                 zone_spans=config.zone_spans(),

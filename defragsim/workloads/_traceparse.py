@@ -22,9 +22,13 @@ SPACE, TAB, HASH, COLON, DOT = 32, 9, 35, 58, 46
 CSV_FIELDS = 11
 
 
+#: the largest int64: a longer number is not ok (the line reader then names it)
+_I64_MAX = 9223372036854775807
+
+
 @njit
 def _int(buf, i, j):
-    """Signed decimal in buf[i:j]; (value, ok)."""
+    """Signed decimal in buf[i:j]; (value, ok); not ok beyond int64."""
     if i >= j:
         return 0, False
     neg = False
@@ -38,6 +42,8 @@ def _int(buf, i, j):
         c = buf[i]
         if c < 48 or c > 57:
             return 0, False
+        if v > (_I64_MAX - (c - 48)) // 10:
+            return 0, False
         v = v * 10 + (c - 48)
         i += 1
     return (-v if neg else v), True
@@ -45,6 +51,7 @@ def _int(buf, i, j):
 
 @njit
 def _hex(buf, i, j):
+    """Hex digits in buf[i:j]; (value, ok); not ok beyond int64."""
     if i >= j:
         return 0, False
     v = 0
@@ -57,6 +64,8 @@ def _hex(buf, i, j):
         elif 65 <= c <= 70:
             d = c - 55
         else:
+            return 0, False
+        if v > (_I64_MAX - d) >> 4:
             return 0, False
         v = v * 16 + d
         i += 1

@@ -17,6 +17,7 @@ import yaml
 from .. import constants as C
 from ..errors import GfpError, ScenarioError
 from ..gfp import gfp_migratetype, parse_gfp
+from .estimate import MAX_DURATION_S
 
 CONTENT_BY_NAME = {n: i for i, n in enumerate(C.KIND_NAMES) if i != C.KIND_NONE}
 
@@ -33,22 +34,41 @@ SCENARIO_SUFFIXES = (".toml", ".yaml", ".yml")
 
 
 def read_scenario_doc(path: Path) -> dict:
-    """A scenario file as a dict: TOML, or YAML (``.yaml``/``.yml``)."""
+    """A scenario file as a dict: TOML, or YAML (``.yaml``/``.yml``).  A file
+    that cannot be read, is not UTF-8 text, does not parse or nests too
+    deeply raises ScenarioError naming it."""
     where = path.name
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            with open(path, encoding="utf-8") as f:
-                doc = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ScenarioError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
-        if not isinstance(doc, dict):
-            raise ScenarioError(f"{where}: expected a mapping at the top, got {type(doc).__name__}")
-        return doc
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read()
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{where}: not a text file (byte 0x{data[e.start]:02x} at offset "
+                            f"{e.start} is not UTF-8)") from None
+    if "\0" in text:
+        raise ScenarioError(f"{where}: not a text file (a NUL byte at offset {text.index(chr(0))})")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            doc = _load_yaml(where, text)
+        else:
+            doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{where}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(f"{where}: nested too deeply to be a scenario") from None
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"{where}: expected a mapping at the top, got {type(doc).__name__}")
+    return doc
+
+
+def _load_yaml(where: str, text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
 
 
 def list_scenarios() -> dict[str, str]:
@@ -67,6 +87,8 @@ def list_scenarios() -> dict[str, str]:
 def scenario_path(name: str) -> Path:
     p = Path(name)
     if p.suffix in SCENARIO_SUFFIXES:
+        if p.is_dir():
+            raise ScenarioError(f"{p}: is a directory, not a scenario file")
         if p.exists():
             return p
         raise ScenarioError(f"{p}: no such scenario file")
@@ -156,10 +178,7 @@ def _load_churn(doc: dict, where: str, path: Path) -> Scenario:
     if doc["kind"] != "churn":
         raise ScenarioError(f"{where}: key 'kind': unknown workload kind {doc['kind']!r} "
                             "(known: churn, processes, trace)")
-    duration = float(doc["duration"])
-    if not (duration > 0 and math.isfinite(duration)):
-        raise ScenarioError(f"{where}: key 'duration': must be a positive number of seconds, "
-                            f"got {doc['duration']!r}")
+    duration = _duration(where, doc["duration"])
     fill = float(doc["fill"])
     if not (0 < fill < 1):
         raise ScenarioError(f"{where}: key 'fill': must be between 0 and 1 (a fraction of "
@@ -204,7 +223,7 @@ def validate_trace_scenario(doc: dict, where: str, path: Path) -> dict:
         raise ScenarioError(f"{where}: key 'init': must be auto or empty, got {init!r}")
     dur = doc.get("duration")
     if dur is not None:
-        dur = _pos(where, "duration", dur, allow_zero=False)
+        dur = _duration(where, dur)
     return dict(trace=str(trace), comm=doc.get("comm"), init=init, duration=dur,
                 format=doc.get("format"))
 
@@ -287,7 +306,7 @@ class _Table:
         """A finite number > 0, with the message churn files always had
         ("must be positive, got <the value as written>")."""
         v = self.table[key]
-        f = float(v)
+        f = _number(self.where, key, v)
         if not (f > 0 and math.isfinite(f)):
             raise ScenarioError(f"{self.where}.{key}: must be positive, got {v!r}")
         return f
@@ -305,8 +324,36 @@ class _Table:
         return _orders(self.where, self.get("orders", default))
 
 
+def _sep(where: str) -> str:
+    """``file: `` before a top-level key, ``.`` after a table's name."""
+    return ": " if where.endswith((".toml", ".yaml", ".yml")) else "."
+
+
+def _number(where, key, v) -> float:
+    """``v`` as a float; ScenarioError unless it is an int or float (not a bool)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ScenarioError(f"{where}{_sep(where)}{key}: expected a number, got {v!r}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ScenarioError(f"{where}{_sep(where)}{key}: a number of {len(str(v))} digits is "
+                            "too large") from None
+
+
+def _duration(where, v) -> float:
+    """A positive number of seconds whose nanoseconds fit an int64."""
+    d = _number(where, "duration", v)
+    if not (d > 0 and math.isfinite(d)):
+        raise ScenarioError(f"{where}: key 'duration': must be a positive number of seconds, "
+                            f"got {v!r}")
+    if d > MAX_DURATION_S:
+        raise ScenarioError(f"{where}: key 'duration': at most {MAX_DURATION_S:.3g} s (times are "
+                            f"int64 nanoseconds), got {v!r}")
+    return d
+
+
 def _frac(where, key, v, lo=0.0, hi=1.0, lo_open=False):
-    v = float(v)
+    v = _number(where, key, v)
     ok = (v > lo if lo_open else v >= lo) and v <= hi and math.isfinite(v)
     if not ok:
         raise ScenarioError(f"{where}.{key}: must be between {lo} and {hi}, got {v!r}")
@@ -314,9 +361,9 @@ def _frac(where, key, v, lo=0.0, hi=1.0, lo_open=False):
 
 
 def _pos(where, key, v, allow_zero=True):
-    v = float(v)
+    v = _number(where, key, v)
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ScenarioError(f"{where}.{key}: must be a {'non-negative' if allow_zero else 'positive'} "
+        raise ScenarioError(f"{where}{_sep(where)}{key}: must be a {'non-negative' if allow_zero else 'positive'} "
                             f"number, got {v!r}")
     return v
 
@@ -330,13 +377,19 @@ def _count(where, key, v):
 def _orders(where, table):
     out = []
     for ok, ow in table.items():
-        try:
+        # TOML keys are strings; YAML's may be ints, floats, booleans or null:
+        # only an int or a string of ASCII digits is an order
+        if isinstance(ok, int) and not isinstance(ok, bool):
+            o = ok
+        elif isinstance(ok, str) and ok.strip().isascii() and ok.strip().isdigit():
             o = int(ok)
-        except ValueError:
-            raise ScenarioError(f"{where}.orders: key {ok!r} is not an order number") from None
+        else:
+            raise ScenarioError(f"{where}.orders: key {ok!r} is not an order number "
+                                f"(0..{C.MAX_PAGE_ORDER})")
         if not 0 <= o <= C.MAX_PAGE_ORDER:
             raise ScenarioError(f"{where}.orders: order {o} outside 0..{C.MAX_PAGE_ORDER}")
-        if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not ow >= 0:
+        if isinstance(ow, bool) or not isinstance(ow, (int, float)) or not ow >= 0 or \
+                not math.isfinite(ow):
             raise ScenarioError(f"{where}.orders.{ok}: weight must be a number >= 0, got {ow!r}")
         out.append((o, float(ow)))
     if not out or sum(w for _, w in out) <= 0:
@@ -347,10 +400,14 @@ def _orders(where, table):
 def _gfp(where, s):
     try:
         g = parse_gfp(s, where=f"{where}.gfp")
-        gfp_migratetype(g)
-        return g
     except GfpError as e:
         raise ScenarioError(str(e)) from None
+    try:
+        gfp_migratetype(g)
+    except GfpError:
+        raise ScenarioError(f"{where}.gfp: {s!r}: __GFP_MOVABLE and __GFP_RECLAIMABLE together "
+                            "(no migratetype has both)") from None
+    return g
 
 
 def _content(where, s):
@@ -363,7 +420,7 @@ def validate_processes(doc: dict, where: str) -> dict:
     """Validate a ``kind = "processes"`` scenario document; returns normalised params."""
     _check_table(where, doc, _PROC_TOP)
     return {
-        "duration": _pos(where, "duration", doc.get("duration", 0), allow_zero=False),
+        "duration": _duration(where, doc.get("duration", 0)),
         "anon": _validate_anon(where, doc.get("anon", {})),
         "file": _validate_file(where, doc.get("file", {})),
         "nonmovable": [_validate_nonmovable(where, i, c)
@@ -372,7 +429,7 @@ def validate_processes(doc: dict, where: str) -> dict:
         "jobs": _validate_jobs(where, doc["jobs"]) if doc.get("jobs") is not None else None,
         "thp_bursts": [_validate_thp_burst(where, i, b)
                        for i, b in enumerate(doc.get("thp_bursts", []))],
-        "compact_memory_at": [_pos(f"{where}: compact_memory_at[{i}]", "t", t)
+        "compact_memory_at": [_pos(where, f"compact_memory_at[{i}]", t)
                               for i, t in enumerate(doc.get("compact_memory_at", []))],
     }
 

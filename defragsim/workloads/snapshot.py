@@ -17,21 +17,41 @@ import pandas as pd
 from .. import constants as C
 from ..errors import ConfigError
 
+_INT_RE = re.compile(r"-?[0-9]+")
+
+
+def read_text_file(path: Path) -> str:
+    """A /proc copy as text; ConfigError naming it when it cannot be read or
+    is not text (binary data, not UTF-8)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"init-from: {path}: cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"init-from: {path}: not a text file (byte 0x{data[e.start]:02x} at "
+                          f"offset {e.start} is not UTF-8)") from None
+    if "\0" in text:
+        raise ConfigError(f"init-from: {path}: not a text file (a NUL byte at offset "
+                          f"{text.index(chr(0))})")
+    return text
+
+
 def read_proc_kv(path: Path) -> dict:
     """``key value`` (vmstat), ``key: value kB`` (meminfo) or ``key=value``
     (sysctl) lines into a dict of ints (non-numeric values skipped)."""
     out = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if "=" in line and ":" not in line:
-                k, _, v = line.partition("=")
-            elif ":" in line:
-                k, _, v = line.partition(":")
-            else:
-                k, _, v = line.strip().partition(" ")
-            parts = v.split()
-            if parts and parts[0].lstrip("-").isdigit():
-                out[k.strip().split(".")[-1] if "=" in line else k.strip()] = int(parts[0])
+    for line in read_text_file(path).splitlines():
+        if "=" in line and ":" not in line:
+            k, _, v = line.partition("=")
+        elif ":" in line:
+            k, _, v = line.partition(":")
+        else:
+            k, _, v = line.strip().partition(" ")
+        parts = v.split()
+        if parts and _INT_RE.fullmatch(parts[0]):         # ASCII digits ("²".isdigit())
+            out[k.strip().split(".")[-1] if "=" in line else k.strip()] = int(parts[0])
     return out
 
 
@@ -62,6 +82,10 @@ class Snapshot:
         s = cls(path=d, meminfo=read_proc_kv(meminfo))
         if "MemTotal" not in s.meminfo:
             raise ConfigError(f"init-from: {meminfo}: no MemTotal line")
+        if s.meminfo["MemTotal"] * 1024 < C.PAGE_SIZE << C.MAX_PAGE_ORDER:
+            raise ConfigError(f"init-from: {meminfo}: MemTotal: must be at least "
+                              f"{(C.PAGE_SIZE << C.MAX_PAGE_ORDER) // 1024} kB, got "
+                              f"{s.meminfo['MemTotal']} kB")
         for name, attr in (("before.vmstat", "vmstat_before"), ("after.vmstat", "vmstat_after"),
                            ("before.sysctl", "sysctl")):
             if (d / name).exists():
@@ -70,7 +94,7 @@ class Snapshot:
             s.platform = read_platform(d / "before.platform")
         for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
             if (d / name).exists():
-                setattr(s, attr, (d / name).read_text())
+                setattr(s, attr, read_text_file(d / name))
         return s
 
     def pagetypeinfo_table(self) -> dict | None:
@@ -97,7 +121,7 @@ class Snapshot:
         zi = self.path / "before.zoneinfo"
         if not zi.exists():
             return None
-        m = zoneinfo_managed(zi.read_text())
+        m = zoneinfo_managed(read_text_file(zi))
         if "DMA32" not in m:
             return None
         return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
@@ -111,6 +135,15 @@ class Snapshot:
             return load_pbmap(p)
         except (ValueError, OSError, EOFError) as e:
             raise ConfigError(f"init-from: {p}: {e}") from None
+
+    def pfn_limit(self) -> int:
+        """One past the largest pfn the machine has: the end of its last zone
+        (before.zoneinfo), else MemTotal plus the 4 GiB a PCI hole may skip."""
+        zi = self.path / "before.zoneinfo"
+        end = zoneinfo_pfn_end(read_text_file(zi)) if zi.exists() else None
+        if end:
+            return end
+        return self.meminfo["MemTotal"] * 1024 // C.PAGE_SIZE + (4 << 30) // C.PAGE_SIZE
 
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
@@ -168,6 +201,22 @@ def parse_pagetypeinfo(text: str, where: str = "pagetypeinfo") -> dict:
     if not any(z["blocks"] for z in out.values()):
         raise ValueError(f"{where}: no 'Number of blocks type' table")
     return out
+
+
+def zoneinfo_pfn_end(text: str) -> int | None:
+    """One past the last pfn of any zone (``start_pfn`` + ``spanned``) in
+    /proc/zoneinfo, or None when it has no such lines."""
+    end, spanned = None, None
+    for line in text.splitlines():
+        m = re.match(r"\s+spanned\s+(\d+)", line)
+        if m:
+            spanned = int(m.group(1))
+            continue
+        m = re.match(r"\s+start_pfn:\s+(\d+)", line)
+        if m and spanned:
+            end = max(end or 0, int(m.group(1)) + spanned)
+            spanned = None
+    return end
 
 
 def zoneinfo_managed(text: str) -> dict:

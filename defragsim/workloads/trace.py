@@ -15,7 +15,13 @@ text, pfn -1 in the CSV), ``mm_page_free``, ``mm_page_free_batched`` (a
 marker for a free that already produced ``mm_page_free``: counted, never a
 second free), ``mm_page_alloc_extfrag``; other events (compaction, vmscan,
 migrate) are counted by name.  Bad lines raise :class:`TraceError` with the
-file, line number and text, or are counted with ``skip_bad_lines=True``.
+file, line number and text, or are counted with ``skip_bad_lines=True``: a
+line that does not parse, an order, migratetype, fallback or
+change_ownership out of range, a negative pfn (other than a failed
+allocation's) or one beyond the machine (``max_pfn``: the snapshot's zones,
+else 1 TiB of memory), a gfp mask with both __GFP_MOVABLE and
+__GFP_RECLAIMABLE, and an event earlier than the one before it (traces are
+in time order).  Times start at 0 at the first page event, in every format.
 """
 from __future__ import annotations
 
@@ -29,8 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
+from .estimate import MAX_TRACE_PFN
 from . import _traceparse as P
 from ._traceparse import EV_ALLOC, EV_EXTFRAG, EV_FREE
 
@@ -69,6 +77,10 @@ class ParsedTrace:
     bad_lines: int = 0
     lines: int = 0
     filtered_out: int = 0
+    #: the recorded time of the first page event (ns; times are relative to it)
+    t0_ns: int = 0
+    #: ``until_ns`` of :func:`read_trace` when the trace went on beyond it
+    cut_ns: int | None = None
 
     @classmethod
     def empty(cls, path, fmt: str) -> "ParsedTrace":
@@ -118,6 +130,11 @@ class _decompress_errors:
         return self
 
     def __exit__(self, et, e, tb):
+        kind = {".xz": "xz", ".gz": "gzip"}.get(Path(self.path).suffix)
+        if kind and et is not None and self.where() == 0 and \
+                (issubclass(et, (lzma.LZMAError, gzip.BadGzipFile, EOFError))):
+            raise TraceError(f"{self.path}: not {kind}-compressed data, although the name ends "
+                             f"in {Path(self.path).suffix} ({e or 'empty'})") from None
         if et is EOFError:
             raise TraceError(f"{self.path}: truncated compressed file (after line {self.where()})") \
                 from None
@@ -134,11 +151,16 @@ def open_text(path) -> io.TextIOBase:
     p = Path(path)
     if not p.exists():
         raise TraceError(f"{p}: no such file")
-    if p.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
-    if p.suffix == ".xz":
-        return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
-    return open(p, encoding="utf-8", errors="replace")
+    if p.is_dir():
+        raise TraceError(f"{p}: is a directory, not a trace file")
+    try:
+        if p.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+        if p.suffix == ".xz":
+            return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
+        return open(p, encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise TraceError(f"{p}: cannot read: {e.strerror or e}") from None
 
 
 def parse_gfp_lenient(text: str, unknown: Counter) -> int:
@@ -147,8 +169,11 @@ def parse_gfp_lenient(text: str, unknown: Counter) -> int:
     s = text.strip()
     if not s or s == "none":
         return 0
-    if s[0] in "0123456789":
-        return int(s, 16)           # the CSV schema and raw masks are hex
+    if s[0] in "0123456789":        # the CSV schema and raw masks are hex
+        try:
+            return int(s, 16)
+        except ValueError:
+            raise ValueError(f"gfp_flags {s!r} starts with a digit but is not hex") from None
     mask = 0
     for name in s.split("|"):
         if name.startswith(("0x", "0X")):   # bits __print_flags() had no name for
@@ -187,44 +212,62 @@ class _Columns:
 def detect_format(path) -> str:
     """``csv``, ``tracefs`` (also trace-cmd report) or ``perf``, from the first
     event line."""
-    with open_text(path) as f:
-        try:
-            for i, line in enumerate(f):
-                s = line.strip()
-                if not s or s.startswith("#") or s.startswith("cpus="):
-                    continue
-                if s.startswith("t_ns,"):
-                    return "csv"
-                if _RE_TRACEFS.match(line):
-                    return "tracefs"
-                if _RE_PERF.match(line):
-                    return "perf"
-                if i > 200:
-                    break
-        except EOFError:
-            raise TraceError(f"{path}: truncated compressed file") from None
+    i = 0
+    with open_text(path) as f, _decompress_errors(path, lambda: i):
+        for i, line in enumerate(f, start=1):
+            s = line.strip()
+            if not s or s.startswith("#") or s.startswith("cpus="):
+                continue
+            if s.startswith("t_ns,"):
+                return "csv"
+            if _RE_TRACEFS.match(line):
+                return "tracefs"
+            if _RE_PERF.match(line):
+                return "perf"
+            if i > 200:
+                break
     raise TraceError(f"{path}: not a trace this reader knows (CSV with header {CSV_HEADER!r}, "
                      "tracefs/trace-cmd text or perf script text)")
 
 
+@dataclass
+class _Limits:
+    """What a page event may hold beyond the formats' syntax: pfns below
+    ``max_pfn`` (``pfn_what`` says whose limit), and times before ``until_ns``
+    (from the first page event; None: all)."""
+
+    max_pfn: int = MAX_TRACE_PFN
+    pfn_what: str = "1 TiB of memory (the limit without a snapshot)"
+    until_ns: int | None = None
+
+
 def read_trace(path, *, fmt: str | None = None, comm: str | None = None,
-               skip_bad_lines: bool = False) -> ParsedTrace:
+               skip_bad_lines: bool = False, max_pfn: int | None = None,
+               until_ns: int | None = None) -> ParsedTrace:
     """Stream ``path`` into a :class:`ParsedTrace`.
 
     ``comm``: keep only allocations made by this command name (frees and
     extfrag events are kept whatever the task: a page allocated by the
-    command may be freed by another).
+    command may be freed by another).  ``max_pfn``: one past the machine's
+    last pfn (a snapshot's :meth:`~.snapshot.Snapshot.pfn_limit`; default 1
+    TiB of memory); a larger pfn is a bad line.  ``until_ns``: read only
+    the events of the first ``until_ns`` ns (counts of other events too);
+    ``cut_ns`` of the result says whether the trace went on.
     """
     path = Path(path)
+    lim = _Limits(until_ns=until_ns) if max_pfn is None else \
+        _Limits(int(max_pfn), f"the machine's memory (pfns below {int(max_pfn):#x})", until_ns)
     fmt = fmt or detect_format(path)
+    # a cut trace is read by the line readers, which stop at the cut
+    fast = until_ns is None
     if fmt == "csv":
-        out = _read_fast(path, "csv", comm)
+        out = _read_fast(path, "csv", comm, lim) if fast else None
         if out is None:       # something is off: the line-by-line reader finds where
-            out = _read_csv(path, comm, skip_bad_lines)
+            out = _read_csv(path, comm, skip_bad_lines, lim)
     elif fmt in ("tracefs", "trace-cmd", "perf"):
-        out = _read_fast(path, "perf" if fmt == "perf" else "tracefs", comm)
+        out = _read_fast(path, "perf" if fmt == "perf" else "tracefs", comm, lim) if fast else None
         if out is None:
-            out = _read_text(path, fmt, comm, skip_bad_lines)
+            out = _read_text(path, fmt, comm, skip_bad_lines, lim)
     else:
         raise TraceError(f"{path}: unknown trace format {fmt!r} (csv, tracefs, trace-cmd, perf)")
     if not (out.ev == EV_ALLOC).any():
@@ -252,14 +295,111 @@ def _read_comm_csv(path: Path) -> dict:
                 next(f, None)
                 for line in f:
                     pid, _, name = line.rstrip("\n").partition(",")
-                    if pid.strip().lstrip("-").isdigit():
+                    if re.fullmatch(r"-?[0-9]+", pid.strip()):   # ASCII digits only
                         out[int(pid)] = name
             return out
     return {}
 
 
-def _read_csv(path: Path, comm, skip) -> ParsedTrace:
-    cols = _Columns()
+class _Clock:
+    """The times of a trace's page events as they are read: the first (times
+    are rebased to it), their order, and the cut (``lim.until_ns`` after it);
+    ``lim`` also holds the pfn limit the rows are checked against."""
+
+    def __init__(self, lim: _Limits):
+        self.lim = lim
+        self.t0: int | None = None
+        self.prev: int | None = None
+        self.until = lim.until_ns
+        self.cut = False
+
+    def beyond(self, t: int) -> bool:
+        """Whether ``t`` (as recorded) is at or after the cut (noted in ``cut``)."""
+        if self.until is None or self.t0 is None or t - self.t0 < self.until:
+            return False
+        self.cut = True
+        return True
+
+    def step(self, t: int) -> str | None:
+        """The problem with a page event at ``t`` (as recorded), or None."""
+        if not -2 ** 63 <= t < 2 ** 63 or (self.t0 is not None and t - self.t0 >= 2 ** 63):
+            return f"time {t} ns is out of range"
+        if self.t0 is None:
+            self.t0 = t
+        if self.prev is not None and t < self.prev:
+            return (f"time {(t - self.t0) / 1e9:.9f} s is before the previous event's "
+                    f"{(self.prev - self.t0) / 1e9:.9f} s (a trace is in time order)")
+        self.prev = t
+        return None
+
+    def finish(self, res: ParsedTrace) -> None:
+        res.t0_ns = self.t0 or 0
+        res.cut_ns = self.until if self.cut else None
+
+
+_INT32 = 2 ** 31
+
+
+def _row_problem(row, lim: _Limits) -> str | None:
+    """What is wrong with a page event row (t, ev, pfn, order, mt, gfp, pid,
+    fallback order, fallback mt, change_ownership), or None.  The fast
+    parsers' columns are checked the same way by :func:`_columns_ok`."""
+    _, ev, pfn, order, mt, gfp, pid, fo, fmt, co = row[:10]
+    if not 0 <= order <= C.MAX_PAGE_ORDER:
+        return f"order {order} outside 0..{C.MAX_PAGE_ORDER}"
+    if pfn < (-1 if ev == EV_ALLOC else 0):
+        return f"negative pfn {pfn}"
+    if pfn >= lim.max_pfn:
+        return f"pfn {pfn:#x} is beyond {lim.pfn_what}"
+    if not -_INT32 <= pid < _INT32:
+        return f"pid {pid} out of range"
+    if ev != EV_FREE and not 0 <= mt < C.MIGRATE_TYPES:
+        return f"migratetype {mt} outside 0..{C.MIGRATE_TYPES - 1}"
+    if ev == EV_ALLOC and not 0 <= gfp <= G.GFP_T_MAX:
+        return f"gfp mask {gfp:#x} is not a 32-bit gfp_t"
+    if ev == EV_ALLOC and gfp & G.GFP_MOVABLE_MASK == G.GFP_MOVABLE_MASK:
+        return f"gfp {G.gfp_to_string(gfp)}: __GFP_MOVABLE and __GFP_RECLAIMABLE together"
+    if ev == EV_EXTFRAG:
+        if not 0 <= fo <= C.MAX_PAGE_ORDER:
+            return f"fallback_order {fo} outside 0..{C.MAX_PAGE_ORDER}"
+        if not 0 <= fmt < C.MIGRATE_TYPES:
+            return f"fallback_migratetype {fmt} outside 0..{C.MIGRATE_TYPES - 1}"
+        if co not in (0, 1):
+            return f"change_ownership {co} is not 0 or 1"
+    return None
+
+
+def _columns_ok(a: dict, keep: np.ndarray, lim: _Limits) -> bool:
+    """:func:`_row_problem` and the time order over the fast parsers' columns
+    (before their int8 casts); False sends the file to the line reader,
+    which names the line."""
+    ev, pfn = a["ev"][keep], a["pfn"][keep]
+    is_a, is_f, is_x = ev == EV_ALLOC, ev == EV_FREE, ev == EV_EXTFRAG
+    mt, g, pid = a["mt"][keep], a["gfp"][keep], a["pid"][keep]
+    fo, fmt, co = a["fo"][keep], a["fmt"][keep], a["co"][keep]
+    bad = (pfn < np.where(is_a, -1, 0)) | (pfn >= lim.max_pfn) | (pid < -_INT32) | (pid >= _INT32)
+    bad |= ~is_f & ((mt < 0) | (mt >= C.MIGRATE_TYPES))
+    bad |= is_a & ((g < 0) | (g > G.GFP_T_MAX) | (g & G.GFP_MOVABLE_MASK == G.GFP_MOVABLE_MASK))
+    bad |= is_x & ((fo < 0) | (fo > C.MAX_PAGE_ORDER) | (fmt < 0) | (fmt >= C.MIGRATE_TYPES)
+                   | (co < 0) | (co > 1))
+    return not bad.any() and not (np.diff(a["t"]) < 0).any()
+
+
+def _csv_row(p: list, ev: str) -> tuple:
+    """The row of a CSV A/F/X line split into 11 fields (ValueError: a bad number)."""
+    t, pid, pfn, order = int(p[0]), int(p[2]), int(p[4]), int(p[5])
+    if ev == "A":
+        return (t, EV_ALLOC, pfn, order, int(p[6]), int(p[7], 16), pid, -1, -1, 0)
+    if ev == "F":
+        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0)
+    return (t, EV_EXTFRAG, pfn, order, int(p[6]), 0, pid, int(p[8]), int(p[9]), int(p[10]))
+
+
+def _read_csv(path: Path, comm, skip, lim: _Limits | None = None) -> ParsedTrace:
+    """The line-by-line reader of the CSV schema: slow, but it names a bad
+    line, or skips and counts it; it stops at ``lim.until_ns``."""
+    lim = lim or _Limits()
+    rows = []
     res = ParsedTrace.empty(path, "csv")
     comms = _read_comm_csv(path)
     keep_pids = None
@@ -267,8 +407,7 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
         keep_pids = {p for p, c in comms.items() if c == comm}
         if not comms:
             raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
-    counts = res.counts
-    names = _EV_NAMES
+    clock = _Clock(lim)
     lineno = 0
     with open_text(path) as f, _decompress_errors(path, lambda: lineno):
         header = f.readline()
@@ -284,37 +423,33 @@ def _read_csv(path: Path, comm, skip) -> ParsedTrace:
                 continue
             p += [""] * (11 - len(p))     # trailing empty fields may be left out
             ev = p[3]
-            name = names.get(ev)
+            name = _EV_NAMES.get(ev)
             if name is None:
                 _bad(path, lineno, line, f"unknown event code {ev!r}", skip, res)
                 continue
-            counts[name] += 1
+            t = int(p[0]) if re.fullmatch(r"-?[0-9]+", p[0]) else None
+            if t is not None and clock.beyond(t):
+                break
+            res.counts[name] += 1
             if ev not in "AFX":
                 continue
             try:
-                t = int(p[0])
-                pid = int(p[2])
-                pfn = int(p[4])
-                order = int(p[5])
-                mt = -1 if ev == "F" and not p[6] else int(p[6])
-                if ev == "A":
-                    if keep_pids is not None and pid not in keep_pids:
-                        res.filtered_out += 1
-                        continue
-                    cols.add(t, EV_ALLOC, pfn, order, mt, int(p[7], 16),
-                             pid)
-                elif ev == "F":
-                    cols.add(t, EV_FREE, pfn, order, -1, 0, pid)
-                else:
-                    cols.add(t, EV_EXTFRAG, pfn, order, mt, 0, pid, int(p[8]), int(p[9]),
-                             int(p[10]))
+                row = _csv_row(p, ev)
             except ValueError as e:
                 _bad(path, lineno, line, f"bad number ({e})", skip, res)
                 continue
-            if not (0 <= order <= 10):
-                cols_pop(cols)
-                _bad(path, lineno, line, f"order {order} outside 0..10", skip, res)
-    res.set_columns(cols.arrays())
+            if keep_pids is not None and ev == "A" and row[6] not in keep_pids:
+                why = clock.step(row[0])
+                if why is None:
+                    res.filtered_out += 1
+                    continue
+            else:
+                why = _row_problem(row, lim) or clock.step(row[0])
+            if why is not None:
+                _bad(path, lineno, line, why, skip, res)
+                continue
+            rows.append(row)
+    _set_rows(res, rows, clock)
     res.comm = comms
     res.lines = lineno
     return res
@@ -367,9 +502,11 @@ _CSV_COUNTED = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                 "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "mm_page_alloc_extfrag")
 
 
-def _read_fast(path: Path, fmt: str, comm):
+def _read_fast(path: Path, fmt: str, comm, lim: _Limits | None = None):
     """The numba byte parsers (several million lines a second).  None when a
-    line is irregular: the Python reader then reports or skips it."""
+    line is irregular (or a value out of range, see :func:`_columns_ok`):
+    the Python reader then reports or skips it."""
+    lim = lim or _Limits()
     res = ParsedTrace.empty(path, fmt)
     parser = _FastCSV(res) if fmt == "csv" else _FastText(res)
     cols = {k: [] for k in _FAST_COLS}
@@ -390,6 +527,10 @@ def _read_fast(path: Path, fmt: str, comm):
         return None
     a = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in cols.items()}
     keep = parser.finish(a, path, comm)
+    if keep is None or not _columns_ok(a, keep, lim):
+        return None
+    res.t0_ns = int(a["t"][0]) if len(a["t"]) else 0
+    a["t"] = a["t"] - res.t0_ns            # times from the first page event
     res.set_columns(dict(
         t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
         order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
@@ -493,9 +634,9 @@ class _FastText:
                 self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
             self.res.counts[self.ev_names[h]] += c
 
-    def finish(self, a: dict, path: Path, comm) -> np.ndarray:
-        """gfp masks from their texts, times from the first event, and the rows
-        to keep (``comm`` filters allocations by command name)."""
+    def finish(self, a: dict, path: Path, comm) -> np.ndarray | None:
+        """gfp masks from their texts and the rows to keep (``comm`` filters
+        allocations by command name); None when a gfp text does not parse."""
         res = self.res
         keep = np.ones(len(a["t"]), bool)
         # gfp: parse each distinct text once; unknown names counted per allocation
@@ -505,7 +646,13 @@ class _FastText:
         for h, text in self.gfp_texts.items():
             sel = is_a & (g == h)
             cnt = Counter()
-            vals[sel] = parse_gfp_lenient(text, cnt)
+            try:
+                v = parse_gfp_lenient(text, cnt)
+            except ValueError:
+                return None              # the line reader names the line
+            if not 0 <= v <= G.GFP_T_MAX:
+                return None
+            vals[sel] = v
             nsel = int(sel.sum())
             for name, k in cnt.items():
                 res.unknown_gfp[name] += k * nsel
@@ -514,8 +661,6 @@ class _FastText:
             drop = is_a & (a["comm"] != _fnv_py(comm.encode()))
             res.filtered_out = int(drop.sum())
             keep &= ~drop
-        if len(a["t"]):
-            a["t"] = a["t"] - a["t"][0]
         return keep
 
 
@@ -532,12 +677,6 @@ def _decode_once(texts: dict, chunk: bytes, hashes: np.ndarray, offs: np.ndarray
 _EV_NAMES = {"A": "mm_page_alloc", "F": "mm_page_free", "B": "mm_page_free_batched",
              "Z": "mm_page_alloc_zone_locked", "D": "mm_page_pcpu_drain",
              "X": "mm_page_alloc_extfrag"}
-
-
-def cols_pop(cols: _Columns) -> None:
-    for lst in (cols.t, cols.ev, cols.pfn, cols.order, cols.mt, cols.gfp, cols.pid, cols.fo,
-                cols.fmt, cols.co):
-        lst.pop()
 
 
 def _fields(s: str) -> dict:
@@ -561,14 +700,16 @@ def _alloc_fields(fs: str):
             fl.get("gfp_flags", "none"))
 
 
-def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
+def _read_text(path: Path, fmt, comm, skip, lim: _Limits | None = None) -> ParsedTrace:
     """The line-by-line reader of tracefs / trace-cmd / perf text (regular
-    expressions): slow, but it names a bad line, or skips and counts it."""
+    expressions): slow, but it names a bad line, or skips and counts it; it
+    stops at ``lim.until_ns``."""
+    lim = lim or _Limits()
     rows = []
     res = ParsedTrace.empty(path, fmt)
     gfp_cache: dict = {}
     match = (_RE_PERF if fmt == "perf" else _RE_TRACEFS).match
-    t0 = None
+    clock = _Clock(lim)
     lineno = 0
     with open_text(path) as f, _decompress_errors(path, lambda: lineno):
         for line in f:
@@ -581,35 +722,43 @@ def _read_text(path: Path, fmt, comm, skip) -> ParsedTrace:
                 _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
                 continue
             c, pid_s, _cpu, ts, event, fs = m.groups()
+            sec, _, frac = ts.partition(".")
+            t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+            if clock.beyond(t):
+                break
             if ":" in event:
                 event = event.rsplit(":", 1)[1]
             res.counts[event] += 1
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
-            pid = int(pid_s)
-            c = c.strip()
-            if pid not in res.comm:
-                res.comm[pid] = c
-            sec, _, frac = ts.partition(".")
-            t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
-            if t0 is None:
-                t0 = t
-            if event == "mm_page_alloc" and comm is not None and c != comm:
-                res.filtered_out += 1
-                continue
-            try:
-                row = _text_row(event, fs, t - t0, pid, gfp_cache)
-            except (KeyError, ValueError) as e:
+            why = _text_event(res, clock, event, fs, t, int(pid_s), c.strip(), comm, gfp_cache, rows)
+            if why is not None:
                 res.counts[event] -= 1
-                _bad(path, lineno, line, f"{event}: missing or bad field ({e})", skip, res)
-                continue
-            if not (0 <= row[3] <= 10):
-                _bad(path, lineno, line, f"order {row[3]} outside 0..10", skip, res)
-                continue
-            rows.append(row)
-    _set_text_columns(res, rows, gfp_cache)
+                _bad(path, lineno, line, why, skip, res)
+    _set_rows(res, rows, clock, gfp_cache)
     res.lines = lineno
     return res
+
+
+def _text_event(res: ParsedTrace, clock: _Clock, event: str, fs: str, t: int, pid: int, c: str,
+                comm, gfp_cache: dict, rows: list) -> str | None:
+    """One page event line of a text trace into ``rows`` (unless ``comm``
+    filters it out); the problem with it, or None."""
+    if pid not in res.comm:
+        res.comm[pid] = c
+    if event == "mm_page_alloc" and comm is not None and c != comm:
+        why = clock.step(t)
+        if why is None:
+            res.filtered_out += 1
+        return why
+    try:
+        row = _text_row(event, fs, t, pid, gfp_cache)
+    except (KeyError, ValueError) as e:
+        return f"{event}: missing or bad field ({e})"
+    why = _row_problem(row, clock.lim) or clock.step(t)
+    if why is None:
+        rows.append(row)
+    return why
 
 
 def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
@@ -640,15 +789,19 @@ def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
             int(fl["change_ownership"]), None)
 
 
-def _set_text_columns(res: ParsedTrace, rows: list, gfp_cache: dict) -> None:
-    """The rows of :func:`_text_row` as the trace's columns; unknown gfp names
+def _set_rows(res: ParsedTrace, rows: list, clock: _Clock, gfp_cache: dict | None = None) -> None:
+    """The rows of :func:`_csv_row` or :func:`_text_row` as the trace's
+    columns, times from the first page event; unknown gfp names (text)
     counted per allocation that carried them."""
-    if rows:
+    clock.finish(res)
+    if rows and gfp_cache is not None:
         n_by_text = Counter(r[10] for r in rows if r[10] is not None)
         for g, n in n_by_text.items():
             for name, k in gfp_cache[g][1].items():
                 res.unknown_gfp[name] += k * n
+    if rows:
         a = np.array([r[:10] for r in rows], dtype=np.int64)
+        a[:, 0] -= res.t0_ns
     else:
         a = np.zeros((0, 10), np.int64)
     res.set_columns(dict(
@@ -661,22 +814,26 @@ def _set_text_columns(res: ParsedTrace, rows: list, gfp_cache: dict) -> None:
 _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))
 
 
-def other_event_counts(trace_path) -> Counter | None:
+def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
-    (None when there is no such file)."""
+    (None when there is no such file); with ``until_ns``, only the events
+    before ``t0_ns + until_ns`` (``t0_ns``: the page events' first time)."""
     d = Path(trace_path).resolve().parent
     for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
         p = d / name
         if p.exists():
             out = Counter()
-            with open_text(p) as f:
+            lineno = 1
+            with open_text(p) as f, _decompress_errors(p, lambda: lineno):
                 next(f, None)
-                try:
-                    for line in f:
-                        parts = line.split(",", 4)
-                        if len(parts) >= 4:
-                            out[parts[3].rsplit(":", 1)[-1]] += 1
-                except EOFError:
-                    raise TraceError(f"{p}: truncated compressed file") from None
+                for lineno, line in enumerate(f, start=2):
+                    parts = line.split(",", 4)
+                    if len(parts) < 4:
+                        continue
+                    if until_ns is not None:
+                        t = parts[0].strip()
+                        if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
+                            continue
+                    out[parts[3].rsplit(":", 1)[-1]] += 1
             return out
     return None
