@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .. import constants as C
+from .textfile import read_text
 from ..errors import GfpError, ScenarioError
 from ..gfp import gfp_migratetype, parse_gfp
 from .estimate import MAX_DURATION_S
@@ -38,18 +39,7 @@ def read_scenario_doc(path: Path) -> dict:
     that cannot be read, is not UTF-8 text, does not parse or nests too
     deeply raises ScenarioError naming it."""
     where = path.name
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{where}: not a text file (byte 0x{data[e.start]:02x} at offset "
-                            f"{e.start} is not UTF-8)") from None
-    if "\0" in text:
-        raise ScenarioError(f"{where}: not a text file (a NUL byte at offset {text.index(chr(0))})")
+    text = read_text(path, ScenarioError, where, read_where=str(path))
     try:
         if path.suffix in (".yaml", ".yml"):
             doc = _load_yaml(where, text)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import constants as C
 from ..errors import ConfigError
+from .textfile import read_text
 
 _INT_RE = re.compile(r"-?[0-9]+")
 
@@ -23,19 +24,7 @@ _INT_RE = re.compile(r"-?[0-9]+")
 def read_text_file(path: Path) -> str:
     """A /proc copy as text; ConfigError naming it when it cannot be read or
     is not text (binary data, not UTF-8)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ConfigError(f"init-from: {path}: cannot read: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"init-from: {path}: not a text file (byte 0x{data[e.start]:02x} at "
-                          f"offset {e.start} is not UTF-8)") from None
-    if "\0" in text:
-        raise ConfigError(f"init-from: {path}: not a text file (a NUL byte at offset "
-                          f"{text.index(chr(0))})")
-    return text
+    return read_text(path, ConfigError, f"init-from: {path}")
 
 
 def read_proc_kv(path: Path) -> dict:
