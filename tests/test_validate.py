@@ -1,0 +1,75 @@
+"""defragsim validate: the published rows are well formed and the verdicts
+follow the numbers (no model run here; `defragsim validate --quick` runs them)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from defragsim import kernels as K
+from defragsim.analysis import validate as V
+from defragsim.cli import main
+
+
+def test_every_published_row_names_a_metric_and_configurations_of_its_step():
+    for p in V.PUBLISHED:
+        assert p.metric in V.METRICS, p
+        cfgs = V.STEP_CONFIGS[p.step]
+        assert set(p.configs) <= set(cfgs), p
+        for kw in cfgs.values():
+            assert kw["kernel"] in K.BASELINES
+
+
+def test_each_step_runs_on_the_baseline_it_was_published_on():
+    assert V.STEP_CONFIGS["a211c6550efc"]["defrag_mode"]["kernel"] == "a211c6550efc"
+    assert V.STEP_CONFIGS["6.15"]["+kswapd fix"] == {"kernel": "6.15", "defrag_mode": 1}
+    # the fix's table compares the kernel before it with the kernel after it
+    assert V.STEP_CONFIGS["6.15"]["defrag_mode"]["kernel"] == "7a95a05f15d5"
+
+
+@pytest.mark.parametrize("pub,model,verdict", [
+    ((100, 200), (10, 20), V.AGREES),          # same change
+    ((100, 200), (10, 12.5), V.DIRECTION),     # same way, a third of the change in log terms
+    ((100, 200), (10, 5), V.DISAGREES),        # the other way
+    ((100, 200), (10, 10.5), V.DISAGREES),     # the kernel moved, the model did not
+    ((100, 102), (10, 10.4), V.AGREES),        # both unchanged
+    ((100, 102), (10, 30), V.DISAGREES),       # the kernel did not move, the model did
+    ((100, 200), (0, 0), V.CANNOT_SAY),        # nothing to compare
+])
+def test_judge_change(pub, model, verdict):
+    q, v = V.judge_change(*pub, *model)
+    assert v == verdict
+    if verdict == V.AGREES and pub[1] / pub[0] > 1.5:
+        assert 0.5 <= q <= 2
+
+
+def test_judge_count_is_within_3x():
+    assert V.judge_count(100, 250)[1] == V.AGREES
+    assert V.judge_count(100, 34)[1] == V.AGREES
+    assert V.judge_count(100, 400)[1] == V.DISAGREES
+    assert V.judge_count(100, 20)[1] == V.DISAGREES
+    assert V.judge_count(0, 0)[1] == V.CANNOT_SAY
+    assert math.isinf(V.judge_count(0, 5)[0])
+
+
+def test_table_shows_every_row_and_counts_verdicts():
+    df = pd.DataFrame([
+        dict(group="g1", source="s1", check="THP fault fallback: vanilla -> defrag_mode",
+             published="21,911 -> 5,412", model="85.0 -> 6.0", ratio=1.9, verdict=V.AGREES),
+        dict(group="g2", source="s2", check="swap out", published="48,000 -> 110,000",
+             model="a very long model cell that is wrapped below", ratio=math.nan,
+             verdict=V.DISAGREES),
+    ])
+    text = V.validate_table(df)
+    assert text.startswith("defragsim validate: 2 checks: 1 agrees, 0 direction, 1 disagrees")
+    assert "== g1  [s1]" in text and "== g2  [s2]" in text
+    assert "model: a very long model cell that is wrapped below" in text
+    assert max(len(line) for line in text.splitlines()) <= 110
+
+
+def test_kernels_command_lists_the_baselines(capsys):
+    assert main(["kernels"]) == 0
+    out = capsys.readouterr().out
+    for name in K.BASELINES:
+        assert name in out
