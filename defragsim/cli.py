@@ -60,9 +60,25 @@ def _progress(msg):
 
 def _compile_notice() -> None:
     """One line on stderr before the first model call of a cold numba cache
-    (the compile takes minutes, and nothing else would be printed)."""
+    (the compile takes minutes, and nothing else would be printed).  Called
+    when the run is about to start, after every input check: a refused input
+    prints its one error line and nothing else."""
     if model_cache_cold():
         _progress("defragsim: compiling the model (first run only, a few minutes)...")
+
+
+def _run_progress(quiet: bool = False):
+    """A ``progress`` callback for compare/onset: the compile notice before the
+    first run (checks done by then), then each "running ..." line."""
+    first = [True]
+
+    def progress(msg):
+        if first[0]:
+            first[0] = False
+            _compile_notice()
+        if not quiet:
+            _progress(msg)
+    return progress
 
 
 #: the README's example figure (``defragsim figures --readme``)
@@ -189,11 +205,10 @@ def cmd_replay(args) -> int:
         over["swap"] = args.swap
     if args.thp_defrag is not None:
         over["thp_defrag"] = args.thp_defrag
-    _compile_notice()
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
                 duration=args.duration, config_overrides=over,
-                progress=not args.json and sys.stderr.isatty())
+                progress=not args.json and sys.stderr.isatty(), before_run=_compile_notice)
     table = rp.observed_vs_model()
     if args.out:
         with staged(args.out) as st:
@@ -251,10 +266,8 @@ def cmd_compare(args) -> int:
     base = _base(args)
     if args.swap is not None:
         base["swap"] = args.swap
-    if not args.quiet:
-        _compile_notice()
     cmp = compare(args.scenario, specs, seeds=seeds, mem=args.mem, duration=args.duration,
-                  base=base, progress=_progress if not args.quiet else None)
+                  base=base, progress=_run_progress(quiet=args.quiet))
     parts = [headline_table(cmp, command=args.command)]
     if not args.short:
         parts.append(cmp.table(full=True, width=100))
@@ -274,9 +287,8 @@ def cmd_compare(args) -> int:
 def cmd_figures(args) -> int:
     """``defragsim figures``: the headline figure set (PNG + SVG) for a mail."""
     specs = _specs(args, at_least=0, where="figures") or DEMO_CONFIGS
-    _compile_notice()
     cmp = compare(args.scenario, specs, seeds=_seed_list(args), mem=args.mem,
-                  duration=args.duration, base=_base(args), progress=_progress)
+                  duration=args.duration, base=_base(args), progress=_run_progress())
     plot = _plot()[0]
     if args.readme:
         files = [plot.readme_figure(cmp, README_FIGURE)]
@@ -295,9 +307,8 @@ def cmd_demo(args) -> int:
     mmtests-style table), the figures and each run's outputs under ``out/``.
     """
     out = Path(args.out)
-    _compile_notice()
     cmp = compare(args.scenario, DEMO_CONFIGS, seeds=_seed_list(args), mem=args.mem,
-                  duration=args.duration, base=_base(args), progress=_progress)
+                  duration=args.duration, base=_base(args), progress=_run_progress())
     labels = list(DEMO_CONFIGS)
     text = "\n".join([headline_table(cmp, command=args.command),
                       remains_sentence(cmp, labels[1], labels[2]),
@@ -363,9 +374,9 @@ def cmd_onset(args) -> int:
     configs = None
     if args.kernel is not None:
         configs = {lab: f"{spec},kernel={args.kernel}" for lab, spec in DEFAULT_CONFIGS.items()}
-    _compile_notice()
     df = storm_onset(args.scenario, scales=_scales(args.scales), seeds=_seed_list(args),
-                     mem=args.mem, duration=args.duration, configs=configs, progress=_progress)
+                     mem=args.mem, duration=args.duration, configs=configs,
+                     progress=_run_progress())
     summary = onset_summary(df).to_string()
     lines = onset_lines(df)
     print(summary)

@@ -382,9 +382,9 @@ def compare(scenario, specs, *, seeds=1, mem=None, duration=None, base: dict | N
         rs = []
         for seed in seeds:
             cfg = spec.make_config(base, seed)
+            wl = build_workload(sc, cfg, duration=duration, growth_scale=spec.growth_scale)
             if progress:
                 progress(f"running {sc.name} [{spec.label}] seed {seed} ...")
-            wl = build_workload(sc, cfg, duration=duration, growth_scale=spec.growth_scale)
             r = run(wl, cfg)
             rs.append(r)
             memb = cfg.nr_pages * C.PAGE_SIZE

@@ -72,9 +72,9 @@ def storm_onset(scenario="storm", *, scales=DEFAULT_SCALES, configs=None, seeds=
         for scale in scales:
             for seed in seeds:
                 cfg = Config(**{"mem": mem or sc.mem or "1G", **spec.config, "seed": seed})
+                wl = build_workload(sc, cfg, duration=duration, growth_scale=scale)
                 if progress:
                     progress(f"onset: {spec.label} growth x{scale:g} seed {seed}")
-                wl = build_workload(sc, cfg, duration=duration, growth_scale=scale)
                 r = run(wl, cfg)
                 d, v = r.diagnostics, r.vmstat
                 rows.append(dict(

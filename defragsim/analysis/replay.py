@@ -187,7 +187,7 @@ def _start_free_chunks(r, buddyinfo: str | None) -> list[str]:
 
 def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
            init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
-           progress=False) -> Replay:
+           progress=False, before_run=None) -> Replay:
     """Parse ``trace_path`` and run it through the model.
 
     ``init``: ``"auto"`` uses ``init_from`` or a ``snap/`` folder beside the
@@ -219,6 +219,8 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
     wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
                             duration=duration, zone_spans=config.zone_spans(),
                             pageblock_order=config.pageblock_order)
+    if before_run is not None:
+        before_run()          # the caller's notice, once every input has been checked
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
     other = other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
         if tr.format == "csv" else None
