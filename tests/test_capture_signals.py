@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_tracefs import tracefs_lines
 
 from defragsim.workloads.trace import read_trace
 
@@ -42,19 +43,6 @@ def _fake_proc(tmp_path):
     return proc
 
 
-def _tracefs_lines():
-    """Real perf lines of the page events rewritten in the tracefs layout."""
-    lines = []
-    for line in gzip.open(PERF, "rt"):
-        parts = line.split()
-        if len(parts) < 6 or "mm_page_" not in parts[4]:
-            continue
-        comm, pid, cpu, ts = parts[0], parts[1], parts[2], parts[3]
-        ev = parts[4].split(":")[1]
-        lines.append(f"{comm:>16}-{pid:<7} {cpu} ..... {ts} {ev}: {' '.join(parts[5:])}\n")
-    return lines
-
-
 def _fake_tracefs(tmp_path, fifo: bool):
     root = tmp_path / "tracing"
     events = ("kmem/mm_page_alloc", "kmem/mm_page_free", "kmem/mm_page_free_batched",
@@ -71,7 +59,7 @@ def _fake_tracefs(tmp_path, fifo: bool):
     if fifo:
         os.mkfifo(root / "trace_pipe")
     else:
-        (root / "trace_pipe").write_text("".join(_tracefs_lines()))
+        (root / "trace_pipe").write_text("".join(tracefs_lines()))
     return root
 
 
@@ -138,7 +126,7 @@ def test_a_signal_ends_the_recording_cleanly(tmp_path, sig):
     p, out = _start(tmp_path, root)
     time.sleep(0.3)
     p.send_signal(sig)
-    tr = _check(p, out, root, before, sig.name, len(_tracefs_lines()))
+    tr = _check(p, out, root, before, sig.name, len(tracefs_lines()))
     assert tr.summary()["allocations"] == 40
     if sig == signal.SIGTERM:
         # an interrupted recording replays like any other (snap/ beside the trace)
@@ -153,7 +141,7 @@ def test_sigterm_mid_stream_keeps_whole_lines(tmp_path):
     root = _fake_tracefs(tmp_path, fifo=True)
     before = _settings(root)
     p, out = _start(tmp_path, root)
-    lines = _tracefs_lines()
+    lines = tracefs_lines()
     fd = os.open(root / "trace_pipe", os.O_WRONLY)     # the recorder has it open by now
     try:
         os.write(fd, "".join(lines[:30]).encode())

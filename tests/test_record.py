@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_tracefs import tracefs_lines
 
 from defragsim.cli import main
 from defragsim.capture import (KPF, CaptureError, pageblock_content_map, record, snapshot,
@@ -85,14 +86,7 @@ def _fake_tracefs(tmp_path):
     (root / "tracing_on").write_text("0\n")
     (root / "trace").write_text("")
     # what trace_pipe hands out: real perf lines rewritten in the tracefs layout
-    lines = []
-    for line in gzip.open(PERF, "rt"):
-        parts = line.split()
-        if len(parts) < 6 or "mm_page_" not in parts[4]:
-            continue
-        comm, pid, cpu, ts = parts[0], parts[1], parts[2], parts[3]
-        ev = parts[4].split(":")[1]
-        lines.append(f"{comm:>16}-{pid:<7} {cpu} ..... {ts} {ev}: {' '.join(parts[5:])}\n")
+    lines = tracefs_lines(PERF)
     (root / "trace_pipe").write_text("".join(lines))
     return root, len(lines)
 
