@@ -20,6 +20,8 @@ cache compiles the kernels, minutes):
 * ``default_explorer_warm_s``: a rerun of the patch explorer's default
   configuration after toggling patches (not cached: model + redraw), median;
 * ``cold_start_s``: first run in a fresh process with a warm numba cache;
+* ``cold_compile_s``: the first run from an empty numba cache (every kernel
+  compiled; ``benchmarks/cold_compile.py`` says where the time goes);
 * ``replay_lines_per_s``: parsing a real trace (CSV, .xz);
 * ``kbuild_thp_16g_s``: a 16 GiB ``kbuild-thp`` run (8192 pageblocks), with
   the time to generate its workload beside it (``kbuild_thp_16g_build_s``);
@@ -150,6 +152,7 @@ def main() -> int:
     args = ap.parse_args()
     from defragsim import Config, run
     from defragsim.workloads import build_workload
+    from cold_compile import measure as measure_compile
     from explorer import measure as measure_explorer
 
     out = {"machine": machine()}
@@ -188,6 +191,10 @@ def main() -> int:
 
     out["cold_start_s"] = bench_cold_start()
     say("cold_start_s", "{:.2f} s")
+    cold = measure_compile(profile=False)
+    out["cold_compile_s"] = cold["cold_compile_s"]
+    say("cold_compile_s", "{:.1f} s", f"(empty numba cache, storm 64M; {cold['functions']} functions, "
+        f"{cold['llvm_s']:.1f} s in LLVM)")
 
     out["replay_lines_per_s"], name = bench_replay_lines()
     say("replay_lines_per_s", "{:,.0f}", f"({name})")

@@ -24,6 +24,19 @@ calls per allocation the copies, not the allocator, took ~90% of the time of
 an unpressured run.  Inlining the fast path leaves no call on an order-0
 allocation or free served by the per-cpu lists.
 
+Compile time (issue 18; measured from an empty cache, ``storm`` at 64M,
+this 2-core machine: 316 s before, about 100 s after):
+
+* a kernel's compiled body is only ever called from compiled code (Python
+  calls go through ``kernel.impl``, a cached copy compiled on its own): no
+  CPython or cfunc wrapper unboxing ~50 arrays is generated for it;
+* its library is *link-only* (:func:`_install_link_only`): LLVM optimizes and
+  emits machine code once, for each entry point's whole call tree, instead of
+  once more at every level of the call tree;
+* numba's inliner copies a callee's IR with one memo per function
+  (:class:`_InlineBlockCopy`), not one per block;
+* ``step_chunk`` has one call site of the inlined fast path (it had three).
+
 Where the compiled code is cached: an explicit ``NUMBA_CACHE_DIR`` (or
 numba's own config file) always wins; otherwise, when defragsim runs from a
 source checkout (a ``pyproject.toml`` beside the package folder),
@@ -42,18 +55,34 @@ makes numba treat it as a cache miss, removes the file(s) with a one-line
 warning on stderr naming the cache directory, and the function is compiled
 and cached again.
 
-No import-time side effects beyond importing numba and those two settings.
+Import-time side effects: importing numba, the cache directory, and the
+patches of numba's cache loader, code library, environment setter and
+inliner.  The library patch acts only on libraries of defragsim kernels; the
+environment setter skips only a write numba would make through a null
+pointer; the inliner's copy (any numba code in the process) gives the same
+code.
 """
+import copy as _copy
 import inspect
 import os
 import pickle
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import numba
 import numpy as np
+from llvmlite import binding as _ll
+from numba import _dynfunc
 from numba.core import caching as _caching
+from numba.core import codegen as _codegen
+from numba.core import cpu as _cpu
+from numba.core import inline_closurecall as _icc
+from numba.core import ir as _ir
+from numba.core.compiler import CompilerBase, DefaultPassBuilder
+from numba.core.compiler_machinery import LoweringPass, register_pass
+from numba.core.typed_passes import NopythonTypeInference
 
 from .provenance import jit_source_tag
 
@@ -163,8 +192,171 @@ def _install_cache_guard() -> None:
     cls._defragsim_guard = True
 
 
+#: ``_KernelCompiler``'s marker on a link-only library.
+_LINK_ONLY = "_defragsim_link_only"
+#: The cache's name for a serialized link-only library.
+_LINK_ONLY_KIND = "defragsim-link-only"
+
+
+@register_pass(mutates_CFG=False, analysis_only=False)
+class _LinkOnlyLibrary(LoweringPass):
+    """Give the function a library marked link-only (before native lowering,
+    which uses a library it finds in the compiler state)."""
+    _name = "defragsim_link_only_library"
+
+    def __init__(self):
+        LoweringPass.__init__(self)
+
+    def run_pass(self, state):
+        if state.library is None:
+            state.library = state.targetctx.codegen().create_library(state.func_id.func_qualname)
+            state.library.enable_object_caching()
+        setattr(state.library, _LINK_ONLY, True)
+        return False
+
+
+class _KernelCompiler(CompilerBase):
+    """numba's nopython pipeline, with the function's library link-only."""
+
+    def define_pipelines(self):
+        pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pm.add_pass_after(_LinkOnlyLibrary, NopythonTypeInference)
+        pm.finalize()
+        return [pm]
+
+
+def _install_link_only() -> None:
+    """Compile each allocator kernel's machine code once, in its entry point.
+
+    numba finalizes every function's library on its own: it links in the
+    libraries of everything the function calls (each already linked with
+    its own callees), runs LLVM's whole module pipeline over the result and
+    emits machine code for all of it.  A kernel five calls below
+    ``step_chunk`` is optimized and compiled again at each level above it:
+    measured, 90 of the 130 s LLVM spent on a cold cache.
+
+    A kernel is only ever called from compiled code (its Python callable is
+    the int64 wrapper, compiled on its own).  Its library is *link-only*:
+    finalizing it links in its callees' modules but runs no module pipeline
+    and emits no machine code; it is cached as bitcode.  The entry points
+    (``step_chunk``, the wrappers, plain :func:`njit` functions) are
+    finalized as numba always does: the whole call tree linked in,
+    optimized once by LLVM's module pipeline (which inlines across it) and
+    compiled once.  Only libraries marked by :class:`_KernelCompiler` are
+    affected; any other numba code in the process is compiled as usual."""
+    lib_cls = _codegen.JITCodeLibrary
+    if getattr(lib_cls, "_defragsim_patched", False):
+        return
+    finalize, serialize = lib_cls.finalize, lib_cls.serialize_using_object_code
+    unserialize = lib_cls._unserialize.__func__
+    get_executable = _cpu.CPUContext.get_executable
+
+    def link_only_finalize(self):
+        if not getattr(self, _LINK_ONLY, False):
+            return finalize(self)
+        _codegen.require_global_compiler_lock()
+        self._raise_if_finalized()
+        seen = set()
+        for library in self._linking_libraries:
+            if library not in seen:
+                seen.add(library)
+                self._reload_init.update(library._reload_init)
+                self._final_module.link_in(library._get_module_for_linking(), preserve=True)
+        self._finalized = True
+
+    def link_only_serialize(self):
+        if not getattr(self, _LINK_ONLY, False):
+            return serialize(self)
+        return (self.name, _LINK_ONLY_KIND, self._get_module_for_linking().as_bitcode())
+
+    def link_only_unserialize(cls, codegen, state):
+        name, kind, data = state
+        if kind != _LINK_ONLY_KIND:
+            return unserialize(cls, codegen, state)
+        self = codegen.create_library(name)
+        setattr(self, _LINK_ONLY, True)
+        self._final_module = self._shared_module = _ll.parse_bitcode(data)
+        self._finalized = True
+        return self
+
+    def link_only_get_executable(ctx, library, fndesc, env):
+        if not getattr(library, _LINK_ONLY, False):
+            return get_executable(ctx, library, fndesc, env)
+        # no machine code, no CPython entry (never called from Python) and
+        # so no environment pointer to set
+        return _dynfunc.make_function(fndesc.lookup_module(), fndesc.qualname.split(".")[-1],
+                                      f"link-only {fndesc.qualname!r}", 0, env, (library,))
+
+    set_env = _codegen.JITCPUCodegen.set_env
+
+    def set_env_if_defined(codegen, env_name, env):
+        # a link-only library loaded from the cache names its callees'
+        # environments, which have no address until an entry point links them
+        # (numba would write through a null pointer)
+        if codegen._engine.is_symbol_defined(env_name):
+            set_env(codegen, env_name, env)
+
+    _codegen.JITCPUCodegen.set_env = set_env_if_defined
+    lib_cls.finalize = link_only_finalize
+    lib_cls.serialize_using_object_code = link_only_serialize
+    lib_cls._unserialize = classmethod(link_only_unserialize)
+    _cpu.CPUContext.get_executable = link_only_get_executable
+    lib_cls._defragsim_patched = True
+
+
+class _InlineBlockCopy:
+    """``copy`` as numba's inliner sees it: inside one ``inline_ir`` call,
+    the blocks of one function IR are deep-copied with one memo.
+
+    numba's ``copy_ir`` deep-copies a callee's blocks one by one, each with a
+    fresh memo, and every ``ir.Var`` refers to the function's ``Scope``,
+    which holds every variable: each block copies the whole scope again
+    (blocks x variables).  For the inlined fast path (``__alloc_pages`` with
+    everything below it) that was a third of the front end's time.  With one
+    memo per scope the blocks share one copied scope, as the original
+    blocks share theirs; the inlined code is the same."""
+
+    def __init__(self, real):
+        self.real = real
+        self.memos = None
+
+    def deepcopy(self, x, memo=None):
+        if memo is None and self.memos is not None and isinstance(x, _ir.Block):
+            entry = self.memos.get(id(x.scope))
+            if entry is None:
+                # the scope is kept alive with its memo, so its id is not reused
+                entry = self.memos[id(x.scope)] = (x.scope, {})
+            return self.real.deepcopy(x, entry[1])
+        return self.real.deepcopy(x, memo)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def _install_inline_block_copy() -> None:
+    """Install :class:`_InlineBlockCopy` (only where numba's inliner has the
+    shape it was written for; otherwise numba is left as it is)."""
+    worker = getattr(_icc, "InlineWorker", None)
+    if worker is None or not hasattr(worker, "inline_ir") or getattr(_icc, "copy", None) is not _copy:
+        return
+    shim = _InlineBlockCopy(_copy)
+    inline_ir = worker.inline_ir
+
+    def inline_ir_with_memo(self, *args, **kwargs):
+        outer, shim.memos = shim.memos, {}
+        try:
+            return inline_ir(self, *args, **kwargs)
+        finally:
+            shim.memos = outer
+
+    _icc.copy = shim
+    worker.inline_ir = inline_ir_with_memo
+
+
 _ensure_cache_dir()
 _install_cache_guard()
+_install_link_only()
+_install_inline_block_copy()
 
 #: Options shared by every jitted function.
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -208,6 +400,13 @@ def kernel(fn=None, **overrides):
     if opts.get("inline") == "always":
         # small leaves are inlined into their callers: no specialisations
         return numba.njit(**opts)(fn)
+    # only ever called from compiled code (Python calls go through the
+    # wrapper, which is compiled on its own when called from Python): no
+    # CPython or cfunc wrapper to unbox/box State's ~50 arrays, and a
+    # link-only library (see _install_link_only)
+    opts.setdefault("no_cpython_wrapper", True)
+    opts.setdefault("no_cfunc_wrapper", True)
+    opts.setdefault("pipeline_class", _KernelCompiler)
     return _int64_wrapper(fn, numba.njit(**opts)(fn))
 
 
@@ -225,8 +424,24 @@ def _int64_wrapper(fn, impl):
     wrapper = numba.njit(**wrapper_opts)(scope[fn.__name__])
     wrapper.__doc__ = fn.__doc__
     wrapper.__wrapped__ = fn
-    wrapper.impl = impl
+    wrapper.link_only = impl
+    link_only = getattr(impl, "targetoptions", {}).get("no_cpython_wrapper", False)
+    wrapper.impl = _python_entry(fn) if link_only else impl
     return wrapper
+
+
+def _python_entry(fn):
+    """The kernel as a cached function Python can call (tests, and the
+    driver's calls outside ``step_chunk``): the wrapper's own compilation is
+    not cached (numba cannot cache an ``exec``-made function) and the
+    link-only body has no machine code.  A copy of the function under its
+    own name keeps its cache index apart from the link-only body's."""
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                               fn.__closure__)
+    clone.__qualname__ = fn.__qualname__ + "__python"
+    clone.__module__ = fn.__module__
+    clone.__doc__ = fn.__doc__
+    return numba.njit(**KERNEL_OPTIONS)(clone)
 
 
 #: ``NUMBA_DISABLE_JIT=1``: the kernels run as plain Python (for coverage and

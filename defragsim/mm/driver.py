@@ -101,13 +101,14 @@ def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active):
 
 
 @njit
-def refault(st, prm, rec, own, h, cpu):
+def refault_begin(st, own, h):
     """A touch of swapped-out or evicted data: fault it back in (swap-in or
-    page-cache read), paying the IO latency as a memory stall."""
+    page-cache read).  Before the allocation: count the fault and ask
+    workingset_refault() whether the folio goes on the active list.  Returns
+    (active, IO latency in ns); :func:`step_chunk` then allocates the folio
+    (its one call site of the inlined fast path) and calls
+    :func:`refault_end`."""
     kind = own.h_content[h]
-    state = own.h_state[h]
-    order = own.h_order[h]
-    nr = 1 << order
     st.diag[DIAG_REFAULTS] += 1
     active = False
     io = 0
@@ -115,7 +116,14 @@ def refault(st, prm, rec, own, h, cpu):
         active = workingset_refault(st, own, h, kind)
         st.vm_events[VM_PGMAJFAULT] += 1
         io = costs.SWAP_IN_NS if kind == KIND_ANON else costs.FILE_REFAULT_NS
-    ok = do_alloc(st, prm, rec, own, h, cpu, own.h_gfp[h], order, kind, active)
+    return active, io
+
+
+@njit
+def refault_end(st, own, h, state, ok, io):
+    """After the refault's allocation: release the swap slot (swap-in) and
+    pay the IO latency as a memory stall."""
+    nr = 1 << own.h_order[h]
     stall = io
     if state == H_SWAPPED:
         st.node[NODE_SWAP_USED] -= nr
@@ -123,7 +131,7 @@ def refault(st, prm, rec, own, h, cpu):
         if ok:
             st.vm_events[VM_PSWPIN] += nr
     if not ok:
-        own.h_state[h] = H_FAILED if state != H_SWAPPED else H_FAILED
+        own.h_state[h] = H_FAILED
     if stall:
         mt = min(gfp_migratetype(own.h_gfp[h]), MIGRATE_PCPTYPES - 1)
         st.req_stats[mt, REQ_STALL_NS] += stall
@@ -160,6 +168,10 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             i += 1
             continue
         state = own.h_state[h]
+        # Allocating ops (a fault, a refault) share one call of do_alloc():
+        # the allocator's fast path is compiled inline at each call site.
+        alloc = False
+        refaulting = False
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]
@@ -167,24 +179,47 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             own.h_gfp[h] = gfp
             own.h_content[h] = kind
             own.h_order[h] = order
+            active = False
+            io = 0
             # MODEL: the lock is held for the allocation only (lockdep's view)
-            st.node[NODE_FS_LOCKED] = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
-            ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, False)
-            st.node[NODE_FS_LOCKED] = 0
-            if ok and op_content[i] & CONTENT_PINNED:
-                st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)
-            if order == HPAGE_PMD_ORDER and kind == KIND_ANON:
+            fs_locked = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
+            pin = op_content[i] & CONTENT_PINNED
+            thp = order == HPAGE_PMD_ORDER and kind == KIND_ANON
+            alloc = True
+        elif k == OP_TOUCH and (state == H_SWAPPED or state == H_EVICTED):
+            active, io = refault_begin(st, own, h)
+            gfp = own.h_gfp[h]
+            order = own.h_order[h]
+            kind = own.h_content[h]
+            fs_locked = 0
+            pin = 0
+            thp = False
+            alloc = True
+            refaulting = True
+        if alloc:
+            st.node[NODE_FS_LOCKED] = fs_locked
+            while True:
+                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active)
+                st.node[NODE_FS_LOCKED] = 0
+                if ok and pin:
+                    st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)
+                if not thp:
+                    break
                 if ok:
                     st.vm_events[VM_THP_FAULT_ALLOC] += 1
-                else:
-                    # do_huge_pmd_anonymous_page() failed: fall back to a small page.
-                    # MODEL: one base page stands for the region
-                    st.vm_events[VM_THP_FAULT_FALLBACK] += 1
-                    gfp_small = gfp & ~0x40000 | 0xcc0      # GFP_HIGHUSER_MOVABLE-ish
-                    own.h_gfp[h] = gfp_small
-                    own.h_order[h] = 0
-                    ok = do_alloc(st, prm, rec, own, h, cpu, gfp_small, 0, kind, False)
-            if not ok:
+                    break
+                # do_huge_pmd_anonymous_page() failed: fall back to a small page.
+                # MODEL: one base page stands for the region
+                st.vm_events[VM_THP_FAULT_FALLBACK] += 1
+                gfp = gfp & ~0x40000 | 0xcc0      # GFP_HIGHUSER_MOVABLE-ish
+                own.h_gfp[h] = gfp
+                own.h_order[h] = 0
+                order = 0
+                pin = 0
+                thp = False
+            if refaulting:
+                refault_end(st, own, h, state, ok, io)
+            elif not ok:
                 own.h_state[h] = H_FAILED
         elif k == OP_FREE:
             if state == H_RESIDENT:
@@ -206,8 +241,6 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                     vmscan.mark_page_accessed(st, pfn)
                 else:
                     st.pg_flags[pfn] |= PG_young
-            elif state == H_SWAPPED or state == H_EVICTED:
-                refault(st, prm, rec, own, h, cpu)
         elif k == OP_DIRTY:
             if state == H_RESIDENT and own.h_content[h] == KIND_FILE:
                 pfn = own.h_pfn[h]

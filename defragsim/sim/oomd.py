@@ -49,6 +49,7 @@ class PressureGuard:
                 victim, best = o, size
         if victim < 0:
             return
-        oom_kill_task(st, prm, own, victim, 0)
+        # the cached Python entry (the int64 wrapper's own compilation is not cached)
+        getattr(oom_kill_task, "impl", oom_kill_task)(st, prm, own, victim, 0)
         st.diag[DIAG_OOMD_KILLS] += 1
         self.last_kill_t = t
