@@ -1006,6 +1006,13 @@ def compaction_suit_allocation_order(st, prm, z, order, highest_zoneidx, alloc_f
     watermark = wmark_pages(st, z, alloc_flags & 3)
     if __zone_watermark_ok(st, z, order, watermark, highest_zoneidx, alloc_flags, free_pages):
         return COMPACT_SUCCESS
+    # MODEL: 6.14's form (low_wmark_pages() + compact_gap) for every baseline;
+    # 67914ac08604 (v6.15-rc1) checks the request's watermark + compact_gap
+    # instead.  Without CMA pageblocks (the model has none) both are implied
+    # by compaction_suitable() below, which the same commit made add
+    # low - min for costly orders: for a request at the min watermark both
+    # forms skip exactly when __compaction_suitable() fails (tried as a
+    # baseline switch: bit-identical on storm, kbuild-thp, thpchallenge).
     if order > PAGE_ALLOC_COSTLY_ORDER and is_async and (alloc_flags & ALLOC_CMA_FLAG) == 0:
         wm = st.watermark[z, WMARK_LOW] + compact_gap(prm, order)
         if not __zone_watermark_ok(st, z, 0, wm, highest_zoneidx, 0, st.zone_stat[z, NR_FREE_PAGES]):
