@@ -22,7 +22,9 @@ cache compiles the kernels, minutes):
 * ``cold_start_s``: first run in a fresh process with a warm numba cache;
 * ``cold_compile_s``: the first run from an empty numba cache (every kernel
   compiled; ``benchmarks/cold_compile.py`` says where the time goes);
-* ``replay_lines_per_s``: parsing a real trace (CSV, .xz);
+* ``replay_lines_per_s`` (= ``csv_lines_per_s``): parsing a real trace (CSV,
+  .xz, decompression included); ``text_lines_per_s``: tracefs text (.gz),
+  the same trace's first million page events written as trace_pipe lines;
 * ``kbuild_thp_16g_s``: a 16 GiB ``kbuild-thp`` run (8192 pageblocks), with
   the time to generate its workload beside it (``kbuild_thp_16g_build_s``);
 * scaling: wall time against memory size (``steady`` at 1, 4, 16, 64 GiB)
@@ -145,6 +147,45 @@ def bench_replay_lines():
     return tr.lines / dt, str(path.relative_to(path.parents[2]))
 
 
+def bench_text_lines(n_lines: int = 1_000_000):
+    """tracefs text (.gz) parse rate: the first ``n_lines`` page events of
+    b_pressure_dm0 written as ``trace_pipe`` lines (the shipped text traces
+    are too short to time), parsed after a warm-up."""
+    import gzip
+    import tempfile
+
+    from defragsim.gfp import gfp_to_string
+    from defragsim.workloads.trace import read_trace
+    tr = read_trace(ROOT / "data/traces/b_pressure_dm0/page_events.csv.xz")
+    gfp_text = {}
+    lines = []
+    for i in range(len(tr)):
+        if len(lines) == n_lines:
+            break
+        ev = int(tr.ev[i])
+        if ev not in (0, 1) or tr.pfn[i] < 0:     # mm_page_alloc, mm_page_free; no failures
+            continue
+        t = (tr.t0_ns + int(tr.t_ns[i])) / 1e9
+        head = f"           <...>-{int(tr.pid[i])}    [001] ..... {t:.6f}: "
+        pfn, order = int(tr.pfn[i]), int(tr.order[i])
+        if ev == 0:
+            g = int(tr.gfp[i])
+            gs = gfp_text.get(g) or gfp_text.setdefault(g, gfp_to_string(g))
+            lines.append(f"{head}mm_page_alloc: page=00000000deadbeef pfn={pfn:#x} order={order} "
+                         f"migratetype={int(tr.mt[i])} gfp_flags={gs}\n")
+        else:
+            lines.append(f"{head}mm_page_free: page=00000000deadbeef pfn={pfn:#x} order={order}\n")
+    with tempfile.TemporaryDirectory(prefix="defragsim-text-") as d:
+        path = Path(d) / "trace.txt.gz"
+        with gzip.open(path, "wt", compresslevel=6) as f:
+            f.writelines(lines)
+        read_trace(ROOT / "data/traces/samples-perf-script.txt.gz")          # warm-up
+        t = time.perf_counter()
+        parsed = read_trace(path)
+        dt = time.perf_counter() - t
+    return parsed.lines / dt, parsed.lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
@@ -198,6 +239,10 @@ def main() -> int:
 
     out["replay_lines_per_s"], name = bench_replay_lines()
     say("replay_lines_per_s", "{:,.0f}", f"({name})")
+    out["csv_lines_per_s"] = out["replay_lines_per_s"]
+    say("csv_lines_per_s", "{:,.0f}", "(the same: CSV schema, .xz, decompression included)")
+    out["text_lines_per_s"], n = bench_text_lines()
+    say("text_lines_per_s", "{:,.0f}", f"(tracefs text, .gz, {n:,} lines made from {name})")
 
     cfg = Config(mem="16G", defrag_mode=1, seed=1)
     t = time.perf_counter()

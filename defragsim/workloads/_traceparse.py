@@ -541,3 +541,35 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
             n = _emit(ops, n, t, 1, live_o[p], 0, live_h[p], c, 0)
             live_h[p] = -1
     return n, h
+
+
+@njit
+def columns_ok(keep, t, ev, pfn, mt, gfp, pid, fo, fmt, co, max_pfn, ev_alloc, ev_free, ev_extfrag,
+               migrate_types, max_order, gfp_t_max, gfp_movable_mask):
+    """One pass over the fast parsers' columns: the checks of
+    ``trace._row_problem`` on the kept rows, and the time order of all rows
+    (trace._columns_ok says what each check is)."""
+    for i in range(1, t.shape[0]):
+        if t[i] < t[i - 1]:
+            return False
+    int32 = 2 ** 31
+    for i in range(keep.shape[0]):
+        if not keep[i]:
+            continue
+        e = ev[i]
+        if pfn[i] < (-1 if e == ev_alloc else 0) or pfn[i] >= max_pfn:
+            return False
+        if pid[i] < -int32 or pid[i] >= int32:
+            return False
+        if e != ev_free and (mt[i] < 0 or mt[i] >= migrate_types):
+            return False
+        if e == ev_alloc:
+            g = gfp[i]
+            if g < 0 or g > gfp_t_max or g & gfp_movable_mask == gfp_movable_mask:
+                return False
+        if e == ev_extfrag:
+            if fo[i] < 0 or fo[i] > max_order or fmt[i] < 0 or fmt[i] >= migrate_types:
+                return False
+            if co[i] < 0 or co[i] > 1:
+                return False
+    return True

@@ -28,6 +28,8 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import queue
+import threading
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -371,18 +373,17 @@ def _row_problem(row, lim: _Limits) -> str | None:
 
 def _columns_ok(a: dict, keep: np.ndarray, lim: _Limits) -> bool:
     """:func:`_row_problem` and the time order over the fast parsers' columns
-    (before their int8 casts); False sends the file to the line reader,
-    which names the line."""
-    ev, pfn = a["ev"][keep], a["pfn"][keep]
-    is_a, is_f, is_x = ev == EV_ALLOC, ev == EV_FREE, ev == EV_EXTFRAG
-    mt, g, pid = a["mt"][keep], a["gfp"][keep], a["pid"][keep]
-    fo, fmt, co = a["fo"][keep], a["fmt"][keep], a["co"][keep]
-    bad = (pfn < np.where(is_a, -1, 0)) | (pfn >= lim.max_pfn) | (pid < -_INT32) | (pid >= _INT32)
-    bad |= ~is_f & ((mt < 0) | (mt >= C.MIGRATE_TYPES))
-    bad |= is_a & ((g < 0) | (g > G.GFP_T_MAX) | (g & G.GFP_MOVABLE_MASK == G.GFP_MOVABLE_MASK))
-    bad |= is_x & ((fo < 0) | (fo > C.MAX_PAGE_ORDER) | (fmt < 0) | (fmt >= C.MIGRATE_TYPES)
-                   | (co < 0) | (co > 1))
-    return not bad.any() and not (np.diff(a["t"]) < 0).any()
+    (before their int8 casts), in one compiled pass
+    (:func:`_traceparse.columns_ok`); False sends the file to the line
+    reader, which names the line."""
+    if keep.dtype != np.bool_:
+        mask = np.zeros(len(a["t"]), np.bool_)
+        mask[keep] = True
+        keep = mask
+    return bool(P.columns_ok(keep, a["t"], a["ev"], a["pfn"], a["mt"], a["gfp"], a["pid"], a["fo"],
+                             a["fmt"], a["co"], int(min(lim.max_pfn, 2 ** 63 - 1)), EV_ALLOC,
+                             EV_FREE, EV_EXTFRAG, C.MIGRATE_TYPES, C.MAX_PAGE_ORDER, G.GFP_T_MAX,
+                             G.GFP_MOVABLE_MASK))
 
 
 def _csv_row(p: list, ev: str) -> tuple:
@@ -481,6 +482,57 @@ def _chunks(f, size=1 << 25):
         yield data[:cut + 1]
 
 
+class _Prefetch:
+    """Iterate ``chunks`` (a generator reading and decompressing a file) in a
+    thread, ``depth`` chunks ahead: xz/gzip decompression and the numba
+    parsers both release the GIL, so on two cores the next chunk is
+    decompressed while the parser works on this one.  An exception of the
+    reader is raised here, in the consumer; leaving the ``with`` block early
+    stops the thread."""
+
+    _END = object()
+
+    def __init__(self, chunks, depth: int = 2):
+        self._chunks, self._q = chunks, queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="defragsim-trace-read", daemon=True)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for chunk in self._chunks:
+                if not self._put(chunk):
+                    return
+            self._put(self._END)
+        except BaseException as e:          # handed to the consumer, raised there
+            self._put(e)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self):
+        while True:
+            item = self._q.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
 def _fnv_py(b: bytes) -> int:
     a = np.frombuffer(b, np.uint8)
     return int(P._fnv(a, 0, len(a)))
@@ -511,8 +563,9 @@ def _read_fast(path: Path, fmt: str, comm, lim: _Limits | None = None):
     parser = _FastCSV(res) if fmt == "csv" else _FastText(res)
     cols = {k: [] for k in _FAST_COLS}
     try:
-        with _open_binary(path) as f:
-            for i, chunk in enumerate(_chunks(f)):
+        # 8 MiB chunks: the parser waits for the first one only briefly
+        with _open_binary(path) as f, _Prefetch(_chunks(f, 1 << 23)) as chunks:
+            for i, chunk in enumerate(chunks):
                 if fmt == "csv" and i == 0:
                     head, _, chunk = chunk.partition(b"\n")
                     res.lines += 1
@@ -531,6 +584,8 @@ def _read_fast(path: Path, fmt: str, comm, lim: _Limits | None = None):
         return None
     res.t0_ns = int(a["t"][0]) if len(a["t"]) else 0
     a["t"] = a["t"] - res.t0_ns            # times from the first page event
+    if keep.dtype == np.bool_ and keep.all():
+        keep = slice(None)                 # every row kept: no copy by a mask
     res.set_columns(dict(
         t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
         order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
