@@ -235,8 +235,8 @@ def _install_link_only() -> None:
     ``step_chunk`` is optimized and compiled again at each level above it:
     measured, 90 of the 130 s LLVM spent on a cold cache.
 
-    A kernel is only ever called from compiled code (its Python callable is
-    the int64 wrapper, compiled on its own).  Its library is *link-only*:
+    A kernel's body is only ever called from compiled code (Python calls
+    ``kernel.impl``, a copy compiled on its own, see :func:`_python_entry`).  Its library is *link-only*:
     finalizing it links in its callees' modules but runs no module pipeline
     and emits no machine code; it is cached as bitcode.  The entry points
     (``step_chunk``, the wrappers, plain :func:`njit` functions) are
@@ -400,8 +400,8 @@ def kernel(fn=None, **overrides):
     if opts.get("inline") == "always":
         # small leaves are inlined into their callers: no specialisations
         return numba.njit(**opts)(fn)
-    # only ever called from compiled code (Python calls go through the
-    # wrapper, which is compiled on its own when called from Python): no
+    # only ever called from compiled code (Python calls go through
+    # ``.impl``, see _python_entry): no
     # CPython or cfunc wrapper to unbox/box State's ~50 arrays, and a
     # link-only library (see _install_link_only)
     opts.setdefault("no_cpython_wrapper", True)

@@ -375,11 +375,8 @@ def _columns_ok(a: dict, keep: np.ndarray, lim: _Limits) -> bool:
     """:func:`_row_problem` and the time order over the fast parsers' columns
     (before their int8 casts), in one compiled pass
     (:func:`_traceparse.columns_ok`); False sends the file to the line
-    reader, which names the line."""
-    if keep.dtype != np.bool_:
-        mask = np.zeros(len(a["t"]), np.bool_)
-        mask[keep] = True
-        keep = mask
+    reader, which names the line.  ``keep``: a boolean mask (both parsers'
+    ``finish``)."""
     return bool(P.columns_ok(keep, a["t"], a["ev"], a["pfn"], a["mt"], a["gfp"], a["pid"], a["fo"],
                              a["fmt"], a["co"], int(min(lim.max_pfn, 2 ** 63 - 1)), EV_ALLOC,
                              EV_FREE, EV_EXTFRAG, C.MIGRATE_TYPES, C.MAX_PAGE_ORDER, G.GFP_T_MAX,
@@ -584,7 +581,7 @@ def _read_fast(path: Path, fmt: str, comm, lim: _Limits | None = None):
         return None
     res.t0_ns = int(a["t"][0]) if len(a["t"]) else 0
     a["t"] = a["t"] - res.t0_ns            # times from the first page event
-    if keep.dtype == np.bool_ and keep.all():
+    if keep.all():
         keep = slice(None)                 # every row kept: no copy by a mask
     res.set_columns(dict(
         t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
