@@ -14,18 +14,17 @@ Two decorators:
   (measured: 224 specialisations and ~6 minutes of compilation for ~110
   functions).
 
-The allocator's fast path (``__alloc_pages`` down to ``rmqueue_pcplist``,
-``free_frozen_pages`` down to ``free_frozen_page_commit``) is marked
-``@kernel(fastpath=True)``: compiled inline into its callers, with the same
-int64 arguments.  numba passes a namedtuple by value, flattened: each call of
-a kernel copies State, Owners and Recorder, about 460 machine words pushed on
-the stack (read in the generated assembly of ``step_chunk``).  With five such
-calls per allocation the copies, not the allocator, took ~90% of the time of
-an unpressured run.  Inlining the fast path leaves no call on an order-0
-allocation or free served by the per-cpu lists.
+State, Owners, Recorder and Params are passed *by reference*
+(:func:`pass_by_reference`): one pointer to a read-only struct, where numba
+would pass ~500 flattened words.  The allocator's fast path
+(``__alloc_pages`` down to ``rmqueue_pcplist``, ``free_frozen_pages`` down
+to ``free_frozen_page_commit``) is marked ``@kernel(fastpath=True)``:
+compiled once, and LLVM inlines it into every caller (``alwaysinline``), so
+an order-0 allocation or free served by the per-cpu lists makes no call.
 
 Compile time (issue 18; measured from an empty cache, ``storm`` at 64M,
-this 2-core machine: 316 s before, about 100 s after):
+this 2-core machine, ``benchmarks/cold_compile.py``: 316 s before, about
+50 s after):
 
 * a kernel's compiled body is only ever called from compiled code (Python
   calls go through ``kernel.impl``, a cached copy compiled on its own): no
@@ -35,7 +34,12 @@ this 2-core machine: 316 s before, about 100 s after):
   once more at every level of the call tree;
 * numba's inliner copies a callee's IR with one memo per function
   (:class:`_InlineBlockCopy`), not one per block;
-* ``step_chunk`` has one call site of the inlined fast path (it had three).
+* ``step_chunk`` has one call site of the fast path (it had three);
+* namedtuples by reference (316 -> 110 -> 65 s): the ~500 arguments were most
+  of what the front end lowered and LLVM optimized;
+* the fast path inlined by LLVM, not by numba's front end, and numba's
+  compiler flags compared without a property call per option
+  (:func:`_install_fast_flag_values`): 65 -> 50 s.
 
 Where the compiled code is cached: an explicit ``NUMBA_CACHE_DIR`` (or
 numba's own config file) always wins; otherwise, when defragsim runs from a
@@ -56,11 +60,13 @@ warning on stderr naming the cache directory, and the function is compiled
 and cached again.
 
 Import-time side effects: importing numba, the cache directory, and the
-patches of numba's cache loader, code library, environment setter and
-inliner.  The library patch acts only on libraries of defragsim kernels; the
-environment setter skips only a write numba would make through a null
-pointer; the inliner's copy (any numba code in the process) gives the same
-code.
+patches of numba's cache loader, code library, environment setter,
+inliner, calling convention, lowering and flags.  The library patch acts
+only on libraries of defragsim kernels; the environment setter skips only a
+write numba would make through a null pointer; the inliner's copy and the
+flags' ``values()`` (any numba code in the process) give the same results;
+the argument attributes, ``alwaysinline`` and the inlining threshold apply
+only to defragsim's types, kernels and entry points.
 """
 import copy as _copy
 import inspect
@@ -74,6 +80,7 @@ from pathlib import Path
 import numba
 import numpy as np
 from llvmlite import binding as _ll
+from llvmlite import ir as _ll_ir
 from numba import _dynfunc
 from numba.core import caching as _caching
 from numba.core import codegen as _codegen
@@ -82,8 +89,23 @@ from numba.core import inline_closurecall as _icc
 from numba.core import ir as _ir
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import LoweringPass, register_pass
+from numba.core import callconv as _callconv
+from numba.core import cgutils as _cgutils
+from numba.core import lowering as _lowering
+from numba.core import targetconfig as _targetconfig
+from numba.core import types as _types
+from numba.core.datamodel import models as _models
+from numba.core.datamodel import packer as _packer
+from numba.core.datamodel.registry import register_default as _register_model
+from numba.core.imputils import impl_ret_borrowed as _impl_ret_borrowed
+from numba.core.imputils import lower_getattr_generic as _lower_getattr_generic
+from numba.core.pythonapi import NativeValue as _NativeValue
 from numba.core.typed_passes import NopythonTypeInference
+from numba.core.typing.typeof import _typeof_tuple
+from numba.core.typing.typeof import typeof_impl as _typeof_impl
+from numba.extending import unbox as _unbox
 
+from .config import Params
 from .provenance import jit_source_tag
 
 #: The defragsim package folder and, in a source checkout, the checkout.
@@ -353,10 +375,203 @@ def _install_inline_block_copy() -> None:
     worker.inline_ir = inline_ir_with_memo
 
 
+
+class ByRefNamedTuple(_types.NamedTuple):
+    """A namedtuple type that compiled functions take by reference (see
+    :func:`pass_by_reference`)."""
+
+    def __init__(self, types_, cls):
+        super().__init__(types_, cls)
+        self.name = "&" + self.name
+
+
+class ByRefNamedUniTuple(_types.NamedUniTuple):
+    """:class:`ByRefNamedTuple` for a namedtuple whose fields share one type."""
+
+    def __init__(self, dtype, count, cls):
+        super().__init__(dtype, count, cls)
+        self.name = "&" + self.name
+
+
+_BYREF_TYPES = (ByRefNamedTuple, ByRefNamedUniTuple)
+
+
+def _struct_type(fe_type):
+    """numba's own (by-value) type of the same namedtuple."""
+    if isinstance(fe_type, _types.NamedUniTuple):
+        return _types.NamedUniTuple(fe_type.dtype, fe_type.count, fe_type.instance_class)
+    return _types.NamedTuple(fe_type.types, fe_type.instance_class)
+
+
+class _ByRefModel(_models.PrimitiveModel):
+    """The value is a pointer to the struct numba would pass by value."""
+
+    def __init__(self, dmm, fe_type):
+        self._struct = dmm.lookup(_struct_type(fe_type)).get_value_type()
+        super().__init__(dmm, fe_type, self._struct.as_pointer())
+
+    def struct_size(self, context) -> int:
+        """Bytes of the struct the pointer points to."""
+        return self._struct.get_abi_size(context.target_data)
+
+
+_register_model(ByRefNamedTuple)(_ByRefModel)
+_register_model(ByRefNamedUniTuple)(_ByRefModel)
+_I32 = _ll_ir.IntType(32)
+
+
+@_lower_getattr_generic(ByRefNamedTuple)
+@_lower_getattr_generic(ByRefNamedUniTuple)
+def _byref_getattr(context, builder, typ, value, attr):
+    """``nt.field``: one load through the pointer (numba's own namedtuple
+    getattr extracts the field from the struct value)."""
+    index = typ.fields.index(attr)
+    field = builder.gep(value, [_I32(0), _I32(index)], inbounds=True)
+    return _impl_ret_borrowed(context, builder, typ[index], builder.load(field))
+
+
+@_unbox(ByRefNamedTuple)
+@_unbox(ByRefNamedUniTuple)
+def _byref_unbox(typ, obj, c):
+    """From Python: numba's own unboxing into a struct on the wrapper's
+    stack, which lives for the whole call."""
+    native = c.unbox(_struct_type(typ), obj)
+    ptr = _cgutils.alloca_once(c.builder, native.value.type)
+    c.builder.store(native.value, ptr)
+    return _NativeValue(ptr, is_error=native.is_error, cleanup=native.cleanup)
+
+
+def pass_by_reference(cls):
+    """Make compiled functions take instances of the namedtuple class
+    ``cls`` by reference: one pointer argument to a read-only struct.
+
+    numba passes a namedtuple by value, flattened into one argument per
+    scalar: State (48 arrays of 7 words), Owners, Recorder and Params made
+    every kernel call ~500 arguments long.  Every call site then built, and
+    every kernel unpacked, ~500 values (most of the front end's lowering
+    and of LLVM's work, 316 s -> 110 s of compilation even after
+    :func:`_install_link_only`), and a call copied them on the stack at run
+    time.  By reference, the argument is one pointer, marked ``readonly
+    noalias captures(none) dereferenceable``, and ``nt.field`` is one load;
+    the namedtuple types the same in every other respect (a subclass of
+    numba's type: attribute typing, ``len``, the cache).  The struct is the
+    one numba builds when it unboxes the namedtuple from Python, on the
+    stack of the Python entry's wrapper; no compiled code builds or
+    returns one of these namedtuples (numba would refuse to compile it)."""
+    @_typeof_impl.register(cls)
+    def _typeof_by_reference(val, c):
+        t = _typeof_tuple(val, c)
+        if t is None:
+            return None
+        if isinstance(t, _types.NamedUniTuple):
+            return ByRefNamedUniTuple(t.dtype, t.count, cls)
+        return ByRefNamedTuple(t.types, cls)
+    return cls
+
+
+#: (module, qualname) of the kernels marked ``alwaysinline`` for LLVM.
+_ALWAYS_INLINE: set = set()
+#: LLVM's inlining threshold for an entry point's module (LLVM's own at -O3: 250).
+ENTRY_INLINE_THRESHOLD = 2000
+#: Set while an entry point's module is optimized (see :func:`_install_llvm_tuning`).
+_ENTRY_MODULE = [False]
+
+
+def _install_llvm_tuning() -> None:
+    """Attributes and inlining for defragsim's compiled code.
+
+    * Arguments of a by-reference namedtuple type get ``readonly noalias
+      captures(none) nonnull dereferenceable align 8``: a callee only reads
+      the struct, so LLVM keeps a field loaded once across calls and stores
+      to the arrays.
+    * A kernel marked ``fastpath`` gets ``alwaysinline``.
+    * When an entry point's module (one that links defragsim kernels) is
+      optimized, LLVM's inliner threshold is ENTRY_INLINE_THRESHOLD.  With
+      ~500-argument calls LLVM inlined nearly every kernel (the arguments
+      count in its favour); with one pointer it inlined few, and the
+      order-0 fast path lost about a fifth of its speed (``steady``, 4 GiB).
+      Other numba code in the process keeps numba's settings."""
+    if getattr(_callconv.CPUCallConv, "_defragsim_tuned", False):
+        return
+    decorate = _callconv.CPUCallConv.decorate_function
+
+    def decorate_function(self, fn, args, fe_argtypes, noalias=False):
+        decorate(self, fn, args, fe_argtypes, noalias)
+        llargs = iter(self.get_arguments(fn))
+        for ty in fe_argtypes:
+            dm = self.context.data_model_manager.lookup(ty)
+            for _ in range(len(list(_packer._flatten([dm.get_argument_type()])))):
+                arg = next(llargs)
+                if isinstance(ty, _BYREF_TYPES):
+                    set.add(arg.attributes, "readonly")   # not in llvmlite's list
+                    for attr in ("noalias", "captures(none)", "nonnull"):
+                        arg.add_attribute(attr)
+                    arg.attributes.dereferenceable = dm.struct_size(self.context)
+                    arg.attributes.align = 8
+
+    setup_function = _lowering.Lower.setup_function
+
+    def setup_function_inline(self, fndesc):
+        setup_function(self, fndesc)
+        if (fndesc.modname, fndesc.qualname) in _ALWAYS_INLINE:
+            self.function.attributes.add("alwaysinline")
+
+    optimize_final_module = _codegen.JITCodeLibrary._optimize_final_module
+
+    def optimize_entry_module(self):
+        _ENTRY_MODULE[0] = any(getattr(lib, _LINK_ONLY, False) for lib in self._linking_libraries)
+        try:
+            return optimize_final_module(self)
+        finally:
+            _ENTRY_MODULE[0] = False
+
+    create_pass_builder = _codegen.create_pass_builder
+
+    def create_pass_builder_tuned(tm, opt=2, loop_vectorize=False, slp_vectorize=False):
+        if not _ENTRY_MODULE[0]:
+            return create_pass_builder(tm, opt, loop_vectorize, slp_vectorize)
+        # numba's create_pass_builder, with the inlining threshold set
+        pto = _ll.create_pipeline_tuning_options()
+        pto.speed_level = opt
+        pto.slp_vectorization = slp_vectorize
+        pto.loop_vectorization = loop_vectorize
+        pto.inlining_threshold = ENTRY_INLINE_THRESHOLD
+        return _ll.create_pass_builder(tm, pto)
+
+    _callconv.CPUCallConv.decorate_function = decorate_function
+    _lowering.Lower.setup_function = setup_function_inline
+    _codegen.JITCodeLibrary._optimize_final_module = optimize_entry_module
+    _codegen.create_pass_builder = create_pass_builder_tuned
+    _callconv.CPUCallConv._defragsim_tuned = True
+
+
+def _install_fast_flag_values() -> None:
+    """numba's ``TargetConfig.values()`` (compiler flags as a dict, computed
+    for every hash and comparison of the flags in the typing templates'
+    cache: 280,000 times, ~5 s of a cold compile) without a property call
+    per option.  The same dict: each option's value if set, else its
+    default, which is what the option's property returns."""
+    cls = _targetconfig.TargetConfig
+    if getattr(cls, "_defragsim_values", False):
+        return
+
+    def values(self):
+        vals = self._values
+        return {k: vals[k] if k in vals else opt._default for k, opt in type(self).options.items()}
+
+    cls.values = values
+    cls._defragsim_values = True
+
+
 _ensure_cache_dir()
 _install_cache_guard()
 _install_link_only()
 _install_inline_block_copy()
+_install_llvm_tuning()
+_install_fast_flag_values()
+# Params by reference too, registered here: defragsim.config must stay
+# importable without numba (the explorer's widgets import it first)
+pass_by_reference(Params)
 
 #: Options shared by every jitted function.
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -391,9 +606,8 @@ def kernel(fn=None, **overrides):
     opts = dict(KERNEL_OPTIONS)
     opts.update(overrides)
     if fastpath:
-        # inlined into every caller, behind the same int64-casting wrapper
-        opts["inline"] = "always"
-        return _int64_wrapper(fn, numba.njit(**opts)(fn))
+        # compiled once, inlined by LLVM into every caller
+        _ALWAYS_INLINE.add((fn.__module__, fn.__qualname__))
     if entry:
         # called from Python with well-typed arrays: no wrapper, cached
         return numba.njit(**opts)(fn)
@@ -463,4 +677,5 @@ def as_python_arrays(arrays):
         return a
     items = [widen(a) for a in arrays]
     return type(arrays)(*items) if hasattr(arrays, "_fields") else tuple(items)
+
 

@@ -46,7 +46,7 @@ def free_handle(st, prm, own, h, cpu):
     own.h_pfn[h] = -1
 
 
-@njit
+@njit(fastpath=True)   # after every allocation
 def place_allocation(st, prm, own, h, pfn, order, kind, active):
     """After a successful allocation: record the owner's pages and put LRU
     folios (anon, file) and reclaimable slab on their lists."""

@@ -25,6 +25,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import constants as C
+from .._jit import pass_by_reference
 
 State = namedtuple("State", [
     # per pfn
@@ -506,3 +507,10 @@ def make_owners(nr_handles: int, owner_of_handle, owner_kind) -> Owners:
         o_kind=o_kind, o_rss=np.zeros(no, np.int64), o_swap=np.zeros(no, np.int64),
         o_pt=np.zeros(no, np.int64), o_dead=np.zeros(no, np.uint8),
     )
+
+
+# Compiled functions take the model's namedtuples by reference: one pointer,
+# not ~500 flattened arguments (defragsim._jit.pass_by_reference; Params is
+# registered there, as defragsim.config does not import numba).
+for _cls in (State, Recorder, Owners):
+    pass_by_reference(_cls)

@@ -87,7 +87,7 @@ def is_lru_kind(kind):
     return kind == KIND_ANON or kind == KIND_FILE or kind == KIND_SLAB_RECLAIMABLE
 
 
-@njit
+@njit(fastpath=True)   # __always_inline in mm_inline.h
 def lruvec_add_folio(st, pfn, tail):
     """lruvec_add_folio() / lruvec_add_folio_tail()."""
     lru = folio_lru_list(st, pfn)
@@ -100,7 +100,7 @@ def lruvec_add_folio(st, pfn, tail):
     st.lru_zone_size[page_zonenum(st, pfn), lru] += n
 
 
-@njit
+@njit(fastpath=True)   # __always_inline in mm_inline.h
 def lruvec_del_folio(st, pfn):
     """lruvec_del_folio()."""
     lru = folio_lru_list(st, pfn)
