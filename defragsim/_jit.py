@@ -5,8 +5,9 @@ Two decorators:
 * :func:`njit` - ``numba.njit`` with the package options (``cache=True``);
   used for entry points called from Python and for helpers that allocate.
 * :func:`kernel` - for the allocator kernels (mirrors of kernel functions).
-  They are compiled without NRT reference counting (State is a namedtuple of
-  ~45 arrays; with NRT every call would incref/decref each of them) and
+  They are compiled without NRT reference counting (State's ~50 arrays are
+  owned by the Python caller; with NRT every array read from State would be
+  reference counted) and
   always with int64 scalar arguments: the decorator returns a tiny inlined
   wrapper that casts every scalar argument to int64 before calling the
   compiled body.  Without that, numba compiles a separate specialisation of a

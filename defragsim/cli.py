@@ -64,7 +64,7 @@ def _compile_notice() -> None:
     when the run is about to start, after every input check: a refused input
     prints its one error line and nothing else."""
     if model_cache_cold():
-        _progress("defragsim: compiling the model (first run only, 1-2 minutes)...")
+        _progress("defragsim: compiling the model (first run only, about a minute)...")
 
 
 def _run_progress(quiet: bool = False):

@@ -53,7 +53,7 @@ PATCH_NUMBERS = (1, 2, 3, 4)
 FIGURE_DPI = 100
 MIN_FONT_PT = 7
 #: what the status line says before and during a run that compiles the model
-COMPILING = "compiling the model (first run only, 1-2 minutes)"
+COMPILING = "compiling the model (first run only, about a minute)"
 _compiled = {"done": False}
 
 #: the map figure: (width, height) in inches with and without a pinned
