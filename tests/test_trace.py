@@ -315,11 +315,17 @@ def test_initial_block_types_follow_the_machine():
     assert "pageblocks at the start, machine -> model" in r.observed_vs_model()
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole-chunks", "split-chunks"])
 @pytest.mark.parametrize("fmt", ["csv", "tracefs", "trace-cmd", "perf"])
-def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt):
+def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt, split, monkeypatch):
     """The byte parsers are used for well-formed files and give exactly what
-    the line-by-line readers give (events, counts, comms, unknown gfp names)."""
+    the line-by-line readers give (events, counts, comms, unknown gfp names),
+    also when every chunk is parsed as two halves in two threads."""
+    import functools
+    from defragsim.workloads import trace as T
     from defragsim.workloads.trace import _read_fast, _read_text
+    if split:
+        monkeypatch.setattr(T, "_halves", functools.partial(T._halves, min_bytes=1))
     rows = [(r[0] + k * 10_000,) + r[1:] for k in range(50) for r in ROWS]    # in time order
     if fmt == "csv":
         p = _write(tmp_path / "t.csv.xz", _csv_text(rows))
@@ -342,6 +348,16 @@ def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt):
                     + "garbage line\n")
     assert _read_fast(broken, "csv" if fmt == "csv" else ("perf" if fmt == "perf" else "tracefs"),
                       None) is None
+
+
+def test_halves_are_whole_lines_in_order():
+    from defragsim.workloads.trace import _halves
+    chunk = b"".join(b"line %d %s\n" % (i, b"x" * (i % 7)) for i in range(5000))
+    parts = _halves(chunk)
+    assert len(parts) == 2 and b"".join(parts) == chunk
+    assert all(p.endswith(b"\n") and p for p in parts)
+    assert _halves(b"one line\n", min_bytes=1) == [b"one line\n"]
+    assert _halves(b"short\nlines\n") == [b"short\nlines\n"]
 
 
 def test_fast_path_on_the_shipped_traces():

@@ -24,6 +24,7 @@ CSV_FIELDS = 11
 
 #: the largest int64: a longer number is not ok (the line reader then names it)
 _I64_MAX = 9223372036854775807
+_I64_MAX_DIV10, _I64_MAX_MOD10 = divmod(_I64_MAX, 10)
 
 
 @njit
@@ -42,7 +43,8 @@ def _int(buf, i, j):
         c = buf[i]
         if c < 48 or c > 57:
             return 0, False
-        if v > (_I64_MAX - (c - 48)) // 10:
+        # v * 10 + digit > _I64_MAX, without a division per digit
+        if v >= _I64_MAX_DIV10 and (v > _I64_MAX_DIV10 or c - 48 > _I64_MAX_MOD10):
             return 0, False
         v = v * 10 + (c - 48)
         i += 1
