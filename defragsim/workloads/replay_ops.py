@@ -316,12 +316,15 @@ def _trace_ops(ro: _ReplayOps, st: ReplayStats, tr: ParsedTrace, nr_cpus: int,
     ev = tr.ev
     is_a = ev == EV_ALLOC
     content = np.zeros(len(tr), np.uint8)
-    for g in np.unique(tr.gfp[is_a]).tolist():
-        content[is_a & (tr.gfp == g)] = content_of(int(g))
+    # each distinct gfp mask, and each task's pid, looked up once (in sorted
+    # order: task owners are numbered in the order of their pids)
+    rows = np.flatnonzero(is_a)
+    masks, which = np.unique(tr.gfp[rows], return_inverse=True)
+    content[rows] = np.array([content_of(int(g)) for g in masks.tolist()], np.uint8)[which]
     owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
-    anon = is_a & (content == C.KIND_ANON)
-    for p_ in np.unique(tr.pid[anon]).tolist():
-        owner[anon & (tr.pid == p_)] = ro.task_owner(int(p_))
+    rows = np.flatnonzero(is_a & (content == C.KIND_ANON))
+    pids, which = np.unique(tr.pid[rows], return_inverse=True)
+    owner[rows] = np.array([ro.task_owner(int(p_)) for p_ in pids.tolist()], np.int32)[which]
     cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
     n_ev = len(tr)
     cols = new_op_columns(2 * n_ev)
