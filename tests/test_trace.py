@@ -3,6 +3,7 @@ one clear error (file, line, text), and a replay maps frees by pfn."""
 from __future__ import annotations
 
 import gzip
+import json
 import lzma
 from pathlib import Path
 
@@ -272,6 +273,27 @@ def test_replay_real_sample_with_snapshot(tmp_path, capsys):
     assert "allocations (requests)" in out
     assert (tmp_path / "rp" / "observed_vs_model.txt").exists()
     assert (tmp_path / "rp" / "pageblocks.png").exists()
+
+
+def test_observed_vs_model_ratio_column_marks_rows_outside_3x(capsys):
+    from defragsim.analysis.replay import Replay
+    rp = replay(SAMPLE)
+    rows = [("a", 10, 20), ("b", 10, 40), ("c", 0, 5), ("d", 0, 0), ("e", "-", 7), ("f", 9, 3)]
+    rp.table_rows = lambda: rows
+    got = {r["name"]: (r["ratio"], r["outside_3x"]) for r in Replay.comparison(rp)}
+    assert got == {"a": (2.0, False), "b": (4.0, True), "c": (float("inf"), True),
+                   "d": (None, False), "e": (None, False), "f": (3 / 9, False)}
+    lines = {ln.split()[0]: ln for ln in rp.observed_vs_model().splitlines()
+             if ln[:1] in "abcdef" and len(ln.split()) >= 4}
+    assert lines["b"].split()[1:] == ["10", "40", "4.00", "outside", "3x"]
+    assert lines["c"].split()[3:] == ["inf", "outside", "3x"]
+    assert lines["e"].split()[1:] == ["-", "7", "-"]
+    # --json carries both sides and the ratio
+    assert main(["replay", str(SAMPLE), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    first = d["observed_vs_model"][0]
+    assert first["name"] == "allocations (requests)" and first["kernel"] == first["model"] == 2899
+    assert first["ratio"] == 1.0 and first["outside_3x"] is False
 
 
 def test_replay_cli_errors_are_one_line(tmp_path, capsys):

@@ -47,17 +47,39 @@ class Replay:
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did,
         then notes on the replay and on the state it started from."""
-        rows = self.table_rows()
+        rows = self.comparison()
         tr = self.trace
-        w0 = max(len(x[0]) for x in rows) + 2
+        w0 = max(len(x["name"]) for x in rows) + 2
         out = [f"observed in the kernel vs model: {tr.path} ({tr.format}, {tr.duration_s:.1f} s, "
                f"{len(tr):,} page events)", "",
-               f"{'':<{w0}}{'kernel':>14}{'model':>14}"]
-        for name, k, m in rows:
-            ks = f"{k:,}" if isinstance(k, int) else str(k)
-            out.append(f"{name:<{w0}}{ks:>14}{m:>14,}")
+               f"{'':<{w0}}{'kernel':>14}{'model':>14}{'model/kernel':>14}"]
+        for row in rows:
+            k, ratio = row["kernel"], row["ratio"]
+            ks = "-" if k is None else f"{k:,}"
+            rs = "-" if ratio is None else ("inf" if ratio == float("inf") else f"{ratio:.2f}")
+            out.append(f"{row['name']:<{w0}}{ks:>14}{row['model']:>14,}{rs:>14}"
+                       + ("  outside 3x" if row["outside_3x"] else ""))
         out += [""] + self.notes()
         return "\n".join(out) + "\n"
+
+    def comparison(self) -> list[dict]:
+        """:meth:`table_rows` as dicts: ``name``, ``kernel`` (None when the
+        trace did not record it), ``model``, ``ratio`` (model / kernel; inf
+        when only the model counted any, None when neither did or the kernel
+        side is missing) and ``outside_3x`` (the two differ by more than a
+        factor of 3)."""
+        out = []
+        for name, k, m in self.table_rows():
+            k = None if isinstance(k, str) else int(k)
+            m = int(m)
+            if k is None or (k == 0 and m == 0):
+                ratio = None
+            else:
+                ratio = m / k if k else float("inf")
+            outside = ratio is not None and not (1 / 3 <= ratio <= 3)
+            out.append({"name": name, "kernel": k, "model": m, "ratio": ratio,
+                        "outside_3x": outside})
+        return out
 
     def table_rows(self) -> list[tuple]:
         """(name, kernel, model) rows: allocations, extfrag events, compaction
