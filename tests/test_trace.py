@@ -372,6 +372,21 @@ def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt, split, monkeypa
                       None) is None
 
 
+@pytest.mark.parametrize("fmt", ["csv", "tracefs"])
+def test_fast_parsers_read_a_last_line_without_newline(fmt):
+    """A chunk's unterminated last line gets a row of its own (the parsers
+    read it; the columns were once sized by newlines only)."""
+    from defragsim.workloads.trace import ParsedTrace, _FastCSV, _FastText
+    text = _csv_text().partition("\n")[2] if fmt == "csv" else _text(fmt)
+    chunk = text.encode().rstrip(b"\n")
+    parser = (_FastCSV if fmt == "csv" else _FastText)(ParsedTrace.empty(Path("x"), fmt))
+    whole = parser.raw(text.encode())
+    cut = parser.raw(chunk)
+    assert cut[0] == whole[0] == text.count("\n")
+    arr, n = parser.absorb(chunk, cut)
+    assert n == parser.absorb(text.encode(), whole)[1] > 0
+
+
 def test_halves_are_whole_lines_in_order():
     from defragsim.workloads.trace import _halves
     chunk = b"".join(b"line %d %s\n" % (i, b"x" * (i % 7)) for i in range(5000))

@@ -633,8 +633,10 @@ class _Scratch:
 
 
 def _chunk_columns(chunk: bytes, scratch: _Scratch | None = None) -> tuple:
-    """(bytes as uint8, lines, zeroed int64 columns for as many rows)."""
-    n_lines = chunk.count(b"\n")
+    """(bytes as uint8, lines, zeroed int64 columns for as many rows).  A
+    last line without a newline is a line too (the parsers read it: the
+    columns must have its row; ``_chunks`` never makes one)."""
+    n_lines = chunk.count(b"\n") + (1 if chunk and not chunk.endswith(b"\n") else 0)
     scratch = scratch or _Scratch()
     return np.frombuffer(chunk, np.uint8), n_lines, {k: scratch.get(k, n_lines) for k in _FAST_COLS}
 
