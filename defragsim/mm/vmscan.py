@@ -786,6 +786,13 @@ def finish_balance_pgdat(st, prm):
             st.watermark_boost[z] = 0
         wakeup_kcompactd(st, prm, prm.pageblock_order, st.sc[s, SC_RECLAIM_IDX])
     # kswapd_try_to_sleep(alloc_order, reclaim_order)
+    # MODEL: when balance_pgdat() finished at the order it was asked
+    # (reclaim_order >= alloc_order), kswapd()'s loop goes to its top and
+    # sleeps on a fresh READ_ONCE(pgdat->kswapd_order): what wakeups asked for
+    # while it ran.  The allocations that wake kswapd run concurrently with
+    # it in the kernel and keep re-raising that order; here a balance_pgdat()
+    # round often finishes between two ops, with no wakeup in between, so the
+    # model sleeps on (and wakes kcompactd for) the order it just balanced.
     alloc_order = st.node[NODE_BP_ALLOC_ORDER]
     reclaim_order = st.sc[s, SC_ORDER]
     idx = st.sc[s, SC_RECLAIM_IDX]
@@ -801,10 +808,10 @@ def finish_balance_pgdat(st, prm):
         st.node[NODE_BP_ALLOC_ORDER] = alloc_order
         st.sc[s, SC_ORDER] = reclaim_order
         return
-    # not balanced: kswapd_high_wmark_hit_quickly, run again
+    # not balanced: kswapd_high_wmark_hit_quickly, and balance_pgdat() again
+    # at the order wakeups left in kswapd_order (restored only after a nap
+    # cut short by a wakeup, in run_daemons)
     st.vm_events[VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
-    if st.node[NODE_KSWAPD_ORDER] < alloc_order and reclaim_order >= alloc_order:
-        st.node[NODE_KSWAPD_ORDER] = alloc_order
     start_balance_pgdat(st, prm)
 
 
@@ -845,6 +852,10 @@ def run_daemons(st, prm, own, until):
                 finish_balance_pgdat(st, prm)
         elif state == KSWAPD_NAPPING:
             if st.node[NODE_NAP_WOKEN]:
+                # kswapd_try_to_sleep(): woken before HZ/10 ("remaining"):
+                # kswapd_order is at least the order kswapd napped at
+                if st.node[NODE_KSWAPD_ORDER] < st.sc[SC_KSWAPD, SC_ORDER]:
+                    st.node[NODE_KSWAPD_ORDER] = st.sc[SC_KSWAPD, SC_ORDER]
                 st.vm_events[VM_KSWAPD_LOW_WMARK_HIT_QUICKLY] += 1
                 st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
                 st.node[NODE_NAP_WOKEN] = 0
