@@ -433,6 +433,23 @@ def test_isolate_block_async_direct_small_order_chunks(two_blocks):
     check_state(st, z.prm)
 
 
+def test_isolate_block_counts_the_pages_of_folios_skipped_on_order():
+    """skip_isolation_on_order() (mm/compaction.c): a folio of the target
+    order or more is stepped over and all its pages count as scanned
+    (nr_scanned += (1 << order) - 1): four order-4 anon folios, then order-0
+    anon pages; SYNC_LIGHT at order 4 isolates 32 order-0 pages after
+    scanning 4 x 16 + 32 pfns."""
+    z = _build([(4, M, ANON)] * 4 + _anon(PB - 64))
+    st = z.st
+    c = _direct_cc(st, 4, GFP_THP, cp.MIGRATE_SYNC_LIGHT)
+    end = isolate_migratepages_block(st, z.prm, c, 0, PB)
+    assert _isolated(st, c) == list(range(64, 96))
+    assert end == 96
+    assert st.cc[c, CC_MIGRATE_SCANNED] == 4 * 16 + 32
+    putback_movable_pages(st, z.prm, c)
+    check_state(st, z.prm)
+
+
 @pytest.mark.parametrize("gfp, expect_file", [(GFP_KERNEL, True), (GFP_NOFS, False)])
 def test_isolate_block_file_pages_need_gfp_fs(mixed_block, gfp, expect_file):
     """isolate_migratepages_block(): a file-backed folio is not isolated when

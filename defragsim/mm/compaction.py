@@ -539,11 +539,20 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
             kind = page_kind(st, pfn)
             if (f & PG_lru) and (kind == KIND_ANON or kind == KIND_FILE):
                 if o >= prm.pageblock_order or (order > 0 and o >= order):
-                    ok = False        # skip_isolation_on_order()
+                    # skip_isolation_on_order(): the folio is stepped over
+                    # and its pages counted (nr_scanned += (1 << order) - 1)
+                    ok = False
+                    nr_scanned += step - 1
                 elif f & PG_pinned:
                     ok = False        # extra references beyond the mappings
+                    if not skip_on_failure:
+                        # the kernel goes on to the tail pages one by one
+                        # (not on the LRU: each fails), counting each
+                        nr_scanned += step - 1
                 elif kind == KIND_FILE and (gfp & __GFP_FS) == 0:
                     ok = False        # only anon pages in GFP_NOFS context
+                    if not skip_on_failure:
+                        nr_scanned += step - 1     # its tail pages, as above
                 else:
                     # MODEL: no writeback in flight and dirty folios have
                     # ->migrate_folio, so every mode may take the folio
