@@ -305,9 +305,9 @@ def main() -> int:
     say("kbuild_thp_16g_model_s", "{:.2f} s", f"(defragsim.run; {cfg.nr_pageblocks} pageblocks, "
         f"{r.duration_s:.0f} s simulated, {out['kbuild_thp_16g_ops']:,} ops = "
         f"{out['kbuild_thp_16g_ops'] / out['kbuild_thp_16g_model_s']:,.0f} ops/s)")
-    # MODEL: the op stream is built whole before the run (issue 19's streamed
-    # generation is not done): kbuild-thp at 64 GiB (~650M ops) does not fit
-    # in this machine's 24 GiB, so it is not attempted
+    # not attempted: the op stream is built whole before the run (issue 19's
+    # streamed generation is not done) and kbuild-thp at 64 GiB (~650M ops)
+    # does not fit in this machine's 24 GiB
     out["kbuild_thp_64g_s"] = out["kbuild_thp_64g_maxrss_mb"] = None
     say("kbuild_thp_64g_s", "", "(the whole op stream of ~650M ops does not fit in memory until "
         "workloads are generated as they run)", none="not run")

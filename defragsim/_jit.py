@@ -96,7 +96,6 @@ from numba.core import lowering as _lowering
 from numba.core import targetconfig as _targetconfig
 from numba.core import types as _types
 from numba.core.datamodel import models as _models
-from numba.core.datamodel import packer as _packer
 from numba.core.datamodel.registry import register_default as _register_model
 from numba.core.imputils import impl_ret_borrowed as _impl_ret_borrowed
 from numba.core.imputils import lower_getattr_generic as _lower_getattr_generic
@@ -498,17 +497,17 @@ def _install_llvm_tuning() -> None:
 
     def decorate_function(self, fn, args, fe_argtypes, noalias=False):
         decorate(self, fn, args, fe_argtypes, noalias)
-        llargs = iter(self.get_arguments(fn))
-        for ty in fe_argtypes:
-            dm = self.context.data_model_manager.lookup(ty)
-            for _ in range(len(list(_packer._flatten([dm.get_argument_type()])))):
-                arg = next(llargs)
-                if isinstance(ty, _BYREF_TYPES):
-                    set.add(arg.attributes, "readonly")   # not in llvmlite's list
-                    for attr in ("noalias", "captures(none)", "nonnull"):
-                        arg.add_attribute(attr)
-                    arg.attributes.dereferenceable = dm.struct_size(self.context)
-                    arg.attributes.align = 8
+        # the LLVM arguments of each Python argument, as numba's decorate
+        # groups them to name them (a by-reference one is one pointer)
+        groups = self._get_arg_packer(fe_argtypes)._unflattener.unflatten(self.get_arguments(fn))
+        for ty, arg in zip(fe_argtypes, groups):
+            if isinstance(ty, _BYREF_TYPES):
+                set.add(arg.attributes, "readonly")   # not in llvmlite's list
+                for attr in ("noalias", "captures(none)", "nonnull"):
+                    arg.add_attribute(attr)
+                dm = self.context.data_model_manager.lookup(ty)
+                arg.attributes.dereferenceable = dm.struct_size(self.context)
+                arg.attributes.align = 8
 
     setup_function = _lowering.Lower.setup_function
 

@@ -538,25 +538,20 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
             step = 1 << o
             kind = page_kind(st, pfn)
             if (f & PG_lru) and (kind == KIND_ANON or kind == KIND_FILE):
-                if o >= prm.pageblock_order or (order > 0 and o >= order):
-                    # skip_isolation_on_order(): the folio is stepped over
-                    # and its pages counted (nr_scanned += (1 << order) - 1)
-                    ok = False
+                # skip_isolation_on_order()
+                on_order = o >= prm.pageblock_order or (order > 0 and o >= order)
+                # MODEL: no writeback in flight and dirty folios have
+                # ->migrate_folio, so every mode may take the folio unless it
+                # has extra (pinned) references or is file-backed in a
+                # GFP_NOFS context
+                ok = not (on_order or (f & PG_pinned) or
+                          (kind == KIND_FILE and (gfp & __GFP_FS) == 0))
+                if on_order or (not ok and not skip_on_failure):
+                    # its pages count as scanned: skipped on order, the
+                    # kernel adds (1 << order) - 1; after another failure
+                    # it goes on to the tail pages one by one (not on the
+                    # LRU: each fails)
                     nr_scanned += step - 1
-                elif f & PG_pinned:
-                    ok = False        # extra references beyond the mappings
-                    if not skip_on_failure:
-                        # the kernel goes on to the tail pages one by one
-                        # (not on the LRU: each fails), counting each
-                        nr_scanned += step - 1
-                elif kind == KIND_FILE and (gfp & __GFP_FS) == 0:
-                    ok = False        # only anon pages in GFP_NOFS context
-                    if not skip_on_failure:
-                        nr_scanned += step - 1     # its tail pages, as above
-                else:
-                    # MODEL: no writeback in flight and dirty folios have
-                    # ->migrate_folio, so every mode may take the folio
-                    ok = True
             elif o > 0:
                 nr_scanned += step - 1     # compound (non-LRU) page: skipped at once
         elif f & PG_pcp:

@@ -668,10 +668,6 @@ class _FastCSV:
         self.res.lines += n_lines
         return arr, n
 
-    def parse(self, chunk: bytes):
-        """(columns, rows) of a chunk of whole lines; (None, 0) at a bad line."""
-        return self.absorb(chunk, self.raw(chunk))
-
     def finish(self, a: dict, path: Path, comm) -> np.ndarray:
         """Event counts, comm.csv, and the rows to keep (``comm`` filters
         allocations by command name)."""
@@ -720,10 +716,6 @@ class _FastText:
             arr["cpu"], arr["fo"], arr["fmt"], arr["co"], ev_hash, ev_off, comm_off,
             comm_hash, gfp_hash, gfp_off, _KEYS, _KLEN, *self.names)
         return n_lines, arr, ln, n, bad, ev_hash, ev_off, comm_off, comm_hash, gfp_hash, gfp_off
-
-    def parse(self, chunk: bytes):
-        """(columns, rows) of a chunk of whole lines; (None, 0) at a bad line."""
-        return self.absorb(chunk, self.raw(chunk))
 
     def absorb(self, chunk: bytes, raw: tuple):
         """(columns, rows) of a parsed chunk, in file order (a pid's command
