@@ -108,8 +108,9 @@ class ModelRun:
                 kind[i] = C.OP_FREE
                 handle[i] = op[1]
         if self.api == "owners":
+            owner = self.own.h_owner[handle].astype(np.int32)   # each op's owner: its handle's
             done = self._step_chunk(self.st, self.prm, self.rec, self.own, op_t, kind, order, gfp,
-                                    handle, cpu, content, 0, n, self.event_limit)
+                                    handle, cpu, content, owner, 0, n, self.event_limit)
         else:
             done = self._step_chunk(self.st, self.prm, self.rec, op_t, kind, order, gfp, handle,
                                     cpu, content, self.h_pfn, self.h_order, 0, n,

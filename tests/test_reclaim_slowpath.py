@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from storm_seeds import storm_run, storming_seeds
 
 from defragsim import (Config, ConfigError, ScenarioError, build_workload,
                        load_scenario, parse_gfp, run)
@@ -529,25 +530,20 @@ def test_file_refault_counts_workingset_refault_file():
 
 @pytest.fixture(scope="module")
 def storm512():
-    out = {}
-    for seed in (1, 2):
-        for dm in (0, 1):
-            # 512M/20s: at 256M/15s kcompactd (with the full free scanner)
-            # keeps up with the growth and the storm does not start
-            cfg = Config(mem="512M", defrag_mode=dm, seed=seed)
-            wl = build_workload("storm", cfg, duration=20)
-            out[seed, dm] = run(wl, cfg)
-    return out
+    """The first two seeds whose storm run storms at 512M/20s
+    (tests/storm_seeds.py), with defrag_mode 0 and 1."""
+    return {(i, dm): storm_run(seed, defrag_mode=dm)
+            for i, seed in enumerate(storming_seeds(2)) for dm in (0, 1)}
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_storm_direction_defrag_mode(storm512, seed):
+@pytest.mark.parametrize("i", [0, 1])
+def test_storm_direction_defrag_mode(storm512, i):
     """The reclaim storm of "mm: fix reclaim storms in defrag_mode": with
     defrag_mode=1 (no patches) non-movable requests keep reclaiming instead of
     falling back -- GFP_KERNEL requests enter direct reclaim (allocstall_normal),
     swap-out rises -- and in exchange fragment less (fewer fragmenting extfrag
     events)."""
-    r0, r1 = storm512[seed, 0], storm512[seed, 1]
+    r0, r1 = storm512[i, 0], storm512[i, 1]
     assert r0.vmstat["allocstall_normal"] == 0
     assert r1.vmstat["allocstall_normal"] > 0
     assert r1.vmstat["pgsteal_direct"] > r0.vmstat["pgsteal_direct"]

@@ -20,7 +20,7 @@ from ..constants import (
 )
 from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page
 from .state import (
-    CEV_HEADROOM, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
+    CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_USED, REQ_STALL_NS,
 )
@@ -44,6 +44,37 @@ def free_handle(st, prm, own, h, cpu):
         own.o_pt[o] -= nr
     free_frozen_pages(st, prm, cpu, pfn, order)
     own.h_pfn[h] = -1
+
+
+@njit
+def forget_handle(st, own, h):
+    """A streamed workload reuses slot ``h`` for a new allocation
+    (workloads/stream.py): what the model still holds for the slot's previous
+    allocation no longer belongs to it.  Page cache the workload stopped
+    referencing stays where it is, on its LRU, until reclaim frees it
+    (without a handle: ``pg_handle`` -1, no shadow entry, as no op can
+    refault it); swap held by the previous allocation is released.  Nothing
+    the kernel does: a model-only bookkeeping step (its number is
+    ``forgotten_handles`` in the diagnostics)."""
+    state = own.h_state[h]
+    if state == H_RESIDENT:
+        pfn = own.h_pfn[h]
+        nr = 1 << own.h_order[h]
+        for i in range(nr):
+            st.pg_handle[pfn + i] = -1
+        kind = page_kind(st, pfn)
+        o = own.h_owner[h]
+        if kind == KIND_ANON:
+            own.o_rss[o] -= nr
+        elif kind == KIND_PAGETABLE:
+            own.o_pt[o] -= nr
+        own.h_pfn[h] = -1
+        st.diag[DIAG_FORGOTTEN_HANDLES] += 1
+    elif state == H_SWAPPED:
+        nr = 1 << own.h_order[h]
+        st.node[NODE_SWAP_USED] -= nr
+        own.o_swap[own.h_owner[h]] -= nr
+        st.diag[DIAG_FORGOTTEN_HANDLES] += 1
 
 
 @njit(fastpath=True)   # after every allocation
@@ -139,11 +170,14 @@ def refault_end(st, own, h, state, ok, io):
         st.node[NODE_PSI_TASK_NS] += stall
 
 
-@njit(entry=True)
+@njit(entry=True, nogil=True)
 def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op_cpu,
-               op_content, start, end, event_limit):
+               op_content, op_owner, start, end, event_limit):
     """Apply workload ops ``start:end``; stop early when the event ring has
-    less than the headroom left.  Returns the next op index."""
+    less than the headroom left.  Returns the next op index.
+
+    An allocation names its owner (``op_owner``): a streamed workload reuses
+    handle slots, and a reused slot belongs to its new owner."""
     i = start
     while i < end:
         if rec.ext_count[0] >= event_limit or st.cev_count[0] >= st.cev.shape[0] - CEV_HEADROOM:
@@ -162,12 +196,16 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             st.diag[DIAG_MANUAL_COMPACT_NS] += compaction.compact_node(st, prm, own, False, cpu)
             i += 1
             continue
-        o = own.h_owner[h]
+        o = op_owner[i] if k == OP_ALLOC else own.h_owner[h]
         if own.o_dead[o]:
             st.diag[DIAG_OPS_OF_DEAD_OWNERS] += 1
             i += 1
             continue
         state = own.h_state[h]
+        if k == OP_ALLOC:
+            if state == H_RESIDENT or state == H_SWAPPED:
+                forget_handle(st, own, h)
+            own.h_owner[h] = o
         # Allocating ops (a fault, a refault) share one call of do_alloc():
         # the allocator's fast path is compiled inline at each call site.
         alloc = False

@@ -264,6 +264,7 @@ DIAG_NAMES = [
     "oomd_kills",              # userspace pressure-guard kills
     "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
     "compact_captured",        # direct compaction handed the request a captured page
+    "forgotten_handles",       # slots a streamed workload reused while the model held them
 ]
 # DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
 globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})
@@ -507,6 +508,26 @@ def make_owners(nr_handles: int, owner_of_handle, owner_kind) -> Owners:
         o_kind=o_kind, o_rss=np.zeros(no, np.int64), o_swap=np.zeros(no, np.int64),
         o_pt=np.zeros(no, np.int64), o_dead=np.zeros(no, np.uint8),
     )
+
+
+def grow_owners(own: Owners, nr_handles: int, owner_kind) -> Owners:
+    """``own`` with room for ``nr_handles`` handle slots (at least doubled
+    when it grows) and the owners of ``owner_kind`` (their kinds written);
+    the existing entries are kept.  Returns ``own`` itself when it has room."""
+    nh, no = own.h_pfn.shape[0], own.o_kind.shape[0]
+    need_o = max(len(owner_kind), 1)
+    if nr_handles <= nh and need_o <= no:
+        own.o_kind[:len(owner_kind)] = owner_kind
+        return own
+    new_nh = max(nr_handles, 2 * nh) if nr_handles > nh else nh
+    fresh = make_owners(new_nh, np.zeros(new_nh, np.int32), np.zeros(max(need_o, no), np.uint8))
+    fields = {}
+    for name in Owners._fields:
+        old, new = getattr(own, name), getattr(fresh, name)
+        new[:old.shape[0]] = old
+        fields[name] = new
+    fields["o_kind"][:len(owner_kind)] = owner_kind
+    return Owners(**fields)
 
 
 # Compiled functions take the model's namedtuples by reference: one pointer,

@@ -184,7 +184,11 @@ def release_reclaimed_folio(st, prm, own, pfn, cpu, new_state):
     order = st.pg_order[pfn]
     nr = 1 << order
     kind = page_kind(st, pfn)
-    if h >= 0:
+    if h < 0:
+        # a folio no handle names (forgotten by a streamed workload): its
+        # eviction still ages the workingset clock, as every eviction does
+        st.node[NODE_NONRESIDENT_AGE] += nr
+    else:
         own.h_state[h] = new_state
         own.h_pfn[h] = -1
         workingset_eviction(st, own, h, nr)

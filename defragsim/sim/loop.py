@@ -18,25 +18,31 @@ from ..config import Config, ConfigError
 from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
-from ..mm.state import NODE_SWAP_TOTAL, make_owners, make_state, state_nbytes
+from ..mm.state import NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes
 from ..workloads import Workload, build_workload
+from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
 from .recorder import TS_COLUMNS, RunRecorder, _vmstat
 from .result import Result
 
 
-def _workload_of(workload, config, duration) -> Workload:
-    if isinstance(workload, Workload):
+def _workload_of(workload, config, duration):
+    """The Workload or OpStream to run (a scenario name is built here)."""
+    if isinstance(workload, (Workload, OpStream)):
         if duration is not None:
             raise ConfigError("duration: cannot override the duration of a prebuilt Workload")
         wl = workload
     else:
         wl = build_workload(workload, config, duration=duration)
-    wl.validate(config.nr_cpus)
+    if isinstance(wl, Workload):
+        wl.validate(config.nr_cpus)
+    elif wl.nr_cpus > config.nr_cpus:
+        raise ConfigError(f"workload {wl.name}: generated for nr_cpus={wl.nr_cpus}, the config "
+                          f"has nr_cpus={config.nr_cpus}")
     return wl
 
 
-def _check_run(wl: Workload, config, snapshots, baseline_ops) -> int:
+def _check_run(wl, config, snapshots, baseline_ops) -> int:
     """Refuse what cannot run; the number of initial-state ops."""
     if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
         raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
@@ -46,14 +52,18 @@ def _check_run(wl: Workload, config, snapshots, baseline_ops) -> int:
                           f"the config has {config.nr_pageblocks}")
     if baseline_ops is None:
         baseline_ops = int(wl.meta.get("baseline_ops", 0))
+    if baseline_ops and isinstance(wl, OpStream):
+        raise ConfigError("baseline_ops: only a whole Workload has initial-state ops "
+                          "(materialize() the stream first)")
     if baseline_ops and (not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0):
         raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
     return baseline_ops
 
 
-def _sample_times(wl: Workload, sample_interval) -> tuple[int, np.ndarray]:
+def _sample_times(wl, sample_interval) -> tuple[int, np.ndarray]:
     """The run's end (ns) and the sample times (ns) that cut it into chunks."""
-    dur_ns = max(int(wl.duration_ns), int(wl.t[-1]) if len(wl) else 0, 1)
+    last = int(wl.t[-1]) if isinstance(wl, Workload) and len(wl) else 0
+    dur_ns = max(int(wl.duration_ns), last, 1)
     if sample_interval is None:
         sample_ns = max(dur_ns // 200, 1)
     else:
@@ -66,13 +76,16 @@ def _sample_times(wl: Workload, sample_interval) -> tuple[int, np.ndarray]:
 def run(workload, config: Config | None = None, *, duration: float | None = None,
         sample_interval: float | None = None, snapshots: int = 20,
         check_invariants: bool = False, progress: bool = False,
-        baseline_ops: int | None = None, on_progress=None) -> Result:
+        baseline_ops: int | None = None, on_progress=None,
+        chunk_epochs: int = 1) -> Result:
     """Run a workload through the model.
 
     Parameters
     ----------
-    workload : str or Workload
-        A scenario name (``"steady"``), a scenario file path, or a Workload.
+    workload : str, Workload or OpStream
+        A scenario name (``"steady"``), a scenario file path, a Workload (a
+        whole op stream, e.g. a replayed trace) or an OpStream (a generated
+        scenario, produced while it runs: :func:`~defragsim.build_workload`).
     config : Config, optional
         Machine, sysctls and patches; default ``Config()``.
     duration : float, optional
@@ -94,6 +107,9 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         series and snapshot 0 show the state after them, and
         ``result.meta["baseline_vmstat"]`` holds /proc/vmstat at that point.
         The workload is only read, never written.
+    chunk_epochs : int
+        Epochs of a generated stream made at a time (memory, not results:
+        every chunk size gives the same result).
 
     Returns
     -------
@@ -116,22 +132,21 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     dur_ns, bounds = _sample_times(wl, sample_interval)
     st = make_state(config, block_types=wl.meta.get("initial_block_mt"))
     prm = config.to_params()
-    own = make_owners(wl.nr_handles, *wl.owners())
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
     rec = RunRecorder(st, prm, config, bounds.shape[0])
-    ops = (wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu, wl.content)
     if JIT_DISABLED:
-        st, own, ring, ops = (as_python_arrays(x) for x in (st, own, rec.rec, ops))
+        st, ring = (as_python_arrays(x) for x in (st, rec.rec))
         rec.use_arrays(st, ring)
-    loop = _Loop(st, prm, own, ops, rec, config, check_invariants)
+    loop = _Loop(st, prm, _Feed(wl, chunk_epochs), rec, config, check_invariants)
     meta = dict(wl.meta)
     if baseline_ops:
         meta["baseline_vmstat"] = loop.prefill(baseline_ops)
     loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
+    st = loop.st
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
-        **rec.final_counters(), snapshots=rec.snaps, events_processed=int(len(wl)),
+        **rec.final_counters(), snapshots=rec.snaps, events_processed=loop.feed.done,
         elapsed_s=time.perf_counter() - t_start, zone_names=list(C.ZONE_NAMES),
         zone_spans=config.zone_spans(), watermarks=st.watermark.copy(),
         nr_free_mt=st.nr_free_mt.copy(), state_bytes=state_nbytes(st), meta=meta,
@@ -140,28 +155,106 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     )
 
 
+class _Feed:
+    """The op stream, a chunk at a time: a whole Workload is one chunk; an
+    OpStream's chunks are generated one ahead in a helper thread."""
+
+    def __init__(self, wl, chunk_epochs: int):
+        if isinstance(wl, OpStream):
+            self._chunks = wl.chunks(chunk_epochs, prefetch=True)
+            self.total_hint = int(wl.estimated_ops)
+        else:
+            ho, ok = wl.owners()
+            owner = wl.op_owner if wl.op_owner is not None else ho[wl.handle]
+            self._chunks = iter([Chunk(wl.t, wl.kind, wl.order, wl.gfp, wl.handle, wl.cpu,
+                                       wl.content, owner.astype(np.int32), wl.nr_handles, ok)])
+            self.handle_owner = ho
+            self.total_hint = len(wl)
+        self.ops: tuple = ()
+        self.t = np.zeros(0, np.int64)
+        self.pos = 0
+        self.done = 0                # ops of earlier chunks
+
+    def close(self) -> None:
+        """Count the last chunk's ops and stop the generator."""
+        self.done += self.pos
+        self.pos = 0
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    def next(self) -> Chunk | None:
+        """The next chunk (None at the end of the stream)."""
+        ch = next(self._chunks, None)
+        if ch is None:
+            return None
+        self.done += self.pos
+        self.ops = tuple(ch[:8])
+        if JIT_DISABLED:
+            self.ops = as_python_arrays(self.ops)
+        self.t = ch.t
+        self.pos = 0
+        return ch
+
+
 class _Loop:
     """The chunk loop: ops to the kernels up to each sample time, the recorder after."""
 
-    def __init__(self, st, prm, own, ops, rec: RunRecorder, config, check_invariants: bool):
-        self.st, self.prm, self.own, self.ops, self.rec = st, prm, own, ops, rec
+    def __init__(self, st, prm, feed: _Feed, rec: RunRecorder, config, check_invariants: bool):
+        self.st, self.prm, self.feed, self.rec = st, prm, feed, rec
         self.config, self.check = config, check_invariants
-        self.pos = 0
+        self.own = None
+        self.ended = False
         self.kernel_s = 0.0          # wall seconds inside the jitted kernels
         self.guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus) \
             if config.oomd is not None else None
+        self._next_chunk()
+        if self.own is None:                 # an empty stream
+            self.own = make_owners(0, np.zeros(0, np.int32), np.zeros(0, np.uint8))
         if check_invariants:
-            check_state(st, prm)
+            check_state(st, self.prm)
+
+    def _next_chunk(self) -> bool:
+        """Load the next chunk; grow the handle and owner tables for it."""
+        ch = self.feed.next()
+        if ch is None:
+            self.ended = True
+            return False
+        if self.own is None and hasattr(self.feed, "handle_owner"):
+            self.own = make_owners(ch.nr_handles, self.feed.handle_owner, ch.owner_kind)
+        elif self.own is None:
+            self.own = make_owners(ch.nr_handles, np.zeros(ch.nr_handles, np.int32), ch.owner_kind)
+        else:
+            self.own = grow_owners(self.own, ch.nr_handles, ch.owner_kind)
+        if JIT_DISABLED:
+            self.own = as_python_arrays(self.own)
+        return True
 
     def step(self, end: int) -> None:
         t = time.perf_counter()
-        self.pos = step_chunk(self.st, self.prm, self.rec.rec, self.own, *self.ops, self.pos, end,
-                              self.rec.event_limit)
+        f = self.feed
+        f.pos = step_chunk(self.st, self.prm, self.rec.rec, self.own, *f.ops, f.pos, end,
+                           self.rec.event_limit)
         self.kernel_s += time.perf_counter() - t
+
+    def advance(self, bound: int, row: int) -> None:
+        """Run the ops at or before ``bound`` (ns), chunk after chunk."""
+        rec, f = self.rec, self.feed
+        while not self.ended:
+            end = int(np.searchsorted(f.t, bound, side="right"))
+            while f.pos < end:
+                self.step(end)
+                if rec.rings_full():
+                    # account the events in this row's running totals, then flush
+                    rec.row(row, bound / 1e9)
+                    rec.flush()
+            if end < f.t.shape[0]:
+                return
+            self._next_chunk()
 
     def prefill(self, baseline_ops: int) -> dict:
         """Run the initial-state ops (all at t=0); /proc/vmstat after them."""
-        while self.pos < baseline_ops:
+        while self.feed.pos < baseline_ops:
             self.step(baseline_ops)
             self.rec.flush()
         # MODEL: the initial state is built with the per-cpu lists drained, so
@@ -171,23 +264,16 @@ class _Loop:
             check_state(self.st, self.prm)
         return _vmstat(self.st, self.config)
 
-    def run(self, wl: Workload, bounds, dur_ns: int, *, snapshots: int, progress: bool,
+    def run(self, wl, bounds, dur_ns: int, *, snapshots: int, progress: bool,
             on_progress) -> None:
         rec = self.rec
         nsamples = bounds.shape[0]
         rec.row(0, 0.0)
         rec.snapshot(0.0)
-        bar = _progress_bar(len(wl), wl.name) if progress else None
-        cut = np.searchsorted(wl.t, bounds, side="right")
+        bar = _progress_bar(self.feed.total_hint, wl.name) if progress else None
         snap_every = max(nsamples // snapshots, 1)
         for s in range(nsamples):
-            end = int(cut[s])
-            while self.pos < end:
-                self.step(end)
-                if rec.rings_full():
-                    # account the events in this row's running totals, then flush
-                    rec.row(s + 1, bounds[s] / 1e9)
-                    rec.flush()
+            self.advance(int(bounds[s]), s + 1)
             if self.check:
                 check_state(self.st, self.prm)
             t_s = min(bounds[s], dur_ns) / 1e9
@@ -196,7 +282,7 @@ class _Loop:
             if self.guard is not None:
                 self.guard.check(self.st, self.prm, self.own, s + 1, rec.ts, rec.ts_t)
             if bar is not None:
-                bar.update(end - bar.n)
+                bar.update(self.feed.done + self.feed.pos - bar.n)
             if on_progress is not None:
                 on_progress((s + 1) / nsamples)
             if (s + 1) % snap_every == 0 and s + 1 < nsamples:
@@ -204,6 +290,7 @@ class _Loop:
         if bar is not None:
             bar.close()
         rec.snapshot(dur_ns / 1e9)
+        self.feed.close()
 
 
 def _progress_bar(total: int, desc: str):

@@ -67,7 +67,8 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
         wl = generate_processes(sc.params, name=sc.name, description=sc.description,
                                 nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
                                 seed=config.seed, duration=duration,
-                                growth_scale=growth_scale, thp_defrag=config.thp_defrag)
+                                growth_scale=growth_scale, thp_defrag=config.thp_defrag,
+                                scenario=sc)
         if sc.swap is not None:
             where = f"{Path(sc.path).name}: swap"
             if isinstance(sc.swap, float):

@@ -49,6 +49,9 @@ class Workload:
     owner_names: list | None = None
     #: swap device size the scenario asks for (bytes), if any
     swap: object = None
+    #: owner of each op (int32), when handles are reused by several owners
+    #: (a materialized OpStream); None: ``handle_owner[handle]``
+    op_owner: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -88,73 +91,3 @@ class Workload:
         if n and (self.cpu.min() < 0 or self.cpu.max() >= nr_cpus):
             raise ScenarioError(f"workload {self.name}: cpu id {int(self.cpu.max())} but the "
                                 f"config has nr_cpus={nr_cpus}")
-
-
-
-
-def _cat(parts: list, dtype) -> np.ndarray:
-    """The parts concatenated (an empty array of ``dtype`` when there are none)."""
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-
-class OpBuilder:
-    """Collects the ops of a generated workload, in any order, and the owners
-    and handles they use; :meth:`finish` sorts them by time into a
-    :class:`Workload`.
-
-    Times are seconds (float) until :meth:`finish` rounds them to ns.  Handles
-    are numbered in the order :meth:`new_handles` hands them out; owners in the
-    order :meth:`new_owner` creates them."""
-
-    _COLS = (("t", np.float64), ("kind", np.int8), ("order", np.int8), ("gfp", np.int64),
-             ("handle", np.int64), ("content", np.uint8))
-
-    def __init__(self):
-        self._cols = {k: [] for k, _ in self._COLS}
-        self._h_owner: list[np.ndarray] = []
-        self.owner_kind: list[int] = []
-        self.owner_names: list[str] = []
-        self.nr_handles = 0
-
-    def new_owner(self, kind: int, name: str) -> int:
-        """A new owner (C.OWNER_TASK / OWNER_FILE / OWNER_KERNEL) named ``name``;
-        returns its id."""
-        self.owner_kind.append(kind)
-        self.owner_names.append(name)
-        return len(self.owner_kind) - 1
-
-    def new_handles(self, n: int, owner) -> np.ndarray:
-        """``n`` new handles owned by ``owner`` (one id, or one per handle)."""
-        h = np.arange(self.nr_handles, self.nr_handles + n, dtype=np.int64)
-        self.nr_handles += n
-        self._h_owner.append(np.broadcast_to(np.asarray(owner, np.int32), (n,)).copy())
-        return h
-
-    def emit(self, t_seconds, kind: int, order, gfp, handles, content) -> None:
-        """Ops of one ``kind`` at times ``t_seconds`` on ``handles``; ``order``,
-        ``gfp`` and ``content`` are one value or one per op."""
-        n = len(t_seconds)
-        cols = self._cols
-        cols["t"].append(np.asarray(t_seconds, np.float64))
-        cols["kind"].append(np.full(n, kind, np.int8))
-        cols["order"].append(np.broadcast_to(np.asarray(order, np.int8), (n,)).copy())
-        cols["gfp"].append(np.broadcast_to(np.asarray(gfp, np.int64), (n,)).copy())
-        cols["handle"].append(np.asarray(handles, np.int64))
-        cols["content"].append(np.broadcast_to(np.asarray(content, np.uint8), (n,)).copy())
-
-    def finish(self, name: str, description: str, nr_cpus: int, rng: np.random.Generator,
-               duration: float, meta: dict) -> Workload:
-        """The Workload: ops stably sorted by time (ties keep emission order),
-        times rounded to ns, each op's cpu drawn from ``rng`` (after the sort),
-        ``duration`` in seconds."""
-        col = {k: _cat(self._cols[k], d) for k, d in self._COLS}
-        order = np.argsort(col["t"], kind="stable")
-        t_ns = np.round(col["t"][order] * 1e9).astype(np.int64)
-        return Workload(
-            name=name, t=t_ns, kind=col["kind"][order], order=col["order"][order],
-            gfp=col["gfp"][order], handle=col["handle"][order].astype(np.int32),
-            cpu=rng.integers(0, nr_cpus, len(t_ns)).astype(np.int32),
-            content=col["content"][order], nr_handles=self.nr_handles,
-            duration_ns=int(round(duration * 1e9)), description=description, meta=meta,
-            handle_owner=_cat(self._h_owner, np.int32),
-            owner_kind=np.array(self.owner_kind, np.uint8), owner_names=self.owner_names)
