@@ -29,14 +29,15 @@ cache compiles the kernels, minutes):
 * ``replay_60s_trace_s``: a whole replay of the shipped 60 s pressure trace
   (parse, prefill from its snapshot, the model);
 * ``kbuild_thp_16g_s``: a 16 GiB ``kbuild-thp`` run (8192 pageblocks) end to
-  end: generating its workload (``kbuild_thp_16g_build_s``) and the model's
-  run (``kbuild_thp_16g_model_s``);
-* ``kbuild_thp_64g_s`` / ``kbuild_thp_64g_maxrss_mb``: null, not run (its
-  ~650M ops, built whole before the run, do not fit in 24 GiB);
-  ``steady_256g_s`` / ``steady_256g_maxrss_mb``: generation and run in a
-  new process, with its peak RSS (null with ``--quick``);
-* scaling: wall time against memory size (``steady`` at 1, 4, 16, 64 GiB)
-  and against simulated duration (``storm`` at 1 GiB).
+  end, its ops generated while it runs; ``kbuild_thp_16g_build_s``: generating
+  the ops alone; ``kbuild_thp_16g_model_s``: the model alone, running the same
+  ops generated whole before the run (the results must be equal);
+* ``kbuild_thp_64g_s`` / ``kbuild_thp_64g_maxrss_mb`` and ``steady_256g_s`` /
+  ``steady_256g_maxrss_mb``: generation and run in a new process, with its
+  peak RSS (null with ``--quick``);
+* scaling: wall time and peak RSS against memory size (``steady`` at 1, 4,
+  16, 64 GiB, each in a new process) and wall time against simulated
+  duration (``storm`` at 1 GiB).
 
 ``--json`` prints one JSON object with every figure as the last line.
 """
@@ -60,7 +61,7 @@ import json, sys, time
 from defragsim import Config, run
 from defragsim.workloads import build_workload
 cfg = Config(mem="128M", seed=1)
-wl = build_workload("steady", cfg, duration=20.0)
+wl = build_workload("steady", cfg, duration=20.0).materialize()
 reps = int(sys.argv[1])
 run(wl, cfg)
 rs = [run(wl, cfg) for _ in range(reps)]
@@ -88,7 +89,7 @@ def timed_run(scenario, cfg, duration=None, reps=1):
     the result of that best run."""
     from defragsim import run
     from defragsim.workloads import build_workload
-    wl = build_workload(scenario, cfg, duration=duration)
+    wl = build_workload(scenario, cfg, duration=duration).materialize()   # the model alone
     best, best_r = float("inf"), None
     for _ in range(reps):
         t = time.perf_counter()
@@ -169,23 +170,23 @@ import json, resource, sys, time
 from defragsim import Config, run
 from defragsim.workloads import build_workload
 t = time.perf_counter()
-cfg = Config(mem=sys.argv[2], seed=1)
-run(build_workload(sys.argv[1], cfg), cfg)
-print(json.dumps({"s": time.perf_counter() - t,
+cfg = Config(mem=sys.argv[2], seed=1, defrag_mode=int(sys.argv[3]))
+r = run(build_workload(sys.argv[1], cfg), cfg)
+print(json.dumps({"s": time.perf_counter() - t, "ops": r.events_processed,
                   "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def bench_in_child(scenario: str, mem: str):
-    """(seconds, peak RSS in MB) of generating and running ``scenario`` in a
-    new process; (None, None) when it fails (the error is printed)."""
-    p = subprocess.run([sys.executable, "-c", CHILD_CODE, scenario, mem], capture_output=True,
-                       text=True)
+def bench_in_child(scenario: str, mem: str, defrag_mode: int = 0):
+    """(seconds, peak RSS in MB, ops) of generating and running ``scenario``
+    in a new process; (None, None, None) when it fails (the error is printed)."""
+    p = subprocess.run([sys.executable, "-c", CHILD_CODE, scenario, mem, str(defrag_mode)],
+                       capture_output=True, text=True)
     if p.returncode != 0:
         print(f"{scenario} {mem} failed (exit {p.returncode}):\n{p.stderr[-1000:]}", file=sys.stderr)
-        return None, None
+        return None, None, None
     d = json.loads(p.stdout.strip().splitlines()[-1])
-    return d["s"], d["maxrss_mb"]
+    return d["s"], d["maxrss_mb"], d["ops"]
 
 
 def bench_text_lines(n_lines: int = 1_000_000):
@@ -291,42 +292,59 @@ def main() -> int:
         "of the model)")
 
     cfg = Config(mem="16G", defrag_mode=1, seed=1)
-    t = time.perf_counter()
     wl = build_workload("kbuild-thp", cfg)
-    out["kbuild_thp_16g_build_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    r = run(wl, cfg)
+    n = sum(len(c.t) for c in wl.chunks())
+    out["kbuild_thp_16g_build_s"] = time.perf_counter() - t
+    out["kbuild_thp_16g_ops"] = n
+    t = time.perf_counter()
+    r = run(build_workload("kbuild-thp", cfg), cfg)
+    out["kbuild_thp_16g_s"] = time.perf_counter() - t
+    assert r.events_processed == n
+    # the model alone: the same ops, generated whole before the run
+    whole = wl.materialize()
+    t = time.perf_counter()
+    r2 = run(whole, cfg)
     out["kbuild_thp_16g_model_s"] = time.perf_counter() - t
-    out["kbuild_thp_16g_s"] = out["kbuild_thp_16g_build_s"] + out["kbuild_thp_16g_model_s"]
-    out["kbuild_thp_16g_ops"] = len(wl)
-    del wl
-    say("kbuild_thp_16g_s", "{:.2f} s", f"(end to end: {out['kbuild_thp_16g_build_s']:.1f} s "
-        f"generating the workload + the model's run)")
-    say("kbuild_thp_16g_model_s", "{:.2f} s", f"(defragsim.run; {cfg.nr_pageblocks} pageblocks, "
-        f"{r.duration_s:.0f} s simulated, {out['kbuild_thp_16g_ops']:,} ops = "
-        f"{out['kbuild_thp_16g_ops'] / out['kbuild_thp_16g_model_s']:,.0f} ops/s)")
-    # not attempted: the op stream is built whole before the run (issue 19's
-    # streamed generation is not done) and kbuild-thp at 64 GiB (~650M ops)
-    # does not fit in this machine's 24 GiB
-    out["kbuild_thp_64g_s"] = out["kbuild_thp_64g_maxrss_mb"] = None
-    say("kbuild_thp_64g_s", "", "(the whole op stream of ~650M ops does not fit in memory until "
-        "workloads are generated as they run)", none="not run")
+    assert r2.vmstat == r.vmstat, "the streamed run and the whole run differ"
+    del wl, whole, r2
+    say("kbuild_thp_16g_s", "{:.2f} s", f"(end to end, generated while it runs: "
+        f"{out['kbuild_thp_16g_s'] / out['kbuild_thp_16g_model_s']:.2f}x the model alone; "
+        f"generating alone takes {out['kbuild_thp_16g_build_s']:.1f} s)")
+    say("kbuild_thp_16g_model_s", "{:.2f} s", f"(the model alone, on the ops generated before; "
+        f"{cfg.nr_pageblocks} pageblocks, {r.duration_s:.0f} s simulated, {n:,} ops = "
+        f"{n / out['kbuild_thp_16g_model_s']:,.0f} ops/s)")
+    if args.quick:
+        out["kbuild_thp_64g_s"] = out["kbuild_thp_64g_maxrss_mb"] = None
+        say("kbuild_thp_64g_s", "", "(--quick)", none="not run")
+    else:
+        c64 = bench_in_child("kbuild-thp", "64G", defrag_mode=1)
+        out["kbuild_thp_64g_s"], out["kbuild_thp_64g_maxrss_mb"], ops64 = c64
+        if ops64:
+            out["kbuild_thp_64g_ops"] = ops64
+            say("kbuild_thp_64g_s", "{:.1f} s", f"(generated while it runs, in a new process; "
+                f"peak RSS {out['kbuild_thp_64g_maxrss_mb']:,.0f} MB; {ops64:,} ops, "
+                f"{out['kbuild_thp_64g_s'] / ops64 * 1e9:.0f} ns/op against "
+                f"{out['kbuild_thp_16g_s'] / n * 1e9:.0f} at 16 GiB)")
     if args.quick:
         out["steady_256g_s"] = out["steady_256g_maxrss_mb"] = None
         say("steady_256g_s", "", "(--quick)", none="not run")
     else:
-        out["steady_256g_s"], out["steady_256g_maxrss_mb"] = bench_in_child("steady", "256G")
+        out["steady_256g_s"], out["steady_256g_maxrss_mb"], _ = bench_in_child("steady", "256G")
         say("steady_256g_s", "{:.1f} s", f"(generation + run in a new process; peak RSS "
             f"{out['steady_256g_maxrss_mb'] or 0:,.0f} MB)")
 
     print("\nscaling with memory (steady, 20 s simulated; its ops grow with memory):")
-    print(f"{'mem':>6} {'ops':>12} {'wall s':>8} {'ns/op':>7} {'sim s/wall s':>13}")
+    print("(each in a new process: generation, the run and the process's peak RSS)")
+    print(f"{'mem':>6} {'ops':>12} {'wall s':>8} {'ns/op':>7} {'sim s/wall s':>13} {'peak RSS MB':>12}")
     out["scaling_mem"] = []
     for m in ("1G", "4G", "16G", "64G"):
-        dt, ops, r = timed_run("steady", Config(mem=m, seed=1))
-        out["scaling_mem"].append({"mem": m, "ops": ops, "wall_s": dt})
-        print(f"{m:>6} {ops:>12,} {dt:>8.2f} {dt / ops * 1e9:>7.0f} {r.duration_s / dt:>13.1f}",
-              flush=True)
+        dt, rss, ops = bench_in_child("steady", m)
+        if dt is None:
+            continue
+        out["scaling_mem"].append({"mem": m, "ops": ops, "wall_s": dt, "maxrss_mb": rss})
+        print(f"{m:>6} {ops:>12,} {dt:>8.2f} {dt / ops * 1e9:>7.0f} {20.0 / dt:>13.1f} "
+              f"{rss:>12,.0f}", flush=True)
     print("\nscaling with duration (storm 1G, defrag_mode=1):")
     print(f"{'sim s':>6} {'ops':>12} {'wall s':>8} {'ns/op':>7}")
     out["scaling_duration"] = []

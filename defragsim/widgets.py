@@ -54,6 +54,9 @@ FIGURE_DPI = 100
 MIN_FONT_PT = 7
 #: what the status line says before and during a run that compiles the model
 COMPILING = "compiling the model (first run only, about a minute)"
+#: a generated workload of at most this many ops is kept whole between reruns
+#: (about 1 GB at 4G, the largest memory the explorer offers)
+EXPLORER_WHOLE_OPS = 30_000_000
 _compiled = {"done": False}
 
 #: the map figure: (width, height) in inches with and without a pinned
@@ -358,6 +361,10 @@ class PatchExplorer:
             self._last_workload = (None, None)      # free the old one first
             wl = _face("build_workload")(self.scenario.value, cfg,
                                          duration=self.duration.value or None)
+            if getattr(wl, "is_stream", False) and wl.estimated_ops <= EXPLORER_WHOLE_OPS:
+                # generated once and kept whole: a rerun after a toggle runs
+                # the model only (the same ops, the same result)
+                wl = wl.materialize()
             self._last_workload = (wkey, wl)
         return self._last_workload[1]
 
@@ -365,6 +372,8 @@ class PatchExplorer:
         """The status line during a run: the share of the simulated time done,
         updated every 5% (each update is one message to the browser)."""
         shown = [-1]
+        # a stream kept as a stream (too large to keep whole) says its estimate
+        nops = f"~{wl.estimated_ops:,.0f}" if getattr(wl, "is_stream", False) else f"{len(wl):,}"
         what = "compiling and running" if first and model_cache_cold() else "running"
 
         def update(frac):
@@ -372,7 +381,7 @@ class PatchExplorer:
             if pct != shown[0]:
                 shown[0] = pct
                 self._set_status(f"{what} {self.label(key)}: {pct}% of "
-                                 f"{wl.duration_ns / 1e9:g} s simulated ({len(wl):,} ops)")
+                                 f"{wl.duration_ns / 1e9:g} s simulated ({nops} ops)")
         return update
 
     def _refuse(self, why: str) -> None:

@@ -57,6 +57,8 @@ def forget_handle(st, own, h):
     the kernel does: a model-only bookkeeping step (its number is
     ``forgotten_handles`` in the diagnostics)."""
     state = own.h_state[h]
+    # MODEL: a workload's handle is a reusable slot, not an address_space
+    # entry: the folio stays, nameless, and its eviction leaves no shadow
     if state == H_RESIDENT:
         pfn = own.h_pfn[h]
         nr = 1 << own.h_order[h]

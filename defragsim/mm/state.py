@@ -510,24 +510,34 @@ def make_owners(nr_handles: int, owner_of_handle, owner_kind) -> Owners:
     )
 
 
-def grow_owners(own: Owners, nr_handles: int, owner_kind) -> Owners:
-    """``own`` with room for ``nr_handles`` handle slots (at least doubled
-    when it grows) and the owners of ``owner_kind`` (their kinds written);
-    the existing entries are kept.  Returns ``own`` itself when it has room."""
+def grow_owners(holder: list, nr_handles: int, owner_kind) -> Owners:
+    """``holder[0]`` (an Owners) with room for ``nr_handles`` handle slots
+    (grown by at least half) and the owners of ``owner_kind`` (their kinds
+    written); the existing entries are kept.  The caller passes its only
+    reference in ``holder``: the tables are copied one at a time, each old
+    one freed before the next is made, so growing never holds two copies of
+    every table at once.  Returns the same Owners when it has room."""
+    own = holder[0]
     nh, no = own.h_pfn.shape[0], own.o_kind.shape[0]
     need_o = max(len(owner_kind), 1)
     if nr_handles <= nh and need_o <= no:
         own.o_kind[:len(owner_kind)] = owner_kind
         return own
-    new_nh = max(nr_handles, 2 * nh) if nr_handles > nh else nh
-    fresh = make_owners(new_nh, np.zeros(new_nh, np.int32), np.zeros(max(need_o, no), np.uint8))
-    fields = {}
+    size = {"h_": max(nr_handles, nh + nh // 2) if nr_handles > nh else nh,
+            "o_": max(need_o, no + no // 2) if need_o > no else no}
+    old = dict(own._asdict())
+    holder[0] = own = None
     for name in Owners._fields:
-        old, new = getattr(own, name), getattr(fresh, name)
-        new[:old.shape[0]] = old
-        fields[name] = new
-    fields["o_kind"][:len(owner_kind)] = owner_kind
-    return Owners(**fields)
+        n = size[name[:2]]
+        if old[name].shape[0] == n:
+            continue
+        a = old.pop(name)
+        b = np.full(n, -1 if name == "h_pfn" else 0, a.dtype)
+        b[:a.shape[0]] = a
+        old[name] = b
+        del a
+    old["o_kind"][:len(owner_kind)] = owner_kind
+    return Owners(**old)
 
 
 # Compiled functions take the model's namedtuples by reference: one pointer,

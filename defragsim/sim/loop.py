@@ -225,7 +225,9 @@ class _Loop:
         elif self.own is None:
             self.own = make_owners(ch.nr_handles, np.zeros(ch.nr_handles, np.int32), ch.owner_kind)
         else:
-            self.own = grow_owners(self.own, ch.nr_handles, ch.owner_kind)
+            holder = [self.own]
+            self.own = None
+            self.own = grow_owners(holder, ch.nr_handles, ch.owner_kind)
         if JIT_DISABLED:
             self.own = as_python_arrays(self.own)
         return True

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import constants as C
 from ..errors import ConfigError, ScenarioError
+from .stream import EPOCH_TARGET_OPS, epoch_length
 
 #: peak bytes per op while a generator builds, sorts and packs its columns
 #: (measured: 91-110 for the shipped scenarios, e.g. kbuild-thp at 2G: 20.2M ops,
@@ -29,6 +30,14 @@ from ..errors import ConfigError, ScenarioError
 BYTES_PER_OP = 100
 #: bytes of model state per simulated page (measured: 39)
 BYTES_PER_PAGE = 40
+#: the most ops one run may have (a generated run fits in memory whatever its
+#: length; this bounds its time: about 6-9 hours on the 2-core development VM)
+MAX_RUN_OPS = 1e11
+#: ops per second the refusal's time estimate assumes
+ASSUMED_OPS_PER_S = 4e6
+#: bytes of the model's tables per handle slot (driver Owners: pfn, order,
+#: state, owner, content, gfp, shadow)
+BYTES_PER_HANDLE = 27
 #: ops-equivalents of the Python objects of one task, job, burst or file
 #: (owner names, per-task arrays)
 OBJECT_OPS = 32
@@ -166,6 +175,15 @@ def op_sources(scenario, config, duration: float | None = None,
     return out
 
 
+def stream_bytes(ops: float, duration: float, nr_pages: int) -> float:
+    """Peak bytes of a generated (streamed) run: the model state, the handle
+    tables (about one slot per page, grown by doubling) and a few epochs of
+    ops (the one running, the one generated ahead, the later ops waiting)."""
+    per_epoch = ops / duration * epoch_length(ops / duration) if duration > 0 else ops
+    return nr_pages * (BYTES_PER_PAGE + 2 * BYTES_PER_HANDLE) + \
+        4 * max(min(per_epoch, ops), min(EPOCH_TARGET_OPS, ops)) * BYTES_PER_OP
+
+
 def estimate_ops(scenario, config, duration: float | None = None,
                  growth_scale: float = 1.0) -> float:
     """The number of ops ``build_workload(scenario, config, duration=...)``
@@ -180,14 +198,27 @@ def check_workload_fits(scenario, config, duration: float | None = None,
     come from."""
     src = op_sources(scenario, config, duration, growth_scale)
     ops = sum(src.values())
-    need = ops * BYTES_PER_OP + config.nr_pages * BYTES_PER_PAGE
+    dur = float(scenario.duration if duration is None else duration)
+    streamed = scenario.kind in ("churn", "processes")
+    if streamed:
+        # the ops are generated while the run goes: memory for a few epochs,
+        # plus the Python objects (tasks, files) kept for the whole run
+        objects = sum(v for k, v in src.items() if k in ("anon.tasks", "file.files"))
+        need = stream_bytes(ops, dur, config.nr_pages) + objects * BYTES_PER_OP
+    else:
+        need = ops * BYTES_PER_OP + config.nr_pages * BYTES_PER_PAGE
+    where = Path(scenario.path).name if scenario.path else scenario.name
+    top = max(src, key=lambda k: src[k]) if src else None
+    most = f" (mostly {top})" if top is not None and src[top] > ops / 2 else ""
+    if streamed and need <= available_memory() and not ops <= MAX_RUN_OPS:
+        hours = ops / ASSUMED_OPS_PER_S / 3600 if math.isfinite(ops) else math.inf
+        raise ScenarioError(f"{where}: {dur:g} s at {gib(config.nr_pages * C.PAGE_SIZE)} would run "
+                            f"about {ops:.2g} ops{most}, about {hours:,.0f} hours at "
+                            f"{ASSUMED_OPS_PER_S:.0e} ops/s; a run is limited to "
+                            f"{MAX_RUN_OPS:.0e} ops")
     have = available_memory()
     if need <= have and math.isfinite(ops):
         return
-    where = Path(scenario.path).name if scenario.path else scenario.name
-    dur = float(scenario.duration if duration is None else duration)
-    top = max(src, key=lambda k: src[k]) if src else None
-    most = f" (mostly {top})" if top is not None and src[top] > ops / 2 else ""
     raise ScenarioError(f"{where}: {dur:g} s at {gib(config.nr_pages * C.PAGE_SIZE)} would need "
                         f"about {gib(need)} for {ops:.2g} ops{most}; this machine has "
                         f"{gib(have)} available")

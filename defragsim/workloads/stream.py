@@ -89,7 +89,8 @@ class SlotPool:
         k = min(n, self._free.shape[0])
         if not k:
             return self.fresh(n)
-        got = self._free[self._free.shape[0] - k:][::-1]
+        # copies: a view would keep the whole stack alive as long as the slots
+        got = self._free[self._free.shape[0] - k:][::-1].copy()
         self._free = self._free[:self._free.shape[0] - k]
         return got if k == n else np.concatenate([got, self.fresh(n - k)])
 
@@ -101,7 +102,8 @@ class SlotPool:
         e = np.floor(np.broadcast_to(np.asarray(t_last, np.float64), (len(slots),))
                      / self.epoch_s).astype(np.int64)
         if e.min() == e.max():
-            self._released.setdefault(int(e[0]), []).append(np.asarray(slots, np.int64))
+            # a copy: ``slots`` may be a view of a larger array
+            self._released.setdefault(int(e[0]), []).append(np.array(slots, np.int64))
             return
         order = np.argsort(e, kind="stable")
         es, ss = e[order], np.asarray(slots, np.int64)[order]
