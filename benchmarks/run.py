@@ -319,8 +319,9 @@ def main() -> int:
         f"{cfg.nr_pageblocks} pageblocks, {r.duration_s:.0f} s simulated, {n:,} ops = "
         f"{n / out['kbuild_thp_16g_model_s']:,.0f} ops/s)")
     if args.quick:
-        out["kbuild_thp_64g_s"] = out["kbuild_thp_64g_maxrss_mb"] = None
-        say("kbuild_thp_64g_s", "", "(--quick)", none="not run")
+        for key in ("kbuild_thp_64g_s", "steady_256g_s"):
+            out[key] = out[key[:-2] + "_maxrss_mb"] = None
+            say(key, "", "(--quick)", none="not run")
     else:
         c64 = bench_in_child("kbuild-thp", "64G", defrag_mode=1)
         out["kbuild_thp_64g_s"], out["kbuild_thp_64g_maxrss_mb"], ops64 = c64
@@ -330,10 +331,6 @@ def main() -> int:
                 f"peak RSS {out['kbuild_thp_64g_maxrss_mb']:,.0f} MB; {ops64:,} ops, "
                 f"{out['kbuild_thp_64g_s'] / ops64 * 1e9:.0f} ns/op against "
                 f"{out['kbuild_thp_16g_s'] / n * 1e9:.0f} at 16 GiB)")
-    if args.quick:
-        out["steady_256g_s"] = out["steady_256g_maxrss_mb"] = None
-        say("steady_256g_s", "", "(--quick)", none="not run")
-    else:
         out["steady_256g_s"], out["steady_256g_maxrss_mb"], _ = bench_in_child("steady", "256G")
         say("steady_256g_s", "{:.1f} s", f"(generation + run in a new process; peak RSS "
             f"{out['steady_256g_maxrss_mb'] or 0:,.0f} MB)")

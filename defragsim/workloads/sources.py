@@ -49,6 +49,11 @@ def owner_kind_of(content: int) -> int:
     return C.OWNER_KERNEL
 
 
+def _pages_per_s(mib_s_per_gib: float, g: Gen) -> float:
+    """Pages per second of a rate in MiB/s per GiB of memory."""
+    return mib_s_per_gib * g.gib * (1 << 20) / C.PAGE_SIZE
+
+
 def _mean_pages(orders) -> float:
     """Pages per allocation of weighted ``orders``."""
     return np.mean([2 ** o * w for o, w in orders]) / np.mean([w for _, w in orders])
@@ -333,7 +338,7 @@ class _PageCache(_Source):
 
     def _reads(self, g: Gen, e: int, lo: float, hi: float) -> None:
         f = self.f
-        rate = f["read_mib_s_per_gib"] * g.gib * (1 << 20) / C.PAGE_SIZE
+        rate = _pages_per_s(f["read_mib_s_per_gib"], g)
         if not rate > 0:
             return
         rng = g.rng(K_FILE, e)
@@ -371,7 +376,7 @@ class _PageCache(_Source):
 
     def _writes(self, g: Gen, e: int, lo: float, hi: float) -> None:
         f = self.f
-        wrate = f["write_mib_s_per_gib"] * g.gib * (1 << 20) / C.PAGE_SIZE
+        wrate = _pages_per_s(f["write_mib_s_per_gib"], g)
         if not wrate > 0:
             return
         rng = g.rng(K_WRITE, e)
@@ -452,7 +457,7 @@ class _Growth(_Source):
         if not span > 0:
             return
         rng = g.rng(K_GROWTH, e)
-        pages_s = gr["mib_s_per_gib"] * self.scale * g.gib * (1 << 20) / C.PAGE_SIZE
+        pages_s = _pages_per_s(gr["mib_s_per_gib"] * self.scale, g)
         n = rng.poisson(pages_s * span / max(_mean_pages(gr["orders"]), 1))
         t = np.sort(rng.uniform(max(gr["start_s"], lo), min(g.dur, hi), n))
         g.ops.emit(t, C.OP_ALLOC, pick_orders(rng, gr["orders"], n), gr["gfp"], g.pool.take(n),
