@@ -1037,3 +1037,91 @@ def test_direct_compaction_captures_the_evacuated_block(sparse):
     assert st.compact_defer[NORMAL, 2] == 10           # order_failed = order + 1
     prep_new_page(st, page, 9, ANON, -1)
     check_state(st, z.prm)
+
+
+# ---------------------------------------------------------------------------
+# fast_find_migrateblock (mm/compaction.c)
+# ---------------------------------------------------------------------------
+
+fast_find_migrateblock = _direct(cp.fast_find_migrateblock)
+move_freelist_tail = _direct(pa.move_freelist_tail)
+ORDER4_MOVABLE = (NORMAL * C.NR_PAGE_ORDERS + 4) * 6 + M
+
+
+def _free_list(st, lid):
+    out, p = [], int(st.free_head[lid])
+    while p >= 0:
+        out.append(p)
+        p = int(st.pg_next[p])
+    return out
+
+
+def _holes(*pfns):
+    """Blocks 0-23 filled with order-4 anon folios; the folios at ``pfns``
+    freed (their buddies stay allocated: free order-4 MOVABLE chunks)."""
+    return _build([(4, M, ANON)] * (24 * PB // 16), free_if=lambda p: p in pfns)
+
+
+def _thp_cc(st, migrate_pfn, free_pfn):
+    c = _direct_cc(st, 9, GFP_THP, cp.MIGRATE_ASYNC)
+    st.cc[c, CC_MIGRATE_PFN] = migrate_pfn
+    st.cc[c, CC_FREE_PFN] = free_pfn
+    return c
+
+
+def test_move_freelist_tail_puts_the_entry_and_those_before_it_last():
+    z = _holes(2 * PB, 5 * PB, 9 * PB, 20 * PB)
+    st = z.st
+    before = _free_list(st, ORDER4_MOVABLE)
+    assert sorted(before) == [2 * PB, 5 * PB, 9 * PB, 20 * PB]
+    move_freelist_tail(st, st.free_head, st.free_tail, ORDER4_MOVABLE, before[1])
+    assert _free_list(st, ORDER4_MOVABLE) == before[2:] + before[:2]
+    assert int(st.free_tail[ORDER4_MOVABLE]) == before[1]
+    check_state(st, z.prm)
+
+
+def test_fast_find_migrateblock_takes_a_block_in_the_first_half_or_eighth():
+    """At the zone start the first half of the range qualifies, later only
+    the first eighth; the entry found moves to its list's tail, what was
+    looked at counts as migrate-scanned, and the find is remembered for
+    reinit_migrate_pfn()."""
+    z = _holes(2 * PB, 5 * PB, 20 * PB)
+    st = z.st
+    c = _thp_cc(st, 0, LAST_BLOCK)            # high_pfn: block 15
+    got = fast_find_migrateblock(st, z.prm, c)
+    assert got in (2 * PB, 5 * PB)
+    assert int(st.free_tail[ORDER4_MOVABLE]) == got
+    assert st.cc[c, cp.CC_FAST_SEARCH_FAIL] == 0 and st.cc[c, cp.CC_FAST_START_PFN] == got
+    assert 1 <= st.cc[c, CC_MIGRATE_SCANNED] <= 3
+    # from block 1: (15872 - 512) / 2 / 4 = 1920 pages, high_pfn block 4
+    st2 = z.copy().st
+    c = _thp_cc(st2, PB, LAST_BLOCK)
+    assert fast_find_migrateblock(st2, z.prm, c) == 2 * PB
+    # skip-marked block 2: nothing low enough; the linear scan goes on
+    st3 = z.copy().st
+    st3.block_skip[2] = 1
+    c = _thp_cc(st3, PB, LAST_BLOCK)
+    assert fast_find_migrateblock(st3, z.prm, c) == PB
+    assert st3.cc[c, cp.CC_FAST_SEARCH_FAIL] == 1
+
+
+def test_fast_find_migrateblock_looks_at_most_freelist_scan_limit_entries():
+    """36 free chunks, all above the first half: the search stops after
+    freelist_scan_limit() = COMPACT_CLUSTER_MAX + 1 entries (33, plus the
+    one that stops it: 34 counted), moves that one to the tail and fails;
+    after a failure the limit halves."""
+    pfns = [b * PB + off for b in range(12, 24) for off in (0, 64, 128)]
+    z = _holes(*pfns)
+    st = z.st
+    c = _thp_cc(st, 0, 24 * PB)                # high_pfn: block 12
+    before = _free_list(st, ORDER4_MOVABLE)
+    assert len(before) == 36
+    assert fast_find_migrateblock(st, z.prm, c) == 0
+    assert st.cc[c, CC_MIGRATE_SCANNED] == C.COMPACT_CLUSTER_MAX + 2
+    assert st.cc[c, cp.CC_FAST_SEARCH_FAIL] == 1
+    stopped = before[C.COMPACT_CLUSTER_MAX + 1]
+    assert int(st.free_tail[ORDER4_MOVABLE]) == stopped
+    st.cc[c, CC_MIGRATE_SCANNED] = 0
+    fast_find_migrateblock(st, z.prm, c)
+    assert st.cc[c, CC_MIGRATE_SCANNED] == C.COMPACT_CLUSTER_MAX // 2 + 2
+    check_state(st, z.prm)

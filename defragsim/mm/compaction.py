@@ -46,6 +46,7 @@ from .page_alloc import __zone_watermark_ok, gfp_migratetype, page_kind, wmark_p
 from .state import (
     CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
+    CC_FAST_START_PFN,
     CC_FINISH_PAGEBLOCK, CC_FREE_PFN, CC_FREE_SCANNED, CC_GFP, CC_HIGHEST_ZONEIDX,
     CC_IGNORE_BLOCK_SUITABLE, CC_IGNORE_SKIP_HINT, CC_ISOLATED, CC_KCOMPACTD_IDX, CC_MIGRATED,
     CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATETYPE, CC_MODE, CC_NR_FREE_CHUNKS,
@@ -400,22 +401,54 @@ def suitable_migration_target(st, prm, c, pfn):
 
 
 @njit
+def update_fast_start_pfn(st, c, pfn):
+    """update_fast_start_pfn(): remember the lowest block a fast search found."""
+    if st.cc[c, CC_FAST_START_PFN] == -1:          # ULONG_MAX: already used
+        return
+    if st.cc[c, CC_FAST_START_PFN] == 0 or pfn < st.cc[c, CC_FAST_START_PFN]:
+        st.cc[c, CC_FAST_START_PFN] = pfn
+
+
+@njit
+def reinit_migrate_pfn(st, c):
+    """reinit_migrate_pfn(): after a failed fast search, restart the linear
+    scan (once per compaction run) at the lowest block an earlier fast search
+    found."""
+    f = st.cc[c, CC_FAST_START_PFN]
+    if f == 0 or f == -1:
+        return st.cc[c, CC_MIGRATE_PFN]
+    st.cc[c, CC_MIGRATE_PFN] = f
+    st.cc[c, CC_FAST_START_PFN] = -1
+    return f
+
+
+@njit
 def fast_find_migrateblock(st, prm, c):
-    """fast_find_migrateblock(): pick a source block quickly from the free lists.
+    """fast_find_migrateblock(): pick a source block quickly from the free
+    lists: a MOVABLE free chunk of order cc.order - 1 down to
+    PAGE_ALLOC_COSTLY_ORDER in the lower part of the remaining range (the
+    first half when starting at the zone start, else the first eighth), in a
+    block not skip-marked; at most freelist_scan_limit() entries are looked
+    at (counted as migrate-scanned), and the entry found (or the one the
+    limit stopped at) is moved to its list's tail, so the next search starts
+    after it.  On a miss, fast_search_fail grows (shrinking later limits)
+    and the linear scan restarts, once per run, at the lowest block an
+    earlier search found (reinit_migrate_pfn()).
 
     Gates (kernel): only for order > PAGE_ALLOC_COSTLY_ORDER, honouring skip
-    hints, at a pageblock start; not for non-movable direct compaction (before
-    [PATCH 2/4]) or non-movable direct compaction below pageblock order
-    (after).  MODEL: the search itself is simplified to "the lowest MOVABLE
-    block, not skip-marked, in the lower half of the remaining range, that
-    holds a free chunk of order 3 .. cc.order-1".
+    hints, at a pageblock (or zone) start; not for non-movable direct
+    compaction (before [PATCH 2/4]) or non-movable direct compaction below
+    pageblock order (after).
     """
+    limit = freelist_scan_limit(st, c)
+    nr_scanned = 0
     pfn = st.cc[c, CC_MIGRATE_PFN]
+    z = st.cc[c, CC_ZONE]
     if st.cc[c, CC_IGNORE_SKIP_HINT]:
         return pfn
     if st.cc[c, CC_FINISH_PAGEBLOCK]:
         return pfn
-    if pfn != pageblock_start(prm, pfn):
+    if pfn != st.zone_start[z] and pfn != pageblock_start(prm, pfn):
         return pfn
     order = st.cc[c, CC_ORDER]
     if order <= PAGE_ALLOC_COSTLY_ORDER:
@@ -428,27 +461,46 @@ def fast_find_migrateblock(st, prm, c):
             return pfn
     elif st.cc[c, CC_DIRECT] and st.cc[c, CC_MIGRATETYPE] != MIGRATE_MOVABLE:
         return pfn
-    if st.cc[c, CC_FAST_SEARCH_FAIL] > 8:
-        return pfn
-    z = st.cc[c, CC_ZONE]
+    # the first half of the search space when starting, else the first eighth
     distance = (st.cc[c, CC_FREE_PFN] - pfn) >> 1
-    limit = pfn + distance
-    best = -1
-    # MODEL: simplified search (no distance/limit rules, no list rotation)
-    for o in range(min(order - 1, MAX_PAGE_ORDER), PAGE_ALLOC_COSTLY_ORDER - 1, -1):
-        p = st.free_head[(z * NR_PAGE_ORDERS + o) * 6 + MIGRATE_MOVABLE]
-        n = 0
-        while p >= 0 and n < 32:
-            n += 1
-            if p >= pfn and p < limit and st.block_skip[p >> prm.pageblock_order] == 0:
-                b = pageblock_start(prm, p)
-                if best < 0 or b < best:
-                    best = b
-            p = st.pg_next[p]
-    if best < 0:
+    if pfn != st.zone_start[z]:
+        distance >>= 2
+    high_pfn = pageblock_start(prm, pfn + distance)
+    found = False
+    o = order - 1
+    while o >= PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
+        if st.nr_free[z, o] == 0:
+            o -= 1
+            continue
+        lid = (z * NR_PAGE_ORDERS + o) * 6 + MIGRATE_MOVABLE
+        p = st.free_head[lid]
+        while p >= 0:
+            nxt = st.pg_next[p]
+            if nr_scanned >= limit:
+                nr_scanned += 1
+                page_alloc.move_freelist_tail(st, st.free_head, st.free_tail, lid, p)
+                break
+            nr_scanned += 1
+            if p < high_pfn:
+                # avoid if skipped recently
+                if st.block_skip[p >> prm.pageblock_order]:
+                    p = nxt
+                    continue
+                page_alloc.move_freelist_tail(st, st.free_head, st.free_tail, lid, p)
+                update_fast_start_pfn(st, c, p)
+                pfn = pageblock_start(prm, p)
+                if pfn < st.zone_start[z]:
+                    pfn = st.zone_start[z]
+                st.cc[c, CC_FAST_SEARCH_FAIL] = 0
+                found = True
+                break
+            p = nxt
+        o -= 1
+    st.cc[c, CC_MIGRATE_SCANNED] += nr_scanned
+    if not found:
         st.cc[c, CC_FAST_SEARCH_FAIL] += 1
-        return pfn
-    return best
+        pfn = reinit_migrate_pfn(st, c)
+    return pfn
 
 
 @njit
@@ -607,7 +659,8 @@ def isolate_migratepages(st, prm, c):
     ISOLATE_NONE or ISOLATE_SUCCESS."""
     z = st.cc[c, CC_ZONE]
     low_pfn = fast_find_migrateblock(st, prm, c)
-    fast_find_block = low_pfn != st.cc[c, CC_MIGRATE_PFN]
+    # the fast search has checked the block's skip bit
+    fast_find_block = low_pfn != st.cc[c, CC_MIGRATE_PFN] and st.cc[c, CC_FAST_SEARCH_FAIL] == 0
     block_start = pageblock_start(prm, low_pfn)
     if block_start < st.zone_start[z]:
         block_start = st.zone_start[z]
@@ -1106,6 +1159,7 @@ def compact_zone(st, prm, own, c):
     end_pfn = st.zone_end[z]
     sync = 0 if is_async else 1
     st.cc[c, CC_SEARCH_ORDER] = order if order > 0 else 0
+    st.cc[c, CC_FAST_START_PFN] = 0
     if st.cc[c, CC_WHOLE_ZONE]:
         st.cc[c, CC_MIGRATE_PFN] = start_pfn
         st.cc[c, CC_FREE_PFN] = pageblock_start(prm, end_pfn - 1)

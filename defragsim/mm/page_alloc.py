@@ -221,6 +221,24 @@ def move_freelist_head(st, heads, tails, lid, pfn):
     tails[lid] = prev
 
 
+@njit
+def move_freelist_tail(st, heads, tails, lid, pfn):
+    """mm/compaction.c move_freelist_tail(): list_cut_position() the entries
+    up to and including ``pfn`` and list_splice_tail() them, so ``pfn``
+    becomes the last entry and a later search starts after it."""
+    t = tails[lid]
+    if t == pfn or t < 0:
+        return
+    h = heads[lid]
+    nxt = st.pg_next[pfn]
+    heads[lid] = nxt
+    st.pg_prev[nxt] = -1
+    st.pg_next[t] = h
+    st.pg_prev[h] = t
+    st.pg_next[pfn] = -1
+    tails[lid] = pfn
+
+
 # ---------------------------------------------------------------------------
 # Free-list bookkeeping
 # ---------------------------------------------------------------------------

@@ -160,7 +160,8 @@ CC_MIGRATED = 22
 CC_FAST_SEARCH_FAIL = 23
 CC_SEARCH_ORDER = 24           # fast_isolate_freepages(): next free-list order to search
 CC_PROACTIVE = 25              # proactive_compaction
-NR_CC = 26
+CC_FAST_START_PFN = 26         # fast_find_migrateblock()'s lowest find (0: none, -1: used)
+NR_CC = 27
 NR_CC_FREE = 64
 
 # --- struct capture_control ----------------------------------------------------------
