@@ -143,7 +143,6 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if baseline_ops:
         meta["baseline_vmstat"] = loop.prefill(baseline_ops)
     loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
-    st = loop.st
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
         **rec.final_counters(), snapshots=rec.snaps, events_processed=loop.feed.done,
@@ -160,6 +159,9 @@ class _Feed:
     OpStream's chunks are generated one ahead in a helper thread."""
 
     def __init__(self, wl, chunk_epochs: int):
+        #: each handle's owner before the run (a whole Workload's table; a
+        #: stream's ops name the owner of each allocation)
+        self.handle_owner = None
         if isinstance(wl, OpStream):
             self._chunks = wl.chunks(chunk_epochs, prefetch=True)
             self.total_hint = int(wl.estimated_ops)
@@ -220,10 +222,10 @@ class _Loop:
         if ch is None:
             self.ended = True
             return False
-        if self.own is None and hasattr(self.feed, "handle_owner"):
-            self.own = make_owners(ch.nr_handles, self.feed.handle_owner, ch.owner_kind)
-        elif self.own is None:
-            self.own = make_owners(ch.nr_handles, np.zeros(ch.nr_handles, np.int32), ch.owner_kind)
+        if self.own is None:
+            ho = self.feed.handle_owner
+            self.own = make_owners(ch.nr_handles, ho if ho is not None else
+                                   np.zeros(ch.nr_handles, np.int32), ch.owner_kind)
         else:
             holder = [self.own]
             self.own = None

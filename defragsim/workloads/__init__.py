@@ -46,6 +46,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
             not (growth_scale >= 0 and math.isfinite(growth_scale)):
         raise ConfigError(f"growth_scale: must be a finite number >= 0, got {growth_scale!r}")
     check_workload_fits(sc, config, duration, growth_scale)
+    est = estimate_ops(sc, config, duration, growth_scale)     # a generated stream's epochs
     if sc.kind == "trace":
         # MODEL: a trace has no seed; every seed replays the same events
         p = sc.params
@@ -68,7 +69,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
                                 nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
                                 seed=config.seed, duration=duration,
                                 growth_scale=growth_scale, thp_defrag=config.thp_defrag,
-                                scenario=sc)
+                                estimated_ops=est)
         if sc.swap is not None:
             where = f"{Path(sc.path).name}: swap"
             if isinstance(sc.swap, float):
@@ -86,6 +87,6 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
                 raise ScenarioError(f"{where}: {sc.swap} is more than 4x memory; the model allows at most 4x")
         return wl
     return generate_churn(sc, nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
-                          seed=config.seed, duration=duration)
+                          seed=config.seed, duration=duration, estimated_ops=est)
 
 

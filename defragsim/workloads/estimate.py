@@ -177,7 +177,7 @@ def op_sources(scenario, config, duration: float | None = None,
 
 def stream_bytes(ops: float, duration: float, nr_pages: int) -> float:
     """Peak bytes of a generated (streamed) run: the model state, the handle
-    tables (about one slot per page, grown by doubling) and a few epochs of
+    tables (about one slot per page, room for twice that while they grow) and a few epochs of
     ops (the one running, the one generated ahead, the later ops waiting)."""
     per_epoch = ops / duration * epoch_length(ops / duration) if duration > 0 else ops
     return nr_pages * (BYTES_PER_PAGE + 2 * BYTES_PER_HANDLE) + \
@@ -210,13 +210,13 @@ def check_workload_fits(scenario, config, duration: float | None = None,
     where = Path(scenario.path).name if scenario.path else scenario.name
     top = max(src, key=lambda k: src[k]) if src else None
     most = f" (mostly {top})" if top is not None and src[top] > ops / 2 else ""
-    if streamed and need <= available_memory() and not ops <= MAX_RUN_OPS:
+    have = available_memory()
+    if streamed and need <= have and not ops <= MAX_RUN_OPS:
         hours = ops / ASSUMED_OPS_PER_S / 3600 if math.isfinite(ops) else math.inf
         raise ScenarioError(f"{where}: {dur:g} s at {gib(config.nr_pages * C.PAGE_SIZE)} would run "
                             f"about {ops:.2g} ops{most}, about {hours:,.0f} hours at "
                             f"{ASSUMED_OPS_PER_S:.0e} ops/s; a run is limited to "
                             f"{MAX_RUN_OPS:.0e} ops")
-    have = available_memory()
     if need <= have and math.isfinite(ops):
         return
     raise ScenarioError(f"{where}: {dur:g} s at {gib(config.nr_pages * C.PAGE_SIZE)} would need "

@@ -18,7 +18,6 @@ import numpy as np
 from .. import constants as C
 from ..constants import HPAGE_PMD_ORDER
 from ..gfp import parse_gfp, vma_thp_gfp_mask
-from .estimate import estimate_ops
 from .scenarios import Scenario, ScenarioError
 from .stream import Gen, OpStream, Spread, epoch_length
 
@@ -80,7 +79,7 @@ def _free_later(g: Gen, t, life, order, gfp, slots, content, owner) -> None:
 # --- churn ------------------------------------------------------------------------------
 
 def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
-                   duration: float | None = None, config=None) -> OpStream:
+                   duration: float | None = None, estimated_ops: float) -> OpStream:
     """Sustained alloc/free churn at a steady memory fill.
 
     Each class allocates at rate ``r * share`` with orders drawn from its
@@ -90,6 +89,7 @@ def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
     lifetimes are memoryless the run starts *in* steady state: at t=0 each
     class already holds a Poisson number of allocations (``rate * lifetime``),
     placed in random order, with fresh exponential residual lifetimes.
+    ``estimated_ops`` (:func:`~.estimate.estimate_ops`) sets the epoch length.
     """
     dur = float(sc.duration if duration is None else duration)
     if not (dur > 0 and math.isfinite(dur)):
@@ -103,18 +103,10 @@ def generate_churn(sc: Scenario, *, nr_pages: int, nr_cpus: int, seed: int,
             g.new_owner(owner_kind_of(c.content), c.name)
         return [_Churn(sc.classes, rate * shares)]
 
-    est = estimate_ops(sc, _Sizes(nr_pages), dur)
-    return _stream(sc.name, sc.description, make, estimated_ops=est, dur=dur, nr_pages=nr_pages,
+    return _stream(sc.name, sc.description, make, estimated_ops=estimated_ops, dur=dur, nr_pages=nr_pages,
                    nr_cpus=nr_cpus, seed=seed, thp_defrag="madvise",
                    meta={"rate_per_s": rate, "fill": sc.fill, "seed": seed,
                          "classes": [c.name for c in sc.classes]})
-
-
-class _Sizes:
-    """The one Config attribute the op estimate reads."""
-
-    def __init__(self, nr_pages: int):
-        self.nr_pages = nr_pages
 
 
 def _churn_rate(sc: Scenario, shares: np.ndarray, nr_pages: int) -> float:
@@ -171,14 +163,15 @@ class _Churn:
 
 def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, nr_cpus: int,
                        seed: int, duration: float | None = None, growth_scale: float = 1.0,
-                       thp_defrag: str = "madvise", scenario: Scenario | None = None) -> OpStream:
+                       thp_defrag: str = "madvise", estimated_ops: float) -> OpStream:
     """A production-like machine: tasks fault in anonymous working sets and
     keep touching them (hot/cold), files are streamed into the page cache and
     partly re-read or dirtied (or written), kernel memory churns, optionally a
     non-movable footprint grows, short-lived jobs (a parallel build) come and
     go, and bursts of THP faults arrive.  Rates scale with memory size ("per
     GiB").  THP faults take their gfp mask from ``thp_defrag`` and whether
-    the region is MADV_HUGEPAGE (:func:`~defragsim.gfp.vma_thp_gfp_mask`)."""
+    the region is MADV_HUGEPAGE (:func:`~defragsim.gfp.vma_thp_gfp_mask`).
+    ``estimated_ops`` (:func:`~.estimate.estimate_ops`) sets the epoch length."""
     dur = float(p["duration"] if duration is None else duration)
 
     def make(g: Gen):
@@ -192,12 +185,8 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         src.append(_CompactMemory(p["compact_memory_at"]))
         return src
 
-    sc = scenario if scenario is not None else Scenario(
-        name=name, description=description, kind="processes", duration=dur, fill=0.0, mem=None,
-        classes=(), params=p)
-    est = estimate_ops(sc, _Sizes(nr_pages), dur, growth_scale)
     gib = nr_pages * C.PAGE_SIZE / (1 << 30)
-    return _stream(name, description, make, estimated_ops=est, dur=dur, nr_pages=nr_pages,
+    return _stream(name, description, make, estimated_ops=estimated_ops, dur=dur, nr_pages=nr_pages,
                    nr_cpus=nr_cpus, seed=seed, thp_defrag=thp_defrag,
                    meta={"seed": seed, "gib": gib, "growth_scale": growth_scale})
 

@@ -62,6 +62,19 @@ def epoch_length(ops_per_s: float) -> float:
     return e
 
 
+def split_by_epoch(t: np.ndarray, epoch_s: float) -> list:
+    """Times ``t`` (seconds, at least one) grouped by epoch, in epoch order:
+    ``[(epoch, rows), ...]``, rows in their input order; ``rows`` is None
+    when every time falls in one epoch (no index needed)."""
+    ep = np.floor(t / epoch_s).astype(np.int64)
+    if ep.min() == ep.max():
+        return [(int(ep[0]), None)]
+    order = np.argsort(ep, kind="stable")
+    eps = ep[order]
+    cuts = np.flatnonzero(np.diff(eps)) + 1
+    return [(int(eps[a]), order[a:b]) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(eps)])]
+
+
 class SlotPool:
     """Handle slots: fresh ones numbered from 0, and released ones reused.
 
@@ -99,17 +112,11 @@ class SlotPool:
         one per slot)."""
         if not len(slots):
             return
-        e = np.floor(np.broadcast_to(np.asarray(t_last, np.float64), (len(slots),))
-                     / self.epoch_s).astype(np.int64)
-        if e.min() == e.max():
-            # a copy: ``slots`` may be a view of a larger array
-            self._released.setdefault(int(e[0]), []).append(np.array(slots, np.int64))
-            return
-        order = np.argsort(e, kind="stable")
-        es, ss = e[order], np.asarray(slots, np.int64)[order]
-        cuts = np.flatnonzero(np.diff(es)) + 1
-        for part_e, part in zip(np.split(es, cuts), np.split(ss, cuts)):
-            self._released.setdefault(int(part_e[0]), []).append(part)
+        # a copy: ``slots`` may be a view of a larger array, kept alive otherwise
+        slots = np.array(slots, np.int64)
+        t = np.broadcast_to(np.asarray(t_last, np.float64), (len(slots),))
+        for e, rows in split_by_epoch(t, self.epoch_s):
+            self._released.setdefault(e, []).append(slots if rows is None else slots[rows])
 
     def begin_epoch(self, e: int) -> None:
         """Slots released in epochs before ``e`` become reusable."""
@@ -166,18 +173,10 @@ class EpochBuilder:
             now = ~late
             if now.any():
                 parts.append(tuple(c[now] for c in p))
-            ep = np.floor(t[late] / self.epoch_s).astype(np.int64)
-            later = tuple(c[late] for c in p)
-            if ep.min() == ep.max():
-                self._pending.setdefault(int(ep[0]), []).append(tuple(c.copy() for c in later))
-                continue
-            order = np.argsort(ep, kind="stable")
-            eps = ep[order]
-            cuts = np.flatnonzero(np.diff(eps)) + 1
-            starts = np.concatenate([[0], cuts])
-            for s0, s1 in zip(starts, np.concatenate([cuts, [len(eps)]])):
-                sel = order[s0:s1]
-                self._pending.setdefault(int(eps[s0]), []).append(tuple(c[sel] for c in later))
+            later = tuple(c[late] for c in p)        # copies (boolean indexing)
+            for ep, rows in split_by_epoch(later[0], self.epoch_s):
+                self._pending.setdefault(ep, []).append(
+                    later if rows is None else tuple(c[rows] for c in later))
         self._parts = []
         if not parts:
             return tuple(np.zeros(0, d) for _, d in _COLS)
