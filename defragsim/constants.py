@@ -93,10 +93,10 @@ PG_reclaim = 0x400    # written back for reclaim: rotate to the inactive tail
 PG_swapbacked = 0x800
 PG_pinned = 0x1000    # long-term pinned (FOLL_LONGTERM: RDMA, vfio, io_uring buffers):
                       # folio_maybe_dma_pinned(); neither migratable nor reclaimable
-# MODEL: what a page holds (KIND_*) sits in the top three bits of its flags word,
-# as the kernel keeps zone, node and section numbers in the top bits of
-# page->flags: 15 bytes of model state per page instead of 16.
-PG_KIND_SHIFT = 13
+PG_writeback = 0x2000  # the folio's write to disk is in flight (State.wb_ring holds its end)
+# MODEL: what a page holds (KIND_*) sits in the top bits of its flags word, as
+# the kernel keeps zone, node and section numbers in the top bits of page->flags.
+PG_KIND_SHIFT = 16
 PG_FLAGS_MASK = (1 << PG_KIND_SHIFT) - 1
 
 # --- What an allocated page holds (model; kpageflags-like classes) --------------
@@ -213,7 +213,9 @@ VM_WORKINGSET_ACTIVATE_ANON = 38
 VM_WORKINGSET_ACTIVATE_FILE = 39
 VM_WORKINGSET_NODERECLAIM = 40
 VM_PGMAJFAULT = 41
-NR_VM_EVENTS = 42
+VM_NR_VMSCAN_IMMEDIATE_RECLAIM = 42   # node stat NR_VMSCAN_IMMEDIATE (cumulative)
+VM_NR_WRITTEN = 43                    # node stat NR_WRITTEN: pages whose writeback ended
+NR_VM_EVENTS = 44
 VM_EVENT_NAMES = [
     "pgalloc_dma32",
     "pgalloc_normal",
@@ -257,6 +259,8 @@ VM_EVENT_NAMES = [
     "workingset_activate_file",
     "workingset_nodereclaim",
     "pgmajfault",
+    "nr_vmscan_immediate_reclaim",
+    "nr_written",
 ]
 
 # enum compact_result (include/linux/compaction.h), in increasing strength

@@ -33,6 +33,7 @@ from PIL import Image
 
 from . import constants as C
 from .config import format_size
+from .analysis.builds import per_build
 from .analysis.compare import bootstrap_ci
 from .analysis.onset import ONSET_METRICS
 from .provenance import __version__, model_hash_short
@@ -1041,3 +1042,20 @@ def readme_figure(cmp, path, *, seed_index: int | None = None) -> str:
     fig.savefig(path, dpi=80, bbox_inches="tight", pil_kwargs={"optimize": True})
     plt.close(fig)
     return str(path)
+
+
+def plot_builds(results: dict, ax=None, *, metric: str = "thp_fallback_rate",
+                ylabel: str | None = None, title: str | None = None):
+    """One counter per build (:func:`defragsim.analysis.builds.per_build`) for
+    each labelled run of ``results`` ({label: Result}): a line per run, builds
+    on the x axis, to show memory ageing over back-to-back builds."""
+    ax = _ax(ax, (5, 3))
+    for label, r in results.items():
+        df = per_build(r)
+        if metric not in df.columns:
+            raise ValueError(f"plot_builds: no column {metric!r} (have: {', '.join(df.columns)})")
+        ax.plot(df.index, df[metric], marker="o", label=label)
+    ax.set_xticks(list(df.index))
+    ax.legend(fontsize=8)
+    _labels(ax, "build", ylabel or metric, title or f"{metric} per build")
+    return ax

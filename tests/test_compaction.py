@@ -577,7 +577,7 @@ def test_reset_isolation_suitable_leaves_no_distance_without_suitable_blocks():
     prm = cfg.to_params()
     st = make_state(cfg)
     z = NORMAL
-    st.pg_flags[:] &= np.uint16(~(C.PG_buddy | C.PG_lru) & 0xFFFF)
+    st.pg_flags[:] &= np.uint32(~(C.PG_buddy | C.PG_lru) & 0xFFFFFFFF)
     st.block_skip[:] = 1
     st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 1
     reset_isolation_suitable(st, prm)

@@ -28,6 +28,7 @@ from ..config import Config
 from ..sim import run
 from ..workloads import build_workload
 from . import claims as CL
+from .builds import per_build
 from .compare import compare
 from .replay import replay
 
@@ -62,6 +63,9 @@ METRICS = {
     "swap out": lambda r: r.vmstat["pswpout"],
     "swap in": lambda r: r.vmstat["pswpin"],
     "fragmenting fallbacks": lambda r: r.extfrag_summary()["fragmenting"],
+    # kbuild-thp runs `builds` builds back to back (analysis.builds)
+    "THP fault alloc, first build": lambda r: per_build(r)["thp_fault_alloc"].iloc[0],
+    "THP fault alloc, last build": lambda r: per_build(r)["thp_fault_alloc"].iloc[-1],
 }
 
 
@@ -95,6 +99,14 @@ _VANILLA_THP = (61988, 56474, 57258, 50187, 52388, 55409, 52925, 47648, 43669, 4
                 36685, 34641, 33215)
 _DEFRAG_ALONE_THP = (32478, 20725, 45045, 32130, 14018, 21711, 40791, 29134, 34458, 45381, 28305,
                      17265, 22584, 28454, 30850)
+
+
+#: memory ageing over back-to-back builds: (step, config, published per-run
+#: series); judged first build -> last build of the model's run
+AGEING = (
+    ("e3aa7df331bc", "vanilla", _VANILLA_THP),
+    ("e3aa7df331bc", "defrag_mode", _DEFRAG_ALONE_THP),
+)
 
 
 def _rows(step, source, pairs, configs=("vanilla", "defrag_mode")):
@@ -203,6 +215,15 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None) -> list[dict
         rows.append(dict(group=f"kbuild-thp {p.step}", source=p.source,
                          check=f"{p.metric}: {p.configs[0]} -> {p.configs[1]}",
                          published=f"{_fmt(p.before)} -> {_fmt(p.after)}",
+                         model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
+    for step, label, series in AGEING:
+        m = means[tuple(sorted(STEP_CONFIGS[step][label].items()))]
+        mb, ma = m["THP fault alloc, first build"], m["THP fault alloc, last build"]
+        q, verdict = judge_change(series[0], series[-1], mb, ma)
+        rows.append(dict(group="kbuild-thp ageing (builds back to back)",
+                         source="e3aa7df331bc changelog: thp_fault_alloc of each of 15 runs",
+                         check=f"THP fault alloc, first build -> last: {label} ({step})",
+                         published=f"{_fmt(series[0])} -> {_fmt(series[-1])}",
                          model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
     return rows
 

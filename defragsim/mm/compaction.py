@@ -18,12 +18,15 @@ proactive) and manual compaction.
   are seams with no behaviour (see page_alloc.__alloc_pages_direct_compact).
 * Every run emits mm_compaction_* tracepoints into ``State.cev``.
 
-MODEL differences are marked ``MODEL:`` at the code.  Not modelled: lock
-contention (COMPACT_CONTENDED only from -ENOMEM), too-many-isolated
-throttling, writeback waits (writeback completes at once in this model), and
-non-LRU movable pages (zsmalloc, balloon).
+MODEL differences are marked ``MODEL:`` at the code.  Not modelled: zone and
+LRU lock contention (COMPACT_CONTENDED comes from -ENOMEM and from
+too_many_isolated() in async mode), and non-LRU movable pages (zsmalloc,
+balloon).  Migration fails as in mm/migrate.c for folios under writeback,
+locked folios and folios with extra references (:func:`migrate_folio_busy`).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from . import costs
 from .._jit import kernel as njit
@@ -37,10 +40,11 @@ MIN_COMPACT_PRIORITY,
     COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, KIND_ANON, KIND_FILE, MAX_NR_ZONES,
     MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru,
-    PG_pcp, PG_pinned, PG_tail, VM_COMPACT_DAEMON_FREE_SCANNED,
+    PG_dirty, PG_pcp, PG_pinned, PG_reclaim, PG_tail, PG_writeback, PG_young, VM_COMPACT_DAEMON_FREE_SCANNED,
     VM_COMPACT_DAEMON_MIGRATE_SCANNED, VM_COMPACT_DAEMON_WAKE, VM_COMPACT_FREE_SCANNED,
-    VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED, VM_PGMIGRATE_FAIL, VM_PGMIGRATE_SUCCESS,
-    WMARK_HIGH, WMARK_LOW, WMARK_MIN,
+    VM_COMPACT_ISOLATED, VM_COMPACT_MIGRATE_SCANNED, VM_NR_WRITTEN, VM_PGMIGRATE_FAIL,
+    VM_PGMIGRATE_SUCCESS, WMARK_HIGH, WMARK_LOW, WMARK_MIN, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE,
+    LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
 )
 from .page_alloc import __zone_watermark_ok, gfp_migratetype, page_kind, wmark_pages
 from .state import (
@@ -57,7 +61,8 @@ from .state import (
     CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
     NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE,
-    NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NR_CC_FREE, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
+    NODE_MIGRATE_SEQ, NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NODE_WB_COUNT, NODE_WB_HEAD,
+    NR_CC_FREE, WB_END, WB_PFN, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
 )
 
@@ -503,6 +508,69 @@ def fast_find_migrateblock(st, prm, c):
     return pfn
 
 
+#: A folio someone else holds while migrate_pages() runs, in parts per
+#: million of the recently accessed (PG_young) folios it tries.  Estimates: the
+#: kernel does not count why a migration failed.  The holder's lock or
+#: reference outlasts migrate_pages()'s retry passes (microseconds apart), so
+#: a busy folio stays busy for the whole call.
+#: MIGRATE_LOCKED_PPM: folio_trylock() fails (a fault or read in progress, the
+#: LRU batch draining it); MIGRATE_EXTRA_REF_PPM: folio_migrate_mapping() finds
+#: more references than its mappings (GUP for direct I/O, a page-table walk).
+MIGRATE_LOCKED_PPM = 10_000
+MIGRATE_EXTRA_REF_PPM = 10_000
+#: reclaim_throttle(pgdat, VMSCAN_THROTTLE_ISOLATED): HZ/50.
+THROTTLE_ISOLATED_NS = 20_000_000
+#: Waiting for a page lock in sync migration (another task's fault or read).
+#: Estimate.
+MIGRATE_LOCK_WAIT_NS = 50_000
+
+
+@njit
+def migrate_folio_busy(st, pfn, ppm):
+    """Whether another holder keeps folio ``pfn`` locked or referenced during
+    this migration attempt: a recently accessed folio (PG_young) is, with
+    ``ppm`` parts per million.  The draw is a hash of a per-node counter, so
+    a run is deterministic."""
+    if (st.pg_flags[pfn] & PG_young) == 0 or ppm <= 0:
+        return False
+    st.node[NODE_MIGRATE_SEQ] += 1
+    # splitmix64 of the counter
+    z = np.uint64(st.node[NODE_MIGRATE_SEQ]) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return z % np.uint64(1_000_000) < np.uint64(ppm)
+
+
+@njit
+def too_many_isolated(st, c):
+    """too_many_isolated() (mm/compaction.c): more pages isolated by the
+    compactors than half the LRU (an eighth of it for __GFP_FS callers).
+    MODEL: reclaim isolates one folio at a time within a step, so only the
+    compactors' isolated pages count (NR_ISOLATED_ANON + NR_ISOLATED_FILE)."""
+    isolated = 0
+    for k in range(st.cc.shape[0]):
+        for i in range(st.cc[k, CC_NR_MIGRATEPAGES]):
+            isolated += 1 << st.pg_order[st.cc_migratepages[k, i]]
+    inactive = st.lru_size[LRU_INACTIVE_ANON] + st.lru_size[LRU_INACTIVE_FILE]
+    active = st.lru_size[LRU_ACTIVE_ANON] + st.lru_size[LRU_ACTIVE_FILE]
+    if st.cc[c, CC_GFP] & __GFP_FS:
+        inactive >>= 3
+        active >>= 3
+    return isolated > (inactive + active) // 2
+
+
+@njit
+def writeback_end_time(st, pfn):
+    """When the write of folio ``pfn`` ends (State.wb_ring); now if not found."""
+    cap = st.wb_ring.shape[0]
+    for k in range(st.node[NODE_WB_COUNT]):
+        i = (st.node[NODE_WB_HEAD] + k) & (cap - 1)
+        if st.wb_ring[i, WB_PFN] == pfn:
+            return st.wb_ring[i, WB_END]
+    return st.clock[0]
+
+
 @njit
 def putback_movable_pages(st, prm, c):
     """putback_movable_pages(): isolated folios go back on their LRU."""
@@ -539,15 +607,24 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
     The block's skip bit is test-and-set when the scan starts at the block
     start; a block scanned to its end with nothing isolated (or rescanned
     with finish_pageblock) is skip-marked and advances the cached migrate
-    pfn.  Returns the pfn where scanning stopped.
+    pfn.  Returns the pfn where scanning stopped, or -1 (-EAGAIN) when
+    too_many_isolated() aborts an async pass or one holding isolated folios.
 
-    MODEL: writeback completes at once in this model (see vmscan), so the
-    "under writeback" isolation failure of ASYNC/SYNC_LIGHT never arises;
-    dirty file folios are migratable (their filesystems have migrate_folio).
+    Every mode but MIGRATE_SYNC isolates with ISOLATE_ASYNC_MIGRATE: folios
+    under writeback are not taken, and a dirty folio is taken only if
+    folio_trylock() succeeds (:func:`migrate_folio_busy`).  Dirty file folios
+    are otherwise migratable (their filesystems have ->migrate_folio).
     """
-    # MODEL: no too_many_isolated() throttling, no lru_lock contention
+    # MODEL: no lru_lock contention
     direct = st.cc[c, CC_DIRECT]
-    skip_on_failure = direct and st.cc[c, CC_MODE] == MIGRATE_ASYNC
+    mode = st.cc[c, CC_MODE]
+    if too_many_isolated(st, c):
+        if st.cc[c, CC_NR_MIGRATEPAGES] or mode == MIGRATE_ASYNC:
+            return -1
+        # MODEL: one reclaim_throttle() nap; nothing else runs during it,
+        # so the isolated count would not change by waiting longer
+        st.cc[c, CC_COST_NS] += THROTTLE_ISOLATED_NS
+    skip_on_failure = direct and mode == MIGRATE_ASYNC
     order = st.cc[c, CC_ORDER]
     finish = st.cc[c, CC_FINISH_PAGEBLOCK]
     cap = st.cc_migratepages.shape[1]
@@ -592,12 +669,15 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
             if (f & PG_lru) and (kind == KIND_ANON or kind == KIND_FILE):
                 # skip_isolation_on_order()
                 on_order = o >= prm.pageblock_order or (order > 0 and o >= order)
-                # MODEL: no writeback in flight and dirty folios have
-                # ->migrate_folio, so every mode may take the folio unless it
-                # has extra (pinned) references or is file-backed in a
-                # GFP_NOFS context
+                # not: pinned (extra references), file-backed in a GFP_NOFS
+                # context, under writeback or dirty and locked (ISOLATE_ASYNC_MIGRATE)
                 ok = not (on_order or (f & PG_pinned) or
                           (kind == KIND_FILE and (gfp & __GFP_FS) == 0))
+                if ok and mode != MIGRATE_SYNC:
+                    if f & PG_writeback:
+                        ok = False
+                    elif (f & PG_dirty) and migrate_folio_busy(st, pfn, MIGRATE_LOCKED_PPM):
+                        ok = False
                 if on_order or (not ok and not skip_on_failure):
                     # its pages count as scanned: skipped on order, the
                     # kernel adds (1 << order) - 1; after another failure
@@ -656,7 +736,7 @@ def isolate_migratepages(st, prm, c):
     fast_find_migrateblock() picked), skip skip-marked blocks and blocks that
     are not a suitable_migration_source() (advancing the cached pfn past
     them), then isolate from the first remaining block.  Returns
-    ISOLATE_NONE or ISOLATE_SUCCESS."""
+    ISOLATE_NONE, ISOLATE_SUCCESS, or ISOLATE_ABORT (too_many_isolated())."""
     z = st.cc[c, CC_ZONE]
     low_pfn = fast_find_migrateblock(st, prm, c)
     # the fast search has checked the block's skip bit
@@ -680,7 +760,8 @@ def isolate_migratepages(st, prm, c):
             low_pfn = block_end
             block_end += prm.pageblock_nr_pages
             continue
-        isolate_migratepages_block(st, prm, c, low_pfn, block_end)
+        if isolate_migratepages_block(st, prm, c, low_pfn, block_end) < 0:
+            return ISOLATE_ABORT
         break
     if st.cc[c, CC_NR_MIGRATEPAGES]:
         return ISOLATE_SUCCESS
@@ -1025,13 +1106,64 @@ def migrate_folio(st, prm, own, src, dst, order, cpu):
 
 @njit
 def migrate_isolated(st, prm, own, c):
-    """migrate_pages(compaction_alloc, compaction_free): returns the number of
-    folios that could not be migrated (no target page: -ENOMEM)."""
+    """migrate_pages(compaction_alloc, compaction_free, cc->mode) for the
+    isolated folios.  Returns (folios not migrated, -ENOMEM seen).
+
+    A folio fails (pgmigrate_fail, put back on its LRU):
+
+    * under writeback, unless MIGRATE_SYNC (which waits for the write);
+    * locked by another holder, in MIGRATE_ASYNC and for a PF_MEMALLOC
+      (direct) compactor, which may not wait for a page lock; kcompactd's
+      SYNC_LIGHT and manual SYNC wait for it;
+    * with extra references, in every mode (-EAGAIN on each retry pass);
+    * with no target page (-ENOMEM): the remaining folios are not tried.
+
+    MODEL: a busy folio stays busy for the whole call (its holder outlasts
+    the retry passes), so the 10 passes collapse into one decision; the
+    checks come before the target page is taken (the kernel takes it first
+    and gives it back through compaction_free()).
+    """
     failed = 0
+    enomem = False
     cpu = st.cc[c, CC_CPU]
-    for i in range(st.cc[c, CC_NR_MIGRATEPAGES]):
+    mode = st.cc[c, CC_MODE]
+    direct = st.cc[c, CC_DIRECT]
+    n = st.cc[c, CC_NR_MIGRATEPAGES]
+    for i in range(n):
         src = st.cc_migratepages[c, i]
         order = st.pg_order[src]
+        nr = 1 << order
+        if enomem:
+            vmscan.lruvec_add_folio(st, src, False)   # untried: putback_movable_pages()
+            st.cc_migratepages[c, i] = -1
+            continue
+        # migrate_folio_unmap(): folio_trylock(), then the writeback check
+        busy = False
+        if migrate_folio_busy(st, src, MIGRATE_LOCKED_PPM):
+            if mode == MIGRATE_ASYNC or direct:
+                busy = True
+            else:
+                st.cc[c, CC_COST_NS] += MIGRATE_LOCK_WAIT_NS       # folio_lock()
+        if not busy and (st.pg_flags[src] & PG_writeback):
+            if mode != MIGRATE_SYNC:
+                busy = True                                         # -EBUSY
+            else:
+                # folio_wait_writeback(): the write ends, then the folio moves
+                wait = writeback_end_time(st, src) - st.clock[0]
+                if wait > 0:
+                    st.cc[c, CC_COST_NS] += wait
+                st.pg_flags[src] &= ~(PG_writeback | PG_reclaim)
+                st.vm_events[VM_NR_WRITTEN] += nr
+        # folio_migrate_mapping(): the reference count must match the mappings
+        if not busy and migrate_folio_busy(st, src, MIGRATE_EXTRA_REF_PPM):
+            busy = True
+        if busy:
+            vmscan.lruvec_add_folio(st, src, False)   # putback
+            failed += 1
+            st.vm_events[VM_PGMIGRATE_FAIL] += nr
+            st.cc[c, CC_COST_NS] += nr * costs.MIGRATE_PAGE_NS
+            st.cc_migratepages[c, i] = -1
+            continue
         dst = compaction_alloc(st, prm, c, order)
         if dst < 0:
             isolate_freepages(st, prm, c)
@@ -1039,15 +1171,17 @@ def migrate_isolated(st, prm, own, c):
         if dst < 0:
             vmscan.lruvec_add_folio(st, src, False)   # putback
             failed += 1
-            st.vm_events[VM_PGMIGRATE_FAIL] += 1 << order
+            enomem = True
+            st.vm_events[VM_PGMIGRATE_FAIL] += nr
+            st.cc_migratepages[c, i] = -1
             continue
         migrate_folio(st, prm, own, src, dst, order, cpu)
-        st.vm_events[VM_PGMIGRATE_SUCCESS] += 1 << order
-        st.cc[c, CC_MIGRATED] += 1 << order
-        st.cc[c, CC_COST_NS] += (1 << order) * costs.MIGRATE_PAGE_NS
+        st.vm_events[VM_PGMIGRATE_SUCCESS] += nr
+        st.cc[c, CC_MIGRATED] += nr
+        st.cc[c, CC_COST_NS] += nr * costs.MIGRATE_PAGE_NS
         st.cc_migratepages[c, i] = -1
     st.cc[c, CC_NR_MIGRATEPAGES] = 0
-    return failed
+    return failed, enomem
 
 
 @njit
@@ -1198,6 +1332,11 @@ def compact_zone(st, prm, own, c):
         stop = False
         while True:   # rescan:
             r = isolate_migratepages(st, prm, c)
+            if r == ISOLATE_ABORT:
+                # too_many_isolated() in an async pass
+                ret = COMPACT_CONTENDED
+                stop = True
+                break
             if r == ISOLATE_NONE:
                 if st.cc[c, CC_MIGRATE_PFN] <= iteration_start_pfn and \
                         not compact_scanners_met(st, prm, c):
@@ -1213,10 +1352,10 @@ def compact_zone(st, prm, own, c):
             update_cached = False
             last_migrated_pfn = max(st.zone_start[z],
                                     pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
-            failed = migrate_isolated(st, prm, own, c)
+            failed, enomem = migrate_isolated(st, prm, own, c)
             if failed:
-                # migrate_pages() returned -ENOMEM (no free target page)
-                if not compact_scanners_met(st, prm, c):
+                # migrate_pages() may return -ENOMEM when the scanners meet
+                if enomem and not compact_scanners_met(st, prm, c):
                     ret = COMPACT_CONTENDED
                     stop = True
                     break

@@ -187,6 +187,8 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         t = op_t[i]
         if t > st.clock[0]:
             st.clock[0] = t
+        if vmscan.writeback_due(st, st.clock[0]):
+            vmscan.end_writebacks(st, st.clock[0])
         if vmscan.daemons_due(st, prm, st.clock[0]):
             vmscan.run_daemons(st, prm, own, st.clock[0])
         k = op_kind[i]

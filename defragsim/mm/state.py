@@ -6,7 +6,7 @@ The layout follows the kernel's structures:
   the per-cpu lists and (later) the LRU lists, exactly as ``page->lru`` /
   ``page->buddy_list`` / ``page->pcp_list`` share one ``list_head``; the buddy
   order; page flags; what the page holds; the workload handle that owns it.
-  15 bytes per page in all.
+  17 bytes per page in all.
 * per pageblock: the migratetype bits (``get_pageblock_migratetype``).
 * per zone (``struct zone``): ``free_area[order].free_list[mt]`` heads and
   tails, ``nr_free``, ``vm_stat`` items, watermarks, ``watermark_boost``,
@@ -29,7 +29,7 @@ from .._jit import pass_by_reference
 
 State = namedtuple("State", [
     # per pfn
-    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 15 bytes per page
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 17 bytes per page
     # per pageblock
     "block_mt",
     # per zone geometry and accounting
@@ -45,6 +45,7 @@ State = namedtuple("State", [
     "capc",            # struct capture_control: [CAPC_*]
     "cev",             # mm_compaction_* tracepoint ring: [row, CEV_*] (flushed per chunk)
     "cev_count",       # [rows used, rows lost to a full ring]
+    "wb_ring",         # [WB_CAPACITY, WB_*]: folios under writeback, in completion order
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
@@ -92,9 +93,12 @@ NODE_KSWAPD_WAKE_FLAG = 30
 NODE_KCOMPACTD_TIME = 31       # kcompactd's own clock (ns)
 NODE_KCOMPACTD_BUSY_NS = 32
 NODE_FS_LOCKED = 33            # MODEL: ``current`` holds a filesystem lock (op marked fs_locked)
+NODE_WB_HEAD = 34              # State.wb_ring: index of the oldest folio under writeback
+NODE_WB_COUNT = 35             # State.wb_ring: folios under writeback
 NODE_PROACTIVE_NEXT = 36       # kcompactd's next proactive check (its timeout), ns
 NODE_KCOMPACTD_PROACTIVE_NS = 37   # kcompactd CPU time in proactive passes
 NODE_CURRENT_KCOMPACTD = 38    # ``current`` is kcompactd (tracepoints take its clock)
+NODE_MIGRATE_SEQ = 39          # folios migrate_pages() has tried (seeds migrate_busy())
 NR_NODE = 40
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
@@ -199,6 +203,15 @@ CEV_NAMES = [
 ]
 CEV_BEGIN, CEV_END, CEV_TRY, CEV_DEFER_COMPACTION, CEV_DEFERRED, CEV_DEFER_RESET, \
     CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE = range(len(CEV_NAMES))
+
+# --- folios under writeback (State.wb_ring) ------------------------------------------
+WB_PFN = 0
+WB_HANDLE = 1                  # the folio's handle when writeback began (detects reuse)
+WB_END = 2                     # when the write completes (ns): folio_end_writeback()
+NR_WB = 3
+#: MODEL: folios in flight at once; the flusher starts no more while it is full
+#: (a 400 MB/s device drains 65536 pages in about 0.66 s).
+WB_CAPACITY = 1 << 16
 
 # --- per-request statistics by the request's migratetype (model diagnostics) -------
 NR_LAT_BUCKETS = 40          # log2(ns) buckets of allocation latency
@@ -392,7 +405,7 @@ def make_state(config, block_types=None) -> State:
 
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
-        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint16),
+        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint32),
         pg_handle=np.full(n, -1, np.int32),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
@@ -417,6 +430,7 @@ def make_state(config, block_types=None) -> State:
         capc=np.zeros(NR_CAPC, np.int64),
         cev=np.zeros((CEV_CAPACITY, NR_CEV), np.int64),
         cev_count=np.zeros(2, np.int64),
+        wb_ring=np.zeros((WB_CAPACITY, NR_WB), np.int64),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),

@@ -18,9 +18,12 @@ MODEL differences (also marked at the code):
 * one lruvec per node (no memcg); LRU sizes are also kept per zone for
   ``zone_reclaimable_pages``;
 * MGLRU is not modelled (classic LRU only);
-* dirty file folios met by reclaim are handed to the flusher, which is
-  modelled as completing the write at once: the folio is clean and rotated to
-  the inactive tail (PG_reclaim), so dirty pages take one extra pass;
+* dirty file folios met by reclaim are marked PG_reclaim and activated, and
+  the flusher writes them (``folio_start_writeback``: the write takes the
+  disk's time, shared with swap-out); when the write ends the folio is
+  rotated to the inactive tail (``folio_end_writeback``).  The flusher writes
+  only what reclaim found dirty: no dirty_expire / dirty_background writeback
+  of folios reclaim has not met;
 * swap-out frees the folio at once (as with zswap); the device write is
   charged to the swap device's busy time, not to the reclaimer;
 * reclaimable slab is one shrinker whose objects are whole slab pages on an
@@ -38,11 +41,12 @@ from ..constants import (
     KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
     LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_pinned, PG_reclaim,
-    PG_referenced, PG_workingset, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
+    PG_referenced, PG_workingset, PG_writeback, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
     VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY, VM_KSWAPD_LOW_WMARK_HIT_QUICKLY, VM_PAGEOUTRUN,
     VM_PGACTIVATE, VM_PGDEACTIVATE, VM_PGSCAN_ANON, VM_PGSCAN_DIRECT, VM_PGSCAN_FILE,
     VM_PGSCAN_KSWAPD, VM_PGSTEAL_ANON, VM_PGSTEAL_DIRECT, VM_PGSTEAL_FILE, VM_PGSTEAL_KSWAPD,
-    VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH, WMARK_MIN,
+    VM_NR_VMSCAN_IMMEDIATE_RECLAIM, VM_NR_WRITTEN, VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH,
+    WMARK_MIN,
 )
 from ..gfp import __GFP_DIRECT_RECLAIM, __GFP_IO, __GFP_MOVABLE
 from .page_alloc import (
@@ -57,7 +61,8 @@ from .state import (
     NODE_KSWAPD_WAKE_FLAG, NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_PROACTIVE_NEXT,
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
-    NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED, SC_CACHE_TRIM,
+    NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED,
+    NODE_WB_COUNT, NODE_WB_HEAD, SC_CACHE_TRIM, WB_END, WB_HANDLE, WB_PFN,
     SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
     SC_KSWAPD, SC_MAY_DEACTIVATE_ANON, SC_MAY_DEACTIVATE_FILE, SC_MAY_SWAP, SC_MAY_WRITEPAGE,
     SC_NR_RECLAIMED, SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_PRIORITY, SC_RECLAIM_IDX,
@@ -265,6 +270,16 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             st.vm_events[VM_PGACTIVATE] += nr
             st.sc[s, SC_COST_NS] += cost
             continue
+        if f & PG_writeback:
+            # shrink_folio_list(), "case 1"/"case 2": a folio under writeback
+            # is marked for immediate reclaim and activated; it is rotated to
+            # the inactive tail when its write ends.
+            # MODEL: no PGDAT_WRITEBACK throttling of kswapd (reclaim_throttle)
+            st.pg_flags[pfn] = f | PG_reclaim | PG_active
+            lruvec_add_folio(st, pfn, False)
+            st.vm_events[VM_PGACTIVATE] += nr
+            st.sc[s, SC_COST_NS] += cost
+            continue
         # folio_check_references()
         if f & PG_young:
             if (f & PG_referenced) or is_anon:
@@ -299,13 +314,15 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             release_reclaimed_folio(st, prm, own, pfn, cpu, H_SWAPPED)
         else:
             if f & PG_dirty:
-                # MODEL: the flusher writes the folio at once; it comes back
-                # clean with PG_reclaim and is rotated to the inactive tail.
-                if not st.sc[s, SC_MAY_WRITEPAGE] and not kswapd:
-                    pass
-                st.pg_flags[pfn] = (f & ~PG_dirty) | PG_reclaim
-                lruvec_add_folio(st, pfn, True)
-                nr_io += nr
+                # Reclaim does not write file folios: "immediately reclaim
+                # when written back" (NR_VMSCAN_IMMEDIATE, PG_reclaim,
+                # activate_locked), and wakeup_flusher_threads(WB_REASON_VMSCAN).
+                # MODEL: the woken flusher starts this folio's write at once
+                st.vm_events[VM_NR_VMSCAN_IMMEDIATE_RECLAIM] += nr
+                st.pg_flags[pfn] = f | PG_reclaim | PG_active
+                folio_start_writeback(st, pfn)
+                lruvec_add_folio(st, pfn, False)
+                st.vm_events[VM_PGACTIVATE] += nr
                 st.sc[s, SC_COST_NS] += cost
                 continue
             if f & PG_referenced:
@@ -387,6 +404,72 @@ def get_scan_count(st, prm, s, nr):
             if denom > 0:
                 scan = scan * (fp if file else ap) // denom
         nr[lru] = scan
+
+
+@njit
+def folio_start_writeback(st, pfn):
+    """The flusher writes a dirty file folio: folio_clear_dirty_for_io() and
+    folio_start_writeback().  The write ends when the disk has written it
+    (the device is shared with swap-out, ``NODE_SWAP_IO_BUSY_UNTIL``), in the
+    order started, so State.wb_ring is a FIFO.  Returns False, the folio left
+    dirty, when WB_CAPACITY writes are already in flight."""
+    n = st.node[NODE_WB_COUNT]
+    cap = st.wb_ring.shape[0]
+    if n >= cap:
+        return False
+    nr = 1 << st.pg_order[pfn]
+    dev_free = max(st.node[NODE_SWAP_IO_BUSY_UNTIL], st.clock[0])
+    end = dev_free + nr * 1_000_000_000 // costs.SWAP_WRITE_PAGES_PER_S
+    st.node[NODE_SWAP_IO_BUSY_UNTIL] = end
+    i = (st.node[NODE_WB_HEAD] + n) & (cap - 1)
+    st.wb_ring[i, WB_PFN] = pfn
+    st.wb_ring[i, WB_HANDLE] = st.pg_handle[pfn]
+    st.wb_ring[i, WB_END] = end
+    st.node[NODE_WB_COUNT] = n + 1
+    st.pg_flags[pfn] = (st.pg_flags[pfn] & ~PG_dirty) | PG_writeback
+    return True
+
+
+@njit
+def folio_end_writeback(st, pfn):
+    """folio_end_writeback(): the write is done; a folio reclaim marked
+    (PG_reclaim) goes to the inactive tail (folio_rotate_reclaimable():
+    lru_move_tail() clears PG_active) unless it was dirtied again."""
+    f = st.pg_flags[pfn] & ~PG_writeback
+    st.vm_events[VM_NR_WRITTEN] += 1 << st.pg_order[pfn]
+    if f & PG_reclaim:
+        f &= ~PG_reclaim
+        if (f & PG_dirty) == 0 and (f & PG_lru):
+            lruvec_del_folio(st, pfn)
+            st.pg_flags[pfn] = f & ~PG_active
+            lruvec_add_folio(st, pfn, True)
+            return
+    st.pg_flags[pfn] = f
+
+
+@njit
+def writeback_due(st, now):
+    """A write in flight has ended by ``now``."""
+    return st.node[NODE_WB_COUNT] > 0 and st.wb_ring[st.node[NODE_WB_HEAD], WB_END] <= now
+
+
+@njit
+def end_writebacks(st, now):
+    """The block layer's completions: folio_end_writeback() for every write
+    that has ended by ``now``.  A folio freed while its write was in flight
+    (or waited for and migrated by sync compaction) has lost PG_writeback or
+    changed hands; its entry is dropped.
+
+    MODEL: completions are seen between workload ops; a folio freed during
+    its write is freed at once (truncate would wait for the write)."""
+    cap = st.wb_ring.shape[0]
+    while writeback_due(st, now):
+        i = st.node[NODE_WB_HEAD]
+        pfn = st.wb_ring[i, WB_PFN]
+        st.node[NODE_WB_HEAD] = (i + 1) & (cap - 1)
+        st.node[NODE_WB_COUNT] -= 1
+        if (st.pg_flags[pfn] & PG_writeback) and st.pg_handle[pfn] == st.wb_ring[i, WB_HANDLE]:
+            folio_end_writeback(st, pfn)
 
 
 @njit

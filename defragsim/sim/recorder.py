@@ -42,6 +42,7 @@ MODELLED_VM_EVENTS = [
     "compact_daemon_wake", "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
     "pgmigrate_success", "pgmigrate_fail",
     "thp_fault_alloc", "thp_fault_fallback", "oom_kill",
+    "nr_vmscan_immediate_reclaim", "nr_written",
 ]
 
 TS_COLUMNS = [
@@ -179,6 +180,9 @@ def _vmstat(st, config) -> dict:
                               "nr_active_file")):
         v[name] = int(st.lru_size[i])
     v["nr_swap_used"] = int(st.node[NODE_SWAP_USED])   # model: /proc/meminfo SwapTotal-SwapFree
+    heads = st.pg_flags & C.PG_head != 0
+    v["nr_dirty"] = int(((st.pg_flags & C.PG_dirty != 0) & heads).sum())
+    v["nr_writeback"] = int(((st.pg_flags & C.PG_writeback != 0) & heads).sum())
     for name in MODELLED_VM_EVENTS:
         v[name] = int(st.vm_events[C.VM_EVENT_NAMES.index(name)])
     return v

@@ -235,7 +235,8 @@ _JOB_KEYS = {"concurrency": int, "lifetime_s": (int, float), "footprint": (int, 
              "touches_per_page": (int, float), "read_pages_per_gib": (int, float),
              "hot_share": (int, float), "hot_set": (int, float), "write_pages_per_gib": (int, float),
              "dentry_pages": int,
-             "dentry_lifetime_s": (int, float), "start_s": (int, float)}
+             "dentry_lifetime_s": (int, float), "start_s": (int, float), "builds": int,
+             "clean": bool}
 _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
                "footprint": (int, float), "ramp_s": (int, float), "hold_s": (int, float),
                "madvise": bool}
@@ -516,7 +517,11 @@ def _validate_jobs(where: str, j: dict) -> dict:
         dentry_pages=t.count("dentry_pages", 0),
         dentry_lifetime_s=t.pos("dentry_lifetime_s", 60.0, allow_zero=False),
         start_s=t.pos("start_s", 0.0),
+        builds=t.count("builds", 1),
+        clean=bool(t.get("clean", True)),
     )
+    if jobs["builds"] < 1:
+        raise ScenarioError(f"{t.where}.builds: must be at least 1, got {jobs['builds']}")
     if jobs["concurrency"] < 1:
         raise ScenarioError(f"{t.where}.concurrency: must be at least 1, got {jobs['concurrency']}")
     if jobs["hot_share"] > 0 and jobs["hot_set"] <= 0:

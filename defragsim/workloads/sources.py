@@ -186,9 +186,18 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
         return src
 
     gib = nr_pages * C.PAGE_SIZE / (1 << 30)
+    meta = {"seed": seed, "gib": gib, "growth_scale": growth_scale}
+    if p["jobs"] is not None and p["jobs"]["builds"] > 1:
+        meta["build_starts"] = build_starts(p["jobs"], dur)
     return _stream(name, description, make, estimated_ops=estimated_ops, dur=dur, nr_pages=nr_pages,
-                   nr_cpus=nr_cpus, seed=seed, thp_defrag=thp_defrag,
-                   meta={"seed": seed, "gib": gib, "growth_scale": growth_scale})
+                   nr_cpus=nr_cpus, seed=seed, thp_defrag=thp_defrag, meta=meta)
+
+
+def build_starts(j: dict, dur: float) -> list[float]:
+    """When each of ``[jobs] builds`` back-to-back builds starts (seconds):
+    the jobs' part of the run, from ``start_s``, in equal parts."""
+    n = j["builds"]
+    return [j["start_s"] + (dur - j["start_s"]) * k / n for k in range(n)]
 
 
 class _Source:
@@ -476,6 +485,10 @@ class _Jobs(_Source):
                            for s in range(j["concurrency"])]
         self.count = [0] * j["concurrency"]
         self.running: list[_Job] = []
+        # builds: `make clean` at the start of each build after the first
+        # deletes the object files the builds before it wrote
+        self.cleans = build_starts(j, g.dur)[1:] if j["clean"] else []
+        self.objects: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def epoch(self, g: Gen, e: int, lo: float, hi: float) -> None:
         for s in range(self.j["concurrency"]):
@@ -487,6 +500,31 @@ class _Jobs(_Source):
         for job in self.running:
             job.epoch(g, e, lo, hi)
         self.running = [job for job in self.running if not job.done(hi, g.dur)]
+        for tc in [t for t in self.cleans if lo <= t < hi]:
+            self.make_clean(g, tc)
+
+    def wrote(self, g: Gen, t: np.ndarray, slots: np.ndarray, owners: np.ndarray) -> None:
+        """A job wrote object files: page cache that stays until reclaim
+        evicts it or, with builds, the next build's `make clean`."""
+        before = t < self.cleans[-1] if self.cleans else np.zeros(len(t), bool)
+        if before.any():
+            self.objects.append((t[before], slots[before], owners[before]))
+        if not before.all():
+            g.pool.release(slots[~before], t[~before])
+
+    def make_clean(self, g: Gen, tc: float) -> None:
+        """`make clean` at ``tc``: unlink() of the object files written
+        before it truncates their page cache (frees of whatever is resident)."""
+        keep = []
+        for t, slots, owners in self.objects:
+            old = t < tc
+            if old.any():
+                h = slots[old]
+                g.ops.emit(np.full(len(h), tc), C.OP_FREE, 0, 0, h, C.KIND_FILE, owners[old])
+                g.pool.release(h, tc)
+            if not old.all():
+                keep.append((t[~old], slots[~old], owners[~old]))
+        self.objects = keep
 
 
 class _Job:
@@ -558,7 +596,7 @@ class _Job:
             owners = _file_owners(g, rng, i1 - i0)
             g.ops.emit(t, C.OP_ALLOC, 0, GFP_PAGE_CACHE, hw, C.KIND_FILE, owners)
             g.ops.emit(t, C.OP_DIRTY, 0, 0, hw, C.KIND_FILE, owners)
-            g.pool.release(hw, t)
+            jobs.wrote(g, t, hw, owners)
         i0, i1, t = self.dentries.take(e, rng)
         if i1 > i0:
             hd = g.pool.take(i1 - i0)
