@@ -28,6 +28,10 @@ cache compiles the kernels, minutes):
   the same trace's first million page events written as trace_pipe lines;
 * ``replay_60s_trace_s``: a whole replay of the shipped 60 s pressure trace
   (parse, prefill from its snapshot, the model);
+* ``kbuild_thp_2g_slab_objects_s`` / ``kbuild_thp_2g_slab_pages_s``: what slab
+  objects cost: ``kbuild-thp`` at 2 GiB with its kernel memory as slab objects,
+  and the same workload with slab allocated by the page
+  (``benchmarks/kbuild-thp-slab-pages.toml``); ``slab_object_ops_share``.
 * ``kbuild_thp_16g_s``: a 16 GiB ``kbuild-thp`` run (8192 pageblocks) end to
   end, its ops generated while it runs; ``kbuild_thp_16g_build_s``: generating
   the ops alone; ``kbuild_thp_16g_model_s``: the model alone, running the same
@@ -181,6 +185,26 @@ print(json.dumps({"s": time.perf_counter() - t, "ops": r.events_processed,
 """
 
 
+def bench_slab_objects(mem: str = "2G"):
+    """What slab objects cost: kbuild-thp (kernel memory as slab objects)
+    against the same workload with its slab allocated by the page
+    (benchmarks/kbuild-thp-slab-pages.toml): (wall s, ops) of each, and the
+    share of slab-object ops."""
+    from defragsim import Config, constants as C, run
+    from defragsim.workloads import build_workload
+    cfg = Config(mem=mem, defrag_mode=1, seed=1)
+    out = {}
+    for key, scen in (("objects", "kbuild-thp"),
+                      ("pages", str(ROOT / "benchmarks" / "kbuild-thp-slab-pages.toml"))):
+        wl = build_workload(scen, cfg).materialize()
+        t = time.perf_counter()
+        run(wl, cfg)
+        out[key] = (time.perf_counter() - t, len(wl.t))
+        if key == "objects":
+            out["share"] = float(((wl.content & C.CONTENT_SLAB_OBJECT) != 0).mean())
+    return out
+
+
 def bench_in_child(scenario: str, mem: str, defrag_mode: int = 0):
     """(seconds, peak RSS in MB, ops) of generating and running ``scenario``
     in a new process; (None, None, None) when it fails (the error is printed)."""
@@ -294,6 +318,16 @@ def main() -> int:
     out["replay_60s_trace_s"], ops = bench_replay_60s()
     say("replay_60s_trace_s", "{:.2f} s", f"({name}: parse, prefill from its snapshot, {ops:,} ops "
         "of the model)")
+
+    so = bench_slab_objects("2G")
+    (t_obj, n_obj), (t_pg, n_pg) = so["objects"], so["pages"]
+    out["kbuild_thp_2g_slab_objects_s"], out["kbuild_thp_2g_slab_pages_s"] = t_obj, t_pg
+    out["slab_object_ops_share"] = so["share"]
+    say("kbuild_thp_2g_slab_objects_s", "{:.2f} s", f"(kbuild-thp 2G dm1, slab as objects: "
+        f"{n_obj:,} ops, {1e9 * t_obj / n_obj:.0f} ns/op; {so['share']:.1%} of the ops are on "
+        f"slab objects)")
+    say("kbuild_thp_2g_slab_pages_s", "{:.2f} s", f"(the same with slab by the page: {n_pg:,} "
+        f"ops, {1e9 * t_pg / n_pg:.0f} ns/op)")
 
     cfg = Config(mem="16G", defrag_mode=1, seed=1)
     wl = build_workload("kbuild-thp", cfg)

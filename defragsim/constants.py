@@ -139,7 +139,51 @@ CONTENT_PINNED = 0x80
 #: filesystem lock (a journal handle, i_rwsem in a writeback path, ...); the
 #: lockdep view of [PATCH 1/4] flags __GFP_FS entries from such contexts
 CONTENT_FS_LOCKED = 0x40
-CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED
+#: bit in a workload's ``content`` column: the op is on one slab object
+#: (kmem_cache_alloc / kmem_cache_free); the ``order`` column holds its cache
+#: (an index of SLAB_CACHES), the page order comes from the cache
+CONTENT_SLAB_OBJECT = 0x20
+CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT
+
+# --- Slab caches (SLUB) --------------------------------------------------------------
+#: The slab caches a workload can allocate objects from: (name, object size in
+#: bytes, objects per slab, pages per slab, shrinkable).  Sizes and geometry
+#: are those of /proc/slabinfo on the 6.18 machine of the shared traces
+#: (data/traces/*/snap/*.slabinfo: <objsize> <objperslab> <pagesperslab>);
+#: "shrinkable" caches have their objects on a list_lru that a shrinker scans
+#: (dentries, inodes), and are SLAB_RECLAIM_ACCOUNT (__GFP_RECLAIMABLE pages).
+SLAB_CACHES = [
+    ("dentry", 192, 21, 1, True),
+    ("inode_cache", 624, 13, 2, True),
+    ("ext4_inode_cache", 1128, 14, 4, True),
+    ("proc_inode_cache", 696, 23, 4, True),
+    ("shmem_inode_cache", 752, 21, 4, True),
+    ("radix_tree_node", 584, 14, 2, True),
+    ("buffer_head", 104, 39, 1, False),
+    ("filp", 192, 21, 1, False),
+    ("task_struct", 5888, 5, 8, False),
+    ("mm_struct", 1600, 20, 8, False),
+    ("signal_cache", 1152, 14, 4, False),
+    ("sighand_cache", 2112, 15, 8, False),
+    ("files_cache", 704, 23, 4, False),
+    ("vm_area_struct", 192, 21, 1, False),
+    ("anon_vma", 104, 39, 1, False),
+    ("anon_vma_chain", 64, 64, 1, False),
+    ("pid", 192, 21, 1, False),
+    ("kernfs_node_cache", 136, 30, 1, False),
+    ("skbuff_head_cache", 256, 16, 1, False),
+    ("sock_inode_cache", 832, 19, 4, False),
+    ("kmalloc-64", 64, 64, 1, False),
+    ("kmalloc-128", 128, 32, 1, False),
+    ("kmalloc-256", 256, 16, 1, False),
+    ("kmalloc-512", 512, 16, 2, False),
+    ("kmalloc-1k", 1024, 16, 4, False),
+    ("kmalloc-2k", 2048, 16, 8, False),
+    ("kmalloc-4k", 4096, 8, 8, False),
+    ("kmalloc-8k", 8192, 4, 8, False),
+]
+NR_SLAB_CACHES = len(SLAB_CACHES)
+SLAB_CACHE_IDS = {c[0]: i for i, c in enumerate(SLAB_CACHES)}
 
 # --- Handle states (model: where an allocation's data lives) ----------------------
 H_NONE = 0        # not allocated yet

@@ -204,7 +204,7 @@ def test_api_raises_what_the_cli_reports(monkeypatch):
     # a generated run needs its state and a few epochs of ops, whatever its
     # duration: refused when the machine has less
     monkeypatch.setattr(estimate, "available_memory", lambda: 1 << 30)
-    with pytest.raises(ScenarioError, match="at 64 GiB would need about 2 GiB"):
+    with pytest.raises(ScenarioError, match="at 64 GiB would need about 3 GiB"):
         build_workload("kbuild-thp", Config(mem="64G"), duration=1e9)
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="growth_scale: must be a finite number"):

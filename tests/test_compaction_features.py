@@ -55,7 +55,9 @@ def test_thp_defrag_reaches_the_workload():
     """A scenario's THP faults carry the gfp of the config's defrag setting."""
     for defrag, madv in (("madvise", True), ("never", True), ("always", True)):
         wl = build_workload("kbuild-thp", Config(mem="128M", thp_defrag=defrag), duration=3)
-        thp = wl.gfp[(wl.kind == C.OP_ALLOC) & (wl.order == 9)]
+        # (a slab-object op's order column holds its cache)
+        pages = (wl.content & C.CONTENT_SLAB_OBJECT) == 0
+        thp = wl.gfp[(wl.kind == C.OP_ALLOC) & (wl.order == 9) & pages]
         assert len(thp) > 0
         assert set(thp.tolist()) == {vma_thp_gfp_mask(defrag, madv)}
 
@@ -217,15 +219,16 @@ def test_compaction_event_table(kbuild_runs):
     assert ev.t.min() >= 0 and ev.t.max() <= kbuild_runs[1].duration_s + 1
 
 
-def test_kbuild_thp_defrag_mode_direction(kbuild_runs):
+def test_kbuild_thp_defrag_mode_direction():
     """The defrag_mode changelog's direction on the kbuild-thp workload:
     pollution fallbacks (extfrag with fallback_order < pageblock_order) go to
-    about zero under defrag_mode=1."""
-    r0, r1 = kbuild_runs[0], kbuild_runs[1]
-    f0 = int(r0.extfrag.fragmenting.sum())
-    f1 = int(r1.extfrag.fragmenting.sum())
-    assert f0 >= 5
-    assert f1 <= 1
+    about zero under defrag_mode=1.  Summed over seeds 1-3: with its kernel
+    memory as slab objects a 256M build pollutes only a few times per run."""
+    f = {dm: sum(int(run("kbuild-thp", Config(mem="256M", defrag_mode=dm, seed=seed),
+                         duration=8).extfrag.fragmenting.sum()) for seed in (1, 2, 3))
+         for dm in (0, 1)}
+    assert f[0] >= 5
+    assert f[1] <= 1
 
 
 def test_scenarios_are_deterministic():

@@ -24,6 +24,9 @@ SWAP_IN_NS = 80_000
 FILE_REFAULT_NS = 80_000
 #: Freeing one reclaimable slab page through a shrinker (estimate).
 SLAB_SHRINK_PAGE_NS = 1_000
+#: Freeing one object (a dentry, an inode) through a shrinker's scan
+#: (estimate: dentry_kill() / evict() without IO).
+SLAB_SHRINK_OBJECT_NS = 300
 #: Fixed overhead of one slowpath iteration: kswapd wakeups, zonelist walk
 #: (estimate).
 SLOWPATH_ITER_NS = 1_000

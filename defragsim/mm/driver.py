@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
-    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_SLAB_OBJECT, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
@@ -24,14 +24,18 @@ from .state import (
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_USED, REQ_STALL_NS,
 )
-from . import compaction, vmscan
+from . import compaction, slub, vmscan
 
 
 
 @njit(fastpath=True)
 def free_handle(st, prm, own, h, cpu):
-    """The owner frees (or, on OOM kill, loses) a resident allocation."""
+    """The owner frees (or, on OOM kill, loses) a resident allocation: pages
+    go back to the allocator, a slab object to its slab (kmem_cache_free())."""
     pfn = own.h_pfn[h]
+    if slub.slab_cache_of(st, pfn) >= 0:
+        slub.kmem_cache_free(st, prm, own, h, cpu)
+        return
     order = own.h_order[h]
     nr = 1 << order
     o = own.h_owner[h]
@@ -47,7 +51,7 @@ def free_handle(st, prm, own, h, cpu):
 
 
 @njit
-def forget_handle(st, own, h):
+def forget_handle(st, prm, own, h, cpu):
     """A streamed workload reuses slot ``h`` for a new allocation
     (workloads/stream.py): what the model still holds for the slot's previous
     allocation no longer belongs to it.  Page cache the workload stopped
@@ -59,7 +63,11 @@ def forget_handle(st, own, h):
     state = own.h_state[h]
     # MODEL: a workload's handle is a reusable slot, not an address_space
     # entry: the folio stays, nameless, and its eviction leaves no shadow
-    if state == H_RESIDENT:
+    if state == H_RESIDENT and slub.slab_cache_of(st, own.h_pfn[h]) >= 0:
+        # MODEL: a slab object nothing names any more is freed
+        slub.kmem_cache_free(st, prm, own, h, cpu)
+        st.diag[DIAG_FORGOTTEN_HANDLES] += 1
+    elif state == H_RESIDENT:
         pfn = own.h_pfn[h]
         nr = 1 << own.h_order[h]
         for i in range(nr):
@@ -208,12 +216,29 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         state = own.h_state[h]
         if k == OP_ALLOC:
             if state == H_RESIDENT or state == H_SWAPPED:
-                forget_handle(st, own, h)
+                forget_handle(st, prm, own, h, cpu)
             own.h_owner[h] = o
         # Allocating ops (a fault, a refault) share one call of do_alloc():
         # the allocator's fast path is compiled inline at each call site.
         alloc = False
         refaulting = False
+        if k == OP_ALLOC and op_content[i] & CONTENT_SLAB_OBJECT:
+            # kmem_cache_alloc(): one object of cache op_order[i]
+            own.h_gfp[h] = op_gfp[i]
+            own.h_shadow[h] = -1 - op_order[i]     # the cache, for a re-lookup
+            st.node[NODE_FS_LOCKED] = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
+            if not slub.kmem_cache_alloc(st, prm, rec, own, h, cpu, op_order[i], op_gfp[i]):
+                own.h_state[h] = H_FAILED
+            st.node[NODE_FS_LOCKED] = 0
+            i += 1
+            continue
+        if k == OP_TOUCH and state == H_EVICTED and own.h_shadow[h] < 0:
+            # a reclaimed dentry/inode looked up again: allocated anew (d_alloc())
+            if not slub.kmem_cache_alloc(st, prm, rec, own, h, cpu, -1 - own.h_shadow[h],
+                                         own.h_gfp[h]):
+                own.h_state[h] = H_FAILED
+            i += 1
+            continue
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]

@@ -11,7 +11,10 @@ invariant and the pfn/zone/order involved.  Checked:
   ``__free_one_page`` would have merged them;
 * ``nr_free``/per-type counts equal the list lengths; NR_FREE_PAGES,
   NR_FREE_PAGES_BLOCKS, the highatomic and CMA sub-counts equal the lists;
-* pcp counts equal their lists; pageblock types are valid.
+* pcp counts equal their lists; pageblock types are valid;
+* slab caches: each object slab's objects in use are within its capacity,
+  and per cache the slabs, their pages and objects in use equal the cache's
+  counts; the partial lists hold exactly the cache's slabs that are not full.
 """
 from __future__ import annotations
 
@@ -25,6 +28,10 @@ from ..constants import (
     PG_buddy, PG_head, PG_pcp, PG_tail,
 )
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
+from .state import (
+    SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
+    SLAB_PARTIAL_HEAD, SLAB_PARTIAL_TAIL,
+)
 
 # The invariants, by the code _check() returns (0: all hold)
 INV_OK = 0
@@ -46,6 +53,9 @@ INV_NR_ZONE_ALLOCATED = 15
 INV_RESERVE_COUNT = 16
 INV_CORRUPT_LIST = 17
 INV_NR_ZONE_PCP = 18
+INV_SLAB_INUSE = 19
+INV_SLAB_COUNTS = 20
+INV_SLAB_PARTIAL = 21
 
 #: what each broken invariant means
 ERRORS = {
@@ -67,6 +77,9 @@ ERRORS = {
     INV_RESERVE_COUNT: "highatomic/CMA free count differs from the lists",
     INV_CORRUPT_LIST: "free list is corrupt (broken prev/next links)",
     INV_NR_ZONE_PCP: "NR_ZONE_PCP differs from the pcp lists",
+    INV_SLAB_INUSE: "slab page with objects in use outside 0..its capacity",
+    INV_SLAB_COUNTS: "a cache's slabs, pages or objects in use differ from its slab pages",
+    INV_SLAB_PARTIAL: "a partial list differs from the cache's slabs that are not full",
 }
 
 
@@ -186,6 +199,41 @@ def _check(st, prm):
     for z in range(MAX_NR_ZONES):
         if alloc[z] != st.zone_stat[z, NR_ZONE_ALLOCATED]:
             return INV_NR_ZONE_ALLOCATED, alloc[z], z, st.zone_stat[z, NR_ZONE_ALLOCATED]
+    # slab caches (mm/slub.py)
+    nc = st.slab_cache.shape[0]
+    slabs = np.zeros(nc, np.int64)
+    pages = np.zeros(nc, np.int64)
+    objs = np.zeros(nc, np.int64)
+    notfull = np.zeros(nc, np.int64)
+    for p in range(n):
+        h = st.pg_handle[p]
+        if h <= -2 and (st.pg_flags[p] & PG_head):
+            c = -2 - h
+            o = st.pg_order[p]
+            cap = (4096 << o) // st.slab_cache[c, SLAB_OBJSIZE]
+            if st.pg_inuse[p] < 0 or st.pg_inuse[p] > cap:
+                return INV_SLAB_INUSE, p, c, st.pg_inuse[p]
+            slabs[c] += 1
+            pages[c] += 1 << o
+            objs[c] += st.pg_inuse[p]
+            if st.pg_inuse[p] < cap:
+                notfull[c] += 1
+    for c in range(nc):
+        if slabs[c] != st.slab_cache[c, SLAB_NR_SLABS] or pages[c] != \
+                st.slab_cache[c, SLAB_NR_PAGES] or objs[c] != st.slab_cache[c, SLAB_ACTIVE_OBJS]:
+            return INV_SLAB_COUNTS, c, slabs[c], objs[c]
+        k = 0
+        p = st.slab_cache[c, SLAB_PARTIAL_HEAD]
+        prev = -1
+        while p >= 0 and k <= slabs[c]:
+            if st.pg_handle[p] != -2 - c or st.pg_prev[p] != prev:
+                return INV_SLAB_PARTIAL, c, p, k
+            k += 1
+            prev = p
+            p = st.pg_next[p]
+        if k != notfull[c] or k != st.slab_cache[c, SLAB_NR_PARTIAL] or \
+                prev != st.slab_cache[c, SLAB_PARTIAL_TAIL]:
+            return INV_SLAB_PARTIAL, c, k, notfull[c]
     # unmerged buddies
     for z in range(MAX_NR_ZONES):
         for o in range(MAX_PAGE_ORDER):

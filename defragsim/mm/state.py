@@ -6,7 +6,7 @@ The layout follows the kernel's structures:
   the per-cpu lists and (later) the LRU lists, exactly as ``page->lru`` /
   ``page->buddy_list`` / ``page->pcp_list`` share one ``list_head``; the buddy
   order; page flags; what the page holds; the workload handle that owns it.
-  17 bytes per page in all.
+  19 bytes per page in all (with a slab page's objects in use).
 * per pageblock: the migratetype bits (``get_pageblock_migratetype``).
 * per zone (``struct zone``): ``free_area[order].free_list[mt]`` heads and
   tails, ``nr_free``, ``vm_stat`` items, watermarks, ``watermark_boost``,
@@ -29,7 +29,8 @@ from .._jit import pass_by_reference
 
 State = namedtuple("State", [
     # per pfn
-    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 17 bytes per page
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",
+    "pg_inuse",        # objects in use of an object slab page (slab->inuse); 19 bytes per page
     # per pageblock
     "block_mt",
     # per zone geometry and accounting
@@ -46,6 +47,7 @@ State = namedtuple("State", [
     "cev",             # mm_compaction_* tracepoint ring: [row, CEV_*] (flushed per chunk)
     "cev_count",       # [rows used, rows lost to a full ring]
     "wb_ring",         # [WB_CAPACITY, WB_*]: folios under writeback, in completion order
+    "slab_cache",      # [NR_SLAB_CACHES, SLAB_*]: struct kmem_cache (+ its kmem_cache_node)
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
@@ -99,7 +101,11 @@ NODE_PROACTIVE_NEXT = 36       # kcompactd's next proactive check (its timeout),
 NODE_KCOMPACTD_PROACTIVE_NS = 37   # kcompactd CPU time in proactive passes
 NODE_CURRENT_KCOMPACTD = 38    # ``current`` is kcompactd (tracepoints take its clock)
 NODE_MIGRATE_SEQ = 39          # folios migrate_pages() has tried (seeds migrate_busy())
-NR_NODE = 40
+NODE_OBJ_LRU_HEAD = 40         # the shrinkable objects' list_lru (handles): newest
+NODE_OBJ_LRU_TAIL = 41         # ... oldest
+NODE_OBJ_LRU_COUNT = 42        # ... objects on it (list_lru_count())
+NODE_SHRINK_NR_DEFERRED = 43   # the list_lru shrinker's shrinker->nr_deferred
+NR_NODE = 44
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
 KSWAPD_NAPPING = 2
@@ -212,6 +218,21 @@ NR_WB = 3
 #: MODEL: folios in flight at once; the flusher starts no more while it is full
 #: (a 400 MB/s device drains 65536 pages in about 0.66 s).
 WB_CAPACITY = 1 << 16
+
+# --- slab caches (State.slab_cache): struct kmem_cache and its kmem_cache_node ---------
+SLAB_OBJSIZE = 0               # s->size, bytes
+SLAB_ORDER = 1                 # oo_order(s->oo): the preferred slab order
+SLAB_MIN_ORDER = 2             # oo_order(s->min): the smallest order holding one object
+SLAB_SHRINKABLE = 3            # objects on the list_lru; SLAB_RECLAIM_ACCOUNT
+SLAB_MIN_PARTIAL = 4           # s->min_partial: empty slabs kept while fewer partial
+SLAB_PARTIAL_HEAD = 5          # n->partial (pfns of the slab pages)
+SLAB_PARTIAL_TAIL = 6
+SLAB_NR_PARTIAL = 7            # n->nr_partial
+SLAB_NR_SLABS = 8              # n->nr_slabs
+SLAB_NR_PAGES = 9              # pages in this cache's slabs
+SLAB_ACTIVE_OBJS = 10          # objects in use
+SLAB_ALLOC_FAILED = 11         # model: allocations that got no slab page
+NR_SLAB = 12
 
 # --- per-request statistics by the request's migratetype (model diagnostics) -------
 NR_LAT_BUCKETS = 40          # log2(ns) buckets of allocation latency
@@ -406,7 +427,7 @@ def make_state(config, block_types=None) -> State:
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
         pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint32),
-        pg_handle=np.full(n, -1, np.int32),
+        pg_handle=np.full(n, -1, np.int32), pg_inuse=np.zeros(n, np.int16),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
         zone_end=np.array([e for _, e in spans], np.int64),
@@ -431,6 +452,7 @@ def make_state(config, block_types=None) -> State:
         cev=np.zeros((CEV_CAPACITY, NR_CEV), np.int64),
         cev_count=np.zeros(2, np.int64),
         wb_ring=np.zeros((WB_CAPACITY, NR_WB), np.int64),
+        slab_cache=make_slab_caches(),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
@@ -472,6 +494,7 @@ def make_state(config, block_types=None) -> State:
         if e > s:
             last = (e - 1) & ~(config.pageblock_nr_pages - 1)
             st.zone_compact[z, :5] = [s, s, last, s, last]
+    st.node[NODE_OBJ_LRU_HEAD] = st.node[NODE_OBJ_LRU_TAIL] = -1
     # kcompactd_run(): kcompactd_highest_zoneidx = nr_zones - 1
     st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = max(z for z in range(nz) if managed[z] > 0)
     if block_types is not None:
@@ -483,6 +506,22 @@ def make_state(config, block_types=None) -> State:
     from .page_alloc import init_free_memory
     init_free_memory(st, config.to_params())
     return st
+
+
+def make_slab_caches() -> np.ndarray:
+    """kmem_cache_create() of every cache of SLAB_CACHES: its geometry
+    (calculate_sizes(): the order of /proc/slabinfo's pagesperslab, and the
+    smallest order holding one object), set_min_partial() (ilog2(size) / 2
+    clamped to 5..10), empty lists."""
+    t = np.zeros((C.NR_SLAB_CACHES, NR_SLAB), np.int64)
+    for i, (_name, size, _objs, pages, shrinkable) in enumerate(C.SLAB_CACHES):
+        t[i, SLAB_OBJSIZE] = size
+        t[i, SLAB_ORDER] = int(pages).bit_length() - 1
+        t[i, SLAB_MIN_ORDER] = max(0, (size - 1).bit_length() - C.PAGE_SHIFT)
+        t[i, SLAB_SHRINKABLE] = int(shrinkable)
+        t[i, SLAB_MIN_PARTIAL] = min(max((int(size).bit_length() - 1) // 2, 5), 10)
+        t[i, SLAB_PARTIAL_HEAD] = t[i, SLAB_PARTIAL_TAIL] = -1
+    return t
 
 
 def min_free_kbytes_of(config) -> int:
@@ -501,6 +540,7 @@ def state_nbytes(st: State) -> int:
 Owners = namedtuple("Owners", [
     # per handle (one allocation of the workload): where its data is
     "h_pfn", "h_order", "h_state", "h_owner", "h_content", "h_gfp", "h_shadow",
+    "h_lru_next", "h_lru_prev",    # a shrinkable slab object's place on the list_lru
     # per owner (task, file, kernel cache)
     "o_kind", "o_rss", "o_swap", "o_pt", "o_dead",
 ])
@@ -520,6 +560,7 @@ def make_owners(nr_handles: int, owner_of_handle, owner_kind) -> Owners:
         h_pfn=np.full(nh, -1, np.int32), h_order=np.zeros(nh, np.int8),
         h_state=np.zeros(nh, np.uint8), h_owner=h_owner, h_content=np.zeros(nh, np.uint8),
         h_gfp=np.zeros(nh, np.int64), h_shadow=np.zeros(nh, np.int64),
+        h_lru_next=np.full(nh, -1, np.int32), h_lru_prev=np.full(nh, -1, np.int32),
         o_kind=o_kind, o_rss=np.zeros(no, np.int64), o_swap=np.zeros(no, np.int64),
         o_pt=np.zeros(no, np.int64), o_dead=np.zeros(no, np.uint8),
     )
@@ -547,7 +588,7 @@ def grow_owners(holder: list, nr_handles: int, owner_kind) -> Owners:
         if old[name].shape[0] == n:
             continue
         a = old.pop(name)
-        b = np.full(n, -1 if name == "h_pfn" else 0, a.dtype)
+        b = np.full(n, -1 if name in ("h_pfn", "h_lru_next", "h_lru_prev") else 0, a.dtype)
         b[:a.shape[0]] = a
         old[name] = b
         del a

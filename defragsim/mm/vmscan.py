@@ -26,8 +26,10 @@ MODEL differences (also marked at the code):
   of folios reclaim has not met;
 * swap-out frees the folio at once (as with zswap); the device write is
   charged to the swap device's busy time, not to the reclaimer;
-* reclaimable slab is one shrinker whose objects are whole slab pages on an
-  LRU (``LRU_SLAB``): freeing an object frees its page.
+* slab objects of shrinkable caches (dentries, inodes) are on one list_lru
+  that one shrinker scans object by object (:mod:`defragsim.mm.slub`); a
+  workload that allocates reclaimable slab by the page (a trace replay) has
+  those pages on ``LRU_SLAB``, one page one object.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ from .state import (
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED,
-    NODE_WB_COUNT, NODE_WB_HEAD, SC_CACHE_TRIM, WB_END, WB_HANDLE, WB_PFN,
+    NODE_OBJ_LRU_COUNT, NODE_SHRINK_NR_DEFERRED, NODE_WB_COUNT, NODE_WB_HEAD, SC_CACHE_TRIM, WB_END, WB_HANDLE, WB_PFN,
     SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
     SC_KSWAPD, SC_MAY_DEACTIVATE_ANON, SC_MAY_DEACTIVATE_FILE, SC_MAY_SWAP, SC_MAY_WRITEPAGE,
     SC_NR_RECLAIMED, SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_PRIORITY, SC_RECLAIM_IDX,
@@ -474,21 +476,23 @@ def end_writebacks(st, now):
 
 @njit
 def shrink_slab(st, prm, own, s):
-    """shrink_slab() with one shrinker for reclaimable slab (dentries/inodes).
+    """shrink_slab(): the shrinkers, each by do_shrink_slab().  Returns the
+    pages freed (what reclaim_state hands back to the reclaimer).
 
-    delta = (freeable >> priority) * 4 / seeks (seeks = DEFAULT_SEEKS = 2).
-    MODEL: objects are whole slab pages (see module docstring).
+    Two shrinkers: the list_lru of shrinkable slab objects (dentries,
+    inodes: :mod:`defragsim.mm.slub`), and whole reclaimable slab pages of
+    workloads that allocate slab by the page (a trace replay) on LRU_SLAB.
+    MODEL: a page-level slab page is one object (see the module docstring).
     """
     priority = st.sc[s, SC_PRIORITY]
+    cpu = st.sc[s, SC_CPU]
+    freed = do_shrink_list_lru(st, prm, own, s, priority, cpu)
     freeable = st.lru_size[LRU_SLAB]
     if freeable == 0:
-        return 0
+        return freed
     delta = (freeable >> priority) * 4 // 2
     delta = min(delta, 2 * freeable)
-    freed = 0
-    # MODEL: one object is one whole slab page
     scanned = 0
-    cpu = st.sc[s, SC_CPU]
     while scanned < delta:
         pfn = st.lru_tail[LRU_SLAB]
         if pfn < 0:
@@ -507,6 +511,40 @@ def shrink_slab(st, prm, own, s):
         freed += nr
     st.vm_events[VM_SLABS_SCANNED] += scanned
     return freed
+
+
+#: SHRINK_BATCH: objects a shrinker scans per scan_objects() call
+SHRINK_BATCH = 128
+
+
+@njit
+def do_shrink_list_lru(st, prm, own, s, priority, cpu):
+    """do_shrink_slab() for the list_lru shrinker (DEFAULT_SEEKS = 2): scan
+    (nr_deferred >> priority) + (freeable >> priority) * 4 / 2 objects (at
+    most twice the freeable) in SHRINK_BATCH batches while a whole batch (or
+    everything) is left; what is not scanned is deferred to the next call.
+    Returns the slab pages freed."""
+    freeable = st.node[NODE_OBJ_LRU_COUNT]
+    if freeable == 0:
+        return 0
+    nr = st.node[NODE_SHRINK_NR_DEFERRED]
+    st.node[NODE_SHRINK_NR_DEFERRED] = 0
+    delta = (freeable >> priority) * 4 // 2
+    total_scan = min((nr >> priority) + delta, 2 * freeable)
+    scanned = 0
+    pages = 0
+    while total_scan >= SHRINK_BATCH or total_scan >= freeable:
+        n = min(SHRINK_BATCH, total_scan)
+        done, freed_pages, cost = slub.shrink_list_lru(st, prm, own, n, cpu,
+                                                       costs.SLAB_SHRINK_OBJECT_NS)
+        st.sc[s, SC_COST_NS] += cost
+        pages += freed_pages
+        total_scan -= n
+        scanned += n
+        if done < n or total_scan == 0:
+            break
+    st.node[NODE_SHRINK_NR_DEFERRED] = min(max(nr + delta - scanned, 0), 2 * freeable)
+    return pages
 
 
 @njit
@@ -966,4 +1004,4 @@ def run_daemons(st, prm, own, until):
     compaction.run_kcompactd(st, prm, own, until)
 
 
-from . import compaction  # noqa: E402  (kernels resolve it at compile time)
+from . import compaction, slub  # noqa: E402  (kernels resolve them at compile time)

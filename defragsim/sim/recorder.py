@@ -16,7 +16,8 @@ import pandas as pd
 from .. import constants as C
 from .._jit import njit
 from ..constants import COMPACT_RESULT_NAMES
-from ..mm.state import (CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_SHIFT, CEV_DIRECT, CEV_END,
+from ..mm.state import (SLAB_ACTIVE_OBJS, SLAB_ALLOC_FAILED, SLAB_NR_PAGES, SLAB_NR_SLABS,
+                        CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_SHIFT, CEV_DIRECT, CEV_END,
                         CEV_EVENT, CEV_FREE_PFN, CEV_HEADROOM, CEV_MIGRATE_PFN, CEV_NAMES,
                         CEV_ORDER, CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC, CEV_T, CEV_TRY,
                         CEV_ZONE, DIAG_NAMES, DIAG_OOMD_KILLS, EVENT_HEADROOM, LD_CTX_NAMES,
@@ -201,6 +202,28 @@ def _block_counts(st, config) -> dict:
     return out
 
 
+def slabinfo_frame(st) -> pd.DataFrame:
+    """/proc/slabinfo of the object caches (the columns of ``slabinfo`` 2.1:
+    active_objs, num_objs, objsize, objperslab, pagesperslab, active_slabs,
+    num_slabs), one row per cache that ever had a slab; plus the pages in
+    the cache's slabs and allocations that got no slab page (model)."""
+    rows = []
+    for i, (name, size, objs, pages, _shr) in enumerate(C.SLAB_CACHES):
+        sc = st.slab_cache[i]
+        if sc[SLAB_NR_SLABS] == 0 and sc[SLAB_ACTIVE_OBJS] == 0 and sc[SLAB_ALLOC_FAILED] == 0:
+            continue
+        nr_pages = int(sc[SLAB_NR_PAGES])
+        rows.append({"name": name, "active_objs": int(sc[SLAB_ACTIVE_OBJS]),
+                     # slabs of the fallback (smallest) order hold fewer objects
+                     "num_objs": int(nr_pages * C.PAGE_SIZE // size),
+                     "objsize": size, "objperslab": objs, "pagesperslab": pages,
+                     "active_slabs": int(sc[SLAB_NR_SLABS]), "num_slabs": int(sc[SLAB_NR_SLABS]),
+                     "pages": nr_pages, "alloc_failed": int(sc[SLAB_ALLOC_FAILED])})
+    cols = ["name", "active_objs", "num_objs", "objsize", "objperslab", "pagesperslab",
+            "active_slabs", "num_slabs", "pages", "alloc_failed"]
+    return pd.DataFrame(rows, columns=cols).set_index("name")
+
+
 def _diagnostics(st) -> dict:
     d = {name: int(st.diag[i]) for i, name in enumerate(DIAG_NAMES)}
     for j, stat in enumerate(REQ_STAT_NAMES):
@@ -344,4 +367,4 @@ class RunRecorder:
         """/proc/vmstat, the model diagnostics and pageblocks by type, read off the state."""
         st, config = self.st, self.config
         return {"vmstat": _vmstat(st, config), "diagnostics": _diagnostics(st),
-                "block_counts": _block_counts(st, config)}
+                "block_counts": _block_counts(st, config), "slabinfo": slabinfo_frame(st)}

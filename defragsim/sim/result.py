@@ -118,6 +118,8 @@ class Result:
     compaction_events: pd.DataFrame | None = None
     #: events dropped because the ring was full (as ftrace's "entries lost")
     compaction_events_lost: int = 0
+    #: /proc/slabinfo of the slab-object caches at the end (:meth:`slabinfo_text`)
+    slabinfo: pd.DataFrame | None = None
     #: wall seconds inside the jitted kernels (``elapsed_s`` minus recording,
     #: snapshots and building the DataFrames)
     kernel_s: float = 0.0
@@ -167,6 +169,20 @@ class Result:
         snap = self.snapshots[-1 if i is None else i]
         return render_pagetypeinfo(snap.nr_free_mt, snap.migratetype, self.zone_spans,
                                    self.pageblock_order)
+
+    def slabinfo_text(self) -> str:
+        """The slab-object caches at the end of the run, as /proc/slabinfo
+        (version 2.1) prints them (no tunables: SLUB has none)."""
+        out = ["slabinfo - version: 2.1",
+               "# name            <active_objs> <num_objs> <objsize> <objperslab> "
+               "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata "
+               "<active_slabs> <num_slabs> <sharedavail>"]
+        df = self.slabinfo if self.slabinfo is not None else pd.DataFrame()
+        for name, r in df.iterrows():
+            out.append(f"{name:<17} {r.active_objs:6d} {r.num_objs:6d} {r.objsize:6d} "
+                       f"{r.objperslab:4d} {r.pagesperslab:4d} : tunables    0    0    0 : "
+                       f"slabdata {r.active_slabs:6d} {r.num_slabs:6d}      0")
+        return "\n".join(out)
 
     def buddyinfo(self, i: int | None = None) -> str:
         """/proc/buddyinfo text (kernel format)."""

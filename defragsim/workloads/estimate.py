@@ -28,16 +28,17 @@ from .stream import EPOCH_TARGET_OPS, epoch_length
 #: op count itself is estimated high (kbuild-thp: 27.7M for those 20.2M), and a
 #: run that fits (kbuild-thp at 16G, about 16 GB) must not be refused.
 BYTES_PER_OP = 100
-#: bytes of model state per simulated page (measured: 39)
-BYTES_PER_PAGE = 40
+#: bytes of model state per simulated page (measured: 39 when pages took 15
+#: bytes; 19 now, with the writeback flag and a slab page's object count)
+BYTES_PER_PAGE = 44
 #: the most ops one run may have (a generated run fits in memory whatever its
 #: length; this bounds its time: about 6-9 hours on the 2-core development VM)
 MAX_RUN_OPS = 1e11
 #: ops per second the refusal's time estimate assumes
 ASSUMED_OPS_PER_S = 4e6
 #: bytes of the model's tables per handle slot (driver Owners: pfn, order,
-#: state, owner, content, gfp, shadow)
-BYTES_PER_HANDLE = 27
+#: state, owner, content, gfp, shadow, list_lru links)
+BYTES_PER_HANDLE = 35
 #: ops-equivalents of the Python objects of one task, job, burst or file
 #: (owner names, per-task arrays)
 OBJECT_OPS = 32
@@ -146,6 +147,7 @@ def _kernel_sources(p: dict, nr_pages: int, g: float, dur: float, growth_scale: 
         per_job = (2 * j["footprint"] * nr_pages / j["concurrency"]
                    * (1 + j["touches_per_page"] + j["pagetable_ratio"])
                    + j["stack_pages"] + j["slab_pages"] + 2 * j["dentry_pages"]
+                   + 2 * sum(n for _, n in j["fork_objects"] + j["file_objects"])
                    + (j["read_pages_per_gib"] + 2 * j["write_pages_per_gib"]) * g + OBJECT_OPS)
         out["jobs.concurrency"] = jobs * per_job + j["hot_set"] * nr_pages
     for i, b in enumerate(p["thp_bursts"]):

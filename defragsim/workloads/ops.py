@@ -73,8 +73,13 @@ class Workload:
                                     f"{getattr(self, name).shape[0]} rows, expected {n}")
         if n and np.any(np.diff(self.t) < 0):
             raise ScenarioError(f"workload {self.name}: ops are not sorted by time")
-        if n and (self.order.min() < 0 or self.order.max() > C.MAX_PAGE_ORDER):
+        obj = (self.content & C.CONTENT_SLAB_OBJECT) != 0
+        pages, objs = self.order[~obj], self.order[obj]
+        if len(pages) and (pages.min() < 0 or pages.max() > C.MAX_PAGE_ORDER):
             raise ScenarioError(f"workload {self.name}: order outside 0..{C.MAX_PAGE_ORDER}")
+        if len(objs) and (objs.min() < 0 or objs.max() >= C.NR_SLAB_CACHES):
+            raise ScenarioError(f"workload {self.name}: slab cache outside "
+                                f"0..{C.NR_SLAB_CACHES - 1} in a slab-object op")
         if n and (self.handle.min() < 0 or self.handle.max() >= self.nr_handles):
             raise ScenarioError(f"workload {self.name}: handle outside 0..{self.nr_handles - 1}")
         handle_owner, owner_kind = self.owners()

@@ -234,7 +234,7 @@ _JOB_KEYS = {"concurrency": int, "lifetime_s": (int, float), "footprint": (int, 
              "pagetable_ratio": (int, float), "stack_pages": int, "slab_pages": int,
              "touches_per_page": (int, float), "read_pages_per_gib": (int, float),
              "hot_share": (int, float), "hot_set": (int, float), "write_pages_per_gib": (int, float),
-             "dentry_pages": int,
+             "dentry_pages": int, "fork_objects": dict, "file_objects": dict,
              "dentry_lifetime_s": (int, float), "start_s": (int, float), "builds": int,
              "clean": bool}
 _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
@@ -243,7 +243,7 @@ _BURST_KEYS = {"name": str, "start_s": (int, float), "every_s": (int, float),
 _NM_KEYS = {"name": str, "gfp": str, "content": str, "rate_per_gib": (int, float),
             "orders": dict, "lifetime_s": (int, float), "fs_locked": bool,
             "burst_every_s": (int, float), "burst_len_s": (int, float),
-            "burst_start_s": (int, float)}
+            "burst_start_s": (int, float), "cache": str}
 _GROWTH_KEYS = {"mib_s_per_gib": (int, float), "gfp": str, "content": str, "orders": dict,
                 "start_s": (int, float)}
 
@@ -466,11 +466,27 @@ def _validate_file(where: str, f: dict) -> dict:
 
 def _validate_nonmovable(where: str, i: int, c: dict) -> dict:
     """One ``[[nonmovable]]`` churn class (steady, or in bursts)."""
-    t = _Table(f"{where}: nonmovable[{i}]", c, _NM_KEYS,
-               required=("name", "gfp", "content", "rate_per_gib", "orders", "lifetime_s"))
+    cache = c.get("cache")
+    required = ("name", "gfp", "rate_per_gib", "lifetime_s") + \
+        (() if cache is not None else ("content", "orders"))
+    t = _Table(f"{where}: nonmovable[{i}]", c, _NM_KEYS, required=required)
     t.named(f"{where}: nonmovable.{c['name']}")
     cw = t.where
-    content = t.content()
+    if cache is not None:
+        cache_id = slab_cache_id(cw, "cache", cache)
+        if "orders" in c:
+            raise ScenarioError(f"{cw}.orders: not with cache = {cache!r} (objects of a cache "
+                                f"have its slab order)")
+        content = slab_content(cache_id)
+        if "content" in c and t.content() != content:
+            raise ScenarioError(f"{cw}.content: {c['content']!r} but cache {cache!r} is "
+                                f"{C.KIND_NAMES[content]}")
+        content |= C.CONTENT_SLAB_OBJECT
+        orders = None
+    else:
+        cache_id = None
+        content = t.content()
+        orders = t.orders()
     if c.get("fs_locked", False):
         content |= C.CONTENT_FS_LOCKED
     burst = None
@@ -484,8 +500,29 @@ def _validate_nonmovable(where: str, i: int, c: dict) -> dict:
                                 f"{every}")
         burst = (every, length, t.pos("burst_start_s", 0.0))
     return dict(name=c["name"], gfp=t.gfp(), content=content,
-                rate_per_gib=t.pos("rate_per_gib"), orders=t.orders(),
+                rate_per_gib=t.pos("rate_per_gib"), orders=orders, cache=cache_id,
                 lifetime_s=t.pos("lifetime_s", allow_zero=False), burst=burst)
+
+
+def slab_cache_id(where: str, key: str, name) -> int:
+    """The index of slab cache ``name`` in SLAB_CACHES, or a ScenarioError."""
+    if not isinstance(name, str) or name not in C.SLAB_CACHE_IDS:
+        raise ScenarioError(f"{where}.{key}: unknown slab cache {name!r} (known: "
+                            f"{', '.join(C.SLAB_CACHE_IDS)})")
+    return C.SLAB_CACHE_IDS[name]
+
+
+def slab_content(cache_id: int) -> int:
+    """What a cache's pages hold: reclaimable slab for the shrinkable caches."""
+    return C.KIND_SLAB_RECLAIMABLE if C.SLAB_CACHES[cache_id][4] else C.KIND_SLAB_UNRECLAIMABLE
+
+
+def _slab_objects(where: str, key: str, table) -> tuple:
+    """``{cache = count, ...}``: objects per cache, as ((cache id, count), ...)."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}.{key}: expected a table of cache = count, got {table!r}")
+    return tuple((slab_cache_id(where, key, n), _count(f"{where}.{key}", n, v))
+                 for n, v in table.items())
 
 
 def _validate_growth(where: str, g: dict) -> dict:
@@ -515,6 +552,8 @@ def _validate_jobs(where: str, j: dict) -> dict:
         hot_set=t.frac("hot_set", 0.0),
         write_pages_per_gib=t.pos("write_pages_per_gib", 0),
         dentry_pages=t.count("dentry_pages", 0),
+        fork_objects=_slab_objects(t.where, "fork_objects", j.get("fork_objects", {})),
+        file_objects=_slab_objects(t.where, "file_objects", j.get("file_objects", {})),
         dentry_lifetime_s=t.pos("dentry_lifetime_s", 60.0, allow_zero=False),
         start_s=t.pos("start_s", 0.0),
         builds=t.count("builds", 1),

@@ -39,6 +39,19 @@ def pick_orders(rng: np.random.Generator, orders, n: int) -> np.ndarray:
     return rng.choice(o, size=n, p=w / w.sum())
 
 
+def _object_caches(objects: tuple) -> np.ndarray:
+    """The cache of each object of ``objects`` = ((cache id, count), ...)."""
+    return np.repeat(np.array([c for c, _ in objects], np.int8),
+                     [n for _, n in objects]).astype(np.int8)
+
+
+def _object_content(caches: np.ndarray) -> np.ndarray:
+    """The content column of slab-object ops on ``caches``."""
+    shrinkable = np.array([c[4] for c in C.SLAB_CACHES], bool)
+    return np.where(shrinkable[caches], C.KIND_SLAB_RECLAIMABLE,
+                    C.KIND_SLAB_UNRECLAIMABLE).astype(np.uint8) | C.CONTENT_SLAB_OBJECT
+
+
 def owner_kind_of(content: int) -> int:
     """Anonymous memory and page tables belong to tasks; page cache to files."""
     if content in (C.KIND_ANON, C.KIND_PAGETABLE):
@@ -435,7 +448,8 @@ class _Nonmovable(_Source):
         if not n:
             return
         slots = g.pool.take(n)
-        orders = pick_orders(rng, c["orders"], n)
+        # slab objects carry their cache in the order column
+        orders = pick_orders(rng, c["orders"], n) if c["cache"] is None else c["cache"]
         g.ops.emit(t, C.OP_ALLOC, orders, c["gfp"], slots, c["content"], g.kern_owner)
         _free_later(g, t, rng.exponential(c["lifetime_s"], n), orders, c["gfp"], slots,
                     c["content"], g.kern_owner)
@@ -551,6 +565,12 @@ class _Job:
                    self.hk[:j["stack_pages"]], C.KIND_KERNEL, self.owner)
         g.ops.emit(np.full(j["slab_pages"], t0), C.OP_ALLOC, 0, GFP_TASK_SLAB,
                    self.hk[j["stack_pages"]:], C.KIND_SLAB_UNRECLAIMABLE, self.owner)
+        # fork: task_struct, mm_struct, vmas, ... as slab objects (kmem_cache_alloc)
+        caches = _object_caches(j["fork_objects"])
+        hf = g.pool.take(len(caches))
+        g.ops.emit(np.full(len(caches), t0), C.OP_ALLOC, caches, GFP_TASK_SLAB, hf,
+                   _object_content(caches), self.owner)
+        self.hk = np.concatenate([self.hk, hf])
         ha, ht, hp = g.pool.take(n_small), g.pool.take(n_thp), g.pool.take(npt)
         self.faults = [_Faults(rng, g, ha, t0, t0 + ramp, 0, j["gfp"], C.KIND_ANON),
                        _Faults(rng, g, ht, t0, t0 + ramp, HPAGE_PMD_ORDER, jobs.gfp_thp,
@@ -568,8 +588,11 @@ class _Job:
         # its object file: dirty page cache written near the end, outliving it
         nw = int(rng.poisson(j["write_pages_per_gib"] * g.gib))
         self.writes = Spread(rng, nw, t0 + 0.8 * life, self.t_exit, g.epoch_s)
-        # dentries/inodes of the files it opened: reclaimable slab
+        # dentries/inodes of the files it opened: reclaimable slab (pages, or
+        # objects of their caches), outliving the job
         self.dentries = Spread(rng, j["dentry_pages"], t0, self.t_exit, g.epoch_s)
+        self.fcaches = rng.permutation(_object_caches(j["file_objects"]))
+        self.fobjs = Spread(rng, len(self.fcaches), t0, self.t_exit, g.epoch_s)
 
     def epoch(self, g: Gen, e: int, lo: float, hi: float) -> None:
         j, jobs = self.jobs.j, self.jobs
@@ -603,6 +626,14 @@ class _Job:
             g.ops.emit(t, C.OP_ALLOC, 0, GFP_DENTRY, hd, C.KIND_SLAB_RECLAIMABLE, g.kern_owner)
             _free_later(g, t, rng.exponential(j["dentry_lifetime_s"], i1 - i0), 0, 0, hd,
                         C.KIND_SLAB_RECLAIMABLE, g.kern_owner)
+        i0, i1, t = self.fobjs.take(e, rng)
+        if i1 > i0:
+            hd = g.pool.take(i1 - i0)
+            caches = self.fcaches[i0:i1]
+            content = _object_content(caches)
+            g.ops.emit(t, C.OP_ALLOC, caches, GFP_DENTRY, hd, content, g.kern_owner)
+            _free_later(g, t, rng.exponential(j["dentry_lifetime_s"], i1 - i0), caches, 0, hd,
+                        content, g.kern_owner)
         if lo <= self.t_exit < hi and self.t_exit < g.dur:
             # exit: the task's memory is freed
             g.ops.emit(np.full(len(self.mine), self.t_exit), C.OP_FREE, 0, 0, self.mine,
