@@ -203,6 +203,12 @@ class Config:
         ``/sys/kernel/mm/transparent_hugepage/defrag``: ``always``, ``defer``,
         ``defer+madvise``, ``madvise`` (default) or ``never``; chooses the gfp
         mask of THP faults (``vma_thp_gfp_mask()``).
+    runnable_tasks : float, optional
+        Runnable workload tasks (on average) sharing the ``nr_cpus`` CPUs with
+        kswapd and kcompactd, which then run at their fair share
+        (:func:`defragsim.mm.costs.daemon_wall_ns`).  ``None`` (default): what
+        the workload says (a scenario's ``runnable_tasks``, a replay's busy
+        CPUs from its snapshot), else 0 (the daemons never lack CPU).
     """
 
     mem: object = "1G"
@@ -224,6 +230,7 @@ class Config:
     oomd: object = None
     compaction_proactiveness: int = 20
     thp_defrag: str = "madvise"
+    runnable_tasks: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -231,6 +238,7 @@ class Config:
         _check_int("config.defrag_mode", self.defrag_mode, lo=0, hi=1)
         _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
         _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
+        _check_runnable_tasks(self.runnable_tasks)
         _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
         _check_int("config.watermark_boost_factor", self.watermark_boost_factor, lo=0, hi=10**9)
         _check_int("config.lowmem_reserve_ratio_dma32", self.lowmem_reserve_ratio_dma32, lo=1, hi=10**9)
@@ -350,6 +358,7 @@ class Config:
             pageblock_nr_pages=self.pageblock_nr_pages,
             nr_pageblocks=self.nr_pageblocks,
             nr_cpus=self.nr_cpus,
+            runnable_milli=int(round(1000 * (self.runnable_tasks or 0))),
             defrag_mode=int(self.defrag_mode),
             watermark_boost_factor=int(self.watermark_boost_factor),
             pcp_enabled=int(self.pcp),
@@ -406,11 +415,19 @@ THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
 
 Params = namedtuple("Params", [
     "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
+    "runnable_milli",      # Config.runnable_tasks, in thousandths
     "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness",
     "compaction_proactiveness", "patch1", "patch2", "patch3", "patch4",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
     *(f"k_{name}" for name in SWITCHES),
 ])
+
+
+def _check_runnable_tasks(rt):
+    if rt is not None and (isinstance(rt, bool) or not isinstance(rt, (int, float))
+                           or not 0 <= rt <= 1e6):
+        raise ConfigError(f"config.runnable_tasks: expected a number of tasks from 0 to "
+                          f"1e6 (or None: the workload's), got {rt!r}")
 
 
 def _check_int(name, v, *, lo, hi):

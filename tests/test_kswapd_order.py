@@ -72,3 +72,61 @@ def test_a_nap_cut_short_restores_the_order_kswapd_napped_at():
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
     assert st.node[NODE_BP_ALLOC_ORDER] == 3                 # max(1, napped-at order 3)
     assert st.sc[SC_KSWAPD, SC_ORDER] == 3
+
+
+def _kswapd_scans_in(runnable_tasks, window_ns=2_000_000):
+    """A 64M node full of clean page cache, watermarks kswapd can never meet,
+    kswapd started and run for ``window_ns`` of simulated time on one CPU
+    shared with ``runnable_tasks`` runnable tasks: pages it scanned."""
+    from model_driver import ModelRun
+    cfg = Config(mem="64M", nr_cpus=1, runnable_tasks=runnable_tasks)
+    m = ModelRun(cfg, max_handles=20000)
+    free = int(m.st.zone_stat[:, C.NR_FREE_PAGES].sum())
+    m.alloc_many([(0, C.MIGRATE_MOVABLE, C.KIND_FILE)] * (free - 2048))
+    st, prm = m.st, m.prm
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40        # unbalanced: kswapd never stops
+    t0 = int(st.clock[0])
+    st.node[NODE_KSWAPD_TIME] = t0
+    st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+    st.node[NODE_KSWAPD_ORDER] = 0
+    st.node[vs.NODE_KSWAPD_HIGHEST_ZONEIDX] = C.MAX_NR_ZONES - 1
+    vs.start_balance_pgdat.impl(st, prm)
+    vs.run_daemons.impl(st, prm, m.own, t0 + window_ns)
+    return int(st.vm_events[C.VM_PGSCAN_KSWAPD]), int(st.node[vs.NODE_KSWAPD_BUSY_NS])
+
+
+def test_a_kswapd_given_half_a_cpu_reclaims_half_as_fast():
+    """costs.daemon_wall_ns(): with one CPU shared with one runnable task
+    kswapd gets half of it, so in the same simulated time it scans about
+    half the pages, for about half the CPU time; with no other task it has
+    the CPU to itself.  Two CPUs and one task: kswapd still gets a whole CPU."""
+    full, busy_full = _kswapd_scans_in(0)
+    half, busy_half = _kswapd_scans_in(1)
+    assert full > 1000
+    assert 0.4 < half / full < 0.6
+    assert 0.4 < busy_half / busy_full < 0.6
+    from defragsim.mm import costs
+    assert costs.daemon_wall_ns(1000, 2, 1000, 0) == 1000
+    assert costs.daemon_wall_ns(1000, 1, 1000, 0) == 2000
+    assert costs.daemon_wall_ns(1000, 2, 7000, 1) == 4500      # 2 CPUs, 7 tasks + 2 daemons
+
+
+def test_runnable_tasks_come_from_the_config_the_scenario_or_the_snapshot():
+    """Config.runnable_tasks is checked; a scenario's ``runnable_tasks`` (kbuild-thp:
+    its 8 compile jobs) and a replay snapshot's busy CPUs ((nr_cpus x uptime
+    delta - idle delta) / uptime delta from before/after.time) fill it in when
+    the config leaves it None."""
+    import pytest
+    from pathlib import Path
+    from defragsim import ConfigError, run
+    from defragsim.workloads.snapshot import Snapshot
+    with pytest.raises(ConfigError, match="config.runnable_tasks: expected a number"):
+        Config(runnable_tasks=-1)
+    r = run("kbuild-thp", Config(mem="64M"), duration=0.5)
+    assert r.config.runnable_tasks == 8
+    assert run("kbuild-thp", Config(mem="64M", runnable_tasks=0), duration=0.5) \
+        .config.runnable_tasks == 0
+    snap = Snapshot.load(Path(__file__).parents[1] / "data/traces/b_pressure_dm0/snap")
+    # 2 CPUs, uptime 1039.71 -> 1102.59, idle 1210.90 -> 1293.22
+    assert snap.busy_cpus() == pytest.approx((2 * 62.88 - 82.32) / 62.88)
+    assert snap.config_overrides()["runnable_tasks"] == 0.69

@@ -1603,6 +1603,12 @@ def compact_node(st, prm, own, proactive, cpu):
     return cost
 
 
+@njit(inline='always')
+def kswapd_running(st):
+    """kswapd is runnable (reclaiming), not asleep or napping."""
+    return 1 if st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING else 0
+
+
 @njit
 def run_kcompactd(st, prm, own, until):
     """Let kcompactd run up to ``until``: one kcompactd_do_work() per wakeup,
@@ -1618,7 +1624,8 @@ def run_kcompactd(st, prm, own, until):
             if st.node[NODE_KCOMPACTD_TIME] > until:
                 break
             cost = kcompactd_do_work(st, prm, own)
-            st.node[NODE_KCOMPACTD_TIME] += cost
+            st.node[NODE_KCOMPACTD_TIME] += costs.daemon_wall_ns(
+                cost, prm.nr_cpus, prm.runnable_milli, kswapd_running(st))
             st.node[NODE_KCOMPACTD_BUSY_NS] += cost
             st.node[NODE_PSI_SOME_NS] += cost
             st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_SLEEPING
@@ -1635,7 +1642,8 @@ def run_kcompactd(st, prm, own, until):
         if should_proactive_compact_node(st, prm):
             prev_score = fragmentation_score_node(st, prm)
             cost = compact_node(st, prm, own, True, 0)
-            st.node[NODE_KCOMPACTD_TIME] += cost
+            st.node[NODE_KCOMPACTD_TIME] += costs.daemon_wall_ns(
+                cost, prm.nr_cpus, prm.runnable_milli, kswapd_running(st))
             st.node[NODE_KCOMPACTD_BUSY_NS] += cost
             st.node[NODE_KCOMPACTD_PROACTIVE_NS] += cost
             if fragmentation_score_node(st, prm) >= prev_score:

@@ -6,6 +6,7 @@ cost of work is charged to whoever does it: the allocating request (direct
 reclaim, direct compaction, refault IO) or the daemon (kswapd, kcompactd),
 whose throughput therefore follows from these numbers.
 """
+from .._jit import kernel as njit
 
 #: Examining one page on an LRU list (isolate, check references, put back).
 #: Estimate (spec: compaction scanning 10-50 ns/pfn; LRU isolation is heavier).
@@ -41,3 +42,20 @@ COMPACT_SCAN_PFN_NS = 20
 #: Disk write bandwidth for swap-out and writeback, pages per second (estimate:
 #: a ~400 MB/s SSD).
 SWAP_WRITE_PAGES_PER_S = 100_000
+
+
+@njit(inline='always')
+def daemon_wall_ns(cpu_ns, nr_cpus, runnable_milli, other_daemon_running):
+    """Simulated time a daemon (kswapd, kcompactd: nice-0 kthreads) needs to
+    get ``cpu_ns`` of CPU.  CFS shares the ``nr_cpus`` CPUs fairly among the
+    runnable tasks of equal weight, load balancing spreading them: with T
+    runnable workload tasks (``runnable_milli`` / 1000, Config.runnable_tasks)
+    and D running daemons, each gets nr_cpus / (T + D) of a CPU, at most one
+    (kernel/sched/fair.c: sched_slice() in proportion to the load weight;
+    every nice-0 task has NICE_0_LOAD).  A model rule, not a kernel function:
+    no wakeup preemption bonus, no per-CPU imbalance."""
+    demand = runnable_milli + 1000 * (1 + other_daemon_running)
+    cap = 1000 * nr_cpus
+    if demand <= cap:
+        return cpu_ns
+    return cpu_ns * demand // cap

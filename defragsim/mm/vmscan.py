@@ -886,7 +886,10 @@ def balance_pgdat_step(st, prm, own):
     cost_before = st.sc[s, SC_COST_NS]
     raise_priority = not kswapd_shrink_node(st, prm, own, s)
     cost = st.sc[s, SC_COST_NS] - cost_before
-    st.node[NODE_KSWAPD_TIME] += max(cost, costs.SCAN_PAGE_NS)
+    # kswapd gets its fair share of the CPUs (the clock advances by the wall time)
+    st.node[NODE_KSWAPD_TIME] += costs.daemon_wall_ns(
+        max(cost, costs.SCAN_PAGE_NS), prm.nr_cpus, prm.runnable_milli,
+        1 if st.node[NODE_KCOMPACTD_STATE] != compaction.KCOMPACTD_SLEEPING else 0)
     st.node[NODE_KSWAPD_BUSY_NS] += max(cost, costs.SCAN_PAGE_NS)
     st.node[NODE_PSI_SOME_NS] += max(cost, costs.SCAN_PAGE_NS)
     nr_reclaimed = st.sc[s, SC_NR_RECLAIMED] - before

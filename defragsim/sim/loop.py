@@ -8,6 +8,8 @@ once, at the end.  Data flows one way: the Workload is read, never written.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import time
 
 import numpy as np
@@ -128,6 +130,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     if not isinstance(config, Config):
         raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
     wl = _workload_of(workload, config, duration)
+    config = _with_runnable_tasks(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
     st = make_state(config, block_types=wl.meta.get("initial_block_mt"))
@@ -152,6 +155,15 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         latency_hist=st.lat_hist.copy(), compaction_events_lost=int(st.cev_count[1]),
         kernel_s=loop.kernel_s,
     )
+
+
+def _with_runnable_tasks(config: Config, wl) -> Config:
+    """``config`` with the CPUs' other tasks as the workload knows them
+    (Config.runnable_tasks: a scenario's ``runnable_tasks``) when it leaves
+    them to the workload."""
+    if config.runnable_tasks is None and wl.meta.get("runnable_tasks") is not None:
+        return dataclasses.replace(config, runnable_tasks=float(wl.meta["runnable_tasks"]))
+    return config
 
 
 class _Feed:

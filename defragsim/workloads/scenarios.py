@@ -221,7 +221,7 @@ def validate_trace_scenario(doc: dict, where: str, path: Path) -> dict:
 _PROC_TOP = {"name": str, "description": str, "kind": str, "duration": (int, float),
              "mem": (str, int), "swap": (str, int, float), "anon": dict, "file": dict,
              "nonmovable": list, "growth": dict, "jobs": dict, "thp_bursts": list,
-             "compact_memory_at": list}
+             "compact_memory_at": list, "runnable_tasks": (int, float)}
 _ANON_KEYS = {"tasks": int, "footprint": (int, float), "ramp_s": (int, float),
               "touch_rate_per_gib": (int, float), "hot_fraction": (int, float),
               "hot_share": (int, float), "thp_share": (int, float), "gfp": str,
@@ -422,6 +422,8 @@ def validate_processes(doc: dict, where: str) -> dict:
                        for i, b in enumerate(doc.get("thp_bursts", []))],
         "compact_memory_at": [_pos(where, f"compact_memory_at[{i}]", t)
                               for i, t in enumerate(doc.get("compact_memory_at", []))],
+        "runnable_tasks": (_pos(where, "runnable_tasks", doc["runnable_tasks"])
+                           if "runnable_tasks" in doc else None),
     }
 
 

@@ -134,8 +134,39 @@ class Snapshot:
             return end
         return self.meminfo["MemTotal"] * 1024 // C.PAGE_SIZE + (4 << 30) // C.PAGE_SIZE
 
+    def busy_cpus(self) -> float | None:
+        """CPUs busy on average over the trace: ``before.time`` and
+        ``after.time`` hold the wall clock and /proc/uptime (seconds up, and
+        idle seconds summed over the CPUs), so busy = (nr_cpus x uptime
+        delta - idle delta) / uptime delta.  None without both files, the
+        CPU count (``before.platform``) or a positive uptime delta."""
+        up = []
+        for tag in ("before", "after"):
+            p = self.path / f"{tag}.time"
+            if not p.exists():
+                return None
+            lines = read_text_file(p).split("\n")
+            if len(lines) < 2 or not lines[1].strip():
+                return None          # recorded without /proc/uptime
+            fields = lines[1].split()
+            try:
+                up.append((float(fields[0]), float(fields[1])))
+            except (IndexError, ValueError):
+                raise ConfigError(f"init-from: {p}: line 2: expected /proc/uptime's two "
+                                  f"numbers (uptime, idle), got {lines[1:2]!r}") from None
+        ncpu = self.platform.get("nr_cpus")
+        dt = up[1][0] - up[0][0]
+        if not ncpu or dt <= 0:
+            return None
+        return max(0.0, (int(ncpu) * dt - (up[1][1] - up[0][1])) / dt)
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
+        busy = self.busy_cpus()
+        if busy is not None:
+            # MODEL: the busy CPUs stand in for the runnable tasks the daemons
+            # shared the CPUs with (they include the daemons' own time)
+            kw["runnable_tasks"] = round(busy, 2)
         sc = self.sysctl
         for key in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor",
                     "swappiness", "compaction_proactiveness", "defrag_mode"):

@@ -200,6 +200,8 @@ def generate_processes(p: dict, *, name: str, description: str, nr_pages: int, n
 
     gib = nr_pages * C.PAGE_SIZE / (1 << 30)
     meta = {"seed": seed, "gib": gib, "growth_scale": growth_scale}
+    if p["runnable_tasks"] is not None:
+        meta["runnable_tasks"] = p["runnable_tasks"]
     if p["jobs"] is not None and p["jobs"]["builds"] > 1:
         meta["build_starts"] = build_starts(p["jobs"], dur)
     return _stream(name, description, make, estimated_ops=estimated_ops, dur=dur, nr_pages=nr_pages,
