@@ -80,21 +80,29 @@ def partial_add(st, cache, pfn, tail):
     st.slab_cache[cache, SLAB_NR_PARTIAL] += 1
 
 
+@njit(inline='always')
+def _unlink(nxt, prv, head, hi, tail, ti, x):
+    """list_del() of ``x`` from a list threaded through ``nxt``/``prv`` whose
+    first and last entries are ``head[hi]`` and ``tail[ti]``."""
+    n, p = nxt[x], prv[x]
+    if p >= 0:
+        nxt[p] = n
+    else:
+        head[hi] = n
+    if n >= 0:
+        prv[n] = p
+    else:
+        tail[ti] = p
+    nxt[x] = -1
+    prv[x] = -1
+
+
 @njit
 def remove_partial(st, cache, pfn):
     """remove_partial()."""
-    nx, pv = st.pg_next[pfn], st.pg_prev[pfn]
-    if pv >= 0:
-        st.pg_next[pv] = nx
-    else:
-        st.slab_cache[cache, SLAB_PARTIAL_HEAD] = nx
-    if nx >= 0:
-        st.pg_prev[nx] = pv
-    else:
-        st.slab_cache[cache, SLAB_PARTIAL_TAIL] = pv
-    st.pg_next[pfn] = -1
-    st.pg_prev[pfn] = -1
-    st.slab_cache[cache, SLAB_NR_PARTIAL] -= 1
+    row = st.slab_cache[cache]
+    _unlink(st.pg_next, st.pg_prev, row, SLAB_PARTIAL_HEAD, row, SLAB_PARTIAL_TAIL, pfn)
+    row[SLAB_NR_PARTIAL] -= 1
 
 
 @njit
@@ -145,17 +153,8 @@ def list_lru_add(st, own, h):
 @njit
 def list_lru_del(st, own, h):
     """list_lru_del()."""
-    nx, pv = own.h_lru_next[h], own.h_lru_prev[h]
-    if pv >= 0:
-        own.h_lru_next[pv] = nx
-    else:
-        st.node[NODE_OBJ_LRU_HEAD] = nx
-    if nx >= 0:
-        own.h_lru_prev[nx] = pv
-    else:
-        st.node[NODE_OBJ_LRU_TAIL] = pv
-    own.h_lru_next[h] = -1
-    own.h_lru_prev[h] = -1
+    _unlink(own.h_lru_next, own.h_lru_prev, st.node, NODE_OBJ_LRU_HEAD, st.node,
+            NODE_OBJ_LRU_TAIL, h)
     st.node[NODE_OBJ_LRU_COUNT] -= 1
 
 
