@@ -90,13 +90,15 @@ PG_dirty = 0x80
 PG_young = 0x100      # the PTE accessed bit (folio_referenced()); set by touches
 PG_workingset = 0x200
 PG_reclaim = 0x400    # written back for reclaim: rotate to the inactive tail
-PG_swapbacked = 0x800
+# MODEL: no PG_swapbacked bit: a folio is swap-backed when it holds anon
+# memory (KIND_ANON; the model has no shmem), so its bit serves writeback
+PG_writeback = 0x800  # the folio's write to disk is in flight (State.wb_ring holds its end)
 PG_pinned = 0x1000    # long-term pinned (FOLL_LONGTERM: RDMA, vfio, io_uring buffers):
                       # folio_maybe_dma_pinned(); neither migratable nor reclaimable
-PG_writeback = 0x2000  # the folio's write to disk is in flight (State.wb_ring holds its end)
-# MODEL: what a page holds (KIND_*) sits in the top bits of its flags word, as
-# the kernel keeps zone, node and section numbers in the top bits of page->flags.
-PG_KIND_SHIFT = 16
+# MODEL: what a page holds (KIND_*) sits in the top three bits of its flags word,
+# as the kernel keeps zone, node and section numbers in the top bits of
+# page->flags: 15 bytes of model state per page instead of 16.
+PG_KIND_SHIFT = 13
 PG_FLAGS_MASK = (1 << PG_KIND_SHIFT) - 1
 
 # --- What an allocated page holds (model; kpageflags-like classes) --------------
@@ -183,6 +185,9 @@ SLAB_CACHES = [
     ("kmalloc-8k", 8192, 4, 8, False),
 ]
 NR_SLAB_CACHES = len(SLAB_CACHES)
+#: a slab page's pg_handle packs its cache (low bits) and objects in use
+SLAB_CACHE_BITS = 6
+assert NR_SLAB_CACHES <= 1 << SLAB_CACHE_BITS
 SLAB_CACHE_IDS = {c[0]: i for i, c in enumerate(SLAB_CACHES)}
 
 # --- Handle states (model: where an allocation's data lives) ----------------------

@@ -435,6 +435,17 @@ def _zone_boundary(ax, result, rows: int, cols: int) -> list:
     return drawn
 
 
+def _with_mark_counts(title: str, marks) -> str:
+    """``title`` with the numbers of mixed and polluted blocks at the end of
+    its first line."""
+    n = {m.get_gid().split(":")[1]: len(m.get_offsets()) for m in marks}
+    first, sep, rest = title.partition("\n")
+    colon = ":" if first.endswith(":") else ""
+    first = first[:len(first) - len(colon)]
+    return f"{first} ({n.get('mixed', 0)} mixed, {n.get('polluted', 0)} polluted){colon}" + \
+        sep + rest
+
+
 def _map_axes(ax, result, rows: int, cols: int) -> None:
     """Ticks of a map: rows by their first pfn (hex) on the left and their
     offset in GiB on the right; columns by the pfn offset within the row."""
@@ -460,7 +471,9 @@ def _map_axes(ax, result, rows: int, cols: int) -> None:
 
 def _block_marks(ax, result, snapshot: int, cols: int) -> list:
     """Markers on mixed blocks (most used pages of another mobility than the
-    block's type: x) and polluted ones (some such pages: a dot)."""
+    block's type: x) and polluted ones (some such pages: a dot).  Their
+    counts go in the title (:func:`_with_mark_counts`), not the legend, so the
+    legend stays the same from snapshot to snapshot."""
     df = result.pageblocks(snapshot)
     idx = np.arange(len(df))
     mixed = df["mixed"].to_numpy(bool)
@@ -468,9 +481,9 @@ def _block_marks(ax, result, snapshot: int, cols: int) -> list:
     out = []
     for gid, sel, style in (
             ("pageblocks:mixed", mixed, dict(marker="x", s=14, c="#000000", linewidths=0.8,
-                                             label=f"mixed ({int(mixed.sum())})")),
+                                             label="mixed")),
             ("pageblocks:polluted", polluted, dict(marker=".", s=6, c="#222222", linewidths=0,
-                                                   label=f"polluted ({int(polluted.sum())})"))):
+                                                   label="polluted"))):
         r, c = np.divmod(idx[sel], cols)
         out.append(_scatter(ax, gid, c, r, **style))
     return out
@@ -495,8 +508,11 @@ def plot_pageblock_map(result, ax=None, *, snapshot: int = -1, legend: bool = Tr
     _map_axes(ax, result, rows, cols)
     t = result.snapshots[snapshot].t
     mib = cols * (1 << result.pageblock_order) * C.PAGE_SIZE >> 20
+    title = title or title_for(result, f"pageblocks at t={t:.1f} s")
+    if marks:
+        title = _with_mark_counts(title, dots)
     _labels(ax, f"pfn offset in the row ({cols} pageblocks = {mib} MiB a row)", "first pfn of the row",
-            title or title_for(result, f"pageblocks at t={t:.1f} s"))
+            title)
     if legend:
         present = sorted(set(np.unique(result.snapshots[snapshot].migratetype).tolist())
                          | {C.MIGRATE_UNMOVABLE, C.MIGRATE_MOVABLE, C.MIGRATE_RECLAIMABLE})

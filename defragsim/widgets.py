@@ -211,6 +211,7 @@ class PatchExplorer:
         self._map_pair = True
         self._map_layout(False)
         self._map_png = plot.BlitPNG(self.map_fig)
+        self._map_limits = None          # the map axes' limits at the last whole render
         self.panels_fig, self.panel_axes = plot.new_figure(2, nrows=3, figsize=_PANELS_SIZE,
                                                            dpi=FIGURE_DPI, **_PANELS_ADJUST)
 
@@ -489,6 +490,7 @@ class PatchExplorer:
                 fig.savefig(path, dpi=_SAVE_DPI if fmt == "png" else FIGURE_DPI)
                 files.append(str(path))
         self._map_png = _face("plot").BlitPNG(self.map_fig)   # the saves drew at other sizes
+        self._map_limits = None
         self._set_status("saved " + ", ".join(files))
         return files
 
@@ -498,7 +500,9 @@ class PatchExplorer:
             return
         if self.map_fig is None:
             self._build_figures()
-        self._draw_map()
+        # a rerun changes the map's picture, titles and caption: drawn over the
+        # kept rest of the last render unless the axes or the legend changed
+        self._draw_map(whole=False)
         self._draw_panels()
         self.table.value = self.counters_html()
         self.copy_button.disabled = self.save_button.disabled = False
@@ -530,8 +534,9 @@ class PatchExplorer:
     def _draw_map(self, whole: bool = True):
         """The pageblock map at the slider's time (beside the baseline's at
         the same snapshot, when one is pinned).  ``whole=False`` (a slider
-        move): only the images, marks and titles are drawn again, over the
-        rest of the last render, unless the legend changed."""
+        move, a rerun): only the images, marks, titles and caption are drawn
+        again, over the rest of the last render, unless the legend or the
+        axes' limits (another memory size) changed."""
         if self.result is None or self.map_fig is None:
             return
         plot = _face("plot")
@@ -548,9 +553,11 @@ class PatchExplorer:
         t = self.result.snapshots[i].t
         plot.plot_pageblock_map(self.result, ax=ax, snapshot=i,
                                 title=f"at t={t:.1f} s:\n{self.label(self.result_key)}")
-        plot.add_caption(self.map_fig, plot.caption_text(self.result))
-        if whole or ax.get_legend() is not legend:
-            moving = plot.snapshot_artists(ax)
+        caption = plot.add_caption(self.map_fig, plot.caption_text(self.result))
+        limits = tuple(a.get_xlim() + a.get_ylim() for a in self.map_axes)
+        if whole or ax.get_legend() is not legend or limits != self._map_limits:
+            self._map_limits = limits
+            moving = plot.snapshot_artists(ax) + [caption]
             if self.baseline is not None:
                 moving += plot.snapshot_artists(base_ax)
             png = self._map_png.whole(moving)

@@ -577,7 +577,7 @@ def test_reset_isolation_suitable_leaves_no_distance_without_suitable_blocks():
     prm = cfg.to_params()
     st = make_state(cfg)
     z = NORMAL
-    st.pg_flags[:] &= np.uint32(~(C.PG_buddy | C.PG_lru) & 0xFFFFFFFF)
+    st.pg_flags[:] &= np.uint16(~(C.PG_buddy | C.PG_lru) & 0xFFFF)
     st.block_skip[:] = 1
     st.zone_compact[z, ZC_BLOCKSKIP_FLUSH] = 1
     reset_isolation_suitable(st, prm)
@@ -929,7 +929,7 @@ def _check_owners_and_lru(z, moved_expected=None):
         assert st.pg_flags[p] >> C.PG_KIND_SHIFT == kind, (h, p)
         assert st.pg_order[p] == own.h_order[h] == 0
         if kind == ANON:
-            assert st.pg_flags[p] & C.PG_lru and st.pg_flags[p] & C.PG_swapbacked
+            assert st.pg_flags[p] & C.PG_lru      # swap-backed: its kind is anon
             want_lru[p] = C.LRU_INACTIVE_ANON
         elif kind == FILE:
             assert st.pg_flags[p] & C.PG_lru

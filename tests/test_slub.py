@@ -65,7 +65,7 @@ def test_objects_fill_a_slab_page_then_the_next():
     first = n.slab_of(hs[0])
     assert all(n.slab_of(h) == first for h in hs[:21])
     st = n.st
-    assert st.pg_inuse[first] == 21 and st.pg_order[first] == 0
+    assert slub.slab_inuse(st, first) == 21 and st.pg_order[first] == 0
     assert st.slab_cache[DENTRY, SLAB_NR_SLABS] == 2 and st.slab_cache[DENTRY, SLAB_NR_PARTIAL] == 1
     assert st.slab_cache[DENTRY, SLAB_ACTIVE_OBJS] == 22
     assert st.pg_flags[first] >> C.PG_KIND_SHIFT == C.KIND_SLAB_RECLAIMABLE
@@ -99,7 +99,7 @@ def test_a_slab_page_is_freed_only_when_its_last_object_goes():
     # empty the sixth slab but its last object: still allocated
     page6 = n.slab_of(slabs[5][0])
     assert n.free(slabs[5][:15]) == 0
-    assert st.pg_inuse[page6] == 1 and st.pg_flags[page6] & C.PG_head
+    assert slub.slab_inuse(st, page6) == 1 and st.pg_flags[page6] & C.PG_head
     n.check()
     # its last object: 6 partial >= min_partial: the slab page is freed
     assert n.free(slabs[5][15:]) == 1

@@ -97,6 +97,31 @@ def test_figures_are_built_once_and_updated_in_place(explorer):
     ex.seed.value = 2
 
 
+def test_a_rerun_redraws_only_the_map_picture_unless_its_axes_change(explorer, monkeypatch):
+    """A rerun at the same memory size draws the map's picture, titles and
+    caption over the kept rest of the last render (BlitPNG.moved); the
+    mixed/polluted counts are in the title, so the legend is kept.  Another
+    memory size (other axes) draws the whole map again."""
+    from defragsim import plot
+    ex = explorer
+    calls = []
+    for name in ("whole", "moved"):
+        orig = getattr(plot.BlitPNG, name)
+        monkeypatch.setattr(plot.BlitPNG, name,
+                            lambda self, *a, _o=orig, _n=name, **k: calls.append(_n) or _o(self, *a, **k))
+    legend = ex.map_axes[1].get_legend()
+    ex.seed.value = 4                                        # not cached
+    ex.run_button.click()
+    assert calls == ["moved"]
+    assert ex.map_axes[1].get_legend() is legend
+    assert "mixed," in ex.map_axes[1].get_title() and "polluted)" in ex.map_axes[1].get_title()
+    ex.mem.value = "256M"
+    ex.run_button.click()
+    assert calls[-1] == "whole"
+    ex.mem.value, ex.seed.value = "128M", 2
+    ex.run_button.click()
+
+
 def test_counters_table_is_the_explorer_metrics_view(explorer):
     ex = explorer
     html = ex.table.value

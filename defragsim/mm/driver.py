@@ -13,7 +13,7 @@ from .._jit import kernel as njit
 from ..constants import (
     CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_SLAB_OBJECT, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
-    OP_TOUCH, PG_dirty, PG_pinned, PG_swapbacked, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
+    OP_TOUCH, PG_dirty, PG_pinned, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -100,7 +100,6 @@ def place_allocation(st, prm, own, h, pfn, order, kind, active):
     nr = 1 << order
     if kind == KIND_ANON:
         own.o_rss[o] += nr
-        st.pg_flags[pfn] |= PG_swapbacked
     elif kind == KIND_PAGETABLE:
         own.o_pt[o] += nr
     if vmscan.is_lru_kind(kind):

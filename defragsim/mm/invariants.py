@@ -25,7 +25,7 @@ from ..constants import (
     MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
     MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_FREE_CMA_PAGES, NR_FREE_HIGHATOMIC, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, NR_PCP_LISTS, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
-    PG_buddy, PG_head, PG_pcp, PG_tail,
+    PG_buddy, PG_head, PG_pcp, PG_tail, SLAB_CACHE_BITS,
 )
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
 from .state import (
@@ -208,15 +208,16 @@ def _check(st, prm):
     for p in range(n):
         h = st.pg_handle[p]
         if h <= -2 and (st.pg_flags[p] & PG_head):
-            c = -2 - h
+            c = (-2 - h) & ((1 << SLAB_CACHE_BITS) - 1)
+            inuse = (-2 - h) >> SLAB_CACHE_BITS
             o = st.pg_order[p]
             cap = (4096 << o) // st.slab_cache[c, SLAB_OBJSIZE]
-            if st.pg_inuse[p] < 0 or st.pg_inuse[p] > cap:
-                return INV_SLAB_INUSE, p, c, st.pg_inuse[p]
+            if c >= nc or inuse > cap:
+                return INV_SLAB_INUSE, p, c, inuse
             slabs[c] += 1
             pages[c] += 1 << o
-            objs[c] += st.pg_inuse[p]
-            if st.pg_inuse[p] < cap:
+            objs[c] += inuse
+            if inuse < cap:
                 notfull[c] += 1
     for c in range(nc):
         if slabs[c] != st.slab_cache[c, SLAB_NR_SLABS] or pages[c] != \
@@ -226,7 +227,8 @@ def _check(st, prm):
         p = st.slab_cache[c, SLAB_PARTIAL_HEAD]
         prev = -1
         while p >= 0 and k <= slabs[c]:
-            if st.pg_handle[p] != -2 - c or st.pg_prev[p] != prev:
+            if st.pg_handle[p] > -2 or ((-2 - st.pg_handle[p]) & ((1 << SLAB_CACHE_BITS) - 1)) != c \
+                    or st.pg_prev[p] != prev:
                 return INV_SLAB_PARTIAL, c, p, k
             k += 1
             prev = p

@@ -3,7 +3,8 @@
 A workload op on a slab object (``CONTENT_SLAB_OBJECT``; its cache in the
 ``order`` column) allocates or frees one object of a cache of
 :data:`~defragsim.constants.SLAB_CACHES`.  Objects are counted per slab page
-(``State.pg_inuse``), not placed: a slab page is freed only when its last
+(the page's ``pg_handle`` packs its cache and objects in use:
+:func:`slab_handle`), not placed: a slab page is freed only when its last
 object goes (and, as in ``__slab_free()``, only when the node already keeps
 ``min_partial`` partial slabs of the cache), which is what keeps long-lived
 unmovable and reclaimable pages scattered through memory.  Objects of
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 from .._jit import kernel as njit
 from ..constants import (
-    H_EVICTED, H_RESIDENT, KIND_SLAB_RECLAIMABLE, KIND_SLAB_UNRECLAIMABLE, PAGE_SHIFT, VM_SLABS_SCANNED,
+    H_EVICTED, H_RESIDENT, KIND_SLAB_RECLAIMABLE, KIND_SLAB_UNRECLAIMABLE, PAGE_SHIFT,
+    SLAB_CACHE_BITS, VM_SLABS_SCANNED,
 )
 from ..gfp import __GFP_COMP, __GFP_MOVABLE, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, \
     __GFP_RECLAIMABLE
@@ -37,17 +39,24 @@ from .state import (
 
 
 @njit(inline='always')
-def slab_handle(cache):
-    """``pg_handle`` of a slab page of ``cache``: -2, -3, ... (a page no
-    workload handle names; -1 stays "no handle")."""
-    return -2 - cache
+def slab_handle(cache, inuse):
+    """``pg_handle`` of a slab page of ``cache`` with ``inuse`` objects in
+    use (slab->inuse): -2 - (cache | inuse << SLAB_CACHE_BITS), a value no
+    workload handle has (-1 stays "no handle")."""
+    return -2 - (cache | (inuse << SLAB_CACHE_BITS))
 
 
 @njit(inline='always')
 def slab_cache_of(st, pfn):
     """The cache of slab page ``pfn``, or -1 if it is not an object slab."""
     h = st.pg_handle[pfn]
-    return -2 - h if h <= -2 else -1
+    return (-2 - h) & ((1 << SLAB_CACHE_BITS) - 1) if h <= -2 else -1
+
+
+@njit(inline='always')
+def slab_inuse(st, pfn):
+    """Objects in use on slab page ``pfn`` (its head page)."""
+    return (-2 - st.pg_handle[pfn]) >> SLAB_CACHE_BITS
 
 
 @njit(inline='always')
@@ -129,8 +138,7 @@ def allocate_slab(st, prm, rec, own, cpu, cache, gfp):
         pfn = __alloc_pages(st, prm, rec, own, cpu, flags | (__GFP_COMP if order else 0), order)
     if pfn < 0:
         return -1
-    prep_new_page(st, pfn, order, kind, slab_handle(cache))
-    st.pg_inuse[pfn] = 0
+    prep_new_page(st, pfn, order, kind, slab_handle(cache, 0))
     st.slab_cache[cache, SLAB_NR_SLABS] += 1
     st.slab_cache[cache, SLAB_NR_PAGES] += 1 << order
     return pfn
@@ -174,8 +182,9 @@ def kmem_cache_alloc(st, prm, rec, own, h, cpu, cache, gfp):
         # reclaim inside allocate_slab() may have freed objects of this
         # cache: the new slab goes on the list after whatever is there
         partial_add(st, cache, pfn, False)
-    st.pg_inuse[pfn] += 1
-    if st.pg_inuse[pfn] >= objs_per_slab(st, cache, st.pg_order[pfn]):
+    inuse = slab_inuse(st, pfn) + 1
+    st.pg_handle[pfn] = slab_handle(cache, inuse)
+    if inuse >= objs_per_slab(st, cache, st.pg_order[pfn]):
         remove_partial(st, cache, pfn)
     st.slab_cache[cache, SLAB_ACTIVE_OBJS] += 1
     own.h_pfn[h] = pfn
@@ -204,9 +213,11 @@ def kmem_cache_free(st, prm, own, h, cpu):
     own.h_pfn[h] = -1
     st.slab_cache[cache, SLAB_ACTIVE_OBJS] -= 1
     order = st.pg_order[pfn]
-    was_full = st.pg_inuse[pfn] >= objs_per_slab(st, cache, order)
-    st.pg_inuse[pfn] -= 1
-    if st.pg_inuse[pfn] == 0 and st.slab_cache[cache, SLAB_NR_PARTIAL] >= \
+    inuse = slab_inuse(st, pfn)
+    was_full = inuse >= objs_per_slab(st, cache, order)
+    inuse -= 1
+    st.pg_handle[pfn] = slab_handle(cache, inuse)
+    if inuse == 0 and st.slab_cache[cache, SLAB_NR_PARTIAL] >= \
             st.slab_cache[cache, SLAB_MIN_PARTIAL]:
         if not was_full:
             remove_partial(st, cache, pfn)

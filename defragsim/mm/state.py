@@ -6,7 +6,7 @@ The layout follows the kernel's structures:
   the per-cpu lists and (later) the LRU lists, exactly as ``page->lru`` /
   ``page->buddy_list`` / ``page->pcp_list`` share one ``list_head``; the buddy
   order; page flags; what the page holds; the workload handle that owns it.
-  19 bytes per page in all (with a slab page's objects in use).
+  15 bytes per page in all (a slab page's handle packs its cache and objects in use).
 * per pageblock: the migratetype bits (``get_pageblock_migratetype``).
 * per zone (``struct zone``): ``free_area[order].free_list[mt]`` heads and
   tails, ``nr_free``, ``vm_stat`` items, watermarks, ``watermark_boost``,
@@ -29,8 +29,7 @@ from .._jit import pass_by_reference
 
 State = namedtuple("State", [
     # per pfn
-    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",
-    "pg_inuse",        # objects in use of an object slab page (slab->inuse); 19 bytes per page
+    "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 15 bytes per page
     # per pageblock
     "block_mt",
     # per zone geometry and accounting
@@ -46,7 +45,7 @@ State = namedtuple("State", [
     "capc",            # struct capture_control: [CAPC_*]
     "cev",             # mm_compaction_* tracepoint ring: [row, CEV_*] (flushed per chunk)
     "cev_count",       # [rows used, rows lost to a full ring]
-    "wb_ring",         # [WB_CAPACITY, WB_*]: folios under writeback, in completion order
+    "wb_ring",         # [wb_capacity(), WB_*]: folios under writeback, in completion order
     "slab_cache",      # [NR_SLAB_CACHES, SLAB_*]: struct kmem_cache (+ its kmem_cache_node)
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
@@ -215,9 +214,15 @@ WB_PFN = 0
 WB_HANDLE = 1                  # the folio's handle when writeback began (detects reuse)
 WB_END = 2                     # when the write completes (ns): folio_end_writeback()
 NR_WB = 3
-#: MODEL: folios in flight at once; the flusher starts no more while it is full
-#: (a 400 MB/s device drains 65536 pages in about 0.66 s).
+#: MODEL: folios in flight at once, at most: a sixteenth of memory's pages, a
+#: power of two from 1024 to 65536 (a 400 MB/s device drains 65536 pages in
+#: about 0.66 s); the flusher starts no more while the ring is full.
 WB_CAPACITY = 1 << 16
+
+
+def wb_capacity(nr_pages: int) -> int:
+    """State.wb_ring's rows for a node of ``nr_pages`` (see WB_CAPACITY)."""
+    return 1 << min(max((max(nr_pages, 1) // 16).bit_length() - 1, 10), 16)
 
 # --- slab caches (State.slab_cache): struct kmem_cache and its kmem_cache_node ---------
 SLAB_OBJSIZE = 0               # s->size, bytes
@@ -426,8 +431,8 @@ def make_state(config, block_types=None) -> State:
 
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
-        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint32),
-        pg_handle=np.full(n, -1, np.int32), pg_inuse=np.zeros(n, np.int16),
+        pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint16),
+        pg_handle=np.full(n, -1, np.int32),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
         zone_end=np.array([e for _, e in spans], np.int64),
@@ -451,7 +456,7 @@ def make_state(config, block_types=None) -> State:
         capc=np.zeros(NR_CAPC, np.int64),
         cev=np.zeros((CEV_CAPACITY, NR_CEV), np.int64),
         cev_count=np.zeros(2, np.int64),
-        wb_ring=np.zeros((WB_CAPACITY, NR_WB), np.int64),
+        wb_ring=np.zeros((wb_capacity(n), NR_WB), np.int64),
         slab_cache=make_slab_caches(),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),

@@ -414,7 +414,7 @@ def folio_start_writeback(st, pfn):
     folio_start_writeback().  The write ends when the disk has written it
     (the device is shared with swap-out, ``NODE_SWAP_IO_BUSY_UNTIL``), in the
     order started, so State.wb_ring is a FIFO.  Returns False, the folio left
-    dirty, when WB_CAPACITY writes are already in flight."""
+    dirty, when the ring is full (wb_capacity() writes in flight)."""
     n = st.node[NODE_WB_COUNT]
     cap = st.wb_ring.shape[0]
     if n >= cap:

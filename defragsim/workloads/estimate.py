@@ -28,9 +28,8 @@ from .stream import EPOCH_TARGET_OPS, epoch_length
 #: op count itself is estimated high (kbuild-thp: 27.7M for those 20.2M), and a
 #: run that fits (kbuild-thp at 16G, about 16 GB) must not be refused.
 BYTES_PER_OP = 100
-#: bytes of model state per simulated page (measured: 39 when pages took 15
-#: bytes; 19 now, with the writeback flag and a slab page's object count)
-BYTES_PER_PAGE = 44
+#: bytes of model state per simulated page (measured: 39)
+BYTES_PER_PAGE = 40
 #: the most ops one run may have (a generated run fits in memory whatever its
 #: length; this bounds its time: about 6-9 hours on the 2-core development VM)
 MAX_RUN_OPS = 1e11
