@@ -203,6 +203,13 @@ class Config:
         ``/sys/kernel/mm/transparent_hugepage/defrag``: ``always``, ``defer``,
         ``defer+madvise``, ``madvise`` (default) or ``never``; chooses the gfp
         mask of THP faults (``vma_thp_gfp_mask()``).
+    page_reporting_order : int, optional
+        Free page reporting (``CONFIG_PAGE_REPORTING`` with a virtio-balloon
+        device): free chunks of this order or more are reported to the
+        hypervisor, off the free lists while a report is in flight
+        (:mod:`defragsim.mm.page_reporting`).  ``None`` (default): off; a
+        replay turns it on when its snapshot shows the module's
+        ``page_reporting_order``.
     runnable_tasks : float, optional
         Runnable workload tasks (on average) sharing the ``nr_cpus`` CPUs with
         kswapd and kcompactd, which then run at their fair share
@@ -231,6 +238,7 @@ class Config:
     compaction_proactiveness: int = 20
     thp_defrag: str = "madvise"
     runnable_tasks: object = None
+    page_reporting_order: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -238,7 +246,7 @@ class Config:
         _check_int("config.defrag_mode", self.defrag_mode, lo=0, hi=1)
         _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
         _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
-        _check_runnable_tasks(self.runnable_tasks)
+        _check_cpus_and_reporting(self.runnable_tasks, self.page_reporting_order)
         _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
         _check_int("config.watermark_boost_factor", self.watermark_boost_factor, lo=0, hi=10**9)
         _check_int("config.lowmem_reserve_ratio_dma32", self.lowmem_reserve_ratio_dma32, lo=1, hi=10**9)
@@ -359,6 +367,8 @@ class Config:
             nr_pageblocks=self.nr_pageblocks,
             nr_cpus=self.nr_cpus,
             runnable_milli=int(round(1000 * (self.runnable_tasks or 0))),
+            page_reporting_order=-1 if self.page_reporting_order is None
+            else int(self.page_reporting_order),
             defrag_mode=int(self.defrag_mode),
             watermark_boost_factor=int(self.watermark_boost_factor),
             pcp_enabled=int(self.pcp),
@@ -416,6 +426,7 @@ THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
 Params = namedtuple("Params", [
     "nr_pages", "pageblock_order", "pageblock_nr_pages", "nr_pageblocks", "nr_cpus",
     "runnable_milli",      # Config.runnable_tasks, in thousandths
+    "page_reporting_order",   # Config.page_reporting_order, -1 off
     "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness",
     "compaction_proactiveness", "patch1", "patch2", "patch3", "patch4",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
@@ -423,7 +434,10 @@ Params = namedtuple("Params", [
 ])
 
 
-def _check_runnable_tasks(rt):
+def _check_cpus_and_reporting(rt, page_reporting_order):
+    if page_reporting_order is not None:
+        _check_int("config.page_reporting_order", page_reporting_order, lo=0,
+                   hi=C.MAX_PAGE_ORDER)
     if rt is not None and (isinstance(rt, bool) or not isinstance(rt, (int, float))
                            or not 0 <= rt <= 1e6):
         raise ConfigError(f"config.runnable_tasks: expected a number of tasks from 0 to "

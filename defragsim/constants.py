@@ -93,6 +93,9 @@ PG_reclaim = 0x400    # written back for reclaim: rotate to the inactive tail
 # MODEL: no PG_swapbacked bit: a folio is swap-backed when it holds anon
 # memory (KIND_ANON; the model has no shmem), so its bit serves writeback
 PG_writeback = 0x800  # the folio's write to disk is in flight (State.wb_ring holds its end)
+#: PageReported (free page reporting): only on free buddy chunks, so it shares
+#: PG_dirty's bit (the kernel's PG_reported aliases PG_uptodate the same way)
+PG_reported = 0x80
 PG_pinned = 0x1000    # long-term pinned (FOLL_LONGTERM: RDMA, vfio, io_uring buffers):
                       # folio_maybe_dma_pinned(); neither migratable nor reclaimable
 # MODEL: what a page holds (KIND_*) sits in the top three bits of its flags word,
@@ -146,6 +149,9 @@ CONTENT_FS_LOCKED = 0x40
 #: (an index of SLAB_CACHES), the page order comes from the cache
 CONTENT_SLAB_OBJECT = 0x20
 CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT
+
+#: PAGE_REPORTING_CAPACITY (mm/page_reporting.h): chunks per report
+PAGE_REPORTING_CAPACITY = 32
 
 # --- Slab caches (SLUB) --------------------------------------------------------------
 #: The slab caches a workload can allocate objects from: (name, object size in

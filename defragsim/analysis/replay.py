@@ -21,6 +21,10 @@ from ..workloads.replay_ops import ReplayStats, trace_workload
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import ParsedTrace, other_event_counts, read_trace
 
+#: the replay table's row of free page reporting (the module's reported_kib delta)
+PAGE_REPORTING_ROW = "page reporting, KiB reported"
+
+
 COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
                    "allocstall_movable", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
                    "pgsteal_direct", "pageoutrun", "compact_stall", "compact_fail",
@@ -119,6 +123,12 @@ class Replay:
                      + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
         rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
                      vm.get("pageoutrun", 0)))
+        if self.snapshot is not None:
+            _, kib = self.snapshot.page_reporting()
+            if kib is not None:
+                rows.append((PAGE_REPORTING_ROW,
+                             "-" if self.trace.cut_ns is not None else kib,
+                             r.diagnostics.get("page_reporting_pages", 0) * C.PAGE_SIZE // 1024))
         if self.snapshot is not None and self.snapshot.vmstat_after:
             b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
             for k in COMPARED_VMSTAT:

@@ -30,7 +30,7 @@ from ..workloads import build_workload
 from . import claims as CL
 from .builds import per_build
 from .compare import compare
-from .replay import replay
+from .replay import PAGE_REPORTING_ROW, replay
 
 AGREES, DIRECTION, DISAGREES, CANNOT_SAY = "agrees", "direction", "disagrees", "cannot say"
 #: a change smaller than this (in either direction) counts as "unchanged"
@@ -253,7 +253,7 @@ TRACE_COUNTERS = ("failed allocations", "mm_compaction_try_to_compact_pages",
                   "mm_vmscan_direct_reclaim_begin", "vmstat compact_success (delta)",
                   "vmstat compact_migrate_scanned (delta)", "vmstat compact_free_scanned (delta)",
                   "vmstat pgmigrate_success (delta)", "vmstat pgscan_kswapd (delta)",
-                  "vmstat pgscan_direct (delta)")
+                  "vmstat pgscan_direct (delta)", PAGE_REPORTING_ROW)
 
 
 def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:

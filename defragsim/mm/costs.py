@@ -39,6 +39,11 @@ KSWAPD_NAP_NS = 100_000_000
 MIGRATE_PAGE_NS = 3_000
 #: Examining one pfn in a compaction scanner.  Spec: 10-50 ns (estimate).
 COMPACT_SCAN_PFN_NS = 20
+#: One free page report (virtio-balloon: the virtqueue round trip) and each
+#: page in it (the hypervisor's madvise(MADV_DONTNEED) of guest memory).
+#: Estimates: 20 us + 50 ns a page, so 32 order-9 chunks (64 MiB) take 0.84 ms.
+PAGE_REPORT_NS = 20_000
+PAGE_REPORT_PAGE_NS = 50
 #: Disk write bandwidth for swap-out and writeback, pages per second (estimate:
 #: a ~400 MB/s SSD).
 SWAP_WRITE_PAGES_PER_S = 100_000

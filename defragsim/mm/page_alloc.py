@@ -419,6 +419,8 @@ def __free_one_page(st, prm, pfn, z, order, mt, to_tail):
     set_buddy_order(st, pfn, order)
     tail = to_tail or buddy_merge_likely(st, pfn, buddy_pfn, order)
     __add_to_free_list(st, prm, pfn, z, order, mt, tail)
+    # Notify page reporting subsystem of freed page
+    page_reporting.page_reporting_notify_free(st, prm, order)
 
 
 @njit
@@ -1713,4 +1715,4 @@ def init_free_memory(st, prm):
             p += 1 << o
 
 
-from . import compaction, oom_kill, vmscan  # noqa: E402  (resolved by numba at compile time)
+from . import compaction, oom_kill, page_reporting, vmscan  # noqa: E402  (resolved by numba at compile time)

@@ -47,6 +47,7 @@ State = namedtuple("State", [
     "cev_count",       # [rows used, rows lost to a full ring]
     "wb_ring",         # [wb_capacity(), WB_*]: folios under writeback, in completion order
     "slab_cache",      # [NR_SLAB_CACHES, SLAB_*]: struct kmem_cache (+ its kmem_cache_node)
+    "pr_sgl", "pr_order",  # free page reporting's scatterlist: isolated chunks and orders
     # per-cpu pagesets: [cpu, zone, pindex]
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
@@ -104,7 +105,16 @@ NODE_OBJ_LRU_HEAD = 40         # the shrinkable objects' list_lru (handles): new
 NODE_OBJ_LRU_TAIL = 41         # ... oldest
 NODE_OBJ_LRU_COUNT = 42        # ... objects on it (list_lru_count())
 NODE_SHRINK_NR_DEFERRED = 43   # the list_lru shrinker's shrinker->nr_deferred
-NR_NODE = 44
+NODE_PR_STATE = 44             # free page reporting: prdev->state (IDLE/REQUESTED/ACTIVE)
+NODE_PR_NEXT_WORK = 45         # ... when the delayed work runs (ns), -1 none
+NODE_PR_TIME = 46              # ... the worker's clock during a pass
+NODE_PR_LIST = 47              # ... the free list being walked (zone, order, mt); -2 no pass
+NODE_PR_BUDGET = 48            # ... reports left for that list
+NODE_PR_OFFSET = 49            # ... chunks in the scatterlist (State.pr_sgl)
+NODE_PR_HOLD_UNTIL = 50        # ... when the report in flight ends, 0 none
+NODE_PR_NOTIFY_OFF = 51        # ... putting chunks back: FPI_SKIP_REPORT_NOTIFY
+NODE_PR_SKIP_CYCLE = 52        # ... a zone's leftover report: go on to the next list
+NR_NODE = 56
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
 KSWAPD_NAPPING = 2
@@ -305,6 +315,8 @@ DIAG_NAMES = [
     "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
     "compact_captured",        # direct compaction handed the request a captured page
     "forgotten_handles",       # slots a streamed workload reused while the model held them
+    "page_reporting_reports",  # free page reports made (prdev->report() calls)
+    "page_reporting_pages",    # pages in them
 ]
 # DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
 globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})
@@ -458,6 +470,8 @@ def make_state(config, block_types=None) -> State:
         cev_count=np.zeros(2, np.int64),
         wb_ring=np.zeros((wb_capacity(n), NR_WB), np.int64),
         slab_cache=make_slab_caches(),
+        pr_sgl=np.full(C.PAGE_REPORTING_CAPACITY, -1, np.int64),
+        pr_order=np.zeros(C.PAGE_REPORTING_CAPACITY, np.int64),
         # per_cpu_pages.lists[pindex] heads/tails, flat: see page_alloc.pcp_list_id()
         pcp_head=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
         pcp_tail=np.full(ncpu * nz * C.NR_PCP_LISTS, -1, np.int32),
@@ -500,6 +514,8 @@ def make_state(config, block_types=None) -> State:
             last = (e - 1) & ~(config.pageblock_nr_pages - 1)
             st.zone_compact[z, :5] = [s, s, last, s, last]
     st.node[NODE_OBJ_LRU_HEAD] = st.node[NODE_OBJ_LRU_TAIL] = -1
+    st.node[NODE_PR_NEXT_WORK] = -1
+    st.node[NODE_PR_LIST] = -2
     # kcompactd_run(): kcompactd_highest_zoneidx = nr_zones - 1
     st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = max(z for z in range(nz) if managed[z] > 0)
     if block_types is not None:

@@ -949,7 +949,9 @@ def daemons_due(st, prm, until):
     driver checks this before each op, so an op that finds both daemons
     asleep or ahead of it in time makes no call): kswapd running behind
     ``until``, or napping and woken or due; kcompactd woken and behind
-    ``until``, or its proactive timeout expired."""
+    ``until``, or its proactive timeout expired; the page reporter's work."""
+    if page_reporting.page_reporting_due(st, prm, until):
+        return True
     state = st.node[NODE_KSWAPD_STATE]
     if state == KSWAPD_RUNNING:
         if st.node[NODE_KSWAPD_TIME] < until:
@@ -1005,6 +1007,7 @@ def run_daemons(st, prm, own, until):
         else:
             break
     compaction.run_kcompactd(st, prm, own, until)
+    page_reporting.page_reporting_run(st, prm, until)
 
 
-from . import compaction, slub  # noqa: E402  (kernels resolve them at compile time)
+from . import compaction, page_reporting, slub  # noqa: E402  (kernels resolve them at compile time)

@@ -57,6 +57,9 @@ class Snapshot:
     buddyinfo: str | None = None
     #: ``before.platform`` (``defragsim snapshot``): kernel_release, nr_cpus, ...
     platform: dict = field(default_factory=dict)
+    #: ``before/after.platform_params``: module parameters (/sys/module/*/parameters)
+    params_before: dict = field(default_factory=dict)
+    params_after: dict = field(default_factory=dict)
     _pti: dict | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,6 +84,11 @@ class Snapshot:
                 setattr(s, attr, read_proc_kv(d / name))
         if (d / "before.platform").exists():
             s.platform = read_platform(d / "before.platform")
+        for tag in ("before", "after"):
+            if (d / f"{tag}.platform_params").exists():
+                setattr(s, f"params_{tag}", {k.rsplit("/parameters/", 1)[-1] if "/parameters/" in k
+                                             else k: v for k, v in
+                                             read_platform(d / f"{tag}.platform_params").items()})
         for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
             if (d / name).exists():
                 setattr(s, attr, read_text_file(d / name))
@@ -160,8 +168,29 @@ class Snapshot:
             return None
         return max(0.0, (int(ncpu) * dt - (up[1][1] - up[0][1])) / dt)
 
+    def page_reporting(self) -> tuple[int | None, int | None]:
+        """(page_reporting_order, KiB reported during the trace) when free
+        page reporting was at work: the module's ``page_reporting_order``
+        and a ``reported_kib`` that grew from before to after (None, None
+        otherwise; the KiB None when only the order is known)."""
+        order = self.params_before.get("page_reporting_order")
+        a, b = self.params_after.get("reported_kib"), self.params_before.get("reported_kib")
+        try:
+            order = int(order) if order is not None else None
+            kib = int(a) - int(b) if a is not None and b is not None else None
+        except ValueError:
+            raise ConfigError(f"init-from: {self.path}: page_reporting parameters are not "
+                              f"integers (page_reporting_order {order!r}, reported_kib "
+                              f"{b!r} -> {a!r})") from None
+        if order is None or (kib is not None and kib <= 0):
+            return None, None
+        return order, kib
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
+        order, _ = self.page_reporting()
+        if order is not None and 0 <= order <= C.MAX_PAGE_ORDER:
+            kw["page_reporting_order"] = order
         busy = self.busy_cpus()
         if busy is not None:
             # MODEL: the busy CPUs stand in for the runnable tasks the daemons
