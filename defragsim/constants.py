@@ -148,7 +148,10 @@ CONTENT_FS_LOCKED = 0x40
 #: (kmem_cache_alloc / kmem_cache_free); the ``order`` column holds its cache
 #: (an index of SLAB_CACHES), the page order comes from the cache
 CONTENT_SLAB_OBJECT = 0x20
-CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT
+#: bit in a workload's ``content`` column: an allocation of a replay's prefill
+#: (the machine's memory at the start of a trace), placed without watermarks
+CONTENT_PREFILL = 0x10
+CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT | CONTENT_PREFILL
 
 #: PAGE_REPORTING_CAPACITY (mm/page_reporting.h): chunks per report
 PAGE_REPORTING_CAPACITY = 32

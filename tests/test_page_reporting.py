@@ -124,3 +124,20 @@ def test_off_by_default_and_on_in_a_replay_whose_machine_reported():
     assert snap.page_reporting() == (9, 6_954_016 - 5_520_416)
     assert snap.config_overrides()["page_reporting_order"] == 9
     assert np.all(st.pr_sgl == -1)
+
+
+def test_a_replay_prefill_fills_a_zone_past_its_watermarks():
+    """A replay's prefill (CONTENT_PREFILL) is placed without watermarks:
+    allocating Normal's free pages fills Normal to the last page and leaves
+    DMA32 alone; the same allocations without the flag stop at Normal's
+    watermark and spill into DMA32 (the zonelist fallback)."""
+    from model_driver import ModelRun
+    out = {}
+    for flag in (0, C.CONTENT_PREFILL):
+        m = ModelRun(Config(mem="64M"), max_handles=20000)
+        free = [int(x) for x in m.st.zone_stat[:, C.NR_FREE_PAGES]]
+        m.alloc_many([(0, C.MIGRATE_MOVABLE, C.KIND_FILE | flag)] * free[NORMAL])
+        out[flag] = [int(x) for x in m.st.zone_stat[:, C.NR_FREE_PAGES]], free
+    (after, free), (after_pre, _) = out[0], out[C.CONTENT_PREFILL]
+    assert after_pre == [free[DMA32], 0]
+    assert after[NORMAL] > 0 and after[DMA32] < free[DMA32]

@@ -11,14 +11,14 @@ from __future__ import annotations
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
-    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_SLAB_OBJECT, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
+    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_PREFILL, CONTENT_SLAB_OBJECT, HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
     VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK, VM_WORKINGSET_ACTIVATE_ANON,
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
 )
-from .page_alloc import __alloc_pages, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page
+from .page_alloc import __alloc_pages, alloc_pages_prefill, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page
 from .state import (
     CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
@@ -132,8 +132,11 @@ def workingset_refault(st, own, h, kind):
 
 
 @njit(fastpath=True)
-def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active):
-    pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, order)
+def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill):
+    if prefill:
+        pfn = alloc_pages_prefill(st, prm, rec, cpu, gfp, order)
+    else:
+        pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, order)
     if pfn >= 0:
         place_allocation(st, prm, own, h, pfn, order, kind, active)
         return True
@@ -250,6 +253,7 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             # MODEL: the lock is held for the allocation only (lockdep's view)
             fs_locked = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
             pin = op_content[i] & CONTENT_PINNED
+            prefill = (op_content[i] & CONTENT_PREFILL) != 0
             thp = order == HPAGE_PMD_ORDER and kind == KIND_ANON
             alloc = True
         elif k == OP_TOUCH and (state == H_SWAPPED or state == H_EVICTED):
@@ -259,13 +263,14 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             kind = own.h_content[h]
             fs_locked = 0
             pin = 0
+            prefill = False
             thp = False
             alloc = True
             refaulting = True
         if alloc:
             st.node[NODE_FS_LOCKED] = fs_locked
             while True:
-                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active)
+                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill)
                 st.node[NODE_FS_LOCKED] = 0
                 if ok and pin:
                     st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)

@@ -1695,6 +1695,18 @@ def __alloc_pages(st, prm, rec, own, cpu, gfp_mask, order):
     return pfn
 
 
+@njit
+def alloc_pages_prefill(st, prm, rec, cpu, gfp_mask, order):
+    """A replay's prefill (model-only name): the machine's memory at the start
+    of a trace is placed where the zonelist would put it, without watermarks
+    (ALLOC_NO_WATERMARKS), without waking kswapd or entering the slowpath:
+    the machine filled its zones over hours, down to the free memory its
+    snapshot shows, not down to a watermark.  Returns the pfn or -1."""
+    alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, ALLOC_NO_WATERMARKS)
+    return get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
+                                  gfp_migratetype(gfp_mask), gfp_zone(gfp_mask))
+
+
 # ---------------------------------------------------------------------------
 # Boot (model-only name)
 # ---------------------------------------------------------------------------

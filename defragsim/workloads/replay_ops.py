@@ -215,7 +215,9 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
              zone_spans, pageblock_order: int) -> None:
     """The machine's memory contents at the start of the trace, as
     allocations at t=0: the free chunks' shapes, then slab, page tables, anon
-    and page cache in the snapshot's proportions."""
+    and page cache in the snapshot's proportions.  They are placed without
+    watermarks (CONTENT_PREFILL: page_alloc.alloc_pages_prefill), so each
+    zone fills down to the free memory the snapshot shows."""
     mi = snapshot.meminfo
     # MODEL: a model smaller or larger than the traced machine gets the same
     # proportions of page cache, anon and slab
@@ -237,7 +239,7 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         else:
             o = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
         for i in range(n):
-            ro.alloc(order, gfp, o, i % nr_cpus, content)
+            ro.alloc(order, gfp, o, i % nr_cpus, content | C.CONTENT_PREFILL)
     for h, order, gfp, content in placeholders:
         ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
@@ -263,8 +265,9 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
             if spacer_budget < (1 << order) or budget < (2 << order):
                 break
             spacer_budget -= 1 << order
-            placeholders.append((ro.alloc(order, gfp, owner, 0, content), order, gfp, content))
-            ro.alloc(order, gfp, owner, 0, content)        # the spacer: used memory
+            pre = content | C.CONTENT_PREFILL
+            placeholders.append((ro.alloc(order, gfp, owner, 0, pre), order, gfp, content))
+            ro.alloc(order, gfp, owner, 0, pre)        # the spacer: used memory
             budget -= 1 << order
             st.spacer_pages += 1 << order
     return placeholders, budget
