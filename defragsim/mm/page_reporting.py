@@ -27,8 +27,10 @@ from __future__ import annotations
 
 from . import costs
 from .._jit import kernel as njit
-from ..constants import MAX_NR_ZONES, MIGRATE_ISOLATE, MIGRATE_TYPES, NR_FREE_PAGES, \
-    NR_PAGE_ORDERS, PAGE_REPORTING_CAPACITY, PG_buddy, PG_reported, WMARK_LOW
+from ..constants import (
+    ALLOC_CMA, MAX_NR_ZONES, MIGRATE_ISOLATE, MIGRATE_TYPES, NR_FREE_PAGES, NR_PAGE_ORDERS,
+    PAGE_REPORTING_CAPACITY, PG_buddy, PG_reported, WMARK_LOW,
+)
 from .state import (
     DIAG_PAGE_REPORTING_PAGES, DIAG_PAGE_REPORTING_REPORTS, NODE_PR_BUDGET, NODE_PR_HOLD_UNTIL,
     NODE_PR_LIST, NODE_PR_NEXT_WORK, NODE_PR_NOTIFY_OFF, NODE_PR_OFFSET, NODE_PR_SKIP_CYCLE,
@@ -41,7 +43,6 @@ PAGE_REPORTING_REQUESTED = 1
 PAGE_REPORTING_ACTIVE = 2
 #: PAGE_REPORTING_DELAY: 2 * HZ
 PAGE_REPORTING_DELAY_NS = 2_000_000_000
-ALLOC_CMA_FLAG = 0x80
 
 
 @njit
@@ -105,7 +106,7 @@ def zone_may_report(st, prm, z):
     watermark plus a whole report of the reporting order."""
     watermark = st.watermark[z, WMARK_LOW] + \
         (PAGE_REPORTING_CAPACITY << prm.page_reporting_order)
-    return page_alloc.__zone_watermark_ok(st, z, 0, watermark, 0, ALLOC_CMA_FLAG,
+    return page_alloc.__zone_watermark_ok(st, z, 0, watermark, 0, ALLOC_CMA,
                                           st.zone_stat[z, NR_FREE_PAGES])
 
 
