@@ -196,3 +196,36 @@ def test_unknown_cache_in_jobs_objects_is_named(tmp_path):
     with pytest.raises(ScenarioError, match=r"jobs\.fork_objects: unknown slab cache "
                                             r"'task_structs'"):
         load_scenario(str(p))
+
+
+from hypothesis import given, settings, strategies as hst  # noqa: E402  (the property test's)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hst.lists(hst.tuples(hst.sampled_from([DENTRY, TASK, KMALLOC_256]), hst.booleans(),
+                            hst.integers(0, 10_000)), min_size=1, max_size=300))
+def test_any_sequence_of_allocs_and_frees_keeps_the_caches_consistent(steps):
+    """Random kmem_cache_alloc()/kmem_cache_free() sequences (a free picks a
+    live object by index): after each step the invariants hold (objects per
+    slab within capacity, the caches' counters, the partial lists), every
+    live object's page belongs to its cache, and freeing everything leaves at
+    most min_partial empty slabs per cache (the rest went back)."""
+    n = Node(handles=400)
+    live = {}
+    for cache, alloc, pick in steps:
+        if alloc or not live:
+            h, = n.alloc(cache)
+            live[h] = cache
+        else:
+            h = sorted(live)[pick % len(live)]
+            n.free([h])
+            del live[h]
+        n.check()
+    st = n.st
+    for h, cache in live.items():
+        assert slub.slab_cache_of(st, n.slab_of(h)) == cache
+    n.free(list(live))
+    n.check()
+    for cache in (DENTRY, TASK, KMALLOC_256):
+        assert st.slab_cache[cache, SLAB_ACTIVE_OBJS] == 0
+        assert st.slab_cache[cache, SLAB_NR_SLABS] <= st.slab_cache[cache, SLAB_MIN_PARTIAL]
