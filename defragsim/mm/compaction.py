@@ -783,12 +783,15 @@ def __isolate_free_page(st, prm, pfn, order):
             return False
     page_alloc.del_page_from_free_list(st, prm, pfn, z, order, mt)
     if order >= prm.pageblock_order - 1:
+        # Set the pageblock if the isolated page is at least half of a
+        # pageblock: move_freepages_block() retypes it and moves its other
+        # free chunks (half a block's worth may be left) to MOVABLE's lists
         end = pfn + (1 << order)
         p = pfn
         while p < end:
             bmt = st.block_mt[p >> prm.pageblock_order]
             if bmt < MIGRATE_PCPTYPES and bmt != MIGRATE_MOVABLE:
-                st.block_mt[p >> prm.pageblock_order] = MIGRATE_MOVABLE
+                page_alloc.move_freepages_block(st, prm, z, p, bmt, MIGRATE_MOVABLE)
             p += prm.pageblock_nr_pages
     return True
 

@@ -4,7 +4,8 @@
 invariant and the pfn/zone/order involved.  Checked:
 
 * pages conserved: every pfn is covered exactly once by a free buddy chunk, a
-  chunk on a per-cpu list, or an allocated chunk; the zone counters agree;
+  chunk on a per-cpu list, an allocated chunk, or a chunk free page reporting
+  holds while it reports it; the zone counters agree;
 * free chunks are order-aligned, inside their zone, PageBuddy with the right
   order, on the list of their pageblock's current type (freelist hygiene);
 * no two free buddies of the same order are left unmerged where
@@ -29,7 +30,7 @@ from ..constants import (
 )
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
 from .state import (
-    SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
+    NODE_PR_OFFSET, SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
     SLAB_PARTIAL_HEAD, SLAB_PARTIAL_TAIL,
 )
 
@@ -193,6 +194,13 @@ def _check(st, prm):
             p += 1 << o
         else:
             p += 1
+    # chunks free page reporting holds off the free lists while it reports them
+    for i in range(st.node[NODE_PR_OFFSET]):
+        p0 = st.pr_sgl[i]
+        for k in range(1 << st.pr_order[i]):
+            if cover[p0 + k]:
+                return INV_COVERED_TWICE, p0 + k, st.pr_order[i], 3
+            cover[p0 + k] = 1
     for p in range(n):
         if cover[p] == 0:
             return INV_NOT_COVERED, p, st.pg_flags[p], st.pg_order[p]
