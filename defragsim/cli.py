@@ -115,7 +115,9 @@ def _config_from_args(args, scenario=None) -> Config:
                   seed=0 if seed is None else seed, swap=args.swap,
                   oomd=True if getattr(args, "oomd", False) else None,
                   thp_defrag=args.thp_defrag, kernel=args.kernel or DEFAULT_KERNEL,
-                  compaction_proactiveness=args.compaction_proactiveness)
+                  compaction_proactiveness=args.compaction_proactiveness,
+                  runnable_tasks=args.runnable_tasks,
+                  page_reporting_order=args.page_reporting_order)
 
 
 def write_outputs(result, out: Path) -> list[str]:
@@ -203,8 +205,9 @@ def cmd_replay(args) -> int:
         over["mem"] = args.mem
     if args.swap is not None:
         over["swap"] = args.swap
-    if args.thp_defrag is not None:
-        over["thp_defrag"] = args.thp_defrag
+    for key in ("thp_defrag", "runnable_tasks", "page_reporting_order"):
+        if getattr(args, key) is not None:
+            over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
                 duration=args.duration, config_overrides=over,
@@ -457,6 +460,12 @@ def _add_kernel(p, *, swap: str, thp_defrag: str | None) -> None:
     p.add_argument("--thp-defrag", default=thp_defrag, metavar="|".join(THP_DEFRAG_SETTINGS),
                    help="/sys/kernel/mm/transparent_hugepage/defrag (default "
                    + (thp_defrag or "the snapshot's, else madvise") + ")")
+    p.add_argument("--runnable-tasks", type=float, default=None, metavar="N",
+                   help="CPU-bound tasks sharing the CPUs with kswapd and kcompactd (default: "
+                   "the scenario's, or a replay snapshot's busy CPUs, else 0)")
+    p.add_argument("--page-reporting-order", type=int, default=None, metavar="ORDER",
+                   help="free page reporting from this order (default: off, or as a replay "
+                   "snapshot shows it)")
 
 
 def _add_baseline(p) -> None:

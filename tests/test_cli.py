@@ -122,3 +122,24 @@ def test_figures_help_says_what_it_writes(capsys):
         main(["figures", "--help"])
     out = capsys.readouterr().out
     assert "caption line" in out and "--readme" in out
+
+
+def test_cpu_sharing_and_page_reporting_from_the_command_line(capsys, monkeypatch):
+    """--runnable-tasks and --page-reporting-order reach the Config of `run`
+    (and of `replay`'s overrides); compare/sweep specs take them as keys."""
+    from defragsim.analysis.compare import parse_run_spec
+    seen = {}
+    real = cli._config_from_args
+
+    def spy(args, scenario=None):
+        seen["cfg"] = real(args, scenario)
+        return seen["cfg"]
+
+    monkeypatch.setattr(cli, "_config_from_args", spy)
+    assert main(["run", "steady", "--mem", "64M", "--duration", "0.5", "--runnable-tasks", "3",
+                 "--page-reporting-order", "9"]) == 0
+    assert seen["cfg"].runnable_tasks == 3 and seen["cfg"].page_reporting_order == 9
+    spec = parse_run_spec("defrag_mode=1,runnable_tasks=2.5,page_reporting_order=9")
+    assert spec.config == {"defrag_mode": 1, "runnable_tasks": 2.5, "page_reporting_order": 9}
+    assert main(["run", "steady", "--page-reporting-order", "11"]) == 2
+    assert "config.page_reporting_order" in capsys.readouterr().err

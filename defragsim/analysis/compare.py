@@ -39,7 +39,8 @@ _BOOL = {"1": True, "true": True, "yes": True, "on": True,
 _CONFIG_KEYS = {f.name for f in fields(Config)}
 _INT_KEYS = {"defrag_mode", "watermark_scale_factor", "watermark_boost_factor",
              "lowmem_reserve_ratio_dma32", "nr_cpus", "pageblock_order", "swappiness",
-             "compaction_proactiveness", "min_free_kbytes"}
+             "compaction_proactiveness", "min_free_kbytes", "page_reporting_order"}
+_FLOAT_KEYS = {"runnable_tasks"}
 _BOOL_KEYS = {"thp_enabled", "pcp", "oomd"}
 _WORKLOAD_KEYS = {"growth_scale"}
 
@@ -103,6 +104,11 @@ def parse_run_spec(spec: str, *, label: str | None = None, where: str = "compare
                 cfg[k] = int(v)
             except ValueError:
                 raise ConfigError(f"{where}: {spec!r}: {k}: not an integer: {v!r}") from None
+        elif k in _FLOAT_KEYS:
+            try:
+                cfg[k] = float(v)
+            except ValueError:
+                raise ConfigError(f"{where}: {spec!r}: {k}: not a number: {v!r}") from None
         elif k in _BOOL_KEYS:
             if v.lower() not in _BOOL:
                 raise ConfigError(f"{where}: {spec!r}: {k}: expected true/false, got {v!r}")
