@@ -198,6 +198,8 @@ NR_SLAB_CACHES = len(SLAB_CACHES)
 SLAB_CACHE_BITS = 6
 assert NR_SLAB_CACHES <= 1 << SLAB_CACHE_BITS
 SLAB_CACHE_IDS = {c[0]: i for i, c in enumerate(SLAB_CACHES)}
+#: what each cache's pages hold: reclaimable slab for the shrinkable caches
+SLAB_CACHE_KIND = [KIND_SLAB_RECLAIMABLE if c[4] else KIND_SLAB_UNRECLAIMABLE for c in SLAB_CACHES]
 
 # --- Handle states (model: where an allocation's data lives) ----------------------
 H_NONE = 0        # not allocated yet

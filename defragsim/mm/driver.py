@@ -230,17 +230,16 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         if k == OP_ALLOC and op_content[i] & CONTENT_SLAB_OBJECT:
             # kmem_cache_alloc(): one object of cache op_order[i]
             own.h_gfp[h] = op_gfp[i]
-            own.h_shadow[h] = -1 - op_order[i]     # the cache, for a re-lookup
             st.node[NODE_FS_LOCKED] = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
             if not slub.kmem_cache_alloc(st, prm, rec, own, h, cpu, op_order[i], op_gfp[i]):
                 own.h_state[h] = H_FAILED
             st.node[NODE_FS_LOCKED] = 0
             i += 1
             continue
-        if k == OP_TOUCH and state == H_EVICTED and own.h_shadow[h] < 0:
+        if k == OP_TOUCH and state == H_EVICTED and slub.evicted_object_cache(own, h) >= 0:
             # a reclaimed dentry/inode looked up again: allocated anew (d_alloc())
-            if not slub.kmem_cache_alloc(st, prm, rec, own, h, cpu, -1 - own.h_shadow[h],
-                                         own.h_gfp[h]):
+            if not slub.kmem_cache_alloc(st, prm, rec, own, h, cpu,
+                                         slub.evicted_object_cache(own, h), own.h_gfp[h]):
                 own.h_state[h] = H_FAILED
             i += 1
             continue

@@ -172,7 +172,9 @@ def kmem_cache_alloc(st, prm, rec, own, h, cpu, cache, gfp):
     the first partial slab (``get_partial_node()``), else a new slab
     (``new_slab()``).  A slab whose last free object is taken leaves the
     partial list (full slabs are on no list).  Returns False when no slab
-    page could be allocated."""
+    page could be allocated.  The handle remembers its cache
+    (:func:`evicted_object_cache`)."""
+    own.h_shadow[h] = -1 - cache       # an object has no workingset shadow
     pfn = st.slab_cache[cache, SLAB_PARTIAL_HEAD]
     if pfn < 0:
         pfn = allocate_slab(st, prm, rec, own, cpu, cache, gfp)
@@ -197,6 +199,14 @@ def kmem_cache_alloc(st, prm, rec, own, h, cpu, cache, gfp):
     if st.slab_cache[cache, SLAB_SHRINKABLE]:
         list_lru_add(st, own, h)
     return True
+
+
+@njit(inline='always')
+def evicted_object_cache(own, h):
+    """The cache of the slab object handle ``h`` last held (kept after a
+    shrinker evicted it, for a later lookup), or -1 for any other handle:
+    page evictions leave a non-negative workingset shadow there."""
+    return -1 - own.h_shadow[h] if own.h_shadow[h] < 0 else -1
 
 
 @njit

@@ -64,7 +64,8 @@ from .state import (
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_IO_BUSY_UNTIL, NODE_SWAP_TOTAL, NODE_SWAP_USED,
-    NODE_OBJ_LRU_COUNT, NODE_SHRINK_NR_DEFERRED, NODE_WB_COUNT, NODE_WB_HEAD, SC_CACHE_TRIM, WB_END, WB_HANDLE, WB_PFN,
+    NODE_OBJ_LRU_COUNT, NODE_SHRINK_NR_DEFERRED, NODE_WB_COUNT, NODE_WB_HEAD, SC_CACHE_TRIM,
+    WB_END, WB_HANDLE, WB_PFN,
     SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
     SC_KSWAPD, SC_MAY_DEACTIVATE_ANON, SC_MAY_DEACTIVATE_FILE, SC_MAY_SWAP, SC_MAY_WRITEPAGE,
     SC_NR_RECLAIMED, SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_PRIORITY, SC_RECLAIM_IDX,
@@ -234,6 +235,26 @@ def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
     return scanned
 
 
+@njit(inline='always')
+def activate_locked(st, s, pfn, flags, cost):
+    """shrink_folio_list()'s activate_locked: the folio goes back to the LRU
+    as active (``flags`` plus PG_active; pgactivate), its scan cost charged."""
+    st.pg_flags[pfn] = flags | PG_active
+    lruvec_add_folio(st, pfn, False)
+    st.vm_events[VM_PGACTIVATE] += 1 << st.pg_order[pfn]
+    st.sc[s, SC_COST_NS] += cost
+
+
+@njit(inline='always')
+def disk_write(st, nr):
+    """Queue ``nr`` pages on the disk (swap-out and writeback share it, at
+    costs.SWAP_WRITE_PAGES_PER_S); returns when the write ends (ns)."""
+    end = max(st.node[NODE_SWAP_IO_BUSY_UNTIL], st.clock[0]) + \
+        nr * 1_000_000_000 // costs.SWAP_WRITE_PAGES_PER_S
+    st.node[NODE_SWAP_IO_BUSY_UNTIL] = end
+    return end
+
+
 @njit
 def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
     """shrink_inactive_list() + shrink_folio_list(): isolate folios from the
@@ -267,32 +288,24 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             # a long-term pinned folio: try_to_unmap() fails (the pinned
             # anon-exclusive page cannot be shared), so it stays mapped and
             # shrink_folio_list() takes activate_locked
-            st.pg_flags[pfn] = f | PG_active
-            lruvec_add_folio(st, pfn, False)
-            st.vm_events[VM_PGACTIVATE] += nr
-            st.sc[s, SC_COST_NS] += cost
+            activate_locked(st, s, pfn, f, cost)
             continue
         if f & PG_writeback:
             # shrink_folio_list(), "case 1"/"case 2": a folio under writeback
             # is marked for immediate reclaim and activated; it is rotated to
             # the inactive tail when its write ends.
             # MODEL: no PGDAT_WRITEBACK throttling of kswapd (reclaim_throttle)
-            st.pg_flags[pfn] = f | PG_reclaim | PG_active
-            lruvec_add_folio(st, pfn, False)
-            st.vm_events[VM_PGACTIVATE] += nr
-            st.sc[s, SC_COST_NS] += cost
+            activate_locked(st, s, pfn, f | PG_reclaim, cost)
             continue
         # folio_check_references()
         if f & PG_young:
             if (f & PG_referenced) or is_anon:
                 # referenced twice (or a mapped anon folio): activate
-                st.pg_flags[pfn] = (f & ~(PG_young | PG_referenced)) | PG_active
-                lruvec_add_folio(st, pfn, False)
-                st.vm_events[VM_PGACTIVATE] += nr
+                activate_locked(st, s, pfn, f & ~(PG_young | PG_referenced), cost)
             else:
                 st.pg_flags[pfn] = (f & ~PG_young) | PG_referenced
                 lruvec_add_folio(st, pfn, False)   # keep: rotate to the head
-            st.sc[s, SC_COST_NS] += cost
+                st.sc[s, SC_COST_NS] += cost
             continue
         if is_anon:
             # add_to_swap() needs a slot per page of the folio.
@@ -301,17 +314,13 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             swap_room = st.node[NODE_SWAP_TOTAL] - st.node[NODE_SWAP_USED] >= nr
             if not swap_room or (gfp & __GFP_IO) == 0 or not st.sc[s, SC_MAY_SWAP]:
                 # no swap space (or may not swap): activate, try again later
-                st.pg_flags[pfn] = f | PG_active
-                lruvec_add_folio(st, pfn, False)
-                st.vm_events[VM_PGACTIVATE] += nr
-                st.sc[s, SC_COST_NS] += cost
+                activate_locked(st, s, pfn, f, cost)
                 continue
             # add_to_swap() + pageout(): swap the folio out
             st.node[NODE_SWAP_USED] += nr
             st.vm_events[VM_PSWPOUT] += nr
             nr_io += nr
-            dev_free = max(st.node[NODE_SWAP_IO_BUSY_UNTIL], st.clock[0])
-            st.node[NODE_SWAP_IO_BUSY_UNTIL] = dev_free + nr * 1_000_000_000 // costs.SWAP_WRITE_PAGES_PER_S
+            disk_write(st, nr)
             cost += nr * (costs.UNMAP_PAGE_NS + costs.SWAP_OUT_CPU_NS)
             release_reclaimed_folio(st, prm, own, pfn, cpu, H_SWAPPED)
         else:
@@ -321,11 +330,9 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
                 # activate_locked), and wakeup_flusher_threads(WB_REASON_VMSCAN).
                 # MODEL: the woken flusher starts this folio's write at once
                 st.vm_events[VM_NR_VMSCAN_IMMEDIATE_RECLAIM] += nr
-                st.pg_flags[pfn] = f | PG_reclaim | PG_active
+                st.pg_flags[pfn] = f | PG_reclaim
                 folio_start_writeback(st, pfn)
-                lruvec_add_folio(st, pfn, False)
-                st.vm_events[VM_PGACTIVATE] += nr
-                st.sc[s, SC_COST_NS] += cost
+                activate_locked(st, s, pfn, st.pg_flags[pfn], cost)
                 continue
             if f & PG_referenced:
                 # referenced-only clean file folio: reclaim anyway (RECLAIM_CLEAN)
@@ -419,10 +426,7 @@ def folio_start_writeback(st, pfn):
     cap = st.wb_ring.shape[0]
     if n >= cap:
         return False
-    nr = 1 << st.pg_order[pfn]
-    dev_free = max(st.node[NODE_SWAP_IO_BUSY_UNTIL], st.clock[0])
-    end = dev_free + nr * 1_000_000_000 // costs.SWAP_WRITE_PAGES_PER_S
-    st.node[NODE_SWAP_IO_BUSY_UNTIL] = end
+    end = disk_write(st, 1 << st.pg_order[pfn])
     i = (st.node[NODE_WB_HEAD] + n) & (cap - 1)
     st.wb_ring[i, WB_PFN] = pfn
     st.wb_ring[i, WB_HANDLE] = st.pg_handle[pfn]

@@ -479,7 +479,7 @@ def _validate_nonmovable(where: str, i: int, c: dict) -> dict:
         if "orders" in c:
             raise ScenarioError(f"{cw}.orders: not with cache = {cache!r} (objects of a cache "
                                 f"have its slab order)")
-        content = slab_content(cache_id)
+        content = C.SLAB_CACHE_KIND[cache_id]
         if "content" in c and t.content() != content:
             raise ScenarioError(f"{cw}.content: {c['content']!r} but cache {cache!r} is "
                                 f"{C.KIND_NAMES[content]}")
@@ -512,11 +512,6 @@ def slab_cache_id(where: str, key: str, name) -> int:
         raise ScenarioError(f"{where}.{key}: unknown slab cache {name!r} (known: "
                             f"{', '.join(C.SLAB_CACHE_IDS)})")
     return C.SLAB_CACHE_IDS[name]
-
-
-def slab_content(cache_id: int) -> int:
-    """What a cache's pages hold: reclaimable slab for the shrinkable caches."""
-    return C.KIND_SLAB_RECLAIMABLE if C.SLAB_CACHES[cache_id][4] else C.KIND_SLAB_UNRECLAIMABLE
 
 
 def _slab_objects(where: str, key: str, table) -> tuple:

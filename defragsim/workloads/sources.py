@@ -47,9 +47,7 @@ def _object_caches(objects: tuple) -> np.ndarray:
 
 def _object_content(caches: np.ndarray) -> np.ndarray:
     """The content column of slab-object ops on ``caches``."""
-    shrinkable = np.array([c[4] for c in C.SLAB_CACHES], bool)
-    return np.where(shrinkable[caches], C.KIND_SLAB_RECLAIMABLE,
-                    C.KIND_SLAB_UNRECLAIMABLE).astype(np.uint8) | C.CONTENT_SLAB_OBJECT
+    return np.array(C.SLAB_CACHE_KIND, np.uint8)[caches] | C.CONTENT_SLAB_OBJECT
 
 
 def owner_kind_of(content: int) -> int:
