@@ -517,8 +517,8 @@ def fast_find_migrateblock(st, prm, c):
 #: MIGRATE_LOCKED_PPM: folio_trylock() fails (a fault or read in progress, the
 #: LRU batch draining it); MIGRATE_EXTRA_REF_PPM: folio_migrate_mapping() finds
 #: more references than its mappings (GUP for direct I/O, a page-table walk).
-MIGRATE_LOCKED_PPM = 10_000
-MIGRATE_EXTRA_REF_PPM = 10_000
+MIGRATE_LOCKED_PPM = 10_000        # MODEL: an estimate (see above)
+MIGRATE_EXTRA_REF_PPM = 10_000     # MODEL: an estimate (see above)
 #: reclaim_throttle(pgdat, VMSCAN_THROTTLE_ISOLATED): HZ/50.
 THROTTLE_ISOLATED_NS = 20_000_000
 #: Waiting for a page lock in sync migration (another task's fault or read).
@@ -1142,6 +1142,7 @@ def migrate_isolated(st, prm, own, c):
             st.cc_migratepages[c, i] = -1
             continue
         # migrate_folio_unmap(): folio_trylock(), then the writeback check
+        # MODEL: a busy folio is busy for all the retry passes (one decision)
         busy = False
         if migrate_folio_busy(st, src, MIGRATE_LOCKED_PPM):
             if mode == MIGRATE_ASYNC or direct:

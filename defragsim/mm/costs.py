@@ -42,7 +42,7 @@ COMPACT_SCAN_PFN_NS = 20
 #: One free page report (virtio-balloon: the virtqueue round trip) and each
 #: page in it (the hypervisor's madvise(MADV_DONTNEED) of guest memory).
 #: Estimates: 20 us + 50 ns a page, so 32 order-9 chunks (64 MiB) take 0.84 ms.
-PAGE_REPORT_NS = 20_000
+PAGE_REPORT_NS = 20_000     # MODEL: an estimate of the hypervisor's side
 PAGE_REPORT_PAGE_NS = 50
 #: Disk write bandwidth for swap-out and writeback, pages per second (estimate:
 #: a ~400 MB/s SSD).
@@ -59,6 +59,7 @@ def daemon_wall_ns(cpu_ns, nr_cpus, runnable_milli, other_daemon_running):
     (kernel/sched/fair.c: sched_slice() in proportion to the load weight;
     every nice-0 task has NICE_0_LOAD).  A model rule, not a kernel function:
     no wakeup preemption bonus, no per-CPU imbalance."""
+    # MODEL: fair shares only (no wakeup preemption, no per-CPU imbalance)
     demand = runnable_milli + 1000 * (1 + other_daemon_running)
     cap = 1000 * nr_cpus
     if demand <= cap:

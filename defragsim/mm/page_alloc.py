@@ -1702,6 +1702,7 @@ def alloc_pages_prefill(st, prm, rec, cpu, gfp_mask, order):
     (ALLOC_NO_WATERMARKS), without waking kswapd or entering the slowpath:
     the machine filled its zones over hours, down to the free memory its
     snapshot shows, not down to a watermark.  Returns the pfn or -1."""
+    # MODEL: a model-only entry; the kernel never allocates without its slowpath
     alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, ALLOC_NO_WATERMARKS)
     return get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                   gfp_migratetype(gfp_mask), gfp_zone(gfp_mask))

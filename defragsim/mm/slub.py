@@ -175,6 +175,7 @@ def kmem_cache_alloc(st, prm, rec, own, h, cpu, cache, gfp):
     page could be allocated.  The handle remembers its cache
     (:func:`evicted_object_cache`)."""
     own.h_shadow[h] = -1 - cache       # an object has no workingset shadow
+    # MODEL: no per-cpu slab or per-cpu partial list: the node's first partial slab
     pfn = st.slab_cache[cache, SLAB_PARTIAL_HEAD]
     if pfn < 0:
         pfn = allocate_slab(st, prm, rec, own, cpu, cache, gfp)
@@ -184,6 +185,7 @@ def kmem_cache_alloc(st, prm, rec, own, h, cpu, cache, gfp):
         # reclaim inside allocate_slab() may have freed objects of this
         # cache: the new slab goes on the list after whatever is there
         partial_add(st, cache, pfn, False)
+    # MODEL: which free object of the slab it gets is not modelled, only the count
     inuse = slab_inuse(st, pfn) + 1
     st.pg_handle[pfn] = slab_handle(cache, inuse)
     if inuse >= objs_per_slab(st, cache, st.pg_order[pfn]):
@@ -249,6 +251,7 @@ def shrink_list_lru(st, prm, own, nr_to_scan, cpu, cost_per_object):
     MODEL: no DCACHE_REFERENCED second chance (objects are never touched)."""
     scanned = 0
     pages = 0
+    # MODEL: no DCACHE_REFERENCED second chance: every object scanned is freed
     while scanned < nr_to_scan:
         h = st.node[NODE_OBJ_LRU_TAIL]
         if h < 0:
