@@ -27,7 +27,9 @@ cache compiles the kernels, minutes):
   .xz, decompression included); ``text_lines_per_s``: tracefs text (.gz),
   the same trace's first million page events written as trace_pipe lines;
 * ``replay_60s_trace_s``: a whole replay of the shipped 60 s pressure trace
-  (parse, prefill from its snapshot, the model);
+  (parsed while the model runs it, prefill from its snapshot, the model);
+  ``replay_60s_trace_maxrss_mb``: its peak RSS in a new process, and
+  ``replay_60s_trace_whole_maxrss_mb`` parsing the trace whole first;
 * ``kbuild_thp_2g_slab_objects_s`` / ``kbuild_thp_2g_slab_pages_s``: what slab
   objects cost: ``kbuild-thp`` at 2 GiB with its kernel memory as slab objects,
   and the same workload with slab allocated by the page
@@ -161,12 +163,41 @@ def bench_replay_lines():
 
 
 def bench_replay_60s():
-    """Wall seconds of a whole replay of the shipped 60 s pressure trace, and its ops."""
+    """Wall seconds of a whole replay of the shipped 60 s pressure trace
+    (parsed while the model runs it), and its ops."""
     from defragsim.analysis.replay import replay
     path = ROOT / "data/traces/b_pressure_dm0/page_events.csv.xz"
     t = time.perf_counter()
     rp = replay(path)
     return time.perf_counter() - t, rp.result.events_processed
+
+
+REPLAY_CHILD_CODE = r"""
+import json, sys, time
+from defragsim.analysis.replay import replay
+t = time.perf_counter()
+rp = replay(sys.argv[1], stream=sys.argv[2] == "stream")
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+print(json.dumps({"s": time.perf_counter() - t, "maxrss_mb": hwm[0] / 1024,
+                  "vmstat": rp.result.vmstat}))
+"""
+
+
+def bench_replay_rss():
+    """Peak RSS (MB) of a replay of the 60 s trace in a new process, streamed
+    and parsed whole (the results must be equal): {mode: (s, MB)}."""
+    path = ROOT / "data/traces/b_pressure_dm0/page_events.csv.xz"
+    out, vm = {}, {}
+    for mode in ("stream", "whole"):
+        p = subprocess.run([sys.executable, "-c", REPLAY_CHILD_CODE, str(path), mode],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"replay child ({mode}) failed:\n{p.stderr[-2000:]}")
+        d = json.loads(p.stdout.strip().splitlines()[-1])
+        out[mode], vm[mode] = (d["s"], d["maxrss_mb"]), d["vmstat"]
+    if vm["stream"] != vm["whole"]:
+        raise RuntimeError("the streamed replay and the whole-file replay differ")
+    return out
 
 
 CHILD_CODE = r"""
@@ -316,8 +347,13 @@ def main() -> int:
     out["text_lines_per_s"], n = bench_text_lines()
     say("text_lines_per_s", "{:,.0f}", f"(tracefs text, .gz, {n:,} lines made from {name})")
     out["replay_60s_trace_s"], ops = bench_replay_60s()
-    say("replay_60s_trace_s", "{:.2f} s", f"({name}: parse, prefill from its snapshot, {ops:,} ops "
-        "of the model)")
+    say("replay_60s_trace_s", "{:.2f} s", f"({name}: parsed while the model runs it, prefill "
+        f"from its snapshot, {ops:,} ops of the model)")
+    rr = bench_replay_rss()
+    out["replay_60s_trace_maxrss_mb"] = rr["stream"][1]
+    out["replay_60s_trace_whole_maxrss_mb"] = rr["whole"][1]
+    say("replay_60s_trace_maxrss_mb", "{:,.0f} MB", f"(peak RSS in a new process, {rr['stream'][0]:.2f} "
+        f"s; parsed whole first: {rr['whole'][1]:,.0f} MB, {rr['whole'][0]:.2f} s; equal results)")
 
     so = bench_slab_objects("2G")
     (t_obj, n_obj), (t_pg, n_pg) = so["objects"], so["pages"]

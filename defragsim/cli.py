@@ -210,7 +210,7 @@ def cmd_replay(args) -> int:
             over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
-                duration=args.duration, config_overrides=over,
+                duration=args.duration, config_overrides=over, stream=not args.whole,
                 progress=not args.json and sys.stderr.isatty(), before_run=_compile_notice)
     table = rp.observed_vs_model()
     if args.out:
@@ -571,6 +571,9 @@ def _parser_trace(sub) -> None:
                     "default: snap/ beside the trace")
     rp.add_argument("--init", default="auto", choices=["auto", "empty"],
                     help="empty: start from an empty machine")
+    rp.add_argument("--whole", action="store_true",
+                    help="parse the whole trace before replaying it (the default parses it "
+                    "while the model runs, in bounded memory; the results are the same)")
     _add_size(rp, mem="memory size (default: the snapshot's MemTotal)",
               duration="replay only the first S seconds")
     _add_kernel(rp, swap="the snapshot's SwapTotal", thp_defrag=None)

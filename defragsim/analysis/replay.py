@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .. import constants as C
 from ..config import Config, format_size, parse_size
 from ..kernels import DEFAULT_KERNEL, baseline_for_release
-from ..errors import ConfigError
+from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
-from ..workloads.replay_ops import ReplayStats, trace_workload
+from ..workloads.replay_ops import ReplayStats, TraceStream, trace_workload
 from ..workloads.snapshot import Snapshot, find_snapshot
-from ..workloads.trace import ParsedTrace, other_event_counts, read_trace
+from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
+                               detect_format, fast_chunks, other_event_counts, read_trace,
+                               trace_extent)
 
 #: the replay table's row of free page reporting (the module's reported_kib delta)
 PAGE_REPORTING_ROW = "page reporting, KiB reported"
@@ -219,8 +222,14 @@ def _start_free_chunks(r, buddyinfo: str | None) -> list[str]:
 
 def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
            init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
-           progress=False, before_run=None) -> Replay:
+           progress=False, before_run=None, stream: bool = True) -> Replay:
     """Parse ``trace_path`` and run it through the model.
+
+    ``stream`` (the default): the trace is parsed while the model runs it, a
+    chunk at a time (:class:`~defragsim.workloads.replay_ops.TraceStream`),
+    so memory does not grow with its length; the results are those of
+    reading it whole (``stream=False``), which a cut trace (``duration``)
+    and one with a line the fast parsers do not take are.
 
     ``init``: ``"auto"`` uses ``init_from`` or a ``snap/`` folder beside the
     trace when there is one, ``"empty"`` starts from an empty machine.
@@ -238,12 +247,30 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
         d = init_from or find_snapshot(trace_path)
         if d is not None:
             snap = Snapshot.load(d)        # before parsing: a bad folder fails fast
+    kw = dict(config=config, snap=snap, config_overrides=config_overrides or {},
+              progress=progress, before_run=before_run)
+    max_pfn = snap.pfn_limit() if snap is not None else None
+    if stream and duration is None:
+        fmt = FAST_FORMATS.get(fmt or detect_format(trace_path))
+        extent = trace_extent(trace_path, fmt, comm) if fmt is not None else None
+        if extent is not None:
+            try:
+                return _replay_streamed(trace_path, fmt, comm, max_pfn, extent, **kw)
+            except IrregularLine:
+                pass     # a line the fast parsers do not take: the line readers name it
     until = int(duration * 1e9) if duration is not None else None
     tr = read_trace(trace_path, fmt=fmt, comm=comm, skip_bad_lines=skip_bad_lines,
-                    max_pfn=snap.pfn_limit() if snap is not None else None, until_ns=until)
+                    max_pfn=max_pfn, until_ns=until)
+    return _replay_whole(trace_path, tr, duration, **kw)
+
+
+def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config_overrides,
+                  progress, before_run) -> Replay:
+    """Replay a trace parsed whole (a cut trace, an irregular one, or on request)."""
     notes = []
     if config is None:
-        config, why = _replay_config(tr, snap, config_overrides or {}, notes)
+        config, why = _replay_config(lambda: int(tr.pfn.max()) + 1 if len(tr) else 0, snap,
+                                     config_overrides, notes)
     else:
         why = f"kernel {config.kernel} (given)"
     check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (len(tr) + config.nr_pages) * BYTES_PER_OP,
@@ -254,23 +281,62 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
     if before_run is not None:
         before_run()          # the caller's notice, once every input has been checked
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
+    until = int(duration * 1e9) if duration is not None else None
     other = other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
         if tr.format == "csv" else None
     return Replay(trace=tr, stats=st, result=res, snapshot=snap, other_events=other,
                   kernel_choice=why, adjustments=notes)
 
 
-def _replay_config(tr: ParsedTrace, snap: Snapshot | None, overrides: dict,
-                   notes: list) -> tuple:
+def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, snap,
+                     config_overrides, progress, before_run) -> Replay:
+    """Replay a trace while it is parsed (:class:`TraceStream`).  Without a
+    snapshot the model's size comes from the trace's pfns: one more pass."""
+    lim = TraceLimits(until_ns=None) if max_pfn is None else \
+        TraceLimits(int(max_pfn), f"the machine's memory (pfns below {int(max_pfn):#x})")
+    notes = []
+    if config is None:
+        config, why = _replay_config(lambda: _top_pfn(trace_path, fmt, comm, lim), snap,
+                                     config_overrides, notes)
+    else:
+        why = f"kernel {config.kernel} (given)"
+    chunk_events = CHUNK_BYTES // 30
+    check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (chunk_events + config.nr_pages) * BYTES_PER_OP,
+               f"replay: a model of {format_size(config.mem)}")
+    ts = TraceStream(trace_path, fmt, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
+                     snapshot=snap, extent=extent, comm=comm, lim=lim,
+                     zone_spans=config.zone_spans(), pageblock_order=config.pageblock_order)
+    if before_run is not None:
+        before_run()
+    res = run(ts, config, progress=progress, baseline_ops=ts.prefill_ops)
+    tr = ts.trace
+    if not tr.streamed["allocations"]:
+        raise TraceError(f"{trace_path}: no mm_page_alloc events"
+                         + (f" for comm {comm!r}" if comm else "") + f" in {tr.lines} lines")
+    other = other_event_counts(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
+    return Replay(trace=tr, stats=ts.stats, result=res, snapshot=snap, other_events=other,
+                  kernel_choice=why, adjustments=notes)
+
+
+def _top_pfn(path, fmt: str, comm, lim) -> int:
+    """One past the largest pfn of the trace's page events (a pass over it)."""
+    top = 0
+    res = ParsedTrace.empty(path, fmt)
+    for cols in fast_chunks(Path(path), fmt, comm, lim, res):
+        if len(cols["pfn"]):
+            top = max(top, int(cols["pfn"].max()) + 1)
+    return top
+
+
+def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
-    trace's pfn range) updated with ``overrides``, and which kernel baseline
+    trace's pfn range: ``top_pfn()``, one past its largest) updated with ``overrides``, and which kernel baseline
     and why; what was adapted to the model's size goes into ``notes``."""
     kw = {}
     if snap is not None:
         kw.update(snap.config_overrides())
-    else:
-        top = int(tr.pfn.max()) + 1 if len(tr) else 0
-        kw["mem"] = max(top * C.PAGE_SIZE, 256 << 20)
+    elif "mem" not in overrides:
+        kw["mem"] = max(top_pfn() * C.PAGE_SIZE, 256 << 20)
     kw.update(overrides)
     if "kernel" in kw:
         why = f"kernel {kw['kernel']} (given)"

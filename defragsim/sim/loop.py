@@ -54,10 +54,12 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
                           f"the config has {config.nr_pageblocks}")
     if baseline_ops is None:
         baseline_ops = int(wl.meta.get("baseline_ops", 0))
-    if baseline_ops and isinstance(wl, OpStream):
-        raise ConfigError("baseline_ops: only a whole Workload has initial-state ops "
-                          "(materialize() the stream first)")
-    if baseline_ops and (not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0):
+    if isinstance(wl, OpStream):
+        # a replayed trace's stream leads with its prefill (a chunk of its own)
+        if baseline_ops and baseline_ops != getattr(wl, "prefill_ops", None):
+            raise ConfigError("baseline_ops: only a whole Workload or a replayed trace's "
+                              "prefill has initial-state ops (materialize() the stream first)")
+    elif baseline_ops and (not (0 < baseline_ops <= len(wl)) or wl.t[baseline_ops - 1] != 0):
         raise ConfigError(f"baseline_ops: {baseline_ops} must count ops at t=0 of the workload")
     return baseline_ops
 

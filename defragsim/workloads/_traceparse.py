@@ -499,17 +499,22 @@ def _emit(ops, n, t, kind, order, gfp, h, cpu, content):
 
 
 @njit
-def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h, live_o,
-              o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, h_owner, stats):
-    """The op stream of the traced page events (see replay_ops.trace_workload).
+def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, live_h, live_o, h_owner,
+              free_h, cursor, o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, o_owner, stats):
+    """The op stream of a chunk of traced page events (see
+    replay_ops.TraceOps), carrying its state from chunk to chunk.
 
     ``owner``/``content`` are per event (used for allocations); ``live_h`` and
-    ``live_o`` map a pfn to the live handle and order it holds.  stats:
-    [allocations, failed_in_trace, frees_matched, frees_before_trace,
-    frees_order_mismatch, implicit_frees].  Returns (ops written, handles used)."""
+    ``live_o`` map a pfn to the live handle and order it holds; ``h_owner``
+    is each handle's owner.  A handle freed by the trace is pushed on
+    ``free_h`` and reused by a later allocation (last freed, first reused),
+    so the handles in use are bounded by the live allocations, not by the
+    trace's length.  ``cursor``: [next new handle, handles on ``free_h``].
+    stats: [allocations, failed_in_trace, frees_matched, frees_before_trace,
+    frees_order_mismatch, implicit_frees].  Returns the ops written
+    (``o_owner``: each op's owner)."""
     ops = (o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content)
     n = 0
-    h = h0
     for i in range(t_ns.shape[0]):
         t = t_ns[i] + 1                 # after the prefill at t=0
         if end_ns >= 0 and t > end_ns:
@@ -517,21 +522,34 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
         e = ev[i]
         c = cpu[i]
         if e == EV_ALLOC:
+            if cursor[1] > 0:
+                cursor[1] -= 1
+                h = free_h[cursor[1]]
+            else:
+                h = cursor[0]
+                cursor[0] += 1
             o = order[i]
             h_owner[h] = owner[i]
+            o_owner[n] = owner[i]
             n = _emit(ops, n, t, 0, o, gfp[i], h, c, content[i])          # OP_ALLOC
             stats[0] += 1
             p = pfn[i]
             if p < 0:
                 stats[1] += 1
+                o_owner[n] = owner[i]
                 n = _emit(ops, n, t, 1, o, gfp[i], h, c, content[i])      # OP_FREE
+                free_h[cursor[1]] = h
+                cursor[1] += 1
             else:
-                if live_h[p] >= 0:
+                old = live_h[p]
+                if old >= 0:
                     stats[5] += 1
-                    n = _emit(ops, n, t, 1, live_o[p], 0, live_h[p], c, 0)
+                    o_owner[n] = h_owner[old]
+                    n = _emit(ops, n, t, 1, live_o[p], 0, old, c, 0)
+                    free_h[cursor[1]] = old
+                    cursor[1] += 1
                 live_h[p] = h
                 live_o[p] = o
-            h += 1
         elif e == EV_FREE:
             p = pfn[i]
             if p < 0 or p >= live_h.shape[0] or live_h[p] < 0:
@@ -540,9 +558,13 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, h0, live_h
             if live_o[p] != order[i]:
                 stats[4] += 1
             stats[2] += 1
-            n = _emit(ops, n, t, 1, live_o[p], 0, live_h[p], c, 0)
+            h = live_h[p]
+            o_owner[n] = h_owner[h]
+            n = _emit(ops, n, t, 1, live_o[p], 0, h, c, 0)
             live_h[p] = -1
-    return n, h
+            free_h[cursor[1]] = h
+            cursor[1] += 1
+    return n
 
 
 @njit

@@ -25,7 +25,9 @@ from ..errors import TraceError
 from ._traceparse import trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
-from .trace import EV_ALLOC, ParsedTrace
+from .stream import Chunk, OpStream, _prefetched
+from .trace import (CHUNK_BYTES, EV_ALLOC, ParsedTrace, TraceLimits, add_page_totals, fast_chunks,
+                    new_page_totals)
 
 def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
@@ -146,14 +148,18 @@ def free_chunk_targets(snapshot: Snapshot, zone_spans, pageblock_order: int,
 
 
 class _ReplayOps:
-    """The ops of a replay before the traced ones (the prefill, one Python
-    append per op), the owner of every handle, and the owners: the kernel
-    (0), the page cache (1), then tasks."""
+    """The ops of a replay before the traced ones (the prefill), the owner of
+    every handle, and the owners: the kernel (0), the page cache (1), then
+    tasks.  Ops are appended one at a time (:meth:`op`, :meth:`alloc`) or
+    as runs of allocations (:meth:`alloc_many`); :meth:`columns` gives them
+    as Workload columns."""
 
     KERNEL, PAGE_CACHE = 0, 1
 
     def __init__(self, comm: dict):
-        self.cols = tuple([] for _ in range(7))    # t, kind, order, gfp, handle, cpu, content
+        self._blocks: list[tuple] = []                # op columns, in order
+        self._single = tuple([] for _ in range(7))    # t, kind, order, gfp, handle, cpu, content
+        self._n = 0
         self.h_owner: list[int] = []
         self.owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
         self.owner_names = ["kernel", "page cache"]
@@ -173,8 +179,9 @@ class _ReplayOps:
         return o
 
     def op(self, t, k, order, gfp, h, cpu, content) -> None:
-        for col, v in zip(self.cols, (t, k, order, gfp, h, cpu, content)):
+        for col, v in zip(self._single, (t, k, order, gfp, h, cpu, content)):
             col.append(v)
+        self._n += 1
 
     def alloc(self, order, gfp, owner, cpu, content) -> int:
         """An allocation at t=0 on a new handle of ``owner``; returns the handle."""
@@ -183,8 +190,44 @@ class _ReplayOps:
         self.op(0, C.OP_ALLOC, order, gfp, h, cpu, content)
         return h
 
+    def alloc_many(self, n: int, order, gfp, owner, nr_cpus: int, content) -> None:
+        """``n`` allocations at t=0 on new handles of ``owner``, the i-th on
+        cpu ``i % nr_cpus`` (the same ops as ``n`` :meth:`alloc` calls)."""
+        if n <= 0:
+            return
+        self._flush()
+        h0 = len(self.h_owner)
+        self.h_owner.extend([owner] * n)
+        cols = (np.zeros(n), np.full(n, C.OP_ALLOC), np.full(n, order), np.full(n, gfp),
+                np.arange(h0, h0 + n), np.arange(n) % nr_cpus, np.full(n, content))
+        self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(cols, OP_DTYPES)))
+        self._n += n
+
+    def _flush(self) -> None:
+        if self._single[0]:
+            self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(self._single, OP_DTYPES)))
+            self._single = tuple([] for _ in range(7))
+
+    def columns(self) -> tuple:
+        """The ops so far as Workload columns (t, kind, order, gfp, handle, cpu, content)."""
+        self._flush()
+        if len(self._blocks) != 1:
+            cols = tuple(np.concatenate([b[i] for b in self._blocks]) if self._blocks
+                         else np.zeros(0, d) for i, d in enumerate(OP_DTYPES))
+            self._blocks = [cols]
+        return self._blocks[0]
+
     def __len__(self) -> int:
-        return len(self.cols[0])
+        return self._n
+
+    def fork(self, comm: dict) -> "_ReplayOps":
+        """A copy for another pass over the trace: the same prefill ops (not
+        to be appended to), its own owners; tasks named from ``comm``."""
+        new = _ReplayOps(comm)
+        new._blocks, new._n, new.h_owner = [self.columns()], self._n, self.h_owner
+        new.owner_kind, new.owner_names = list(self.owner_kind), list(self.owner_names)
+        new._task_owner = dict(self._task_owner)
+        return new
 
 
 def _meminfo_pages(mi: dict, key: str) -> int:
@@ -238,8 +281,7 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
             o = pre_owner
         else:
             o = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
-        for i in range(n):
-            ro.alloc(order, gfp, o, i % nr_cpus, content | C.CONTENT_PREFILL)
+        ro.alloc_many(n, order, gfp, o, nr_cpus, content | C.CONTENT_PREFILL)
     for h, order, gfp, content in placeholders:
         ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
@@ -273,6 +315,93 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
     return placeholders, budget
 
 
+class TraceOps:
+    """Traced page events to ops, a chunk at a time, the same whatever the
+    chunks: the pfn -> live handle map, the handles (:func:`trace_ops` reuses
+    freed ones), the owners (the kernel, the page cache, a task per pid of an
+    anon allocation in the order the tasks first allocate) and the
+    :class:`ReplayStats` counters carry over from chunk to chunk.
+
+    MODEL: frees of pages allocated before the trace are counted, not
+    replayed (the model's own reclaim frees its prefilled page cache); a
+    request that failed in the kernel is replayed and given back at once if
+    the model serves it."""
+
+    def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1):
+        self.ro, self.st, self.nr_cpus, self.end_ns = ro, st, nr_cpus, end_ns
+        self.h_owner = np.asarray(ro.h_owner, np.int32)
+        # [next new handle, free handles]: the trace's handles follow the prefill's
+        self.cursor = np.array([len(ro.h_owner), 0], np.int64)
+        self.free_h = np.zeros(0, np.int32)
+        self.live_h = np.full(1, -1, np.int32)
+        self.live_o = np.zeros(1, np.int8)
+        self.stats = np.zeros(6, np.int64)
+        self._content: dict[int, int] = {}
+
+    @property
+    def nr_handles(self) -> int:
+        return int(self.cursor[0])
+
+    def ops(self, tr: dict) -> tuple:
+        """The ops of the page events ``tr`` (ParsedTrace columns, in time
+        order): the op columns (Workload dtypes) and each op's owner."""
+        n_ev = tr["t_ns"].shape[0]
+        ev = tr["ev"]
+        is_a = ev == EV_ALLOC
+        content, owner = self._contents_and_owners(tr, is_a)
+        cpu = (tr["pid"].astype(np.int64) % self.nr_cpus).astype(np.int32)
+        self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)
+        cols = new_op_columns(2 * n_ev)
+        op_owner = np.zeros(2 * n_ev, np.int32)
+        n = trace_ops(tr["t_ns"], ev, tr["pfn"], tr["order"], tr["gfp"], content, owner, cpu,
+                      self.end_ns, self.live_h, self.live_o, self.h_owner, self.free_h,
+                      self.cursor, *cols, op_owner, self.stats)
+        st = self.st
+        st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
+            st.frees_order_mismatch, st.implicit_frees = (int(x) for x in self.stats)
+        return tuple(c[:n] for c in cols), op_owner[:n]
+
+    def _contents_and_owners(self, tr: dict, is_a: np.ndarray) -> tuple:
+        """Each event's content (allocations: from the gfp mask, each mask
+        looked up once) and owner."""
+        content = np.zeros(len(is_a), np.uint8)
+        rows = np.flatnonzero(is_a)
+        masks, which = np.unique(tr["gfp"][rows], return_inverse=True)
+        content[rows] = np.array([self._content_of(g) for g in masks.tolist()], np.uint8)[which]
+        ro = self.ro
+        owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
+        rows = np.flatnonzero(is_a & (content == C.KIND_ANON))
+        pids, first, which = np.unique(tr["pid"][rows], return_index=True, return_inverse=True)
+        # tasks numbered in the order they first allocate (the same for any chunks)
+        table = np.zeros(len(pids), np.int32)
+        for k in np.argsort(first, kind="stable").tolist():
+            table[k] = ro.task_owner(int(pids[k]))
+        owner[rows] = table[which]
+        return content, owner
+
+    def _content_of(self, g: int) -> int:
+        c = self._content.get(g)
+        if c is None:
+            c = self._content[g] = content_of(g)
+        return c
+
+    def _reserve(self, n_alloc: int, top_pfn: int) -> None:
+        """Room for ``n_alloc`` more handles and pfns below ``top_pfn``."""
+        need = int(self.cursor[0]) + n_alloc
+        if need > self.h_owner.shape[0]:
+            cap = max(need, self.h_owner.shape[0] * 2)
+            self.h_owner = np.concatenate([self.h_owner, np.zeros(cap - self.h_owner.shape[0],
+                                                                  np.int32)])
+            self.free_h = np.concatenate([self.free_h, np.zeros(cap - self.free_h.shape[0],
+                                                                np.int32)])
+        if top_pfn > self.live_h.shape[0]:
+            cap = max(top_pfn, self.live_h.shape[0] * 2)
+            self.live_h = np.concatenate([self.live_h, np.full(cap - self.live_h.shape[0], -1,
+                                                               np.int32)])
+            self.live_o = np.concatenate([self.live_o, np.zeros(cap - self.live_o.shape[0],
+                                                                np.int8)])
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
@@ -287,58 +416,121 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     if snapshot is not None and zone_spans is not None:
         init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
     end_ns = int(duration * 1e9) if duration is not None else -1
-    traced, h_owner_tr = _trace_ops(ro, st, tr, nr_cpus, end_ns)
-    pre = (np.asarray(c, d) for c, d in zip(ro.cols, OP_DTYPES))
+    tops = TraceOps(ro, st, nr_cpus, end_ns)
+    traced, traced_owner = tops.ops(tr.__dict__)
+    pre = ro.columns()
     t_all, kind, order, gfp, handle, cpu, content = (np.concatenate([a, b]) for a, b in zip(pre, traced))
     if len(t_all) == 0:
         raise TraceError(f"{tr.path}: nothing to replay")
-    dur = int(t_all[-1]) + 1_000_000
-    if end_ns >= 0:
-        dur = max(dur, end_ns)
-    h_owner_all = np.concatenate([np.asarray(ro.h_owner, np.int32), h_owner_tr])
+    h_owner = tops.h_owner[:tops.nr_handles]
     wl = Workload(
         name=Path(tr.path).parent.name + "/" + Path(tr.path).name,
         t=t_all, kind=kind, order=order, gfp=gfp, handle=handle, cpu=cpu, content=content,
-        nr_handles=len(h_owner_all), duration_ns=dur,
-        description=f"replay of {tr.path}", handle_owner=h_owner_all,
+        nr_handles=tops.nr_handles, duration_ns=replay_duration_ns(len(tr) and int(tr.t_ns[-1]),
+                                                                   end_ns, tr.cut_ns is not None),
+        description=f"replay of {tr.path}", handle_owner=h_owner,
         owner_kind=np.asarray(ro.owner_kind, np.uint8), owner_names=ro.owner_names)
+    # a prefill op's owner is its handle's
+    wl.op_owner = np.concatenate([np.asarray(ro.h_owner, np.int32)[pre[4]], traced_owner])
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
     return wl, st
 
 
-def _trace_ops(ro: _ReplayOps, st: ReplayStats, tr: ParsedTrace, nr_cpus: int,
-               end_ns: int) -> tuple:
-    """The traced page events as ops (after the ``ro`` ops, up to ``end_ns``
-    or all with -1): (op columns, owner of each new handle).
+def replay_duration_ns(last_ns: int, end_ns: int, cut: bool) -> int:
+    """How long a replay runs (ns): 1 ms past the last traced page event
+    (``last_ns``, from the first; ops are 1 ns after their event), or to
+    ``end_ns`` (--duration, -1: none) when the trace goes on beyond it
+    (``cut``) or ends before it."""
+    if end_ns >= 0 and cut:
+        return end_ns
+    dur = last_ns + 1 + 1_000_000
+    return max(dur, end_ns) if end_ns >= 0 else dur
 
-    MODEL: frees of pages allocated before the trace are counted, not
-    replayed (the model's own reclaim frees its prefilled page cache); a
-    request that failed in the kernel is replayed and given back at once if
-    the model serves it."""
-    ev = tr.ev
-    is_a = ev == EV_ALLOC
-    content = np.zeros(len(tr), np.uint8)
-    # each distinct gfp mask, and each task's pid, looked up once (in sorted
-    # order: task owners are numbered in the order of their pids)
-    rows = np.flatnonzero(is_a)
-    masks, which = np.unique(tr.gfp[rows], return_inverse=True)
-    content[rows] = np.array([content_of(int(g)) for g in masks.tolist()], np.uint8)[which]
-    owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
-    rows = np.flatnonzero(is_a & (content == C.KIND_ANON))
-    pids, which = np.unique(tr.pid[rows], return_inverse=True)
-    owner[rows] = np.array([ro.task_owner(int(p_)) for p_ in pids.tolist()], np.int32)[which]
-    cpu = (tr.pid.astype(np.int64) % nr_cpus).astype(np.int32)
-    n_ev = len(tr)
-    cols = new_op_columns(2 * n_ev)
-    h_owner = np.empty(int(is_a.sum()), np.int32)
-    top = int(tr.pfn.max()) + 1 if n_ev else 1
-    live_h = np.full(max(top, 1), -1, np.int32)
-    live_o = np.zeros(max(top, 1), np.int8)
-    stats = np.zeros(6, np.int64)
-    n_ops, h_end = trace_ops(tr.t_ns, ev, tr.pfn, tr.order, tr.gfp, content, owner, cpu, end_ns,
-                             0, live_h, live_o, *cols, h_owner, stats)
-    cols[4][:n_ops] += len(ro.h_owner)              # after the prefill's handles
-    st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
-        st.frees_order_mismatch, st.implicit_frees = (int(x) for x in stats)
-    return tuple(c[:n_ops] for c in cols), h_owner[:h_end]
+
+class TraceStream(OpStream):
+    """A trace replayed while it is parsed: the snapshot's prefill (one
+    chunk of ops at t=0), then the ops of each chunk of about ``chunk_bytes``
+    of trace text as :func:`~.trace.fast_chunks` parses it
+    (:class:`TraceOps`), so memory is bounded by the chunk, not the trace.
+    The ops, and so the results, are those of :func:`trace_workload` on the
+    whole parsed trace, for every chunk size.
+
+    Each :meth:`chunks` call reads the trace again; after a pass,
+    :attr:`trace` (a :class:`ParsedTrace` with the totals of its page events,
+    no columns) and :attr:`stats` describe it.  ``extent``: the first and last
+    page events' recorded times (:func:`~.trace.trace_extent`), which fix the
+    replay's length before it starts.  A line the fast parsers do not take
+    raises ``trace.IrregularLine`` from the pass: the caller reads the trace
+    whole instead (the line readers name the line)."""
+
+    def __init__(self, path, fmt: str, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
+                 extent: tuple, comm: str | None = None, lim: TraceLimits | None = None,
+                 zone_spans=None, pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT,
+                 chunk_bytes: int = CHUNK_BYTES):
+        path = Path(path)
+        self.path, self.fmt, self.comm, self.lim = path, fmt, comm, lim or TraceLimits()
+        self.chunk_bytes = chunk_bytes
+        self.name = path.parent.name + "/" + path.name
+        self.description = f"replay of {path}"
+        self.duration_ns = replay_duration_ns(extent[1] - extent[0], -1, False)
+        self.duration_s = self.duration_ns / 1e9
+        self.nr_cpus, self.nr_pages, self.swap, self._whole = nr_cpus, nr_pages, None, None
+        self.stats = ReplayStats()
+        self._ro = _ReplayOps({})
+        if snapshot is not None:
+            _prefill(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
+                     pageblock_order)
+        self.prefill_ops = self.stats.prefill_ops = len(self._ro)
+        self._prefill = self._ro.columns()
+        self.meta = {}
+        if snapshot is not None and zone_spans is not None:
+            self.meta["initial_block_mt"] = initial_block_types(snapshot, zone_spans, nr_pages,
+                                                                pageblock_order)
+        self.trace = self._new_trace()
+        size = path.stat().st_size * (8 if path.suffix in (".gz", ".xz") else 1)
+        self.estimated_ops = self.prefill_ops + 2 * size // 40     # ~40 bytes a line
+
+    def _new_trace(self) -> ParsedTrace:
+        tr = ParsedTrace.empty(self.path, self.fmt)
+        tr.streamed = new_page_totals()
+        return tr
+
+    def chunks(self, epochs_per_chunk: int = 1, *, prefetch: bool = False):
+        """The prefill's ops, then the trace's, a parse chunk at a time
+        (``epochs_per_chunk`` is the streams' argument: a trace has no epochs)."""
+        it = self._generate()
+        return _prefetched(it) if prefetch else it
+
+    def _generate(self):
+        st = ReplayStats(prefill_pages=self.stats.prefill_pages, prefill_ops=self.prefill_ops,
+                         hole_pages=self.stats.hole_pages, spacer_pages=self.stats.spacer_pages)
+        tr = self._new_trace()
+        ro = self._ro.fork(tr.comm)
+        tops = TraceOps(ro, st, self.nr_cpus)
+        self.trace, self.stats, self._pass_ro = tr, st, ro
+        owners = np.asarray(ro.h_owner, np.int32)
+        yield Chunk(*self._prefill, owners[self._prefill[4]], tops.nr_handles,
+                    np.asarray(ro.owner_kind, np.uint8))
+        for cols in fast_chunks(self.path, self.fmt, self.comm, self.lim, tr, self.chunk_bytes):
+            add_page_totals(tr.streamed, cols)
+            ops, op_owner = tops.ops(cols)
+            yield Chunk(*ops, op_owner, max(tops.nr_handles, 1),
+                        np.asarray(ro.owner_kind, np.uint8))
+
+    def materialize(self) -> Workload:
+        """The whole replay as one Workload (kept: later calls return it)."""
+        if self._whole is None:
+            ch = list(self.chunks())
+            cols = [np.concatenate([c[i] for c in ch]) for i in range(8)]
+            last = ch[-1]
+            wl = Workload(name=self.name, t=cols[0], kind=cols[1], order=cols[2], gfp=cols[3],
+                          handle=cols[4], cpu=cols[5], content=cols[6],
+                          nr_handles=last.nr_handles, duration_ns=self.duration_ns,
+                          description=self.description, meta=self.meta,
+                          handle_owner=np.zeros(last.nr_handles, np.int32),
+                          owner_kind=last.owner_kind,
+                          owner_names=list(self._pass_ro.owner_names))
+            wl.op_owner = cols[7]
+            self._whole = wl
+        return self._whole

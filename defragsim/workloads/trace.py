@@ -32,7 +32,7 @@ import lzma
 import queue
 import threading
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +43,15 @@ from .. import gfp as G
 from ..errors import TraceError
 from .estimate import MAX_TRACE_PFN
 from . import _traceparse as P
+from . import xzblocks
 from ._traceparse import EV_ALLOC, EV_EXTFRAG, EV_FREE
 
 CSV_HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c"
+#: the fast parser of each format (trace-cmd report is tracefs text)
+FAST_FORMATS = {"csv": "csv", "tracefs": "tracefs", "trace-cmd": "tracefs", "perf": "perf"}
+#: bytes of decompressed trace parsed at a time by the fast parsers (about
+#: 200k lines: the first chunk is parsed soon after the file is opened)
+CHUNK_BYTES = 1 << 23
 
 #: tracefs / trace-cmd: "comm-pid [cpu] <flags> ts: event: fields" (flags and
 #: a "(tgid)" column optional)
@@ -84,6 +90,9 @@ class ParsedTrace:
     t0_ns: int = 0
     #: ``until_ns`` of :func:`read_trace` when the trace went on beyond it
     cut_ns: int | None = None
+    #: a streamed trace (``replay_ops.TraceStream``) keeps no columns: the
+    #: totals of its page events (:func:`add_page_totals`)
+    streamed: dict | None = None
 
     @classmethod
     def empty(cls, path, fmt: str) -> "ParsedTrace":
@@ -95,31 +104,58 @@ class ParsedTrace:
             setattr(self, k, v)
 
     def __len__(self) -> int:
-        return int(self.t_ns.shape[0])
+        return self.streamed["events"] if self.streamed else int(self.t_ns.shape[0])
 
     @property
     def duration_s(self) -> float:
+        if self.streamed:
+            return self.streamed["last_ns"] / 1e9
         return float(self.t_ns[-1]) / 1e9 if len(self) else 0.0
 
     def summary(self) -> dict:
-        a = self.ev == EV_ALLOC
-        x = self.ev == EV_EXTFRAG
-        pairs = Counter(zip(self.mt[x].tolist(), self.fallback_mt[x].tolist()))
+        tot = self.streamed or add_page_totals(new_page_totals(), self.__dict__)
         return {
-            "allocations": int(a.sum()),
-            "failed_allocations": int((a & (self.pfn < 0)).sum()),
-            "frees": int((self.ev == EV_FREE).sum()),
+            "allocations": tot["allocations"],
+            "failed_allocations": tot["failed_allocations"],
+            "frees": tot["frees"],
             "free_batched_markers": int(self.counts.get("mm_page_free_batched", 0)),
-            "extfrag_events": int(x.sum()),
-            "extfrag_fragmenting": int((x & (self.fallback_order < 9)).sum()),
-            "extfrag_change_ownership": int((x & (self.change_ownership > 0)).sum()),
-            "extfrag_pairs": {f"{a}->{b}": n for (a, b), n in sorted(pairs.items())},
+            "extfrag_events": tot["extfrag_events"],
+            "extfrag_fragmenting": tot["extfrag_fragmenting"],
+            "extfrag_change_ownership": tot["extfrag_change_ownership"],
+            "extfrag_pairs": {f"{a}->{b}": n for (a, b), n in sorted(tot["pairs"].items())},
             "other_events": {k: v for k, v in sorted(self.counts.items())
                              if not k.startswith("mm_page_")},
             "unknown_gfp_flags": dict(self.unknown_gfp),
             "bad_lines": self.bad_lines,
             "duration_s": self.duration_s,
         }
+
+
+def new_page_totals() -> dict:
+    """Zero totals of page events (:func:`add_page_totals`)."""
+    return {"events": 0, "allocations": 0, "failed_allocations": 0, "frees": 0,
+            "extfrag_events": 0, "extfrag_fragmenting": 0, "extfrag_change_ownership": 0,
+            "pairs": Counter(), "last_ns": 0}
+
+
+def add_page_totals(tot: dict, cols: dict) -> dict:
+    """``tot`` plus the page events of ``cols`` (:class:`ParsedTrace` column
+    names): what :meth:`ParsedTrace.summary` reports, gathered chunk by chunk
+    for a streamed trace."""
+    ev, n = cols["ev"], int(cols["t_ns"].shape[0])
+    a = ev == EV_ALLOC
+    x = ev == EV_EXTFRAG
+    tot["events"] += n
+    tot["allocations"] += int(a.sum())
+    tot["failed_allocations"] += int((a & (cols["pfn"] < 0)).sum())
+    tot["frees"] += int((ev == EV_FREE).sum())
+    tot["extfrag_events"] += int(x.sum())
+    tot["extfrag_fragmenting"] += int((x & (cols["fallback_order"] < 9)).sum())
+    tot["extfrag_change_ownership"] += int((x & (cols["change_ownership"] > 0)).sum())
+    tot["pairs"].update(zip(cols["mt"][x].tolist(), cols["fallback_mt"][x].tolist()))
+    if n:
+        tot["last_ns"] = int(cols["t_ns"][-1])
+    return tot
 
 
 class _decompress_errors:
@@ -234,7 +270,7 @@ def detect_format(path) -> str:
 
 
 @dataclass
-class _Limits:
+class TraceLimits:
     """What a page event may hold beyond the formats' syntax: pfns below
     ``max_pfn`` (``pfn_what`` says whose limit), and times before ``until_ns``
     (from the first page event; None: all)."""
@@ -258,8 +294,8 @@ def read_trace(path, *, fmt: str | None = None, comm: str | None = None,
     ``cut_ns`` of the result says whether the trace went on.
     """
     path = Path(path)
-    lim = _Limits(until_ns=until_ns) if max_pfn is None else \
-        _Limits(int(max_pfn), f"the machine's memory (pfns below {int(max_pfn):#x})", until_ns)
+    lim = TraceLimits(until_ns=until_ns) if max_pfn is None else \
+        TraceLimits(int(max_pfn), f"the machine's memory (pfns below {int(max_pfn):#x})", until_ns)
     fmt = fmt or detect_format(path)
     # a cut trace is read by the line readers, which stop at the cut
     fast = until_ns is None
@@ -309,7 +345,7 @@ class _Clock:
     are rebased to it), their order, and the cut (``lim.until_ns`` after it);
     ``lim`` also holds the pfn limit the rows are checked against."""
 
-    def __init__(self, lim: _Limits):
+    def __init__(self, lim: TraceLimits):
         self.lim = lim
         self.t0: int | None = None
         self.prev: int | None = None
@@ -343,7 +379,7 @@ class _Clock:
 _INT32 = 2 ** 31
 
 
-def _row_problem(row, lim: _Limits) -> str | None:
+def _row_problem(row, lim: TraceLimits) -> str | None:
     """What is wrong with a page event row (t, ev, pfn, order, mt, gfp, pid,
     fallback order, fallback mt, change_ownership), or None.  The fast
     parsers' columns are checked the same way by :func:`_columns_ok`."""
@@ -372,7 +408,7 @@ def _row_problem(row, lim: _Limits) -> str | None:
     return None
 
 
-def _columns_ok(a: dict, keep: np.ndarray, lim: _Limits) -> bool:
+def _columns_ok(a: dict, keep: np.ndarray, lim: TraceLimits) -> bool:
     """:func:`_row_problem` and the time order over the fast parsers' columns
     (before their int8 casts), in one compiled pass
     (:func:`_traceparse.columns_ok`); False sends the file to the line
@@ -394,10 +430,10 @@ def _csv_row(p: list, ev: str) -> tuple:
     return (t, EV_EXTFRAG, pfn, order, int(p[6]), 0, pid, int(p[8]), int(p[9]), int(p[10]))
 
 
-def _read_csv(path: Path, comm, skip, lim: _Limits | None = None) -> ParsedTrace:
+def _read_csv(path: Path, comm, skip, lim: TraceLimits | None = None) -> ParsedTrace:
     """The line-by-line reader of the CSV schema: slow, but it names a bad
     line, or skips and counts it; it stops at ``lim.until_ns``."""
-    lim = lim or _Limits()
+    lim = lim or TraceLimits()
     rows = []
     res = ParsedTrace.empty(path, "csv")
     comms = _read_comm_csv(path)
@@ -464,20 +500,53 @@ def _open_binary(path: Path):
 
 def _chunks(f, size=1 << 25):
     """Whole-line chunks of a binary stream."""
+    return _line_chunks(iter(lambda: f.read(size), b""), size)
+
+
+def _line_chunks(pieces, size: int):
+    """The bytes of ``pieces`` (any sizes) as chunks of whole lines of about
+    ``size`` bytes (a last line without a newline gets one)."""
     rest = b""
-    while True:
-        data = f.read(size)
-        if not data:
-            if rest:
-                yield rest if rest.endswith(b"\n") else rest + b"\n"
-            return
-        data = rest + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        rest = data[cut + 1:]
-        yield data[:cut + 1]
+    for data in pieces:
+        data = rest + data if rest else data
+        start = 0
+        while len(data) - start > size:
+            cut = data.rfind(b"\n", start, start + size)
+            if cut < 0:
+                cut = data.find(b"\n", start + size)
+                if cut < 0:
+                    break
+            yield data[start:cut + 1]
+            start = cut + 1
+        rest = data[start:]
+    if rest:
+        yield rest if rest.endswith(b"\n") else rest + b"\n"
+
+
+class _byte_chunks:
+    """``with _byte_chunks(path, size) as chunks``: the decompressed bytes of
+    ``path`` as whole-line chunks of about ``size`` bytes, read and
+    decompressed ahead in a thread (:class:`_Prefetch`)."""
+
+    def __init__(self, path: Path, size: int = CHUNK_BYTES):
+        self.path, self.size = path, size
+        self._file = self._prefetch = None
+
+    def __enter__(self):
+        blocks = xzblocks.xz_blocks(self.path) if self.path.suffix == ".xz" else None
+        if blocks is not None and max(b[3] for b in blocks) <= XZ_PARALLEL_MAX_BLOCK:
+            # an xz file of several blocks: two decompressed at once
+            pieces = xzblocks.iter_xz_parallel(self.path, 2, blocks)
+            self._prefetch = _Prefetch(_line_chunks(pieces, self.size))
+        else:
+            self._file = _open_binary(self.path)
+            self._prefetch = _Prefetch(_chunks(self._file, self.size))
+        return self._prefetch.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._prefetch.__exit__(*exc)
+        if self._file is not None:
+            self._file.close()
 
 
 class _Prefetch:
@@ -552,53 +621,200 @@ _CSV_COUNTED = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                 "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "mm_page_alloc_extfrag")
 
 
-def _read_fast(path: Path, fmt: str, comm, lim: _Limits | None = None):
+class IrregularLine(Exception):
+    """A line (or value) the fast parsers do not take: the line readers,
+    which name it or skip it, read the file instead."""
+
+
+def _read_fast(path: Path, fmt: str, comm, lim: TraceLimits | None = None):
     """The numba byte parsers (several million lines a second).  None when a
     line is irregular (or a value out of range, see :func:`_columns_ok`):
     the Python reader then reports or skips it."""
-    lim = lim or _Limits()
+    res = ParsedTrace.empty(path, fmt)
+    try:
+        parts = list(fast_chunks(path, fmt, comm, lim or TraceLimits(), res))
+    except IrregularLine:
+        return None
+    if parts:
+        res.set_columns({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+    return res
+
+
+def fast_chunks(path: Path, fmt: str, comm, lim: TraceLimits, res: ParsedTrace,
+                chunk_bytes: int = CHUNK_BYTES):
+    """The page events of ``path`` through the numba byte parsers, a chunk of
+    about ``chunk_bytes`` of text at a time: dicts of :class:`ParsedTrace`
+    column arrays (times from the first page event; allocations filtered by
+    ``comm``).  ``res`` gathers the event counts, command names, lines,
+    unknown gfp names and ``t0_ns`` as the chunks are read.  Raises
+    :class:`IrregularLine` at a line or value the fast parsers do not take
+    (see :func:`_columns_ok`), also after earlier chunks were yielded.
+
+    Decompression runs ahead in a thread (an xz file of several blocks, as
+    ``xz -T2`` writes, in two: :mod:`.xzblocks`); each chunk is parsed in two
+    halves at once (the parsers release the GIL)."""
+    parser = _FastCSV(res) if fmt == "csv" else _FastText(res)
+    keep_arg = parser.comm_filter(path, comm)
+    prev_t = t0 = None
+    try:
+        with _byte_chunks(path, chunk_bytes) as chunks, \
+                concurrent.futures.ThreadPoolExecutor(2, "defragsim-trace-parse") as pool:
+            for half, raw in _parsed_pieces(_pieces(chunks, fmt, res), parser, pool):
+                arr, n = parser.absorb(half, raw)
+                if arr is None:
+                    raise IrregularLine
+                a = {k: arr[k][:n] for k in _FAST_COLS}
+                keep = parser.keep(a, keep_arg)
+                if keep is None or not _columns_ok(a, keep, lim) or \
+                        (n and prev_t is not None and a["t"][0] < prev_t):
+                    raise IrregularLine
+                if n:
+                    prev_t = int(a["t"][n - 1])
+                    if t0 is None:
+                        t0 = res.t0_ns = int(a["t"][0])
+                    yield _kept_columns(a, keep, t0)
+    except (EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
+        raise IrregularLine from None
+
+
+def _pieces(chunks, fmt: str, res: ParsedTrace):
+    """Each chunk (the CSV header checked and dropped) as two halves of whole lines."""
+    for i, chunk in enumerate(chunks):
+        if fmt == "csv" and i == 0:
+            head, _, chunk = chunk.partition(b"\n")
+            res.lines += 1
+            if head.decode("utf-8", "replace").strip() != CSV_HEADER:
+                raise IrregularLine
+        yield from _halves(chunk)
+
+
+#: pieces of a trace being parsed at once (by the pool's two threads, or waiting)
+PARSE_DEPTH = 4
+
+
+def _parsed_pieces(pieces, parser, pool):
+    """``(piece, parser.raw(piece))`` in order, the pieces parsed by ``pool``
+    up to :data:`PARSE_DEPTH` ahead while the caller handles the earlier
+    ones: a piece's scratch columns are reused by the piece
+    :data:`PARSE_DEPTH` later, submitted only after the caller is done with it."""
+    scratch = [_Scratch() for _ in range(PARSE_DEPTH)]
+    pending: deque = deque()
+    it = iter(pieces)
+    k = 0
+    while True:
+        while len(pending) < PARSE_DEPTH:
+            piece = next(it, None)
+            if piece is None:
+                break
+            pending.append((piece, pool.submit(parser.raw, piece, scratch[k % PARSE_DEPTH])))
+            k += 1
+        if not pending:
+            return
+        piece, fut = pending.popleft()
+        yield piece, fut.result()
+
+
+#: the largest xz block decompressed in parallel (three are held at once;
+#: ``xz -T2 -9`` writes 192 MiB blocks, which are read serially)
+XZ_PARALLEL_MAX_BLOCK = 1 << 26
+#: bytes read from a trace's head and tail to find its first and last page events
+PROBE_BYTES = 1 << 20
+
+
+def trace_extent(path, fmt: str, comm=None) -> tuple[int, int] | None:
+    """``(first, last)``: the recorded times (ns) of the first page event
+    (the times' origin) and of the last one ``comm`` keeps, as the fast
+    parsers read them, from the file's head and tail only (a streamed replay
+    needs its length before it starts).  None when a probe meets a line the
+    fast parsers do not take or finds no page event."""
+    path = Path(path)
+    try:
+        first = _probe_times(path, fmt, None, _head_bytes(path, PROBE_BYTES), False)
+        last = _probe_times(path, fmt, comm, _tail_bytes(path, PROBE_BYTES), True)
+    except (IrregularLine, EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
+        return None
+    if first is None or last is None:
+        return None
+    return first, last
+
+
+def _probe_times(path: Path, fmt: str, comm, chunk: bytes, last: bool) -> int | None:
+    """The first row's time (``last`` False) or the last kept row's (True) of
+    ``chunk`` (whole lines), None when it has none."""
+    if fmt == "csv" and chunk.startswith(b"t_ns,"):
+        chunk = chunk.partition(b"\n")[2]
     res = ParsedTrace.empty(path, fmt)
     parser = _FastCSV(res) if fmt == "csv" else _FastText(res)
-    cols = {k: [] for k in _FAST_COLS}
-    scratch = (_Scratch(), _Scratch())
-    try:
-        # 8 MiB chunks: the parser waits for the first one only briefly.
-        # Each chunk is parsed in two halves at once (the parsers release
-        # the GIL): one in this thread, one in a helper.
-        with _open_binary(path) as f, _Prefetch(_chunks(f, 1 << 23)) as chunks, \
-                concurrent.futures.ThreadPoolExecutor(1, "defragsim-trace-parse") as pool:
-            for i, chunk in enumerate(chunks):
-                if fmt == "csv" and i == 0:
-                    head, _, chunk = chunk.partition(b"\n")
-                    res.lines += 1
-                    if head.decode("utf-8", "replace").strip() != CSV_HEADER:
-                        return None
-                halves = _halves(chunk)
-                second = pool.submit(parser.raw, halves[1], scratch[1]) if len(halves) > 1 else None
-                raws = [parser.raw(halves[0], scratch[0])] + ([second.result()] if second else [])
-                for half, raw in zip(halves, raws):
-                    arr, n = parser.absorb(half, raw)
-                    if arr is None:
-                        return None
-                    for k in cols:
-                        cols[k].append(arr[k][:n].copy())
-    except (EOFError, lzma.LZMAError, gzip.BadGzipFile, OSError):
+    arr, n = parser.absorb(chunk, parser.raw(chunk))
+    if arr is None:
+        raise IrregularLine
+    if not n:
         return None
-    a = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in cols.items()}
-    keep = parser.finish(a, path, comm)
-    if keep is None or not _columns_ok(a, keep, lim):
-        return None
-    res.t0_ns = int(a["t"][0]) if len(a["t"]) else 0
-    a["t"] = a["t"] - res.t0_ns            # times from the first page event
+    a = {k: arr[k][:n] for k in _FAST_COLS}
+    if not last:
+        return int(a["t"][0])
+    keep = parser.keep(a, parser.comm_filter(path, comm))
+    if keep is None:
+        raise IrregularLine
+    rows = np.flatnonzero(keep)
+    return int(a["t"][rows[-1]]) if len(rows) else None
+
+
+def _head_bytes(path: Path, n: int) -> bytes:
+    """The first whole lines of ``path`` (decompressed), about ``n`` bytes."""
+    with _open_binary(path) as f:
+        data = f.read(n)
+    if len(data) == n and b"\n" in data:
+        return data[:data.rfind(b"\n") + 1]
+    return data if data.endswith(b"\n") or not data else data + b"\n"
+
+
+def _tail_bytes(path: Path, n: int) -> bytes:
+    """The last whole lines of ``path`` (decompressed), about ``n`` bytes: a
+    seek for plain files, the last blocks of a multi-block xz file, else
+    the whole stream decompressed (keeping its end)."""
+    data, whole = b"", False
+    blocks = xzblocks.xz_blocks(path) if path.suffix == ".xz" else None
+    if path.suffix not in (".gz", ".xz"):
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(size - n, 0))
+            data, whole = f.read(), size <= n
+    elif blocks is not None:
+        with open(path, "rb") as f:
+            header = f.read(12)
+            parts, k = [], len(blocks)
+            while k and sum(map(len, parts)) < n:
+                k -= 1
+                off, total, unpadded, usize = blocks[k]
+                f.seek(off)
+                parts.insert(0, lzma.decompress(
+                    xzblocks.block_stream(header, f.read(total), unpadded, usize)))
+        data, whole = b"".join(parts), k == 0
+    else:
+        keep: list = []
+        whole = True
+        with _open_binary(path) as f:
+            while chunk := f.read(max(n, 1 << 22)):
+                whole = whole and len(keep) < 2
+                keep = keep[-1:] + [chunk]
+        data = b"".join(keep)
+    if not whole:
+        data = data.partition(b"\n")[2]
+    return data if data.endswith(b"\n") or not data else data + b"\n"
+
+
+def _kept_columns(a: dict, keep: np.ndarray, t0: int) -> dict:
+    """The :class:`ParsedTrace` columns of a parsed chunk's kept rows (new
+    arrays: the parser's scratch columns are reused), times from ``t0``."""
     if keep.all():
         keep = slice(None)                 # every row kept: no copy by a mask
-    res.set_columns(dict(
-        t_ns=a["t"][keep], ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep],
+    return dict(
+        t_ns=a["t"][keep] - t0, ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep].copy(),
         order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
-        gfp=a["gfp"][keep], pid=a["pid"][keep].astype(np.int32),
+        gfp=a["gfp"][keep].copy(), pid=a["pid"][keep].astype(np.int32),
         fallback_order=a["fo"][keep].astype(np.int8), fallback_mt=a["fmt"][keep].astype(np.int8),
-        change_ownership=a["co"][keep].astype(np.int8)))
-    return res
+        change_ownership=a["co"][keep].astype(np.int8))
 
 
 def _halves(chunk: bytes, min_bytes: int = 1 << 16) -> list:
@@ -613,27 +829,28 @@ def _halves(chunk: bytes, min_bytes: int = 1 << 16) -> list:
 
 
 class _Scratch:
-    """Zeroed int64 arrays for one parser thread, reused from chunk to chunk
+    """int64 arrays for one parser thread, reused from chunk to chunk
     (allocating ~18 fresh arrays a chunk cost a sixth of the parse, in page
-    faults); the caller copies out the rows it keeps before the next chunk."""
+    faults); the caller copies out the rows it keeps before the next chunk.
+    Not zeroed: the parsers write every column of each row they return (and
+    the text parser an event hash for every line; its offsets are read only
+    where it wrote them)."""
 
     def __init__(self):
         self.cap, self.arrays = 0, {}
 
     def get(self, name: str, n: int, width: int = 0) -> np.ndarray:
-        """``n`` rows (of ``width`` columns when nonzero) of zeros."""
+        """``n`` rows (of ``width`` columns when nonzero), not initialized."""
         if n > self.cap:
             self.cap, self.arrays = max(n, self.cap * 5 // 4), {}
         key = (name, width)
         if key not in self.arrays:
             self.arrays[key] = np.empty((self.cap, width) if width else self.cap, np.int64)
-        a = self.arrays[key][:n]
-        a.fill(0)
-        return a
+        return self.arrays[key][:n]
 
 
 def _chunk_columns(chunk: bytes, scratch: _Scratch | None = None) -> tuple:
-    """(bytes as uint8, lines, zeroed int64 columns for as many rows).  A
+    """(bytes as uint8, lines, int64 columns for as many rows).  A
     last line without a newline is a line too (the parsers read it: the
     columns must have its row; ``_chunks`` never makes one)."""
     n_lines = chunk.count(b"\n") + (1 if chunk and not chunk.endswith(b"\n") else 0)
@@ -668,21 +885,28 @@ class _FastCSV:
         self.res.lines += n_lines
         return arr, n
 
-    def finish(self, a: dict, path: Path, comm) -> np.ndarray:
-        """Event counts, comm.csv, and the rows to keep (``comm`` filters
-        allocations by command name)."""
+    def comm_filter(self, path: Path, comm):
+        """comm.csv's command names into ``res.comm``; the pids of ``comm``
+        (None: no filter)."""
+        self.res.comm.update(_read_comm_csv(path))
+        if comm is None:
+            return None
+        if not self.res.comm:
+            raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
+        return np.array([p for p, c in self.res.comm.items() if c == comm], np.int64)
+
+    def keep(self, a: dict, pids) -> np.ndarray:
+        """The rows of a chunk to keep (``pids``: allocations by other tasks
+        are dropped), after counting its events."""
         res = self.res
-        keep = np.ones(len(a["t"]), bool)
         for i, name in enumerate(_CSV_COUNTED):
             if self.page_counts[i]:
-                res.counts[name] = int(self.page_counts[i])
-        res.comm = _read_comm_csv(path)
-        if comm is not None:
-            if not res.comm:
-                raise TraceError(f"{path}: --comm needs comm.csv beside the trace")
-            pids = np.array([p for p, c in res.comm.items() if c == comm], np.int64)
+                res.counts[name] += int(self.page_counts[i])
+        self.page_counts[:] = 0
+        keep = np.ones(len(a["t"]), bool)
+        if pids is not None:
             drop = (a["ev"] == EV_ALLOC) & ~np.isin(a["pid"], pids)
-            res.filtered_out = int(drop.sum())
+            res.filtered_out += int(drop.sum())
             keep &= ~drop
         return keep
 
@@ -696,6 +920,8 @@ class _FastText:
         self.res = res
         self.ev_names: dict = {}
         self.gfp_texts: dict = {}
+        #: gfp text hash -> (mask, unknown names)
+        self.gfp_masks: dict = {}
         self.comm_names: dict = {}
         self.names = [_fnv_py(n) for n in (b"mm_page_alloc", b"mm_page_free", b"mm_page_alloc_extfrag")]
 
@@ -747,32 +973,43 @@ class _FastText:
                 self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
             self.res.counts[self.ev_names[h]] += c
 
-    def finish(self, a: dict, path: Path, comm) -> np.ndarray | None:
-        """gfp masks from their texts and the rows to keep (``comm`` filters
-        allocations by command name); None when a gfp text does not parse."""
+    def comm_filter(self, path: Path, comm):
+        """The hash of ``comm`` (None: no filter)."""
+        return None if comm is None else _fnv_py(comm.encode())
+
+    def keep(self, a: dict, comm_hash) -> np.ndarray | None:
+        """Turn a chunk's gfp text hashes into masks (each distinct text parsed
+        once, unknown names counted per allocation) and return the rows to
+        keep (``comm_hash``: allocations by other commands are dropped); None
+        when a gfp text does not parse."""
         res = self.res
-        keep = np.ones(len(a["t"]), bool)
-        # gfp: parse each distinct text once; unknown names counted per allocation
-        g = a["gfp"]
         is_a = a["ev"] == EV_ALLOC
-        vals = np.zeros(len(g), np.int64)
-        for h, text in self.gfp_texts.items():
-            sel = is_a & (g == h)
-            cnt = Counter()
-            try:
-                v = parse_gfp_lenient(text, cnt)
-            except ValueError:
-                return None              # the line reader names the line
-            if not 0 <= v <= G.GFP_T_MAX:
-                return None
-            vals[sel] = v
-            nsel = int(sel.sum())
-            for name, k in cnt.items():
-                res.unknown_gfp[name] += k * nsel
-        a["gfp"] = vals
-        if comm is not None:
-            drop = is_a & (a["comm"] != _fnv_py(comm.encode()))
-            res.filtered_out = int(drop.sum())
+        rows = np.flatnonzero(is_a)
+        texts, which = np.unique(a["gfp"][rows], return_inverse=True)
+        vals = np.empty(len(texts), np.int64)
+        for j, h in enumerate(texts.tolist()):
+            hit = self.gfp_masks.get(h)
+            if hit is None:
+                cnt = Counter()
+                try:
+                    v = parse_gfp_lenient(self.gfp_texts[h], cnt)
+                except ValueError:
+                    return None              # the line reader names the line
+                if not 0 <= v <= G.GFP_T_MAX:
+                    return None
+                hit = self.gfp_masks[h] = (v, cnt)
+            vals[j] = hit[0]
+            if hit[1]:
+                n = int(np.count_nonzero(which == j))
+                for name, k in hit[1].items():
+                    res.unknown_gfp[name] += k * n
+        comm_of_row = a["comm"]
+        a["gfp"] = np.zeros(len(is_a), np.int64)
+        a["gfp"][rows] = vals[which]
+        keep = np.ones(len(is_a), bool)
+        if comm_hash is not None:
+            drop = is_a & (comm_of_row != comm_hash)
+            res.filtered_out += int(drop.sum())
             keep &= ~drop
         return keep
 
@@ -813,11 +1050,11 @@ def _alloc_fields(fs: str):
             fl.get("gfp_flags", "none"))
 
 
-def _read_text(path: Path, fmt, comm, skip, lim: _Limits | None = None) -> ParsedTrace:
+def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> ParsedTrace:
     """The line-by-line reader of tracefs / trace-cmd / perf text (regular
     expressions): slow, but it names a bad line, or skips and counts it; it
     stops at ``lim.until_ns``."""
-    lim = lim or _Limits()
+    lim = lim or TraceLimits()
     rows = []
     res = ParsedTrace.empty(path, fmt)
     gfp_cache: dict = {}
@@ -925,6 +1162,8 @@ def _set_rows(res: ParsedTrace, rows: list, clock: _Clock, gfp_cache: dict | Non
 
 
 _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))
+#: other_events.csv: the event (fourth) field of a line, after any "system:" prefix
+_RE_OTHER_EVENT = re.compile(rb"^[^,\n]*,[^,\n]*,[^,\n]*,(?:[^,\n]*:)?([^,:\n]*)", re.M)
 
 
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
@@ -937,6 +1176,13 @@ def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = Non
         if p.exists():
             out = Counter()
             lineno = 1
+            if until_ns is None:
+                with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
+                    data = f.read()
+                # the fourth field of every line after the header, without a "system:" prefix
+                names = _RE_OTHER_EVENT.findall(data, data.find(b"\n") + 1)
+                out.update(Counter(n.decode("utf-8", "replace") for n in names))
+                return out
             with open_text(p) as f, _decompress_errors(p, lambda: lineno):
                 next(f, None)
                 for lineno, line in enumerate(f, start=2):
