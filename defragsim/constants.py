@@ -151,7 +151,14 @@ CONTENT_SLAB_OBJECT = 0x20
 #: bit in a workload's ``content`` column: an allocation of a replay's prefill
 #: (the machine's memory at the start of a trace), placed without watermarks
 CONTENT_PREFILL = 0x10
-CONTENT_FLAGS = CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT | CONTENT_PREFILL
+#: bit in a workload's ``content`` column, with CONTENT_PREFILL: a folio the
+#: trace frees before allocating it, placed where the machine had it
+#: (page_alloc.take_page_off_buddy); the ``gfp`` column's bits 32 and up hold
+#: its pfn (``gfp | pfn << CONTENT_PLACED_PFN_SHIFT``)
+CONTENT_PLACED = 0x08
+CONTENT_PLACED_PFN_SHIFT = 32
+CONTENT_FLAGS = (CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT | CONTENT_PREFILL
+                 | CONTENT_PLACED)
 
 #: PAGE_REPORTING_CAPACITY (mm/page_reporting.h): chunks per report
 PAGE_REPORTING_CAPACITY = 32

@@ -18,7 +18,7 @@ from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
-from ..workloads.replay_ops import ReplayStats, TraceStream, trace_workload
+from ..workloads.replay_ops import ReplayStats, TraceStream, pretrace_folios, trace_workload
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
                                detect_format, fast_chunks, other_event_counts, read_trace,
@@ -152,11 +152,19 @@ class Replay:
             out.append(f"the trace is cut at {tr.cut_ns / 1e9:g} s (--duration): the kernel column "
                        "counts its events up to there; /proc/vmstat deltas cover the whole "
                        "recording, so they show as \"-\"")
+        if st.pretrace_folios:
+            out.append(f"folios the trace frees before allocating them: {st.pretrace_folios:,}; "
+                       f"placed at the machine's pfns in the prefill {st.pretrace_placed:,} "
+                       f"({st.pretrace_placed_pages:,} pages), their frees replayed (but see below)")
         out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
-               f"{st.frees_before_trace:,} (not replayed); frees with another order than the "
-               f"allocation {st.frees_order_mismatch:,}; re-allocations of a live pfn (free not "
+               f"and not placed {st.frees_before_trace:,} (not replayed); frees with another "
+               f"order than the allocation {st.frees_order_mismatch:,}; re-allocations of a "
+               f"live pfn (free not "
                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
                f"{st.failed_in_trace:,}"]
+        if st.frees_by_reclaim:
+            out.append(f"frees by kswapd and kcompactd, not replayed (the model's own kswapd and "
+                       f"kcompactd reclaim and compact): {st.frees_by_reclaim:,}")
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
@@ -290,14 +298,25 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
 
 def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, snap,
                      config_overrides, progress, before_run) -> Replay:
-    """Replay a trace while it is parsed (:class:`TraceStream`).  Without a
-    snapshot the model's size comes from the trace's pfns: one more pass."""
+    """Replay a trace while it is parsed (:class:`TraceStream`), after one
+    pass over it (checks, pre-trace folios, pfn range)."""
     lim = TraceLimits(until_ns=None) if max_pfn is None else \
         TraceLimits(int(max_pfn), f"the machine's memory (pfns below {int(max_pfn):#x})")
+    # one pass before the model runs: every line checked (a bad one is named
+    # before anything runs), the folios the trace frees before allocating
+    # them, and its largest pfn (the model's size without a snapshot)
+    top = [0]
+
+    def chunks():
+        scratch = ParsedTrace.empty(trace_path, fmt)
+        for cols in fast_chunks(Path(trace_path), fmt, comm, lim, scratch):
+            if len(cols["pfn"]):
+                top[0] = max(top[0], int(cols["pfn"].max()) + 1)
+            yield cols
+    pretrace = pretrace_folios(chunks())
     notes = []
     if config is None:
-        config, why = _replay_config(lambda: _top_pfn(trace_path, fmt, comm, lim), snap,
-                                     config_overrides, notes)
+        config, why = _replay_config(lambda: top[0], snap, config_overrides, notes)
     else:
         why = f"kernel {config.kernel} (given)"
     chunk_events = CHUNK_BYTES // 30
@@ -305,7 +324,8 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
                f"replay: a model of {format_size(config.mem)}")
     ts = TraceStream(trace_path, fmt, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
                      snapshot=snap, extent=extent, comm=comm, lim=lim,
-                     zone_spans=config.zone_spans(), pageblock_order=config.pageblock_order)
+                     zone_spans=config.zone_spans(), pageblock_order=config.pageblock_order,
+                     pretrace=pretrace)
     if before_run is not None:
         before_run()
     res = run(ts, config, progress=progress, baseline_ops=ts.prefill_ops)
@@ -316,16 +336,6 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     other = other_event_counts(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
     return Replay(trace=tr, stats=ts.stats, result=res, snapshot=snap, other_events=other,
                   kernel_choice=why, adjustments=notes)
-
-
-def _top_pfn(path, fmt: str, comm, lim) -> int:
-    """One past the largest pfn of the trace's page events (a pass over it)."""
-    top = 0
-    res = ParsedTrace.empty(path, fmt)
-    for cols in fast_chunks(Path(path), fmt, comm, lim, res):
-        if len(cols["pfn"]):
-            top = max(top, int(cols["pfn"].max()) + 1)
-    return top
 
 
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list) -> tuple:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
-    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_PREFILL, CONTENT_SLAB_OBJECT,
+    CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_PLACED, CONTENT_PLACED_PFN_SHIFT,
+    CONTENT_PREFILL, CONTENT_SLAB_OBJECT,
     HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
@@ -21,6 +22,7 @@ from ..constants import (
 )
 from .page_alloc import (
     __alloc_pages, alloc_pages_prefill, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page,
+    take_page_off_buddy,
 )
 from .state import (
     CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
@@ -135,8 +137,10 @@ def workingset_refault(st, own, h, kind):
 
 
 @njit(fastpath=True)
-def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill):
-    if prefill:
+def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill, placed):
+    if placed >= 0:
+        pfn = take_page_off_buddy(st, prm, placed, order)
+    elif prefill:
         pfn = alloc_pages_prefill(st, prm, rec, cpu, gfp, order)
     else:
         pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, order)
@@ -256,6 +260,12 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             fs_locked = 1 if op_content[i] & CONTENT_FS_LOCKED else 0
             pin = op_content[i] & CONTENT_PINNED
             prefill = (op_content[i] & CONTENT_PREFILL) != 0
+            placed = -1
+            if op_content[i] & CONTENT_PLACED:
+                # a prefill folio at the machine's pfn (see CONTENT_PLACED)
+                placed = gfp >> CONTENT_PLACED_PFN_SHIFT
+                gfp = gfp & ((1 << CONTENT_PLACED_PFN_SHIFT) - 1)
+                own.h_gfp[h] = gfp
             thp = order == HPAGE_PMD_ORDER and kind == KIND_ANON
             alloc = True
         elif k == OP_TOUCH and (state == H_SWAPPED or state == H_EVICTED):
@@ -266,13 +276,15 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             fs_locked = 0
             pin = 0
             prefill = False
+            placed = -1
             thp = False
             alloc = True
             refaulting = True
         if alloc:
             st.node[NODE_FS_LOCKED] = fs_locked
             while True:
-                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill)
+                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill,
+                              placed)
                 st.node[NODE_FS_LOCKED] = 0
                 if ok and pin:
                     st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)

@@ -1708,6 +1708,58 @@ def alloc_pages_prefill(st, prm, rec, cpu, gfp_mask, order):
                                   gfp_migratetype(gfp_mask), gfp_zone(gfp_mask))
 
 
+@njit
+def break_down_buddy_pages(st, prm, z, pfn, target, low, high, mt):
+    """break_down_buddy_pages(): split the free chunk of order ``high`` at
+    ``pfn`` (already off its list) down to the order-``low`` piece holding
+    ``target``; every other piece goes back on ``mt``'s lists.  Returns the
+    pages put back."""
+    size = 1 << high
+    added = 0
+    while high > low:
+        high -= 1
+        size >>= 1
+        if target >= pfn + size:
+            next_pfn = pfn + size
+            buddy = pfn
+        else:
+            next_pfn = pfn
+            buddy = pfn + size
+        __add_to_free_list(st, prm, buddy, z, high, mt, False)
+        set_buddy_order(st, buddy, high)
+        added += size
+        pfn = next_pfn
+    return added
+
+
+@njit
+def take_page_off_buddy(st, prm, pfn, order):
+    """take_page_off_buddy(), for a chunk of ``order`` at ``pfn``: find the
+    free buddy chunk holding it, take that off its free list and give the
+    rest back (break_down_buddy_pages()).  The kernel takes one page (a
+    poisoned one); a replay's prefill takes each folio the trace frees
+    before allocating it (CONTENT_PLACED) where the machine had it.
+    Returns ``pfn``, or -1 when the range is not free."""
+    # MODEL: generalized from one page to a folio of ``order``
+    z = page_zonenum(st, pfn)
+    for o in range(order, MAX_PAGE_ORDER + 1):
+        head = pfn & ~((1 << o) - 1)
+        if head < st.zone_start[z]:
+            break
+        f = st.pg_flags[head]
+        if (f & PG_buddy) != 0 and st.pg_order[head] >= o:
+            high = st.pg_order[head]
+            mt = st.block_mt[head >> prm.pageblock_order]
+            del_page_from_free_list(st, prm, head, z, high, mt)
+            added = break_down_buddy_pages(st, prm, z, head, pfn, order, high, mt)
+            account_freepages(st, z, added, mt)
+            st.vm_events[VM_PGALLOC_DMA32 + z] += 1 << order
+            return pfn
+        if (f & PG_buddy) == 0 and f != 0:
+            break                        # allocated (or on a per-cpu list)
+    return -1
+
+
 # ---------------------------------------------------------------------------
 # Boot (model-only name)
 # ---------------------------------------------------------------------------

@@ -499,8 +499,9 @@ def _emit(ops, n, t, kind, order, gfp, h, cpu, content):
 
 
 @njit
-def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, live_h, live_o, h_owner,
-              free_h, cursor, o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, o_owner, stats):
+def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns, live_h, live_o,
+              h_owner, free_h, cursor, o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content, o_owner,
+              stats):
     """The op stream of a chunk of traced page events (see
     replay_ops.TraceOps), carrying its state from chunk to chunk.
 
@@ -510,9 +511,12 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, live_h, li
     ``free_h`` and reused by a later allocation (last freed, first reused),
     so the handles in use are bounded by the live allocations, not by the
     trace's length.  ``cursor``: [next new handle, handles on ``free_h``].
+    A free made by the kernel's reclaim or compaction threads (``by_reclaim``)
+    is not replayed: the model's own kswapd and kcompactd do that work; the
+    pfn is forgotten and the model keeps the folio until it reclaims it.
     stats: [allocations, failed_in_trace, frees_matched, frees_before_trace,
-    frees_order_mismatch, implicit_frees].  Returns the ops written
-    (``o_owner``: each op's owner)."""
+    frees_order_mismatch, implicit_frees, frees_by_reclaim].  Returns the ops
+    written (``o_owner``: each op's owner)."""
     ops = (o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content)
     n = 0
     for i in range(t_ns.shape[0]):
@@ -555,6 +559,10 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, live_h, li
             if p < 0 or p >= live_h.shape[0] or live_h[p] < 0:
                 stats[3] += 1
                 continue
+            if by_reclaim[i]:
+                stats[6] += 1
+                live_h[p] = -1
+                continue
             if live_o[p] != order[i]:
                 stats[4] += 1
             stats[2] += 1
@@ -564,6 +572,26 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, end_ns, live_h, li
             live_h[p] = -1
             free_h[cursor[1]] = h
             cursor[1] += 1
+    return n
+
+
+@njit
+def pretrace_frees(ev, pfn, order, seen, out_pfn, out_order):
+    """The frees of a chunk of page events whose pfn the trace has not met
+    before (``seen``, carried from chunk to chunk: 1 once an allocation or a
+    free named the pfn): folios allocated before the trace began.  Writes
+    their pfn and order; returns how many."""
+    n = 0
+    for i in range(ev.shape[0]):
+        p = pfn[i]
+        if p < 0:
+            continue
+        if ev[i] == EV_FREE and seen[p] == 0:
+            out_pfn[n] = p
+            out_order[n] = order[i]
+            n += 1
+        if ev[i] == EV_ALLOC or ev[i] == EV_FREE:
+            seen[p] = 1
     return n
 
 

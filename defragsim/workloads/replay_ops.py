@@ -14,6 +14,8 @@ cache, anon and slab amounts of ``before.meminfo``.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import numpy as np
 from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
-from ._traceparse import trace_ops
+from ._traceparse import pretrace_frees, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
@@ -52,10 +54,17 @@ class ReplayStats:
     frees_before_trace: int = 0
     frees_order_mismatch: int = 0
     implicit_frees: int = 0
+    #: frees by kswapd / kcompactd, not replayed (the model reclaims and compacts itself)
+    frees_by_reclaim: int = 0
     prefill_pages: dict = field(default_factory=dict)
     prefill_ops: int = 0
     hole_pages: int = 0
     spacer_pages: int = 0
+    #: folios the trace frees before allocating them, those placed at the
+    #: machine's pfns, and their pages
+    pretrace_folios: int = 0
+    pretrace_placed: int = 0
+    pretrace_placed_pages: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -163,8 +172,11 @@ class _ReplayOps:
         self.h_owner: list[int] = []
         self.owner_kind = [C.OWNER_KERNEL, C.OWNER_FILE]
         self.owner_names = ["kernel", "page cache"]
-        self._comm = comm
+        self.comm = comm
         self._task_owner: dict[int, int] = {}
+        self.pre_owner: int | None = None
+        #: (machine pfns, handles, orders) of the placed pre-trace folios
+        self.pretrace_live: tuple | None = None
 
     def new_owner(self, kind: int, name: str) -> int:
         self.owner_kind.append(kind)
@@ -175,7 +187,7 @@ class _ReplayOps:
         """The owner of a traced task's anon memory (one per pid)."""
         o = self._task_owner.get(pid)
         if o is None:
-            o = self._task_owner[pid] = self.new_owner(C.OWNER_TASK, self._comm.get(pid, f"pid {pid}"))
+            o = self._task_owner[pid] = self.new_owner(C.OWNER_TASK, self.comm.get(pid, f"pid {pid}"))
         return o
 
     def op(self, t, k, order, gfp, h, cpu, content) -> None:
@@ -203,6 +215,18 @@ class _ReplayOps:
         self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(cols, OP_DTYPES)))
         self._n += n
 
+    def alloc_block(self, orders, gfps, owners, cpus, contents) -> np.ndarray:
+        """Allocations at t=0 on new handles, one per element of the equal-length
+        arrays; returns their handles."""
+        n = len(orders)
+        self._flush()
+        h = np.arange(len(self.h_owner), len(self.h_owner) + n)
+        self.h_owner.extend(np.asarray(owners).tolist())
+        cols = (np.zeros(n), np.full(n, C.OP_ALLOC), orders, gfps, h, cpus, contents)
+        self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(cols, OP_DTYPES)))
+        self._n += n
+        return h
+
     def _flush(self) -> None:
         if self._single[0]:
             self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(self._single, OP_DTYPES)))
@@ -227,6 +251,7 @@ class _ReplayOps:
         new._blocks, new._n, new.h_owner = [self.columns()], self._n, self.h_owner
         new.owner_kind, new.owner_names = list(self.owner_kind), list(self.owner_names)
         new._task_owner = dict(self._task_owner)
+        new.pre_owner, new.pretrace_live = self.pre_owner, self.pretrace_live
         return new
 
 
@@ -248,43 +273,216 @@ def _prefill_amounts(mi: dict) -> dict:
         C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
                       G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
         # MODEL: pre-trace page cache as order-9 readahead folios (the shared
-        # traces' machine was filled by a sequential read), anon and slab order 0
+        # traces' machine was filled by a sequential read) unless the folios
+        # placed from the trace's own frees show its sizes (_folio_mix);
+        # anon and slab order 0
         C.KIND_FILE: (pages("Cached") + pages("Buffers") - pages("Shmem"), 9,
                       G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")),
     }
 
 
 def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
-             zone_spans, pageblock_order: int) -> None:
+             zone_spans, pageblock_order: int, block_types=None, pretrace=None) -> None:
     """The machine's memory contents at the start of the trace, as
-    allocations at t=0: the free chunks' shapes, then slab, page tables, anon
-    and page cache in the snapshot's proportions.  They are placed without
-    watermarks (CONTENT_PREFILL: page_alloc.alloc_pages_prefill), so each
-    zone fills down to the free memory the snapshot shows."""
+    allocations at t=0: first the folios the trace frees before allocating
+    them (``pretrace``: their machine pfns and orders), each where the
+    machine had it (:func:`place_pretrace`); then the free chunks' shapes,
+    then slab, page tables, anon and page cache in the snapshot's
+    proportions, less what was placed, page cache in the placed page
+    cache's folio sizes.  They are allocated without watermarks
+    (CONTENT_PREFILL: page_alloc.alloc_pages_prefill), so each zone fills
+    down to the free memory the snapshot shows."""
     mi = snapshot.meminfo
     # MODEL: a model smaller or larger than the traced machine gets the same
     # proportions of page cache, anon and slab
     scale = nr_pages / max(_meminfo_pages(mi, "MemTotal"), 1)
     free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
     budget = nr_pages - free_pages
+    amounts = _prefill_amounts(mi)
+    placed = place_pretrace(ro, st, snapshot, pretrace, zone_spans, nr_pages, nr_cpus,
+                            block_types, amounts) \
+        if pretrace is not None and zone_spans is not None and block_types is not None else {}
+    budget -= sum(sum(p << o for o, p in enumerate(h)) for h in placed.values())
     holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
         if zone_spans is not None else []
     placeholders, budget = _prefill_holes(ro, st, holes, budget)
-    pre_owner = None
-    for content, (n, order, gfp) in _prefill_amounts(mi).items():
-        n = max(0, min(int(n * scale), budget)) >> order
-        budget -= n << order
-        st.prefill_pages[C.KIND_NAMES[content]] = n << order
-        if content == C.KIND_ANON:
-            if pre_owner is None:
-                pre_owner = ro.new_owner(C.OWNER_TASK, "pre-trace tasks")
-            o = pre_owner
-        else:
-            o = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
-        ro.alloc_many(n, order, gfp, o, nr_cpus, content | C.CONTENT_PREFILL)
+    for content, (n, order, gfp) in amounts.items():
+        hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
+        n = max(0, min(int(n * scale) - int(sum(p << o for o, p in enumerate(hist))), budget))
+        mix = _folio_mix(n, order, hist if content == C.KIND_FILE else None)
+        st.prefill_pages[C.KIND_NAMES[content]] = sum(k << o for o, k in mix)
+        budget -= st.prefill_pages[C.KIND_NAMES[content]]
+        o = _prefill_owner(ro, content)
+        for order_, k in mix:
+            g = gfp | (G.__GFP_COMP if order_ else 0)
+            ro.alloc_many(k, order_, g, o, nr_cpus, content | C.CONTENT_PREFILL)
     for h, order, gfp, content in placeholders:
         ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
+
+
+def pretrace_folios(chunks) -> tuple:
+    """``(pfns, orders, kinds)``: the folios a trace frees before it allocates
+    them (the first event on their pfn is a free: the machine held them when
+    the trace began, there, at that order), in the order of their frees, and
+    for each machine pageblock (of the default order) the trace's allocations
+    in it by content (``kinds[block, KIND_*]``, :func:`content_of` their gfp).  ``chunks``:
+    ParsedTrace columns, a chunk at a time."""
+    seen = np.zeros(1, np.uint8)
+    kinds = np.zeros((1, C.NR_KINDS), np.int64)
+    pfns, orders = [], []
+    cache: dict = {}
+    for cols in chunks:
+        pfn = cols["pfn"]
+        top = int(pfn.max()) + 1 if len(pfn) else 0
+        if top > seen.shape[0]:
+            seen = np.concatenate([seen, np.zeros(max(top, 2 * seen.shape[0]) - seen.shape[0],
+                                                  np.uint8)])
+        op, oo = np.empty(len(pfn), np.int64), np.empty(len(pfn), np.int8)
+        n = pretrace_frees(cols["ev"], pfn, cols["order"], seen, op, oo)
+        pfns.append(op[:n])
+        orders.append(oo[:n])
+        rows = np.flatnonzero((cols["ev"] == EV_ALLOC) & (pfn >= 0))
+        masks, which = np.unique(cols["gfp"][rows], return_inverse=True)
+        kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
+                        np.int64)[which]
+        block = pfn[rows] >> C.PAGEBLOCK_ORDER_DEFAULT
+        if len(block) and int(block.max()) >= kinds.shape[0]:
+            kinds = np.concatenate([kinds, np.zeros((int(block.max()) + 1 - kinds.shape[0],
+                                                     C.NR_KINDS), np.int64)])
+        np.add.at(kinds, (block, kind), 1)
+    if not pfns:
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds
+    return np.concatenate(pfns), np.concatenate(orders), kinds
+
+
+def machine_to_model_pfn(pfns: np.ndarray, orders: np.ndarray, layout: dict,
+                         zone_spans) -> np.ndarray:
+    """The model pfn of each machine folio (``layout``: the machine's zones,
+    ``Snapshot.zone_layout``), -1 where the model has no room for it.
+
+    MODEL: a machine zone's pfns map to the model's zone of the same name
+    at the same offset from its start, scaled down by the model's pages over
+    the machine's present pages when the model is smaller (the shipped
+    traces: DMA32 by 0.99, Normal by 0.98), aligned down to the folio's
+    order; pfns past the model's zone (a PCI hole's span) or in zones the
+    model lacks (DMA) have no place."""
+    out = np.full(len(pfns), -1, np.int64)
+    for z, (ms, me) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if me <= ms or name not in layout:
+            continue
+        start, spanned, present = layout[name]
+        rows = np.flatnonzero((pfns >= start) & (pfns < start + spanned))
+        scale = min(1.0, (me - ms) / max(present, 1))
+        size = np.left_shift(1, orders[rows].astype(np.int64))
+        mp = ms + np.floor((pfns[rows] - start) * scale).astype(np.int64)
+        mp &= ~(size - 1)
+        ok = mp + size <= me
+        out[rows[ok]] = mp[ok]
+    return out
+
+
+def _pretrace_kinds(machine_pfns: np.ndarray, model_pfns: np.ndarray, orders: np.ndarray,
+                    block_kinds: np.ndarray, block_types: np.ndarray, pageblock_order: int,
+                    amounts: dict) -> np.ndarray:
+    """What each placed pre-trace folio holds: what most of the trace's
+    allocations in its machine pageblock held (``block_kinds``, from their
+    gfp masks); in a block the trace allocated nothing in, from its model
+    pageblock's type (Reclaimable: reclaimable slab; Unmovable:
+    unreclaimable slab or page tables; Movable: anon or page cache), in the
+    snapshot's proportions (drawn, seed 0).  A folio of a pageblock or more
+    is anon or page cache.
+
+    MODEL: a free event says nothing of what the folio held; the snapshots
+    of the shipped traces have no kpageflags map to say it either."""
+    rng = np.random.default_rng(0)
+    u = rng.random(len(model_pfns))
+    a, f = amounts[C.KIND_ANON][0], amounts[C.KIND_FILE][0]
+    su, pt = amounts[C.KIND_SLAB_UNRECLAIMABLE][0], amounts[C.KIND_PAGETABLE][0]
+    movable = np.where(u < a / max(a + f, 1), C.KIND_ANON, C.KIND_FILE)
+    mt = block_types[model_pfns >> pageblock_order]
+    kind = np.where(mt == C.MIGRATE_UNMOVABLE,
+                    np.where(u < pt / max(su + pt, 1), C.KIND_PAGETABLE,
+                             C.KIND_SLAB_UNRECLAIMABLE), movable)
+    kind = np.where(mt == C.MIGRATE_RECLAIMABLE, C.KIND_SLAB_RECLAIMABLE, kind)
+    # the machine's pageblocks (pretrace_folios counts them at the default order)
+    mb = machine_pfns >> C.PAGEBLOCK_ORDER_DEFAULT
+    counts = np.zeros((len(mb), C.NR_KINDS), np.int64)
+    inside = mb < block_kinds.shape[0]
+    counts[inside] = block_kinds[mb[inside]]
+    traced = counts.sum(axis=1) > 0
+    kind = np.where(traced, counts.argmax(axis=1), kind)
+    # other kernel memory has no prefill amount of its own: unreclaimable slab's
+    kind = np.where(kind == C.KIND_KERNEL, C.KIND_SLAB_UNRECLAIMABLE, kind)
+    kind = np.where(orders >= pageblock_order,
+                    np.where(np.isin(kind, (C.KIND_ANON, C.KIND_FILE)), kind, movable), kind)
+    return kind.astype(np.uint8)
+
+
+def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace: tuple,
+                   zone_spans, nr_pages: int, nr_cpus: int, block_types, amounts: dict) -> dict:
+    """Prefill ops that place each pre-trace folio (``pretrace``: machine pfns,
+    orders and pageblock contents, :func:`pretrace_folios`) at its model pfn
+    (:func:`machine_to_model_pfn`; CONTENT_PLACED: the model takes the range
+    off the buddy lists, ``page_alloc.take_page_off_buddy``), one that
+    overlaps an earlier one left out.  Sets ``ro.pretrace_live`` (machine
+    pfn, handle, order of each placed folio: the trace's free of that pfn
+    frees it) and the stats; returns ``{content: folios by order}``."""
+    layout = snapshot.zone_layout()
+    pfns, orders, block_kinds = pretrace
+    st.pretrace_folios = len(pfns)
+    if layout is None or not len(pfns):
+        return {}
+    pbo = int(np.log2(nr_pages // len(block_types)))
+    mp = machine_to_model_pfn(pfns, orders, layout, zone_spans)
+    taken = np.zeros(nr_pages, bool)
+    keep = np.zeros(len(pfns), bool)
+    for i, (m, o) in enumerate(zip(mp.tolist(), orders.tolist())):
+        if m >= 0 and not taken[m:m + (1 << o)].any():
+            taken[m:m + (1 << o)] = True
+            keep[i] = True
+    rows = np.flatnonzero(keep)
+    kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
+                            amounts)
+    o = orders[rows].astype(np.int64)
+    gfp_of = np.zeros(C.NR_KINDS, np.int64)
+    owner_of = np.zeros(C.NR_KINDS, np.int32)
+    for kind in np.unique(kinds).tolist():
+        gfp_of[kind], owner_of[kind] = amounts[kind][2], _prefill_owner(ro, kind)
+    gfp = gfp_of[kinds] | np.where(o > 0, G.__GFP_COMP, 0) | (mp[rows] << C.CONTENT_PLACED_PFN_SHIFT)
+    handles = ro.alloc_block(o, gfp, owner_of[kinds], np.arange(len(rows)) % nr_cpus,
+                             kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    out: dict = {}
+    for kind in np.unique(kinds).tolist():
+        out[kind] = np.bincount(o[kinds == kind], minlength=C.MAX_PAGE_ORDER + 1)
+    ro.pretrace_live = (pfns[rows], handles, orders[rows])
+    st.pretrace_placed = len(rows)
+    st.pretrace_placed_pages = int(sum(1 << int(o) for o in orders[rows]))
+    return out
+
+
+def _prefill_owner(ro: _ReplayOps, content: int) -> int:
+    """Who holds prefilled ``content``: pre-trace tasks (anon), the page cache, the kernel."""
+    if content == C.KIND_ANON:
+        if ro.pre_owner is None:
+            ro.pre_owner = ro.new_owner(C.OWNER_TASK, "pre-trace tasks")
+        return ro.pre_owner
+    return ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
+
+
+def _folio_mix(pages: int, order: int, hist) -> list:
+    """``pages`` of prefill as [(order, folios)]: of ``order``, or (``hist``:
+    folios by order) in the proportions of pages that ``hist`` shows,
+    largest first, when it has 100 folios or more."""
+    if hist is None or hist.sum() < 100:
+        return [(order, pages >> order)]
+    w = np.array([k << o for o, k in enumerate(hist)], np.float64)
+    out = []
+    for o in range(len(hist) - 1, -1, -1):
+        if w[o]:
+            out.append((o, int(pages * w[o] / w.sum()) >> o))
+    return out
 
 
 def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) -> tuple:
@@ -315,6 +513,10 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
     return placeholders, budget
 
 
+#: the kernel threads whose frees are reclaim or compaction the model does itself
+_RECLAIM_COMM = re.compile(r"(kswapd|kcompactd)\d+$")
+
+
 class TraceOps:
     """Traced page events to ops, a chunk at a time, the same whatever the
     chunks: the pfn -> live handle map, the handles (:func:`trace_ops` reuses
@@ -322,10 +524,11 @@ class TraceOps:
     anon allocation in the order the tasks first allocate) and the
     :class:`ReplayStats` counters carry over from chunk to chunk.
 
-    MODEL: frees of pages allocated before the trace are counted, not
-    replayed (the model's own reclaim frees its prefilled page cache); a
-    request that failed in the kernel is replayed and given back at once if
-    the model serves it."""
+    A free of a folio allocated before the trace frees what the prefill
+    placed there (:func:`place_pretrace`, seeded into the pfn map); one the
+    prefill could not place (no snapshot, or no room in a smaller model) is
+    counted and not replayed.  MODEL: a request that failed in the kernel is
+    replayed and given back at once if the model serves it."""
 
     def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1):
         self.ro, self.st, self.nr_cpus, self.end_ns = ro, st, nr_cpus, end_ns
@@ -335,8 +538,16 @@ class TraceOps:
         self.free_h = np.zeros(0, np.int32)
         self.live_h = np.full(1, -1, np.int32)
         self.live_o = np.zeros(1, np.int8)
-        self.stats = np.zeros(6, np.int64)
+        self.stats = np.zeros(7, np.int64)
+        self._reclaim_pids: set = set()
         self._content: dict[int, int] = {}
+        if ro.pretrace_live is not None:
+            # the placed pre-trace folios: the trace's frees of their pfns free them
+            pfns, handles, orders = ro.pretrace_live
+            if len(pfns):
+                self._reserve(0, int(pfns.max()) + 1)
+                self.live_h[pfns] = handles
+                self.live_o[pfns] = orders
 
     @property
     def nr_handles(self) -> int:
@@ -350,16 +561,30 @@ class TraceOps:
         is_a = ev == EV_ALLOC
         content, owner = self._contents_and_owners(tr, is_a)
         cpu = (tr["pid"].astype(np.int64) % self.nr_cpus).astype(np.int32)
+        by_reclaim = self._by_reclaim(tr["pid"])
         self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)
         cols = new_op_columns(2 * n_ev)
         op_owner = np.zeros(2 * n_ev, np.int32)
         n = trace_ops(tr["t_ns"], ev, tr["pfn"], tr["order"], tr["gfp"], content, owner, cpu,
-                      self.end_ns, self.live_h, self.live_o, self.h_owner, self.free_h,
+                      by_reclaim, self.end_ns, self.live_h, self.live_o, self.h_owner, self.free_h,
                       self.cursor, *cols, op_owner, self.stats)
         st = self.st
         st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
-            st.frees_order_mismatch, st.implicit_frees = (int(x) for x in self.stats)
+            st.frees_order_mismatch, st.implicit_frees, st.frees_by_reclaim = \
+            (int(x) for x in self.stats)
         return tuple(c[:n] for c in cols), op_owner[:n]
+
+    def _by_reclaim(self, pid: np.ndarray) -> np.ndarray:
+        """Whether each event's task is a kernel reclaim or compaction thread
+        (kswapdN, kcompactdN: their frees are the model's own work)."""
+        comm = self.ro.comm
+        pids = np.unique(pid).tolist()
+        for p in pids:
+            if _RECLAIM_COMM.match(comm.get(p, "")):
+                self._reclaim_pids.add(p)
+        if not self._reclaim_pids:
+            return np.zeros(len(pid), np.int8)
+        return np.isin(pid, np.fromiter(self._reclaim_pids, np.int64)).astype(np.int8)
 
     def _contents_and_owners(self, tr: dict, is_a: np.ndarray) -> tuple:
         """Each event's content (allocations: from the gfp mask, each mask
@@ -409,12 +634,13 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
-    if snapshot is not None:
-        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order)
-    st.prefill_ops = len(ro)
     init_bt = None
     if snapshot is not None and zone_spans is not None:
         init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
+    if snapshot is not None:
+        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, init_bt,
+                 pretrace_folios([tr.__dict__]))
+    st.prefill_ops = len(ro)
     end_ns = int(duration * 1e9) if duration is not None else -1
     tops = TraceOps(ro, st, nr_cpus, end_ns)
     traced, traced_owner = tops.ops(tr.__dict__)
@@ -460,14 +686,16 @@ class TraceStream(OpStream):
     :attr:`trace` (a :class:`ParsedTrace` with the totals of its page events,
     no columns) and :attr:`stats` describe it.  ``extent``: the first and last
     page events' recorded times (:func:`~.trace.trace_extent`), which fix the
-    replay's length before it starts.  A line the fast parsers do not take
+    replay's length before it starts.  With a snapshot, the prefill places
+    the folios the trace frees before allocating them (``pretrace``:
+    :func:`pretrace_folios`, read in a first pass when not given).  A line the fast parsers do not take
     raises ``trace.IrregularLine`` from the pass: the caller reads the trace
     whole instead (the line readers name the line)."""
 
     def __init__(self, path, fmt: str, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                  extent: tuple, comm: str | None = None, lim: TraceLimits | None = None,
                  zone_spans=None, pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT,
-                 chunk_bytes: int = CHUNK_BYTES):
+                 chunk_bytes: int = CHUNK_BYTES, pretrace: tuple | None = None):
         path = Path(path)
         self.path, self.fmt, self.comm, self.lim = path, fmt, comm, lim or TraceLimits()
         self.chunk_bytes = chunk_bytes
@@ -478,15 +706,19 @@ class TraceStream(OpStream):
         self.nr_cpus, self.nr_pages, self.swap, self._whole = nr_cpus, nr_pages, None, None
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
-        if snapshot is not None:
-            _prefill(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
-                     pageblock_order)
-        self.prefill_ops = self.stats.prefill_ops = len(self._ro)
-        self._prefill = self._ro.columns()
         self.meta = {}
         if snapshot is not None and zone_spans is not None:
             self.meta["initial_block_mt"] = initial_block_types(snapshot, zone_spans, nr_pages,
                                                                 pageblock_order)
+        if snapshot is not None:
+            if pretrace is None:
+                # one pass over the trace first: the folios it frees before allocating them
+                pretrace = pretrace_folios(fast_chunks(path, fmt, comm, self.lim,
+                                                       ParsedTrace.empty(path, fmt), chunk_bytes))
+            _prefill(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
+                     pageblock_order, self.meta.get("initial_block_mt"), pretrace)
+        self.prefill_ops = self.stats.prefill_ops = len(self._ro)
+        self._prefill = self._ro.columns()
         self.trace = self._new_trace()
         size = path.stat().st_size * (8 if path.suffix in (".gz", ".xz") else 1)
         self.estimated_ops = self.prefill_ops + 2 * size // 40     # ~40 bytes a line
@@ -503,8 +735,9 @@ class TraceStream(OpStream):
         return _prefetched(it) if prefetch else it
 
     def _generate(self):
-        st = ReplayStats(prefill_pages=self.stats.prefill_pages, prefill_ops=self.prefill_ops,
-                         hole_pages=self.stats.hole_pages, spacer_pages=self.stats.spacer_pages)
+        st = dataclasses.replace(self.stats, allocations=0, failed_in_trace=0, frees_matched=0,
+                                 frees_before_trace=0, frees_order_mismatch=0, implicit_frees=0,
+                                 frees_by_reclaim=0)
         tr = self._new_trace()
         ro = self._ro.fork(tr.comm)
         tops = TraceOps(ro, st, self.nr_cpus)

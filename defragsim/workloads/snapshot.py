@@ -123,6 +123,13 @@ class Snapshot:
             return None
         return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
 
+    def zone_layout(self) -> dict | None:
+        """``{zone: (start_pfn, spanned, present)}`` from before.zoneinfo (None without it)."""
+        zi = self.path / "before.zoneinfo"
+        if not zi.exists():
+            return None
+        return zoneinfo_layout(read_text_file(zi)) or None
+
     def pbmap(self):
         """The kpageflags content map (``before.pbmap.csv.gz``), or None."""
         p = self.path / "before.pbmap.csv.gz"
@@ -266,6 +273,23 @@ def zoneinfo_pfn_end(text: str) -> int | None:
             end = max(end or 0, int(m.group(1)) + spanned)
             spanned = None
     return end
+
+
+def zoneinfo_layout(text: str) -> dict:
+    """``{zone: (start_pfn, spanned, present)}`` of the zones with pages, from
+    /proc/zoneinfo."""
+    out, cur, vals = {}, None, {}
+    for line in text.splitlines():
+        m = re.match(r"Node \d+, zone\s+(\S+)", line)
+        if m:
+            cur, vals = m.group(1), {}
+            continue
+        m = re.match(r"\s+(spanned|present|start_pfn):?\s+(\d+)", line)
+        if m and cur is not None:
+            vals[m.group(1)] = int(m.group(2))
+            if len(vals) == 3 and vals["spanned"] > 0:
+                out[cur] = (vals["start_pfn"], vals["spanned"], vals["present"])
+    return out
 
 
 def zoneinfo_managed(text: str) -> dict:
