@@ -210,7 +210,8 @@ def cmd_replay(args) -> int:
             over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
-                duration=args.duration, config_overrides=over, stream=not args.whole,
+                duration=args.duration, config_overrides=over,
+                stream=False if args.whole else (True if args.stream else None),
                 progress=not args.json and sys.stderr.isatty(), before_run=_compile_notice)
     table = rp.observed_vs_model()
     if args.out:
@@ -571,9 +572,13 @@ def _parser_trace(sub) -> None:
                     "default: snap/ beside the trace")
     rp.add_argument("--init", default="auto", choices=["auto", "empty"],
                     help="empty: start from an empty machine")
-    rp.add_argument("--whole", action="store_true",
-                    help="parse the whole trace before replaying it (the default parses it "
-                    "while the model runs, in bounded memory; the results are the same)")
+    how = rp.add_mutually_exclusive_group()
+    how.add_argument("--whole", action="store_true",
+                     help="parse the whole trace before replaying it (the default for a trace "
+                     "of up to 256 MiB of text; the results are the same)")
+    how.add_argument("--stream", action="store_true",
+                     help="parse the trace while the model runs it, in bounded memory (the "
+                     "default for a longer trace)")
     _add_size(rp, mem="memory size (default: the snapshot's MemTotal)",
               duration="replay only the first S seconds")
     _add_kernel(rp, swap="the snapshot's SwapTotal", thp_defrag=None)

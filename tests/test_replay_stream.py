@@ -39,7 +39,7 @@ def _same_result(a, b) -> None:
 
 @pytest.fixture(scope="module")
 def whole_and_streamed():
-    return replay(SAMPLE, stream=False), replay(SAMPLE)
+    return replay(SAMPLE, stream=False), replay(SAMPLE, stream=True)
 
 
 def test_streamed_replay_equals_the_whole_file_replay(whole_and_streamed):
@@ -94,7 +94,8 @@ def test_freed_handles_are_reused(tmp_path):
 def test_text_trace_without_snapshot_streams_too():
     """A text trace (gzip), no snapshot: the model's size from a first pass
     over the trace's pfns; the same as the whole-file replay."""
-    whole, streamed = replay(PERF, init="empty", stream=False), replay(PERF, init="empty")
+    whole, streamed = replay(PERF, init="empty", stream=False), replay(PERF, init="empty",
+                                                                          stream=True)
     assert streamed.trace.streamed is not None
     assert streamed.result.config == whole.result.config
     _same_result(whole.result, streamed.result)
@@ -138,8 +139,8 @@ def test_a_bad_line_mid_trace_is_named_as_in_the_whole_file_replay(tmp_path):
     p = d / "page_events.csv.xz"
     p.write_bytes(lzma.compress("".join(lines).encode()))
     with pytest.raises(TraceError, match=rf":{bad + 1}: expected 11 fields"):
-        replay(p)
-    skipped = replay(p, skip_bad_lines=True)
+        replay(p, stream=True)
+    skipped = replay(p, skip_bad_lines=True, stream=True)
     assert skipped.trace.bad_lines == 1 and skipped.trace.streamed is None
 
 
@@ -155,3 +156,13 @@ def test_a_trace_with_no_allocations_is_refused(tmp_path):
     p.write_text(lines[0] + "".join(x for x in lines[1:] if x.split(",")[3] != "A"))
     with pytest.raises(TraceError, match="no mm_page_alloc events"):
         replay(p, init="empty", config=Config(mem="256M"))
+
+
+def test_by_default_a_long_trace_streams_and_a_short_one_is_read_whole(monkeypatch):
+    from defragsim.analysis import replay as R
+    from defragsim.workloads.trace import trace_text_bytes
+    assert trace_text_bytes(SAMPLE) == len(lzma.decompress(SAMPLE.read_bytes()))
+    assert trace_text_bytes(PERF) == len(gzip.decompress(PERF.read_bytes()))
+    assert replay(SAMPLE).trace.streamed is None
+    monkeypatch.setattr(R, "STREAM_MIN_BYTES", 1000)
+    assert replay(SAMPLE).trace.streamed is not None

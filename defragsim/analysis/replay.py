@@ -22,8 +22,10 @@ from ..workloads.replay_ops import ReplayStats, TraceStream, pretrace_folios, tr
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
                                detect_format, fast_chunks, other_event_counts, read_trace,
-                               trace_extent)
+                               trace_extent, trace_text_bytes)
 
+#: a trace of more text than this is replayed while it is parsed (by default)
+STREAM_MIN_BYTES = 256 << 20
 #: the replay table's row of free page reporting (the module's reported_kib delta)
 PAGE_REPORTING_ROW = "page reporting, KiB reported"
 
@@ -230,14 +232,17 @@ def _start_free_chunks(r, buddyinfo: str | None) -> list[str]:
 
 def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
            init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
-           progress=False, before_run=None, stream: bool = True) -> Replay:
+           progress=False, before_run=None, stream: bool | None = None) -> Replay:
     """Parse ``trace_path`` and run it through the model.
 
-    ``stream`` (the default): the trace is parsed while the model runs it, a
-    chunk at a time (:class:`~defragsim.workloads.replay_ops.TraceStream`),
-    so memory does not grow with its length; the results are those of
-    reading it whole (``stream=False``), which a cut trace (``duration``)
-    and one with a line the fast parsers do not take are.
+    ``stream``: True parses the trace while the model runs it, a chunk at a
+    time (:class:`~defragsim.workloads.replay_ops.TraceStream`, after one
+    pass that checks it and finds its pre-trace folios), so memory does not
+    grow with its length; False reads it whole first (one pass: faster for
+    a short trace); None (the default) streams a trace of more than
+    :data:`STREAM_MIN_BYTES` of text (or of a size the file does not say).
+    The results are the same.  A cut trace (``duration``) and one with a
+    line the fast parsers do not take are read whole.
 
     ``init``: ``"auto"`` uses ``init_from`` or a ``snap/`` folder beside the
     trace when there is one, ``"empty"`` starts from an empty machine.
@@ -258,6 +263,9 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
     kw = dict(config=config, snap=snap, config_overrides=config_overrides or {},
               progress=progress, before_run=before_run)
     max_pfn = snap.pfn_limit() if snap is not None else None
+    if stream is None:
+        size = trace_text_bytes(trace_path)
+        stream = size is None or size > STREAM_MIN_BYTES
     if stream and duration is None:
         fmt = FAST_FORMATS.get(fmt or detect_format(trace_path))
         extent = trace_extent(trace_path, fmt, comm) if fmt is not None else None

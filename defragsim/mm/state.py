@@ -609,7 +609,11 @@ def grow_owners(holder: list, nr_handles: int, owner_kind) -> Owners:
         if old[name].shape[0] == n:
             continue
         a = old.pop(name)
-        b = np.full(n, -1 if name in ("h_pfn", "h_lru_next", "h_lru_prev") else 0, a.dtype)
+        if name in ("h_pfn", "h_lru_next", "h_lru_prev"):
+            b = np.full(n, -1, a.dtype)
+        else:
+            # zeroed lazily by the OS: the slots beyond those in use take no memory
+            b = np.zeros(n, a.dtype)
         b[:a.shape[0]] = a
         old[name] = b
         del a

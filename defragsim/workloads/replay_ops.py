@@ -374,6 +374,7 @@ def machine_to_model_pfn(pfns: np.ndarray, orders: np.ndarray, layout: dict,
             continue
         start, spanned, present = layout[name]
         rows = np.flatnonzero((pfns >= start) & (pfns < start + spanned))
+        # MODEL: the same zone offset, scaled down to a smaller model (see above)
         scale = min(1.0, (me - ms) / max(present, 1))
         size = np.left_shift(1, orders[rows].astype(np.int64))
         mp = ms + np.floor((pfns[rows] - start) * scale).astype(np.int64)
@@ -396,6 +397,7 @@ def _pretrace_kinds(machine_pfns: np.ndarray, model_pfns: np.ndarray, orders: np
 
     MODEL: a free event says nothing of what the folio held; the snapshots
     of the shipped traces have no kpageflags map to say it either."""
+    # MODEL: the content of a pre-trace folio is inferred (see above)
     rng = np.random.default_rng(0)
     u = rng.random(len(model_pfns))
     a, f = amounts[C.KIND_ANON][0], amounts[C.KIND_FILE][0]
@@ -577,6 +579,8 @@ class TraceOps:
     def _by_reclaim(self, pid: np.ndarray) -> np.ndarray:
         """Whether each event's task is a kernel reclaim or compaction thread
         (kswapdN, kcompactdN: their frees are the model's own work)."""
+        # MODEL: kswapd's and kcompactd's frees are the model's own daemons'
+        # work, by comm (a task's frees inside direct reclaim are replayed)
         comm = self.ro.comm
         pids = np.unique(pid).tolist()
         for p in pids:

@@ -45,6 +45,10 @@ EPOCH_MIN_S = 2.0 ** -12
 #: an epoch is halved until it is expected to hold at most this many ops
 EPOCH_TARGET_OPS = 1 << 21
 
+#: an epoch's ops waiting for it are merged into one part when they are this many
+#: parts (each a few ops: numpy's per-array overhead would exceed their data)
+PENDING_MERGE = 64
+
 #: one chunk of a stream: the op columns (Workload dtypes, plus ``owner``),
 #: sorted by time, and the tables the model needs to run them: the handle
 #: slots used so far and every owner's kind (OWNER_*)
@@ -87,7 +91,7 @@ class SlotPool:
     def __init__(self, epoch_s: float):
         self.epoch_s = epoch_s
         self.top = 0                                  # slots ever handed out
-        self._free = np.zeros(0, np.int64)            # a stack
+        self._free = np.zeros(0, np.int32)            # a stack (slots fit int32: handles are)
         self._released: dict[int, list] = {}          # epoch -> slot arrays
 
     def fresh(self, n: int) -> np.ndarray:
@@ -113,7 +117,7 @@ class SlotPool:
         if not len(slots):
             return
         # a copy: ``slots`` may be a view of a larger array, kept alive otherwise
-        slots = np.array(slots, np.int64)
+        slots = np.array(slots, np.int32)
         t = np.broadcast_to(np.asarray(t_last, np.float64), (len(slots),))
         for e, rows in split_by_epoch(t, self.epoch_s):
             self._released.setdefault(e, []).append(slots if rows is None else slots[rows])
@@ -175,14 +179,28 @@ class EpochBuilder:
                 parts.append(tuple(c[now] for c in p))
             later = tuple(c[late] for c in p)        # copies (boolean indexing)
             for ep, rows in split_by_epoch(later[0], self.epoch_s):
-                self._pending.setdefault(ep, []).append(
-                    later if rows is None else tuple(c[rows] for c in later))
+                bucket = self._pending.setdefault(ep, [])
+                bucket.append(later if rows is None else tuple(c[rows] for c in later))
+                if len(bucket) >= PENDING_MERGE:
+                    # many small parts (a few ops each): one part, in the same order
+                    self._pending[ep] = [tuple(np.concatenate(c) for c in zip(*bucket))]
         self._parts = []
         if not parts:
             return tuple(np.zeros(0, d) for _, d in _COLS)
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(len(_COLS))]
-        order = np.argsort(cols[0], kind="stable")
-        return tuple(c[order] for c in cols)
+        # column by column, each source array dropped once copied: a burst
+        # epoch (14M ops at 64 GiB) would otherwise hold its ops three times
+        by_col = [[q[i] for q in parts] for i in range(len(_COLS))]
+        parts = p = t = later = None
+        out = []
+        order = None
+        for i in range(len(_COLS)):
+            c = np.concatenate(by_col[i])
+            by_col[i] = None
+            if order is None:
+                order = np.argsort(c, kind="stable")
+            out.append(c[order])
+            del c
+        return tuple(out)
 
 
 class Gen:
@@ -311,8 +329,11 @@ class OpStream:
                 s.epoch(g, e, lo, hi)
             t, kind, order, gfp, handle, content, owner = g.ops.finish(e)
             cpu = g.rng(self.cpu_key, e).integers(0, self.nr_cpus, t.shape[0]).astype(np.int32)
-            parts.append((np.round(t * 1e9).astype(np.int64), kind, order, gfp,
-                          handle.astype(np.int32), cpu, content, owner))
+            t *= 1e9                                   # in place: np.round(t * 1e9)
+            np.round(t, out=t)
+            parts.append((t.astype(np.int64), kind, order, gfp, handle.astype(np.int32), cpu,
+                          content, owner))
+            del t, kind, order, gfp, handle, content, owner, cpu
             if len(parts) == per_chunk or e == self.nr_epochs - 1:
                 cols = parts[0] if len(parts) == 1 else \
                     tuple(np.concatenate(c) for c in zip(*parts))

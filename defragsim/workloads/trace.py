@@ -721,6 +721,28 @@ XZ_PARALLEL_MAX_BLOCK = 1 << 26
 PROBE_BYTES = 1 << 20
 
 
+def trace_text_bytes(path) -> int | None:
+    """The size of ``path``'s text once decompressed, when the file says it
+    cheaply: a plain file's size, an xz file's index (several blocks), a
+    gzip file's trailer (ISIZE: the size modulo 4 GiB, taken for files under
+    1 GiB); None otherwise."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if path.suffix == ".xz":
+            blocks = xzblocks.xz_blocks(path, min_blocks=1)
+            return sum(b[3] for b in blocks) if blocks is not None else None
+        if path.suffix == ".gz":
+            if not 18 <= size < 1 << 30:
+                return None
+            with open(path, "rb") as f:
+                f.seek(size - 4)
+                return int.from_bytes(f.read(4), "little")
+        return size
+    except OSError:
+        return None
+
+
 def trace_extent(path, fmt: str, comm=None) -> tuple[int, int] | None:
     """``(first, last)``: the recorded times (ns) of the first page event
     (the times' origin) and of the last one ``comm`` keeps, as the fast

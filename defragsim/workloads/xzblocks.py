@@ -83,11 +83,11 @@ def _parse_index(index: bytes) -> list[tuple[int, int]] | None:
     return records
 
 
-def xz_blocks(path) -> list[tuple[int, int, int, int]] | None:
+def xz_blocks(path, min_blocks: int = 2) -> list[tuple[int, int, int, int]] | None:
     """The blocks of a single-stream .xz file: (compressed offset, total size
     with padding, unpadded size, uncompressed size) each, from the stream's
     index; None when the file is not one this module handles (not xz,
-    several streams, stream padding, fewer than two blocks, an index that
+    several streams, stream padding, fewer than ``min_blocks`` blocks, an index that
     does not add up to the file's size).  Never raises for a malformed file:
     the caller falls back to ``lzma.open``, which reports the problem."""
     try:
@@ -110,7 +110,7 @@ def xz_blocks(path) -> list[tuple[int, int, int, int]] | None:
             records = _parse_index(f.read(index_size))
     except OSError:
         return None
-    if records is None or len(records) < 2:
+    if records is None or len(records) < min_blocks:
         return None
     out, off = [], 12
     for unpadded, usize in records:
