@@ -631,6 +631,21 @@ class TraceOps:
                                                                 np.int8)])
 
 
+def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, nr_pages: int,
+                   nr_cpus: int, zone_spans, pageblock_order: int, pretrace):
+    """The prefill ops of a replay into ``ro`` (``pretrace()``: the trace's
+    pre-trace folios, asked for only with a snapshot); sets
+    ``st.prefill_ops``; returns the initial pageblock types (None without a
+    snapshot or zone spans)."""
+    bt = None
+    if snapshot is not None and zone_spans is not None:
+        bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
+    if snapshot is not None:
+        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pretrace())
+    st.prefill_ops = len(ro)
+    return bt
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
@@ -638,13 +653,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
-    init_bt = None
-    if snapshot is not None and zone_spans is not None:
-        init_bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
-    if snapshot is not None:
-        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, init_bt,
-                 pretrace_folios([tr.__dict__]))
-    st.prefill_ops = len(ro)
+    init_bt = _initial_state(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
+                             lambda: pretrace_folios([tr.__dict__]))
     end_ns = int(duration * 1e9) if duration is not None else -1
     tops = TraceOps(ro, st, nr_cpus, end_ns)
     traced, traced_owner = tops.ops(tr.__dict__)
@@ -711,17 +721,14 @@ class TraceStream(OpStream):
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
         self.meta = {}
-        if snapshot is not None and zone_spans is not None:
-            self.meta["initial_block_mt"] = initial_block_types(snapshot, zone_spans, nr_pages,
-                                                                pageblock_order)
-        if snapshot is not None:
-            if pretrace is None:
-                # one pass over the trace first: the folios it frees before allocating them
-                pretrace = pretrace_folios(fast_chunks(path, fmt, comm, self.lim,
-                                                       ParsedTrace.empty(path, fmt), chunk_bytes))
-            _prefill(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
-                     pageblock_order, self.meta.get("initial_block_mt"), pretrace)
-        self.prefill_ops = self.stats.prefill_ops = len(self._ro)
+        # without ``pretrace``, one pass over the trace first finds its pre-trace folios
+        bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
+                            pageblock_order, lambda: pretrace if pretrace is not None else
+                            pretrace_folios(fast_chunks(path, fmt, comm, self.lim,
+                                                        ParsedTrace.empty(path, fmt), chunk_bytes)))
+        if bt is not None:
+            self.meta["initial_block_mt"] = bt
+        self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
         self.trace = self._new_trace()
         size = path.stat().st_size * (8 if path.suffix in (".gz", ".xz") else 1)
