@@ -29,6 +29,7 @@ from defragsim.mm import compaction as cp
 from defragsim import constants as C
 from defragsim.mm import driver
 from defragsim.mm import page_alloc as pa
+from defragsim.mm import vmscan
 from defragsim.mm.invariants import check_state
 from defragsim.mm.state import (
     CAPC_ACTIVE, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
@@ -36,7 +37,7 @@ from defragsim.mm.state import (
     CC_IGNORE_SKIP_HINT, CC_KCOMPACTD_IDX, CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATED,
     CC_MIGRATETYPE, CC_MODE, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, CC_ORDER, ZC_BLOCKSKIP_FLUSH,
     ZC_CACHED_FREE, ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE,
-    ZC_INIT_MIGRATE, make_state,
+    ZC_INIT_MIGRATE, KSWAPD_RUNNING, NODE_KSWAPD_STATE, NODE_REQ_TIME, make_state,
 )
 
 from model_driver import ModelRun
@@ -1125,3 +1126,63 @@ def test_fast_find_migrateblock_looks_at_most_freelist_scan_limit_entries():
     fast_find_migrateblock(st, z.prm, c)
     assert st.cc[c, CC_MIGRATE_SCANNED] == C.COMPACT_CLUSTER_MAX // 2 + 2
     check_state(st, z.prm)
+
+
+# ---------------------------------------------------------------------------
+# kswapd reclaims on another CPU while a task compacts (vmscan.kswapd_alongside)
+# ---------------------------------------------------------------------------
+
+wakeup_kswapd = _direct(vmscan.wakeup_kswapd)
+
+
+@pytest.fixture(scope="module")
+def folio_then_dense():
+    """Block 0: one order-9 page-cache folio (the oldest on the inactive file
+    list); blocks 1-30: anon and page cache, every odd pfn from block 3 up
+    freed.  No free order-9 chunk; compaction cannot make one at once."""
+    n = NR_PAGES - 256 - PB
+    reqs = [(9, M, FILE)] + [(0, M, FILE if i % 4 == 3 else ANON) for i in range(n)]
+    return _build(reqs, free_if=lambda p: p >= 3 * PB and p % 2 == 1)
+
+
+def _compact_alongside(z, *, wake, c_of, capture=True):
+    zz = z.copy()
+    st = zz.st
+    if wake:
+        # the slowpath woke kswapd for the order (wake_all_kswapds())
+        wakeup_kswapd(st, zz.prm, NORMAL, GFP_THP, 9, NORMAL)
+        assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    # the request has been in the slowpath for 1 ms already
+    st.node[NODE_REQ_TIME] = st.clock[0] + 1_000_000
+    if capture:
+        _arm_capc(st, 9, M)
+    c = c_of(st)
+    ret = compact_zone(st, zz.prm, zz.own, c)
+    check_state(st, zz.prm)
+    return st, ret
+
+
+def test_direct_compaction_ends_when_kswapd_frees_a_block_meanwhile(folio_then_dense):
+    """kswapd, woken by the slowpath, runs on its own CPU while the task
+    compacts: the order-9 folio it reclaims ends the direct compaction
+    (__compact_finished() finds the free block: COMPACT_SUCCESS), and the
+    page is not captured (capture_control belongs to the compacting task)."""
+    st, ret = _compact_alongside(folio_then_dense, wake=True,
+                                 c_of=lambda s: _direct_cc(s, 9, GFP_THP, cp.MIGRATE_ASYNC))
+    assert ret == cp.COMPACT_SUCCESS
+    assert st.vm_events[C.VM_PGSTEAL_KSWAPD] >= PB
+    assert _free_order9_chunks(st) == [0] and _on_list(st, 0, 9, M)
+    assert st.capc[CAPC_PAGE] == -1
+    # kswapd asleep: the same compaction finds nothing and runs to the end
+    st, ret = _compact_alongside(folio_then_dense, wake=False,
+                                 c_of=lambda s: _direct_cc(s, 9, GFP_THP, cp.MIGRATE_ASYNC))
+    assert ret != cp.COMPACT_SUCCESS and _free_order9_chunks(st) == []
+    assert st.vm_events[C.VM_PGSTEAL_KSWAPD] == 0
+
+
+def test_kcompactd_does_not_run_kswapd_inline(folio_then_dense):
+    """Only a direct compactor lets kswapd catch up with its own clock;
+    kcompactd's time is its own (the daemons are run by run_daemons())."""
+    st, _ = _compact_alongside(folio_then_dense, wake=True, c_of=lambda s: _kcompactd_cc(s),
+                               capture=False)
+    assert st.vm_events[C.VM_PGSTEAL_KSWAPD] == 0

@@ -62,7 +62,7 @@ from .state import (
     CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
     NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE,
-    NODE_MIGRATE_SEQ, NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NODE_WB_COUNT, NODE_WB_HEAD,
+    NODE_MIGRATE_SEQ, NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NODE_REQ_TIME, NODE_WB_COUNT, NODE_WB_HEAD,
     NR_CC_FREE, WB_END, WB_PFN, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
 )
@@ -1322,6 +1322,9 @@ def compact_zone(st, prm, own, c):
     last_migrated_pfn = 0
     ret = COMPACT_CONTINUE
     while True:
+        if c == CC_DIRECT_IDX and st.cc[c, CC_DIRECT]:
+            # kswapd reclaims on another CPU meanwhile (MODEL: see kswapd_alongside)
+            vmscan.kswapd_alongside(st, prm, own, st.node[NODE_REQ_TIME] + st.cc[c, CC_COST_NS])
         ret = __compact_finished(st, prm, c)
         if ret == COMPACT_NO_SUITABLE_PAGE:
             ret = COMPACT_CONTINUE
