@@ -167,6 +167,10 @@ class Replay:
         if st.frees_by_reclaim:
             out.append(f"frees by kswapd and kcompactd, not replayed (the model's own kswapd and "
                        f"kcompactd reclaim and compact): {st.frees_by_reclaim:,}")
+        if st.frees_in_direct_reclaim:
+            out.append(f"frees by tasks inside their direct reclaim (between "
+                       f"mm_vmscan_direct_reclaim_begin and _end), not replayed (the model's own "
+                       f"direct reclaim): {st.frees_in_direct_reclaim:,}")
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())

@@ -511,11 +511,13 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns
     ``free_h`` and reused by a later allocation (last freed, first reused),
     so the handles in use are bounded by the live allocations, not by the
     trace's length.  ``cursor``: [next new handle, handles on ``free_h``].
-    A free made by the kernel's reclaim or compaction threads (``by_reclaim``)
-    is not replayed: the model's own kswapd and kcompactd do that work; the
-    pfn is forgotten and the model keeps the folio until it reclaims it.
-    stats: [allocations, failed_in_trace, frees_matched, frees_before_trace,
-    frees_order_mismatch, implicit_frees, frees_by_reclaim].  Returns the ops
+    A free made by reclaim (``by_reclaim``: 1 by the kernel's reclaim or
+    compaction threads, 2 by a task inside its direct reclaim) is not
+    replayed: the model's own kswapd, kcompactd and direct reclaim do that
+    work; the pfn is forgotten and the model keeps the folio until it
+    reclaims it.  stats: [allocations, failed_in_trace, frees_matched,
+    frees_before_trace, frees_order_mismatch, implicit_frees,
+    frees_by_reclaim, frees_in_direct_reclaim].  Returns the ops
     written (``o_owner``: each op's owner)."""
     ops = (o_t, o_kind, o_order, o_gfp, o_h, o_cpu, o_content)
     n = 0
@@ -560,7 +562,7 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns
                 stats[3] += 1
                 continue
             if by_reclaim[i]:
-                stats[6] += 1
+                stats[5 + by_reclaim[i]] += 1      # 1: kswapd/kcompactd, 2: direct reclaim
                 live_h[p] = -1
                 continue
             if live_o[p] != order[i]:

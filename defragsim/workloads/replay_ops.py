@@ -28,8 +28,8 @@ from ._traceparse import pretrace_frees, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
-from .trace import (CHUNK_BYTES, EV_ALLOC, ParsedTrace, TraceLimits, add_page_totals, fast_chunks,
-                    new_page_totals)
+from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, ParsedTrace, TraceLimits, add_page_totals,
+                    direct_reclaim_windows, fast_chunks, new_page_totals)
 
 def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
@@ -56,6 +56,8 @@ class ReplayStats:
     implicit_frees: int = 0
     #: frees by kswapd / kcompactd, not replayed (the model reclaims and compacts itself)
     frees_by_reclaim: int = 0
+    #: frees by a task inside its direct reclaim, not replayed (the model's direct reclaim)
+    frees_in_direct_reclaim: int = 0
     prefill_pages: dict = field(default_factory=dict)
     prefill_ops: int = 0
     hole_pages: int = 0
@@ -532,15 +534,19 @@ class TraceOps:
     counted and not replayed.  MODEL: a request that failed in the kernel is
     replayed and given back at once if the model serves it."""
 
-    def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1):
+    def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1,
+                 windows: dict | None = None, trace: ParsedTrace | None = None):
         self.ro, self.st, self.nr_cpus, self.end_ns = ro, st, nr_cpus, end_ns
+        # each task's direct reclaim (trace.direct_reclaim_windows: the file's
+        # times; ``trace.t0_ns``, known once parsing began, rebases them)
+        self.windows, self.trace = windows or {}, trace
         self.h_owner = np.asarray(ro.h_owner, np.int32)
         # [next new handle, free handles]: the trace's handles follow the prefill's
         self.cursor = np.array([len(ro.h_owner), 0], np.int64)
         self.free_h = np.zeros(0, np.int32)
         self.live_h = np.full(1, -1, np.int32)
         self.live_o = np.zeros(1, np.int8)
-        self.stats = np.zeros(7, np.int64)
+        self.stats = np.zeros(8, np.int64)
         self._reclaim_pids: set = set()
         self._content: dict[int, int] = {}
         if ro.pretrace_live is not None:
@@ -563,7 +569,7 @@ class TraceOps:
         is_a = ev == EV_ALLOC
         content, owner = self._contents_and_owners(tr, is_a)
         cpu = (tr["pid"].astype(np.int64) % self.nr_cpus).astype(np.int32)
-        by_reclaim = self._by_reclaim(tr["pid"])
+        by_reclaim = self._by_reclaim(tr["pid"], tr["t_ns"], ev)
         self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)
         cols = new_op_columns(2 * n_ev)
         op_owner = np.zeros(2 * n_ev, np.int32)
@@ -572,23 +578,37 @@ class TraceOps:
                       self.cursor, *cols, op_owner, self.stats)
         st = self.st
         st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
-            st.frees_order_mismatch, st.implicit_frees, st.frees_by_reclaim = \
-            (int(x) for x in self.stats)
+            st.frees_order_mismatch, st.implicit_frees, st.frees_by_reclaim, \
+            st.frees_in_direct_reclaim = (int(x) for x in self.stats)
         return tuple(c[:n] for c in cols), op_owner[:n]
 
-    def _by_reclaim(self, pid: np.ndarray) -> np.ndarray:
-        """Whether each event's task is a kernel reclaim or compaction thread
-        (kswapdN, kcompactdN: their frees are the model's own work)."""
-        # MODEL: kswapd's and kcompactd's frees are the model's own daemons'
-        # work, by comm (a task's frees inside direct reclaim are replayed)
+    def _by_reclaim(self, pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray) -> np.ndarray:
+        """Which events are reclaim's frees: 1 by a kernel reclaim or
+        compaction thread (kswapdN, kcompactdN, by comm), 2 by a task inside
+        its direct reclaim (between its mm_vmscan_direct_reclaim_begin and
+        _end).  The model's own kswapd, kcompactd and direct reclaim do that
+        work."""
+        # MODEL: reclaim's frees are the model's own reclaim's work: by comm
+        # for the daemons, by the recorded direct reclaim windows for tasks
         comm = self.ro.comm
-        pids = np.unique(pid).tolist()
-        for p in pids:
+        for p in np.unique(pid).tolist():
             if _RECLAIM_COMM.match(comm.get(p, "")):
                 self._reclaim_pids.add(p)
-        if not self._reclaim_pids:
-            return np.zeros(len(pid), np.int8)
-        return np.isin(pid, np.fromiter(self._reclaim_pids, np.int64)).astype(np.int8)
+        out = np.zeros(len(pid), np.int8)
+        if self.windows:
+            t0 = self.trace.t0_ns if self.trace is not None else 0
+            frees = np.flatnonzero(ev == EV_FREE)
+            fp = pid[frees]
+            for p in np.intersect1d(np.unique(fp), np.fromiter(self.windows, np.int64)).tolist():
+                rows = frees[fp == p]
+                begin, end = self.windows[p]
+                t = t_ns[rows] + t0
+                i = np.searchsorted(begin, t, side="right") - 1
+                inside = (i >= 0) & (t <= end[np.maximum(i, 0)])
+                out[rows[inside]] = 2
+        if self._reclaim_pids:
+            out[np.isin(pid, np.fromiter(self._reclaim_pids, np.int64))] = 1
+        return out
 
     def _contents_and_owners(self, tr: dict, is_a: np.ndarray) -> tuple:
         """Each event's content (allocations: from the gfp mask, each mask
@@ -646,6 +666,12 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
     return bt
 
 
+def _reclaim_windows(path, fmt: str) -> dict | None:
+    """The tasks' direct reclaim windows recorded beside a CSV trace (the
+    other_events.csv of ``defragsim record``: the same clock)."""
+    return direct_reclaim_windows(path) if fmt == "csv" else None
+
+
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
@@ -656,7 +682,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     init_bt = _initial_state(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
                              lambda: pretrace_folios([tr.__dict__]))
     end_ns = int(duration * 1e9) if duration is not None else -1
-    tops = TraceOps(ro, st, nr_cpus, end_ns)
+    tops = TraceOps(ro, st, nr_cpus, end_ns, _reclaim_windows(tr.path, tr.format), tr)
     traced, traced_owner = tops.ops(tr.__dict__)
     pre = ro.columns()
     t_all, kind, order, gfp, handle, cpu, content = (np.concatenate([a, b]) for a, b in zip(pre, traced))
@@ -730,6 +756,7 @@ class TraceStream(OpStream):
             self.meta["initial_block_mt"] = bt
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
+        self._windows = _reclaim_windows(path, fmt)
         self.trace = self._new_trace()
         size = path.stat().st_size * (8 if path.suffix in (".gz", ".xz") else 1)
         self.estimated_ops = self.prefill_ops + 2 * size // 40     # ~40 bytes a line
@@ -748,10 +775,10 @@ class TraceStream(OpStream):
     def _generate(self):
         st = dataclasses.replace(self.stats, allocations=0, failed_in_trace=0, frees_matched=0,
                                  frees_before_trace=0, frees_order_mismatch=0, implicit_frees=0,
-                                 frees_by_reclaim=0)
+                                 frees_by_reclaim=0, frees_in_direct_reclaim=0)
         tr = self._new_trace()
         ro = self._ro.fork(tr.comm)
-        tops = TraceOps(ro, st, self.nr_cpus)
+        tops = TraceOps(ro, st, self.nr_cpus, -1, self._windows, tr)
         self.trace, self.stats, self._pass_ro = tr, st, ro
         owners = np.asarray(ro.h_owner, np.int32)
         yield Chunk(*self._prefill, owners[self._prefill[4]], tops.nr_handles,

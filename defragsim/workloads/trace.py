@@ -1188,33 +1188,89 @@ _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfra
 _RE_OTHER_EVENT = re.compile(rb"^[^,\n]*,[^,\n]*,[^,\n]*,(?:[^,\n]*:)?([^,:\n]*)", re.M)
 
 
+#: other_events.csv: a direct_reclaim_begin/end line's time, pid and which
+_RE_DIRECT_RECLAIM = re.compile(
+    rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_direct_reclaim_(begin|end),", re.M)
+
+
+def other_events_path(trace_path) -> Path | None:
+    """``other_events.csv[.xz|.gz]`` beside a CSV trace, or None."""
+    d = Path(trace_path).resolve().parent
+    for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
+        if (d / name).exists():
+            return d / name
+    return None
+
+
+def direct_reclaim_windows(trace_path) -> dict | None:
+    """Each task's direct reclaim as recorded beside a CSV trace:
+    ``{pid: (begin_ns, end_ns)}`` (two sorted int64 arrays, the file's
+    times) from the ``mm_vmscan_direct_reclaim_begin`` / ``_end`` lines of
+    ``other_events.csv``; None without the file.  A begin without its end
+    (the trace stopped first) lasts to the end; an end without its begin
+    (reclaim began before the trace) starts at the beginning.  A
+    begin/end line whose time or pid is not an integer is named."""
+    p = other_events_path(trace_path)
+    if p is None:
+        return None
+    lineno = 0
+    with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
+        data = f.read()
+    found = list(_RE_DIRECT_RECLAIM.finditer(data))
+    if len(found) != data.count(b"mm_vmscan_direct_reclaim_"):
+        ok = {m.start() for m in found}
+        pos = data.find(b"mm_vmscan_direct_reclaim_")
+        while pos >= 0:
+            start = data.rfind(b"\n", 0, pos) + 1
+            if start not in ok:
+                line = data[start:data.find(b"\n", pos)].decode("utf-8", "replace")
+                at = data.count(b"\n", 0, start) + 1
+                raise TraceError(f"{p}: line {at}: expected "
+                                 f"t_ns,cpu,pid,vmscan:mm_vmscan_direct_reclaim_begin|end,... "
+                                 f"with integer time and pid, got {line[:120]!r}")
+            pos = data.find(b"mm_vmscan_direct_reclaim_", pos + 1)
+    open_: dict = {}
+    out: dict = {}
+    lo, hi = -(1 << 62), 1 << 62
+    for m in found:
+        t, pid = int(m.group(1)), int(m.group(2))
+        if m.group(3) == b"begin":
+            if pid in open_:          # a lost end: the earlier one ends here
+                out.setdefault(pid, []).append((open_[pid], t))
+            open_[pid] = t
+        else:
+            out.setdefault(pid, []).append((open_.pop(pid, lo), t))
+    for pid, t in open_.items():
+        out.setdefault(pid, []).append((t, hi))
+    return {pid: (np.array(sorted(w))[:, 0].astype(np.int64),
+                  np.array(sorted(w))[:, 1].astype(np.int64)) for pid, w in out.items()}
+
+
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
     (None when there is no such file); with ``until_ns``, only the events
     before ``t0_ns + until_ns`` (``t0_ns``: the page events' first time)."""
-    d = Path(trace_path).resolve().parent
-    for name in ("other_events.csv.xz", "other_events.csv.gz", "other_events.csv"):
-        p = d / name
-        if p.exists():
-            out = Counter()
-            lineno = 1
-            if until_ns is None:
-                with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
-                    data = f.read()
-                # the fourth field of every line after the header, without a "system:" prefix
-                names = _RE_OTHER_EVENT.findall(data, data.find(b"\n") + 1)
-                out.update(Counter(n.decode("utf-8", "replace") for n in names))
-                return out
-            with open_text(p) as f, _decompress_errors(p, lambda: lineno):
-                next(f, None)
-                for lineno, line in enumerate(f, start=2):
-                    parts = line.split(",", 4)
-                    if len(parts) < 4:
-                        continue
-                    if until_ns is not None:
-                        t = parts[0].strip()
-                        if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
-                            continue
-                    out[parts[3].rsplit(":", 1)[-1]] += 1
-            return out
-    return None
+    p = other_events_path(trace_path)
+    if p is None:
+        return None
+    out = Counter()
+    lineno = 1
+    if until_ns is None:
+        with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
+            data = f.read()
+        # the fourth field of every line after the header, without a "system:" prefix
+        names = _RE_OTHER_EVENT.findall(data, data.find(b"\n") + 1)
+        out.update(Counter(n.decode("utf-8", "replace") for n in names))
+        return out
+    with open_text(p) as f, _decompress_errors(p, lambda: lineno):
+        next(f, None)
+        for lineno, line in enumerate(f, start=2):
+            parts = line.split(",", 4)
+            if len(parts) < 4:
+                continue
+            if until_ns is not None:
+                t = parts[0].strip()
+                if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
+                    continue
+            out[parts[3].rsplit(":", 1)[-1]] += 1
+    return out
