@@ -73,3 +73,37 @@ def test_kernels_command_lists_the_baselines(capsys):
     out = capsys.readouterr().out
     for name in K.BASELINES:
         assert name in out
+
+
+def test_trace_rows_judge_each_trace_at_both_defrag_modes(tmp_path, monkeypatch):
+    """Each trace is replayed at its recorded defrag_mode (kernel vs model
+    counts) and at the other one: the model's dm=0 -> dm=1 change on the
+    trace is judged against the kernel's between the dm=0 and dm=1 traces."""
+    kernel = {0: {"failed allocations": 20, "mm_vmscan_direct_reclaim_begin": 80,
+                  "vmstat compact_success (delta)": 140},
+              1: {"failed allocations": 320, "mm_vmscan_direct_reclaim_begin": 500,
+                  "vmstat compact_success (delta)": 10}}
+    model = {("b_pressure_dm0", 0): (50, 60, 190), ("b_pressure_dm0", 1): (150, 17, 170),
+             ("c_pressure_dm1", 0): (25, 8, 200), ("c_pressure_dm1", 1): (180, 18, 30)}
+    recorded = {"b_pressure_dm0": 0, "c_pressure_dm1": 1}
+    calls = []
+
+    def fake_table(path, dm, duration, progress, name):
+        calls.append((name, dm))
+        k = kernel[recorded[name]]
+        return {c: (k[c], m) for c, m in zip(V.MODE_COUNTERS, model[name, dm])}
+
+    for name in recorded:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "page_events.csv.xz").write_bytes(b"")
+    monkeypatch.setattr(V, "_replay_table", fake_table)
+    rows = pd.DataFrame(V.trace_rows(tmp_path))
+    assert sorted(calls) == sorted(model)
+    swap = rows[rows.group.str.contains("at defrag_mode 0 and 1")]
+    assert len(swap) == 2 * len(V.MODE_COUNTERS)
+    b = swap[swap.group.str.startswith("replay b_pressure_dm0")].set_index("check").verdict
+    assert b["mm_vmscan_direct_reclaim_begin: dm=0 -> dm=1"] == V.DISAGREES
+    assert b["failed allocations: dm=0 -> dm=1"] in (V.AGREES, V.DIRECTION)
+    c = swap[swap.group.str.startswith("replay c_pressure_dm1")].set_index("check")
+    assert c.loc["vmstat compact_success (delta): dm=0 -> dm=1", "published"] == "140 -> 10.0"
+    assert c.loc["vmstat compact_success (delta): dm=0 -> dm=1", "model"] == "200 -> 30.0"

@@ -256,17 +256,29 @@ TRACE_COUNTERS = ("failed allocations", "mm_compaction_try_to_compact_pages",
                   "vmstat pgscan_direct (delta)", PAGE_REPORTING_ROW)
 
 
+#: what defrag_mode moved between the two traces (same workload, dm=0 then dm=1)
+MODE_COUNTERS = ("failed allocations", "mm_vmscan_direct_reclaim_begin",
+                 "vmstat compact_success (delta)")
+
+
+def _replay_table(path: Path, dm: int, duration, progress, name: str) -> dict:
+    if progress:
+        progress(f"validate: replaying {name} at defrag_mode={dm}")
+    rp = replay(path, config_overrides={"defrag_mode": dm}, duration=duration)
+    return {row[0]: (row[1], row[2]) for row in rp.table_rows()}
+
+
 def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
-    """Each shipped real trace replayed at its recorded defrag_mode: kernel vs model."""
-    rows = []
+    """Each shipped real trace replayed at its recorded defrag_mode (kernel
+    vs model), then at the other one: the kernel's change between the
+    traces recorded at defrag_mode 0 and 1 (the same workload) beside the
+    model's change on each trace."""
+    rows, tables = [], {}
     for name, dm in TRACES.items():
         path = data_dir / name / "page_events.csv.xz"
         if not path.exists():
             continue
-        if progress:
-            progress(f"validate: replaying {name}")
-        rp = replay(path, config_overrides={"defrag_mode": dm}, duration=duration)
-        table = {row[0]: (row[1], row[2]) for row in rp.table_rows()}
+        table = tables[name, dm] = _replay_table(path, dm, duration, progress, name)
         for counter in TRACE_COUNTERS:
             if counter not in table or isinstance(table[counter][0], str):
                 continue
@@ -276,6 +288,26 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
                              source=f"data/traces/{name}", check=counter,
                              published=_fmt(float(k)), model=_fmt(float(m)), ratio=q,
                              verdict=verdict))
+    by_mode = {dm: name for (name, dm) in tables}
+    if set(by_mode) != {0, 1}:
+        return rows
+    kernel = {dm: tables[by_mode[dm], dm] for dm in (0, 1)}
+    for name, dm in list(tables):
+        other = 1 - dm
+        tables[name, other] = _replay_table(data_dir / name / "page_events.csv.xz", other,
+                                            duration, progress, name)
+        for counter in MODE_COUNTERS:
+            if not all(counter in t and not isinstance(t[counter][0], str)
+                       for t in (kernel[0], kernel[1], tables[name, 0], tables[name, 1])):
+                continue
+            k0, k1 = float(kernel[0][counter][0]), float(kernel[1][counter][0])
+            m0, m1 = float(tables[name, 0][counter][1]), float(tables[name, 1][counter][1])
+            q, verdict = judge_change(k0, k1, m0, m1)
+            rows.append(dict(group=f"replay {name} at defrag_mode 0 and 1 (6.18)",
+                             source=f"kernel: {by_mode[0]} -> {by_mode[1]}",
+                             check=f"{counter}: dm=0 -> dm=1",
+                             published=f"{_fmt(k0)} -> {_fmt(k1)}",
+                             model=f"{_fmt(m0)} -> {_fmt(m1)}", ratio=q, verdict=verdict))
     return rows
 
 
