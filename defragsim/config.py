@@ -216,6 +216,13 @@ class Config:
         (:func:`defragsim.mm.costs.daemon_wall_ns`).  ``None`` (default): what
         the workload says (a scenario's ``runnable_tasks``, a replay's busy
         CPUs from its snapshot), else 0 (the daemons never lack CPU).
+    kswapd_wake_latency_us : sequence of numbers, optional
+        How long a sleeping kswapd takes to run once woken (the scheduler's
+        wakeup latency, in µs): the model uses one value per wakeup, cycling
+        through them in a fixed shuffled order (``state.kswapd_wake_latencies_ns``);
+        1 to 64 values from 0 to 1e6.  ``None`` (default): kswapd runs at once;
+        a replay takes the quantiles of its trace's own wakeup-to-run times
+        (``trace.kswapd_wake_latencies``).
     """
 
     mem: object = "1G"
@@ -239,6 +246,7 @@ class Config:
     thp_defrag: str = "madvise"
     runnable_tasks: object = None
     page_reporting_order: object = None
+    kswapd_wake_latency_us: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -247,6 +255,7 @@ class Config:
         _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
         _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
         _check_cpus_and_reporting(self.runnable_tasks, self.page_reporting_order)
+        set_("kswapd_wake_latency_us", _check_latencies(self.kswapd_wake_latency_us))
         _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
         _check_int("config.watermark_boost_factor", self.watermark_boost_factor, lo=0, hi=10**9)
         _check_int("config.lowmem_reserve_ratio_dma32", self.lowmem_reserve_ratio_dma32, lo=1, hi=10**9)
@@ -442,6 +451,19 @@ def _check_cpus_and_reporting(rt, page_reporting_order):
                            or not 0 <= rt <= 1e6):
         raise ConfigError(f"config.runnable_tasks: expected a number of tasks from 0 to "
                           f"1e6 (or None: the workload's), got {rt!r}")
+
+
+def _check_latencies(v):
+    """config.kswapd_wake_latency_us as a tuple of floats (or None)."""
+    if v is None:
+        return None
+    name = "config.kswapd_wake_latency_us"
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or not 1 <= len(v) <= 64:
+        raise ConfigError(f"{name}: expected 1 to 64 latencies in µs (or None), got {v!r}")
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1e6:
+            raise ConfigError(f"{name}: expected latencies from 0 to 1e6 µs, got {x!r}")
+    return tuple(float(x) for x in v)
 
 
 def _check_int(name, v, *, lo, hi):

@@ -130,3 +130,45 @@ def test_runnable_tasks_come_from_the_config_the_scenario_or_the_snapshot():
     # 2 CPUs, uptime 1039.71 -> 1102.59, idle 1210.90 -> 1293.22
     assert snap.busy_cpus() == pytest.approx((2 * 62.88 - 82.32) / 62.88)
     assert snap.config_overrides()["runnable_tasks"] == 0.69
+
+
+def test_a_woken_kswapd_runs_after_the_configured_wakeup_latency():
+    """wakeup_kswapd() on a sleeping kswapd: it runs Config.kswapd_wake_latency_us
+    later (one value per wakeup, cycling through them in a fixed shuffled
+    order); without latencies at once; a kswapd woken in its nap at once."""
+    import pytest
+    from defragsim import ConfigError
+    from defragsim.mm.state import KSWAPD_SLEEPING, NODE_KSWAPD_WAKES, kswapd_wake_latencies_ns
+
+    def wake_times(lat, n=8):
+        cfg = Config(mem="64M", kswapd_wake_latency_us=lat)
+        st, prm = make_state(cfg), cfg.to_params()
+        st.watermark[:, C.WMARK_HIGH] = 1 << 40           # never balanced: always woken
+        out = []
+        for k in range(n):
+            st.node[NODE_KSWAPD_STATE] = KSWAPD_SLEEPING
+            st.node[NODE_KSWAPD_TIME] = 0
+            st.clock[0] = 1_000_000 * (k + 1)
+            vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.ZONE_NORMAL)
+            assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+            out.append(int(st.node[NODE_KSWAPD_TIME] - st.clock[0]))
+        assert st.node[NODE_KSWAPD_WAKES] == n
+        return out
+
+    assert wake_times(None) == [0] * 8
+    lat = [10, 20.5, 30, 4000]
+    got = wake_times(lat)
+    order = kswapd_wake_latencies_ns(lat).tolist()
+    assert sorted(order) == [10_000, 20_500, 30_000, 4_000_000]
+    assert got == order * 2                              # cycled, the same every run
+    assert wake_times(lat) == got
+    # woken during its HZ/10 nap: no scheduler wait modelled
+    cfg = Config(mem="64M", kswapd_wake_latency_us=[5000])
+    st, prm = make_state(cfg), cfg.to_params()
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40
+    st.node[NODE_KSWAPD_STATE] = KSWAPD_NAPPING
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.ZONE_NORMAL)
+    assert st.node[NODE_NAP_WOKEN] == 1 and st.node[NODE_KSWAPD_WAKES] == 0
+    for bad in ("100", [], [-1], [2e6], list(range(65)), [True]):
+        with pytest.raises(ConfigError, match="config.kswapd_wake_latency_us"):
+            Config(kswapd_wake_latency_us=bad)

@@ -21,7 +21,8 @@ from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, c
 from ..workloads.replay_ops import ReplayStats, TraceStream, pretrace_folios, trace_workload
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
-                               detect_format, fast_chunks, other_event_counts, read_trace,
+                               detect_format, fast_chunks, kswapd_wake_latencies, other_event_counts,
+                               read_trace,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -290,7 +291,7 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
     notes = []
     if config is None:
         config, why = _replay_config(lambda: int(tr.pfn.max()) + 1 if len(tr) else 0, snap,
-                                     config_overrides, notes)
+                                     config_overrides, notes, trace_path)
     else:
         why = f"kernel {config.kernel} (given)"
     check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (len(tr) + config.nr_pages) * BYTES_PER_OP,
@@ -328,7 +329,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     pretrace = pretrace_folios(chunks())
     notes = []
     if config is None:
-        config, why = _replay_config(lambda: top[0], snap, config_overrides, notes)
+        config, why = _replay_config(lambda: top[0], snap, config_overrides, notes, trace_path)
     else:
         why = f"kernel {config.kernel} (given)"
     chunk_events = CHUNK_BYTES // 30
@@ -350,15 +351,24 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
                   kernel_choice=why, adjustments=notes)
 
 
-def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list) -> tuple:
+def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
+                   trace_path=None) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
-    trace's pfn range: ``top_pfn()``, one past its largest) updated with ``overrides``, and which kernel baseline
-    and why; what was adapted to the model's size goes into ``notes``."""
+    trace's pfn range: ``top_pfn()``, one past its largest) and the trace's
+    kswapd wakeup latencies, updated with ``overrides``, and which kernel
+    baseline and why; what was adapted to the model's size goes into ``notes``."""
     kw = {}
     if snap is not None:
         kw.update(snap.config_overrides())
     elif "mem" not in overrides:
         kw["mem"] = max(top_pfn() * C.PAGE_SIZE, 256 << 20)
+    lat = kswapd_wake_latencies(trace_path) if trace_path is not None and \
+        "kswapd_wake_latency_us" not in overrides else None
+    if lat:
+        kw["kswapd_wake_latency_us"] = lat
+        notes.append(f"kswapd runs {np.median(lat):,.0f} µs after a wakeup from its sleep "
+                     f"(median; 90th percentile {np.quantile(lat, 0.9):,.0f} µs): the "
+                     f"traced machine's own wakeup-to-run times (other_events.csv)")
     kw.update(overrides)
     if "kernel" in kw:
         why = f"kernel {kw['kernel']} (given)"

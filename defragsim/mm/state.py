@@ -59,6 +59,7 @@ State = namedtuple("State", [
     "vm_events", "clock", "diag", "alloc_failed",
     # kernel-local variables that live on the stack in C (no allocation in kernels)
     "scratch",
+    "kswapd_wake_lat",  # ns from a wakeup of the sleeping kswapd to its running (cycled)
 ])
 # --- State.node: scalar node state (struct pglist_data and friends) ---------------
 NODE_SWAP_TOTAL = 0          # swap device capacity, pages
@@ -114,6 +115,7 @@ NODE_PR_OFFSET = 49            # ... chunks in the scatterlist (State.pr_sgl)
 NODE_PR_HOLD_UNTIL = 50        # ... when the report in flight ends, 0 none
 NODE_PR_NOTIFY_OFF = 51        # ... putting chunks back: FPI_SKIP_REPORT_NOTIFY
 NODE_PR_SKIP_CYCLE = 52        # ... a zone's leftover report: go on to the next list
+NODE_KSWAPD_WAKES = 53         # wakeups of a sleeping kswapd (indexes kswapd_wake_lat)
 NR_NODE = 56
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
@@ -428,6 +430,18 @@ def zone_highsize(low_wmark: int, batch: int, nr_cpus: int) -> int:
     return max(high, batch << 2)
 
 
+def kswapd_wake_latencies_ns(us) -> np.ndarray:
+    """The latencies (ns) a sleeping kswapd takes to run once woken, in the
+    order the model uses them (one per wakeup, cycling): ``us`` (µs, e.g. a
+    trace's quantiles) in a fixed shuffled order, so consecutive wakeups
+    draw from the whole distribution and every run draws the same; [0]
+    without them (kswapd runs at once)."""
+    if not us:
+        return np.zeros(1, np.int64)
+    ns = np.array([int(round(float(x) * 1000)) for x in us], np.int64)
+    return ns[np.random.default_rng(0x5eed).permutation(len(ns))]
+
+
 def make_state(config, block_types=None) -> State:
     """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
     every pageblock MIGRATE_MOVABLE (memmap_init marks them so).
@@ -492,6 +506,7 @@ def make_state(config, block_types=None) -> State:
         diag=np.zeros(NR_DIAG, np.int64),
         alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
         scratch=np.zeros(NR_SCRATCH, np.int64),
+        kswapd_wake_lat=kswapd_wake_latencies_ns(config.kswapd_wake_latency_us),
     )
     # Watermarks and reserves (boot-time sysctl handlers).
     mfk = config.min_free_kbytes

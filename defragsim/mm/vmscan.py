@@ -60,6 +60,7 @@ from .state import (
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
+    NODE_KSWAPD_WAKES,
     NODE_KSWAPD_WAKE_FLAG, NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_PROACTIVE_NEXT,
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
@@ -814,8 +815,13 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
         return
     st.node[NODE_KSWAPD_WAKE_FLAG] = 1
     st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
-    if st.node[NODE_KSWAPD_TIME] < st.clock[0]:
-        st.node[NODE_KSWAPD_TIME] = st.clock[0]
+    # wake_up_interruptible(): kswapd runs once the scheduler gets to it
+    # MODEL: that latency is Config.kswapd_wake_latency_us (a replay: its
+    # trace's own), one value per wakeup; none for a kswapd woken in its nap
+    lat = st.kswapd_wake_lat[st.node[NODE_KSWAPD_WAKES] % st.kswapd_wake_lat.shape[0]]
+    st.node[NODE_KSWAPD_WAKES] += 1
+    if st.node[NODE_KSWAPD_TIME] < st.clock[0] + lat:
+        st.node[NODE_KSWAPD_TIME] = st.clock[0] + lat
     start_balance_pgdat(st, prm)
 
 

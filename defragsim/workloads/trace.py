@@ -1246,6 +1246,47 @@ def direct_reclaim_windows(trace_path) -> dict | None:
                   np.array(sorted(w))[:, 1].astype(np.int64)) for pid, w in out.items()}
 
 
+#: other_events.csv: kswapd's sleep and wake, and its wakeups (time, which)
+_RE_KSWAPD_WAKE = re.compile(
+    rb"^(-?[0-9]+),[^,\n]*,[^,\n]*,(?:[^,\n]*:)?mm_vmscan_(kswapd_sleep|wakeup_kswapd|kswapd_wake),",
+    re.M)
+#: how many quantiles of a trace's kswapd wakeup latencies a replay uses
+WAKE_LATENCY_QUANTILES = 32
+
+
+def kswapd_wake_latencies(trace_path) -> list | None:
+    """How long the traced machine's kswapd took to run after a wakeup from
+    its sleep, from ``other_events.csv`` beside a CSV trace: after each
+    ``mm_vmscan_kswapd_sleep``, the first ``mm_vmscan_wakeup_kswapd`` to the
+    next ``mm_vmscan_kswapd_wake``.  Returns the latencies' quantiles in µs
+    (:data:`WAKE_LATENCY_QUANTILES` of them, or every latency when there are
+    fewer), None without the file or a wakeup from sleep."""
+    p = other_events_path(trace_path)
+    if p is None:
+        return None
+    lineno = 0
+    with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
+        data = f.read()
+    lat, asleep, woken = [], False, None
+    for m in _RE_KSWAPD_WAKE.finditer(data):
+        t, what = int(m.group(1)), m.group(2)
+        if what == b"kswapd_sleep":
+            asleep, woken = True, None
+        elif what == b"wakeup_kswapd":
+            if asleep and woken is None:
+                woken = t
+        else:
+            if woken is not None and t >= woken:
+                lat.append((t - woken) / 1000)
+            asleep, woken = False, None
+    if not lat:
+        return None
+    a = np.sort(np.array(lat))
+    if len(a) > WAKE_LATENCY_QUANTILES:
+        a = np.quantile(a, (np.arange(WAKE_LATENCY_QUANTILES) + 0.5) / WAKE_LATENCY_QUANTILES)
+    return [round(float(x), 3) for x in a]
+
+
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
     (None when there is no such file); with ``until_ns``, only the events
