@@ -26,6 +26,7 @@ in time order).  Times start at 0 at the first page event, in every format.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import gzip
 import io
 import lzma
@@ -1202,6 +1203,23 @@ def other_events_path(trace_path) -> Path | None:
     return None
 
 
+def _other_events_bytes(trace_path) -> bytes | None:
+    """The whole (decompressed) ``other_events.csv`` beside a CSV trace, or
+    None; the last file read is kept, as a replay reads it three times."""
+    p = other_events_path(trace_path)
+    if p is None:
+        return None
+    st = p.stat()
+    return _read_other_events(str(p), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_other_events(path: str, mtime_ns: int, size: int) -> bytes:
+    lineno = 0
+    with _decompress_errors(path, lambda: lineno), _open_binary(Path(path)) as f:
+        return f.read()
+
+
 def direct_reclaim_windows(trace_path) -> dict | None:
     """Each task's direct reclaim as recorded beside a CSV trace:
     ``{pid: (begin_ns, end_ns)}`` (two sorted int64 arrays, the file's
@@ -1210,12 +1228,10 @@ def direct_reclaim_windows(trace_path) -> dict | None:
     (the trace stopped first) lasts to the end; an end without its begin
     (reclaim began before the trace) starts at the beginning.  A
     begin/end line whose time or pid is not an integer is named."""
-    p = other_events_path(trace_path)
-    if p is None:
+    data = _other_events_bytes(trace_path)
+    if data is None:
         return None
-    lineno = 0
-    with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
-        data = f.read()
+    p = other_events_path(trace_path)
     found = list(_RE_DIRECT_RECLAIM.finditer(data))
     if len(found) != data.count(b"mm_vmscan_direct_reclaim_"):
         ok = {m.start() for m in found}
@@ -1261,12 +1277,9 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     next ``mm_vmscan_kswapd_wake``.  Returns the latencies' quantiles in µs
     (:data:`WAKE_LATENCY_QUANTILES` of them, or every latency when there are
     fewer), None without the file or a wakeup from sleep."""
-    p = other_events_path(trace_path)
-    if p is None:
+    data = _other_events_bytes(trace_path)
+    if data is None:
         return None
-    lineno = 0
-    with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
-        data = f.read()
     lat, asleep, woken = [], False, None
     for m in _RE_KSWAPD_WAKE.finditer(data):
         t, what = int(m.group(1)), m.group(2)
@@ -1297,8 +1310,7 @@ def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = Non
     out = Counter()
     lineno = 1
     if until_ns is None:
-        with _decompress_errors(p, lambda: lineno), _open_binary(p) as f:
-            data = f.read()
+        data = _other_events_bytes(trace_path)
         # the fourth field of every line after the header, without a "system:" prefix
         names = _RE_OTHER_EVENT.findall(data, data.find(b"\n") + 1)
         out.update(Counter(n.decode("utf-8", "replace") for n in names))
