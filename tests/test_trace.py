@@ -337,6 +337,52 @@ def test_initial_block_types_follow_the_machine():
     assert "pageblocks at the start, machine -> model" in r.observed_vs_model()
 
 
+def test_initial_block_types_go_where_the_trace_allocated_their_content():
+    """With the trace's allocations per machine pageblock (pretrace_folios'
+    ``kinds``), Unmovable units go first to the model units whose machine
+    blocks got unmovable content (most first), Reclaimable ones to those
+    that got reclaimable slab; never to a unit whose allocations were mostly
+    movable while another can take it; the proportions stay the machine's."""
+    from defragsim.workloads.replay_ops import initial_block_types, machine_to_model_pfn
+    from defragsim.workloads.snapshot import Snapshot
+    from defragsim import Config
+    snap = Snapshot.load(DATA / "b_pressure_dm0" / "snap")
+    cfg = Config(mem="24104M")
+    spans = cfg.zone_spans()
+    layout = snap.zone_layout()
+    s, e = spans[1]
+    m0 = layout["Normal"][0]                       # the machine's Normal start pfn
+    kinds = np.zeros(((m0 >> 9) + 6000, C.NR_KINDS), np.int64)
+    unmov = [(m0 >> 9) + b for b in range(1000, 1160, 4)]           # 40 machine blocks
+    cache = [(m0 >> 9) + b for b in range(2000, 4000, 4)]           # 500, some kernel
+    recl = [(m0 >> 9) + b for b in range(5000, 5080, 4)]            # 20
+    kinds[unmov, C.KIND_KERNEL] = 50
+    kinds[cache, C.KIND_FILE] = 500
+    kinds[cache, C.KIND_KERNEL] = 5                                 # mostly page cache
+    kinds[recl, C.KIND_SLAB_RECLAIMABLE] = 30
+    bt = initial_block_types(snap, spans, cfg.nr_pages, cfg.pageblock_order, kinds)
+    normal = bt[s >> 9:e >> 9]
+    real = snap.zone_blocks()["Normal"]
+    for name, mt in (("Unmovable", C.MIGRATE_UNMOVABLE), ("Reclaimable", C.MIGRATE_RECLAIMABLE)):
+        want = real[name] / sum(real.values()) * len(normal)
+        assert abs((normal == mt).sum() - want) <= 2
+
+    def model_block(machine_blocks):
+        p = machine_to_model_pfn(np.array(machine_blocks, np.int64) << 9,
+                                 np.full(len(machine_blocks), 9, np.int8), layout, spans)
+        return p >> 9
+
+    assert (bt[model_block(unmov)] == C.MIGRATE_UNMOVABLE).all()
+    assert (bt[model_block(recl)] == C.MIGRATE_RECLAIMABLE).all()
+    # the mostly page-cache blocks are not preferred: as many typed as by chance
+    typed = (bt[model_block(cache)] != C.MIGRATE_MOVABLE).mean()
+    assert typed < 3 * (real["Unmovable"] + real["Reclaimable"]) / sum(real.values())
+    # without the trace's evidence the same proportions, elsewhere
+    bt0 = initial_block_types(snap, spans, cfg.nr_pages, cfg.pageblock_order)
+    assert (bt0[s >> 9:e >> 9] == C.MIGRATE_UNMOVABLE).sum() == (normal == C.MIGRATE_UNMOVABLE).sum()
+    assert not (bt0[model_block(unmov)] == C.MIGRATE_UNMOVABLE).all()
+
+
 @pytest.mark.parametrize("split", [False, True], ids=["whole-chunks", "split-chunks"])
 @pytest.mark.parametrize("fmt", ["csv", "tracefs", "trace-cmd", "perf"])
 def test_numba_fast_path_equals_the_python_reader(tmp_path, fmt, split, monkeypatch):

@@ -72,26 +72,56 @@ class ReplayStats:
         return dict(self.__dict__)
 
 
-def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int):
+def _trace_block_evidence(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int,
+                          block_kinds) -> np.ndarray | None:
+    """Per model pageblock, the trace's allocations in the machine pageblocks
+    that map to it, by the migratetype their content asks for
+    (``[block, Unmovable/Movable/Reclaimable]``; ``block_kinds``: per machine
+    pageblock and content, :func:`pretrace_folios`), or None."""
+    layout = snapshot.zone_layout()
+    if block_kinds is None or layout is None or not block_kinds.shape[0]:
+        return None
+    mb = np.flatnonzero(block_kinds.sum(axis=1))
+    if not len(mb):
+        return None
+    mp = machine_to_model_pfn(mb << C.PAGEBLOCK_ORDER_DEFAULT,
+                              np.full(len(mb), C.PAGEBLOCK_ORDER_DEFAULT, np.int8), layout,
+                              zone_spans)
+    keep = mp >= 0
+    ev = np.zeros((nr_pages >> pageblock_order, 3), np.int64)
+    k = block_kinds[mb[keep]]
+    by_mt = np.stack([k[:, C.KIND_SLAB_UNRECLAIMABLE] + k[:, C.KIND_PAGETABLE] + k[:, C.KIND_KERNEL],
+                      k[:, C.KIND_ANON] + k[:, C.KIND_FILE], k[:, C.KIND_SLAB_RECLAIMABLE]], axis=1)
+    np.add.at(ev, mp[keep] >> pageblock_order, by_mt)
+    return ev
+
+
+def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int,
+                        block_kinds=None):
     """Per-pageblock migratetypes at the start, from the snapshot's
     ``Number of blocks type`` table, scaled to the model's zone sizes.
 
     MODEL: the machine's proportions of Unmovable and Reclaimable blocks per
     zone are reproduced in MAX_PAGE_ORDER units (two pageblocks, so boot-time
-    free chunks stay within one type).  Their positions follow the machine's
-    kpageflags content map when the snapshot has one (the units whose blocks
-    hold the most slab, at the same relative position in the zone), else they
-    are drawn (seeded).  HighAtomic and Isolate blocks start as Movable (the
-    model keeps the highatomic reserve's accounting itself)."""
+    free chunks stay within one type).  Their positions: where the trace
+    allocated unmovable (reclaimable) content, most first (``block_kinds``,
+    the trace's allocations per machine pageblock by content; a pageblock's
+    allocations are served from its type), then where the machine's
+    kpageflags content map shows the most slab when the snapshot has one
+    (at the same relative position in the zone), else drawn (seeded).
+    HighAtomic and Isolate blocks start as Movable (the model keeps the
+    highatomic reserve's accounting itself)."""
     zb = snapshot.zone_blocks()
     if not zb:
         return None
-    # MODEL: proportions (and slab-rich positions when kpageflags was read);
-    # HighAtomic/Isolate start Movable
+    # MODEL: proportions, placed by the trace's own allocations (and
+    # slab-rich positions when kpageflags was read); HighAtomic/Isolate start Movable
     unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
     bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
     rng = np.random.default_rng(0)
     pbmap = snapshot.pbmap()
+    evidence = _trace_block_evidence(snapshot, zone_spans, nr_pages, pageblock_order,
+                                     block_kinds)
     for z, (s, e) in enumerate(zone_spans):
         name = C.ZONE_NAMES[z]
         if e <= s or name not in zb:
@@ -113,6 +143,20 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
                 units = units[np.argsort(-score, kind="stable")]
         n_u = int(round(real.get("Unmovable", 0) / total * len(units)))
         n_r = int(round(real.get("Reclaimable", 0) / total * len(units)))
+        if evidence is not None:
+            ev = sum(evidence[units + i] for i in range(unit))        # [unit, U/M/R]
+            # each type to the units the trace allocated that type in, most
+            # first (a unit whose allocations were mostly movable never), the
+            # rest in the order above
+            u_first = _rank(ev[:, 0], ev[:, 0] > ev[:, 1])
+            for_u = units[u_first[:n_u]]
+            left = np.setdiff1d(np.arange(len(units)), u_first[:n_u], assume_unique=True)
+            r_first = left[_rank(ev[left, 2], ev[left, 2] > ev[left, 1])]
+            for u in for_u.tolist():
+                bt[u:u + unit] = C.MIGRATE_UNMOVABLE
+            for u in units[r_first[:n_r]].tolist():
+                bt[u:u + unit] = C.MIGRATE_RECLAIMABLE
+            continue
         chosen = units[:n_u + n_r]
         # interleave the two types over the chosen units in proportion
         kinds = np.array([C.MIGRATE_UNMOVABLE] * n_u + [C.MIGRATE_RECLAIMABLE] * n_r, np.uint8)
@@ -120,6 +164,13 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
         for u, mt in zip(chosen.tolist(), kinds.tolist()):
             bt[u:u + unit] = mt
     return bt
+
+
+def _rank(count: np.ndarray, typed: np.ndarray) -> np.ndarray:
+    """Indices: those ``typed`` by the most ``count`` first, then the others
+    in their given order (a stable sort)."""
+    key = np.where(typed, -count, 0)
+    return np.argsort(key, kind="stable")
 
 _HOLE_GFP = {C.MIGRATE_UNMOVABLE: G.parse_gfp("GFP_KERNEL"),
              C.MIGRATE_MOVABLE: G.parse_gfp("GFP_HIGHUSER_MOVABLE"),
@@ -658,10 +709,12 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
     ``st.prefill_ops``; returns the initial pageblock types (None without a
     snapshot or zone spans)."""
     bt = None
+    pre = pretrace() if snapshot is not None else None
     if snapshot is not None and zone_spans is not None:
-        bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order)
+        bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order,
+                                 pre[2] if pre is not None else None)
     if snapshot is not None:
-        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pretrace())
+        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre)
     st.prefill_ops = len(ro)
     return bt
 
