@@ -87,3 +87,34 @@ def test_a_replay_places_the_pre_trace_folios_and_replays_their_frees():
     assert any("placed at the machine's pfns" in line for line in rp.notes())
     empty = replay(SAMPLE, init="empty")
     assert empty.stats.pretrace_placed == 0 and empty.stats.frees_before_trace == 188
+
+
+def test_gap_folios_fill_the_pieces_placing_left_smallest_first():
+    """Placed folios leave pieces free in their pageblocks that the machine's
+    buddyinfo does not show free: they become folios of the buddy orders
+    that cover them, smallest first, within each zone's room and the
+    budget, holding what most of the block's placed pages hold."""
+    from defragsim.workloads.replay_ops import _gap_folios
+    pbo, n = 4, 64                                  # 16-page blocks, 4 blocks, one zone
+    taken = np.zeros(n, bool)
+    pfns = np.array([0, 5, 8, 32], np.int64)
+    orders = np.array([2, 0, 2, 4], np.int64)       # block 0: 0-3, 5, 8-11; block 2 full
+    kinds = np.array([C.KIND_FILE, C.KIND_FILE, C.KIND_ANON, C.KIND_ANON], np.uint8)
+    for p, o in zip(pfns, orders):
+        taken[p:p + (1 << o)] = True
+    spans = [(0, n)]
+    gp, go, gk = _gap_folios(taken, pfns, orders, kinds, pbo, 100, spans, [100])
+    # block 0's free pfns 4, 6-7, 12-15 as buddy chunks; blocks 1 (empty) and 3 untouched
+    assert sorted(zip(gp.tolist(), go.tolist())) == [(4, 0), (6, 1), (12, 2)]
+    assert go.tolist() == sorted(go.tolist())                      # smallest first
+    assert set(gk.tolist()) == {C.KIND_FILE}        # block 0: 5 file pages, 4 anon
+    covered = taken.copy()
+    for p, o in zip(gp, go):
+        assert not covered[p:p + (1 << o)].any()
+        covered[p:p + (1 << o)] = True
+    assert covered[:16].all()
+    # the room of the zone caps it, smallest first
+    gp, go, _ = _gap_folios(taken, pfns, orders, kinds, pbo, 100, spans, [3])
+    assert sorted(zip(gp.tolist(), go.tolist())) == [(4, 0), (6, 1)]
+    gp, go, _ = _gap_folios(taken, pfns, orders, kinds, pbo, 1, spans, [100])
+    assert gp.tolist() == [4]

@@ -158,7 +158,9 @@ class Replay:
         if st.pretrace_folios:
             out.append(f"folios the trace frees before allocating them: {st.pretrace_folios:,}; "
                        f"placed at the machine's pfns in the prefill {st.pretrace_placed:,} "
-                       f"({st.pretrace_placed_pages:,} pages), their frees replayed (but see below)")
+                       f"({st.pretrace_placed_pages:,} pages), their frees replayed (but see below); "
+                       f"the pieces between them in their pageblocks held as their neighbours' "
+                       f"content, not freed: {st.gap_pages:,} pages")
         out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
                f"and not placed {st.frees_before_trace:,} (not replayed); frees with another "
                f"order than the allocation {st.frees_order_mismatch:,}; re-allocations of a "

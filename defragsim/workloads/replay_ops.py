@@ -67,6 +67,9 @@ class ReplayStats:
     pretrace_folios: int = 0
     pretrace_placed: int = 0
     pretrace_placed_pages: int = 0
+    #: the pieces placing left in the pageblocks it used in part, held as the
+    #: neighbours' content (replay_ops._gap_folios), in pages
+    gap_pages: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -352,12 +355,18 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
     budget = nr_pages - free_pages
     amounts = _prefill_amounts(mi)
-    placed = place_pretrace(ro, st, snapshot, pretrace, zone_spans, nr_pages, nr_cpus,
-                            block_types, amounts) \
-        if pretrace is not None and zone_spans is not None and block_types is not None else {}
-    budget -= sum(sum(p << o for o, p in enumerate(h)) for h in placed.values())
     holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
         if zone_spans is not None else []
+    # the free chunks and their spacers come first; placing's leftover pieces
+    # get the rest of the used memory, zone by zone
+    spacers = sum(n << o for _, _, o, n in holes if o < C.MAX_PAGE_ORDER)
+    reserve: dict = {}
+    for z, _, o, n in holes:
+        reserve[z] = reserve.get(z, 0) + (n << o) * (2 if o < C.MAX_PAGE_ORDER else 1)
+    placed = place_pretrace(ro, st, snapshot, pretrace, zone_spans, nr_pages, nr_cpus,
+                            block_types, amounts, budget - min(spacers, budget // 2), reserve) \
+        if pretrace is not None and zone_spans is not None and block_types is not None else {}
+    budget -= sum(sum(p << o for o, p in enumerate(h)) for h in placed.values())
     placeholders, budget = _prefill_holes(ro, st, holes, budget)
     for content, (n, order, gfp) in amounts.items():
         hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
@@ -476,7 +485,8 @@ def _pretrace_kinds(machine_pfns: np.ndarray, model_pfns: np.ndarray, orders: np
 
 
 def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace: tuple,
-                   zone_spans, nr_pages: int, nr_cpus: int, block_types, amounts: dict) -> dict:
+                   zone_spans, nr_pages: int, nr_cpus: int, block_types, amounts: dict,
+                   budget: int | None = None, reserve: dict | None = None) -> dict:
     """Prefill ops that place each pre-trace folio (``pretrace``: machine pfns,
     orders and pageblock contents, :func:`pretrace_folios`) at its model pfn
     (:func:`machine_to_model_pfn`; CONTENT_PLACED: the model takes the range
@@ -500,6 +510,9 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     rows = np.flatnonzero(keep)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
                             amounts)
+    if budget is None:
+        budget = nr_pages
+    budget -= int((1 << orders[rows].astype(np.int64)).sum())
     o = orders[rows].astype(np.int64)
     gfp_of = np.zeros(C.NR_KINDS, np.int64)
     owner_of = np.zeros(C.NR_KINDS, np.int32)
@@ -508,13 +521,66 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     gfp = gfp_of[kinds] | np.where(o > 0, G.__GFP_COMP, 0) | (mp[rows] << C.CONTENT_PLACED_PFN_SHIFT)
     handles = ro.alloc_block(o, gfp, owner_of[kinds], np.arange(len(rows)) % nr_cpus,
                              kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
-    out: dict = {}
-    for kind in np.unique(kinds).tolist():
-        out[kind] = np.bincount(o[kinds == kind], minlength=C.MAX_PAGE_ORDER + 1)
     ro.pretrace_live = (pfns[rows], handles, orders[rows])
     st.pretrace_placed = len(rows)
     st.pretrace_placed_pages = int(sum(1 << int(o) for o in orders[rows]))
+    # per zone: what placing left free, less the free chunks to shape there
+    # and their spacers (``reserve``)
+    room = [max(0, (e - s_) - int(taken[s_:e].sum()) - (reserve or {}).get(z, 0))
+            for z, (s_, e) in enumerate(zone_spans)]
+    gp, go, gk = _gap_folios(taken, mp[rows], o, kinds, pbo, budget, zone_spans, room)
+    gfp = gfp_of[gk] | np.where(go > 0, G.__GFP_COMP, 0) | (gp << C.CONTENT_PLACED_PFN_SHIFT)
+    ro.alloc_block(go, gfp, owner_of[gk], np.arange(len(gp)) % nr_cpus,
+                   gk | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    st.gap_pages = int((1 << go).sum())
+    out: dict = {}
+    for kind in np.unique(np.concatenate([kinds, gk])).tolist():
+        out[kind] = np.bincount(np.concatenate([o[kinds == kind], go[gk == kind]]),
+                                minlength=C.MAX_PAGE_ORDER + 1)
     return out
+
+
+def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
+                pageblock_order: int, budget: int, zone_spans, room) -> tuple:
+    """(pfns, orders, kinds) of folios for the free pieces placing left in
+    the pageblocks it used in part, smallest first, at most ``budget``
+    pages in all and ``room[z]`` in zone ``z``: buddy-aligned chunks below
+    pageblock order, each holding what most of its pageblock's placed
+    folios (by pages) hold.
+
+    MODEL: the machine held something there the trace never freed (its
+    buddyinfo has no such free pieces); what, the placed neighbours say."""
+    pb = 1 << pageblock_order
+    nb = len(taken) // pb
+    t = taken[:nb * pb].reshape(nb, pb)
+    used = t.sum(axis=1)
+    blocks = np.flatnonzero((used > 0) & (used < pb))
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
+    if not len(blocks) or budget <= 0:
+        return empty
+    free = ~t[blocks]
+    got_p, got_o = [], []
+    for o in range(pageblock_order - 1, -1, -1):
+        groups = free.reshape(len(blocks), pb >> o, 1 << o)
+        bi, gi = np.nonzero(groups.all(axis=2))
+        if len(bi):
+            got_p.append(blocks[bi] * pb + (gi << o))
+            got_o.append(np.full(len(bi), o, np.int64))
+            groups[bi, gi, :] = False
+    gp, go = np.concatenate(got_p), np.concatenate(got_o)
+    order = np.lexsort((gp, go))                      # smallest first, then by pfn
+    gp, go = gp[order], go[order]
+    keep = np.zeros(len(gp), bool)
+    for z, (s_, e) in enumerate(zone_spans):
+        inz = np.flatnonzero((gp >= s_) & (gp < e))
+        keep[inz[np.cumsum(1 << go[inz]) <= room[z]]] = True
+    gp, go = gp[keep], go[keep]
+    keep = np.cumsum(1 << go) <= budget
+    gp, go = gp[keep], go[keep]
+    # each pageblock's content: its placed folios' kind with the most pages
+    by_block = np.zeros((nb, C.NR_KINDS), np.int64)
+    np.add.at(by_block, (pfns >> pageblock_order, kinds.astype(np.int64)), 1 << orders)
+    return gp, go, by_block[gp >> pageblock_order].argmax(axis=1).astype(np.uint8)
 
 
 def _prefill_owner(ro: _ReplayOps, content: int) -> int:
