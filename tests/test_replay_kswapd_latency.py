@@ -63,3 +63,10 @@ def test_a_replay_takes_the_traces_latencies_unless_told(tmp_path):
     assert r.result.config.kswapd_wake_latency_us is None
     r = replay(path, Config(mem="64M"), stream=True)           # a full Config is used as given
     assert r.result.config.kswapd_wake_latency_us is None
+
+
+def test_a_bad_kswapd_line_is_named(tmp_path):
+    from defragsim.errors import TraceError
+    _trace(tmp_path, OTHER[:3] + ["1x0,0,100,vmscan:mm_vmscan_wakeup_kswapd,nid=0 order=9 zid=3"])
+    with pytest.raises(TraceError, match=r"other_events.csv: line 5: expected .*'1x0,0,100"):
+        T.kswapd_wake_latencies(tmp_path / "page_events.csv")

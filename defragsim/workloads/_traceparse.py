@@ -627,3 +627,23 @@ def columns_ok(keep, t, ev, pfn, mt, gfp, pid, fo, fmt, co, max_pfn, ev_alloc, e
             if co[i] < 0 or co[i] > 1:
                 return False
     return True
+
+
+@njit
+def place_first_come(pfns, orders, taken, keep):
+    """The folios to place, in order, each unless it overlaps one placed
+    before it (``pfns`` < 0: no room): sets ``keep`` and marks ``taken``."""
+    for i in range(pfns.shape[0]):
+        m = pfns[i]
+        if m < 0:
+            continue
+        n = 1 << orders[i]
+        free = True
+        for j in range(m, m + n):
+            if taken[j]:
+                free = False
+                break
+        if free:
+            for j in range(m, m + n):
+                taken[j] = True
+            keep[i] = True

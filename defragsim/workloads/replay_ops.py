@@ -24,7 +24,7 @@ import numpy as np
 from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
-from ._traceparse import pretrace_frees, trace_ops
+from ._traceparse import place_first_come, pretrace_frees, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
@@ -503,10 +503,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     mp = machine_to_model_pfn(pfns, orders, layout, zone_spans)
     taken = np.zeros(nr_pages, bool)
     keep = np.zeros(len(pfns), bool)
-    for i, (m, o) in enumerate(zip(mp.tolist(), orders.tolist())):
-        if m >= 0 and not taken[m:m + (1 << o)].any():
-            taken[m:m + (1 << o)] = True
-            keep[i] = True
+    place_first_come(mp, orders.astype(np.int64), taken, keep)
     rows = np.flatnonzero(keep)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
                             amounts)

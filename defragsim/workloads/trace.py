@@ -1191,7 +1191,32 @@ _RE_OTHER_EVENT = re.compile(rb"^[^,\n]*,[^,\n]*,[^,\n]*,(?:[^,\n]*:)?([^,:\n]*)
 
 #: other_events.csv: a direct_reclaim_begin/end line's time, pid and which
 _RE_DIRECT_RECLAIM = re.compile(
-    rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_direct_reclaim_(begin|end),", re.M)
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_direct_reclaim_(begin|end),")
+
+
+def _event_lines(data: bytes, trace_path, regex, what: str, *needles: bytes) -> list:
+    """The ``regex`` match of each line of ``other_events.csv`` (``data``)
+    naming one of ``needles``, in file order (a memchr-speed search: the
+    events wanted are a few of the file's lines); a line that does not
+    match is named (``what`` it should be)."""
+    starts = set()
+    for needle in needles:
+        pos = data.find(needle)
+        while pos >= 0:
+            starts.add(data.rfind(b"\n", 0, pos) + 1)
+            pos = data.find(needle, pos + len(needle))
+    out = []
+    for st in sorted(starts):
+        end = data.find(b"\n", st)
+        line = data[st:end if end >= 0 else len(data)]
+        m = regex.match(line)
+        if m is None:
+            at = data.count(b"\n", 0, st) + 1
+            raise TraceError(f"{other_events_path(trace_path)}: line {at}: expected {what} "
+                             f"with integer time and pid, got "
+                             f"{line.decode('utf-8', 'replace')[:120]!r}")
+        out.append(m)
+    return out
 
 
 def other_events_path(trace_path) -> Path | None:
@@ -1231,20 +1256,9 @@ def direct_reclaim_windows(trace_path) -> dict | None:
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
-    p = other_events_path(trace_path)
-    found = list(_RE_DIRECT_RECLAIM.finditer(data))
-    if len(found) != data.count(b"mm_vmscan_direct_reclaim_"):
-        ok = {m.start() for m in found}
-        pos = data.find(b"mm_vmscan_direct_reclaim_")
-        while pos >= 0:
-            start = data.rfind(b"\n", 0, pos) + 1
-            if start not in ok:
-                line = data[start:data.find(b"\n", pos)].decode("utf-8", "replace")
-                at = data.count(b"\n", 0, start) + 1
-                raise TraceError(f"{p}: line {at}: expected "
-                                 f"t_ns,cpu,pid,vmscan:mm_vmscan_direct_reclaim_begin|end,... "
-                                 f"with integer time and pid, got {line[:120]!r}")
-            pos = data.find(b"mm_vmscan_direct_reclaim_", pos + 1)
+    found = _event_lines(data, trace_path, _RE_DIRECT_RECLAIM,
+                         "t_ns,cpu,pid,vmscan:mm_vmscan_direct_reclaim_begin|end,...",
+                         b"mm_vmscan_direct_reclaim_")
     open_: dict = {}
     out: dict = {}
     lo, hi = -(1 << 62), 1 << 62
@@ -1264,8 +1278,7 @@ def direct_reclaim_windows(trace_path) -> dict | None:
 
 #: other_events.csv: kswapd's sleep and wake, and its wakeups (time, which)
 _RE_KSWAPD_WAKE = re.compile(
-    rb"^(-?[0-9]+),[^,\n]*,[^,\n]*,(?:[^,\n]*:)?mm_vmscan_(kswapd_sleep|wakeup_kswapd|kswapd_wake),",
-    re.M)
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_(kswapd_sleep|wakeup_kswapd|kswapd_wake),")
 #: how many quantiles of a trace's kswapd wakeup latencies a replay uses
 WAKE_LATENCY_QUANTILES = 32
 
@@ -1281,8 +1294,11 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     if data is None:
         return None
     lat, asleep, woken = [], False, None
-    for m in _RE_KSWAPD_WAKE.finditer(data):
-        t, what = int(m.group(1)), m.group(2)
+    for m in _event_lines(data, trace_path, _RE_KSWAPD_WAKE,
+                          "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_sleep|wakeup_kswapd|kswapd_wake,...",
+                          b"mm_vmscan_kswapd_sleep", b"mm_vmscan_wakeup_kswapd",
+                          b"mm_vmscan_kswapd_wake"):
+        t, what = int(m.group(1)), m.group(3)
         if what == b"kswapd_sleep":
             asleep, woken = True, None
         elif what == b"wakeup_kswapd":
