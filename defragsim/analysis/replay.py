@@ -354,7 +354,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
 
 
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
-                   trace_path=None) -> tuple:
+                   trace_path) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
     trace's pfn range: ``top_pfn()``, one past its largest) and the trace's
     kswapd wakeup latencies, updated with ``overrides``, and which kernel
@@ -364,8 +364,8 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
         kw.update(snap.config_overrides())
     elif "mem" not in overrides:
         kw["mem"] = max(top_pfn() * C.PAGE_SIZE, 256 << 20)
-    lat = kswapd_wake_latencies(trace_path) if trace_path is not None and \
-        "kswapd_wake_latency_us" not in overrides else None
+    lat = kswapd_wake_latencies(trace_path) if "kswapd_wake_latency_us" not in overrides \
+        else None
     if lat:
         kw["kswapd_wake_latency_us"] = lat
         notes.append(f"kswapd runs {np.median(lat):,.0f} µs after a wakeup from its sleep "

@@ -1323,7 +1323,7 @@ def compact_zone(st, prm, own, c):
     ret = COMPACT_CONTINUE
     while True:
         if c == CC_DIRECT_IDX and st.cc[c, CC_DIRECT]:
-            # kswapd reclaims on another CPU meanwhile (MODEL: see kswapd_alongside)
+            # MODEL: kswapd reclaims on another CPU meanwhile (see kswapd_alongside)
             vmscan.kswapd_alongside(st, prm, own, st.node[NODE_REQ_TIME] + st.cc[c, CC_COST_NS])
         ret = __compact_finished(st, prm, c)
         if ret == COMPACT_NO_SUITABLE_PAGE:

@@ -1034,6 +1034,7 @@ def kswapd_alongside(st, prm, own, until):
     running kswapd advances (its nap and sleep are left to run_daemons());
     a page kswapd frees is never captured: capture_control belongs to the
     compacting task (task_capc() reads current)."""
+    # MODEL: a running kswapd catches up with the compacting task's clock here
     if st.node[NODE_KSWAPD_STATE] != KSWAPD_RUNNING or st.node[NODE_KSWAPD_TIME] >= until:
         return
     capc_active = st.capc[CAPC_ACTIVE]

@@ -507,10 +507,8 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     rows = np.flatnonzero(keep)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
                             amounts)
-    if budget is None:
-        budget = nr_pages
-    budget -= int((1 << orders[rows].astype(np.int64)).sum())
     o = orders[rows].astype(np.int64)
+    placed_pages = int((1 << o).sum())
     gfp_of = np.zeros(C.NR_KINDS, np.int64)
     owner_of = np.zeros(C.NR_KINDS, np.int32)
     for kind in np.unique(kinds).tolist():
@@ -520,12 +518,14 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
                              kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
     ro.pretrace_live = (pfns[rows], handles, orders[rows])
     st.pretrace_placed = len(rows)
-    st.pretrace_placed_pages = int(sum(1 << int(o) for o in orders[rows]))
+    st.pretrace_placed_pages = placed_pages
     # per zone: what placing left free, less the free chunks to shape there
     # and their spacers (``reserve``)
     room = [max(0, (e - s_) - int(taken[s_:e].sum()) - (reserve or {}).get(z, 0))
             for z, (s_, e) in enumerate(zone_spans)]
-    gp, go, gk = _gap_folios(taken, mp[rows], o, kinds, pbo, budget, zone_spans, room)
+    gp, go, gk = _gap_folios(taken, mp[rows], o, kinds, pbo,
+                             (nr_pages if budget is None else budget) - placed_pages,
+                             zone_spans, room)
     gfp = gfp_of[gk] | np.where(go > 0, G.__GFP_COMP, 0) | (gp << C.CONTENT_PLACED_PFN_SHIFT)
     ro.alloc_block(go, gfp, owner_of[gk], np.arange(len(gp)) % nr_cpus,
                    gk | C.CONTENT_PREFILL | C.CONTENT_PLACED)
@@ -547,6 +547,7 @@ def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: 
 
     MODEL: the machine held something there the trace never freed (its
     buddyinfo has no such free pieces); what, the placed neighbours say."""
+    # MODEL: the pieces' content is their pageblock's placed folios' (see above)
     pb = 1 << pageblock_order
     nb = len(taken) // pb
     t = taken[:nb * pb].reshape(nb, pb)
@@ -654,6 +655,7 @@ class TraceOps:
         # each task's direct reclaim (trace.direct_reclaim_windows: the file's
         # times; ``trace.t0_ns``, known once parsing began, rebases them)
         self.windows, self.trace = windows or {}, trace
+        self._window_pids = np.fromiter(self.windows, np.int64)
         self.h_owner = np.asarray(ro.h_owner, np.int32)
         # [next new handle, free handles]: the trace's handles follow the prefill's
         self.cursor = np.array([len(ro.h_owner), 0], np.int64)
@@ -713,7 +715,7 @@ class TraceOps:
             t0 = self.trace.t0_ns if self.trace is not None else 0
             frees = np.flatnonzero(ev == EV_FREE)
             fp = pid[frees]
-            for p in np.intersect1d(np.unique(fp), np.fromiter(self.windows, np.int64)).tolist():
+            for p in np.intersect1d(np.unique(fp), self._window_pids).tolist():
                 rows = frees[fp == p]
                 begin, end = self.windows[p]
                 t = t_ns[rows] + t0
