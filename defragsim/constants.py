@@ -234,6 +234,7 @@ NR_ZONE_STATS = 7
 
 # --- zone->flags ----------------------------------------------------------------
 ZONE_BOOSTED_WATERMARK = 0x1
+ZONE_RECLAIM_ACTIVE = 0x2       # kswapd may be scanning the zone (balance_pgdat)
 
 # --- vm_event_item (cumulative /proc/vmstat event counters) ----------------------
 # VM_<NAME> indexes the model's event-counter array; VM_EVENT_NAMES[i] is the

@@ -46,7 +46,7 @@ from ..constants import (
     VM_PGMIGRATE_SUCCESS, PG_KIND_SHIFT, PG_buddy, PG_head, PG_lru, PG_pcp,
     PG_tail, RMQUEUE_CLAIM, RMQUEUE_CMA, RMQUEUE_NORMAL, RMQUEUE_STEAL,
     VM_PGALLOC_DMA32, VM_PGFREE, WMARK_HIGH, WMARK_MIN, ZONE_BOOSTED_WATERMARK,
-    ZONE_DMA32, ZONE_NORMAL,
+    ZONE_DMA32, ZONE_RECLAIM_ACTIVE, ZONE_NORMAL,
 )
 from ..gfp import (
     __GFP_DIRECT_RECLAIM, __GFP_DMA, __GFP_DMA32, __GFP_FS, __GFP_HIGH, __GFP_IO,
@@ -934,6 +934,22 @@ def nr_pcp_free(st, cpu, z, batch, high):
     return min(max(st.pcp_free_count[cpu, z], min_nr_free), max_nr_free)
 
 
+@njit(inline='always')
+def nr_pcp_high(st, z):
+    """nr_pcp_high(): the pcp count above which a free drains to the buddy.
+
+    While kswapd reclaims (ZONE_RECLAIM_ACTIVE, set by balance_pgdat()) the
+    lists keep at most ``batch << 2`` pages, so what reclaim frees reaches
+    the buddy lists, where every cpu can allocate it (c49c2c47dab6, v5.14).
+    MODEL: pcp->high is fixed at high_min, so the kernel's lowering of
+    pcp->high toward high_min here has nothing to do.
+    """
+    high = st.pcp_high[z]      # MODEL: fixed at high_min
+    if st.zone_flags[z] & ZONE_RECLAIM_ACTIVE:
+        return min(st.pcp_batch[z] << 2, high)
+    return high
+
+
 @njit(fastpath=True)
 def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     """free_frozen_page_commit(): queue on the pcp list head, drain above pcp->high.
@@ -949,7 +965,7 @@ def free_frozen_page_commit(st, prm, cpu, z, pfn, order, migratetype):
     batch = st.pcp_batch[z]
     if st.pcp_free_count[cpu, z] < (batch << PCP_BATCH_SCALE_MAX):
         st.pcp_free_count[cpu, z] += 1 << order
-    high = st.pcp_high[z]
+    high = nr_pcp_high(st, z)
     if st.pcp_count[cpu, z] >= high:
         free_pcppages_bulk(st, prm, cpu, z, nr_pcp_free(st, cpu, z, batch, high), pindex)
 

@@ -48,7 +48,7 @@ from ..constants import (
     VM_PGACTIVATE, VM_PGDEACTIVATE, VM_PGSCAN_ANON, VM_PGSCAN_DIRECT, VM_PGSCAN_FILE,
     VM_PGSCAN_KSWAPD, VM_PGSTEAL_ANON, VM_PGSTEAL_DIRECT, VM_PGSTEAL_FILE, VM_PGSTEAL_KSWAPD,
     VM_NR_VMSCAN_IMMEDIATE_RECLAIM, VM_NR_WRITTEN, VM_PSWPOUT, VM_SLABS_SCANNED, WMARK_HIGH,
-    WMARK_MIN,
+    WMARK_MIN, ZONE_RECLAIM_ACTIVE,
 )
 from ..gfp import __GFP_DIRECT_RECLAIM, __GFP_IO, __GFP_MOVABLE
 from .page_alloc import (
@@ -221,6 +221,7 @@ def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
     list when referenced) are not distinguished.
     """
     scanned = 0
+    folios = 0
     # MODEL: no VM_EXEC rotation of referenced executable file folios
     while scanned < nr_to_scan:
         pfn = st.lru_tail[lru]
@@ -228,11 +229,12 @@ def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
             break
         nr = 1 << st.pg_order[pfn]
         scanned += nr
+        folios += 1
         lruvec_del_folio(st, pfn)
         st.pg_flags[pfn] = (st.pg_flags[pfn] & ~(PG_active | PG_young | PG_referenced)) | PG_workingset
         lruvec_add_folio(st, pfn, False)
         st.vm_events[VM_PGDEACTIVATE] += nr
-    st.sc[s, SC_COST_NS] += scanned * costs.SCAN_PAGE_NS
+    st.sc[s, SC_COST_NS] += folios * costs.SCAN_FOLIO_NS
     return scanned
 
 
@@ -284,7 +286,7 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
         visited += nr
         f = st.pg_flags[pfn]
         lruvec_del_folio(st, pfn)
-        cost = costs.SCAN_PAGE_NS * nr
+        cost = costs.SCAN_FOLIO_NS      # the work is per folio, not per page
         if f & PG_pinned:
             # a long-term pinned folio: try_to_unmap() fails (the pinned
             # anon-exclusive page cannot be shared), so it stays mapped and
@@ -338,7 +340,7 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
             if f & PG_referenced:
                 # referenced-only clean file folio: reclaim anyway (RECLAIM_CLEAN)
                 pass
-            cost += nr * costs.RECLAIM_CLEAN_FILE_NS
+            cost += costs.RECLAIM_CLEAN_FILE_NS + (nr - 1) * costs.FOLIO_PAGE_NS
             release_reclaimed_folio(st, prm, own, pfn, cpu, H_EVICTED)
         reclaimed += nr
         st.sc[s, SC_COST_NS] += cost
@@ -843,6 +845,20 @@ def wakeup_kcompactd(st, prm, order, highest_zoneidx):
 
 
 @njit
+def update_reclaim_active(st, highest_zoneidx, active):
+    """update_reclaim_active(): set_reclaim_active() / clear_reclaim_active()
+    on the managed zones up to ``highest_zoneidx`` (limits the pcp lists, see
+    page_alloc.nr_pcp_high)."""
+    for z in range(highest_zoneidx + 1):
+        if not st.zone_managed[z]:
+            continue
+        if active:
+            st.zone_flags[z] |= ZONE_RECLAIM_ACTIVE
+        else:
+            st.zone_flags[z] &= ~ZONE_RECLAIM_ACTIVE
+
+
+@njit
 def start_balance_pgdat(st, prm):
     """kswapd(): read and reset kswapd_order, then enter balance_pgdat()."""
     alloc_order = st.node[NODE_KSWAPD_ORDER]
@@ -856,6 +872,8 @@ def start_balance_pgdat(st, prm):
     st.node[NODE_BP_NR_BOOST] = nr_boost
     st.node[NODE_BP_BOOSTED] = 1 if nr_boost else 0
     st.vm_events[VM_PAGEOUTRUN] += 1
+    # restart: set_reclaim_active(pgdat, highest_zoneidx)
+    update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], True)
 
 
 @njit
@@ -898,10 +916,10 @@ def balance_pgdat_step(st, prm, own):
     cost = st.sc[s, SC_COST_NS] - cost_before
     # kswapd gets its fair share of the CPUs (the clock advances by the wall time)
     st.node[NODE_KSWAPD_TIME] += costs.daemon_wall_ns(
-        max(cost, costs.SCAN_PAGE_NS), prm.nr_cpus, prm.runnable_milli,
+        max(cost, costs.SCAN_FOLIO_NS), prm.nr_cpus, prm.runnable_milli,
         1 if st.node[NODE_KCOMPACTD_STATE] != compaction.KCOMPACTD_SLEEPING else 0)
-    st.node[NODE_KSWAPD_BUSY_NS] += max(cost, costs.SCAN_PAGE_NS)
-    st.node[NODE_PSI_SOME_NS] += max(cost, costs.SCAN_PAGE_NS)
+    st.node[NODE_KSWAPD_BUSY_NS] += max(cost, costs.SCAN_FOLIO_NS)
+    st.node[NODE_PSI_SOME_NS] += max(cost, costs.SCAN_FOLIO_NS)
     nr_reclaimed = st.sc[s, SC_NR_RECLAIMED] - before
     st.node[NODE_BP_NR_BOOST] -= min(st.node[NODE_BP_NR_BOOST], nr_reclaimed)
     if st.node[NODE_BP_NR_BOOST] and nr_reclaimed == 0:
@@ -917,6 +935,8 @@ def balance_pgdat_step(st, prm, own):
 def finish_balance_pgdat(st, prm):
     """The tail of balance_pgdat(): failures, boost clearing, kcompactd wake."""
     s = SC_KSWAPD
+    # out: clear_reclaim_active(pgdat, highest_zoneidx)
+    update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], False)
     if st.sc[s, SC_NR_RECLAIMED] == 0 and not st.node[NODE_BP_BOOSTED]:
         st.node[NODE_KSWAPD_FAILURES] += 1
     if st.node[NODE_BP_BOOSTED]:
