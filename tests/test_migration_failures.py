@@ -209,3 +209,52 @@ def test_too_many_isolated_aborts_async_and_throttles_sync_light():
     assert cp.isolate_migratepages_block(st, z.prm, c, 64, PB) == 96
     assert st.cc[c, CC_COST_NS] - cost0 >= cp.THROTTLE_ISOLATED_NS
     assert _isolated(st, c) == list(range(64, 96))
+
+
+@pytest.fixture(scope="module")
+def large_folio_block():
+    """Block 0: an order-2 page-cache folio, then order-0 page cache; blocks
+    2-3: anon folios at odd pfns, single free pages between them (the only
+    migration targets: no free chunk of order 2)."""
+    return _build([(2, C.MIGRATE_MOVABLE, FILE)] + [(0, C.MIGRATE_MOVABLE, FILE)] * (PB - 4)
+                  + _anon(3 * PB), free_if=lambda p: p >= 2 * PB and p % 2 == 0)
+
+
+def test_a_large_folio_without_a_target_is_split_and_the_rest_migrates(large_folio_block):
+    """migrate_pages_batch(): -ENOMEM for a large folio splits it
+    (try_split_folio(); "Large folio NUMA faulting doesn't split to retry")
+    and the call goes on with the other folios, so compaction does not end
+    COMPACT_CONTENDED; the model leaves the split pieces where they are
+    (MODEL: one folio, one owner handle) and counts them in pgmigrate_fail."""
+    z = large_folio_block.copy()
+    st = z.st
+    c = _kcompactd_cc(st)
+    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    got = _isolated(st, c)
+    assert got[0] == 0 and st.pg_order[0] == 2 and len(got) > 1
+    _free_scanner_at_the_top(st, c)
+    h0 = z.handle_at(0)
+    failed, enomem = cp.migrate_isolated(st, z.prm, z.own, c)
+    assert (failed, enomem) == (1, False)
+    assert z.own.h_pfn[h0] == 0 and _lru_members(st)[0] == C.LRU_INACTIVE_FILE
+    assert st.vm_events[C.VM_PGMIGRATE_FAIL] == 4
+    assert st.vm_events[C.VM_PGMIGRATE_SUCCESS] == len(got) - 1
+    cp.release_freepages(st, z.prm, c)
+    check_state(st, z.prm)
+
+
+def test_an_order0_folio_without_a_target_ends_the_call():
+    """-ENOMEM for a folio of one page: the folios after it are not tried
+    (putback_movable_pages()), and migrate_isolated() reports it."""
+    z = _build([(0, C.MIGRATE_MOVABLE, FILE)] * PB + _anon(3 * PB))   # no free page below
+    st = z.st
+    c = _kcompactd_cc(st)
+    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    n = len(_isolated(st, c))
+    st.cc[c, CC_FREE_PFN] = 2 * PB       # the free scanner meets full blocks only
+    failed, enomem = cp.migrate_isolated(st, z.prm, z.own, c)
+    assert enomem and failed == 1
+    assert st.vm_events[C.VM_PGMIGRATE_SUCCESS] == 0 and st.vm_events[C.VM_PGMIGRATE_FAIL] == 1
+    assert sorted(_lru_members(st))[:n] == list(range(n))     # all back on their LRU
+    cp.release_freepages(st, z.prm, c)
+    check_state(st, z.prm)

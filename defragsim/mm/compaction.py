@@ -1120,7 +1120,9 @@ def migrate_isolated(st, prm, own, c):
       (direct) compactor, which may not wait for a page lock; kcompactd's
       SYNC_LIGHT and manual SYNC wait for it;
     * with extra references, in every mode (-EAGAIN on each retry pass);
-    * with no target page (-ENOMEM): the remaining folios are not tried.
+    * with no target page (-ENOMEM): the remaining folios are not tried; a
+      large folio is split instead and the others are tried (its pieces
+      are not migrated: a ``MODEL:`` difference, see the code).
 
     MODEL: a busy folio stays busy for the whole call (its holder outlasts
     the retry passes), so the 10 passes collapse into one decision; the
@@ -1176,7 +1178,13 @@ def migrate_isolated(st, prm, own, c):
         if dst < 0:
             vmscan.lruvec_add_folio(st, src, False)   # putback
             failed += 1
-            enomem = True
+            # -ENOMEM ends the call for a folio of one page; a large folio is
+            # split instead (try_split_folio(), "Large folio NUMA faulting
+            # doesn't split to retry") and the call goes on with the rest.
+            # MODEL: the split pieces are not migrated: the model keeps a
+            # folio whole (one owner handle), so it stays where it is
+            if order == 0:
+                enomem = True
             st.vm_events[VM_PGMIGRATE_FAIL] += nr
             st.cc_migratepages[c, i] = -1
             continue
