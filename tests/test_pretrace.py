@@ -15,7 +15,7 @@ from defragsim.mm import page_alloc as pa
 from defragsim.mm.invariants import check_state
 from defragsim.mm.state import make_state
 from defragsim.workloads._traceparse import EV_ALLOC, EV_FREE
-from defragsim.workloads.replay_ops import machine_to_model_pfn, pretrace_folios
+from defragsim.workloads.replay_ops import machine_to_model_pfn, pretrace_folios, reclaim_frees
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 SAMPLE = DATA / "samples-1s" / "page_events.csv.xz"
@@ -54,15 +54,23 @@ def test_pretrace_folios_are_the_frees_before_any_allocation():
     order = np.array([0, 0, 0, 2, 0, 0], np.int64)
     gfp = np.array([0, 0xcc0, 0, 0, 0, 0x140cca], np.int64)
     cols = dict(t_ns=np.arange(6), ev=ev, pfn=pfn, order=order, gfp=gfp)
-    pfns, orders, kinds = pretrace_folios(iter([cols]))
+    pfns, orders, kinds, by_task = pretrace_folios(iter([cols]))
     assert pfns.tolist() == [100, 300] and orders.tolist() == [0, 2]
+    assert by_task.tolist() == [False, False]          # not known without reclaim_of
     # the allocations by pageblock: GFP_KERNEL in block 0, page cache in block 8
     assert kinds[0, C.KIND_KERNEL] == 1 and kinds[8, C.KIND_FILE] == 1
     # the same in two chunks
     half = [{k: v[:3] for k, v in cols.items()}, {k: v[3:] for k, v in cols.items()}]
-    p2, o2, k2 = pretrace_folios(iter(half))
+    p2, o2, k2, _ = pretrace_folios(iter(half))
     assert p2.tolist() == pfns.tolist() and o2.tolist() == orders.tolist()
     assert np.array_equal(k2[:len(kinds)], kinds)
+    # which frees a task made: reclaim_of marks the reclaim's (kswapd: 1)
+    pid = np.array([45, 7, 7, 7, 7, 7], np.int64)
+    cols["pid"] = pid
+    by_comm = {45: "kswapd0", 7: "reader"}
+    _, _, _, by_task = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
+        c["pid"], c["t_ns"], c["ev"], by_comm, None, 0))
+    assert by_task.tolist() == [False, True]
 
 
 def test_machine_pfns_map_to_the_same_offset_in_the_model_zone():
@@ -118,3 +126,32 @@ def test_gap_folios_fill_the_pieces_placing_left_smallest_first():
     assert sorted(zip(gp.tolist(), go.tolist())) == [(4, 0), (6, 1)]
     gp, go, _ = _gap_folios(taken, pfns, orders, kinds, pbo, 1, spans, [100])
     assert gp.tolist() == [4]
+
+
+def test_pre_trace_page_cache_a_task_frees_starts_active():
+    """Page cache placed from a free by a task (not kswapd, kcompactd or a
+    direct reclaimer) starts on the active list: two touches at t=0 right
+    after its allocation (folio_mark_accessed() twice); what reclaim frees
+    stays inactive.  The same in a streamed replay."""
+    from defragsim.analysis.replay import _replay_config
+    from defragsim.workloads.replay_ops import TraceStream, trace_workload
+    from defragsim.workloads.snapshot import Snapshot
+    from defragsim.workloads.trace import read_trace, trace_extent
+    snap = Snapshot.load(SAMPLE.parent / "snap")
+    tr = read_trace(SAMPLE)
+    cfg, _ = _replay_config(lambda: int(tr.pfn.max()) + 1, snap, {}, [], SAMPLE)
+    kw = dict(nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+              zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
+    wl, st = trace_workload(tr, **kw)
+    pre = slice(0, st.prefill_ops)
+    touched = wl.handle[pre][wl.kind[pre] == C.OP_TOUCH]
+    handles, counts = np.unique(touched, return_counts=True)
+    assert (counts == 2).all()
+    placed = {int(h): int(o) for h, o in zip(wl.handle[pre][wl.kind[pre] == C.OP_ALLOC],
+                                             wl.order[pre][wl.kind[pre] == C.OP_ALLOC])}
+    active = sum(1 << placed[int(h)] for h in handles)
+    assert active >= st.pretrace_active_pages > 0
+    # the streamed replay makes the same prefill
+    ts = TraceStream(SAMPLE, "csv", extent=trace_extent(SAMPLE, "csv", None), **kw)
+    assert ts.stats.pretrace_active_pages == st.pretrace_active_pages
+    assert np.array_equal(ts._prefill[1], wl.kind[pre])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -18,10 +17,12 @@ from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
-from ..workloads.replay_ops import ReplayStats, TraceStream, pretrace_folios, trace_workload
+from ..workloads.replay_ops import (ReplayStats, TraceStream, streamed_pretrace_folios,
+                                    trace_workload)
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
-                               detect_format, fast_chunks, kswapd_wake_latencies, other_event_counts,
+                               detect_format, direct_reclaim_windows,
+                               kswapd_wake_latencies, other_event_counts,
                                read_trace,
                                trace_extent, trace_text_bytes)
 
@@ -322,13 +323,12 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     # them, and its largest pfn (the model's size without a snapshot)
     top = [0]
 
-    def chunks():
-        scratch = ParsedTrace.empty(trace_path, fmt)
-        for cols in fast_chunks(Path(trace_path), fmt, comm, lim, scratch):
-            if len(cols["pfn"]):
-                top[0] = max(top[0], int(cols["pfn"].max()) + 1)
-            yield cols
-    pretrace = pretrace_folios(chunks())
+    def see(cols):
+        if len(cols["pfn"]):
+            top[0] = max(top[0], int(cols["pfn"].max()) + 1)
+    pretrace = streamed_pretrace_folios(
+        trace_path, fmt, comm, lim, direct_reclaim_windows(trace_path) if fmt == "csv" else None,
+        on_chunk=see)
     notes = []
     if config is None:
         config, why = _replay_config(lambda: top[0], snap, config_overrides, notes, trace_path)

@@ -578,11 +578,11 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns
 
 
 @njit
-def pretrace_frees(ev, pfn, order, seen, out_pfn, out_order):
+def pretrace_frees(ev, pfn, order, seen, out_pfn, out_order, out_row):
     """The frees of a chunk of page events whose pfn the trace has not met
     before (``seen``, carried from chunk to chunk: 1 once an allocation or a
     free named the pfn): folios allocated before the trace began.  Writes
-    their pfn and order; returns how many."""
+    their pfn, order and row in the chunk; returns how many."""
     n = 0
     for i in range(ev.shape[0]):
         p = pfn[i]
@@ -591,6 +591,7 @@ def pretrace_frees(ev, pfn, order, seen, out_pfn, out_order):
         if ev[i] == EV_FREE and seen[p] == 0:
             out_pfn[n] = p
             out_order[n] = order[i]
+            out_row[n] = i
             n += 1
         if ev[i] == EV_ALLOC or ev[i] == EV_FREE:
             seen[p] = 1
@@ -647,3 +648,4 @@ def place_first_come(pfns, orders, taken, keep):
             for j in range(m, m + n):
                 taken[j] = True
             keep[i] = True
+

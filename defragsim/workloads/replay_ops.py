@@ -67,6 +67,9 @@ class ReplayStats:
     pretrace_folios: int = 0
     pretrace_placed: int = 0
     pretrace_placed_pages: int = 0
+    #: pages of the placed folios a task frees in the trace (not reclaim),
+    #: started on the active list (replay_ops.place_pretrace)
+    pretrace_active_pages: int = 0
     #: the pieces placing left in the pageblocks it used in part, held as the
     #: neighbours' content (replay_ops._gap_folios), in pages
     gap_pages: int = 0
@@ -271,6 +274,19 @@ class _ReplayOps:
         self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(cols, OP_DTYPES)))
         self._n += n
 
+    def activate_block(self, handles, orders, gfps, contents, nr_cpus: int) -> None:
+        """Two touches at t=0 of each of ``handles`` (page cache:
+        folio_mark_accessed() twice puts an inactive folio on the active list)."""
+        n = len(handles)
+        if n <= 0:
+            return
+        self._flush()
+        cols = (np.zeros(2 * n), np.full(2 * n, C.OP_TOUCH), np.tile(orders, 2),
+                np.tile(gfps, 2), np.tile(handles, 2), np.arange(2 * n) % nr_cpus,
+                np.tile(contents, 2))
+        self._blocks.append(tuple(np.asarray(c, d) for c, d in zip(cols, OP_DTYPES)))
+        self._n += 2 * n
+
     def alloc_block(self, orders, gfps, owners, cpus, contents) -> np.ndarray:
         """Allocations at t=0 on new handles, one per element of the equal-length
         arrays; returns their handles."""
@@ -383,16 +399,18 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
 
 
-def pretrace_folios(chunks) -> tuple:
-    """``(pfns, orders, kinds)``: the folios a trace frees before it allocates
-    them (the first event on their pfn is a free: the machine held them when
-    the trace began, there, at that order), in the order of their frees, and
-    for each machine pageblock (of the default order) the trace's allocations
-    in it by content (``kinds[block, KIND_*]``, :func:`content_of` their gfp).  ``chunks``:
-    ParsedTrace columns, a chunk at a time."""
+def pretrace_folios(chunks, reclaim_of=None) -> tuple:
+    """``(pfns, orders, kinds, by_task)``: the folios a trace frees before it
+    allocates them (the first event on their pfn is a free: the machine held
+    them when the trace began, there, at that order), in the order of their
+    frees; for each machine pageblock (of the default order) the trace's
+    allocations in it by content (``kinds[block, KIND_*]``, :func:`content_of`
+    their gfp); and whether a task freed the folio outside reclaim
+    (``reclaim_of(cols)``: :func:`reclaim_frees` of a chunk's events; all
+    False without it).  ``chunks``: ParsedTrace columns, a chunk at a time."""
     seen = np.zeros(1, np.uint8)
     kinds = np.zeros((1, C.NR_KINDS), np.int64)
-    pfns, orders = [], []
+    pfns, orders, by_task = [], [], []
     cache: dict = {}
     for cols in chunks:
         pfn = cols["pfn"]
@@ -401,9 +419,12 @@ def pretrace_folios(chunks) -> tuple:
             seen = np.concatenate([seen, np.zeros(max(top, 2 * seen.shape[0]) - seen.shape[0],
                                                   np.uint8)])
         op, oo = np.empty(len(pfn), np.int64), np.empty(len(pfn), np.int8)
-        n = pretrace_frees(cols["ev"], pfn, cols["order"], seen, op, oo)
+        orow = np.empty(len(pfn), np.int64)
+        n = pretrace_frees(cols["ev"], pfn, cols["order"], seen, op, oo, orow)
         pfns.append(op[:n])
         orders.append(oo[:n])
+        by_task.append(reclaim_of(cols)[orow[:n]] == 0 if reclaim_of is not None and n
+                       else np.zeros(n, bool))
         rows = np.flatnonzero((cols["ev"] == EV_ALLOC) & (pfn >= 0))
         masks, which = np.unique(cols["gfp"][rows], return_inverse=True)
         kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
@@ -414,8 +435,25 @@ def pretrace_folios(chunks) -> tuple:
                                                      C.NR_KINDS), np.int64)])
         np.add.at(kinds, (block, kind), 1)
     if not pfns:
-        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds
-    return np.concatenate(pfns), np.concatenate(orders), kinds
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool)
+    return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task)
+
+
+def streamed_pretrace_folios(path, fmt: str, comm, lim: TraceLimits, windows,
+                             chunk_bytes: int = CHUNK_BYTES, on_chunk=None) -> tuple:
+    """:func:`pretrace_folios` of a trace read a chunk at a time by the fast
+    parsers (their command names and first time as the chunks come:
+    reclaim's frees known by :func:`reclaim_frees`); ``on_chunk(cols)`` sees
+    each chunk too."""
+    scratch = ParsedTrace.empty(path, fmt)
+
+    def chunks():
+        for cols in fast_chunks(Path(path), fmt, comm, lim, scratch, chunk_bytes):
+            if on_chunk is not None:
+                on_chunk(cols)
+            yield cols
+    return pretrace_folios(chunks(), lambda c: reclaim_frees(
+        c["pid"], c["t_ns"], c["ev"], scratch.comm, windows, scratch.t0_ns or 0))
 
 
 def machine_to_model_pfn(pfns: np.ndarray, orders: np.ndarray, layout: dict,
@@ -491,11 +529,15 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     orders and pageblock contents, :func:`pretrace_folios`) at its model pfn
     (:func:`machine_to_model_pfn`; CONTENT_PLACED: the model takes the range
     off the buddy lists, ``page_alloc.take_page_off_buddy``), one that
-    overlaps an earlier one left out.  Sets ``ro.pretrace_live`` (machine
-    pfn, handle, order of each placed folio: the trace's free of that pfn
-    frees it) and the stats; returns ``{content: folios by order}``."""
+    overlaps an earlier one left out; the page cache among them that a task
+    frees in the trace (``pretrace[3]``), and that of the pieces placing
+    leaves (:func:`_gap_folios`), on the active list.  Sets
+    ``ro.pretrace_live`` (machine pfn, handle, order of each placed folio:
+    the trace's free of that pfn frees it) and the stats; returns
+    ``{content: folios by order}``."""
     layout = snapshot.zone_layout()
-    pfns, orders, block_kinds = pretrace
+    pfns, orders, block_kinds = pretrace[:3]
+    by_task = pretrace[3] if len(pretrace) > 3 else np.zeros(len(pfns), bool)
     st.pretrace_folios = len(pfns)
     if layout is None or not len(pfns):
         return {}
@@ -517,6 +559,16 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     handles = ro.alloc_block(o, gfp, owner_of[kinds], np.arange(len(rows)) % nr_cpus,
                              kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
     ro.pretrace_live = (pfns[rows], handles, orders[rows])
+    # MODEL: page cache a task frees during the trace (not reclaim: the
+    # kernel's reclaim did not take it first; in b_pressure_dm0 mostly DAMON's
+    # kdamond) starts on the active list (folio_mark_accessed() twice), so the
+    # model's reclaim, which walks the placed folios in the order the machine
+    # freed them, does not take it before the task frees it and then reclaim
+    # as much again elsewhere (b_pressure_dm0: 167k pages, 3.7% over the
+    # kernel's reclaim by the last second)
+    act = np.flatnonzero(by_task[rows] & (kinds == C.KIND_FILE))
+    ro.activate_block(handles[act], o[act], gfp[act], kinds[act] | C.CONTENT_PREFILL, nr_cpus)
+    st.pretrace_active_pages = int((1 << o[act]).sum())
     st.pretrace_placed = len(rows)
     st.pretrace_placed_pages = placed_pages
     # per zone: what placing left free, less the free chunks to shape there
@@ -527,8 +579,14 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
                              (nr_pages if budget is None else budget) - placed_pages,
                              zone_spans, room)
     gfp = gfp_of[gk] | np.where(go > 0, G.__GFP_COMP, 0) | (gp << C.CONTENT_PLACED_PFN_SHIFT)
-    ro.alloc_block(go, gfp, owner_of[gk], np.arange(len(gp)) % nr_cpus,
-                   gk | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    gh = ro.alloc_block(go, gfp, owner_of[gk], np.arange(len(gp)) % nr_cpus,
+                        gk | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    # MODEL: the pieces' page cache starts on the active list too: the machine
+    # held it through the trace in pageblocks whose neighbours its reclaim
+    # freed, so its reclaim passed over it (the rest of the prefill's page
+    # cache, placed anywhere, stays inactive, behind the placed folios)
+    gact = np.flatnonzero(gk == C.KIND_FILE)
+    ro.activate_block(gh[gact], go[gact], gfp[gact], gk[gact] | C.CONTENT_PREFILL, nr_cpus)
     st.gap_pages = int((1 << go).sum())
     out: dict = {}
     for kind in np.unique(np.concatenate([kinds, gk])).tolist():
@@ -636,6 +694,35 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
 _RECLAIM_COMM = re.compile(r"(kswapd|kcompactd)\d+$")
 
 
+def reclaim_frees(pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray, comm: dict, windows,
+                  t0_ns: int, reclaim_pids: set | None = None) -> np.ndarray:
+    """Which page events are reclaim's frees: 1 by a kernel reclaim or
+    compaction thread (kswapdN, kcompactdN, by ``comm``), 2 by a task inside
+    its direct reclaim (``windows``: :func:`~.trace.direct_reclaim_windows`,
+    on the trace file's clock; ``t_ns`` counts from ``t0_ns``), 0 otherwise.
+    ``reclaim_pids`` gathers the daemons' pids across chunks."""
+    # MODEL: reclaim's frees are the model's own reclaim's work: by comm
+    # for the daemons, by the recorded direct reclaim windows for tasks
+    pids = set() if reclaim_pids is None else reclaim_pids
+    for p in np.unique(pid).tolist():
+        if _RECLAIM_COMM.match(comm.get(p, "")):
+            pids.add(p)
+    out = np.zeros(len(pid), np.int8)
+    if windows:
+        frees = np.flatnonzero(ev == EV_FREE)
+        fp = pid[frees]
+        for p in np.intersect1d(np.unique(fp), np.fromiter(windows, np.int64)).tolist():
+            rows = frees[fp == p]
+            begin, end = windows[p]
+            t = t_ns[rows] + t0_ns
+            i = np.searchsorted(begin, t, side="right") - 1
+            inside = (i >= 0) & (t <= end[np.maximum(i, 0)])
+            out[rows[inside]] = 2
+    if pids:
+        out[np.isin(pid, np.fromiter(pids, np.int64))] = 1
+    return out
+
+
 class TraceOps:
     """Traced page events to ops, a chunk at a time, the same whatever the
     chunks: the pfn -> live handle map, the handles (:func:`trace_ops` reuses
@@ -655,7 +742,6 @@ class TraceOps:
         # each task's direct reclaim (trace.direct_reclaim_windows: the file's
         # times; ``trace.t0_ns``, known once parsing began, rebases them)
         self.windows, self.trace = windows or {}, trace
-        self._window_pids = np.fromiter(self.windows, np.int64)
         self.h_owner = np.asarray(ro.h_owner, np.int32)
         # [next new handle, free handles]: the trace's handles follow the prefill's
         self.cursor = np.array([len(ro.h_owner), 0], np.int64)
@@ -699,32 +785,10 @@ class TraceOps:
         return tuple(c[:n] for c in cols), op_owner[:n]
 
     def _by_reclaim(self, pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray) -> np.ndarray:
-        """Which events are reclaim's frees: 1 by a kernel reclaim or
-        compaction thread (kswapdN, kcompactdN, by comm), 2 by a task inside
-        its direct reclaim (between its mm_vmscan_direct_reclaim_begin and
-        _end).  The model's own kswapd, kcompactd and direct reclaim do that
-        work."""
-        # MODEL: reclaim's frees are the model's own reclaim's work: by comm
-        # for the daemons, by the recorded direct reclaim windows for tasks
-        comm = self.ro.comm
-        for p in np.unique(pid).tolist():
-            if _RECLAIM_COMM.match(comm.get(p, "")):
-                self._reclaim_pids.add(p)
-        out = np.zeros(len(pid), np.int8)
-        if self.windows:
-            t0 = self.trace.t0_ns if self.trace is not None else 0
-            frees = np.flatnonzero(ev == EV_FREE)
-            fp = pid[frees]
-            for p in np.intersect1d(np.unique(fp), self._window_pids).tolist():
-                rows = frees[fp == p]
-                begin, end = self.windows[p]
-                t = t_ns[rows] + t0
-                i = np.searchsorted(begin, t, side="right") - 1
-                inside = (i >= 0) & (t <= end[np.maximum(i, 0)])
-                out[rows[inside]] = 2
-        if self._reclaim_pids:
-            out[np.isin(pid, np.fromiter(self._reclaim_pids, np.int64))] = 1
-        return out
+        """Which events are reclaim's frees (:func:`reclaim_frees`).  The
+        model's own kswapd, kcompactd and direct reclaim do that work."""
+        t0 = self.trace.t0_ns if self.trace is not None else 0
+        return reclaim_frees(pid, t_ns, ev, self.ro.comm, self.windows, t0, self._reclaim_pids)
 
     def _contents_and_owners(self, tr: dict, is_a: np.ndarray) -> tuple:
         """Each event's content (allocations: from the gfp mask, each mask
@@ -797,10 +861,13 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
-    init_bt = _initial_state(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
-                             lambda: pretrace_folios([tr.__dict__]))
+    windows = _reclaim_windows(tr.path, tr.format)
+    init_bt = _initial_state(
+        ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
+        lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
+            c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)))
     end_ns = int(duration * 1e9) if duration is not None else -1
-    tops = TraceOps(ro, st, nr_cpus, end_ns, _reclaim_windows(tr.path, tr.format), tr)
+    tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
     pre = ro.columns()
     t_all, kind, order, gfp, handle, cpu, content = (np.concatenate([a, b]) for a, b in zip(pre, traced))
@@ -865,16 +932,16 @@ class TraceStream(OpStream):
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
         self.meta = {}
+        self._windows = _reclaim_windows(path, fmt)
         # without ``pretrace``, one pass over the trace first finds its pre-trace folios
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
                             pageblock_order, lambda: pretrace if pretrace is not None else
-                            pretrace_folios(fast_chunks(path, fmt, comm, self.lim,
-                                                        ParsedTrace.empty(path, fmt), chunk_bytes)))
+                            streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
+                                                     chunk_bytes))
         if bt is not None:
             self.meta["initial_block_mt"] = bt
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
-        self._windows = _reclaim_windows(path, fmt)
         self.trace = self._new_trace()
         size = path.stat().st_size * (8 if path.suffix in (".gz", ".xz") else 1)
         self.estimated_ops = self.prefill_ops + 2 * size // 40     # ~40 bytes a line
