@@ -406,8 +406,8 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
     frees; for each machine pageblock (of the default order) the trace's
     allocations in it by content (``kinds[block, KIND_*]``, :func:`content_of`
     their gfp); and whether a task freed the folio outside reclaim
-    (``reclaim_of(cols)``: :func:`reclaim_frees` of a chunk's events; all
-    False without it).  ``chunks``: ParsedTrace columns, a chunk at a time."""
+    (``reclaim_of(cols)``: :func:`reclaim_frees` of the pid, t_ns and ev
+    columns of those frees; all False without it).  ``chunks``: ParsedTrace columns, a chunk at a time."""
     seen = np.zeros(1, np.uint8)
     kinds = np.zeros((1, C.NR_KINDS), np.int64)
     pfns, orders, by_task = [], [], []
@@ -423,8 +423,9 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
         n = pretrace_frees(cols["ev"], pfn, cols["order"], seen, op, oo, orow)
         pfns.append(op[:n])
         orders.append(oo[:n])
-        by_task.append(reclaim_of(cols)[orow[:n]] == 0 if reclaim_of is not None and n
-                       else np.zeros(n, bool))
+        # only the pre-trace frees' rows are classified (each row on its own)
+        by_task.append(reclaim_of({k: cols[k][orow[:n]] for k in ("pid", "t_ns", "ev")}) == 0
+                       if reclaim_of is not None and n else np.zeros(n, bool))
         rows = np.flatnonzero((cols["ev"] == EV_ALLOC) & (pfn >= 0))
         masks, which = np.unique(cols["gfp"][rows], return_inverse=True)
         kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
