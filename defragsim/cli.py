@@ -546,7 +546,7 @@ def _parser_compare(sub) -> None:
     _add_out(fg, default="out/figures", what="the figures go here")
     fg.add_argument("--readme", action="store_true",
                     help=f"write only the README's example figure, {README_FIGURE} (reclaim and "
-                    "swap side by side; the README regenerates it with: defragsim figures --readme --mem 1G --duration 30 --seed0 2)")
+                    "swap side by side; the README regenerates it with: defragsim figures --readme --mem 1G --duration 30 --seed0 1)")
     fg.set_defaults(fn=cmd_figures)
     o = sub.add_parser("onset", help="storm-onset sweep over the growth of non-movable demand")
     _add_scenario(o, default="storm")
