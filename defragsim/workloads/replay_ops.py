@@ -537,8 +537,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     the trace's free of that pfn frees it) and the stats; returns
     ``{content: folios by order}``."""
     layout = snapshot.zone_layout()
-    pfns, orders, block_kinds = pretrace[:3]
-    by_task = pretrace[3] if len(pretrace) > 3 else np.zeros(len(pfns), bool)
+    pfns, orders, block_kinds, by_task = pretrace
     st.pretrace_folios = len(pfns)
     if layout is None or not len(pfns):
         return {}
