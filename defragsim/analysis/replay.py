@@ -183,6 +183,12 @@ class Replay:
         if self.snapshot is not None:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
+        for zname, (marked, crossed, scanned) in st.initial_skip.items():
+            out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
+                       f"the trace's first compaction pass there crossed without scanning them "
+                       f"(it crossed {crossed:,} pfns and scanned {scanned:,} pages, "
+                       f"{scanned / max(crossed, 1):.1%}: the machine's earlier compaction had "
+                       f"marked them)")
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))

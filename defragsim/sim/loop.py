@@ -52,6 +52,10 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
     if bt is not None and len(bt) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial pageblock types for {len(bt)} blocks, "
                           f"the config has {config.nr_pageblocks}")
+    skip = wl.meta.get("initial_block_skip")
+    if skip is not None and len(skip) != config.nr_pageblocks:
+        raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
+                          f"the config has {config.nr_pageblocks}")
     if baseline_ops is None:
         baseline_ops = int(wl.meta.get("baseline_ops", 0))
     if isinstance(wl, OpStream):
@@ -146,7 +150,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     loop = _Loop(st, prm, _Feed(wl, chunk_epochs), rec, config, check_invariants)
     meta = dict(wl.meta)
     if baseline_ops:
-        meta["baseline_vmstat"] = loop.prefill(baseline_ops)
+        meta["baseline_vmstat"] = loop.prefill(baseline_ops, wl.meta.get("initial_block_skip"))
     loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
@@ -270,14 +274,18 @@ class _Loop:
                 return
             self._next_chunk()
 
-    def prefill(self, baseline_ops: int) -> dict:
-        """Run the initial-state ops (all at t=0); /proc/vmstat after them."""
+    def prefill(self, baseline_ops: int, block_skip=None) -> dict:
+        """Run the initial-state ops (all at t=0); /proc/vmstat after them.
+        ``block_skip``: the pageblocks compaction starts skip-marked (a
+        replay's :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`)."""
         while self.feed.pos < baseline_ops:
             self.step(baseline_ops)
             self.rec.flush()
         # MODEL: the initial state is built with the per-cpu lists drained, so
         # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
         getattr(drain_all_pages, "impl", drain_all_pages)(self.st, self.prm, np.int64(-1))
+        if block_skip is not None:
+            self.st.block_skip[np.asarray(block_skip, bool)] = 1
         if self.check:
             check_state(self.st, self.prm)
         return _vmstat(self.st, self.config)

@@ -29,7 +29,8 @@ from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, ParsedTrace, TraceLimits, add_page_totals,
-                    direct_reclaim_windows, fast_chunks, new_page_totals)
+                    direct_reclaim_windows, fast_chunks, first_compaction_passes,
+                    new_page_totals)
 
 def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
@@ -73,6 +74,10 @@ class ReplayStats:
     #: the pieces placing left in the pageblocks it used in part, held as the
     #: neighbours' content (replay_ops._gap_folios), in pages
     gap_pages: int = 0
+    #: compaction's skip bits at the start (initial_skip_blocks): per model
+    #: zone name, (pageblocks marked, pfns the trace's first pass there
+    #: crossed, pages it scanned)
+    initial_skip: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -639,6 +644,83 @@ def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: 
     return gp, go, by_block[gp >> pageblock_order].argmax(axis=1).astype(np.uint8)
 
 
+#: a zone's first compaction pass says the zone started skip-marked when it
+#: crossed at least this many pageblocks (of the machine's) ...
+SKIP_EVIDENCE_BLOCKS = 64
+#: ... and scanned less than this share of the pages it crossed
+SKIP_EVIDENCE_SCANNED = 0.5
+
+
+def _model_offset(pfns, start: int, present: int, ms: int, me: int) -> np.ndarray:
+    """Machine pfns of a zone (``start``, ``present`` pages) at the model
+    zone ``[ms, me)``: the same offset, scaled down to a smaller model (see
+    :func:`machine_to_model_pfn`)."""
+    scale = min(1.0, (me - ms) / max(present, 1))
+    return ms + np.floor((np.asarray(pfns, np.int64) - start) * scale).astype(np.int64)
+
+
+def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr_pages: int,
+                        pageblock_order: int, st: ReplayStats) -> np.ndarray | None:
+    """Compaction's pageblock skip bits at the start of a replay, from the
+    trace's first compaction pass in each zone (``passes``:
+    :func:`~.trace.first_compaction_passes`; ``layout``: the machine's zones,
+    ``Snapshot.zone_layout``).  A pass that crossed a zone (at least
+    :data:`SKIP_EVIDENCE_BLOCKS` pageblocks) scanning less than
+    :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed found them marked:
+    every pageblock it crossed starts marked but the ones it scanned.  A bool
+    per model pageblock (None when no zone says so); ``st.initial_skip``
+    says what each zone's pass showed.
+
+    MODEL: the model starts without compaction history.  The kernel's
+    isolate_migratepages_block() and isolate_freepages() mark each pageblock
+    they finish scanning (set_pageblock_skip()/update_pageblock_skip()), and
+    the marks stay until __reset_isolation_suitable() after a direct
+    compaction's full pass (compact_blockskip_flush) or a restart after the
+    deferrals: a machine that compacted before the trace began with most
+    blocks marked.  In both shipped traces the first pass crossed the whole of
+    Normal scanning 0.9% (b) and 2.4% (c) of it."""
+    # MODEL: skip bits a pre-trace compaction left, from the trace's first passes (see above)
+    if not passes or layout is None or zone_spans is None:
+        return None
+    pb = 1 << pageblock_order
+    skip = np.zeros(nr_pages >> pageblock_order, bool)
+    found = False
+    for z, (ms, me) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if me <= ms or name not in layout or layout[name][0] not in passes:
+            continue
+        start, _, present = layout[name]
+        ps = passes[start]
+        if ps.crossed_pages < SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT or \
+                ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
+            continue
+        mark = np.zeros(len(skip), bool)
+        for lo, hi in ps.crossed:
+            a, b = _model_offset([lo, hi - 1], start, present, ms, me)
+            mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = True
+        for lo, hi in ps.scanned:
+            a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
+            mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = False
+        mark[:ms // pb] = False
+        mark[-(-me // pb):] = False
+        skip |= mark
+        found = True
+        st.initial_skip[name] = (int(mark.sum()), ps.crossed_pages, ps.scanned_pages)
+    return skip if found else None
+
+
+def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_pages: int,
+                  pageblock_order: int, st: ReplayStats, meta: dict) -> None:
+    """``meta["initial_block_skip"]`` of a replay with a snapshot, from the
+    ``other_events.csv`` beside a CSV trace (:func:`initial_skip_blocks`)."""
+    if snapshot is None or fmt != "csv":
+        return
+    skip = initial_skip_blocks(first_compaction_passes(path), snapshot.zone_layout(), zone_spans,
+                               nr_pages, pageblock_order, st)
+    if skip is not None:
+        meta["initial_block_skip"] = skip
+
+
 def _prefill_owner(ro: _ReplayOps, content: int) -> int:
     """Who holds prefilled ``content``: pre-trace tasks (anon), the page cache, the kernel."""
     if content == C.KIND_ANON:
@@ -885,6 +967,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     wl.op_owner = np.concatenate([np.asarray(ro.h_owner, np.int32)[pre[4]], traced_owner])
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
+    _initial_skip(tr.path, tr.format, snapshot, zone_spans, nr_pages, pageblock_order, st, wl.meta)
     return wl, st
 
 
@@ -940,6 +1023,8 @@ class TraceStream(OpStream):
                                                      chunk_bytes))
         if bt is not None:
             self.meta["initial_block_mt"] = bt
+        _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, self.stats,
+                      self.meta)
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
         self.trace = self._new_trace()

@@ -1316,6 +1316,67 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     return [round(float(x), 3) for x in a]
 
 
+#: other_events.csv: a compaction pass's begin and end, and the blocks it scanned
+_RE_COMPACTION_PASS = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin|end|isolate_migratepages|"
+    rb"isolate_freepages|fast_isolate_freepages),([^\n]*)")
+_RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
+
+
+@dataclass
+class CompactionPass:
+    """A zone's first compaction pass in a trace (``first_compaction_passes``):
+    the pfn ranges its two scanners crossed, the pages it scanned, and the
+    ranges of the pageblocks it scanned (``mm_compaction_isolate_*``)."""
+    zone_start: int
+    zone_end: int
+    crossed: list          # [(lo, hi)] machine pfns, hi exclusive
+    crossed_pages: int
+    scanned_pages: int
+    scanned: list          # [(start_pfn, end_pfn)] of the isolate events
+
+
+def first_compaction_passes(trace_path) -> dict | None:
+    """Each zone's first compaction pass recorded beside a CSV trace:
+    ``{zone_start_pfn: CompactionPass}`` from ``other_events.csv``
+    (``mm_compaction_begin`` to the same task's ``mm_compaction_end``, the
+    ``mm_compaction_isolate_*`` events between); None without the file.
+    A pass still running when the trace ends is left out; a line of these
+    events without integer fields is named."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_<begin|end|isolate_*>,key=value ..."
+    out: dict = {}
+    running: dict = {}
+    for m in _event_lines(data, trace_path, _RE_COMPACTION_PASS, what,
+                          b"mm_compaction_begin", b"mm_compaction_end",
+                          b"mm_compaction_isolate_", b"mm_compaction_fast_isolate_"):
+        pid, ev = int(m.group(2)), m.group(3)
+        f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+        if ev == b"begin":
+            zs = f.get("zone_start")
+            if zs is not None and zs not in out and "migrate_pfn" in f and "free_pfn" in f:
+                running[pid] = (f, 0, [])
+        elif pid in running:
+            f0, scanned, blocks = running[pid]
+            if ev == b"end":
+                del running[pid]
+                zs = f0["zone_start"]
+                if zs in out or "migrate_pfn" not in f or "free_pfn" not in f:
+                    continue
+                mig = (f0["migrate_pfn"], max(f["migrate_pfn"], f0["migrate_pfn"]))
+                free = (min(f["free_pfn"], f0["free_pfn"]) + 1, f0["free_pfn"] + 1)
+                crossed = [r for r in (mig, free) if r[1] > r[0]]
+                out[zs] = CompactionPass(zs, f0.get("zone_end", 0), crossed,
+                                         sum(hi - lo for lo, hi in crossed), scanned, blocks)
+            else:
+                if ev != b"fast_isolate_freepages" and "start_pfn" in f and "end_pfn" in f:
+                    blocks.append((f["start_pfn"], f["end_pfn"]))
+                running[pid] = (f0, scanned + f.get("nr_scanned", 0), blocks)
+    return out
+
+
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
     (None when there is no such file); with ``until_ns``, only the events

@@ -1,0 +1,130 @@
+"""A replay starts with compaction's pageblock skip bits where the trace's
+first compaction pass shows the machine had them (issue 17).
+
+The kernel marks each pageblock a compaction scanner finishes
+(set_pageblock_skip() in isolate_migratepages_block(),
+update_pageblock_skip() in isolate_freepages()) and keeps the marks until
+__reset_isolation_suitable().  In both shipped 6.18 traces the first pass in
+Normal crossed the whole zone scanning 0.9% (b) and 2.4% (c) of it: the
+machine had compacted before.  Started without marks, the model's first
+passes scanned every full block again (``compact_free_scanned`` 4.4x the
+kernel's in b)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from defragsim.analysis.replay import replay
+from defragsim.errors import TraceError
+from defragsim.sim import loop as L
+from defragsim.workloads import trace as T
+from defragsim.workloads.replay_ops import ReplayStats, initial_skip_blocks
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
+HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
+ZS, ZE = 1048576, 1048576 + 262144          # a 1 GiB Normal zone
+
+OTHER = [
+    f"100,0,36,compaction:mm_compaction_begin,free_pfn={ZE - 1} migrate_pfn={ZS} sync=1 "
+    f"zone_end={ZE} zone_start={ZS}",
+    f"200,0,36,compaction:mm_compaction_isolate_migratepages,end_pfn={ZS + 512} nr_scanned=512 "
+    f"nr_taken=3 start_pfn={ZS}",
+    f"250,0,36,compaction:mm_compaction_fast_isolate_freepages,end_pfn={ZE} nr_scanned=40 "
+    f"nr_taken=0 start_pfn={ZS + 4096}",
+    # another task's events are not this pass's
+    f"260,1,99,compaction:mm_compaction_isolate_freepages,end_pfn={ZS + 9999} nr_scanned=999 "
+    f"nr_taken=0 start_pfn={ZS + 9000}",
+    f"300,0,36,compaction:mm_compaction_isolate_freepages,end_pfn={ZE} nr_scanned=512 "
+    f"nr_taken=0 start_pfn={ZE - 512}",
+    f"400,0,36,compaction:mm_compaction_end,free_pfn={ZS + 200000} migrate_pfn={ZS + 150000} "
+    f"status=5 sync=1 zone_end={ZE} zone_start={ZS}",
+    # a later pass in the same zone is not the first
+    f"500,0,36,compaction:mm_compaction_begin,free_pfn={ZE - 1} migrate_pfn={ZS} sync=1 "
+    f"zone_end={ZE} zone_start={ZS}",
+    f"600,0,36,compaction:mm_compaction_end,free_pfn={ZE - 1} migrate_pfn={ZS + 512} "
+    f"status=5 sync=1 zone_end={ZE} zone_start={ZS}",
+    # a pass still running when the trace ends is left out
+    "700,1,37,compaction:mm_compaction_begin,free_pfn=1048575 migrate_pfn=4096 sync=1 "
+    "zone_end=1048576 zone_start=4096",
+]
+
+
+def _trace(d, other):
+    (d / "page_events.csv").write_text(HEADER + "1000,0,100,A,5000,0,1,140cca,,,\n")
+    (d / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
+    return d / "page_events.csv"
+
+
+def test_first_pass_of_each_zone_its_crossed_ranges_and_scanned_blocks(tmp_path):
+    passes = T.first_compaction_passes(_trace(tmp_path, OTHER))
+    assert list(passes) == [ZS]
+    p = passes[ZS]
+    assert p.crossed == [(ZS, ZS + 150000), (ZS + 200001, ZE)]
+    assert p.crossed_pages == 150000 + (ZE - ZS - 200001)
+    assert p.scanned_pages == 512 + 40 + 512          # the fast search counts, not as a block
+    assert p.scanned == [(ZS, ZS + 512), (ZE - 512, ZE)]
+    (tmp_path / "other_events.csv").unlink()
+    assert T.first_compaction_passes(tmp_path / "page_events.csv") is None
+
+
+def test_a_bad_compaction_line_is_named(tmp_path):
+    _trace(tmp_path, OTHER[:1] + ["3x0,0,36,compaction:mm_compaction_end,free_pfn=1"])
+    with pytest.raises(TraceError, match=r"other_events.csv: line 3: expected .*'3x0,0,36"):
+        T.first_compaction_passes(tmp_path / "page_events.csv")
+
+
+def _pass(crossed, scanned_pages, scanned=()):
+    return {ZS: T.CompactionPass(ZS, ZE, list(crossed), sum(b - a for a, b in crossed),
+                                 scanned_pages, list(scanned))}
+
+
+def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
+    layout = {"Normal": (ZS, ZE - ZS, ZE - ZS)}
+    spans = [(0, 65536), (65536, 65536 + 262144)]      # the model's DMA32 and Normal
+    nr_pages = spans[1][1]
+    st = ReplayStats()
+    skip = initial_skip_blocks(_pass([(ZS, ZS + 150000), (ZS + 200001, ZE)], 1064,
+                                     [(ZS, ZS + 512), (ZE - 512, ZE)]),
+                               layout, spans, nr_pages, 9, st)
+    blocks = np.flatnonzero(skip)
+    first = 65536 // 512
+    # Normal's blocks from the second (the first was scanned) to the one the
+    # migrate scanner stopped in, and from the free scanner's stop to the
+    # last but one (the last was scanned); DMA32's untouched
+    expect = set(range(first + 1, first + 150000 // 512 + 1)) | \
+        set(range(first + 200001 // 512, first + 262144 // 512 - 1))
+    assert set(blocks.tolist()) == expect
+    assert st.initial_skip == {"Normal": (len(expect), 150000 + 62143, 1064)}
+
+
+def test_no_marks_without_the_evidence():
+    layout = {"Normal": (ZS, ZE - ZS, ZE - ZS)}
+    spans = [(0, 65536), (65536, 65536 + 262144)]
+    args = (layout, spans, spans[1][1], 9, ReplayStats())
+    # a pass that scanned most of what it crossed: the machine had no marks
+    assert initial_skip_blocks(_pass([(ZS, ZE)], 200000), *args) is None
+    # a pass that crossed 63 pageblocks says too little
+    assert initial_skip_blocks(_pass([(ZS, ZS + 63 * 512)], 0), *args) is None
+    assert initial_skip_blocks(None, *args) is None
+    # a zone the model lacks
+    assert initial_skip_blocks({1: T.CompactionPass(1, 4096, [(1, 4096)], 4095, 0, [])},
+                               *args) is None
+
+
+def test_a_replay_starts_with_the_marks_of_the_traces_first_pass(monkeypatch):
+    seen = []
+    run = L._Loop.run
+
+    def spy(self, *a, **kw):
+        seen.append(int(self.st.block_skip.sum()))
+        return run(self, *a, **kw)
+    monkeypatch.setattr(L._Loop, "run", spy)
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
+    marked, crossed, scanned = rp.stats.initial_skip["Normal"]
+    assert seen == [marked] and 0.9 * 10544 < marked < 10544     # most of Normal's blocks
+    assert crossed == 5390848 and scanned == 47222
+    assert any("skip bits at the start" in n for n in rp.notes())
+    empty = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05, init="empty")
+    assert seen[-1] == 0 and empty.stats.initial_skip == {}
