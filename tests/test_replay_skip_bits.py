@@ -27,6 +27,11 @@ HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
 ZS, ZE = 1048576, 1048576 + 262144          # a 1 GiB Normal zone
 
 OTHER = [
+    # the scanners met before the trace: this pass crosses nothing and says nothing
+    f"50,0,36,compaction:mm_compaction_begin,free_pfn={ZS + 4095} migrate_pfn={ZS + 4096} "
+    f"sync=0 zone_end={ZE} zone_start={ZS}",
+    f"60,0,36,compaction:mm_compaction_end,free_pfn={ZS + 4095} migrate_pfn={ZS + 4096} "
+    f"status=6 sync=0 zone_end={ZE} zone_start={ZS}",
     f"100,0,36,compaction:mm_compaction_begin,free_pfn={ZE - 1} migrate_pfn={ZS} sync=1 "
     f"zone_end={ZE} zone_start={ZS}",
     f"200,0,36,compaction:mm_compaction_isolate_migratepages,end_pfn={ZS + 512} nr_scanned=512 "
@@ -40,7 +45,6 @@ OTHER = [
     f"nr_taken=0 start_pfn={ZE - 512}",
     f"400,0,36,compaction:mm_compaction_end,free_pfn={ZS + 200000} migrate_pfn={ZS + 150000} "
     f"status=5 sync=1 zone_end={ZE} zone_start={ZS}",
-    # a later pass in the same zone is not the first
     f"500,0,36,compaction:mm_compaction_begin,free_pfn={ZE - 1} migrate_pfn={ZS} sync=1 "
     f"zone_end={ZE} zone_start={ZS}",
     f"600,0,36,compaction:mm_compaction_end,free_pfn={ZE - 1} migrate_pfn={ZS + 512} "
@@ -57,27 +61,33 @@ def _trace(d, other):
     return d / "page_events.csv"
 
 
-def test_first_pass_of_each_zone_its_crossed_ranges_and_scanned_blocks(tmp_path):
-    passes = T.first_compaction_passes(_trace(tmp_path, OTHER))
+def test_each_zones_passes_their_crossed_ranges_and_scanned_blocks(tmp_path):
+    passes = T.compaction_passes(_trace(tmp_path, OTHER))
     assert list(passes) == [ZS]
-    p = passes[ZS]
+    met, p, later = passes[ZS]
+    assert met.crossed == [] and met.crossed_pages == 0
     assert p.crossed == [(ZS, ZS + 150000), (ZS + 200001, ZE)]
     assert p.crossed_pages == 150000 + (ZE - ZS - 200001)
     assert p.scanned_pages == 512 + 40 + 512          # the fast search counts, not as a block
     assert p.scanned == [(ZS, ZS + 512), (ZE - 512, ZE)]
+    assert later.crossed == [(ZS, ZS + 512)] and later.scanned == []
     (tmp_path / "other_events.csv").unlink()
-    assert T.first_compaction_passes(tmp_path / "page_events.csv") is None
+    assert T.compaction_passes(tmp_path / "page_events.csv") is None
 
 
 def test_a_bad_compaction_line_is_named(tmp_path):
     _trace(tmp_path, OTHER[:1] + ["3x0,0,36,compaction:mm_compaction_end,free_pfn=1"])
     with pytest.raises(TraceError, match=r"other_events.csv: line 3: expected .*'3x0,0,36"):
-        T.first_compaction_passes(tmp_path / "page_events.csv")
+        T.compaction_passes(tmp_path / "page_events.csv")
+
+
+def _p(crossed, scanned_pages, scanned=()):
+    return T.CompactionPass(ZS, ZE, list(crossed), sum(b - a for a, b in crossed),
+                            scanned_pages, list(scanned))
 
 
 def _pass(crossed, scanned_pages, scanned=()):
-    return {ZS: T.CompactionPass(ZS, ZE, list(crossed), sum(b - a for a, b in crossed),
-                                 scanned_pages, list(scanned))}
+    return {ZS: [_p(crossed, scanned_pages, scanned)]}
 
 
 def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
@@ -97,6 +107,13 @@ def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
         set(range(first + 200001 // 512, first + 262144 // 512 - 1))
     assert set(blocks.tolist()) == expect
     assert st.initial_skip == {"Normal": (len(expect), 150000 + 62143, 1064)}
+    # a pass that crossed little comes first: the first across the zone tells,
+    # and the blocks the earlier one scanned had no mark
+    early = _p([(ZS + 1024, ZS + 2048)], 1024, [(ZS + 1024, ZS + 2048)])
+    skip = initial_skip_blocks({ZS: [early, _p([(ZS, ZE)], 0)]}, layout, spans, nr_pages, 9,
+                               ReplayStats())
+    assert set(np.flatnonzero(skip).tolist()) == set(range(first, first + 512)) - {first + 2,
+                                                                                   first + 3}
 
 
 def test_no_marks_without_the_evidence():
@@ -109,7 +126,7 @@ def test_no_marks_without_the_evidence():
     assert initial_skip_blocks(_pass([(ZS, ZS + 63 * 512)], 0), *args) is None
     assert initial_skip_blocks(None, *args) is None
     # a zone the model lacks
-    assert initial_skip_blocks({1: T.CompactionPass(1, 4096, [(1, 4096)], 4095, 0, [])},
+    assert initial_skip_blocks({1: [T.CompactionPass(1, 4096, [(1, 4096)], 4095, 0, [])]},
                                *args) is None
 
 

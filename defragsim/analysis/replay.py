@@ -185,10 +185,10 @@ class Replay:
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
         for zname, (marked, crossed, scanned) in st.initial_skip.items():
             out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
-                       f"the trace's first compaction pass there crossed without scanning them "
-                       f"(it crossed {crossed:,} pfns and scanned {scanned:,} pages, "
-                       f"{scanned / max(crossed, 1):.1%}: the machine's earlier compaction had "
-                       f"marked them)")
+                       f"that the trace's first compaction pass across the zone crossed without "
+                       f"scanning them (it crossed {crossed:,} pfns and scanned {scanned:,} "
+                       f"pages, {scanned / max(crossed, 1):.1%}: the machine's earlier "
+                       f"compaction had marked them)")
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
@@ -382,7 +382,9 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
         why = f"kernel {kw['kernel']} (given)"
     elif snap is not None and snap.platform.get("kernel_release"):
         kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
-        why = f"kernel {kw['kernel']}: from the snapshot's {why}"
+        where = snap.platform.get("source")
+        why = f"kernel {kw['kernel']}: from " + (f"{where}: {why}" if where else
+                                                  f"the snapshot's {why}")
     else:
         why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
     unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER

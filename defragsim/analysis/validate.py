@@ -247,7 +247,11 @@ def series_rows(*, mem="1G", seeds=(1, 2), duration=30.0, progress=None) -> list
 
 
 #: the shipped real traces and the defrag_mode they were recorded at
-TRACES = {"b_pressure_dm0": 0, "c_pressure_dm1": 1}
+TRACES = {"b_pressure_dm0": 0, "c_pressure_dm1": 1, "d_pressure_dm0": 0, "e_pressure_dm1": 1}
+#: traces recorded back to back on one machine: the same workload at
+#: defrag_mode 0, then 1 (b and c on 2026-11-26; d and e on 2026-12-05, on
+#: another boot of the same kind of VM)
+TRACE_PAIRS = (("b_pressure_dm0", "c_pressure_dm1"), ("d_pressure_dm0", "e_pressure_dm1"))
 #: trace counters compared (the replay table's row names)
 TRACE_COUNTERS = ("failed allocations", "mm_compaction_try_to_compact_pages",
                   "mm_vmscan_direct_reclaim_begin", "vmstat compact_success (delta)",
@@ -270,9 +274,9 @@ def _replay_table(path: Path, dm: int, duration, progress, name: str) -> dict:
 
 def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
     """Each shipped real trace replayed at its recorded defrag_mode (kernel
-    vs model), then at the other one: the kernel's change between the
-    traces recorded at defrag_mode 0 and 1 (the same workload) beside the
-    model's change on each trace."""
+    vs model), then at the other one: for each pair of traces recorded back
+    to back at defrag_mode 0 and 1 (:data:`TRACE_PAIRS`, the same workload),
+    the kernel's change between the two beside the model's change on each."""
     rows, tables = [], {}
     for name, dm in TRACES.items():
         path = data_dir / name / "page_events.csv.xz"
@@ -288,26 +292,34 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
                              source=f"data/traces/{name}", check=counter,
                              published=_fmt(float(k)), model=_fmt(float(m)), ratio=q,
                              verdict=verdict))
-    by_mode = {dm: name for (name, dm) in tables}
-    if set(by_mode) != {0, 1}:
-        return rows
-    kernel = {dm: tables[by_mode[dm], dm] for dm in (0, 1)}
-    for name, dm in list(tables):
-        other = 1 - dm
-        tables[name, other] = _replay_table(data_dir / name / "page_events.csv.xz", other,
-                                            duration, progress, name)
-        for counter in MODE_COUNTERS:
-            if not all(counter in t and not isinstance(t[counter][0], str)
-                       for t in (kernel[0], kernel[1], tables[name, 0], tables[name, 1])):
-                continue
-            k0, k1 = float(kernel[0][counter][0]), float(kernel[1][counter][0])
-            m0, m1 = float(tables[name, 0][counter][1]), float(tables[name, 1][counter][1])
-            q, verdict = judge_change(k0, k1, m0, m1)
-            rows.append(dict(group=f"replay {name} at defrag_mode 0 and 1 (6.18)",
-                             source=f"kernel: {by_mode[0]} -> {by_mode[1]}",
-                             check=f"{counter}: dm=0 -> dm=1",
-                             published=f"{_fmt(k0)} -> {_fmt(k1)}",
-                             model=f"{_fmt(m0)} -> {_fmt(m1)}", ratio=q, verdict=verdict))
+    for pair in TRACE_PAIRS:
+        if not all((name, TRACES[name]) in tables for name in pair):
+            continue
+        kernel = {TRACES[name]: tables[name, TRACES[name]] for name in pair}
+        for name in pair:
+            other = 1 - TRACES[name]
+            tables[name, other] = _replay_table(data_dir / name / "page_events.csv.xz", other,
+                                                duration, progress, name)
+            rows += _mode_rows(name, pair, kernel, tables)
+    return rows
+
+
+def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict) -> list[dict]:
+    """The model's dm=0 -> dm=1 change on one trace beside the kernel's
+    between the pair's two traces, a row per :data:`MODE_COUNTERS`."""
+    rows = []
+    for counter in MODE_COUNTERS:
+        if not all(counter in t and not isinstance(t[counter][0], str)
+                   for t in (kernel[0], kernel[1], tables[name, 0], tables[name, 1])):
+            continue
+        k0, k1 = float(kernel[0][counter][0]), float(kernel[1][counter][0])
+        m0, m1 = float(tables[name, 0][counter][1]), float(tables[name, 1][counter][1])
+        q, verdict = judge_change(k0, k1, m0, m1)
+        rows.append(dict(group=f"replay {name} at defrag_mode 0 and 1 (6.18)",
+                         source=f"kernel: {pair[0]} -> {pair[1]}",
+                         check=f"{counter}: dm=0 -> dm=1",
+                         published=f"{_fmt(k0)} -> {_fmt(k1)}",
+                         model=f"{_fmt(m0)} -> {_fmt(m1)}", ratio=q, verdict=verdict))
     return rows
 
 

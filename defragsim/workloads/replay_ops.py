@@ -29,7 +29,7 @@ from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, ParsedTrace, TraceLimits, add_page_totals,
-                    direct_reclaim_windows, fast_chunks, first_compaction_passes,
+                    compaction_passes, direct_reclaim_windows, fast_chunks,
                     new_page_totals)
 
 def content_of(gfp: int) -> int:
@@ -644,10 +644,10 @@ def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: 
     return gp, go, by_block[gp >> pageblock_order].argmax(axis=1).astype(np.uint8)
 
 
-#: a zone's first compaction pass says the zone started skip-marked when it
+#: a compaction pass says whether its zone started skip-marked when it
 #: crossed at least this many pageblocks (of the machine's) ...
 SKIP_EVIDENCE_BLOCKS = 64
-#: ... and scanned less than this share of the pages it crossed
+#: ... and it did when the pass scanned less than this share of the pages it crossed
 SKIP_EVIDENCE_SCANNED = 0.5
 
 
@@ -662,14 +662,15 @@ def _model_offset(pfns, start: int, present: int, ms: int, me: int) -> np.ndarra
 def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr_pages: int,
                         pageblock_order: int, st: ReplayStats) -> np.ndarray | None:
     """Compaction's pageblock skip bits at the start of a replay, from the
-    trace's first compaction pass in each zone (``passes``:
-    :func:`~.trace.first_compaction_passes`; ``layout``: the machine's zones,
-    ``Snapshot.zone_layout``).  A pass that crossed a zone (at least
-    :data:`SKIP_EVIDENCE_BLOCKS` pageblocks) scanning less than
-    :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed found them marked:
-    every pageblock it crossed starts marked but the ones it scanned.  A bool
-    per model pageblock (None when no zone says so); ``st.initial_skip``
-    says what each zone's pass showed.
+    trace's compaction passes in each zone (``passes``:
+    :func:`~.trace.compaction_passes`; ``layout``: the machine's zones,
+    ``Snapshot.zone_layout``).  The zone's first pass that crossed at least
+    :data:`SKIP_EVIDENCE_BLOCKS` pageblocks tells: if it scanned less than
+    :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed, it found them
+    marked, and every pageblock it crossed starts marked but those it or an
+    earlier pass scanned (those had no mark).  A bool per model pageblock
+    (None when no zone says so); ``st.initial_skip`` says what each zone's
+    pass showed.
 
     MODEL: the model starts without compaction history.  The kernel's
     isolate_migratepages_block() and isolate_freepages() mark each pageblock
@@ -679,7 +680,7 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     deferrals: a machine that compacted before the trace began with most
     blocks marked.  In both shipped traces the first pass crossed the whole of
     Normal scanning 0.9% (b) and 2.4% (c) of it."""
-    # MODEL: skip bits a pre-trace compaction left, from the trace's first passes (see above)
+    # MODEL: skip bits a pre-trace compaction left, from the trace's passes (see above)
     if not passes or layout is None or zone_spans is None:
         return None
     pb = 1 << pageblock_order
@@ -690,17 +691,22 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
         if me <= ms or name not in layout or layout[name][0] not in passes:
             continue
         start, _, present = layout[name]
-        ps = passes[start]
-        if ps.crossed_pages < SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT or \
-                ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
+        zone_passes = passes[start]
+        first = next((i for i, ps in enumerate(zone_passes) if ps.crossed_pages >=
+                      SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT), None)
+        if first is None:
+            continue
+        ps = zone_passes[first]
+        if ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
             continue
         mark = np.zeros(len(skip), bool)
         for lo, hi in ps.crossed:
             a, b = _model_offset([lo, hi - 1], start, present, ms, me)
             mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = True
-        for lo, hi in ps.scanned:
-            a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
-            mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = False
+        for earlier in zone_passes[:first + 1]:
+            for lo, hi in earlier.scanned:
+                a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
+                mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = False
         mark[:ms // pb] = False
         mark[-(-me // pb):] = False
         skip |= mark
@@ -715,7 +721,7 @@ def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_page
     ``other_events.csv`` beside a CSV trace (:func:`initial_skip_blocks`)."""
     if snapshot is None or fmt != "csv":
         return
-    skip = initial_skip_blocks(first_compaction_passes(path), snapshot.zone_layout(), zone_spans,
+    skip = initial_skip_blocks(compaction_passes(path), snapshot.zone_layout(), zone_spans,
                                nr_pages, pageblock_order, st)
     if skip is not None:
         meta["initial_block_skip"] = skip

@@ -84,6 +84,8 @@ class Snapshot:
                 setattr(s, attr, read_proc_kv(d / name))
         if (d / "before.platform").exists():
             s.platform = read_platform(d / "before.platform")
+        else:
+            s.platform = uname_platform(d)
         for tag in ("before", "after"):
             if (d / f"{tag}.platform_params").exists():
                 setattr(s, f"params_{tag}", {k.rsplit("/parameters/", 1)[-1] if "/parameters/" in k
@@ -212,6 +214,22 @@ class Snapshot:
         if swap is not None:
             kw["swap"] = swap * 1024
         return kw
+
+
+def uname_platform(snap_dir: Path) -> dict:
+    """The kernel release where a recording without ``before.platform`` kept
+    ``uname -a``: ``meta/platform.txt`` beside the trace folders (the layout
+    of the shared recording tools: ``<traces>/<trace>/snap`` and
+    ``<traces>/meta/platform.txt``, first line ``Linux HOST RELEASE ...``).
+    ``{"kernel_release": ..., "kernel_version": <the line>, "source": <path>}`` or {}."""
+    p = Path(snap_dir).resolve().parent.parent / "meta" / "platform.txt"
+    if not p.is_file():
+        return {}
+    line = next((x.strip() for x in read_text_file(p).splitlines() if x.strip()), "")
+    parts = line.split()
+    if len(parts) < 3 or parts[0] != "Linux":
+        return {}
+    return {"kernel_release": parts[2], "kernel_version": line, "source": str(p)}
 
 
 def read_platform(path: Path) -> dict:

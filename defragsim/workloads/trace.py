@@ -1325,9 +1325,9 @@ _RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
 
 @dataclass
 class CompactionPass:
-    """A zone's first compaction pass in a trace (``first_compaction_passes``):
-    the pfn ranges its two scanners crossed, the pages it scanned, and the
-    ranges of the pageblocks it scanned (``mm_compaction_isolate_*``)."""
+    """A compaction pass in a trace (:func:`compaction_passes`): the pfn
+    ranges its two scanners crossed, the pages it scanned, and the ranges of
+    the pageblocks it scanned (``mm_compaction_isolate_*``)."""
     zone_start: int
     zone_end: int
     crossed: list          # [(lo, hi)] machine pfns, hi exclusive
@@ -1336,13 +1336,13 @@ class CompactionPass:
     scanned: list          # [(start_pfn, end_pfn)] of the isolate events
 
 
-def first_compaction_passes(trace_path) -> dict | None:
-    """Each zone's first compaction pass recorded beside a CSV trace:
-    ``{zone_start_pfn: CompactionPass}`` from ``other_events.csv``
-    (``mm_compaction_begin`` to the same task's ``mm_compaction_end``, the
-    ``mm_compaction_isolate_*`` events between); None without the file.
-    A pass still running when the trace ends is left out; a line of these
-    events without integer fields is named."""
+def compaction_passes(trace_path) -> dict | None:
+    """Each zone's compaction passes recorded beside a CSV trace, in the
+    order they ended: ``{zone_start_pfn: [CompactionPass, ...]}`` from
+    ``other_events.csv`` (``mm_compaction_begin`` to the same task's
+    ``mm_compaction_end``, the ``mm_compaction_isolate_*`` events between);
+    None without the file.  A pass still running when the trace ends is
+    left out; a line of these events without integer fields is named."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
@@ -1355,21 +1355,20 @@ def first_compaction_passes(trace_path) -> dict | None:
         pid, ev = int(m.group(2)), m.group(3)
         f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
         if ev == b"begin":
-            zs = f.get("zone_start")
-            if zs is not None and zs not in out and "migrate_pfn" in f and "free_pfn" in f:
+            if all(k in f for k in ("zone_start", "migrate_pfn", "free_pfn")):
                 running[pid] = (f, 0, [])
         elif pid in running:
             f0, scanned, blocks = running[pid]
             if ev == b"end":
                 del running[pid]
-                zs = f0["zone_start"]
-                if zs in out or "migrate_pfn" not in f or "free_pfn" not in f:
+                if "migrate_pfn" not in f or "free_pfn" not in f:
                     continue
                 mig = (f0["migrate_pfn"], max(f["migrate_pfn"], f0["migrate_pfn"]))
                 free = (min(f["free_pfn"], f0["free_pfn"]) + 1, f0["free_pfn"] + 1)
                 crossed = [r for r in (mig, free) if r[1] > r[0]]
-                out[zs] = CompactionPass(zs, f0.get("zone_end", 0), crossed,
-                                         sum(hi - lo for lo, hi in crossed), scanned, blocks)
+                out.setdefault(f0["zone_start"], []).append(CompactionPass(
+                    f0["zone_start"], f0.get("zone_end", 0), crossed,
+                    sum(hi - lo for lo, hi in crossed), scanned, blocks))
             else:
                 if ev != b"fast_isolate_freepages" and "start_pfn" in f and "end_pfn" in f:
                     blocks.append((f["start_pfn"], f["end_pfn"]))

@@ -1,0 +1,47 @@
+"""A replay runs the kernel baseline of the recording machine's release
+(issue 17): from the snapshot's ``before.platform`` (``defragsim snapshot``
+writes it), else from ``meta/platform.txt`` beside the trace folders, where
+the shared recording tools keep ``uname -a``; else the default."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from defragsim.analysis.replay import _replay_config
+from defragsim.kernels import DEFAULT_KERNEL
+from defragsim.workloads.snapshot import Snapshot
+
+SNAP = Path(__file__).resolve().parents[1] / "data" / "traces" / "b_pressure_dm0" / "snap"
+
+
+def _snap(tmp_path, platform: bool) -> Path:
+    d = tmp_path / "traces" / "x_pressure" / "snap"
+    d.mkdir(parents=True)
+    for f in ("before.meminfo", "before.zoneinfo", "before.sysctl"):
+        shutil.copy(SNAP / f, d / f)
+    if platform:
+        shutil.copy(SNAP / "before.platform", d / "before.platform")
+    return d
+
+
+def _kernel(d: Path) -> tuple:
+    cfg, why = _replay_config(lambda: 1 << 20, Snapshot.load(d), {}, [], d.parent / "x.csv")
+    return cfg.kernel, why
+
+
+def test_the_snapshots_platform_names_the_release(tmp_path):
+    assert _kernel(_snap(tmp_path, True)) == (
+        "6.18", "kernel 6.18: from the snapshot's kernel release 6.18.44-fc-v769")
+
+
+def test_else_uname_kept_beside_the_trace_folders(tmp_path):
+    d = _snap(tmp_path, False)
+    assert _kernel(d)[0] == DEFAULT_KERNEL
+    meta = tmp_path / "traces" / "meta"
+    meta.mkdir()
+    (meta / "platform.txt").write_text(
+        "Linux vm 6.18.44-fc-v1272 #1 SMP PREEMPT_DYNAMIC @0 x86_64 GNU/Linux\n\nconsole=ttyS0\n")
+    kernel, why = _kernel(d)
+    assert kernel == "6.18" and str(meta / "platform.txt") in why and "6.18.44-fc-v1272" in why
+    (meta / "platform.txt").write_text("not uname\n")
+    assert _kernel(d)[0] == DEFAULT_KERNEL
