@@ -172,9 +172,10 @@ _nm = nonmovable
 def test_patch2_nonmovable_pageblock_compaction_finds_sources():
     """With patch 4 the non-movable requests compact at pageblock order; patch 2
     lets that compaction take MOVABLE source blocks, so it scans and migrates
-    far more and succeeds more often.  Summed over the first three seeds that
-    storm: one seed has only a handful of such compactions."""
-    seeds = storming_seeds(3)
+    far more and succeeds more often.  Summed over the first five seeds that
+    storm: in some seeds the run diverges early and makes only a handful of
+    such compactions (seed 3: 13 without patch 2, 3 with it)."""
+    seeds = storming_seeds(5)
     keys = ("compact_promoted", "compact_migrate_scanned", "compact_migrated",
             "compact_success", "compact_stall")
 

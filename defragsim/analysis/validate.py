@@ -330,7 +330,7 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     rows = kbuild_rows(progress=progress, **kb)
     # at the storm scenario's own size and duration (1G, 30 s), over three
     # seeds even when quick: the storm's onset is random (at 1G/30s it
-    # starts in 7 of seeds 1-8, not seed 2; at 512M/20s in 5 of seeds 1-20,
+    # starts in 7 of seeds 1-8, not seed 8; at 512M/20s in 5 of seeds 1-20,
     # tests/storm_seeds.py), so one seed would judge the claims on luck
     rows += series_rows(seeds=[1, 2, 3], progress=progress)
     rows += trace_rows(data_dir, progress=progress)

@@ -1629,8 +1629,10 @@ def kswapd_running(st):
 def run_kcompactd(st, prm, own, until):
     """Let kcompactd run up to ``until``: one kcompactd_do_work() per wakeup,
     charged to kcompactd's own clock (and to PSI: it runs in a memstall);
-    between wakeups, the proactive check every HPAGE_FRAG_CHECK_INTERVAL_MSEC
-    (500 ms; x64 after a pass that did not lower the node's score).
+    between wakeups, every HPAGE_FRAG_CHECK_INTERVAL_MSEC (500 ms; x64 after
+    a pass that did not lower the node's score) the wait times out: then
+    kcompactd_do_work() if a request is pending (kcompactd_max_order), else
+    the proactive check.
     Proactive passes are not a memstall."""
     st.node[NODE_CURRENT_KCOMPACTD] = 1
     # terminates: a wakeup is served once, and every proactive check moves
@@ -1651,9 +1653,17 @@ def run_kcompactd(st, prm, own, until):
             continue
         if prm.compaction_proactiveness == 0 or st.node[NODE_PROACTIVE_NEXT] > until:
             break
-        # the wait timed out: proactive check
+        # the wait timed out
         if st.node[NODE_KCOMPACTD_TIME] < st.node[NODE_PROACTIVE_NEXT]:
             st.node[NODE_KCOMPACTD_TIME] = st.node[NODE_PROACTIVE_NEXT]
+        if st.node[NODE_KCOMPACTD_MAX_ORDER] > 0:
+            # wait_event_freezable_timeout() is true when its condition,
+            # kcompactd_work_requested(), holds at the timeout: a request a
+            # wakeup_kcompactd() recorded without waking kcompactd (the node
+            # was not suitable then) is served now, by kcompactd_do_work()
+            st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_RUNNING
+            continue
+        # proactive check
         timeout = HPAGE_FRAG_CHECK_INTERVAL_NS
         if should_proactive_compact_node(st, prm):
             prev_score = fragmentation_score_node(st, prm)

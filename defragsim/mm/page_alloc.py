@@ -54,7 +54,8 @@ from ..gfp import (
     __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL, __GFP_THISNODE,
 )
 from .state import (
-    DIAG_ALLOC_FAILED_TOTAL, DIAG_COMPACT_CAPTURED, DIAG_HIGHATOMIC_RESERVED,
+    DIAG_ALLOC_FAILED_TOTAL, DIAG_COMPACT_CAPTURED, DIAG_COMPACT_DEFERRED_TRIES,
+    DIAG_HIGHATOMIC_RESERVED,
     DIAG_HIGHATOMIC_UNRESERVED, DIAG_NOFRAGMENT_DROPPED,
     DIAG_NOFRAGMENT_SECOND_PASS, DIAG_PCP_DRAINS, DIAG_PCP_REFILLS, DIAG_SLOWPATH_ENTRIES,
     SCRATCH_BUDDY_MODE, SCRATCH_BULK_MODE, DIAG_SLOWPATH_LOOP_CAP, DIAG_NOFAIL_FAILED,
@@ -1398,6 +1399,8 @@ def __alloc_pages_direct_compact(st, prm, rec, own, cpu, gfp_mask, order, alloc_
         captured = st.capc[CAPC_PAGE]
     if result == COMPACT_SKIPPED:
         return -1, result
+    if result == COMPACT_DEFERRED:
+        st.diag[DIAG_COMPACT_DEFERRED_TRIES] += 1
     # the 2026 mm tree returns on a fully deferred try too; 6.18 counts it as a
     # stall (kernel switch direct_compact_deferred)
     if result == COMPACT_DEFERRED and prm.k_direct_compact_deferred == DIRECT_COMPACT_DEFERRED_RETURN:

@@ -319,6 +319,7 @@ DIAG_NAMES = [
     "forgotten_handles",       # slots a streamed workload reused while the model held them
     "page_reporting_reports",  # free page reports made (prdev->report() calls)
     "page_reporting_pages",    # pages in them
+    "compact_deferred_tries",  # direct compaction tries that ended COMPACT_DEFERRED (every zone deferred)
 ]
 # DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
 globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})
