@@ -107,3 +107,33 @@ def test_trace_rows_judge_each_trace_at_both_defrag_modes(tmp_path, monkeypatch)
     c = swap[swap.group.str.startswith("replay c_pressure_dm1")].set_index("check")
     assert c.loc["vmstat compact_success (delta): dm=0 -> dm=1", "published"] == "140 -> 10.0"
     assert c.loc["vmstat compact_success (delta): dm=0 -> dm=1", "model"] == "200 -> 30.0"
+
+
+def test_each_pair_of_traces_is_judged_against_its_own_kernel_change(tmp_path, monkeypatch):
+    """The defrag_mode rows of a trace compare the model's change on it with
+    the kernel's between the two traces of its own pair (recorded back to
+    back: b -> c, d -> e), never with the other pair's; a pair with a trace
+    missing has no such rows."""
+    kernel = {"b_pressure_dm0": 20, "c_pressure_dm1": 320, "d_pressure_dm0": 1,
+              "e_pressure_dm1": 19}
+
+    def fake_table(path, dm, duration, progress, name):
+        return {"failed allocations": (kernel[name], 10 * (dm + 1))}
+    for name in kernel:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "page_events.csv.xz").write_bytes(b"")
+    monkeypatch.setattr(V, "_replay_table", fake_table)
+    rows = pd.DataFrame(V.trace_rows(tmp_path))
+    swap = rows[rows.group.str.contains("at defrag_mode 0 and 1")].set_index("group")
+    assert swap.loc["replay e_pressure_dm1 at defrag_mode 0 and 1 (6.18)", "published"] == \
+        "1.0 -> 19.0"
+    assert swap.loc["replay e_pressure_dm1 at defrag_mode 0 and 1 (6.18)", "source"] == \
+        "kernel: d_pressure_dm0 -> e_pressure_dm1"
+    assert swap.loc["replay b_pressure_dm0 at defrag_mode 0 and 1 (6.18)", "published"] == \
+        "20.0 -> 320"
+    assert len(swap) == 4
+    (tmp_path / "e_pressure_dm1" / "page_events.csv.xz").unlink()
+    rows = pd.DataFrame(V.trace_rows(tmp_path))
+    groups = set(rows[rows.group.str.contains("at defrag_mode 0 and 1")].group)
+    assert groups == {"replay b_pressure_dm0 at defrag_mode 0 and 1 (6.18)",
+                      "replay c_pressure_dm1 at defrag_mode 0 and 1 (6.18)"}
