@@ -82,8 +82,7 @@ def test_a_bad_compaction_line_is_named(tmp_path):
 
 
 def _p(crossed, scanned_pages, scanned=()):
-    return T.CompactionPass(ZS, ZE, list(crossed), sum(b - a for a, b in crossed),
-                            scanned_pages, list(scanned))
+    return T.CompactionPass(list(crossed), scanned_pages, list(scanned))
 
 
 def _pass(crossed, scanned_pages, scanned=()):
@@ -126,7 +125,7 @@ def test_no_marks_without_the_evidence():
     assert initial_skip_blocks(_pass([(ZS, ZS + 63 * 512)], 0), *args) is None
     assert initial_skip_blocks(None, *args) is None
     # a zone the model lacks
-    assert initial_skip_blocks({1: [T.CompactionPass(1, 4096, [(1, 4096)], 4095, 0, [])]},
+    assert initial_skip_blocks({1: [T.CompactionPass([(1, 4096)], 0, [])]},
                                *args) is None
 
 

@@ -481,9 +481,8 @@ def machine_to_model_pfn(pfns: np.ndarray, orders: np.ndarray, layout: dict,
         start, spanned, present = layout[name]
         rows = np.flatnonzero((pfns >= start) & (pfns < start + spanned))
         # MODEL: the same zone offset, scaled down to a smaller model (see above)
-        scale = min(1.0, (me - ms) / max(present, 1))
         size = np.left_shift(1, orders[rows].astype(np.int64))
-        mp = ms + np.floor((pfns[rows] - start) * scale).astype(np.int64)
+        mp = _model_offset(pfns[rows], start, present, ms, me)
         mp &= ~(size - 1)
         ok = mp + size <= me
         out[rows[ok]] = mp[ok]
@@ -699,16 +698,16 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
         ps = zone_passes[first]
         if ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
             continue
+        def blocks(lo, hi):
+            """The model pageblocks of machine pfns [lo, hi), within the zone."""
+            a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
+            return slice(max(a, ms) // pb, min(b, me - 1) // pb + 1)
         mark = np.zeros(len(skip), bool)
         for lo, hi in ps.crossed:
-            a, b = _model_offset([lo, hi - 1], start, present, ms, me)
-            mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = True
+            mark[blocks(lo, hi)] = True
         for earlier in zone_passes[:first + 1]:
             for lo, hi in earlier.scanned:
-                a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
-                mark[max(a, ms) // pb:min(b, me - 1) // pb + 1] = False
-        mark[:ms // pb] = False
-        mark[-(-me // pb):] = False
+                mark[blocks(lo, hi)] = False
         skip |= mark
         found = True
         st.initial_skip[name] = (int(mark.sum()), ps.crossed_pages, ps.scanned_pages)

@@ -1328,12 +1328,13 @@ class CompactionPass:
     """A compaction pass in a trace (:func:`compaction_passes`): the pfn
     ranges its two scanners crossed, the pages it scanned, and the ranges of
     the pageblocks it scanned (``mm_compaction_isolate_*``)."""
-    zone_start: int
-    zone_end: int
     crossed: list          # [(lo, hi)] machine pfns, hi exclusive
-    crossed_pages: int
     scanned_pages: int
     scanned: list          # [(start_pfn, end_pfn)] of the isolate events
+
+    @property
+    def crossed_pages(self) -> int:
+        return sum(hi - lo for lo, hi in self.crossed)
 
 
 def compaction_passes(trace_path) -> dict | None:
@@ -1366,9 +1367,8 @@ def compaction_passes(trace_path) -> dict | None:
                 mig = (f0["migrate_pfn"], max(f["migrate_pfn"], f0["migrate_pfn"]))
                 free = (min(f["free_pfn"], f0["free_pfn"]) + 1, f0["free_pfn"] + 1)
                 crossed = [r for r in (mig, free) if r[1] > r[0]]
-                out.setdefault(f0["zone_start"], []).append(CompactionPass(
-                    f0["zone_start"], f0.get("zone_end", 0), crossed,
-                    sum(hi - lo for lo, hi in crossed), scanned, blocks))
+                out.setdefault(f0["zone_start"], []).append(
+                    CompactionPass(crossed, scanned, blocks))
             else:
                 if ev != b"fast_isolate_freepages" and "start_pfn" in f and "end_pfn" in f:
                     blocks.append((f["start_pfn"], f["end_pfn"]))
