@@ -155,3 +155,32 @@ def test_pre_trace_page_cache_a_task_frees_starts_active():
     ts = TraceStream(SAMPLE, "csv", extent=trace_extent(SAMPLE, "csv", None), **kw)
     assert ts.stats.pretrace_active_pages == st.pretrace_active_pages
     assert np.array_equal(ts._prefill[1], wl.kind[pre])
+
+
+def test_replay_notes_compare_free_pages_by_list_type_at_start_and_end(tmp_path):
+    """The notes put the machine's free pages per free-list type (before and
+    after.pagetypeinfo) beside the model's, at the start and at the end."""
+    import shutil
+    from defragsim.workloads.snapshot import Snapshot
+    snap = tmp_path / "snap"
+    shutil.copytree(SAMPLE.parent / "snap", snap)
+    shutil.copy(snap / "before.pagetypeinfo", snap / "after.pagetypeinfo")
+    rp = replay(SAMPLE, init_from=snap)
+    notes = rp.notes()
+    head = notes.index("free pages by free-list type, machine (before/after.pagetypeinfo) / model:")
+    rows = notes[head + 1:head + 5]
+    mach = Snapshot.load(snap).free_pages_by_type("before")["Normal"]
+    start = [r for r in rows if r.split()[:2] == ["Normal", "start"]]
+    end = [r for r in rows if r.split()[:2] == ["Normal", "end"]]
+    assert len(start) == 1 and len(end) == 1
+    assert f"Movable {mach['Movable']:,}/" in start[0] and f"Movable {mach['Movable']:,}/" in end[0]
+    snaps = rp.result.snapshots
+    z = C.ZONE_NAMES.index("Normal")
+    model_end = int((snaps[-1].nr_free_mt[z, :, C.MIGRATE_MOVABLE]
+                     << np.arange(snaps[-1].nr_free_mt.shape[1])).sum())
+    cell = end[0].split("Movable ")[1].split(", ")[0]
+    assert cell == f"{mach['Movable']:,}/{model_end:,}"
+    # without after.pagetypeinfo: the start rows only
+    (snap / "after.pagetypeinfo").unlink()
+    rows = replay(SAMPLE, init_from=snap).notes()
+    assert not any(r.split()[1:2] == ["end"] for r in rows if r.startswith("  Normal"))

@@ -183,6 +183,7 @@ class Replay:
         if self.snapshot is not None:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
+            out += _free_pages_by_type(r, self.snapshot)
         for zname, (marked, crossed, scanned) in st.initial_skip.items():
             out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
                        f"that the trace's first compaction pass across the zone crossed without "
@@ -241,6 +242,33 @@ def _start_free_chunks(r, buddyinfo: str | None) -> list[str]:
         mach = [int(x) for x in parts[4:]]
         model = snap0.nr_free_mt[z].sum(axis=1).tolist()
         out.append(f"  {zname:<7} " + " ".join(f"{a}/{b}" for a, b in zip(mach, model)))
+    return out
+
+
+#: the free lists compared by :func:`_free_pages_by_type`
+_FREE_TYPES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic")
+
+
+def _free_pages_by_type(r, snapshot) -> list[str]:
+    """Free pages per migratetype free list and zone, the machine's
+    (before/after.pagetypeinfo) / the model's, at the start (after the
+    prefill) and at the end of the trace: free memory in non-movable blocks
+    counts toward the watermarks but holds no whole free pageblock."""
+    out = []
+    for tag, when, snap in (("before", "start", r.snapshots[0]), ("after", "end", r.snapshots[-1])):
+        mach = snapshot.free_pages_by_type(tag)
+        if not mach:
+            continue
+        if not out:
+            out.append("free pages by free-list type, machine (before/after.pagetypeinfo) / model:")
+        for z, (zs, ze) in enumerate(r.zone_spans):
+            name = C.ZONE_NAMES[z]
+            if ze <= zs or name not in mach:
+                continue
+            model = (snap.nr_free_mt[z] << np.arange(snap.nr_free_mt.shape[1])[:, None]).sum(axis=0)
+            cells = [f"{t} {mach[name].get(t, 0):,}/{int(model[C.MIGRATETYPE_NAMES.index(t)]):,}"
+                     for t in _FREE_TYPES]
+            out.append(f"  {name:<7} {when:<5} " + ", ".join(cells))
     return out
 
 

@@ -54,6 +54,8 @@ class Snapshot:
     vmstat_after: dict = field(default_factory=dict)
     sysctl: dict = field(default_factory=dict)
     pagetypeinfo: str | None = None
+    #: ``after.pagetypeinfo``: the machine's free lists when the trace ended
+    pagetypeinfo_after: str | None = None
     buddyinfo: str | None = None
     #: ``before.platform`` (``defragsim snapshot``): kernel_release, nr_cpus, ...
     platform: dict = field(default_factory=dict)
@@ -91,7 +93,8 @@ class Snapshot:
                 setattr(s, f"params_{tag}", {k.rsplit("/parameters/", 1)[-1] if "/parameters/" in k
                                              else k: v for k, v in
                                              read_platform(d / f"{tag}.platform_params").items()})
-        for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo")):
+        for name, attr in (("before.pagetypeinfo", "pagetypeinfo"), ("before.buddyinfo", "buddyinfo"),
+                           ("after.pagetypeinfo", "pagetypeinfo_after")):
             if (d / name).exists():
                 setattr(s, attr, read_text_file(d / name))
         return s
@@ -107,6 +110,24 @@ class Snapshot:
             except ValueError as e:
                 raise ConfigError(f"init-from: {e}") from None
         return self._pti
+
+    def free_pages_by_type(self, tag: str = "before") -> dict | None:
+        """``{zone: {type: free pages}}`` from ``before.pagetypeinfo`` (``tag``
+        "before") or ``after.pagetypeinfo`` ("after"); None without the file."""
+        if tag == "before":
+            pti = self.pagetypeinfo_table()
+        elif self.pagetypeinfo_after is None:
+            return None
+        else:
+            try:
+                pti = parse_pagetypeinfo(self.pagetypeinfo_after,
+                                         where=str(self.path / "after.pagetypeinfo"))
+            except ValueError as e:
+                raise ConfigError(f"init-from: {e}") from None
+        if pti is None:
+            return None
+        return {z: {t: sum(n << o for o, n in enumerate(counts)) for t, counts in v["free"].items()}
+                for z, v in pti.items()}
 
     def zone_blocks(self) -> dict | None:
         """``{zone: {type: blocks}}`` from before.pagetypeinfo (None without it)."""
