@@ -62,7 +62,7 @@ class Snapshot:
     #: ``before/after.platform_params``: module parameters (/sys/module/*/parameters)
     params_before: dict = field(default_factory=dict)
     params_after: dict = field(default_factory=dict)
-    _pti: dict | None = field(default=None, repr=False)
+    _pti: dict = field(default_factory=dict, repr=False)   # tag -> parsed table
 
     @classmethod
     def load(cls, d) -> "Snapshot":
@@ -99,31 +99,24 @@ class Snapshot:
                 setattr(s, attr, read_text_file(d / name))
         return s
 
-    def pagetypeinfo_table(self) -> dict | None:
-        """before.pagetypeinfo parsed (once): see :func:`procfs.parse_pagetypeinfo`."""
-        if self.pagetypeinfo is None:
+    def pagetypeinfo_table(self, tag: str = "before") -> dict | None:
+        """``before.pagetypeinfo`` (``tag`` "before") or ``after.pagetypeinfo``
+        ("after") parsed, once each: see :func:`procfs.parse_pagetypeinfo`;
+        None without the file."""
+        text = self.pagetypeinfo if tag == "before" else self.pagetypeinfo_after
+        if text is None:
             return None
-        if self._pti is None:
+        if tag not in self._pti:
             try:
-                self._pti = parse_pagetypeinfo(self.pagetypeinfo,
-                                               where=str(self.path / "before.pagetypeinfo"))
+                self._pti[tag] = parse_pagetypeinfo(text, where=str(self.path / f"{tag}.pagetypeinfo"))
             except ValueError as e:
                 raise ConfigError(f"init-from: {e}") from None
-        return self._pti
+        return self._pti[tag]
 
     def free_pages_by_type(self, tag: str = "before") -> dict | None:
-        """``{zone: {type: free pages}}`` from ``before.pagetypeinfo`` (``tag``
-        "before") or ``after.pagetypeinfo`` ("after"); None without the file."""
-        if tag == "before":
-            pti = self.pagetypeinfo_table()
-        elif self.pagetypeinfo_after is None:
-            return None
-        else:
-            try:
-                pti = parse_pagetypeinfo(self.pagetypeinfo_after,
-                                         where=str(self.path / "after.pagetypeinfo"))
-            except ValueError as e:
-                raise ConfigError(f"init-from: {e}") from None
+        """``{zone: {type: free pages}}`` from :meth:`pagetypeinfo_table`
+        (``tag``: "before" or "after"); None without the file."""
+        pti = self.pagetypeinfo_table(tag)
         if pti is None:
             return None
         return {z: {t: sum(n << o for o, n in enumerate(counts)) for t, counts in v["free"].items()}
