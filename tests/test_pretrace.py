@@ -54,21 +54,21 @@ def test_pretrace_folios_are_the_frees_before_any_allocation():
     order = np.array([0, 0, 0, 2, 0, 0], np.int64)
     gfp = np.array([0, 0xcc0, 0, 0, 0, 0x140cca], np.int64)
     cols = dict(t_ns=np.arange(6), ev=ev, pfn=pfn, order=order, gfp=gfp)
-    pfns, orders, kinds, by_task = pretrace_folios(iter([cols]))
+    pfns, orders, kinds, by_task, _ = pretrace_folios(iter([cols]))
     assert pfns.tolist() == [100, 300] and orders.tolist() == [0, 2]
     assert by_task.tolist() == [False, False]          # not known without reclaim_of
     # the allocations by pageblock: GFP_KERNEL in block 0, page cache in block 8
     assert kinds[0, C.KIND_KERNEL] == 1 and kinds[8, C.KIND_FILE] == 1
     # the same in two chunks
     half = [{k: v[:3] for k, v in cols.items()}, {k: v[3:] for k, v in cols.items()}]
-    p2, o2, k2, _ = pretrace_folios(iter(half))
+    p2, o2, k2, _, _ = pretrace_folios(iter(half))
     assert p2.tolist() == pfns.tolist() and o2.tolist() == orders.tolist()
     assert np.array_equal(k2[:len(kinds)], kinds)
     # which frees a task made: reclaim_of marks the reclaim's (kswapd: 1)
     pid = np.array([45, 7, 7, 7, 7, 7], np.int64)
     cols["pid"] = pid
     by_comm = {45: "kswapd0", 7: "reader"}
-    _, _, _, by_task = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
+    _, _, _, by_task, _ = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
         c["pid"], c["t_ns"], c["ev"], by_comm, None, 0))
     assert by_task.tolist() == [False, True]
 

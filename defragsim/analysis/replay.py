@@ -162,6 +162,7 @@ class Replay:
                        f"({st.pretrace_placed_pages:,} pages), their frees replayed (but see below); "
                        f"the pieces between them in their pageblocks held as their neighbours' "
                        f"content, not freed: {st.gap_pages:,} pages")
+        out += _untraced_note(st)
         out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
                f"and not placed {st.frees_before_trace:,} (not replayed); frees with another "
                f"order than the allocation {st.frees_order_mismatch:,}; re-allocations of a "
@@ -434,3 +435,20 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                          f"{format_size(machine - machine % unit)}; the {format_size(model)} "
                          "model takes the kernel's boot-time value for its own size")
     return Config(**kw), why
+
+
+def _untraced_note(st) -> list[str]:
+    """The replay note on the reclaimable slab the trace does not show
+    (``workloads/untraced.py``), if the snapshots allowed an estimate."""
+    u = st.untraced_slab
+    if not u:
+        return []
+    orders = ", ".join(f"order {o} {share:.0%}" for o, share, _ in u["mix"])
+    return [f"reclaimable slab the trace does not show: the machine's nr_slab_reclaimable "
+            f"grew {u['machine_delta']:+,} pages over the snapshots' {u['snapshot_s']:.1f} s; "
+            f"over the trace's {u['trace_s']:.1f} s its reclaimable allocations took "
+            f"{u['traced_alloc']:,} pages and its frees in reclaimable pageblocks gave back "
+            f"{u['traced_free']:,}, and {u['second_frees']:,} frees there freed a page the "
+            f"trace had already seen freed (an allocation it did not record); added "
+            f"{st.untraced_slab_pages:,} model pages ({u['pages']:,} machine pages) of "
+            f"reclaimable slab, evenly over the trace, never freed ({orders})"]

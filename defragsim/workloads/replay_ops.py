@@ -31,6 +31,8 @@ from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, ParsedTrace, TraceLimits, add_page_totals,
                     compaction_passes, direct_reclaim_windows, fast_chunks,
                     new_page_totals)
+from .untraced import SlabFlows, schedule, untraced_reclaimable
+
 
 def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
@@ -78,6 +80,11 @@ class ReplayStats:
     #: zone name, (pageblocks marked, pfns the trace's first pass there
     #: crossed, pages it scanned)
     initial_skip: dict = field(default_factory=dict)
+    #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
+    #: as a dict; empty without the snapshots it needs) and the model pages
+    #: the replay added for it
+    untraced_slab: dict = field(default_factory=dict)
+    untraced_slab_pages: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -241,6 +248,9 @@ class _ReplayOps:
         self.pre_owner: int | None = None
         #: (machine pfns, handles, orders) of the placed pre-trace folios
         self.pretrace_live: tuple | None = None
+        #: (t, order, gfp, cpu) of the allocations the trace does not show
+        #: (untraced.schedule), merged into the traced ops by TraceOps
+        self.untraced: tuple | None = None
 
     def new_owner(self, kind: int, name: str) -> int:
         self.owner_kind.append(kind)
@@ -329,6 +339,7 @@ class _ReplayOps:
         new.owner_kind, new.owner_names = list(self.owner_kind), list(self.owner_names)
         new._task_owner = dict(self._task_owner)
         new.pre_owner, new.pretrace_live = self.pre_owner, self.pretrace_live
+        new.untraced = self.untraced
         return new
 
 
@@ -405,15 +416,18 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
 
 
 def pretrace_folios(chunks, reclaim_of=None) -> tuple:
-    """``(pfns, orders, kinds, by_task)``: the folios a trace frees before it
+    """``(pfns, orders, kinds, by_task, flows)``: the folios a trace frees before it
     allocates them (the first event on their pfn is a free: the machine held
     them when the trace began, there, at that order), in the order of their
     frees; for each machine pageblock (of the default order) the trace's
     allocations in it by content (``kinds[block, KIND_*]``, :func:`content_of`
     their gfp); and whether a task freed the folio outside reclaim
     (``reclaim_of(cols)``: :func:`reclaim_frees` of the pid, t_ns and ev
-    columns of those frees; all False without it).  ``chunks``: ParsedTrace columns, a chunk at a time."""
+    columns of those frees; all False without it); and the trace's
+    reclaimable-slab flows (:class:`~.untraced.SlabFlows`).  ``chunks``:
+    ParsedTrace columns, a chunk at a time."""
     seen = np.zeros(1, np.uint8)
+    flows = SlabFlows()
     kinds = np.zeros((1, C.NR_KINDS), np.int64)
     pfns, orders, by_task = [], [], []
     cache: dict = {}
@@ -435,14 +449,15 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
         masks, which = np.unique(cols["gfp"][rows], return_inverse=True)
         kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
                         np.int64)[which]
+        flows.add(cols, rows, kind)
         block = pfn[rows] >> C.PAGEBLOCK_ORDER_DEFAULT
         if len(block) and int(block.max()) >= kinds.shape[0]:
             kinds = np.concatenate([kinds, np.zeros((int(block.max()) + 1 - kinds.shape[0],
                                                      C.NR_KINDS), np.int64)])
         np.add.at(kinds, (block, kind), 1)
     if not pfns:
-        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool)
-    return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task)
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool), flows
+    return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task), flows
 
 
 def streamed_pretrace_folios(path, fmt: str, comm, lim: TraceLimits, windows,
@@ -541,7 +556,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     the trace's free of that pfn frees it) and the stats; returns
     ``{content: folios by order}``."""
     layout = snapshot.zone_layout()
-    pfns, orders, block_kinds, by_task = pretrace
+    pfns, orders, block_kinds, by_task = pretrace[:4]
     st.pretrace_folios = len(pfns)
     if layout is None or not len(pfns):
         return {}
@@ -830,8 +845,14 @@ class TraceOps:
         # times; ``trace.t0_ns``, known once parsing began, rebases them)
         self.windows, self.trace = windows or {}, trace
         self.h_owner = np.asarray(ro.h_owner, np.int32)
-        # [next new handle, free handles]: the trace's handles follow the prefill's
-        self.cursor = np.array([len(ro.h_owner), 0], np.int64)
+        # the allocations the trace does not show (ro.untraced), merged in by
+        # time, on the handles after the prefill's (the same for any chunks)
+        self._untraced, self._u_next = ro.untraced, 0
+        self._u_h0 = len(ro.h_owner)
+        n_u = len(ro.untraced[0]) if ro.untraced is not None else 0
+        self.h_owner = np.concatenate([self.h_owner, np.full(n_u, ro.KERNEL, np.int32)])
+        # [next new handle, free handles]: the trace's handles follow those
+        self.cursor = np.array([self._u_h0 + n_u, 0], np.int64)
         self.free_h = np.zeros(0, np.int32)
         self.live_h = np.full(1, -1, np.int32)
         self.live_o = np.zeros(1, np.int8)
@@ -860,16 +881,63 @@ class TraceOps:
         cpu = (tr["pid"].astype(np.int64) % self.nr_cpus).astype(np.int32)
         by_reclaim = self._by_reclaim(tr["pid"], tr["t_ns"], ev)
         self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)
-        cols = new_op_columns(2 * n_ev)
-        op_owner = np.zeros(2 * n_ev, np.int32)
+        # the untraced allocations before this chunk's last op (op times: t_ns + 1)
+        due = self._due(int(tr["t_ns"][-1]) + 1 if n_ev else 0)
+        cols = new_op_columns(2 * n_ev + due)
+        op_owner = np.zeros(2 * n_ev + due, np.int32)
         n = trace_ops(tr["t_ns"], ev, tr["pfn"], tr["order"], tr["gfp"], content, owner, cpu,
                       by_reclaim, self.end_ns, self.live_h, self.live_o, self.h_owner, self.free_h,
                       self.cursor, *cols, op_owner, self.stats)
+        n = self._merge_untraced(cols, op_owner, n, due)
         st = self.st
         st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
             st.frees_order_mismatch, st.implicit_frees, st.frees_by_reclaim, \
             st.frees_in_direct_reclaim = (int(x) for x in self.stats)
         return tuple(c[:n] for c in cols), op_owner[:n]
+
+    def flush(self) -> tuple | None:
+        """The ops of the untraced allocations not yet merged (those at or
+        after the last traced op), as :meth:`ops` returns them; None when
+        there are none."""
+        due = self._due(None)
+        if not due:
+            return None
+        cols = new_op_columns(due)
+        op_owner = np.zeros(due, np.int32)
+        n = self._merge_untraced(cols, op_owner, 0, due)
+        return tuple(c[:n] for c in cols), op_owner[:n]
+
+    def _due(self, before_t: int | None) -> int:
+        """How many untraced allocations not yet merged come before op time
+        ``before_t`` (all of them: None)."""
+        if self._untraced is None:
+            return 0
+        t = self._untraced[0]
+        end = len(t) if before_t is None else int(np.searchsorted(t, before_t, side="left"))
+        return max(0, end - self._u_next)
+
+    def _merge_untraced(self, cols: tuple, op_owner: np.ndarray, n: int, due: int) -> int:
+        """Insert the next ``due`` untraced allocations (kernel-owned
+        reclaimable slab on new handles, never freed) into the ``n`` ops of
+        ``cols`` by time, each after the traced ops of its time; returns the
+        number of ops."""
+        if not due:
+            return n
+        i0 = self._u_next
+        t, order, gfp, cpu = (a[i0:i0 + due] for a in self._untraced)
+        self._u_next += due
+        h = np.arange(self._u_h0 + i0, self._u_h0 + i0 + due)
+        self.st.untraced_slab_pages += int((1 << order.astype(np.int64)).sum())
+        new = (t, np.full(due, C.OP_ALLOC), order, gfp, h, cpu,
+               np.full(due, C.KIND_SLAB_RECLAIMABLE))
+        at = np.searchsorted(cols[0][:n], t, side="right") + np.arange(due)
+        old = np.ones(n + due, bool)
+        old[at] = False
+        for c, v in zip(cols + (op_owner,), new + (np.full(due, self.ro.KERNEL),)):
+            prev = c[:n].copy()
+            c[at] = v
+            c[:n + due][old] = prev
+        return n + due
 
     def _by_reclaim(self, pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray) -> np.ndarray:
         """Which events are reclaim's frees (:func:`reclaim_frees`).  The
@@ -908,8 +976,10 @@ class TraceOps:
             cap = max(need, self.h_owner.shape[0] * 2)
             self.h_owner = np.concatenate([self.h_owner, np.zeros(cap - self.h_owner.shape[0],
                                                                   np.int32)])
-            self.free_h = np.concatenate([self.free_h, np.zeros(cap - self.free_h.shape[0],
-                                                                np.int32)])
+        # a freed handle goes on free_h: room for every handle there is
+        if self.free_h.shape[0] < self.h_owner.shape[0]:
+            self.free_h = np.concatenate([self.free_h, np.zeros(
+                self.h_owner.shape[0] - self.free_h.shape[0], np.int32)])
         if top_pfn > self.live_h.shape[0]:
             cap = max(top_pfn, self.live_h.shape[0] * 2)
             self.live_h = np.concatenate([self.live_h, np.full(cap - self.live_h.shape[0], -1,
@@ -919,9 +989,12 @@ class TraceOps:
 
 
 def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, nr_pages: int,
-                   nr_cpus: int, zone_spans, pageblock_order: int, pretrace):
+                   nr_cpus: int, zone_spans, pageblock_order: int, pretrace, span_ns: int = 0,
+                   end_ns: int = -1):
     """The prefill ops of a replay into ``ro`` (``pretrace()``: the trace's
-    pre-trace folios, asked for only with a snapshot); sets
+    pre-trace folios, asked for only with a snapshot) and the reclaimable
+    slab the trace does not show (``ro.untraced``: :mod:`.untraced`, over
+    the trace's ``span_ns``, to ``end_ns`` when cut); sets
     ``st.prefill_ops``; returns the initial pageblock types (None without a
     snapshot or zone spans)."""
     bt = None
@@ -931,6 +1004,12 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
                                  pre[2] if pre is not None else None)
     if snapshot is not None:
         _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre)
+    if pre is not None:
+        est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns)
+        if est is not None:
+            st.untraced_slab = est.as_dict()
+            scale = nr_pages / max(_meminfo_pages(snapshot.meminfo, "MemTotal"), 1)
+            ro.untraced = schedule(est, scale, span_ns, end_ns, nr_cpus)
     st.prefill_ops = len(ro)
     return bt
 
@@ -949,13 +1028,18 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
     windows = _reclaim_windows(tr.path, tr.format)
+    end_ns = int(duration * 1e9) if duration is not None else -1
     init_bt = _initial_state(
         ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
         lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
-            c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)))
-    end_ns = int(duration * 1e9) if duration is not None else -1
+            c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)),
+        int(tr.t_ns[-1]) if len(tr) else 0, end_ns)
     tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
+    tail = tops.flush()
+    if tail is not None:
+        traced = tuple(np.concatenate([a, b]) for a, b in zip(traced, tail[0]))
+        traced_owner = np.concatenate([traced_owner, tail[1]])
     pre = ro.columns()
     t_all, kind, order, gfp, handle, cpu, content = (np.concatenate([a, b]) for a, b in zip(pre, traced))
     if len(t_all) == 0:
@@ -1025,7 +1109,7 @@ class TraceStream(OpStream):
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
                             pageblock_order, lambda: pretrace if pretrace is not None else
                             streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
-                                                     chunk_bytes))
+                                                     chunk_bytes), extent[1] - extent[0])
         if bt is not None:
             self.meta["initial_block_mt"] = bt
         _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, self.stats,
@@ -1050,7 +1134,8 @@ class TraceStream(OpStream):
     def _generate(self):
         st = dataclasses.replace(self.stats, allocations=0, failed_in_trace=0, frees_matched=0,
                                  frees_before_trace=0, frees_order_mismatch=0, implicit_frees=0,
-                                 frees_by_reclaim=0, frees_in_direct_reclaim=0)
+                                 frees_by_reclaim=0, frees_in_direct_reclaim=0,
+                                 untraced_slab_pages=0)
         tr = self._new_trace()
         ro = self._ro.fork(tr.comm)
         tops = TraceOps(ro, st, self.nr_cpus, -1, self._windows, tr)
@@ -1062,6 +1147,10 @@ class TraceStream(OpStream):
             add_page_totals(tr.streamed, cols)
             ops, op_owner = tops.ops(cols)
             yield Chunk(*ops, op_owner, max(tops.nr_handles, 1),
+                        np.asarray(ro.owner_kind, np.uint8))
+        tail = tops.flush()
+        if tail is not None:
+            yield Chunk(*tail[0], tail[1], max(tops.nr_handles, 1),
                         np.asarray(ro.owner_kind, np.uint8))
 
     def materialize(self) -> Workload:

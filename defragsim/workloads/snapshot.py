@@ -165,12 +165,9 @@ class Snapshot:
             return end
         return self.meminfo["MemTotal"] * 1024 // C.PAGE_SIZE + (4 << 30) // C.PAGE_SIZE
 
-    def busy_cpus(self) -> float | None:
-        """CPUs busy on average over the trace: ``before.time`` and
-        ``after.time`` hold the wall clock and /proc/uptime (seconds up, and
-        idle seconds summed over the CPUs), so busy = (nr_cpus x uptime
-        delta - idle delta) / uptime delta.  None without both files, the
-        CPU count (``before.platform``) or a positive uptime delta."""
+    def _uptimes(self) -> list | None:
+        """``[(uptime, idle), ...]`` of ``before.time`` and ``after.time``
+        (line 2: /proc/uptime); None without both or without that line."""
         up = []
         for tag in ("before", "after"):
             p = self.path / f"{tag}.time"
@@ -185,6 +182,25 @@ class Snapshot:
             except (IndexError, ValueError):
                 raise ConfigError(f"init-from: {p}: line 2: expected /proc/uptime's two "
                                   f"numbers (uptime, idle), got {lines[1:2]!r}") from None
+        return up
+
+    def uptime_span(self) -> float | None:
+        """Seconds from the ``before`` snapshot to the ``after`` one (their
+        /proc/uptime); None without both or when not positive."""
+        up = self._uptimes()
+        if up is None or up[1][0] <= up[0][0]:
+            return None
+        return up[1][0] - up[0][0]
+
+    def busy_cpus(self) -> float | None:
+        """CPUs busy on average over the trace: ``before.time`` and
+        ``after.time`` hold the wall clock and /proc/uptime (seconds up, and
+        idle seconds summed over the CPUs), so busy = (nr_cpus x uptime
+        delta - idle delta) / uptime delta.  None without both files, the
+        CPU count (``before.platform``) or a positive uptime delta."""
+        up = self._uptimes()
+        if up is None:
+            return None
         ncpu = self.platform.get("nr_cpus")
         dt = up[1][0] - up[0][0]
         if not ncpu or dt <= 0:
