@@ -105,7 +105,7 @@ def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
     expect = set(range(first + 1, first + 150000 // 512 + 1)) | \
         set(range(first + 200001 // 512, first + 262144 // 512 - 1))
     assert set(blocks.tolist()) == expect
-    assert st.initial_skip == {"Normal": (len(expect), 150000 + 62143, 1064)}
+    assert st.initial_skip == {"Normal": (len(expect), 150000 + 62143, 1064, 1)}
     # a pass that crossed little comes first: the first across the zone tells,
     # and the blocks the earlier one scanned had no mark
     early = _p([(ZS + 1024, ZS + 2048)], 1024, [(ZS + 1024, ZS + 2048)])
@@ -113,6 +113,26 @@ def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
                                ReplayStats())
     assert set(np.flatnonzero(skip).tolist()) == set(range(first, first + 512)) - {first + 2,
                                                                                    first + 3}
+
+
+def test_each_block_is_told_by_the_first_pass_that_crosses_it():
+    """Later passes tell of the blocks the earlier ones did not cross: a
+    block one of them crossed without scanning starts marked, unless a pass
+    (any, even one too small to tell) had scanned it by then; a block an
+    earlier telling pass crossed keeps what that pass said."""
+    layout = {"Normal": (ZS, ZE - ZS, ZE - ZS)}
+    spans = [(0, 65536), (65536, 65536 + 262144)]
+    first = 65536 // 512
+    low = _p([(ZS, ZS + 100 * 512)], 0)                         # blocks 0-99, none scanned
+    small = _p([(ZS + 150 * 512, ZS + 152 * 512)], 1024,        # too small to tell,
+               [(ZS + 150 * 512, ZS + 152 * 512)])              # but it scanned 150-151
+    high = _p([(ZS + 50 * 512, ZS + 200 * 512)], 512,           # 50-199: 50-99 told already,
+              [(ZS + 60 * 512, ZS + 61 * 512)])                 # 60 scanned too late to count
+    st = ReplayStats()
+    skip = initial_skip_blocks({ZS: [low, small, high]}, layout, spans, spans[1][1], 9, st)
+    expect = set(range(first, first + 200)) - {first + 150, first + 151}
+    assert set(np.flatnonzero(skip).tolist()) == expect
+    assert st.initial_skip == {"Normal": (198, 100 * 512, 0, 2)}
 
 
 def test_no_marks_without_the_evidence():
@@ -138,7 +158,7 @@ def test_a_replay_starts_with_the_marks_of_the_traces_first_pass(monkeypatch):
         return run(self, *a, **kw)
     monkeypatch.setattr(L._Loop, "run", spy)
     rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
-    marked, crossed, scanned = rp.stats.initial_skip["Normal"]
+    marked, crossed, scanned, _ = rp.stats.initial_skip["Normal"]
     assert seen == [marked] and 0.9 * 10544 < marked < 10544     # most of Normal's blocks
     assert crossed == 5390848 and scanned == 47222
     assert any("skip bits at the start" in n for n in rp.notes())

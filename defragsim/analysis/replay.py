@@ -185,12 +185,13 @@ class Replay:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
             out += _free_pages_by_type(r, self.snapshot)
-        for zname, (marked, crossed, scanned) in st.initial_skip.items():
+        for zname, (marked, crossed, scanned, told) in st.initial_skip.items():
             out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
-                       f"that the trace's first compaction pass across the zone crossed without "
-                       f"scanning them (it crossed {crossed:,} pfns and scanned {scanned:,} "
-                       f"pages, {scanned / max(crossed, 1):.1%}: the machine's earlier "
-                       f"compaction had marked them)")
+                       f"that the trace's compaction passes crossed, the first time, without "
+                       f"scanning them and that no earlier pass scanned ({told:,} passes that "
+                       f"scanned under half of what they crossed; the first crossed {crossed:,} "
+                       f"pfns and scanned {scanned:,} pages, {scanned / max(crossed, 1):.1%}: "
+                       f"the machine's earlier compaction had marked them)")
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))

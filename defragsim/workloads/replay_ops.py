@@ -678,13 +678,14 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     """Compaction's pageblock skip bits at the start of a replay, from the
     trace's compaction passes in each zone (``passes``:
     :func:`~.trace.compaction_passes`; ``layout``: the machine's zones,
-    ``Snapshot.zone_layout``).  The zone's first pass that crossed at least
-    :data:`SKIP_EVIDENCE_BLOCKS` pageblocks tells: if it scanned less than
-    :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed, it found them
-    marked, and every pageblock it crossed starts marked but those it or an
-    earlier pass scanned (those had no mark).  A bool per model pageblock
-    (None when no zone says so); ``st.initial_skip`` says what each zone's
-    pass showed.
+    ``Snapshot.zone_layout``).  A pass that crossed at least
+    :data:`SKIP_EVIDENCE_BLOCKS` pageblocks and scanned less than
+    :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed found them marked:
+    each pageblock starts marked if the first such pass to cross it did so
+    without scanning it and no pass had scanned it before (those had no
+    mark).  A bool per model pageblock (None when no zone says so);
+    ``st.initial_skip`` says, per zone, how many were marked, what the
+    first such pass crossed and scanned, and how many such passes told.
 
     MODEL: the model starts without compaction history.  The kernel's
     isolate_migratepages_block() and isolate_freepages() mark each pageblock
@@ -705,27 +706,32 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
         if me <= ms or name not in layout or layout[name][0] not in passes:
             continue
         start, _, present = layout[name]
-        zone_passes = passes[start]
-        first = next((i for i, ps in enumerate(zone_passes) if ps.crossed_pages >=
-                      SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT), None)
-        if first is None:
-            continue
-        ps = zone_passes[first]
-        if ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
-            continue
+
         def blocks(lo, hi):
             """The model pageblocks of machine pfns [lo, hi), within the zone."""
             a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
             return slice(max(a, ms) // pb, min(b, me - 1) // pb + 1)
-        mark = np.zeros(len(skip), bool)
-        for lo, hi in ps.crossed:
-            mark[blocks(lo, hi)] = True
-        for earlier in zone_passes[:first + 1]:
-            for lo, hi in earlier.scanned:
-                mark[blocks(lo, hi)] = False
+        mark, decided, scanned = (np.zeros(len(skip), bool) for _ in range(3))
+        told = []
+        for ps in passes[start]:
+            for lo, hi in ps.scanned:
+                scanned[blocks(lo, hi)] = True
+            if ps.crossed_pages < SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT or \
+                    ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
+                continue
+            crossed = np.zeros(len(skip), bool)
+            for lo, hi in ps.crossed:
+                crossed[blocks(lo, hi)] = True
+            # a block's first crossing tells, unless a pass had scanned it by then
+            mark |= crossed & ~decided & ~scanned
+            decided |= crossed
+            told.append(ps)
+        if not told:
+            continue
         skip |= mark
         found = True
-        st.initial_skip[name] = (int(mark.sum()), ps.crossed_pages, ps.scanned_pages)
+        st.initial_skip[name] = (int(mark.sum()), told[0].crossed_pages, told[0].scanned_pages,
+                                 len(told))
     return skip if found else None
 
 
