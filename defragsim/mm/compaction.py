@@ -1563,7 +1563,9 @@ def kcompactd_wake(st, prm):
 def kcompactd_do_work(st, prm, own):
     """kcompactd_do_work(): compact each eligible zone at the recorded order
     (SYNC_LIGHT, no capture, any source block); defer on failure.  Shares the
-    deferral state with direct compaction.  Returns the cost in ns."""
+    deferral state with direct compaction.  A zone is checked at its own
+    index (``zoneid``), then by compact_zone() at the request's highest
+    zone index, whose lowmem reserve can refuse it.  Returns the cost in ns."""
     c = CC_KCOMPACTD_IDX
     order = st.node[NODE_KCOMPACTD_MAX_ORDER]
     idx = st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX]
@@ -1576,7 +1578,9 @@ def kcompactd_do_work(st, prm, own):
             continue
         if compaction_deferred(st, z, order):
             continue
-        if compaction_suit_allocation_order(st, prm, z, order, idx, alloc_flags, False,
+        # the zone's own index here (no lowmem reserve for the zones above
+        # it); compact_zone() checks again at cc->highest_zoneidx
+        if compaction_suit_allocation_order(st, prm, z, order, z, alloc_flags, False,
                                             True) != COMPACT_CONTINUE:
             continue
         init_compact_control(st, c, z, order, GFP_KERNEL, MIGRATE_SYNC_LIGHT, alloc_flags, idx, 0,
