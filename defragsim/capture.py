@@ -2,7 +2,8 @@
 (``defragsim snapshot`` / ``defragsim record``).
 
 A snapshot folder holds ``<tag>.vmstat``, ``.pagetypeinfo``, ``.buddyinfo``,
-``.zoneinfo``, ``.meminfo``, ``.sysctl`` (the vm sysctls), ``.time``,
+``.zoneinfo``, ``.meminfo``, ``.sysctl`` (the vm sysctls), ``.time`` (the
+wall clock, then ``/proc/uptime``), ``.slabinfo`` (when readable),
 ``.platform`` (kernel release and version, online CPUs: what a replay needs
 to know about the machine), ``.platform_params`` (the page_reporting module
 parameters, when ``/sys/module/page_reporting`` exists) and, when
@@ -225,7 +226,19 @@ def snapshot(out_dir, *, tag: str = "before", proc="/proc", sysfs="/sys",
         if p.exists():
             lines.append(f"vm.{s}={p.read_text().strip()}")
     (out / f"{tag}.sysctl").write_text("\n".join(lines) + "\n")
-    (out / f"{tag}.time").write_text(f"{time.time():.6f}\n")
+    # per-cache slab pages: what a trace's missing slab allocations were
+    # (data/traces/README.md), when readable (root)
+    try:
+        (out / f"{tag}.slabinfo").write_text((proc / "slabinfo").read_text())
+        files.append(str(out / f"{tag}.slabinfo"))
+    except (FileNotFoundError, PermissionError):
+        pass
+    # the wall clock, then /proc/uptime (seconds up, idle seconds summed over
+    # the CPUs): a replay takes the span between two snapshots and the CPUs'
+    # busy share from it (Snapshot.uptime_span, busy_cpus)
+    up = proc / "uptime"
+    uptime = up.read_text().split("\n")[0].strip() if up.exists() else ""
+    (out / f"{tag}.time").write_text(f"{time.time():.6f}\n" + (f"{uptime}\n" if uptime else ""))
     (out / f"{tag}.platform").write_text(
         "".join(f"{k}={v}\n" for k, v in platform_info(proc, sysfs).items()))
     files += [str(out / f"{tag}.{x}") for x in ("sysctl", "time", "platform")]

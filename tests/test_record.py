@@ -29,6 +29,10 @@ def _fake_proc(tmp_path, with_kpageflags=True):
         shutil.copy(SNAP / f"before.{n}", proc / n)
     (proc / "sys" / "vm" / "defrag_mode").write_text("1\n")
     (proc / "sys" / "vm" / "min_free_kbytes").write_text("67584\n")
+    (proc / "uptime").write_text("4291.54 7529.60\n")
+    (proc / "slabinfo").write_text("slabinfo - version: 2.1\n"
+                                   "dentry 117663 117663 192 21 1 : tunables 0 0 0 "
+                                   ": slabdata 5603 5603 0\n")
     if with_kpageflags:
         # DMA32 starts at pfn 4096 in the shared zoneinfo; give the first
         # blocks known contents and leave the rest zero (other)
@@ -49,6 +53,12 @@ def test_snapshot_writes_proc_files_and_loads_as_initial_state(tmp_path):
     s = Snapshot.load(tmp_path / "snap")
     assert s.meminfo["MemTotal"] > 0 and s.sysctl["defrag_mode"] == 1
     assert s.config_overrides()["min_free_kbytes"] == 67584
+    assert (tmp_path / "snap" / "before.slabinfo").read_text().startswith("slabinfo")
+    # /proc/uptime on line 2 of before.time (and after.time, another tag)
+    assert (tmp_path / "snap" / "before.time").read_text().split("\n")[1] == "4291.54 7529.60"
+    (proc / "uptime").write_text("4354.42 7613.87\n")
+    snapshot(tmp_path / "snap", tag="after", proc=proc, kpageflags=False)
+    assert Snapshot.load(tmp_path / "snap").uptime_span() == pytest.approx(62.88)
     with gzip.open(tmp_path / "snap" / "before.pbmap.csv.gz", "rt") as f:
         head = f.readline().strip().split(",")
         dma32 = [line.strip().split(",") for line in f if line.startswith("DMA32,")]

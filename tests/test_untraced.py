@@ -175,3 +175,13 @@ def test_the_replay_notes_say_what_was_added(grown_sample):
     line = next(x for x in rp.notes() if x.startswith("reclaimable slab the trace does not show"))
     assert "+20,000 pages" in line and f"{rp.stats.untraced_slab_pages:,} model pages" in line
     assert replay(SAMPLE).stats.untraced_slab == {}          # no after snapshot: nothing added
+    assert not any("trace does not show" in x for x in replay(SAMPLE).notes())
+
+
+def test_a_snapshot_without_what_the_estimate_needs_says_so(grown_sample, tmp_path):
+    d = tmp_path / "samples-1s"
+    shutil.copytree(grown_sample.parent, d)
+    (d / "snap" / "after.time").write_text("1795665512.0\n")        # no /proc/uptime line
+    rp = replay(d / SAMPLE.name, config_overrides={"mem": "1G"})
+    assert rp.stats.untraced_slab == {} and rp.stats.untraced_slab_pages == 0
+    assert any("does not show: not estimated" in x for x in rp.notes())

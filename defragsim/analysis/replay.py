@@ -162,7 +162,7 @@ class Replay:
                        f"({st.pretrace_placed_pages:,} pages), their frees replayed (but see below); "
                        f"the pieces between them in their pageblocks held as their neighbours' "
                        f"content, not freed: {st.gap_pages:,} pages")
-        out += _untraced_note(st)
+        out += _untraced_note(st, self.snapshot)
         out += [f"frees matched {st.frees_matched:,}; frees of pages allocated before the trace "
                f"and not placed {st.frees_before_trace:,} (not replayed); frees with another "
                f"order than the allocation {st.frees_order_mismatch:,}; re-allocations of a "
@@ -438,12 +438,17 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
     return Config(**kw), why
 
 
-def _untraced_note(st) -> list[str]:
+def _untraced_note(st, snapshot) -> list[str]:
     """The replay note on the reclaimable slab the trace does not show
-    (``workloads/untraced.py``), if the snapshots allowed an estimate."""
+    (``workloads/untraced.py``): the estimate, or why there is none when
+    the snapshot has an ``after`` side."""
     u = st.untraced_slab
     if not u:
-        return []
+        if snapshot is None or not snapshot.vmstat_after:
+            return []
+        return ["reclaimable slab the trace does not show: not estimated (it needs "
+                "nr_slab_reclaimable in before.vmstat and after.vmstat, and /proc/uptime on "
+                "line 2 of before.time and after.time)"]
     orders = ", ".join(f"order {o} {share:.0%}" for o, share, _ in u["mix"])
     return [f"reclaimable slab the trace does not show: the machine's nr_slab_reclaimable "
             f"grew {u['machine_delta']:+,} pages over the snapshots' {u['snapshot_s']:.1f} s; "
