@@ -20,7 +20,7 @@ from defragsim.analysis.replay import replay
 from defragsim.errors import TraceError
 from defragsim.sim import loop as L
 from defragsim.workloads import trace as T
-from defragsim.workloads.replay_ops import ReplayStats, initial_skip_blocks
+from defragsim.workloads.replay_ops import ReplayStats, initial_defer_state, initial_skip_blocks
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
@@ -164,3 +164,56 @@ def test_a_replay_starts_with_the_marks_of_the_traces_first_pass(monkeypatch):
     assert any("skip bits at the start" in n for n in rp.notes())
     empty = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05, init="empty")
     assert seen[-1] == 0 and empty.stats.initial_skip == {}
+
+
+DEFER = [
+    f"10,0,36,compaction:mm_compaction_deferred,considered=12 defer_shift=5 idx=2 nid=0 "
+    f"order=9 order_failed=9",
+    f"20,0,36,compaction:mm_compaction_defer_compaction,considered=0 defer_shift=3 idx=1 nid=0 "
+    f"order=9 order_failed=9",
+    # not the first of its zone: says nothing of the start
+    f"30,0,36,compaction:mm_compaction_defer_reset,considered=0 defer_shift=0 idx=2 nid=0 "
+    f"order=9 order_failed=10",
+    # a reset that kept the counts: DMA's state before it, order_failed back to the order
+    f"40,0,36,compaction:mm_compaction_defer_reset,considered=16 defer_shift=4 idx=0 nid=0 "
+    f"order=9 order_failed=10",
+]
+
+
+def test_the_deferral_state_before_each_zones_first_deferral_event(tmp_path):
+    """compaction_deferred() counts the attempt before its event, so the
+    state before it had one less; defer_compaction() raised the shift (the
+    compaction that failed ran: considered at the limit); a reset that kept
+    the counts raised order_failed to the order + 1."""
+    p = _trace(tmp_path, OTHER + DEFER)
+    assert T.compaction_defer_states(p) == {2: (11, 5, 9), 1: (4, 2, 9), 0: (16, 4, 9)}
+    st = ReplayStats()
+    assert initial_defer_state(T.compaction_defer_states(p), st) == {0: (4, 2, 9), 1: (11, 5, 9)}
+    assert st.initial_defer == {"DMA32": (4, 2, 9), "Normal": (11, 5, 9)}
+    # a first event that reset to zero says nothing; no file, no state
+    _trace(tmp_path, [DEFER[2]])
+    assert T.compaction_defer_states(p) == {}
+    (tmp_path / "other_events.csv").unlink()
+    assert T.compaction_defer_states(p) is None
+
+
+def test_an_impossible_deferral_event_is_named(tmp_path):
+    _trace(tmp_path, [DEFER[0].replace("defer_shift=5", "defer_shift=40")])
+    with pytest.raises(TraceError, match=r"other_events.csv: a compaction deferral event "
+                                         r"with impossible fields .*defer_shift=40"):
+        T.compaction_defer_states(tmp_path / "page_events.csv")
+
+
+def test_a_replay_starts_with_the_traces_deferral_state(monkeypatch):
+    seen = []
+    prefill = L._Loop.prefill
+
+    def spy(self, *a, **kw):
+        out = prefill(self, *a, **kw)
+        seen.append(self.st.compact_defer.tolist())
+        return out
+    monkeypatch.setattr(L._Loop, "prefill", spy)
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
+    assert rp.stats.initial_defer == {"Normal": (11, 5, 9)}
+    assert seen[0][1] == [11, 5, 9] and seen[0][0] == [0, 0, 0]
+    assert any("deferral at the start: Normal at compact_defer_shift 5" in n for n in rp.notes())

@@ -192,6 +192,11 @@ class Replay:
                        f"scanned under half of what they crossed; the first crossed {crossed:,} "
                        f"pfns and scanned {scanned:,} pages, {scanned / max(crossed, 1):.1%}: "
                        f"the machine's earlier compaction had marked them)")
+        for zname, (considered, shift, failed) in st.initial_defer.items():
+            out.append(f"compaction's deferral at the start: {zname} at compact_defer_shift "
+                       f"{shift}, {considered} of {1 << shift} attempts considered, "
+                       f"compact_order_failed {failed} (before the trace's first deferral "
+                       f"event there: the machine's compaction had failed before)")
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))

@@ -150,7 +150,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     loop = _Loop(st, prm, _Feed(wl, chunk_epochs), rec, config, check_invariants)
     meta = dict(wl.meta)
     if baseline_ops:
-        meta["baseline_vmstat"] = loop.prefill(baseline_ops, wl.meta.get("initial_block_skip"))
+        meta["baseline_vmstat"] = loop.prefill(baseline_ops, wl.meta)
     loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
@@ -274,10 +274,16 @@ class _Loop:
                 return
             self._next_chunk()
 
-    def prefill(self, baseline_ops: int, block_skip=None) -> dict:
+    def prefill(self, baseline_ops: int, meta: dict | None = None) -> dict:
         """Run the initial-state ops (all at t=0); /proc/vmstat after them.
-        ``block_skip``: the pageblocks compaction starts skip-marked (a
-        replay's :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`)."""
+        From the workload's ``meta``: ``initial_block_skip``, the pageblocks
+        compaction starts skip-marked (a replay's
+        :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`), and
+        ``initial_compaction_defer``, ``{zone: (considered, defer_shift,
+        order_failed)}``, each zone's compaction deferral at the start
+        (:func:`~defragsim.workloads.replay_ops.initial_defer_state`)."""
+        meta = meta or {}
+        block_skip = meta.get("initial_block_skip")
         while self.feed.pos < baseline_ops:
             self.step(baseline_ops)
             self.rec.flush()
@@ -286,6 +292,8 @@ class _Loop:
         getattr(drain_all_pages, "impl", drain_all_pages)(self.st, self.prm, np.int64(-1))
         if block_skip is not None:
             self.st.block_skip[np.asarray(block_skip, bool)] = 1
+        for z, state in meta.get("initial_compaction_defer", {}).items():
+            self.st.compact_defer[z] = state
         if self.check:
             check_state(self.st, self.prm)
         return _vmstat(self.st, self.config)

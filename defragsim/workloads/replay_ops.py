@@ -28,9 +28,9 @@ from ._traceparse import place_first_come, pretrace_frees, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
-from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, ParsedTrace, TraceLimits, add_page_totals,
-                    compaction_passes, direct_reclaim_windows, fast_chunks,
-                    new_page_totals)
+from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
+                    add_page_totals, compaction_defer_states, compaction_passes,
+                    direct_reclaim_windows, fast_chunks, new_page_totals)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
 
@@ -80,6 +80,9 @@ class ReplayStats:
     #: zone name, (pageblocks marked, pfns the trace's first pass there
     #: crossed, pages it scanned)
     initial_skip: dict = field(default_factory=dict)
+    #: compaction's deferral at the start (initial_defer_state): per model
+    #: zone name, (compact_considered, compact_defer_shift, compact_order_failed)
+    initial_defer: dict = field(default_factory=dict)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
     #: the replay added for it
@@ -737,14 +740,38 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
 
 def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_pages: int,
                   pageblock_order: int, st: ReplayStats, meta: dict) -> None:
-    """``meta["initial_block_skip"]`` of a replay with a snapshot, from the
-    ``other_events.csv`` beside a CSV trace (:func:`initial_skip_blocks`)."""
+    """``meta["initial_block_skip"]`` and ``meta["initial_compaction_defer"]``
+    of a replay with a snapshot, from the ``other_events.csv`` beside a CSV
+    trace (:func:`initial_skip_blocks`, :func:`initial_defer_state`)."""
     if snapshot is None or fmt != "csv":
         return
     skip = initial_skip_blocks(compaction_passes(path), snapshot.zone_layout(), zone_spans,
                                nr_pages, pageblock_order, st)
     if skip is not None:
         meta["initial_block_skip"] = skip
+    defer = initial_defer_state(compaction_defer_states(path), st)
+    if defer:
+        meta["initial_compaction_defer"] = defer
+
+
+def initial_defer_state(states: dict | None, st: ReplayStats) -> dict:
+    """Compaction's deferral state of each model zone at the start of a
+    replay (``states``: :func:`~.trace.compaction_defer_states`, by the
+    kernel's zone index): ``{model zone: (considered, defer_shift,
+    order_failed)}``; ``st.initial_defer`` names them.
+
+    MODEL: the model starts without compaction history; the kernel's zones
+    carry compact_considered/compact_defer_shift/compact_order_failed from
+    the failures before the trace (b's Normal started at shift 5, e's at 4):
+    started at 0, the model ran the direct compactions the kernel deferred."""
+    # MODEL: deferral state a pre-trace history left, from the trace's events (see above)
+    out = {}
+    for z, name in enumerate(C.ZONE_NAMES):
+        k = KERNEL_ZONE_IDX.get(name)
+        if states and k in states:
+            out[z] = tuple(int(x) for x in states[k])
+            st.initial_defer[name] = out[z]
+    return out
 
 
 def _prefill_owner(ro: _ReplayOps, content: int) -> int:

@@ -1376,6 +1376,64 @@ def compaction_passes(trace_path) -> dict | None:
     return out
 
 
+_RE_DEFER = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(deferred|defer_compaction|"
+    rb"defer_reset),([^\n]*)")
+#: the kernel's zone index (zone_idx(), x86_64) of each zone name
+KERNEL_ZONE_IDX = {"DMA": 0, "DMA32": 1, "Normal": 2, "Movable": 3}
+
+
+def compaction_defer_states(trace_path) -> dict | None:
+    """Each zone's compaction deferral state when the trace began, from its
+    first deferral event in ``other_events.csv`` beside a CSV trace:
+    ``{kernel zone index: (compact_considered, compact_defer_shift,
+    compact_order_failed)}``, the state just before that event, undoing
+    what the kernel function that emitted it did (mm/compaction.c):
+
+    - ``mm_compaction_deferred`` (compaction_deferred(), after its
+      ``++compact_considered``): considered one less;
+    - ``mm_compaction_defer_compaction`` (defer_compaction(): considered 0,
+      shift + 1 up to COMPACT_MAX_DEFER_SHIFT, order_failed lowered to the
+      order): shift one less (at the cap, the cap), considered at the limit
+      (the compaction that failed was not deferred), order_failed as after;
+    - ``mm_compaction_defer_reset`` (compaction_defer_reset()) that kept a
+      nonzero considered or shift (alloc_success false): those, and
+      order_failed the order when the reset raised it to order + 1.
+
+    A zone whose first event is a reset to zero says nothing (the state
+    before any success is forgotten).  None without the file."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_<deferred|defer_*>,key=value ..."
+    out: dict = {}
+    seen: set = set()
+    for m in _event_lines(data, trace_path, _RE_DEFER, what, b"mm_compaction_defer"):
+        f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+        if not all(k in f for k in ("idx", "order", "considered", "defer_shift", "order_failed")):
+            continue
+        z = f["idx"]
+        if z in seen:
+            continue
+        seen.add(z)
+        c, sh, failed, order = f["considered"], f["defer_shift"], f["order_failed"], f["order"]
+        if not (0 <= sh <= C.COMPACT_MAX_DEFER_SHIFT and 0 <= c <= 1 << sh
+                and 0 <= order <= C.MAX_PAGE_ORDER and 0 <= failed <= C.NR_PAGE_ORDERS):
+            raise TraceError(f"{other_events_path(trace_path)}: a compaction deferral event "
+                             f"with impossible fields (defer_shift 0..{C.COMPACT_MAX_DEFER_SHIFT}, "
+                             f"considered 0..1 << defer_shift, orders 0..{C.NR_PAGE_ORDERS}): "
+                             f"{m.group(0).decode('utf-8', 'replace')[:160]!r}")
+        ev = m.group(3)
+        if ev == b"deferred":
+            out[z] = (max(c - 1, 0), sh, failed)
+        elif ev == b"defer_compaction":
+            before = sh if sh >= C.COMPACT_MAX_DEFER_SHIFT else max(sh - 1, 0)
+            out[z] = (1 << before, before, failed)
+        elif c or sh:
+            out[z] = (c, sh, order if failed == order + 1 else failed)
+    return out
+
+
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
     (None when there is no such file); with ``until_ns``, only the events
