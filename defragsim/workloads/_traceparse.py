@@ -578,27 +578,6 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns
 
 
 @njit
-def pretrace_frees(ev, pfn, order, seen, out_pfn, out_order, out_row):
-    """The frees of a chunk of page events whose pfn the trace has not met
-    before (``seen``, carried from chunk to chunk: 1 once an allocation or a
-    free named the pfn): folios allocated before the trace began.  Writes
-    their pfn, order and row in the chunk; returns how many."""
-    n = 0
-    for i in range(ev.shape[0]):
-        p = pfn[i]
-        if p < 0:
-            continue
-        if ev[i] == EV_FREE and seen[p] == 0:
-            out_pfn[n] = p
-            out_order[n] = order[i]
-            out_row[n] = i
-            n += 1
-        if ev[i] == EV_ALLOC or ev[i] == EV_FREE:
-            seen[p] = 1
-    return n
-
-
-@njit
 def columns_ok(keep, t, ev, pfn, mt, gfp, pid, fo, fmt, co, max_pfn, ev_alloc, ev_free, ev_extfrag,
                migrate_types, max_order, gfp_t_max, gfp_movable_mask):
     """One pass over the fast parsers' columns: the checks of

@@ -24,7 +24,7 @@ import numpy as np
 from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
-from ._traceparse import place_first_come, pretrace_frees, trace_ops
+from ._traceparse import place_first_come, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
@@ -429,30 +429,22 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
     columns of those frees; all False without it); and the trace's
     reclaimable-slab flows (:class:`~.untraced.SlabFlows`).  ``chunks``:
     ParsedTrace columns, a chunk at a time."""
-    seen = np.zeros(1, np.uint8)
     flows = SlabFlows()
     kinds = np.zeros((1, C.NR_KINDS), np.int64)
     pfns, orders, by_task = [], [], []
     cache: dict = {}
     for cols in chunks:
         pfn = cols["pfn"]
-        top = int(pfn.max()) + 1 if len(pfn) else 0
-        if top > seen.shape[0]:
-            seen = np.concatenate([seen, np.zeros(max(top, 2 * seen.shape[0]) - seen.shape[0],
-                                                  np.uint8)])
-        op, oo = np.empty(len(pfn), np.int64), np.empty(len(pfn), np.int8)
-        orow = np.empty(len(pfn), np.int64)
-        n = pretrace_frees(cols["ev"], pfn, cols["order"], seen, op, oo, orow)
-        pfns.append(op[:n])
-        orders.append(oo[:n])
-        # only the pre-trace frees' rows are classified (each row on its own)
-        by_task.append(reclaim_of({k: cols[k][orow[:n]] for k in ("pid", "t_ns", "ev")}) == 0
-                       if reclaim_of is not None and n else np.zeros(n, bool))
         rows = np.flatnonzero((cols["ev"] == EV_ALLOC) & (pfn >= 0))
         masks, which = np.unique(cols["gfp"][rows], return_inverse=True)
         kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
                         np.int64)[which]
-        flows.add(cols, rows, kind)
+        op, oo, orow = flows.add(cols, rows, kind)
+        pfns.append(op)
+        orders.append(oo)
+        # only the pre-trace frees' rows are classified (each row on its own)
+        by_task.append(reclaim_of({k: cols[k][orow] for k in ("pid", "t_ns", "ev")}) == 0
+                       if reclaim_of is not None and len(orow) else np.zeros(len(orow), bool))
         block = pfn[rows] >> C.PAGEBLOCK_ORDER_DEFAULT
         if len(block) and int(block.max()) >= kinds.shape[0]:
             kinds = np.concatenate([kinds, np.zeros((int(block.max()) + 1 - kinds.shape[0],

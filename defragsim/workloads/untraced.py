@@ -47,11 +47,16 @@ _UNSEEN, _ALLOCATED, _FREED = 0, 1, 2
 
 
 @njit(cache=True)
-def _free_flows(ev, pfn, order, state, first_free, second_free, pb_order):
+def _free_flows(ev, pfn, order, state, first_free, second_free, pb_order, out_pfn, out_order,
+                out_row):
     """Walk a chunk of page events: each free of a pfn the trace last saw
     freed (an allocation between the two was not traced) counts in
     ``second_free[pageblock, order]``; every other free adds its pages to
-    ``first_free[pageblock]``.  ``state`` (per pfn) carries over chunks."""
+    ``first_free[pageblock]``.  A free of a pfn the trace has not named
+    before frees a folio allocated before the trace began: its pfn, order
+    and row in the chunk are written out; returns how many.  ``state``
+    (per pfn) carries over chunks."""
+    n = 0
     for i in range(ev.shape[0]):
         p = pfn[i]
         if p < 0:
@@ -64,14 +69,22 @@ def _free_flows(ev, pfn, order, state, first_free, second_free, pb_order):
                 second_free[b, order[i]] += 1
             else:
                 first_free[b] += 1 << order[i]
+                if state[p] == _UNSEEN:
+                    out_pfn[n] = p
+                    out_order[n] = order[i]
+                    out_row[n] = i
+                    n += 1
             state[p] = _FREED
+    return n
 
 
 class SlabFlows:
     """The trace's reclaimable-slab flows, read a chunk at a time
-    (:meth:`add`, in the replay's first pass): pages of reclaimable
-    allocations (by order and gfp mask), and per machine pageblock the pages
-    of first frees and the count of second frees by order."""
+    (:meth:`add`, in the replay's first pass, ``replay_ops.pretrace_folios``):
+    pages of reclaimable allocations (by order and gfp mask), and per
+    machine pageblock the pages of first frees and the count of second
+    frees by order.  Its per-pfn history also finds the frees of folios
+    allocated before the trace."""
 
     def __init__(self):
         self.state = np.zeros(1, np.uint8)
@@ -91,19 +104,27 @@ class SlabFlows:
             self.second_free = np.concatenate([self.second_free, np.zeros(
                 (nb - self.second_free.shape[0], C.NR_PAGE_ORDERS), np.int64)])
 
-    def add(self, cols: dict, rows: np.ndarray, kind: np.ndarray) -> None:
+    def add(self, cols: dict, rows: np.ndarray, kind: np.ndarray) -> tuple:
         """One chunk of ParsedTrace columns (ev, pfn, order, gfp); ``rows``:
         its allocations with a pfn, ``kind``: their content
-        (``replay_ops.content_of`` of their gfp masks)."""
+        (``replay_ops.content_of`` of their gfp masks).  Returns the pfns,
+        orders and rows of the chunk's frees of pfns the trace had not
+        named before (folios allocated before it began)."""
         pfn = cols["pfn"]
+        op, oo = np.empty(len(pfn), np.int64), np.empty(len(pfn), np.int8)
+        orow = np.empty(len(pfn), np.int64)
         if not len(pfn):
-            return
+            return op, oo, orow
         self._grow(int(pfn.max()) + 1)
-        _free_flows(cols["ev"], pfn, cols["order"], self.state, self.first_free,
-                    self.second_free, C.PAGEBLOCK_ORDER_DEFAULT)
+        n = _free_flows(cols["ev"], pfn, cols["order"], self.state, self.first_free,
+                        self.second_free, C.PAGEBLOCK_ORDER_DEFAULT, op, oo, orow)
         rec = rows[kind == C.KIND_SLAB_RECLAIMABLE]
-        if not len(rec):
-            return
+        if len(rec):
+            self._count_reclaimable(cols, rec)
+        return op[:n], oo[:n], orow[:n]
+
+    def _count_reclaimable(self, cols: dict, rec: np.ndarray) -> None:
+        """Add the pages of the reclaimable allocations at ``rec`` by (order, gfp)."""
         o = cols["order"][rec].astype(np.int64)
         key, pages = np.unique(cols["gfp"][rec].astype(np.int64) * C.NR_PAGE_ORDERS + o,
                                return_counts=True)
