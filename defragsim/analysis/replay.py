@@ -17,8 +17,8 @@ from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
-from ..workloads.replay_ops import (ReplayStats, TraceStream, streamed_pretrace_folios,
-                                    trace_workload)
+from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
+                                    streamed_pretrace_folios, trace_workload)
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
                                detect_format, direct_reclaim_windows,
@@ -179,8 +179,10 @@ class Replay:
         if st.prefill_pages:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
-                       + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages "
-                       f"(their buddies, kept as page cache/slab: {st.spacer_pages:,})")
+                       + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages, "
+                       f"{st.hole_pages_placed:,} of them pieces the placed folios left in "
+                       f"their pageblocks, the others beside a buddy kept as page cache/slab "
+                       f"({st.spacer_pages:,} pages)")
         if self.snapshot is not None:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
@@ -423,6 +425,15 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
     else:
         why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
     unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
+    pm = snap.zone_present_managed() if snap is not None and "mem" not in overrides else None
+    if pm and "Normal" in pm:
+        # the zones span the machine's present pages, as its do; the pages
+        # memblock reserved at boot (present - managed) stay out of the buddy
+        # allocator (replay_ops.boot_reserved)
+        present = {z: pm[z][0] if z in pm else 0 for z in ("DMA32", "Normal")}
+        kw["mem"] = (present["DMA32"] + present["Normal"]) * C.PAGE_SIZE
+        if "dma32" not in overrides:
+            kw["dma32"] = present["DMA32"] * C.PAGE_SIZE - present["DMA32"] * C.PAGE_SIZE % unit
     if isinstance(kw.get("mem"), int):
         kw["mem"] -= kw["mem"] % unit
     if snap is not None and "dma32" not in kw:
@@ -431,7 +442,8 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
             # DMA32 as large a share of memory as on the machine
             d = int(parse_size(kw["mem"], name="mem") * frac)
             kw["dma32"] = d - d % unit
-    if snap is not None and "min_free_kbytes" in kw and "min_free_kbytes" not in overrides:
+    if snap is not None and "min_free_kbytes" in kw and "min_free_kbytes" not in overrides \
+            and not (pm and "Normal" in pm):
         machine = snap.meminfo["MemTotal"] * 1024
         model = parse_size(kw["mem"], name="mem")
         if model != machine - machine % unit:
@@ -440,7 +452,15 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
             notes.append(f"min_free_kbytes: the machine's {mfk} kB is for its "
                          f"{format_size(machine - machine % unit)}; the {format_size(model)} "
                          "model takes the kernel's boot-time value for its own size")
-    return Config(**kw), why
+    cfg = Config(**kw)
+    if pm and "Normal" in pm:
+        rsv = reserved_targets(snap, cfg.zone_spans())
+        notes.append("zones: the machine's present pages (before.zoneinfo); "
+                     + ", ".join(f"{C.ZONE_NAMES[z]} {n:,}" for z, n in rsv.items())
+                     + " of them reserved at boot (present - managed, within present - "
+                     "MemTotal: the memmap, the kernel image), kept out of the buddy "
+                     "allocator and the managed pages (replay_ops.boot_reserved)")
+    return cfg, why
 
 
 def _untraced_note(st, snapshot) -> list[str]:

@@ -36,7 +36,7 @@ from ..constants import (
     ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
     HPAGE_PMD_ORDER,
-    KIND_ANON, KIND_FILE, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
+    KIND_ANON, KIND_FILE, KIND_KERNEL, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
     MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_FREE_CMA_PAGES,
     NR_FREE_HIGHATOMIC, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_LOWORDER_PCP_LISTS,
@@ -1784,18 +1784,44 @@ def take_page_off_buddy(st, prm, pfn, order):
 # ---------------------------------------------------------------------------
 
 @njit(entry=True)
-def init_free_memory(st, prm):
+def init_free_memory(st, prm, reserved):
     """Boot: hand every zone's pages to the buddy allocator in MAX_PAGE_ORDER
-    chunks queued at the tail (memblock_free_all -> __free_pages_core)."""
+    chunks queued at the tail (memblock_free_all -> free_low_memory_core_early
+    -> __free_pages_memory over each free memblock range), except the pages
+    memblock reserved (``reserved[pfn]`` nonzero; an empty array: none).
+
+    Reserved pages (reserve_bootmem_region(): PageReserved, the memmap, the
+    kernel image, firmware tables) never reach the buddy allocator and are
+    not among the zone's managed pages.
+
+    MODEL: a reserved page is an allocated chunk of kernel memory that no
+    handle owns and nothing frees (KIND_KERNEL, buddy-aligned chunks of each
+    reserved run), so it counts in NR_ZONE_ALLOCATED; the kernel has no
+    PageReserved counter."""
+    has_reserved = reserved.shape[0] > 0
     for z in range(MAX_NR_ZONES):
         s = st.zone_start[z]
         e = st.zone_end[z]
         p = s
         while p < e:
+            res = has_reserved and reserved[p] != 0
+            # the longest aligned chunk of pfns all reserved or all free
             o = MAX_PAGE_ORDER
-            while o > 0 and ((p & ((1 << o) - 1)) != 0 or p + (1 << o) > e):
+            while o > 0:
+                if (p & ((1 << o) - 1)) == 0 and p + (1 << o) <= e:
+                    same = True
+                    if has_reserved:
+                        for q in range(p, p + (1 << o)):
+                            if (reserved[q] != 0) != res:
+                                same = False
+                                break
+                    if same:
+                        break
                 o -= 1
-            __free_one_page(st, prm, p, z, o, get_pageblock_migratetype(st, prm, p), True)
+            if res:
+                prep_new_page(st, p, o, KIND_KERNEL, -1)
+            else:
+                __free_one_page(st, prm, p, z, o, get_pageblock_migratetype(st, prm, p), True)
             p += 1 << o
 
 

@@ -443,17 +443,28 @@ def kswapd_wake_latencies_ns(us) -> np.ndarray:
     return ns[np.random.default_rng(0x5eed).permutation(len(ns))]
 
 
-def make_state(config, block_types=None) -> State:
+def make_state(config, block_types=None, reserved=None) -> State:
     """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
     every pageblock MIGRATE_MOVABLE (memmap_init marks them so).
 
     ``block_types``: per-pageblock migratetypes to start from instead (a
-    replay's initial state); MAX_PAGE_ORDER units must be of one type."""
+    replay's initial state); MAX_PAGE_ORDER units must be of one type.
+    ``reserved``: a bool per pfn, the pages memblock reserved at boot (a
+    replay's machine: zoneinfo's present less managed pages); they stay out
+    of the buddy allocator and of the zones' managed pages, on which the
+    watermarks, lowmem reserves and pcp sizes are computed
+    (``page_alloc.init_free_memory``)."""
     n = config.nr_pages
     nblocks = config.nr_pageblocks
     spans = config.zone_spans()
     nz = C.MAX_NR_ZONES
-    managed = np.array([e - s for s, e in spans], np.int64)
+    res = np.zeros(0, np.uint8)
+    if reserved is not None:
+        res = np.asarray(reserved).astype(np.uint8)
+        if res.shape != (n,):
+            raise ValueError(f"reserved: {res.shape[0]} pfns, the config has {n}")
+    managed = np.array([e - s - (int(res[s:e].sum()) if len(res) else 0) for s, e in spans],
+                       np.int64)
     ncpu = config.nr_cpus
 
     st = State(
@@ -541,7 +552,7 @@ def make_state(config, block_types=None) -> State:
         st.block_mt[:] = bt.astype(np.uint8)
     # Hand all memory to the buddy allocator (memblock_free_all -> __free_pages_core).
     from .page_alloc import init_free_memory
-    init_free_memory(st, config.to_params())
+    init_free_memory(st, config.to_params(), res)
     return st
 
 

@@ -52,6 +52,10 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
     if bt is not None and len(bt) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial pageblock types for {len(bt)} blocks, "
                           f"the config has {config.nr_pageblocks}")
+    res = wl.meta.get("initial_reserved")
+    if res is not None and len(res) != config.nr_pages:
+        raise ConfigError(f"workload {wl.name}: boot-time reserved pages for {len(res)} pfns, "
+                          f"the config has {config.nr_pages}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
@@ -139,7 +143,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     config = _with_runnable_tasks(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
-    st = make_state(config, block_types=wl.meta.get("initial_block_mt"))
+    st = make_state(config, wl.meta.get("initial_block_mt"), wl.meta.get("initial_reserved"))
     prm = config.to_params()
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE

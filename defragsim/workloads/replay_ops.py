@@ -65,6 +65,10 @@ class ReplayStats:
     prefill_ops: int = 0
     hole_pages: int = 0
     spacer_pages: int = 0
+    #: of hole_pages, the free chunks that are pieces placing left (no spacer)
+    hole_pages_placed: int = 0
+    #: {zone: pages} memblock reserved at boot (reserved_targets)
+    reserved_pages: dict = field(default_factory=dict)
     #: folios the trace frees before allocating them, those placed at the
     #: machine's pfns, and their pages
     pretrace_folios: int = 0
@@ -254,6 +258,8 @@ class _ReplayOps:
         #: (t, order, gfp, cpu) of the allocations the trace does not show
         #: (untraced.schedule), merged into the traced ops by TraceOps
         self.untraced: tuple | None = None
+        #: a bool per model pfn: the pages memblock reserved at boot (boot_reserved)
+        self.reserved: np.ndarray | None = None
 
     def new_owner(self, kind: int, name: str) -> int:
         self.owner_kind.append(kind)
@@ -342,7 +348,7 @@ class _ReplayOps:
         new.owner_kind, new.owner_names = list(self.owner_kind), list(self.owner_names)
         new._task_owner = dict(self._task_owner)
         new.pre_owner, new.pretrace_live = self.pre_owner, self.pretrace_live
-        new.untraced = self.untraced
+        new.untraced, new.reserved = self.untraced, self.reserved
         return new
 
 
@@ -372,6 +378,95 @@ def _prefill_amounts(mi: dict) -> dict:
     }
 
 
+def reserved_targets(snapshot: Snapshot, zone_spans) -> dict:
+    """``{model zone: pages}`` memblock reserved at boot in each zone of the
+    machine (before.zoneinfo: present less managed pages: the memmap, the
+    kernel image, firmware tables), scaled to a model zone smaller than the
+    machine's present pages; {} without a zoneinfo.
+
+    The present pages less MemTotal bound them all: a zone whose struct
+    pages were not all initialised yet (the shipped traces' machine grows
+    Normal on demand, ``deferred_init=lazy``) has fewer managed pages than
+    that, and the shortfall is not a reservation: the zone with the most
+    unmanaged pages gives it back (``samples-1s``: Normal 4,194,304 ->
+    110,758)."""
+    pm = snapshot.zone_present_managed() if zone_spans is not None else None
+    if not pm:
+        return {}
+    unmanaged = {name: max(p - m, 0) for name, (p, m) in pm.items()}
+    bound = sum(p for p, _ in pm.values()) - _meminfo_pages(snapshot.meminfo, "MemTotal")
+    excess = sum(unmanaged.values()) - max(bound, 0)
+    if excess > 0:
+        top = max(unmanaged, key=unmanaged.get)
+        unmanaged[top] = max(unmanaged[top] - excess, 0)
+    out = {}
+    for z, (ms, me) in enumerate(zone_spans):
+        name = C.ZONE_NAMES[z]
+        if me <= ms or name not in pm:
+            continue
+        scale = min(1.0, (me - ms) / max(pm[name][0], 1))
+        n = min(int(unmanaged[name] * scale), (me - ms) // 2)
+        if n:
+            out[z] = n
+    return out
+
+
+def boot_reserved(targets: dict, zone_spans, nr_pages: int, pageblock_order: int,
+                  taken: np.ndarray | None = None, traced_blocks: np.ndarray | None = None):
+    """Where the machine's boot-time reserved pages (``targets``:
+    :func:`reserved_targets`) lie in the model: a bool per model pfn.
+
+    Memblock allocates top-down, and a reserved page is never freed, so no
+    trace event touches it: each zone's reserved pages go first in the
+    pageblocks no placed pre-trace folio (``taken``) and no traced allocation
+    (``traced_blocks``, per model pageblock) touched, from the top of the
+    zone down; then in the unplaced pfns of blocks the trace allocated
+    nothing in; then in any unplaced pfns, top-down.
+
+    MODEL: the snapshots do not say where the reserved pages are (only how
+    many, per zone); on the traces recorded on this VM (d, e) the pageblocks
+    the trace never touches are the top 218 of Normal, as many as it
+    reserved."""
+    # MODEL: the reserved pages' places are inferred (see above)
+    res = np.zeros(nr_pages, bool)
+    if not targets:
+        return res
+    pb = 1 << pageblock_order
+    nb = nr_pages // pb
+    used = np.zeros(nb, np.int64) if taken is None else \
+        taken[:nb * pb].reshape(nb, pb).sum(axis=1)
+    traced = np.zeros(nb, bool) if traced_blocks is None else traced_blocks[:nb]
+    tier = np.where(traced, 2, np.where(used == 0, 0, 1))
+    for z, need in targets.items():
+        ms, me = zone_spans[z]
+        blocks = np.arange(ms // pb, me // pb)
+        # tier first, then top-down
+        blocks = blocks[np.lexsort((-blocks, tier[blocks]))]
+        for b in blocks.tolist():
+            if need <= 0:
+                break
+            lo = b * pb
+            free = np.arange(lo, lo + pb) if taken is None else \
+                lo + np.flatnonzero(~taken[lo:lo + pb])
+            pick = free[::-1][:need]
+            res[pick] = True
+            need -= len(pick)
+    return res
+
+
+def _traced_model_blocks(block_kinds: np.ndarray, layout: dict, zone_spans, nr_pages: int,
+                         pageblock_order: int) -> np.ndarray:
+    """A bool per model pageblock: a traced allocation fell in its machine
+    pageblock (``block_kinds``, per machine pageblock of the default order)."""
+    out = np.zeros(nr_pages >> pageblock_order, bool)
+    mb = np.flatnonzero(block_kinds.sum(axis=1) > 0)
+    mp = machine_to_model_pfn(mb << C.PAGEBLOCK_ORDER_DEFAULT, np.zeros(len(mb), np.int64),
+                              layout, zone_spans)
+    mp = mp[mp >= 0]
+    out[np.minimum(mp >> pageblock_order, len(out) - 1)] = True
+    return out
+
+
 def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
              zone_spans, pageblock_order: int, block_types=None, pretrace=None) -> None:
     """The machine's memory contents at the start of the trace, as
@@ -384,25 +479,29 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     (CONTENT_PREFILL: page_alloc.alloc_pages_prefill), so each zone fills
     down to the free memory the snapshot shows."""
     mi = snapshot.meminfo
+    targets = reserved_targets(snapshot, zone_spans)
+    managed = nr_pages - sum(targets.values())
     # MODEL: a model smaller or larger than the traced machine gets the same
     # proportions of page cache, anon and slab
-    scale = nr_pages / max(_meminfo_pages(mi, "MemTotal"), 1)
+    scale = managed / max(_meminfo_pages(mi, "MemTotal"), 1)
     free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
-    budget = nr_pages - free_pages
+    budget = managed - free_pages
     amounts = _prefill_amounts(mi)
     holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
         if zone_spans is not None else []
-    # the free chunks and their spacers come first; placing's leftover pieces
-    # get the rest of the used memory, zone by zone
-    spacers = sum(n << o for _, _, o, n in holes if o < C.MAX_PAGE_ORDER)
-    reserve: dict = {}
-    for z, _, o, n in holes:
-        reserve[z] = reserve.get(z, 0) + (n << o) * (2 if o < C.MAX_PAGE_ORDER else 1)
+    # placing's leftover pieces are free chunks where they can be, else they
+    # hold content within the room the other free chunks and their spacers leave
+    gap_holes: list = []
     placed = place_pretrace(ro, st, snapshot, pretrace, zone_spans, nr_pages, nr_cpus,
-                            block_types, amounts, budget - min(spacers, budget // 2), reserve) \
+                            block_types, amounts, budget, holes, targets, gap_holes) \
         if pretrace is not None and zone_spans is not None and block_types is not None else {}
+    if ro.reserved is None and targets:
+        ro.reserved = boot_reserved(targets, zone_spans, nr_pages, pageblock_order)
+    st.reserved_pages = {C.ZONE_NAMES[z]: n for z, n in targets.items()}
     budget -= sum(sum(p << o for o, p in enumerate(h)) for h in placed.values())
     placeholders, budget = _prefill_holes(ro, st, holes, budget)
+    placeholders += gap_holes
+    st.hole_pages_placed = sum(1 << o for _, o, _, _ in gap_holes)
     for content, (n, order, gfp) in amounts.items():
         hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
         n = max(0, min(int(n * scale) - int(sum(p << o for o, p in enumerate(hist))), budget))
@@ -539,14 +638,21 @@ def _pretrace_kinds(machine_pfns: np.ndarray, model_pfns: np.ndarray, orders: np
 
 def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace: tuple,
                    zone_spans, nr_pages: int, nr_cpus: int, block_types, amounts: dict,
-                   budget: int | None = None, reserve: dict | None = None) -> dict:
+                   budget: int | None = None, holes: list | None = None,
+                   reserved: dict | None = None, placeholders: list | None = None) -> dict:
     """Prefill ops that place each pre-trace folio (``pretrace``: machine pfns,
     orders and pageblock contents, :func:`pretrace_folios`) at its model pfn
     (:func:`machine_to_model_pfn`; CONTENT_PLACED: the model takes the range
     off the buddy lists, ``page_alloc.take_page_off_buddy``), one that
     overlaps an earlier one left out; the page cache among them that a task
     frees in the trace (``pretrace[3]``), and that of the pieces placing
-    leaves (:func:`_gap_folios`), on the active list.  Sets
+    leaves (:func:`_gap_pieces`), on the active list.  The free chunks of
+    ``holes`` that those pieces can be (:func:`_holes_from_gaps`) are placed
+    too, as placeholders appended to ``placeholders`` (freed after the
+    fill), and leave ``holes``; the other pieces hold content, within the
+    room the remaining holes and their spacers leave and within ``budget``
+    pages of used memory.  ``reserved``: the pages memblock reserved at boot,
+    per zone (:func:`boot_reserved` places them; ``ro.reserved``).  Sets
     ``ro.pretrace_live`` (machine pfn, handle, order of each placed folio:
     the trace's free of that pfn frees it) and the stats; returns
     ``{content: folios by order}``."""
@@ -560,6 +666,13 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     taken = np.zeros(nr_pages, bool)
     keep = np.zeros(len(pfns), bool)
     place_first_come(mp, orders.astype(np.int64), taken, keep)
+    if reserved:
+        # the boot-time reserved pages, where no placed folio or traced
+        # allocation says the machine had something else
+        ro.reserved = boot_reserved(reserved, zone_spans, nr_pages, pbo, taken,
+                                    _traced_model_blocks(block_kinds, layout, zone_spans,
+                                                         nr_pages, pbo))
+        taken |= ro.reserved
     rows = np.flatnonzero(keep)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
                             amounts)
@@ -567,11 +680,8 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     placed_pages = int((1 << o).sum())
     gfp_of = np.zeros(C.NR_KINDS, np.int64)
     owner_of = np.zeros(C.NR_KINDS, np.int32)
-    for kind in np.unique(kinds).tolist():
-        gfp_of[kind], owner_of[kind] = amounts[kind][2], _prefill_owner(ro, kind)
-    gfp = gfp_of[kinds] | np.where(o > 0, G.__GFP_COMP, 0) | (mp[rows] << C.CONTENT_PLACED_PFN_SHIFT)
-    handles = ro.alloc_block(o, gfp, owner_of[kinds], np.arange(len(rows)) % nr_cpus,
-                             kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    _kind_gfps(ro, amounts, kinds, gfp_of, owner_of)
+    handles, gfp = _alloc_placed(ro, mp[rows], o, kinds, gfp_of, owner_of, nr_cpus)
     ro.pretrace_live = (pfns[rows], handles, orders[rows])
     # MODEL: page cache a task frees during the trace (not reclaim: the
     # kernel's reclaim did not take it first; in b_pressure_dm0 mostly DAMON's
@@ -585,16 +695,15 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     st.pretrace_active_pages = int((1 << o[act]).sum())
     st.pretrace_placed = len(rows)
     st.pretrace_placed_pages = placed_pages
-    # per zone: what placing left free, less the free chunks to shape there
-    # and their spacers (``reserve``)
-    room = [max(0, (e - s_) - int(taken[s_:e].sum()) - (reserve or {}).get(z, 0))
-            for z, (s_, e) in enumerate(zone_spans)]
-    gp, go, gk = _gap_folios(taken, mp[rows], o, kinds, pbo,
-                             (nr_pages if budget is None else budget) - placed_pages,
-                             zone_spans, room)
-    gfp = gfp_of[gk] | np.where(go > 0, G.__GFP_COMP, 0) | (gp << C.CONTENT_PLACED_PFN_SHIFT)
-    gh = ro.alloc_block(go, gfp, owner_of[gk], np.arange(len(gp)) % nr_cpus,
-                        gk | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    (gp, go, gk), (hp, ho, hk) = _gaps_and_holes(
+        taken, mp[rows], o, kinds, pbo, block_types, holes, zone_spans,
+        nr_pages if budget is None else budget, placed_pages)
+    _kind_gfps(ro, amounts, np.concatenate([gk, hk]), gfp_of, owner_of)
+    if len(hp) and placeholders is not None:
+        # the free chunks: placed, then freed after the fill
+        hh, hg = _alloc_placed(ro, hp, ho, hk, gfp_of, owner_of, nr_cpus)
+        placeholders.extend(zip(hh.tolist(), ho.tolist(), hg.tolist(), hk.tolist()))
+    gh, gfp = _alloc_placed(ro, gp, go, gk, gfp_of, owner_of, nr_cpus)
     # MODEL: the pieces' page cache starts on the active list too: the machine
     # held it through the trace in pageblocks whose neighbours its reclaim
     # freed, so its reclaim passed over it (the rest of the prefill's page
@@ -609,13 +718,71 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     return out
 
 
+def _kind_gfps(ro: _ReplayOps, amounts: dict, kinds: np.ndarray, gfp_of: np.ndarray,
+               owner_of: np.ndarray) -> None:
+    """The prefill gfp mask and owner of each content kind in ``kinds`` not
+    yet in ``gfp_of`` / ``owner_of`` (``amounts``: :func:`_prefill_amounts`)."""
+    for kind in np.unique(kinds).tolist():
+        if not gfp_of[kind]:
+            gfp_of[kind], owner_of[kind] = amounts[kind][2], _prefill_owner(ro, kind)
+
+
+def _alloc_placed(ro: _ReplayOps, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
+                  gfp_of: np.ndarray, owner_of: np.ndarray, nr_cpus: int) -> tuple:
+    """Prefill allocations of folios at model ``pfns`` (CONTENT_PLACED):
+    (their handles, their gfp masks)."""
+    gfp = gfp_of[kinds] | np.where(orders > 0, G.__GFP_COMP, 0) | \
+        (pfns << C.CONTENT_PLACED_PFN_SHIFT)
+    handles = ro.alloc_block(orders, gfp, owner_of[kinds], np.arange(len(pfns)) % nr_cpus,
+                             kinds | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+    return handles, gfp
+
+
+def _gaps_and_holes(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
+                    pageblock_order: int, block_types, holes: list | None, zone_spans,
+                    budget: int, placed_pages: int) -> tuple:
+    """The pieces placing left (:func:`_gap_pieces`) split in two, each
+    (pfns, orders, kinds): those that hold content, and those that are
+    free chunks of ``holes`` (:func:`_holes_from_gaps`; they leave
+    ``holes``).  The first are the smallest that fit in each zone's room
+    (what placing left free, less those free chunks, the chunks still to
+    shape and their spacers) and in ``budget`` pages of used memory less
+    ``placed_pages`` and the spacers."""
+    gp, go, gk = _gap_pieces(taken, pfns, orders, kinds, pageblock_order)
+    free = np.zeros(len(gp), bool)
+    if holes is not None:
+        free, holes[:] = _holes_from_gaps(gp, go, block_types, pageblock_order, holes, zone_spans)
+    hp, ho, hk = gp[free], go[free], gk[free]
+    gp, go, gk = gp[~free], go[~free], gk[~free]
+    reserve: dict = {}
+    for z, _, order, n in holes or ():
+        reserve[z] = reserve.get(z, 0) + (n << order) * (2 if order < C.MAX_PAGE_ORDER else 1)
+    room = [max(0, (e - s_) - int(taken[s_:e].sum()) - int((1 << ho[(hp >= s_) & (hp < e)]).sum())
+                - reserve.get(z, 0)) for z, (s_, e) in enumerate(zone_spans)]
+    spacers = sum(n << order for _, _, order, n in holes or () if order < C.MAX_PAGE_ORDER)
+    keep = _smallest_within(gp, go, zone_spans, room,
+                            budget - min(spacers, budget // 2) - placed_pages)
+    return (gp[keep], go[keep], gk[keep]), (hp, ho, hk)
+
+
 def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
                 pageblock_order: int, budget: int, zone_spans, room) -> tuple:
     """(pfns, orders, kinds) of folios for the free pieces placing left in
-    the pageblocks it used in part, smallest first, at most ``budget``
-    pages in all and ``room[z]`` in zone ``z``: buddy-aligned chunks below
-    pageblock order, each holding what most of its pageblock's placed
-    folios (by pages) hold.
+    the pageblocks it used in part (:func:`_gap_pieces`), smallest first,
+    at most ``budget`` pages in all and ``room[z]`` in zone ``z``."""
+    gp, go, gk = _gap_pieces(taken, pfns, orders, kinds, pageblock_order)
+    keep = _smallest_within(gp, go, zone_spans, room, budget)
+    return gp[keep], go[keep], gk[keep]
+
+
+def _gap_pieces(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
+                pageblock_order: int) -> tuple:
+    """(pfns, orders, kinds) of the free pieces placing left in the
+    pageblocks it used in part (``taken``; blocks holding no placed folio
+    left out): buddy-aligned chunks below pageblock order, each as large as
+    it fits (so its buddy is not free), each holding what most of its
+    pageblock's placed folios (``pfns``, ``orders``, ``kinds``; by pages)
+    hold.  Smallest first, then by pfn.
 
     MODEL: the machine held something there the trace never freed (its
     buddyinfo has no such free pieces); what, the placed neighbours say."""
@@ -624,10 +791,12 @@ def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: 
     nb = len(taken) // pb
     t = taken[:nb * pb].reshape(nb, pb)
     used = t.sum(axis=1)
-    blocks = np.flatnonzero((used > 0) & (used < pb))
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8))
-    if not len(blocks) or budget <= 0:
-        return empty
+    # each pageblock's content: its placed folios' kind with the most pages
+    by_block = np.zeros((nb, C.NR_KINDS), np.int64)
+    np.add.at(by_block, (pfns >> pageblock_order, kinds.astype(np.int64)), 1 << orders)
+    blocks = np.flatnonzero((used > 0) & (used < pb) & (by_block.sum(axis=1) > 0))
+    if not len(blocks):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8)
     free = ~t[blocks]
     got_p, got_o = [], []
     for o in range(pageblock_order - 1, -1, -1):
@@ -640,17 +809,45 @@ def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: 
     gp, go = np.concatenate(got_p), np.concatenate(got_o)
     order = np.lexsort((gp, go))                      # smallest first, then by pfn
     gp, go = gp[order], go[order]
+    return gp, go, by_block[gp >> pageblock_order].argmax(axis=1).astype(np.uint8)
+
+
+def _smallest_within(gp: np.ndarray, go: np.ndarray, zone_spans, room, budget: int) -> np.ndarray:
+    """Which pieces (in their order) fit in ``room[z]`` pages of zone ``z``
+    and ``budget`` pages in all: a bool each."""
     keep = np.zeros(len(gp), bool)
+    if budget <= 0:
+        return keep
     for z, (s_, e) in enumerate(zone_spans):
         inz = np.flatnonzero((gp >= s_) & (gp < e))
         keep[inz[np.cumsum(1 << go[inz]) <= room[z]]] = True
-    gp, go = gp[keep], go[keep]
-    keep = np.cumsum(1 << go) <= budget
-    gp, go = gp[keep], go[keep]
-    # each pageblock's content: its placed folios' kind with the most pages
-    by_block = np.zeros((nb, C.NR_KINDS), np.int64)
-    np.add.at(by_block, (pfns >> pageblock_order, kinds.astype(np.int64)), 1 << orders)
-    return gp, go, by_block[gp >> pageblock_order].argmax(axis=1).astype(np.uint8)
+    sel = np.flatnonzero(keep)
+    keep[sel[np.cumsum(1 << go[sel]) > budget]] = False
+    return keep
+
+
+def _holes_from_gaps(gp: np.ndarray, go: np.ndarray, block_types: np.ndarray,
+                     pageblock_order: int, holes: list, zone_spans) -> tuple:
+    """The free chunks of ``holes`` ((zone, migratetype, order, count), from
+    :func:`free_chunk_targets`) that placing's free pieces (``gp``, ``go``:
+    :func:`_gap_pieces`) can be: a piece of the chunk's order in a pageblock
+    of its type, spread evenly over the zone's such pieces.  A piece is as
+    large as it fits, so freed it stays that order, as the machine's free
+    chunk did between the folios it held.  Returns (a bool per piece: it is
+    a free chunk; the holes still to shape, counts reduced)."""
+    use = np.zeros(len(gp), bool)
+    left = []
+    mt = block_types[gp >> pageblock_order] if len(gp) else np.zeros(0, np.uint8)
+    for z, t, order, n in holes:
+        s_, e = zone_spans[z]
+        cand = np.flatnonzero((go == order) & (mt == t) & (gp >= s_) & (gp < e) & ~use) \
+            if order < pageblock_order else np.zeros(0, np.int64)
+        k = min(n, len(cand))
+        if k:
+            use[cand[np.linspace(0, len(cand) - 1, k).round().astype(np.int64)]] = True
+        if n - k:
+            left.append((z, t, order, n - k))
+    return use, left
 
 
 #: a compaction pass says whether its zone started skip-marked when it
@@ -793,27 +990,29 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
     """Free chunks as the machine had them: each becomes a placeholder
     allocation paired with its buddy (a "spacer" of the same order and type
     that stays allocated as page cache or slab); the placeholders are freed
-    after the fill, so they cannot merge.  Returns (placeholders, budget left)."""
+    after the fill, so they cannot merge.  A MAX_PAGE_ORDER chunk has no
+    buddy to keep: its placeholder only keeps the fill out of it, so that
+    each zone keeps the free chunks its buddyinfo shows.  Returns
+    (placeholders, budget left)."""
     placeholders = []
     # spacers are used memory: at most half of it, so the meminfo amounts
-    # stay close; MAX_PAGE_ORDER chunks need no shaping (nothing to merge
-    # with): the memory left free at the end forms them
+    # stay close
     spacer_budget = budget // 2
     for z, mt, order, count in holes:
-        if order >= C.MAX_PAGE_ORDER:
-            continue
         gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
         content = _HOLE_CONTENT[mt]
         owner = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
+        spacer = order < C.MAX_PAGE_ORDER
         for _ in range(count):
-            if spacer_budget < (1 << order) or budget < (2 << order):
+            if spacer and (spacer_budget < (1 << order) or budget < (2 << order)):
                 break
-            spacer_budget -= 1 << order
             pre = content | C.CONTENT_PREFILL
             placeholders.append((ro.alloc(order, gfp, owner, 0, pre), order, gfp, content))
-            ro.alloc(order, gfp, owner, 0, pre)        # the spacer: used memory
-            budget -= 1 << order
-            st.spacer_pages += 1 << order
+            if spacer:
+                spacer_budget -= 1 << order
+                ro.alloc(order, gfp, owner, 0, pre)        # the spacer: used memory
+                budget -= 1 << order
+                st.spacer_pages += 1 << order
     return placeholders, budget
 
 
@@ -1033,7 +1232,8 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
         est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns)
         if est is not None:
             st.untraced_slab = est.as_dict()
-            scale = nr_pages / max(_meminfo_pages(snapshot.meminfo, "MemTotal"), 1)
+            managed = nr_pages - sum(reserved_targets(snapshot, zone_spans).values())
+            scale = managed / max(_meminfo_pages(snapshot.meminfo, "MemTotal"), 1)
             ro.untraced = schedule(est, scale, span_ns, end_ns, nr_cpus)
     st.prefill_ops = len(ro)
     return bt
@@ -1081,6 +1281,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     wl.op_owner = np.concatenate([np.asarray(ro.h_owner, np.int32)[pre[4]], traced_owner])
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
+    if ro.reserved is not None:
+        wl.meta["initial_reserved"] = ro.reserved
     _initial_skip(tr.path, tr.format, snapshot, zone_spans, nr_pages, pageblock_order, st, wl.meta)
     return wl, st
 
@@ -1137,6 +1339,8 @@ class TraceStream(OpStream):
                                                      chunk_bytes), extent[1] - extent[0])
         if bt is not None:
             self.meta["initial_block_mt"] = bt
+        if self._ro.reserved is not None:
+            self.meta["initial_reserved"] = self._ro.reserved
         _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, self.stats,
                       self.meta)
         self.prefill_ops = self.stats.prefill_ops

@@ -139,6 +139,16 @@ class Snapshot:
             return None
         return m["DMA32"] * C.PAGE_SIZE / (self.meminfo["MemTotal"] * 1024)
 
+    def zone_present_managed(self) -> dict | None:
+        """``{zone: (present, managed)}`` pages from before.zoneinfo (None
+        without it): present less managed is what memblock reserved at boot."""
+        zi = self.path / "before.zoneinfo"
+        if not zi.exists():
+            return None
+        text = read_text_file(zi)
+        layout, managed = zoneinfo_layout(text), zoneinfo_managed(text)
+        return {z: (layout[z][2], managed[z]) for z in layout if z in managed} or None
+
     def zone_layout(self) -> dict | None:
         """``{zone: (start_pfn, spanned, present)}`` from before.zoneinfo (None without it)."""
         zi = self.path / "before.zoneinfo"
