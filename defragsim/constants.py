@@ -66,6 +66,9 @@ ALLOC_NOFRAGMENT = 0x100
 ALLOC_HIGHATOMIC = 0x200
 ALLOC_TRYLOCK = 0x400
 ALLOC_KSWAPD = 0x800
+# MODEL: a model-only flag: a replay's prefill falls back without claiming
+# pageblocks (__rmqueue_steal only), so the pageblock types the snapshot shows stay
+ALLOC_PREFILL_KEEP_TYPES = 0x1000
 ALLOC_RESERVES = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM
 
 # --- enum rmqueue_mode --------------------------------------------------------

@@ -125,3 +125,58 @@ def test_a_replay_sizes_its_zones_to_the_present_pages():
     assert any("reserved at boot" in line for line in rp.notes())
     # the machine's min_free_kbytes is kept: the model is the machine's size
     assert not any(line.startswith("min_free_kbytes") for line in rp.notes())
+
+
+def test_buddy_chains_keep_free_chunks_apart_with_few_allocated_pages():
+    """A chain of free chunks of orders top..bottom needs only 2^bottom
+    allocated pages (no chunk's buddy is free); a MAX_PAGE_ORDER chunk needs
+    none.  Laid out in free pageblocks of the chunks' type, they make
+    exactly the asked free chunks."""
+    from defragsim.workloads.replay_ops import _chains, _hole_chains
+    need = np.zeros(C.MAX_PAGE_ORDER + 1, np.int64)
+    need[[0, 1, 2, 3, 9, 10]] = [3, 2, 2, 1, 1, 2]
+    chains = _chains(need)
+    assert sorted(chains) == sorted([(10, 10), (10, 10), (9, 9), (3, 0), (2, 0), (0, 0)])
+    got = np.zeros_like(need)
+    for top, bottom in chains:
+        got[bottom:top + 1] += 1
+    assert np.array_equal(got, need)
+    # laid out: the free chunks, their buddies never wholly free
+    pbo, nb = 9, 16
+    taken = np.zeros(nb << pbo, bool)
+    taken[5 << pbo] = True                              # block 5 is used
+    bt = np.full(nb, C.MIGRATE_MOVABLE, np.uint8)
+    bt[3] = C.MIGRATE_UNMOVABLE
+    holes = [(0, C.MIGRATE_MOVABLE, o, int(n)) for o, n in enumerate(need) if n]
+    holes.append((0, C.MIGRATE_UNMOVABLE, 4, 1))
+    was = taken.copy()
+    (ap, ao, am, _), (fp, fo, fm, _), left = _hole_chains(taken, bt, pbo, holes, [(0, nb << pbo)])
+    assert left == []
+    assert np.array_equal(np.bincount(fo[fm == C.MIGRATE_MOVABLE], minlength=11), need)
+    assert fo[fm == C.MIGRATE_UNMOVABLE].tolist() == [4]
+    assert int((1 << ao).sum()) == 512 + 1 + 1 + 1 + 16    # (9, 9): a block; three chains; the U one
+    state = np.zeros(nb << pbo, np.int8)                # 1 allocated, 2 free
+    state[was] = 1
+    for p, o in zip(ap, ao):
+        assert not was[p:p + (1 << o)].any() and (bt[p >> pbo] == am[ap == p]).all()
+        state[p:p + (1 << o)] = 1
+    for p, o in zip(fp, fo):
+        assert not state[p:p + (1 << o)].any()
+        state[p:p + (1 << o)] = 2
+    for p, o in zip(fp, fo):
+        if o < C.MAX_PAGE_ORDER:
+            buddy = p ^ (1 << o)
+            assert (state[buddy:buddy + (1 << o)] != 2).any()      # it cannot merge
+    assert taken[fp].all() and taken[ap].all() and not (bt[fp >> pbo] != fm).any()
+
+
+def test_the_prefill_keeps_the_snapshots_pageblock_types():
+    """The prefill allocates without claiming pageblocks (a model-only
+    ALLOC_PREFILL_KEEP_TYPES: __rmqueue() steals the page instead), so the
+    replay starts with the pageblock types the snapshot's pagetypeinfo
+    shows, blocks memblock reserved included."""
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.001)
+    blocks = rp.snapshot.zone_blocks()
+    counts = rp.result.block_counts            # after 1 ms of the trace
+    for name in ("Unmovable", "Movable", "Reclaimable"):
+        assert abs(counts["Normal"][name.lower()] - int(blocks["Normal"][name])) <= 1, name

@@ -180,9 +180,10 @@ class Replay:
             out.append("initial state (from the snapshot's before.meminfo, pages): "
                        + ", ".join(f"{k} {v:,}" for k, v in st.prefill_pages.items())
                        + f"; free chunks shaped after pagetypeinfo: {st.hole_pages:,} pages, "
-                       f"{st.hole_pages_placed:,} of them pieces the placed folios left in "
-                       f"their pageblocks, the others beside a buddy kept as page cache/slab "
-                       f"({st.spacer_pages:,} pages)")
+                       f"{st.hole_pages_placed:,} of them placed: pieces the placed folios "
+                       f"left in their pageblocks, or buddy chains in free pageblocks of their "
+                       f"type ({st.chain_pages:,} pages held between them); the others beside "
+                       f"a buddy kept as page cache/slab ({st.spacer_pages:,} pages)")
         if self.snapshot is not None:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)

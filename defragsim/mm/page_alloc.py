@@ -33,7 +33,8 @@ from ..constants import (
     COMPACT_DEFERRED, COMPACT_SKIPPED, COMPACT_SUCCESS, DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY,
     MIN_COMPACT_COSTLY_PRIORITY, MIN_COMPACT_PRIORITY,
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
-    ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_RESERVES,
+    ALLOC_NO_WATERMARKS, ALLOC_NOFRAGMENT, ALLOC_NON_BLOCK, ALLOC_OOM, ALLOC_PREFILL_KEEP_TYPES,
+    ALLOC_RESERVES,
     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK, ALLOC_WMARK_MIN, FALLBACK_EMPTY, FALLBACK_NOCLAIM,
     HPAGE_PMD_ORDER,
     KIND_ANON, KIND_FILE, KIND_KERNEL, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA,
@@ -736,7 +737,8 @@ def __rmqueue(st, prm, rec, z, order, migratetype, alloc_flags, mode):
             if pfn >= 0:
                 mode[0] = RMQUEUE_CMA
                 return pfn
-    if m <= RMQUEUE_CLAIM:
+    # MODEL: a replay's prefill never claims a pageblock (page_alloc.alloc_pages_prefill)
+    if m <= RMQUEUE_CLAIM and (alloc_flags & ALLOC_PREFILL_KEEP_TYPES) == 0:
         pfn = __rmqueue_claim(st, prm, rec, z, order, migratetype, alloc_flags)
         if pfn >= 0:
             # Replenished preferred freelist, back to normal mode.
@@ -1720,9 +1722,12 @@ def alloc_pages_prefill(st, prm, rec, cpu, gfp_mask, order):
     of a trace is placed where the zonelist would put it, without watermarks
     (ALLOC_NO_WATERMARKS), without waking kswapd or entering the slowpath:
     the machine filled its zones over hours, down to the free memory its
-    snapshot shows, not down to a watermark.  Returns the pfn or -1."""
+    snapshot shows, not down to a watermark.  Nor does it claim a pageblock
+    for its type (ALLOC_PREFILL_KEEP_TYPES, model-only: __rmqueue() steals
+    the page instead), so the pageblock types stay those the replay set from
+    the snapshot's pagetypeinfo.  Returns the pfn or -1."""
     # MODEL: a model-only entry; the kernel never allocates without its slowpath
-    alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, ALLOC_NO_WATERMARKS)
+    alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, ALLOC_NO_WATERMARKS | ALLOC_PREFILL_KEEP_TYPES)
     return get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                   gfp_migratetype(gfp_mask), gfp_zone(gfp_mask))
 

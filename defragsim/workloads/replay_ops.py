@@ -67,6 +67,8 @@ class ReplayStats:
     spacer_pages: int = 0
     #: of hole_pages, the free chunks that are pieces placing left (no spacer)
     hole_pages_placed: int = 0
+    #: the allocated pages of the buddy chains that keep the other free chunks apart
+    chain_pages: int = 0
     #: {zone: pages} memblock reserved at boot (reserved_targets)
     reserved_pages: dict = field(default_factory=dict)
     #: folios the trace frees before allocating them, those placed at the
@@ -667,8 +669,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     keep = np.zeros(len(pfns), bool)
     place_first_come(mp, orders.astype(np.int64), taken, keep)
     if reserved:
-        # the boot-time reserved pages, where no placed folio or traced
-        # allocation says the machine had something else
+        # boot-time reserved pages: where nothing placed or traced says otherwise
         ro.reserved = boot_reserved(reserved, zone_spans, nr_pages, pbo, taken,
                                     _traced_model_blocks(block_kinds, layout, zone_spans,
                                                          nr_pages, pbo))
@@ -695,14 +696,15 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     st.pretrace_active_pages = int((1 << o[act]).sum())
     st.pretrace_placed = len(rows)
     st.pretrace_placed_pages = placed_pages
-    (gp, go, gk), (hp, ho, hk) = _gaps_and_holes(
+    (gp, go, gk), (hp, ho, hk), chains = _gaps_and_holes(
         taken, mp[rows], o, kinds, pbo, block_types, holes, zone_spans,
         nr_pages if budget is None else budget, placed_pages)
     _kind_gfps(ro, amounts, np.concatenate([gk, hk]), gfp_of, owner_of)
-    if len(hp) and placeholders is not None:
+    if placeholders is not None:
         # the free chunks: placed, then freed after the fill
         hh, hg = _alloc_placed(ro, hp, ho, hk, gfp_of, owner_of, nr_cpus)
         placeholders.extend(zip(hh.tolist(), ho.tolist(), hg.tolist(), hk.tolist()))
+        st.chain_pages = _place_chains(ro, chains, placeholders, nr_cpus) if chains else 0
     gh, gfp = _alloc_placed(ro, gp, go, gk, gfp_of, owner_of, nr_cpus)
     # MODEL: the pieces' page cache starts on the active list too: the machine
     # held it through the trace in pageblocks whose neighbours its reclaim
@@ -716,6 +718,29 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
         out[kind] = np.bincount(np.concatenate([o[kinds == kind], go[gk == kind]]),
                                 minlength=C.MAX_PAGE_ORDER + 1)
     return out
+
+
+def _place_chains(ro: _ReplayOps, chains: tuple, placeholders: list, nr_cpus: int) -> int:
+    """Prefill ops of the buddy chains (:func:`_hole_chains`): their
+    allocated parts held as their pageblock type's content (page cache,
+    reclaimable slab, kernel memory), their free chunks as placeholders
+    appended to ``placeholders`` (freed after the fill).  Returns the
+    allocated pages."""
+    (ap, ao, am, az), (fp, fo, fm, fz) = chains
+    for pfns, orders, mts, zones, hold in ((ap, ao, am, az, True), (fp, fo, fm, fz, False)):
+        if not len(pfns):
+            continue
+        content = np.array([_HOLE_CONTENT[m] for m in mts.tolist()], np.int64)
+        gfp = np.array([_HOLE_GFP[m] for m in mts.tolist()], np.int64) | \
+            np.where(zones == C.ZONE_DMA32, G.__GFP_DMA32, 0) | \
+            np.where(orders > 0, G.__GFP_COMP, 0) | (pfns << C.CONTENT_PLACED_PFN_SHIFT)
+        owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
+        handles = ro.alloc_block(orders, gfp, owner, np.arange(len(pfns)) % nr_cpus,
+                                 content | C.CONTENT_PREFILL | C.CONTENT_PLACED)
+        if not hold:
+            placeholders.extend(zip(handles.tolist(), orders.tolist(), gfp.tolist(),
+                                    content.tolist()))
+    return int((1 << ao).sum())
 
 
 def _kind_gfps(ro: _ReplayOps, amounts: dict, kinds: np.ndarray, gfp_of: np.ndarray,
@@ -744,14 +769,20 @@ def _gaps_and_holes(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kin
     """The pieces placing left (:func:`_gap_pieces`) split in two, each
     (pfns, orders, kinds): those that hold content, and those that are
     free chunks of ``holes`` (:func:`_holes_from_gaps`; they leave
-    ``holes``).  The first are the smallest that fit in each zone's room
-    (what placing left free, less those free chunks, the chunks still to
-    shape and their spacers) and in ``budget`` pages of used memory less
-    ``placed_pages`` and the spacers."""
+    ``holes``); then the buddy chains of the other free chunks in the
+    pageblocks nothing was placed in (:func:`_hole_chains`: their
+    allocated parts and their free chunks; they leave ``holes`` too, None
+    without ``holes``).  The content pieces are the smallest that fit in
+    each zone's room (what placing left free, less those free chunks, the
+    chunks still to shape and their spacers) and in ``budget`` pages of
+    used memory less ``placed_pages``, the chains' and the spacers."""
     gp, go, gk = _gap_pieces(taken, pfns, orders, kinds, pageblock_order)
     free = np.zeros(len(gp), bool)
+    chains = None
     if holes is not None:
         free, holes[:] = _holes_from_gaps(gp, go, block_types, pageblock_order, holes, zone_spans)
+        chains, chain_free, holes[:] = _hole_chains(taken, block_types, pageblock_order, holes,
+                                                    zone_spans)
     hp, ho, hk = gp[free], go[free], gk[free]
     gp, go, gk = gp[~free], go[~free], gk[~free]
     reserve: dict = {}
@@ -760,9 +791,95 @@ def _gaps_and_holes(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kin
     room = [max(0, (e - s_) - int(taken[s_:e].sum()) - int((1 << ho[(hp >= s_) & (hp < e)]).sum())
                 - reserve.get(z, 0)) for z, (s_, e) in enumerate(zone_spans)]
     spacers = sum(n << order for _, _, order, n in holes or () if order < C.MAX_PAGE_ORDER)
+    chain_pages = int((1 << chains[1]).sum()) if chains is not None else 0
     keep = _smallest_within(gp, go, zone_spans, room,
-                            budget - min(spacers, budget // 2) - placed_pages)
-    return (gp[keep], go[keep], gk[keep]), (hp, ho, hk)
+                            budget - min(spacers, budget // 2) - placed_pages - chain_pages)
+    return (gp[keep], go[keep], gk[keep]), (hp, ho, hk), \
+        (chains, chain_free) if chains is not None else None
+
+
+def _chains(need: np.ndarray) -> list:
+    """The buddy chains that make ``need[o]`` free chunks of each order o:
+    (top, bottom) each, a region of order top + 1 whose upper half is a free
+    chunk of order top, the upper half of its lower half one of order
+    top - 1, and so on down to ``bottom``; the lowest 2^bottom pages stay
+    allocated, so no chunk's buddy is free and none merges.  One allocated
+    page keeps free chunks of orders 0 to 8 apart, where a spacer per chunk
+    would take as much as the chunks.  A MAX_PAGE_ORDER chunk has no buddy:
+    (top, top) with a region of its own order and nothing allocated."""
+    need = need.astype(np.int64).copy()
+    out = []
+    while need.any():
+        top = int(np.flatnonzero(need)[-1])
+        bottom = top
+        if top < C.MAX_PAGE_ORDER:
+            while bottom > 0 and need[bottom - 1] > 0:
+                bottom -= 1
+        k = int(need[bottom:top + 1].min())
+        out += [(top, bottom)] * k
+        need[bottom:top + 1] -= k
+    return out
+
+
+def _hole_chains(taken: np.ndarray, block_types: np.ndarray, pageblock_order: int,
+                 holes: list, zone_spans) -> tuple:
+    """The free chunks of ``holes`` ((zone, migratetype, order, count)) laid
+    out as buddy chains (:func:`_chains`) in the zone's pageblocks of that
+    type that nothing was placed in (``taken``), spread evenly over them.
+    Returns ((pfns, orders, migratetypes, zones) of the chains' allocated
+    parts, the same of their free chunks, the holes left for want of
+    room); marks the chains' regions in ``taken``.
+
+    MODEL: where in the zone the machine's free chunks lay the snapshots do
+    not say (a kpageflags map would); between the folios the trace frees
+    they are the pieces placing leaves (:func:`_holes_from_gaps`), the
+    rest are here."""
+    # MODEL: the free chunks' places are chosen (see above)
+    pb = 1 << pageblock_order
+    alloc, free, left = [], [], []
+    groups: dict = {}
+    for z, mt, order, n in holes:
+        groups.setdefault((z, mt), np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))[order] += n
+    nb = len(taken) // pb
+    used = taken[:nb * pb].reshape(nb, pb).any(axis=1)
+    for (z, mt), need in groups.items():
+        ms, me = zone_spans[z]
+        cand = np.arange(-(-ms // pb), me // pb)
+        cand = cand[(block_types[cand] == mt) & ~used[cand]]
+        chains = _chains(need)
+        pairs = [c for c in chains if c[0] >= pageblock_order]       # regions of two blocks
+        singles = sorted((c for c in chains if c[0] < pageblock_order), key=lambda c: -c[0])
+        # aligned pairs of candidate blocks, spread evenly, for the two-block regions
+        even = cand[(cand % 2 == 0) & np.isin(cand + 1, cand)]
+        if len(even) > len(pairs):
+            even = even[np.linspace(0, len(even) - 1, len(pairs)).round().astype(np.int64)]
+        regions = [(int(b) * pb, c) for b, c in zip(even, pairs)]
+        left += [(z, mt, o, 1) for c in pairs[len(even):] for o in range(c[1], c[0] + 1)]
+        rest = cand[~np.isin(cand, np.concatenate([even, even + 1]))]
+        want = -(-sum(2 << c[0] for c in singles) // pb)
+        if len(rest) > want:
+            rest = rest[np.linspace(0, len(rest) - 1, want).round().astype(np.int64)]
+        cursor, bi = 0, 0
+        for top, bottom in singles:
+            # largest first: each region lands aligned after the one before it
+            if cursor + (2 << top) > pb:
+                cursor, bi = 0, bi + 1
+            if bi >= len(rest):
+                left += [(z, mt, o, 1) for o in range(bottom, top + 1)]
+                continue
+            regions.append((int(rest[bi]) * pb + cursor, (top, bottom)))
+            cursor += 2 << top
+        for base, (top, bottom) in regions:
+            if top >= C.MAX_PAGE_ORDER:
+                taken[base:base + (1 << top)] = True
+                free.append((base, top, mt, z))
+                continue
+            taken[base:base + (2 << top)] = True
+            free += [(base + (1 << o), o, mt, z) for o in range(bottom, top + 1)]
+            alloc.append((base, bottom, mt, z))
+    as_cols = lambda rows: tuple(np.array(c, np.int64) for c in zip(*rows)) if rows else \
+        tuple(np.zeros(0, np.int64) for _ in range(4))  # noqa: E731
+    return as_cols(alloc), as_cols(free), left
 
 
 def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
