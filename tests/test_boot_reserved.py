@@ -180,3 +180,21 @@ def test_the_prefill_keeps_the_snapshots_pageblock_types():
     counts = rp.result.block_counts            # after 1 ms of the trace
     for name in ("Unmovable", "Movable", "Reclaimable"):
         assert abs(counts["Normal"][name.lower()] - int(blocks["Normal"][name])) <= 1, name
+
+
+def test_order0_movable_prefill_is_interleaved_not_packed():
+    """Anon and small page cache come at once on a running machine, and each
+    pcp batch serves whichever comes next: the prefill interleaves the
+    movable order-0 kinds in proportion, so anon does not fill pageblocks of
+    its own (which GFP_NOFS direct compaction could empty, as the kernel's
+    could not: b_pressure_dm0's migrated 32 pages from each of 103 blocks)."""
+    from defragsim.workloads.replay_ops import _balanced_sequence
+    seq = _balanced_sequence(np.array([3, 7, 0]))
+    assert sorted(seq.tolist()) == [0] * 3 + [1] * 7
+    assert np.flatnonzero(seq == 0).tolist() == [1, 4, 8]       # spread, not bunched
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.001)
+    pb = rp.result.pageblocks()
+    n = pb[pb.zone == "Normal"]
+    other = n.file + n.slab_reclaimable + n.slab_unreclaimable + n.pagetable + n.kernel
+    assert n.anon.sum() > 40_000
+    assert int(n.anon[other == 0].sum()) < 0.01 * int(n.anon.sum())

@@ -504,6 +504,7 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     placeholders, budget = _prefill_holes(ro, st, holes, budget)
     placeholders += gap_holes
     st.hole_pages_placed = sum(1 << o for _, o, _, _ in gap_holes)
+    groups = []
     for content, (n, order, gfp) in amounts.items():
         hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
         n = max(0, min(int(n * scale) - int(sum(p << o for o, p in enumerate(hist))), budget))
@@ -511,12 +512,48 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         st.prefill_pages[C.KIND_NAMES[content]] = sum(k << o for o, k in mix)
         budget -= st.prefill_pages[C.KIND_NAMES[content]]
         o = _prefill_owner(ro, content)
-        for order_, k in mix:
-            g = gfp | (G.__GFP_COMP if order_ else 0)
-            ro.alloc_many(k, order_, g, o, nr_cpus, content | C.CONTENT_PREFILL)
+        groups += [(k, order_, gfp | (G.__GFP_COMP if order_ else 0), o,
+                    content | C.CONTENT_PREFILL) for order_, k in mix]
+    # in the kinds' order, except that the movable order-0 ones (anon, small
+    # page cache) go together, interleaved, where the first of them goes
+    small = [g for g in groups if g[1] == 0 and G.gfp_migratetype(g[2]) == C.MIGRATE_MOVABLE]
+    for g in groups:
+        if g in small:
+            if g is small[0]:
+                _alloc_interleaved(ro, [(k, gf, ow, c) for k, _, gf, ow, c in small], nr_cpus)
+            continue
+        ro.alloc_many(g[0], g[1], g[2], g[3], nr_cpus, g[4])
     for h, order, gfp, content in placeholders:
         ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
+
+
+def _alloc_interleaved(ro: _ReplayOps, groups: list, nr_cpus: int) -> None:
+    """Order-0 prefill allocations of several kinds (``groups``: (count,
+    gfp, owner, content) each), interleaved in proportion, the i-th on cpu
+    ``i % nr_cpus``: anon faults and page-cache reads come at once on a
+    running machine, and each pcp batch serves whichever comes next, so
+    neither kind fills pageblocks of its own.
+
+    MODEL: the machine filled its memory over hours; only its totals are
+    known (meminfo), not where each kind went."""
+    # MODEL: the order-0 kinds are interleaved evenly (see above)
+    counts = np.array([g[0] for g in groups], np.int64)
+    if not len(counts) or counts.sum() <= 0:
+        return
+    total = int(counts.sum())
+    which = _balanced_sequence(counts)
+    col = lambda k: np.array([g[k] for g in groups])[which]  # noqa: E731
+    ro.alloc_block(np.zeros(total, np.int64), col(1), col(2), np.arange(total) % nr_cpus, col(3))
+
+
+def _balanced_sequence(counts: np.ndarray) -> np.ndarray:
+    """Group indices, counts[g] of each, spread evenly: group g's j-th
+    element sits at (j + 0.5) / counts[g] of the way (a stable sort of
+    those positions)."""
+    pos = np.concatenate([(np.arange(n) + 0.5) / n for n in counts.tolist() if n > 0])
+    grp = np.concatenate([np.full(n, g, np.int64) for g, n in enumerate(counts.tolist()) if n > 0])
+    return grp[np.argsort(pos, kind="stable")]
 
 
 def pretrace_folios(chunks, reclaim_of=None) -> tuple:
