@@ -224,6 +224,7 @@ H_KILLED = 6      # its owner was OOM-killed
 OWNER_KERNEL = 0  # not killable (slab caches, network, ...)
 OWNER_TASK = 1    # a process: anon memory, page tables; OOM-killable
 OWNER_FILE = 2    # a file's page cache
+OWNER_SHMEM = 3   # shmem / tmpfs / memfd: swap-backed (KIND_ANON) folios with a mapping
 
 # --- Zone state items (enum zone_stat_item subset + model bookkeeping) ----------
 NR_FREE_PAGES = 0

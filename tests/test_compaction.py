@@ -380,7 +380,7 @@ def test_isolate_block_async_direct_order9_gives_up_whole_block(two_blocks):
     lru_before = _lru_members(st)
     size_before = st.lru_size.copy()
     c = _direct_cc(st, 9, GFP_THP, cp.MIGRATE_ASYNC)
-    end = isolate_migratepages_block(st, z.prm, c, PB, 2 * PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, PB, 2 * PB)
     assert end == 2 * PB
     assert st.cc[c, CC_NR_MIGRATEPAGES] == 0
     assert _isolated(st, c) == []
@@ -400,7 +400,7 @@ def test_isolate_block_sync_light_takes_anon_around_unmovable_page(two_blocks):
     st = z.st
     inactive_anon = int(st.lru_size[C.LRU_INACTIVE_ANON])
     c = _direct_cc(st, 9, GFP_THP, cp.MIGRATE_SYNC_LIGHT)
-    end = isolate_migratepages_block(st, z.prm, c, PB, 2 * PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, PB, 2 * PB)
     expect = list(range(PB, PLANTED)) + list(range(PLANTED + 1, PB + 33))
     assert len(expect) == C.COMPACT_CLUSTER_MAX
     assert _isolated(st, c) == expect
@@ -423,12 +423,12 @@ def test_isolate_block_async_direct_small_order_chunks(two_blocks):
     z = two_blocks.copy()
     st = z.st
     c = _direct_cc(st, 4, GFP_THP, cp.MIGRATE_ASYNC)
-    end = isolate_migratepages_block(st, z.prm, c, PB, 2 * PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, PB, 2 * PB)
     assert (end, _isolated(st, c)) == (PB + 16, list(range(PB, PB + 16)))
     putback_movable_pages(st, z.prm, c)
     # a call resuming inside the block does not test the skip bit
     # (test_isolate_block_resumes_inside_a_block_it_claimed)
-    end = isolate_migratepages_block(st, z.prm, c, PB + 16, 2 * PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, PB + 16, 2 * PB)
     assert (end, _isolated(st, c)) == (PB + 48, list(range(PB + 32, PB + 48)))
     putback_movable_pages(st, z.prm, c)
     check_state(st, z.prm)
@@ -443,7 +443,7 @@ def test_isolate_block_counts_the_pages_of_folios_skipped_on_order():
     z = _build([(4, M, ANON)] * 4 + _anon(PB - 64))
     st = z.st
     c = _direct_cc(st, 4, GFP_THP, cp.MIGRATE_SYNC_LIGHT)
-    end = isolate_migratepages_block(st, z.prm, c, 0, PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     assert _isolated(st, c) == list(range(64, 96))
     assert end == 96
     assert st.cc[c, CC_MIGRATE_SCANNED] == 4 * 16 + 32
@@ -459,7 +459,7 @@ def test_isolate_block_file_pages_need_gfp_fs(mixed_block, gfp, expect_file):
     z = mixed_block.copy()
     st = z.st
     c = _direct_cc(st, 9, gfp, cp.MIGRATE_SYNC_LIGHT)
-    isolate_migratepages_block(st, z.prm, c, 0, PB)
+    isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     got = _isolated(st, c)
     assert len(got) == C.COMPACT_CLUSTER_MAX
     if expect_file:
@@ -485,10 +485,10 @@ def test_isolate_block_resumes_inside_a_block_it_claimed(two_blocks):
     z = two_blocks.copy()
     st = z.st
     c = _kcompactd_cc(st)
-    end = isolate_migratepages_block(st, z.prm, c, 0, PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     assert end == 32 and _isolated(st, c) == list(range(32))
     putback_movable_pages(st, z.prm, c)
-    end = isolate_migratepages_block(st, z.prm, c, 32, PB)
+    end = isolate_migratepages_block(st, z.prm, z.own, c, 32, PB)
     assert _isolated(st, c) == list(range(32, 64))
     assert end == 64
 
@@ -526,7 +526,7 @@ def test_migrate_scanner_passes_over_skip_marked_block(two_blocks, ignore, first
     st.block_skip[0] = 1
     st.cc[c, CC_MIGRATE_PFN] = 0
     st.cc[c, CC_FREE_PFN] = LAST_BLOCK
-    assert isolate_migratepages(st, z.prm, c) == cp.ISOLATE_SUCCESS
+    assert isolate_migratepages(st, z.prm, z.own, c) == cp.ISOLATE_SUCCESS
     got = _isolated(st, c)
     assert got[0] == first and len(got) == C.COMPACT_CLUSTER_MAX
     assert all(first <= p < first + PB for p in got)

@@ -57,7 +57,7 @@ def test_folio_under_writeback_is_isolated_only_by_sync(file_block, mode, taken)
     st = z.st
     _start_writeback(st, [0, 1, 2])
     c = _kcompactd_cc(st, mode=mode)
-    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     got = _isolated(st, c)
     assert len(got) == C.COMPACT_CLUSTER_MAX
     if taken:
@@ -76,7 +76,7 @@ def test_folio_under_writeback_is_not_migrated_in_async_or_sync_light(file_block
     z = file_block.copy()
     st = z.st
     c = _kcompactd_cc(st, mode=cp.MIGRATE_SYNC)
-    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     _start_writeback(st, [0])        # the write starts after isolation
     st.cc[c, CC_MODE] = mode
     _free_scanner_at_the_top(st, c)
@@ -102,7 +102,7 @@ def test_sync_migration_waits_for_the_write(file_block):
     end = int(st.node[NODE_SWAP_IO_BUSY_UNTIL])
     assert end == st.clock[0] + 10_000        # one page at SWAP_WRITE_PAGES_PER_S
     c = _kcompactd_cc(st, mode=cp.MIGRATE_SYNC)
-    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     cost0 = int(st.cc[c, CC_COST_NS])
     h0 = z.handle_at(0)
     _free_scanner_at_the_top(st, c)
@@ -195,18 +195,18 @@ def test_too_many_isolated_aborts_async_and_throttles_sync_light():
     z = _build(_anon(PB))
     st = z.st
     k = _kcompactd_cc(st, mode=cp.MIGRATE_SYNC_LIGHT)
-    assert cp.isolate_migratepages_block(st, z.prm, k, 0, PB) == 32
+    assert cp.isolate_migratepages_block(st, z.prm, z.own, k, 0, PB) == 32
     assert st.cc[k, CC_NR_MIGRATEPAGES] == 32
     assert cp.too_many_isolated(st, k)
-    assert cp.isolate_migratepages_block(st, z.prm, k, 32, PB) == -1
+    assert cp.isolate_migratepages_block(st, z.prm, z.own, k, 32, PB) == -1
     assert st.cc[k, CC_NR_MIGRATEPAGES] == 32
     c = _direct_cc(st, 9, GFP_KERNEL, cp.MIGRATE_ASYNC)
-    assert cp.isolate_migratepages_block(st, z.prm, c, 64, PB) == -1
+    assert cp.isolate_migratepages_block(st, z.prm, z.own, c, 64, PB) == -1
     assert _isolated(st, c) == []
     assert not cp.too_many_isolated(st, _direct_cc(st, 9, GFP_NOFS, cp.MIGRATE_ASYNC))
     c = _direct_cc(st, 9, GFP_KERNEL, cp.MIGRATE_SYNC_LIGHT)
     cost0 = int(st.cc[c, CC_COST_NS])
-    assert cp.isolate_migratepages_block(st, z.prm, c, 64, PB) == 96
+    assert cp.isolate_migratepages_block(st, z.prm, z.own, c, 64, PB) == 96
     assert st.cc[c, CC_COST_NS] - cost0 >= cp.THROTTLE_ISOLATED_NS
     assert _isolated(st, c) == list(range(64, 96))
 
@@ -229,7 +229,7 @@ def test_a_large_folio_without_a_target_is_split_and_the_rest_migrates(large_fol
     z = large_folio_block.copy()
     st = z.st
     c = _kcompactd_cc(st)
-    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     got = _isolated(st, c)
     assert got[0] == 0 and st.pg_order[0] == 2 and len(got) > 1
     _free_scanner_at_the_top(st, c)
@@ -249,7 +249,7 @@ def test_an_order0_folio_without_a_target_ends_the_call():
     z = _build([(0, C.MIGRATE_MOVABLE, FILE)] * PB + _anon(3 * PB))   # no free page below
     st = z.st
     c = _kcompactd_cc(st)
-    cp.isolate_migratepages_block(st, z.prm, c, 0, PB)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, 0, PB)
     n = len(_isolated(st, c))
     st.cc[c, CC_FREE_PFN] = 2 * PB       # the free scanner meets full blocks only
     failed, enomem = cp.migrate_isolated(st, z.prm, z.own, c)
@@ -258,3 +258,21 @@ def test_an_order0_folio_without_a_target_ends_the_call():
     assert sorted(_lru_members(st))[:n] == list(range(n))     # all back on their LRU
     cp.release_freepages(st, z.prm, c)
     check_state(st, z.prm)
+
+
+@pytest.mark.parametrize("owner_kind, gfp, taken", [
+    (C.OWNER_TASK, GFP_NOFS, True),       # anon: no mapping, migratable without __GFP_FS
+    (C.OWNER_SHMEM, GFP_NOFS, False),     # shmem: swap-backed, but it has a mapping
+    (C.OWNER_SHMEM, GFP_KERNEL, True),    # __GFP_FS callers (kcompactd) migrate shmem
+])
+def test_shmem_has_a_mapping_for_gfp_nofs_compaction(file_block, owner_kind, gfp, taken):
+    """isolate_migratepages_block(): ``if (!(cc->gfp_mask & __GFP_FS) &&
+    mapping) goto isolate_fail_put``: shmem folios (KIND_ANON of an
+    OWNER_SHMEM owner: compaction.folio_mapping) are page cache there."""
+    z = file_block.copy()
+    st = z.st
+    z.own.o_kind[:] = owner_kind
+    c = _direct_cc(st, 9, gfp, cp.MIGRATE_ASYNC) if gfp == GFP_NOFS else \
+        _kcompactd_cc(st, mode=cp.MIGRATE_SYNC_LIGHT)
+    cp.isolate_migratepages_block(st, z.prm, z.own, c, PB, 2 * PB)    # block 1: anon folios
+    assert (len(_isolated(st, c)) == C.COMPACT_CLUSTER_MAX) == taken

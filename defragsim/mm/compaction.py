@@ -34,10 +34,8 @@ from ..gfp import GFP_KERNEL, __GFP_FS, __GFP_IO
 from ..constants import (
     COMPACT_GAP_CAPPED, COMPACT_COMPLETE, COMPACT_CONTENDED, COMPACT_CONTINUE, COMPACT_DEFERRED,
     COMPACT_NO_SUITABLE_PAGE, COMPACT_PARTIAL_SKIPPED,
-    COMPACT_PRIO_ASYNC, 
-    COMPACT_SKIPPED, COMPACT_SUCCESS, 
-MIN_COMPACT_PRIORITY,
-    COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, KIND_ANON, KIND_FILE, MAX_NR_ZONES,
+    COMPACT_PRIO_ASYNC, COMPACT_SKIPPED, COMPACT_SUCCESS, MIN_COMPACT_PRIORITY,
+    COMPACT_CLUSTER_MAX, COMPACT_MAX_DEFER_SHIFT, KIND_ANON, KIND_FILE, MAX_NR_ZONES, OWNER_SHMEM,
     MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER, PG_buddy, PG_head, PG_lru,
     PG_dirty, PG_pcp, PG_pinned, PG_reclaim, PG_tail, PG_writeback, PG_young,
@@ -595,16 +593,28 @@ def update_cached_migrate(st, prm, c, pfn):
         st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = pfn
 
 
+@njit(inline='always')
+def folio_mapping(st, own, pfn, kind):
+    """Whether the LRU folio at ``pfn`` has a mapping (folio_mapping() is not
+    NULL): page cache, and shmem, whose swap-backed folios (KIND_ANON here)
+    belong to an OWNER_SHMEM owner."""
+    if kind == KIND_FILE:
+        return True
+    h = st.pg_handle[pfn]
+    return h >= 0 and own.o_kind[own.h_owner[h]] == OWNER_SHMEM
+
+
 @njit
-def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
+def isolate_migratepages_block(st, prm, own, c, low_pfn, end_pfn):
     """isolate_migratepages_block(): take LRU folios off the LRU, up to
     COMPACT_CLUSTER_MAX (the whole block when finishing a pageblock).
 
     Not isolated: free pages (stepped over), slab, page tables and other
     kernel pages, pages on per-cpu lists, long-term pinned folios, compound
-    folios of the target order or more (or of pageblock order), and file
-    folios for callers without __GFP_FS.  Direct async compaction gives up on
-    a whole cc.order-aligned chunk at its first such page (skip_on_failure).
+    folios of the target order or more (or of pageblock order), and folios
+    with a mapping (page cache, shmem: :func:`folio_mapping`) for callers
+    without __GFP_FS.  Direct async compaction gives up on a whole
+    cc.order-aligned chunk at its first such page (skip_on_failure).
     The block's skip bit is test-and-set when the scan starts at the block
     start; a block scanned to its end with nothing isolated (or rescanned
     with finish_pageblock) is skip-marked and advances the cached migrate
@@ -673,7 +683,7 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
                 # not: pinned (extra references), file-backed in a GFP_NOFS
                 # context, under writeback or dirty and locked (ISOLATE_ASYNC_MIGRATE)
                 ok = not (on_order or (f & PG_pinned) or
-                          (kind == KIND_FILE and (gfp & __GFP_FS) == 0))
+                          ((gfp & __GFP_FS) == 0 and folio_mapping(st, own, pfn, kind)))
                 if ok and mode != MIGRATE_SYNC:
                     if f & PG_writeback:
                         ok = False
@@ -732,7 +742,7 @@ def isolate_migratepages_block(st, prm, c, low_pfn, end_pfn):
 
 
 @njit
-def isolate_migratepages(st, prm, c):
+def isolate_migratepages(st, prm, own, c):
     """isolate_migratepages(): from the migrate scanner (or the block
     fast_find_migrateblock() picked), skip skip-marked blocks and blocks that
     are not a suitable_migration_source() (advancing the cached pfn past
@@ -761,7 +771,7 @@ def isolate_migratepages(st, prm, c):
             low_pfn = block_end
             block_end += prm.pageblock_nr_pages
             continue
-        if isolate_migratepages_block(st, prm, c, low_pfn, block_end) < 0:
+        if isolate_migratepages_block(st, prm, own, c, low_pfn, block_end) < 0:
             return ISOLATE_ABORT
         break
     if st.cc[c, CC_NR_MIGRATEPAGES]:
@@ -1347,7 +1357,7 @@ def compact_zone(st, prm, own, c):
             st.cc[c, CC_FINISH_PAGEBLOCK] = 1
         stop = False
         while True:   # rescan:
-            r = isolate_migratepages(st, prm, c)
+            r = isolate_migratepages(st, prm, own, c)
             if r == ISOLATE_ABORT:
                 # too_many_isolated() in an async pass
                 ret = COMPACT_CONTENDED

@@ -512,6 +512,13 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         st.prefill_pages[C.KIND_NAMES[content]] = sum(k << o for o, k in mix)
         budget -= st.prefill_pages[C.KIND_NAMES[content]]
         o = _prefill_owner(ro, content)
+        if content == C.KIND_ANON and mix and _meminfo_pages(mi, "Shmem"):
+            # shmem (tmpfs, memfd): swap-backed like anon, with a mapping like
+            # page cache (compaction.folio_mapping); its own owner
+            shm = min(int(_meminfo_pages(mi, "Shmem") * scale), mix[0][1])
+            groups.append((shm, 0, gfp, ro.new_owner(C.OWNER_SHMEM, "shmem"),
+                           content | C.CONTENT_PREFILL))
+            mix = [(0, mix[0][1] - shm)]
         groups += [(k, order_, gfp | (G.__GFP_COMP if order_ else 0), o,
                     content | C.CONTENT_PREFILL) for order_, k in mix]
     # in the kinds' order, except that the movable order-0 ones (anon, small
