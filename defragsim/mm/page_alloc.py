@@ -1824,6 +1824,7 @@ def init_free_memory(st, prm, reserved):
                         break
                 o -= 1
             if res:
+                # MODEL: a reserved page is held kernel memory (see the docstring)
                 prep_new_page(st, p, o, KIND_KERNEL, -1)
             else:
                 __free_one_page(st, prm, p, z, o, get_pageblock_migratetype(st, prm, p), True)

@@ -395,6 +395,7 @@ def reserved_targets(snapshot: Snapshot, zone_spans) -> dict:
     pm = snapshot.zone_present_managed() if zone_spans is not None else None
     if not pm:
         return {}
+    # MODEL: a lazily initialised zone's shortfall is not reserved (see above)
     unmanaged = {name: max(p - m, 0) for name, (p, m) in pm.items()}
     bound = sum(p for p, _ in pm.values()) - _meminfo_pages(snapshot.meminfo, "MemTotal")
     excess = sum(unmanaged.values()) - max(bound, 0)
