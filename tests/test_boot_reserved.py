@@ -120,8 +120,9 @@ def test_a_replay_sizes_its_zones_to_the_present_pages():
     cfg = rp.result.config
     # before.zoneinfo: DMA32 present 782,336, Normal 5,505,024 (the model has no DMA)
     assert cfg.nr_pages == 782336 + 5505024 and cfg.dma32 == 782336 * C.PAGE_SIZE
-    assert set(rp.stats.reserved_pages) == {"DMA32", "Normal"}
-    assert all(v > 0 for v in rp.stats.reserved_pages.values())
+    # present - managed, but within present - MemTotal: samples-1s's Normal was
+    # grown lazily (deferred_init=lazy: 4,194,304 of its pages not yet managed)
+    assert rp.stats.reserved_pages == {"DMA32": 782336 - 772808, "Normal": 110758}
     assert any("reserved at boot" in line for line in rp.notes())
     # the machine's min_free_kbytes is kept: the model is the machine's size
     assert not any(line.startswith("min_free_kbytes") for line in rp.notes())
