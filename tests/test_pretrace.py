@@ -102,7 +102,12 @@ def test_gap_folios_fill_the_pieces_placing_left_smallest_first():
     buddyinfo does not show free: they become folios of the buddy orders
     that cover them, smallest first, within each zone's room and the
     budget, holding what most of the block's placed pages hold."""
-    from defragsim.workloads.replay_ops import _gap_folios
+    from defragsim.workloads.replay_ops import _gap_pieces, _smallest_within
+
+    def _gap_folios(taken, pfns, orders, kinds, pbo, budget, spans, room):
+        gp, go, gk = _gap_pieces(taken, pfns, orders, kinds, pbo)
+        keep = _smallest_within(gp, go, spans, room, budget)
+        return gp[keep], go[keep], gk[keep]
     pbo, n = 4, 64                                  # 16-page blocks, 4 blocks, one zone
     taken = np.zeros(n, bool)
     pfns = np.array([0, 5, 8, 32], np.int64)

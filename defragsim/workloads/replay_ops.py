@@ -80,7 +80,7 @@ class ReplayStats:
     #: started on the active list (replay_ops.place_pretrace)
     pretrace_active_pages: int = 0
     #: the pieces placing left in the pageblocks it used in part, held as the
-    #: neighbours' content (replay_ops._gap_folios), in pages
+    #: neighbours' content (replay_ops._gap_pieces), in pages
     gap_pages: int = 0
     #: compaction's skip bits at the start (initial_skip_blocks): per model
     #: zone name, (pageblocks marked, pfns the trace's first pass there
@@ -524,13 +524,13 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
                     content | C.CONTENT_PREFILL) for order_, k in mix]
     # in the kinds' order, except that the movable order-0 ones (anon, small
     # page cache) go together, interleaved, where the first of them goes
-    small = [g for g in groups if g[1] == 0 and G.gfp_migratetype(g[2]) == C.MIGRATE_MOVABLE]
-    for g in groups:
-        if g in small:
-            if g is small[0]:
-                _alloc_interleaved(ro, [(k, gf, ow, c) for k, _, gf, ow, c in small], nr_cpus)
-            continue
-        ro.alloc_many(g[0], g[1], g[2], g[3], nr_cpus, g[4])
+    small = [i for i, g in enumerate(groups)
+             if g[1] == 0 and G.gfp_migratetype(g[2]) == C.MIGRATE_MOVABLE]
+    for i, (k, order_, g, ow, c) in enumerate(groups):
+        if i == (small[0] if small else -1):
+            _alloc_interleaved(ro, [groups[j][:1] + groups[j][2:] for j in small], nr_cpus)
+        elif i not in small:
+            ro.alloc_many(k, order_, g, ow, nr_cpus, c)
     for h, order, gfp, content in placeholders:
         ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
@@ -775,12 +775,11 @@ def _place_chains(ro: _ReplayOps, chains: tuple, placeholders: list, nr_cpus: in
     for pfns, orders, mts, zones, hold in ((ap, ao, am, az, True), (fp, fo, fm, fz, False)):
         if not len(pfns):
             continue
-        content = np.array([_HOLE_CONTENT[m] for m in mts.tolist()], np.int64)
-        gfp = np.array([_HOLE_GFP[m] for m in mts.tolist()], np.int64) | \
-            np.where(zones == C.ZONE_DMA32, G.__GFP_DMA32, 0) | \
-            np.where(orders > 0, G.__GFP_COMP, 0) | (pfns << C.CONTENT_PLACED_PFN_SHIFT)
-        owner = np.where(content == C.KIND_FILE, ro.PAGE_CACHE, ro.KERNEL).astype(np.int32)
-        handles = ro.alloc_block(orders, gfp, owner, np.arange(len(pfns)) % nr_cpus,
+        gfp, content, owner = (np.array(c, np.int64) for c in zip(
+            *(_hole_alloc(ro, z, m) for z, m in zip(zones.tolist(), mts.tolist()))))
+        gfp |= np.where(orders > 0, G.__GFP_COMP, 0) | (pfns << C.CONTENT_PLACED_PFN_SHIFT)
+        handles = ro.alloc_block(orders, gfp, owner.astype(np.int32),
+                                 np.arange(len(pfns)) % nr_cpus,
                                  content | C.CONTENT_PREFILL | C.CONTENT_PLACED)
         if not hold:
             placeholders.extend(zip(handles.tolist(), orders.tolist(), gfp.tolist(),
@@ -925,16 +924,6 @@ def _hole_chains(taken: np.ndarray, block_types: np.ndarray, pageblock_order: in
     as_cols = lambda rows: tuple(np.array(c, np.int64) for c in zip(*rows)) if rows else \
         tuple(np.zeros(0, np.int64) for _ in range(4))  # noqa: E731
     return as_cols(alloc), as_cols(free), left
-
-
-def _gap_folios(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
-                pageblock_order: int, budget: int, zone_spans, room) -> tuple:
-    """(pfns, orders, kinds) of folios for the free pieces placing left in
-    the pageblocks it used in part (:func:`_gap_pieces`), smallest first,
-    at most ``budget`` pages in all and ``room[z]`` in zone ``z``."""
-    gp, go, gk = _gap_pieces(taken, pfns, orders, kinds, pageblock_order)
-    keep = _smallest_within(gp, go, zone_spans, room, budget)
-    return gp[keep], go[keep], gk[keep]
 
 
 def _gap_pieces(taken: np.ndarray, pfns: np.ndarray, orders: np.ndarray, kinds: np.ndarray,
@@ -1148,6 +1137,15 @@ def _folio_mix(pages: int, order: int, hist) -> list:
     return out
 
 
+def _hole_alloc(ro: _ReplayOps, z: int, mt: int) -> tuple:
+    """(gfp, content, owner) of the prefill allocations that shape a free
+    chunk of migratetype ``mt`` in zone ``z`` (placeholders, spacers, the
+    allocated parts of buddy chains)."""
+    content = _HOLE_CONTENT[mt]
+    return (_HOLE_GFP[mt] | (G.__GFP_DMA32 if z == C.ZONE_DMA32 else 0), content,
+            ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL)
+
+
 def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) -> tuple:
     """Free chunks as the machine had them: each becomes a placeholder
     allocation paired with its buddy (a "spacer" of the same order and type
@@ -1161,9 +1159,7 @@ def _prefill_holes(ro: _ReplayOps, st: ReplayStats, holes: list, budget: int) ->
     # stay close
     spacer_budget = budget // 2
     for z, mt, order, count in holes:
-        gfp = _HOLE_GFP[mt] | (G.__GFP_DMA32 if C.ZONE_NAMES[z] == "DMA32" else 0)
-        content = _HOLE_CONTENT[mt]
-        owner = ro.PAGE_CACHE if content == C.KIND_FILE else ro.KERNEL
+        gfp, content, owner = _hole_alloc(ro, z, mt)
         spacer = order < C.MAX_PAGE_ORDER
         for _ in range(count):
             if spacer and (spacer_budget < (1 << order) or budget < (2 << order)):
@@ -1394,7 +1390,7 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
         est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns)
         if est is not None:
             st.untraced_slab = est.as_dict()
-            managed = nr_pages - sum(reserved_targets(snapshot, zone_spans).values())
+            managed = nr_pages - sum(st.reserved_pages.values())
             scale = managed / max(_meminfo_pages(snapshot.meminfo, "MemTotal"), 1)
             ro.untraced = schedule(est, scale, span_ns, end_ns, nr_cpus)
     st.prefill_ops = len(ro)
