@@ -132,6 +132,8 @@ LRU_ACTIVE_FILE = 3
 # kernel; nothing in the model is unevictable).
 LRU_SLAB = 4
 NR_LRU_LISTS = 5
+#: memory cgroups a model state can hold (State.pg_memcg is an int8)
+MAX_MEMCGS = 127
 LRU_NAMES = ["inactive_anon", "active_anon", "inactive_file", "active_file", "slab_reclaimable"]
 
 # --- Workload op codes (model) ---------------------------------------------------

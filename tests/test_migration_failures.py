@@ -133,7 +133,7 @@ def test_reclaim_hands_dirty_file_folios_to_the_flusher(file_block):
     assert st.lru_tail[C.LRU_INACTIVE_FILE] == 0
     s = 0
     vmscan.init_scan_control(st, s, GFP_KERNEL, 0, NORMAL, 32, 0, 0)
-    vmscan.shrink_inactive_list(st, z.prm, z.own, 8, C.LRU_INACTIVE_FILE, s)
+    vmscan.shrink_inactive_list(st, z.prm, z.own, 0, 8, C.LRU_INACTIVE_FILE, s)
     assert st.vm_events[C.VM_NR_VMSCAN_IMMEDIATE_RECLAIM] == 8
     lru = _lru_members(st)
     for p in dirty:

@@ -60,7 +60,7 @@ def _reclaim_cost(order, n):
     s = SC_KSWAPD
     vs.init_scan_control.impl(st, s, 0xcc0, 0, C.MAX_NR_ZONES - 1, 0, 0, True)
     st.sc[s, SC_COST_NS] = 0
-    _, reclaimed = vs.shrink_inactive_list.impl(st, prm, m.own, n << order,
+    _, reclaimed = vs.shrink_inactive_list.impl(st, prm, m.own, 0, n << order,
                                                 C.LRU_INACTIVE_FILE, s)
     return int(reclaimed), int(st.sc[s, SC_COST_NS])
 

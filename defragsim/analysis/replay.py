@@ -200,6 +200,13 @@ class Replay:
                        f"{shift}, {considered} of {1 << shift} attempts considered, "
                        f"compact_order_failed {failed} (before the trace's first deferral "
                        f"event there: the machine's compaction had failed before)")
+        if st.memcgs:
+            big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
+            out.append(f"memcgs holding LRU pages (kswapd's first walk in other_events.csv, "
+                       f"the root first): " + ", ".join(f"{p:,}" for p in st.memcgs)
+                       + f" pages; the prefill's LRU folios spread over them in proportion, the "
+                       f"trace's charged to memcg {big} (the largest); direct reclaim walks them "
+                       f"from a shared position (shrink_node_memcgs())")
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))

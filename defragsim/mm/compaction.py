@@ -1110,6 +1110,8 @@ def migrate_folio(st, prm, own, src, dst, order, cpu):
     flags = st.pg_flags[src]
     page_alloc.prep_new_page(st, dst, order, kind, h)
     st.pg_flags[dst] = flags
+    if st.pg_memcg.shape[0] > 1:      # mem_cgroup_migrate()
+        st.pg_memcg[dst] = st.pg_memcg[src]
     if h >= 0:
         own.h_pfn[h] = dst
     vmscan.lruvec_add_folio(st, dst, False)

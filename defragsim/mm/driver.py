@@ -110,6 +110,7 @@ def place_allocation(st, prm, own, h, pfn, order, kind, active):
     if vmscan.is_lru_kind(kind):
         # anon and file folios go on the LRU (PageLRU); reclaimable slab goes on
         # the shrinker's list (model: LRU_SLAB) without PageLRU.
+        vmscan.mem_cgroup_charge(st, pfn)
         vmscan.folio_add_lru(st, pfn, active)
 
 

@@ -15,7 +15,9 @@ invariant and the pfn/zone/order involved.  Checked:
 * pcp counts equal their lists; pageblock types are valid;
 * slab caches: each object slab's objects in use are within its capacity,
   and per cache the slabs, their pages and objects in use equal the cache's
-  counts; the partial lists hold exactly the cache's slabs that are not full.
+  counts; the partial lists hold exactly the cache's slabs that are not full;
+* LRU lists: each memcg's lists hold its own folios and as many pages as its
+  sizes say, and the node's sizes are the sums over the memcgs.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import numpy as np
 from .._jit import njit
 from ..constants import (
     MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
-    MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_FREE_CMA_PAGES, NR_FREE_HIGHATOMIC, NR_FREE_PAGES,
+    MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_FREE_CMA_PAGES, NR_LRU_LISTS, NR_FREE_HIGHATOMIC, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, NR_PAGE_ORDERS, NR_PCP_LISTS, NR_ZONE_ALLOCATED, NR_ZONE_PCP,
     PG_buddy, PG_head, PG_pcp, PG_tail, SLAB_CACHE_BITS,
 )
@@ -57,6 +59,7 @@ INV_NR_ZONE_PCP = 18
 INV_SLAB_INUSE = 19
 INV_SLAB_COUNTS = 20
 INV_SLAB_PARTIAL = 21
+INV_LRU = 22
 
 #: what each broken invariant means
 ERRORS = {
@@ -81,6 +84,7 @@ ERRORS = {
     INV_SLAB_INUSE: "slab page with objects in use outside 0..its capacity",
     INV_SLAB_COUNTS: "a cache's slabs, pages or objects in use differ from its slab pages",
     INV_SLAB_PARTIAL: "a partial list differs from the cache's slabs that are not full",
+    INV_LRU: "an LRU list differs from its memcg's size, or holds another memcg's folio",
 }
 
 
@@ -244,6 +248,25 @@ def _check(st, prm):
         if k != notfull[c] or k != st.slab_cache[c, SLAB_NR_PARTIAL] or \
                 prev != st.slab_cache[c, SLAB_PARTIAL_TAIL]:
             return INV_SLAB_PARTIAL, c, k, notfull[c]
+    # LRU lists, per memcg
+    nr_memcg = st.memcg_lru_size.shape[0]
+    for lru in range(NR_LRU_LISTS):
+        node_total = 0
+        for m in range(nr_memcg):
+            pages = 0
+            p = st.lru_head[m * NR_LRU_LISTS + lru]
+            prev = -1
+            while p >= 0 and pages <= st.memcg_lru_size[m, lru]:
+                if st.pg_prev[p] != prev or (nr_memcg > 1 and st.pg_memcg[p] != m):
+                    return INV_LRU, m, lru, p
+                pages += 1 << st.pg_order[p]
+                prev = p
+                p = st.pg_next[p]
+            if pages != st.memcg_lru_size[m, lru] or prev != st.lru_tail[m * NR_LRU_LISTS + lru]:
+                return INV_LRU, m, lru, pages
+            node_total += pages
+        if node_total != st.lru_size[lru]:
+            return INV_LRU, -1, lru, node_total
     # unmerged buddies
     for z in range(MAX_NR_ZONES):
         for o in range(MAX_PAGE_ORDER):

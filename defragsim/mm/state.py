@@ -6,7 +6,8 @@ The layout follows the kernel's structures:
   the per-cpu lists and (later) the LRU lists, exactly as ``page->lru`` /
   ``page->buddy_list`` / ``page->pcp_list`` share one ``list_head``; the buddy
   order; page flags; what the page holds; the workload handle that owns it.
-  15 bytes per page in all (a slab page's handle packs its cache and objects in use).
+  15 bytes per page in all (a slab page's handle packs its cache and objects in use),
+  16 with more than one memory cgroup (the memcg a folio is charged to).
 * per pageblock: the migratetype bits (``get_pageblock_migratetype``).
 * per zone (``struct zone``): ``free_area[order].free_list[mt]`` heads and
   tails, ``nr_free``, ``vm_stat`` items, watermarks, ``watermark_boost``,
@@ -30,6 +31,8 @@ from .._jit import pass_by_reference
 State = namedtuple("State", [
     # per pfn
     "pg_next", "pg_prev", "pg_order", "pg_flags", "pg_handle",   # 15 bytes per page
+    "pg_memcg",        # the memcg a folio is charged to (folio_memcg()): per pfn when
+                       # there is more than one memcg, else one entry (vmscan.folio_memcg)
     # per pageblock
     "block_mt",
     # per zone geometry and accounting
@@ -52,7 +55,10 @@ State = namedtuple("State", [
     "pcp_head", "pcp_tail", "pcp_count", "pcp_batch", "pcp_high",
     "pcp_alloc_factor", "pcp_free_count",
     # node: LRU lists (per node, sizes also per zone), scalar node state
-    "lru_head", "lru_tail", "lru_size", "lru_zone_size", "node", "sc",
+    # LRU lists: one lruvec per memcg, flat [memcg * NR_LRU_LISTS + lru]
+    # (vmscan.lru_list_id()); sizes per node, per zone and per memcg
+    "lru_head", "lru_tail", "lru_size", "lru_zone_size", "memcg_lru_size", "memcg_online",
+    "node", "sc",
     # per-request accounting (model diagnostics)
     "lat_hist", "req_stats",
     "lockdep",         # [LOCKDEP_*, LD_CTX_*]: fs_reclaim lockdep view ([PATCH 1/4])
@@ -116,6 +122,9 @@ NODE_PR_HOLD_UNTIL = 50        # ... when the report in flight ends, 0 none
 NODE_PR_NOTIFY_OFF = 51        # ... putting chunks back: FPI_SKIP_REPORT_NOTIFY
 NODE_PR_SKIP_CYCLE = 52        # ... a zone's leftover report: go on to the next list
 NODE_KSWAPD_WAKES = 53         # wakeups of a sleeping kswapd (indexes kswapd_wake_lat)
+NODE_MEMCG_ITER_POS = 54       # root->nodeinfo[nid]->iter.position: the memcg the shared
+                               # reclaim walk returned last (-1: NULL, start at the root)
+NODE_MEMCG_CHARGE = 55         # the memcg new folios are charged to (the workload's)
 NR_NODE = 56
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
@@ -141,6 +150,7 @@ SC_CPU = 13
 SC_GFP = 14
 SC_FILE_IS_TINY = 15
 SC_CACHE_TRIM = 16
+SC_MEMCG_FULL_WALK = 17      # sc->memcg_full_walk
 NR_SC = 18
 
 # --- struct zone compaction fields --------------------------------------------------
@@ -443,7 +453,10 @@ def kswapd_wake_latencies_ns(us) -> np.ndarray:
     return ns[np.random.default_rng(0x5eed).permutation(len(ns))]
 
 
-def make_state(config, block_types=None, reserved=None) -> State:
+MAX_MEMCGS = C.MAX_MEMCGS
+
+
+def make_state(config, block_types=None, reserved=None, nr_memcg=1) -> State:
     """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
     every pageblock MIGRATE_MOVABLE (memmap_init marks them so).
 
@@ -453,8 +466,14 @@ def make_state(config, block_types=None, reserved=None) -> State:
     replay's machine: zoneinfo's present less managed pages); they stay out
     of the buddy allocator and of the zones' managed pages, on which the
     watermarks, lowmem reserves and pcp sizes are computed
-    (``page_alloc.init_free_memory``)."""
+    (``page_alloc.init_free_memory``).
+    ``nr_memcg``: memory cgroups, in the order of a pre-order walk of the
+    hierarchy (``mem_cgroup_iter()``); 0 is the root, where every folio is
+    charged unless the workload says otherwise (``NODE_MEMCG_CHARGE``)."""
     n = config.nr_pages
+    if not 1 <= int(nr_memcg) <= MAX_MEMCGS:
+        raise ValueError(f"nr_memcg: {nr_memcg} memory cgroups; a state holds 1 to {MAX_MEMCGS}")
+    nr_memcg = int(nr_memcg)
     nblocks = config.nr_pageblocks
     spans = config.zone_spans()
     nz = C.MAX_NR_ZONES
@@ -470,7 +489,7 @@ def make_state(config, block_types=None, reserved=None) -> State:
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),
         pg_order=np.full(n, -1, np.int8), pg_flags=np.zeros(n, np.uint16),
-        pg_handle=np.full(n, -1, np.int32),
+        pg_handle=np.full(n, -1, np.int32), pg_memcg=np.zeros(n if nr_memcg > 1 else 1, np.int8),
         block_mt=np.full(nblocks, C.MIGRATE_MOVABLE, np.uint8),
         zone_start=np.array([s for s, _ in spans], np.int64),
         zone_end=np.array([e for _, e in spans], np.int64),
@@ -505,10 +524,12 @@ def make_state(config, block_types=None, reserved=None) -> State:
         pcp_batch=np.zeros(nz, np.int64), pcp_high=np.zeros(nz, np.int64),
         pcp_alloc_factor=np.zeros((ncpu, nz), np.int64),
         pcp_free_count=np.zeros((ncpu, nz), np.int64),
-        lru_head=np.full(C.NR_LRU_LISTS, -1, np.int32),
-        lru_tail=np.full(C.NR_LRU_LISTS, -1, np.int32),
+        lru_head=np.full(nr_memcg * C.NR_LRU_LISTS, -1, np.int32),
+        lru_tail=np.full(nr_memcg * C.NR_LRU_LISTS, -1, np.int32),
         lru_size=np.zeros(C.NR_LRU_LISTS, np.int64),
         lru_zone_size=np.zeros((nz, C.NR_LRU_LISTS), np.int64),
+        memcg_lru_size=np.zeros((nr_memcg, C.NR_LRU_LISTS), np.int64),
+        memcg_online=np.ones(nr_memcg, np.uint8),
         node=np.zeros(NR_NODE, np.int64),
         sc=np.zeros((2, NR_SC), np.int64),
         lat_hist=np.zeros((C.MIGRATE_PCPTYPES, NR_LAT_BUCKETS), np.int64),
@@ -542,6 +563,7 @@ def make_state(config, block_types=None, reserved=None) -> State:
             st.zone_compact[z, :5] = [s, s, last, s, last]
     st.node[NODE_OBJ_LRU_HEAD] = st.node[NODE_OBJ_LRU_TAIL] = -1
     st.node[NODE_PR_NEXT_WORK] = -1
+    st.node[NODE_MEMCG_ITER_POS] = -1
     st.node[NODE_PR_LIST] = -2
     # kcompactd_run(): kcompactd_highest_zoneidx = nr_zones - 1
     st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = max(z for z in range(nz) if managed[z] > 0)

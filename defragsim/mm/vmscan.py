@@ -15,8 +15,12 @@ throughput therefore follows from the cost model.
 
 MODEL differences (also marked at the code):
 
-* one lruvec per node (no memcg); LRU sizes are also kept per zone for
-  ``zone_reclaimable_pages``;
+* one lruvec per memcg (State.memcg_lru_size; the node's sizes are the
+  sums, and LRU sizes are also kept per zone for ``zone_reclaimable_pages``);
+  reclaim walks the memcgs as shrink_node_memcgs() does, but without
+  memory.min/low protection or memcg limits (global reclaim only), with the
+  anon/file balance and refault state of the node, and with the list_lru's
+  slab objects charged to the root;
 * MGLRU is not modelled (classic LRU only);
 * dirty file folios met by reclaim are marked PG_reclaim and activated, and
   the flusher writes them (``folio_start_writeback``: the write takes the
@@ -35,13 +39,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import costs
 from .._jit import kernel as njit
 from ..constants import (
     KSWAPD_FREE_BLOCKS_EVERY_ORDER, KSWAPD_FREE_BLOCKS_HIGH_ORDER, PAGE_SHIFT,
     DEF_PRIORITY, H_EVICTED, H_SWAPPED, KIND_ANON, KIND_FILE,
     KIND_SLAB_RECLAIMABLE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
-    LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
+    LRU_INACTIVE_FILE, LRU_SLAB, MAX_NR_ZONES, NR_LRU_LISTS, MAX_RECLAIM_RETRIES, NR_FREE_PAGES,
     NR_FREE_PAGES_BLOCKS, PAGE_ALLOC_COSTLY_ORDER, PG_active, PG_dirty, PG_lru, PG_pinned, PG_reclaim,
     PG_referenced, PG_workingset, PG_writeback, PG_young, SWAP_CLUSTER_MAX, VM_ALLOCSTALL_DMA32,
     VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY, VM_KSWAPD_LOW_WMARK_HIT_QUICKLY, VM_PAGEOUTRUN,
@@ -60,7 +66,7 @@ from .state import (
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
-    NODE_KSWAPD_WAKES,
+    NODE_KSWAPD_WAKES, NODE_MEMCG_CHARGE, NODE_MEMCG_ITER_POS, SC_MEMCG_FULL_WALK,
     NODE_KSWAPD_WAKE_FLAG, NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_PROACTIVE_NEXT,
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
@@ -96,27 +102,97 @@ def is_lru_kind(kind):
     return kind == KIND_ANON or kind == KIND_FILE or kind == KIND_SLAB_RECLAIMABLE
 
 
+@njit(inline='always')
+def lru_list_id(memcg, lru):
+    """The flat index of ``mem_cgroup_lruvec(memcg)->lists[lru]`` in
+    State.lru_head / lru_tail."""
+    return memcg * NR_LRU_LISTS + lru
+
+
+@njit(inline='always')
+def folio_memcg(st, pfn):
+    """folio_memcg(): the memcg the folio is charged to (the root when the
+    state has one memcg: State.pg_memcg then holds one entry)."""
+    if st.pg_memcg.shape[0] > 1:
+        return np.int64(st.pg_memcg[pfn])
+    return np.int64(0)
+
+
 @njit(fastpath=True)   # __always_inline in mm_inline.h
 def lruvec_add_folio(st, pfn, tail):
-    """lruvec_add_folio() / lruvec_add_folio_tail()."""
+    """lruvec_add_folio() / lruvec_add_folio_tail() on the folio's memcg's
+    lruvec (folio_lruvec())."""
     lru = folio_lru_list(st, pfn)
+    m = folio_memcg(st, pfn)
     if tail:
-        list_add_tail(st, st.lru_head, st.lru_tail, lru, pfn)
+        list_add_tail(st, st.lru_head, st.lru_tail, lru_list_id(m, lru), pfn)
     else:
-        list_add(st, st.lru_head, st.lru_tail, lru, pfn)
+        list_add(st, st.lru_head, st.lru_tail, lru_list_id(m, lru), pfn)
     n = 1 << st.pg_order[pfn]
     st.lru_size[lru] += n
     st.lru_zone_size[page_zonenum(st, pfn), lru] += n
+    st.memcg_lru_size[m, lru] += n
 
 
 @njit(fastpath=True)   # __always_inline in mm_inline.h
 def lruvec_del_folio(st, pfn):
     """lruvec_del_folio()."""
     lru = folio_lru_list(st, pfn)
-    list_del(st, st.lru_head, st.lru_tail, lru, pfn)
+    m = folio_memcg(st, pfn)
+    list_del(st, st.lru_head, st.lru_tail, lru_list_id(m, lru), pfn)
     n = 1 << st.pg_order[pfn]
     st.lru_size[lru] -= n
     st.lru_zone_size[page_zonenum(st, pfn), lru] -= n
+    st.memcg_lru_size[m, lru] -= n
+
+
+@njit(inline='always')
+def mem_cgroup_charge(st, pfn):
+    """mem_cgroup_charge(): a new folio is charged to the workload's memcg
+    (``NODE_MEMCG_CHARGE``; the root unless a replay says otherwise)."""
+    if st.pg_memcg.shape[0] > 1:
+        st.pg_memcg[pfn] = st.node[NODE_MEMCG_CHARGE]
+
+
+@njit
+def mem_cgroup_spread_lru(st, weights, charge, assigned):
+    """MODEL (no kernel function): a replay's initial LRU folios, which the
+    prefill charged to the root, are spread over the memcgs in proportion
+    to ``weights`` (pages per memcg: kswapd's first walk in the trace),
+    each list in its LRU order (the memcg furthest behind its share takes
+    the next folio), and new folios are charged to memcg ``charge``.
+    Reclaimable slab stays with the root.  ``assigned``: float64 scratch,
+    one per memcg."""
+    # MODEL: a replay's start; which memcg each machine folio was charged to is unknown
+    nr = weights.shape[0]
+    total_w = 0
+    for m in range(nr):
+        total_w += weights[m]
+    st.node[NODE_MEMCG_CHARGE] = charge
+    if nr < 2 or total_w <= 0:
+        return
+    for lru in range(4):
+        assigned[:] = 0.0
+        done = 0
+        pfn = st.lru_head[lru_list_id(0, lru)]
+        while pfn >= 0:
+            nxt = st.pg_next[pfn]
+            n = 1 << st.pg_order[pfn]
+            done += n
+            best = 0
+            best_gap = -1e300
+            for m in range(nr):
+                gap = weights[m] * done / total_w - assigned[m]
+                if gap > best_gap:
+                    best, best_gap = m, gap
+            assigned[best] += n
+            if best != 0:
+                list_del(st, st.lru_head, st.lru_tail, lru_list_id(0, lru), pfn)
+                st.memcg_lru_size[0, lru] -= n
+                st.pg_memcg[pfn] = best
+                list_add_tail(st, st.lru_head, st.lru_tail, lru_list_id(best, lru), pfn)
+                st.memcg_lru_size[best, lru] += n
+            pfn = nxt
 
 
 @njit
@@ -153,10 +229,16 @@ def inactive_ratio_of(pages):
 
 
 @njit
-def inactive_is_low(st, inactive_lru):
-    """inactive_is_low(): inactive * sqrt(10 * GB) < active."""
-    inactive = st.lru_size[inactive_lru]
-    active = st.lru_size[inactive_lru + 1]
+def inactive_is_low(st, memcg, inactive_lru):
+    """inactive_is_low(): inactive * sqrt(10 * GB) < active, on a memcg's
+    lruvec, or on the node's (the target lruvec of global reclaim, whose
+    sizes are the sum over the hierarchy) when ``memcg`` is -1."""
+    if memcg < 0:
+        inactive = st.lru_size[inactive_lru]
+        active = st.lru_size[inactive_lru + 1]
+    else:
+        inactive = st.memcg_lru_size[memcg, inactive_lru]
+        active = st.memcg_lru_size[memcg, inactive_lru + 1]
     return inactive * inactive_ratio_of(inactive + active) < active
 
 
@@ -214,8 +296,9 @@ def release_reclaimed_folio(st, prm, own, pfn, cpu, new_state):
 # ---------------------------------------------------------------------------
 
 @njit
-def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
-    """shrink_active_list(): deactivate folios from the active tail.
+def shrink_active_list(st, prm, own, memcg, nr_to_scan, lru, s):
+    """shrink_active_list(): deactivate folios from the active tail of a
+    memcg's lruvec.
 
     MODEL: executable file folios (which the kernel rotates on the active
     list when referenced) are not distinguished.
@@ -224,7 +307,7 @@ def shrink_active_list(st, prm, own, nr_to_scan, lru, s):
     folios = 0
     # MODEL: no VM_EXEC rotation of referenced executable file folios
     while scanned < nr_to_scan:
-        pfn = st.lru_tail[lru]
+        pfn = st.lru_tail[lru_list_id(memcg, lru)]
         if pfn < 0:
             break
         nr = 1 << st.pg_order[pfn]
@@ -259,9 +342,10 @@ def disk_write(st, nr):
 
 
 @njit
-def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
+def shrink_inactive_list(st, prm, own, memcg, nr_to_scan, lru, s):
     """shrink_inactive_list() + shrink_folio_list(): isolate folios from the
-    inactive tail and reclaim those not recently referenced.
+    inactive tail of a memcg's lruvec and reclaim those not recently
+    referenced.
 
     Returns (scanned, reclaimed).  Anon folios are swapped out when swap space
     is left and the context may swap (``__GFP_IO``); dirty file folios are
@@ -274,10 +358,10 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
     scanned = 0
     reclaimed = 0
     nr_io = 0
-    n_entries = st.lru_size[lru]
+    n_entries = st.memcg_lru_size[memcg, lru]
     visited = 0
     while scanned < nr_to_scan and visited < n_entries:
-        pfn = st.lru_tail[lru]
+        pfn = st.lru_tail[lru_list_id(memcg, lru)]
         if pfn < 0:
             break
         order = st.pg_order[pfn]
@@ -370,10 +454,14 @@ def shrink_inactive_list(st, prm, own, nr_to_scan, lru, s):
 
 
 @njit
-def get_scan_count(st, prm, s, nr):
-    """get_scan_count(): how many pages to scan on each evictable list.
+def get_scan_count(st, prm, memcg, s, nr):
+    """get_scan_count(): how many pages to scan on each evictable list of a
+    memcg's lruvec.
 
-    Fills ``nr[LRU_*]`` for the four anon/file lists.
+    Fills ``nr[LRU_*]`` for the four anon/file lists.  The balance between
+    anon and file comes from the node (the target lruvec's costs); the
+    amounts from the memcg's own list sizes.  A memcg that is no longer
+    online has what is left scraped out, SWAP_CLUSTER_MAX at a time.
     """
     priority = st.sc[s, SC_PRIORITY]
     swappiness = prm.swappiness
@@ -401,9 +489,14 @@ def get_scan_count(st, prm, s, nr):
         T = a + f
         ap = swappiness * (T + 1) // (a + 1)
         fp = (200 - swappiness) * (T + 1) // (f + 1)
+    online = st.memcg_online[memcg] != 0
     for lru in range(4):
-        size = st.lru_size[lru]
+        size = st.memcg_lru_size[memcg, lru]
         scan = size >> priority
+        if scan == 0 and not online:
+            # "If the cgroup's already been deleted, make sure to scrape out
+            # the remaining cache."
+            scan = min(size, SWAP_CLUSTER_MAX)
         file = lru >= LRU_INACTIVE_FILE
         if anon_only:
             if file:
@@ -414,7 +507,10 @@ def get_scan_count(st, prm, s, nr):
         elif not equal:
             denom = ap + fp
             if denom > 0:
-                scan = scan * (fp if file else ap) // denom
+                if online:
+                    scan = scan * (fp if file else ap) // denom
+                else:     # DIV64_U64_ROUND_UP
+                    scan = (scan * (fp if file else ap) + denom - 1) // denom
         nr[lru] = scan
 
 
@@ -482,26 +578,32 @@ def end_writebacks(st, now):
 
 
 @njit
-def shrink_slab(st, prm, own, s):
-    """shrink_slab(): the shrinkers, each by do_shrink_slab().  Returns the
-    pages freed (what reclaim_state hands back to the reclaimer).
+def shrink_slab(st, prm, own, memcg, s):
+    """shrink_slab(): the shrinkers, each by do_shrink_slab(), for one memcg.
+    Returns the pages freed (what reclaim_state hands back to the reclaimer).
 
     Two shrinkers: the list_lru of shrinkable slab objects (dentries,
     inodes: :mod:`defragsim.mm.slub`), and whole reclaimable slab pages of
-    workloads that allocate slab by the page (a trace replay) on LRU_SLAB.
+    workloads that allocate slab by the page (a trace replay) on LRU_SLAB,
+    one list per memcg (memcg-aware, as the dentry and inode list_lrus are).
     MODEL: a page-level slab page is one object (see the module docstring).
+    MODEL: the list_lru's objects are not charged to memcgs: its shrinker
+    runs when the walk visits the root (where the kernel runs the shrinkers
+    that are not memcg-aware).
     """
     priority = st.sc[s, SC_PRIORITY]
     cpu = st.sc[s, SC_CPU]
-    freed = do_shrink_list_lru(st, prm, own, s, priority, cpu)
-    freeable = st.lru_size[LRU_SLAB]
+    freed = 0
+    if memcg == 0:      # MODEL: the list_lru's objects are the root's
+        freed = do_shrink_list_lru(st, prm, own, s, priority, cpu)
+    freeable = st.memcg_lru_size[memcg, LRU_SLAB]
     if freeable == 0:
         return freed
     delta = (freeable >> priority) * 4 // 2
     delta = min(delta, 2 * freeable)
     scanned = 0
     while scanned < delta:
-        pfn = st.lru_tail[LRU_SLAB]
+        pfn = st.lru_tail[lru_list_id(memcg, LRU_SLAB)]
         if pfn < 0:
             break
         nr = 1 << st.pg_order[pfn]
@@ -561,9 +663,9 @@ def prepare_scan_control(st, prm, s):
     refaults_file = st.node[NODE_REFAULTS_FILE]
     refaults_anon = st.node[NODE_REFAULTS_ANON]
     st.sc[s, SC_MAY_DEACTIVATE_ANON] = 1 if (refaults_anon != st.node[NODE_LAST_REFAULTS_ANON]
-                                             or inactive_is_low(st, LRU_INACTIVE_ANON)) else 0
+                                             or inactive_is_low(st, -1, LRU_INACTIVE_ANON)) else 0
     st.sc[s, SC_MAY_DEACTIVATE_FILE] = 1 if (refaults_file != st.node[NODE_LAST_REFAULTS_FILE]
-                                             or inactive_is_low(st, LRU_INACTIVE_FILE)) else 0
+                                             or inactive_is_low(st, -1, LRU_INACTIVE_FILE)) else 0
     file = st.lru_size[LRU_INACTIVE_FILE]
     st.sc[s, SC_CACHE_TRIM] = 1 if ((file >> st.sc[s, SC_PRIORITY]) > 0
                                     and not st.sc[s, SC_MAY_DEACTIVATE_FILE]) else 0
@@ -577,19 +679,19 @@ def prepare_scan_control(st, prm, s):
     anon_inactive = st.lru_size[LRU_INACTIVE_ANON]
     st.sc[s, SC_FILE_IS_TINY] = 1 if (
         st.lru_size[LRU_INACTIVE_FILE] + st.lru_size[LRU_ACTIVE_FILE] + free <= total_high
-        and not inactive_is_low(st, LRU_INACTIVE_ANON)
+        and not inactive_is_low(st, -1, LRU_INACTIVE_ANON)
         and (anon_inactive >> st.sc[s, SC_PRIORITY]) > 0) else 0
 
 
 @njit
-def shrink_lruvec(st, prm, own, s):
-    """shrink_lruvec(): scan the lists in SWAP_CLUSTER_MAX batches.
+def shrink_lruvec(st, prm, own, memcg, s):
+    """shrink_lruvec(): scan a memcg's lists in SWAP_CLUSTER_MAX batches.
 
     Direct reclaim at DEF_PRIORITY finishes its whole scan target
     (proportional reclaim); otherwise it stops once nr_to_reclaim is met.
     """
     nr = st.scratch[2:6]
-    get_scan_count(st, prm, s, nr)
+    get_scan_count(st, prm, memcg, s, nr)
     nr_to_reclaim = st.sc[s, SC_NR_TO_RECLAIM]
     proportional = (not st.sc[s, SC_IS_KSWAPD]) and st.sc[s, SC_PRIORITY] == DEF_PRIORITY
     reclaimed = 0
@@ -604,11 +706,11 @@ def shrink_lruvec(st, prm, own, s):
                 # or the type refaults (may_deactivate)
                 may = st.sc[s, SC_MAY_DEACTIVATE_ANON] if lru == LRU_ACTIVE_ANON else \
                     st.sc[s, SC_MAY_DEACTIVATE_FILE]
-                if may and inactive_is_low(st, lru - 1):
-                    scanned = shrink_active_list(st, prm, own, n, lru, s)
+                if may and inactive_is_low(st, memcg, lru - 1):
+                    scanned = shrink_active_list(st, prm, own, memcg, n, lru, s)
                     st.sc[s, SC_NR_SCANNED] += scanned
                 continue
-            scanned, rec = shrink_inactive_list(st, prm, own, n, lru, s)
+            scanned, rec = shrink_inactive_list(st, prm, own, memcg, n, lru, s)
             st.sc[s, SC_NR_SCANNED] += scanned
             st.sc[s, SC_NR_RECLAIMED] += rec
             reclaimed += rec
@@ -616,23 +718,70 @@ def shrink_lruvec(st, prm, own, s):
             continue
         break
     # age the anon active list even when anon isn't reclaimed
-    if swap_available(st) and inactive_is_low(st, LRU_INACTIVE_ANON):
-        scanned = shrink_active_list(st, prm, own, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, s)
+    if swap_available(st) and inactive_is_low(st, memcg, LRU_INACTIVE_ANON):
+        scanned = shrink_active_list(st, prm, own, memcg, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, s)
         st.sc[s, SC_NR_SCANNED] += scanned
     return reclaimed
 
 
 @njit
+def mem_cgroup_iter(st, prev, partial):
+    """mem_cgroup_iter(root, prev, reclaim) over the whole hierarchy: the
+    memcg after ``prev`` in a pre-order walk (State memcgs are numbered in
+    that order), -1 at the end.  A partial walk (a direct reclaimer's
+    cookie) starts after the memcg the shared walk returned last
+    (``root->nodeinfo[nid]->iter.position``) and moves that position; a
+    walk that would start at the end of the hierarchy starts again at the
+    root ("make sure they see at least one group").
+    MODEL: reclaimers do not overlap, so the iterator's generation (which
+    ends a walk that a concurrent walker completed) is not kept."""
+    nr_memcg = st.memcg_lru_size.shape[0]
+    # MODEL: no iter->generation (reclaimers do not overlap in the model)
+    while True:
+        pos = st.node[NODE_MEMCG_ITER_POS] if partial else prev
+        nxt = pos + 1 if pos + 1 < nr_memcg else -1
+        if not partial:
+            return nxt
+        st.node[NODE_MEMCG_ITER_POS] = nxt
+        if nxt < 0 and prev < 0:
+            continue
+        return nxt
+
+
+@njit
+def shrink_node_memcgs(st, prm, own, s):
+    """shrink_node_memcgs(): shrink each memcg's lruvec and its slab.
+
+    kswapd walks the whole hierarchy; a direct reclaimer (unless
+    ``sc->memcg_full_walk``) walks from the shared position and stops after
+    the memcg with which its reclaim goal (nr_to_reclaim) is met ("mm:
+    vmscan: restore incremental cgroup iteration", v6.10).  Returns the
+    slab pages freed (flush_reclaim_state(), done by the caller).
+    MODEL: no memory.min / memory.low protection."""
+    partial = not st.sc[s, SC_IS_KSWAPD] and not st.sc[s, SC_MEMCG_FULL_WALK]
+    # MODEL: no mem_cgroup_calculate_protection(): memory.min/low are not modelled
+    freed = 0
+    memcg = mem_cgroup_iter(st, -1, partial)
+    while memcg >= 0:
+        shrink_lruvec(st, prm, own, memcg, s)
+        freed += shrink_slab(st, prm, own, memcg, s)
+        # "If partial walks are allowed, bail once goal is reached"
+        if partial and st.sc[s, SC_NR_RECLAIMED] >= st.sc[s, SC_NR_TO_RECLAIM]:
+            break    # mem_cgroup_iter_break(): the position stays at memcg
+        memcg = mem_cgroup_iter(st, memcg, partial)
+    return freed
+
+
+@njit
 def shrink_node(st, prm, own, s):
-    """shrink_node(): LRU and slab reclaim, repeated while
+    """shrink_node(): LRU and slab reclaim over the memcgs, repeated while
     should_continue_reclaim() says reclaim/compaction needs more."""
     while True:
         prepare_scan_control(st, prm, s)
         nr_reclaimed_before = st.sc[s, SC_NR_RECLAIMED]
         nr_scanned_before = st.sc[s, SC_NR_SCANNED]
-        shrink_lruvec(st, prm, own, s)
-        freed = shrink_slab(st, prm, own, s)
-        st.sc[s, SC_NR_RECLAIMED] += freed
+        freed = shrink_node_memcgs(st, prm, own, s)
+        st.sc[s, SC_NR_RECLAIMED] += freed     # flush_reclaim_state()
         reclaimed = st.sc[s, SC_NR_RECLAIMED] - nr_reclaimed_before
         scanned = st.sc[s, SC_NR_SCANNED] - nr_scanned_before
         # snapshot refaults for the next cycle's may_deactivate decision
@@ -730,33 +879,45 @@ def init_scan_control(st, s, gfp_mask, order, reclaim_idx, nr_to_reclaim, cpu, k
 def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
     """try_to_free_pages() -> do_try_to_free_pages(): direct reclaim.
 
-    Returns (progress, cost_ns).  ``allocstall_<zone>`` counts once per call,
+    A direct reclaimer walks the memcgs from the shared position
+    (shrink_node_memcgs()); if that reclaims nothing and compaction is not
+    ready, it tries again with full walks (``sc->memcg_full_walk``, v6.10).
+
+    Returns (progress, cost_ns).  ``allocstall_<zone>`` counts once per pass,
     keyed by the request's highest zone (``gfp_zone``: GFP_HIGHUSER_MOVABLE
     counts as "movable" on x86-64).  Progress is the number reclaimed, or 1 if
     nothing was reclaimed but compaction is ready.
     """
     s = SC_DIRECT
     init_scan_control(st, s, gfp_mask, order, highest_zoneidx, SWAP_CLUSTER_MAX, cpu, False)
-    if gfp_mask & __GFP_MOVABLE:      # gfp_zone() = ZONE_MOVABLE's counter
-        st.vm_events[VM_ALLOCSTALL_DMA32 + 2] += 1
-    else:
-        st.vm_events[VM_ALLOCSTALL_DMA32 + highest_zoneidx] += 1
     st.sc[s, SC_COST_NS] = costs.DIRECT_RECLAIM_ENTRY_NS
-    while True:
-        shrink_zones(st, prm, own, s)
-        if st.sc[s, SC_NR_RECLAIMED] >= st.sc[s, SC_NR_TO_RECLAIM]:
-            break
+    while True:      # retry:
+        if gfp_mask & __GFP_MOVABLE:      # gfp_zone() = ZONE_MOVABLE's counter
+            st.vm_events[VM_ALLOCSTALL_DMA32 + 2] += 1
+        else:
+            st.vm_events[VM_ALLOCSTALL_DMA32 + highest_zoneidx] += 1
+        while True:
+            shrink_zones(st, prm, own, s)
+            if st.sc[s, SC_NR_RECLAIMED] >= st.sc[s, SC_NR_TO_RECLAIM]:
+                break
+            if st.sc[s, SC_COMPACTION_READY]:
+                break
+            if st.sc[s, SC_PRIORITY] == 0:
+                break
+            st.sc[s, SC_PRIORITY] -= 1
+        cost = st.sc[s, SC_COST_NS]
+        if st.sc[s, SC_NR_RECLAIMED]:
+            return st.sc[s, SC_NR_RECLAIMED], cost
         if st.sc[s, SC_COMPACTION_READY]:
-            break
-        if st.sc[s, SC_PRIORITY] == 0:
-            break
-        st.sc[s, SC_PRIORITY] -= 1
-    cost = st.sc[s, SC_COST_NS]
-    if st.sc[s, SC_NR_RECLAIMED]:
-        return st.sc[s, SC_NR_RECLAIMED], cost
-    if st.sc[s, SC_COMPACTION_READY]:
-        return 1, cost
-    return 0, cost
+            return 1, cost
+        # "high concurrency can result in individual threads not seeing
+        # enough cgroups to make meaningful forward progress. Avoid false
+        # OOMs in this case."
+        if not st.sc[s, SC_MEMCG_FULL_WALK]:
+            st.sc[s, SC_MEMCG_FULL_WALK] = 1
+            st.sc[s, SC_PRIORITY] = DEF_PRIORITY
+            continue
+        return 0, cost
 
 
 # ---------------------------------------------------------------------------

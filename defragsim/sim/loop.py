@@ -20,7 +20,10 @@ from ..config import Config, ConfigError
 from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
-from ..mm.state import NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes
+from ..mm.state import (
+    MAX_MEMCGS, NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
+)
+from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
@@ -56,6 +59,11 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
     if res is not None and len(res) != config.nr_pages:
         raise ConfigError(f"workload {wl.name}: boot-time reserved pages for {len(res)} pfns, "
                           f"the config has {config.nr_pages}")
+    memcgs = wl.meta.get("initial_memcg_pages")
+    if memcgs is not None and not (1 <= len(memcgs) <= MAX_MEMCGS
+                                   and all(int(x) == x and x >= 0 for x in memcgs)):
+        raise ConfigError(f"workload {wl.name}: initial_memcg_pages: expected 1 to {MAX_MEMCGS} "
+                          f"page counts >= 0 (one per memcg, the root first), got {memcgs!r}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
@@ -143,7 +151,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     config = _with_runnable_tasks(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
-    st = make_state(config, wl.meta.get("initial_block_mt"), wl.meta.get("initial_reserved"))
+    st = _initial_state(config, wl.meta)
     prm = config.to_params()
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
@@ -153,8 +161,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         rec.use_arrays(st, ring)
     loop = _Loop(st, prm, _Feed(wl, chunk_epochs), rec, config, check_invariants)
     meta = dict(wl.meta)
-    if baseline_ops:
-        meta["baseline_vmstat"] = loop.prefill(baseline_ops, wl.meta)
+    loop.start(baseline_ops, meta)
     loop.run(wl, bounds, dur_ns, snapshots=snapshots, progress=progress, on_progress=on_progress)
     return Result(
         config=config, scenario=wl.name, duration_s=dur_ns / 1e9, **rec.frames(),
@@ -165,6 +172,14 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         latency_hist=st.lat_hist.copy(), compaction_events_lost=int(st.cev_count[1]),
         kernel_s=loop.kernel_s,
     )
+
+
+def _initial_state(config: Config, meta: dict):
+    """The booted node a workload starts from: its initial pageblock types,
+    boot-time reserved pages and memcgs when it names them (a replay)."""
+    memcgs = meta.get("initial_memcg_pages")
+    return make_state(config, meta.get("initial_block_mt"), meta.get("initial_reserved"),
+                      nr_memcg=len(memcgs) if memcgs is not None else 1)
 
 
 def _with_runnable_tasks(config: Config, wl) -> Config:
@@ -294,6 +309,7 @@ class _Loop:
         # MODEL: the initial state is built with the per-cpu lists drained, so
         # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
         getattr(drain_all_pages, "impl", drain_all_pages)(self.st, self.prm, np.int64(-1))
+        self.spread_memcgs(meta)
         if block_skip is not None:
             self.st.block_skip[np.asarray(block_skip, bool)] = 1
         for z, state in meta.get("initial_compaction_defer", {}).items():
@@ -301,6 +317,26 @@ class _Loop:
         if self.check:
             check_state(self.st, self.prm)
         return _vmstat(self.st, self.config)
+
+    def start(self, baseline_ops: int, meta: dict) -> None:
+        """The initial state: a replay's prefill (its first ``baseline_ops``
+        ops; ``meta["baseline_vmstat"]``: /proc/vmstat after them), and its
+        memcgs."""
+        if baseline_ops:
+            meta["baseline_vmstat"] = self.prefill(baseline_ops, meta)
+        else:
+            self.spread_memcgs(meta)
+
+    def spread_memcgs(self, meta: dict) -> None:
+        """A replay's memcgs (``meta["initial_memcg_pages"]``, pages per
+        memcg, the root first): the LRU folios so far spread over them, and
+        new folios charged to the largest (vmscan.mem_cgroup_spread_lru)."""
+        memcgs = meta.get("initial_memcg_pages")
+        if memcgs is None:
+            return
+        w = np.asarray(memcgs, np.int64)
+        spread = getattr(mem_cgroup_spread_lru, "impl", mem_cgroup_spread_lru)
+        spread(self.st, w, np.int64(int(np.argmax(w))), np.zeros(len(w), np.float64))
 
     def run(self, wl, bounds, dur_ns: int, *, snapshots: int, progress: bool,
             on_progress) -> None:

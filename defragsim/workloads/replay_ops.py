@@ -30,7 +30,7 @@ from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
-                    direct_reclaim_windows, fast_chunks, new_page_totals)
+                    direct_reclaim_windows, fast_chunks, memcg_walk, new_page_totals)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
 
@@ -89,6 +89,9 @@ class ReplayStats:
     #: compaction's deferral at the start (initial_defer_state): per model
     #: zone name, (compact_considered, compact_defer_shift, compact_order_failed)
     initial_defer: dict = field(default_factory=dict)
+    #: the memcgs holding LRU pages at the start (_initial_memcgs): pages
+    #: each, in walk order, the root first; empty: one (the root)
+    memcgs: list = field(default_factory=list)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
     #: the replay added for it
@@ -1094,6 +1097,35 @@ def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_page
         meta["initial_compaction_defer"] = defer
 
 
+def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
+    """``meta["initial_memcg_pages"]``: the memcgs that held LRU pages on
+    the traced machine, in walk order, the root first, with their pages,
+    from kswapd's first walk in the ``other_events.csv`` beside a CSV trace
+    (:func:`~.trace.memcg_walk`).  On a machine where each command runs in
+    a cgroup of its own, nearly all page cache sits in the workload's, and
+    a direct reclaimer's partial walk (shrink_node_memcgs()) often scans
+    only the small ones after it.
+
+    MODEL: which memcg a pre-trace folio was charged to is not recorded;
+    the prefill's LRU folios are spread over the memcgs in proportion, and
+    the trace's folios are charged to the largest (the workload's).  A memcg
+    too small for kswapd to scan at the walk's priority is left out (its
+    pages stay with the root); every memcg is taken to be online."""
+    if fmt != "csv":
+        return
+    # MODEL: the memcgs' sizes from kswapd's first walk; all online; folios spread in proportion
+    walk = memcg_walk(path)
+    if walk is None or len(walk.requested) < 2:
+        return
+    pages = walk.pages
+    if len(pages) > C.MAX_MEMCGS:      # the smallest merged into the root
+        keep = sorted(np.argsort(pages[1:])[::-1][:C.MAX_MEMCGS - 1] + 1)
+        pages = [pages[0] + sum(p for i, p in enumerate(pages) if i and i not in keep)] + \
+            [pages[i] for i in keep]
+    meta["initial_memcg_pages"] = pages
+    st.memcgs = list(pages)
+
+
 def initial_defer_state(states: dict | None, st: ReplayStats) -> dict:
     """Compaction's deferral state of each model zone at the start of a
     replay (``states``: :func:`~.trace.compaction_defer_states`, by the
@@ -1442,6 +1474,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     if ro.reserved is not None:
         wl.meta["initial_reserved"] = ro.reserved
     _initial_skip(tr.path, tr.format, snapshot, zone_spans, nr_pages, pageblock_order, st, wl.meta)
+    _initial_memcgs(tr.path, tr.format, st, wl.meta)
     return wl, st
 
 
@@ -1501,6 +1534,7 @@ class TraceStream(OpStream):
             self.meta["initial_reserved"] = self._ro.reserved
         _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, self.stats,
                       self.meta)
+        _initial_memcgs(path, fmt, self.stats, self.meta)
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
         self.trace = self._new_trace()

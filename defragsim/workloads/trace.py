@@ -1376,6 +1376,118 @@ def compaction_passes(trace_path) -> dict | None:
     return out
 
 
+#: other_events.csv: kswapd's walk over the memcgs (its LRU batches and shrinker calls)
+_RE_RECLAIM_WALK = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
+    rb"vmscan_lru_isolate|shrink_slab_start|vmscan_lru_shrink_inactive),([^\n]*)")
+
+
+@dataclass
+class MemcgWalk:
+    """The memory cgroups kswapd's first walk over the hierarchy scanned
+    (:func:`memcg_walk`): ``pages[i]``, the LRU pages the i-th memcg of the
+    walk held (its scan target << ``priority``; the root first), and the
+    scan target of each (``requested``)."""
+    priority: int
+    requested: list
+    t_ns: int
+
+    @property
+    def pages(self) -> list:
+        return [r << self.priority for r in self.requested]
+
+
+def _walk_tokens(events, priority):
+    """kswapd's events of one balance_pgdat() pass at ``priority`` as LRU
+    batches ("L", lru, nr_requested) and shrinker calls ("S", shr)."""
+    out = []
+    for ev, f in events:
+        if f.get("priority", priority) != priority:
+            break
+        if ev == b"vmscan_lru_isolate":
+            out.append(("L", f.get("lru", -1), f.get("nr_requested", 0)))
+        elif ev == b"shrink_slab_start":
+            out.append(("S", f.get("shr", 0)))
+    return out
+
+
+def _split_walk(tokens) -> list:
+    """One shrink_node_memcgs() walk out of kswapd's tokens: each memcg's
+    LRU batches then its shrinker calls (shrink_lruvec(), shrink_slab()).
+    Returns the scan target of each memcg that had LRU batches, the root
+    (the walk's first memcg) first, even when it had none.  The root's
+    batches are those before its shrinker calls; the walk ends where the
+    root's first shrinker is called again (the next walk's root).  After
+    the root, a memcg ends with its shrinker calls, or after a list's last,
+    short batch (shrink_lruvec() scans each list SWAP_CLUSTER_MAX at a time,
+    the remainder last)."""
+    root, out = 0, []
+    root_first = None         # the root's first shrinker: the walk's start
+    in_root, prev_slab, short = True, False, set()
+    for t in tokens:
+        if t[0] == "S":
+            if root_first is None:
+                root_first = t[1]
+            elif t[1] == root_first and not in_root:
+                break
+            prev_slab = True
+            continue
+        lru, req = t[1], t[2]
+        if in_root and root_first is None:
+            root += req                    # the root's own lists
+            continue
+        if in_root or prev_slab or lru in short:
+            in_root, short = False, set()
+            out.append(0)
+        out[-1] += req
+        if req < C.SWAP_CLUSTER_MAX:
+            short.add(lru)
+        prev_slab = False
+    return [root] + out
+
+
+def memcg_walk(trace_path) -> MemcgWalk | None:
+    """The memcgs holding LRU pages on the traced machine, from the first
+    walk of kswapd over the memcg hierarchy in ``other_events.csv`` beside a
+    CSV trace (``mm_vmscan_lru_isolate``, ``mm_shrink_slab_start``): kswapd
+    walks every memcg in order (shrink_node_memcgs(), full walk), and at
+    priority p asks each memcg's lists for size >> p pages.  None without
+    the file, or when kswapd scanned no LRU page before it first slept or
+    changed priority."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,vmscan:mm_<vmscan_lru_isolate|shrink_slab_start|...>,key=value ..."
+    kswapd, window, t_start = None, None, 0
+    for m in _event_lines(data, trace_path, _RE_RECLAIM_WALK, what, b"mm_vmscan_kswapd_",
+                          b"mm_vmscan_lru_isolate", b"mm_shrink_slab_start",
+                          b"mm_vmscan_lru_shrink_inactive"):
+        pid, ev = int(m.group(2)), m.group(3)
+        if ev == b"vmscan_kswapd_wake":
+            if kswapd is None:
+                kswapd = pid
+            if pid == kswapd:
+                if window:
+                    break
+                window, t_start = [], int(m.group(1))
+            continue
+        if pid != kswapd or window is None:
+            continue
+        if ev == b"vmscan_kswapd_sleep":
+            if window:
+                break
+            window = None
+            continue
+        window.append((ev, {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}))
+    if not window:
+        return None
+    prio = next((f["priority"] for _, f in window if "priority" in f), C.DEF_PRIORITY)
+    requested = _split_walk(_walk_tokens(window, prio))
+    if sum(requested) == 0:
+        return None
+    return MemcgWalk(priority=prio, requested=requested, t_ns=t_start)
+
+
 _RE_DEFER = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(deferred|defer_compaction|"
     rb"defer_reset),([^\n]*)")
