@@ -30,7 +30,8 @@ from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
-                    direct_reclaim_windows, fast_chunks, memcg_walk, new_page_totals)
+                    direct_reclaim_windows, fast_chunks, memcg_walk, new_page_totals,
+                    start_window)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
 
@@ -92,6 +93,11 @@ class ReplayStats:
     #: the memcgs holding LRU pages at the start (_initial_memcgs): pages
     #: each, in walk order, the root first; empty: one (the root)
     memcgs: list = field(default_factory=list)
+    #: free pageblocks at the start the trace proves beyond the snapshot's
+    #: (start_free_blocks): per model zone name, (blocks the trace's
+    #: allocations took before the first shortage, free blocks in the
+    #: snapshot, pages freed meanwhile, blocks added, the window's end ns)
+    start_free_blocks: dict = field(default_factory=dict)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
     #: the replay added for it
@@ -474,7 +480,8 @@ def _traced_model_blocks(block_kinds: np.ndarray, layout: dict, zone_spans, nr_p
 
 
 def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
-             zone_spans, pageblock_order: int, block_types=None, pretrace=None) -> None:
+             zone_spans, pageblock_order: int, block_types=None, pretrace=None,
+             extra_blocks=None) -> None:
     """The machine's memory contents at the start of the trace, as
     allocations at t=0: first the folios the trace frees before allocating
     them (``pretrace``: their machine pfns and orders), each where the
@@ -483,7 +490,10 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     proportions, less what was placed, page cache in the placed page
     cache's folio sizes.  They are allocated without watermarks
     (CONTENT_PREFILL: page_alloc.alloc_pages_prefill), so each zone fills
-    down to the free memory the snapshot shows."""
+    down to the free memory the snapshot shows, plus the free pageblocks
+    the trace proves the machine had when it began (``extra_blocks``:
+    ``{zone: blocks}``, :func:`start_free_blocks`), taken from the page
+    cache."""
     mi = snapshot.meminfo
     targets = reserved_targets(snapshot, zone_spans)
     managed = nr_pages - sum(targets.values())
@@ -491,10 +501,14 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     # proportions of page cache, anon and slab
     scale = managed / max(_meminfo_pages(mi, "MemTotal"), 1)
     free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
-    budget = managed - free_pages
     amounts = _prefill_amounts(mi)
     holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
         if zone_spans is not None else []
+    for z, n in (extra_blocks or {}).items():
+        holes.append((z, C.MIGRATE_MOVABLE, pageblock_order, n))
+        free_pages += n << pageblock_order
+    holes.sort(key=lambda x: -x[2])
+    budget = managed - free_pages
     # placing's leftover pieces are free chunks where they can be, else they
     # hold content within the room the other free chunks and their spacers leave
     gap_holes: list = []
@@ -1097,6 +1111,41 @@ def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_page
         meta["initial_compaction_defer"] = defer
 
 
+def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
+                      st: ReplayStats) -> dict:
+    """``{model zone: pageblocks}``: the free pageblocks a zone had when the
+    trace began beyond those its snapshot shows.  Before the machine first
+    ran short (``win``: :class:`~.trace.StartWindow`), every allocation of
+    a pageblock or more was served without waking kswapd; the zone had at
+    least as many free blocks as those allocations took, less its free
+    chunks of pageblock order or more in the snapshot and less the blocks the
+    window's frees could have made.  ``st.start_free_blocks`` names them.
+
+    MODEL: the snapshot is older than the trace (e: by 2.9 s) and the
+    machine reclaimed in between; the extra blocks come out of the page
+    cache."""
+    layout = snapshot.zone_layout()
+    pti = snapshot.pagetypeinfo_table()
+    if win is None or layout is None or pti is None or zone_spans is None:
+        return {}
+    out = {}
+    for z, name in enumerate(C.ZONE_NAMES):
+        if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
+            continue
+        start, spanned, _ = layout[name]
+        a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
+        f = (win.free_pfns >= start) & (win.free_pfns < start + spanned)
+        took = int((1 << (win.alloc_orders[a] - pageblock_order).clip(0)).sum())
+        freed = int((1 << win.free_orders[f]).sum())
+        had = sum(n << (o - pageblock_order) for counts in pti[name]["free"].values()
+                  for o, n in enumerate(counts) if o >= pageblock_order)
+        extra = took - had - -(-freed >> pageblock_order)
+        if extra > 0:
+            out[z] = extra
+            st.start_free_blocks[name] = (took, had, freed, extra, win.until_ns)
+    return out
+
+
 def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     """``meta["initial_memcg_pages"]``: the memcgs that held LRU pages on
     the traced machine, in walk order, the root first, with their pages,
@@ -1404,9 +1453,10 @@ class TraceOps:
 
 def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, nr_pages: int,
                    nr_cpus: int, zone_spans, pageblock_order: int, pretrace, span_ns: int = 0,
-                   end_ns: int = -1):
+                   end_ns: int = -1, start=None):
     """The prefill ops of a replay into ``ro`` (``pretrace()``: the trace's
-    pre-trace folios, asked for only with a snapshot) and the reclaimable
+    pre-trace folios, ``start()``: its :class:`~.trace.StartWindow` or None,
+    both asked for only with a snapshot) and the reclaimable
     slab the trace does not show (``ro.untraced``: :mod:`.untraced`, over
     the trace's ``span_ns``, to ``end_ns`` when cut); sets
     ``st.prefill_ops``; returns the initial pageblock types (None without a
@@ -1417,7 +1467,10 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
         bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order,
                                  pre[2] if pre is not None else None)
     if snapshot is not None:
-        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre)
+        extra = start_free_blocks(start() if start is not None else None, snapshot, zone_spans,
+                                  pageblock_order, st)
+        _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre,
+                 extra)
     if pre is not None:
         est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns)
         if est is not None:
@@ -1448,7 +1501,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
         lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
             c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)),
-        int(tr.t_ns[-1]) if len(tr) else 0, end_ns)
+        int(tr.t_ns[-1]) if len(tr) else 0, end_ns,
+        lambda: start_window(tr.path, pageblock_order) if tr.format == "csv" else None)
     tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
     tail = tops.flush()
@@ -1527,7 +1581,9 @@ class TraceStream(OpStream):
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
                             pageblock_order, lambda: pretrace if pretrace is not None else
                             streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
-                                                     chunk_bytes), extent[1] - extent[0])
+                                                     chunk_bytes), extent[1] - extent[0],
+                            start=lambda: start_window(path, pageblock_order)
+                            if fmt == "csv" else None)
         if bt is not None:
             self.meta["initial_block_mt"] = bt
         if self._ro.reserved is not None:

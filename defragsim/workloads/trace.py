@@ -1488,6 +1488,77 @@ def memcg_walk(trace_path) -> MemcgWalk | None:
     return MemcgWalk(priority=prio, requested=requested, t_ns=t_start)
 
 
+#: other_events.csv: the first signs of a shortage (the allocator's slowpath woke
+#: kswapd or kcompactd, or a task reclaimed or compacted directly)
+_RE_SHORTAGE = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,[^,\n]*,(?:[^,\n]*:)?mm_(vmscan_wakeup_kswapd|vmscan_kswapd_wake|"
+    rb"vmscan_direct_reclaim_begin|compaction_try_to_compact_pages|compaction_wakeup_kcompactd),")
+
+
+@dataclass
+class StartWindow:
+    """The page events of a trace before its machine first ran short
+    (:func:`start_window`): until ``until_ns`` every allocation passed the
+    fast path's low watermark without waking kswapd.  Machine pfns and
+    orders of the allocations of ``min_order`` or more, and of every free."""
+    until_ns: int
+    alloc_pfns: np.ndarray
+    alloc_orders: np.ndarray
+    free_pfns: np.ndarray
+    free_orders: np.ndarray
+
+
+#: how far :func:`start_window` reads at most (lines): what it found up to there
+#: holds as well (a lower bound), and a late first shortage costs no more
+START_WINDOW_LINES = 1_000_000
+
+
+def start_window(trace_path, min_order: int) -> StartWindow | None:
+    """The page events of a CSV trace before the first sign of a shortage in
+    the ``other_events.csv`` beside it (the first wakeup of kswapd or
+    kcompactd, direct reclaim or direct compaction), or before its first
+    failed allocation or extfrag event (at most :data:`START_WINDOW_LINES`
+    lines): the allocations of ``min_order`` or more (successful, with their
+    pfns) and every free.  None without the
+    file or without such a sign; a line of these events whose time is not an
+    integer is named."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    found = _event_lines(data, trace_path, _RE_SHORTAGE, "t_ns,cpu,pid,<event>,...",
+                         b"mm_vmscan_wakeup_kswapd", b"mm_vmscan_kswapd_wake",
+                         b"mm_vmscan_direct_reclaim_begin", b"mm_compaction_try_to_compact_pages",
+                         b"mm_compaction_wakeup_kcompactd")
+    if not found:
+        return None
+    until = min(int(m.group(1)) for m in found)
+    ap, ao, fp, fo = [], [], [], []
+    lineno = 1
+    with open_text(trace_path) as f, _decompress_errors(trace_path, lambda: lineno):
+        next(f, None)
+        for lineno, line in enumerate(f, start=2):
+            p = line.split(",", 7)
+            if len(p) < 6:
+                continue
+            try:
+                t, pfn, order = int(p[0]), int(p[4]), int(p[5])
+            except ValueError:
+                raise TraceError(f"{trace_path}: line {lineno}: expected integer t_ns, pfn "
+                                 f"and order, got {line.strip()[:120]!r}") from None
+            ev = p[3].strip()
+            if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES:
+                until = min(until, t)
+                break
+            if ev == "A" and order >= min_order:
+                ap.append(pfn)
+                ao.append(order)
+            elif ev == "F" and pfn >= 0:
+                fp.append(pfn)
+                fo.append(order)
+    return StartWindow(until, np.array(ap, np.int64), np.array(ao, np.int64),
+                       np.array(fp, np.int64), np.array(fo, np.int64))
+
+
 _RE_DEFER = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(deferred|defer_compaction|"
     rb"defer_reset),([^\n]*)")

@@ -1,0 +1,101 @@
+"""Free pageblocks at a trace's start, from the trace itself.
+
+A snapshot is taken before the trace starts (e_pressure_dm1's by 2.9 s),
+and the machine may reclaim in between.  Until the machine first runs short
+(its first kswapd or kcompactd wakeup, direct reclaim or direct compaction
+in other_events.csv, or a failed allocation), every allocation of a
+pageblock or more was served from a free pageblock: the zone had at least
+that many, less the blocks the window's frees could have made.  A replay
+adds what the snapshot lacks, out of its page cache.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from defragsim import constants as C
+from defragsim.workloads.replay_ops import ReplayStats, start_free_blocks
+from defragsim.workloads.snapshot import Snapshot
+from defragsim.workloads.trace import StartWindow, start_window
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
+NORMAL_START = 1 << 20          # e_pressure_dm1's machine: Normal starts at 4 GiB
+
+
+def _trace(tmp_path, page_lines, other_lines):
+    (tmp_path / "page_events.csv").write_text(HEADER + "".join(page_lines))
+    (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "".join(other_lines))
+    return tmp_path / "page_events.csv"
+
+
+def _a(t, pfn, order):
+    return f"{t},0,10,A,{pfn},{order},1,152c4a,,,\n"
+
+
+def _f(t, pfn, order):
+    return f"{t},0,10,F,{pfn},{order},1,0,,,\n"
+
+
+WAKE = "500,1,20,vmscan:mm_vmscan_wakeup_kswapd,gfp_flags=1387594 nid=0 order=9 zid=3\n"
+
+
+def test_the_window_ends_at_the_first_shortage(tmp_path):
+    """Allocations of order 9 or more before the first kswapd wakeup are
+    kept with their pfns; order-0 allocations are not; every free is."""
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(200, 5, 0), _f(300, 7, 0), _a(400, 1 << 22, 10),
+                          _a(600, 1 << 23, 9)], [WAKE])
+    w = start_window(p, 9)
+    assert w.until_ns == 500
+    assert w.alloc_pfns.tolist() == [1 << 21, 1 << 22] and w.alloc_orders.tolist() == [9, 10]
+    assert w.free_pfns.tolist() == [7] and w.free_orders.tolist() == [0]
+
+
+def test_a_failed_allocation_ends_the_window(tmp_path):
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(200, -1, 9), _a(300, 1 << 22, 9)], [WAKE])
+    w = start_window(p, 9)
+    assert w.until_ns == 200 and len(w.alloc_pfns) == 1
+
+
+def test_no_window_without_a_shortage(tmp_path):
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9)], [])
+    assert start_window(p, 9) is None
+
+
+def _e_snapshot():
+    return Snapshot.load(ROOT / "data" / "traces" / "e_pressure_dm1" / "snap")
+
+
+def _spans():
+    # model zones: DMA32 (its machine pfns), Normal from 4 GiB on
+    return [(0, NORMAL_START), (NORMAL_START, NORMAL_START + 5_505_024)]
+
+
+def test_free_blocks_the_snapshot_lacks():
+    """e's before.pagetypeinfo shows 19 free pageblocks in Normal (one order-9
+    and nine order-10 movable chunks). 60 order-9 allocations and one
+    order-10 (62 blocks) before the first shortage, with 1,000 pages freed
+    (at most 2 blocks): 62 - 19 - 2 = 41 more.  DMA32 took nothing: none."""
+    pfns = NORMAL_START + (np.arange(61) << 10)
+    orders = np.array([9] * 60 + [10])
+    win = StartWindow(400, pfns, orders, np.array([NORMAL_START + 5] * 1000), np.zeros(1000, np.int64))
+    st = ReplayStats()
+    extra = start_free_blocks(win, _e_snapshot(), _spans(), 9, st)
+    assert extra == {C.ZONE_NORMAL: 41}
+    assert st.start_free_blocks["Normal"][:4] == (62, 19, 1000, 41)
+
+
+def test_nothing_added_when_the_snapshot_has_enough():
+    win = StartWindow(400, NORMAL_START + (np.arange(10) << 10), np.full(10, 9),
+                      np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert start_free_blocks(win, _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+    assert start_free_blocks(None, _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+
+
+def test_e_replay_starts_with_the_free_blocks_its_trace_proves():
+    """e_pressure_dm1: 63 order-9 allocations in Normal in its first 0.4 s,
+    19 free blocks in the snapshot, 4,950 pages freed: 34 more blocks."""
+    w = start_window(ROOT / "data" / "traces" / "e_pressure_dm1" / "page_events.csv.xz", 9)
+    st = ReplayStats()
+    assert start_free_blocks(w, _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 34}
