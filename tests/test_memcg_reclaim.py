@@ -130,16 +130,19 @@ def test_direct_reclaim_stops_after_the_memcg_that_met_its_goal():
 
 
 def test_kswapd_walks_every_memcg():
-    """kswapd's shrink_node_memcgs() is a full walk: every memcg big enough to
-    be scanned at the priority loses pages."""
+    """kswapd's shrink_node_memcgs() is a full walk: with the shared position
+    at memcg 2 and a goal the first memcg meets, every memcg big enough to be
+    scanned at the priority still loses pages, and the position stays."""
     run = _memcg_run([0, 8192, 16384, 4096])
     st = run.st
+    st.node[NODE_MEMCG_ITER_POS] = 2
     s = SC_KSWAPD
-    init_scan_control(st, s, GFP_KERNEL, 0, NORMAL, 1 << 20, 0, True)
+    init_scan_control(st, s, GFP_KERNEL, 0, NORMAL, C.SWAP_CLUSTER_MAX, 0, True)
     before = _file_pages(st)
     _direct(vmscan.shrink_node)(st, run.prm, run.own, s)
     freed = [b - a for b, a in zip(before, _file_pages(st))]
-    assert all(f > 0 for f in freed[1:])
+    assert freed == [0, 2, 4, 1]
+    assert st.node[NODE_MEMCG_ITER_POS] == 2
 
 
 def test_an_offline_memcg_is_scraped():
@@ -156,6 +159,22 @@ def test_an_offline_memcg_is_scraped():
     st.memcg_online[1] = 0
     get_scan_count(st, run.prm, 1, SC_DIRECT, nr)
     assert nr[C.LRU_INACTIVE_FILE] == C.SWAP_CLUSTER_MAX
+
+
+def test_an_offline_memcgs_share_is_rounded_up():
+    """SCAN_FRACT: an offline memcg's scan is scaled by the anon/file
+    fractions rounding up (DIV64_U64_ROUND_UP), an online one's down.  No
+    reclaim costs yet: swappiness 60 gives fractions 60 and 140, so the 32
+    scraped file pages become ceil(32 * 140 / 200) = 23."""
+    run = _memcg_run([0, 100])
+    st = run.st
+    st.node[vmscan.NODE_SWAP_TOTAL] = 1 << 20
+    init_scan_control(st, SC_DIRECT, GFP_KERNEL, 0, NORMAL, 32, 0, False)
+    st.memcg_online[1] = 0
+    nr = np.zeros(4, np.int64)
+    get_scan_count(st, run.prm, 1, SC_DIRECT, nr)
+    assert run.prm.swappiness == 60
+    assert nr[C.LRU_INACTIVE_FILE] == 23
 
 
 def test_nothing_reclaimed_retries_with_full_walks():
@@ -215,19 +234,21 @@ def _iso(t, req, lru=2):
 def test_memcg_walk_from_a_trace(tmp_path):
     """memcg_walk(): the root's shrinker calls open the walk; a memcg ends with
     its shrinker calls or after a list's short last batch; the walk ends where
-    the root's shrinker calls come again.  Here: the root (no LRU batch), a
-    memcg of 3 (no slab), one of 32 + 32 + 5, one of 7."""
+    the root's shrinker calls come again (the next root's batches, which come
+    first, not counted: this root had none, so the 3 before them is a memcg
+    without slab).  Here: the root (no LRU batch), a memcg of 3 (no slab),
+    one of 32 + 32 + 5, one of 7, one of 3."""
     lines = [HEADER, "100,1,45,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3\n",
              _slab(101, 111), _slab(102, 222),
              _iso(103, 3), _iso(104, 32), _iso(105, 32), _iso(106, 5), _slab(107, 333),
              _iso(108, 7), _slab(109, 333),
-             _slab(110, 111), _slab(111, 222), _iso(112, 3),
+             _iso(110, 3), _slab(111, 111), _slab(112, 222),
              "200,1,45,vmscan:mm_vmscan_kswapd_sleep,nid=0\n"]
     (tmp_path / "other_events.csv").write_text("".join(lines))
     (tmp_path / "page_events.csv").write_text("t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n")
     walk = memcg_walk(tmp_path / "page_events.csv")
-    assert walk.priority == 12 and walk.requested == [0, 3, 69, 7]
-    assert walk.pages == [0, 3 << 12, 69 << 12, 7 << 12]
+    assert walk.priority == 12 and walk.requested == [0, 3, 69, 7, 3]
+    assert walk.pages == [0, 3 << 12, 69 << 12, 7 << 12, 3 << 12]
 
 
 def test_split_walk_by_batches():
@@ -237,7 +258,18 @@ def test_split_walk_by_batches():
     batches = [("L", 2, 32), ("L", 2, 4), ("L", 2, 32), ("L", 2, 1)]
     assert _split_walk(batches) == [69]
     assert _split_walk([("S", 9)] + batches) == [0, 36, 33]
-    assert _split_walk([("L", 2, 3), ("S", 9)] + batches + [("S", 9), ("L", 2, 5)]) == [3, 36, 33]
+
+
+def test_split_walk_ends_at_the_next_root():
+    """The next walk's root shrinks its lists before its slab, so its batches
+    come before the shrinker call that shows the walk is over; a memcg-aware
+    shrinker (9) runs for the children too, the root's global one (5) only for
+    the root: the walk ends where 5 comes back."""
+    L = lambda n: ("L", 2, n)   # noqa: E731
+    assert _split_walk([L(3), ("S", 9), L(32), L(4), ("S", 7), L(32), L(1), L(3), ("S", 9)]) \
+        == [3, 36, 33]
+    assert _split_walk([L(3), ("S", 9), ("S", 5), L(32), L(4), ("S", 9), L(32), L(1), L(3),
+                        ("S", 9), ("S", 5)]) == [3, 36, 33]
 
 
 def test_no_walk_without_kswapd(tmp_path):

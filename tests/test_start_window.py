@@ -58,8 +58,15 @@ def test_a_failed_allocation_ends_the_window(tmp_path):
     assert w.until_ns == 200 and len(w.alloc_pfns) == 1
 
 
-def test_no_window_without_a_shortage(tmp_path):
-    p = _trace(tmp_path, [_a(100, 1 << 21, 9)], [])
+def test_without_a_shortage_the_window_is_the_trace(tmp_path):
+    """No wakeup, reclaim or compaction in other_events.csv: the window runs
+    to the first failed allocation, or to the end; no other_events.csv: none."""
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(200, 1 << 22, 9)], [])
+    assert len(start_window(p, 9).alloc_pfns) == 2
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(150, -1, 0), _a(200, 1 << 22, 9)], [])
+    w = start_window(p, 9)
+    assert w.until_ns == 150 and len(w.alloc_pfns) == 1
+    (tmp_path / "other_events.csv").unlink()
     assert start_window(p, 9) is None
 
 
@@ -74,16 +81,25 @@ def _spans():
 
 def test_free_blocks_the_snapshot_lacks():
     """e's before.pagetypeinfo shows 19 free pageblocks in Normal (one order-9
-    and nine order-10 movable chunks). 60 order-9 allocations and one
-    order-10 (62 blocks) before the first shortage, with 1,000 pages freed
-    (at most 2 blocks): 62 - 19 - 2 = 41 more.  DMA32 took nothing: none."""
+    and nine order-10 movable chunks).  60 order-9 allocations and one
+    order-10 (62 blocks) before the first shortage; the window's frees all
+    fall in the first of those blocks, which may have been made free by
+    them; the other 61 were free when the trace began: 61 - 19 = 42 more.
+    DMA32 took nothing: none."""
     pfns = NORMAL_START + (np.arange(61) << 10)
     orders = np.array([9] * 60 + [10])
     win = StartWindow(400, pfns, orders, np.array([NORMAL_START + 5] * 1000), np.zeros(1000, np.int64))
     st = ReplayStats()
     extra = start_free_blocks(win, _e_snapshot(), _spans(), 9, st)
-    assert extra == {C.ZONE_NORMAL: 41}
-    assert st.start_free_blocks["Normal"][:4] == (62, 19, 1000, 41)
+    assert extra == {C.ZONE_NORMAL: 42}
+    assert st.start_free_blocks["Normal"][:4] == (62, 61, 19, 42)
+
+
+def test_an_order_ten_free_touches_two_blocks():
+    """A free of an order-10 chunk touches both of its pageblocks."""
+    pfns = NORMAL_START + (np.arange(30) << 9)
+    win = StartWindow(400, pfns, np.full(30, 9), np.array([NORMAL_START]), np.array([10]))
+    assert start_free_blocks(win, _e_snapshot(), _spans(), 9, ReplayStats()) == {C.ZONE_NORMAL: 9}
 
 
 def test_nothing_added_when_the_snapshot_has_enough():
@@ -95,7 +111,8 @@ def test_nothing_added_when_the_snapshot_has_enough():
 
 def test_e_replay_starts_with_the_free_blocks_its_trace_proves():
     """e_pressure_dm1: 63 order-9 allocations in Normal in its first 0.4 s,
-    19 free blocks in the snapshot, 4,950 pages freed: 34 more blocks."""
+    none in a pageblock the 4,950 pages freed meanwhile touched, and 19 free
+    blocks in the snapshot: 44 more blocks."""
     w = start_window(ROOT / "data" / "traces" / "e_pressure_dm1" / "page_events.csv.xz", 9)
     st = ReplayStats()
-    assert start_free_blocks(w, _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 34}
+    assert start_free_blocks(w, _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 44}

@@ -200,12 +200,12 @@ class Replay:
                        f"{shift}, {considered} of {1 << shift} attempts considered, "
                        f"compact_order_failed {failed} (before the trace's first deferral "
                        f"event there: the machine's compaction had failed before)")
-        for zname, (took, had, freed, extra, until) in st.start_free_blocks.items():
+        for zname, (took, free, had, extra, until) in st.start_free_blocks.items():
             out.append(f"free pageblocks at the start: {zname} +{extra:,} (page cache less): "
                        f"before the machine first ran short ({until / 1e9:.3f} s) its allocations "
-                       f"took {took:,} free pageblocks there, its snapshot shows {had:,}, and "
-                       f"the {freed:,} pages freed meanwhile make at most "
-                       f"{-(-freed >> 9):,} more (the snapshot is older than the trace)")
+                       f"took {took:,} pageblocks there, {free:,} of them untouched by the "
+                       f"frees before (so free when the trace began); its snapshot shows "
+                       f"{had:,} (the snapshot is older than the trace)")
         if st.memcgs:
             big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
             out.append(f"memcgs holding LRU pages (kswapd's first walk in other_events.csv, "

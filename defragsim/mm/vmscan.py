@@ -706,7 +706,9 @@ def shrink_lruvec(st, prm, own, memcg, s):
                 # or the type refaults (may_deactivate)
                 may = st.sc[s, SC_MAY_DEACTIVATE_ANON] if lru == LRU_ACTIVE_ANON else \
                     st.sc[s, SC_MAY_DEACTIVATE_FILE]
-                if may and inactive_is_low(st, memcg, lru - 1):
+                # MODEL: deactivate only while the node's inactive list is low
+                # (the kernel's shrink_list() checks only sc->may_deactivate)
+                if may and inactive_is_low(st, -1, lru - 1):
                     scanned = shrink_active_list(st, prm, own, memcg, n, lru, s)
                     st.sc[s, SC_NR_SCANNED] += scanned
                 continue

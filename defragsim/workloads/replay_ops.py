@@ -95,8 +95,9 @@ class ReplayStats:
     memcgs: list = field(default_factory=list)
     #: free pageblocks at the start the trace proves beyond the snapshot's
     #: (start_free_blocks): per model zone name, (blocks the trace's
-    #: allocations took before the first shortage, free blocks in the
-    #: snapshot, pages freed meanwhile, blocks added, the window's end ns)
+    #: allocations took before the first shortage, those of them no free of
+    #: the window touched, free blocks in the snapshot, blocks added (machine
+    #: blocks), the window's end ns)
     start_free_blocks: dict = field(default_factory=dict)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
@@ -505,6 +506,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
         if zone_spans is not None else []
     for z, n in (extra_blocks or {}).items():
+        s_, e_ = zone_spans[z]
+        n = min(int(round(n * scale)), (e_ - s_) >> pageblock_order)
         holes.append((z, C.MIGRATE_MOVABLE, pageblock_order, n))
         free_pages += n << pageblock_order
     holes.sort(key=lambda x: -x[2])
@@ -1116,10 +1119,11 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     """``{model zone: pageblocks}``: the free pageblocks a zone had when the
     trace began beyond those its snapshot shows.  Before the machine first
     ran short (``win``: :class:`~.trace.StartWindow`), every allocation of
-    a pageblock or more was served without waking kswapd; the zone had at
-    least as many free blocks as those allocations took, less its free
-    chunks of pageblock order or more in the snapshot and less the blocks the
-    window's frees could have made.  ``st.start_free_blocks`` names them.
+    a pageblock or more was served without waking kswapd; a block it took
+    that no free of the window touched was free when the trace began.  The
+    zone had at least that many free blocks; its snapshot's free chunks of
+    pageblock order or more are subtracted.  ``st.start_free_blocks`` names
+    them (machine blocks; the prefill scales them to the model).
 
     MODEL: the snapshot is older than the trace (e: by 2.9 s) and the
     machine reclaimed in between; the extra blocks come out of the page
@@ -1129,20 +1133,25 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     if win is None or layout is None or pti is None or zone_spans is None:
         return {}
     out = {}
+    touched = set()
+    for pfn, order in zip(win.free_pfns.tolist(), win.free_orders.tolist()):
+        first = pfn >> pageblock_order
+        touched.update(range(first, first + max(1, 1 << max(order - pageblock_order, 0))))
     for z, name in enumerate(C.ZONE_NAMES):
         if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
         start, spanned, _ = layout[name]
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        f = (win.free_pfns >= start) & (win.free_pfns < start + spanned)
-        took = int((1 << (win.alloc_orders[a] - pageblock_order).clip(0)).sum())
-        freed = int((1 << win.free_orders[f]).sum())
+        blocks = set()
+        for pfn, order in zip(win.alloc_pfns[a].tolist(), win.alloc_orders[a].tolist()):
+            first = pfn >> pageblock_order
+            blocks.update(range(first, first + (1 << max(order - pageblock_order, 0))))
+        took = len(blocks - touched)
         had = sum(n << (o - pageblock_order) for counts in pti[name]["free"].values()
                   for o, n in enumerate(counts) if o >= pageblock_order)
-        extra = took - had - -(-freed >> pageblock_order)
-        if extra > 0:
-            out[z] = extra
-            st.start_free_blocks[name] = (took, had, freed, extra, win.until_ns)
+        if took > had:
+            out[z] = took - had
+            st.start_free_blocks[name] = (len(blocks), took, had, took - had, win.until_ns)
     return out
 
 

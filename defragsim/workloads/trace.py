@@ -1412,38 +1412,57 @@ def _walk_tokens(events, priority):
 
 
 def _split_walk(tokens) -> list:
-    """One shrink_node_memcgs() walk out of kswapd's tokens: each memcg's
-    LRU batches then its shrinker calls (shrink_lruvec(), shrink_slab()).
-    Returns the scan target of each memcg that had LRU batches, the root
-    (the walk's first memcg) first, even when it had none.  The root's
-    batches are those before its shrinker calls; the walk ends where the
-    root's first shrinker is called again (the next walk's root).  After
-    the root, a memcg ends with its shrinker calls, or after a list's last,
-    short batch (shrink_lruvec() scans each list SWAP_CLUSTER_MAX at a time,
-    the remainder last)."""
-    root, out = 0, []
-    root_first = None         # the root's first shrinker: the walk's start
-    in_root, prev_slab, short = True, False, set()
+    """One shrink_node_memcgs() walk out of kswapd's tokens.  Each memcg's
+    LRU batches come before its shrinker calls (shrink_lruvec(), then
+    shrink_slab()), so the tokens are units of (batches, shrinker calls);
+    the first unit is the root's.  The walk ends at the unit whose shrinker
+    calls include the one of the root's that comes back last: a shrinker
+    that is not memcg-aware runs for the root only, while a memcg-aware one
+    runs for the children too.  The batches before that unit's shrinker
+    calls are the next walk's root's.  Within a unit's batches a memcg ends
+    after a list's last, short batch (shrink_lruvec() scans each list
+    SWAP_CLUSTER_MAX at a time, the remainder last): a memcg without slab
+    objects has no shrinker calls of its own.  Returns the scan target of
+    each memcg that had LRU batches, the root first (0 when it had none)."""
+    units, batches, calls = [], [], []
     for t in tokens:
-        if t[0] == "S":
-            if root_first is None:
-                root_first = t[1]
-            elif t[1] == root_first and not in_root:
-                break
-            prev_slab = True
-            continue
-        lru, req = t[1], t[2]
-        if in_root and root_first is None:
-            root += req                    # the root's own lists
-            continue
-        if in_root or prev_slab or lru in short:
-            in_root, short = False, set()
+        if t[0] == "L":
+            if calls:
+                units.append((batches, calls))
+                batches, calls = [], []
+            batches.append(t[1:])
+        else:
+            calls.append(t[1])
+    units.append((batches, calls))
+    end = len(units)
+    if units[0][1]:
+        # the root's shrinker that reappears last marks the next root
+        def comes_back(shr):
+            return next((j for j in range(1, len(units)) if shr in units[j][1]), len(units))
+        end = max(comes_back(shr) for shr in units[0][1])
+    out = [sum(req for _, req in units[0][0])]
+    for j, (batches, _) in enumerate(units[1:end + 1], start=1):
+        groups = _batch_groups(batches)
+        if j == end:
+            # memcgs without slab objects, then the next walk's root (whose
+            # batches came first in this walk too)
+            groups = groups[:-1] if units[0][0] and groups else groups
+        out += groups
+    return out
+
+
+def _batch_groups(batches) -> list:
+    """A run of LRU batches split into memcgs: a memcg ends after a list's
+    last, short batch; the pages asked of each."""
+    out, short = [], set()
+    for lru, req in batches:
+        if not out or lru in short:
             out.append(0)
+            short = set()
         out[-1] += req
         if req < C.SWAP_CLUSTER_MAX:
             short.add(lru)
-        prev_slab = False
-    return [root] + out
+    return out
 
 
 def memcg_walk(trace_path) -> MemcgWalk | None:
@@ -1529,9 +1548,7 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                          b"mm_vmscan_wakeup_kswapd", b"mm_vmscan_kswapd_wake",
                          b"mm_vmscan_direct_reclaim_begin", b"mm_compaction_try_to_compact_pages",
                          b"mm_compaction_wakeup_kcompactd")
-    if not found:
-        return None
-    until = min(int(m.group(1)) for m in found)
+    until = min(int(m.group(1)) for m in found) if found else 1 << 62
     ap, ao, fp, fo = [], [], [], []
     lineno = 1
     with open_text(trace_path) as f, _decompress_errors(trace_path, lambda: lineno):
@@ -1546,7 +1563,7 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                 raise TraceError(f"{trace_path}: line {lineno}: expected integer t_ns, pfn "
                                  f"and order, got {line.strip()[:120]!r}") from None
             ev = p[3].strip()
-            if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES:
+            if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES + 1:
                 until = min(until, t)
                 break
             if ev == "A" and order >= min_order:
