@@ -288,3 +288,14 @@ def test_shipped_traces_walks(trace, memcgs):
     walk = memcg_walk(p)
     assert len(walk.requested) == memcgs
     assert max(walk.pages) > 0.99 * sum(walk.pages)
+
+
+def test_a_walk_cut_by_the_first_look_is_read_whole(monkeypatch):
+    """memcg_walk() reads a few MiB after kswapd's first wake first; a walk
+    that does not end there is read from the whole file: the same memcgs."""
+    from pathlib import Path
+    from defragsim.workloads import trace as T
+    p = Path(__file__).resolve().parents[1] / "data" / "traces" / "c_pressure_dm1" / "page_events.csv.xz"
+    whole = memcg_walk(p)
+    monkeypatch.setattr(T, "MEMCG_WALK_BYTES", 2000)
+    assert memcg_walk(p) == whole

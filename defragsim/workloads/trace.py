@@ -1194,17 +1194,19 @@ _RE_DIRECT_RECLAIM = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_direct_reclaim_(begin|end),")
 
 
-def _event_lines(data: bytes, trace_path, regex, what: str, *needles: bytes) -> list:
+def _event_lines(data: bytes, trace_path, regex, what: str, *needles: bytes,
+                 lo: int = 0, hi: int | None = None) -> list:
     """The ``regex`` match of each line of ``other_events.csv`` (``data``)
-    naming one of ``needles``, in file order (a memchr-speed search: the
-    events wanted are a few of the file's lines); a line that does not
-    match is named (``what`` it should be)."""
+    naming one of ``needles`` (found from byte ``lo`` to ``hi``), in file
+    order (a memchr-speed search: the events wanted are a few of the file's
+    lines); a line that does not match is named (``what`` it should be)."""
+    hi = len(data) if hi is None else hi
     starts = set()
     for needle in needles:
-        pos = data.find(needle)
+        pos = data.find(needle, lo, hi)
         while pos >= 0:
             starts.add(data.rfind(b"\n", 0, pos) + 1)
-            pos = data.find(needle, pos + len(needle))
+            pos = data.find(needle, pos + len(needle), hi)
     out = []
     for st in sorted(starts):
         end = data.find(b"\n", st)
@@ -1476,17 +1478,35 @@ def memcg_walk(trace_path) -> MemcgWalk | None:
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
+    # the first wake's events are near it: look there first, then everywhere
+    lo = max(data.find(b"mm_vmscan_kswapd_wake"), 0)
+    lo = data.rfind(b"\n", 0, lo) + 1
+    walk = _memcg_walk_in(data, trace_path, lo, lo + MEMCG_WALK_BYTES)
+    if walk is None and lo + MEMCG_WALK_BYTES < len(data):
+        walk = _memcg_walk_in(data, trace_path, 0, len(data))
+    return walk
+
+
+#: how many bytes of other_events.csv after kswapd's first wake memcg_walk()
+#: reads first (its first walk is a few hundred lines)
+MEMCG_WALK_BYTES = 4 << 20
+
+
+def _memcg_walk_in(data: bytes, trace_path, lo: int, hi: int) -> MemcgWalk | None:
+    """:func:`memcg_walk` of the events from byte ``lo`` to ``hi``."""
     what = "t_ns,cpu,pid,vmscan:mm_<vmscan_lru_isolate|shrink_slab_start|...>,key=value ..."
     kswapd, window, t_start = None, None, 0
+    complete = False
     for m in _event_lines(data, trace_path, _RE_RECLAIM_WALK, what, b"mm_vmscan_kswapd_",
                           b"mm_vmscan_lru_isolate", b"mm_shrink_slab_start",
-                          b"mm_vmscan_lru_shrink_inactive"):
+                          b"mm_vmscan_lru_shrink_inactive", lo=lo, hi=hi):
         pid, ev = int(m.group(2)), m.group(3)
         if ev == b"vmscan_kswapd_wake":
             if kswapd is None:
                 kswapd = pid
             if pid == kswapd:
                 if window:
+                    complete = True
                     break
                 window, t_start = [], int(m.group(1))
             continue
@@ -1494,11 +1514,12 @@ def memcg_walk(trace_path) -> MemcgWalk | None:
             continue
         if ev == b"vmscan_kswapd_sleep":
             if window:
+                complete = True
                 break
             window = None
             continue
         window.append((ev, {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}))
-    if not window:
+    if not window or (not complete and hi < len(data)):
         return None
     prio = next((f["priority"] for _, f in window if "priority" in f), C.DEF_PRIORITY)
     requested = _split_walk(_walk_tokens(window, prio))
