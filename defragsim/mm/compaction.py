@@ -1110,8 +1110,7 @@ def migrate_folio(st, prm, own, src, dst, order, cpu):
     flags = st.pg_flags[src]
     page_alloc.prep_new_page(st, dst, order, kind, h)
     st.pg_flags[dst] = flags
-    if st.pg_memcg.shape[0] > 1:      # mem_cgroup_migrate()
-        st.pg_memcg[dst] = st.pg_memcg[src]
+    vmscan.mem_cgroup_migrate(st, src, dst)
     if h >= 0:
         own.h_pfn[h] = dst
     vmscan.lruvec_add_folio(st, dst, False)

@@ -31,6 +31,7 @@ from ..constants import (
     PG_buddy, PG_head, PG_pcp, PG_tail, SLAB_CACHE_BITS,
 )
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
+from .vmscan import lru_list_id
 from .state import (
     NODE_PR_OFFSET, SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
     SLAB_PARTIAL_HEAD, SLAB_PARTIAL_TAIL,
@@ -254,7 +255,7 @@ def _check(st, prm):
         node_total = 0
         for m in range(nr_memcg):
             pages = 0
-            p = st.lru_head[m * NR_LRU_LISTS + lru]
+            p = st.lru_head[lru_list_id(m, lru)]
             prev = -1
             while p >= 0 and pages <= st.memcg_lru_size[m, lru]:
                 if st.pg_prev[p] != prev or (nr_memcg > 1 and st.pg_memcg[p] != m):
@@ -262,7 +263,7 @@ def _check(st, prm):
                 pages += 1 << st.pg_order[p]
                 prev = p
                 p = st.pg_next[p]
-            if pages != st.memcg_lru_size[m, lru] or prev != st.lru_tail[m * NR_LRU_LISTS + lru]:
+            if pages != st.memcg_lru_size[m, lru] or prev != st.lru_tail[lru_list_id(m, lru)]:
                 return INV_LRU, m, lru, pages
             node_total += pages
         if node_total != st.lru_size[lru]:

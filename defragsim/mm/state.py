@@ -453,9 +453,6 @@ def kswapd_wake_latencies_ns(us) -> np.ndarray:
     return ns[np.random.default_rng(0x5eed).permutation(len(ns))]
 
 
-MAX_MEMCGS = C.MAX_MEMCGS
-
-
 def make_state(config, block_types=None, reserved=None, nr_memcg=1) -> State:
     """Boot a node for ``config``: all memory free in MAX_PAGE_ORDER chunks,
     every pageblock MIGRATE_MOVABLE (memmap_init marks them so).
@@ -471,8 +468,9 @@ def make_state(config, block_types=None, reserved=None, nr_memcg=1) -> State:
     hierarchy (``mem_cgroup_iter()``); 0 is the root, where every folio is
     charged unless the workload says otherwise (``NODE_MEMCG_CHARGE``)."""
     n = config.nr_pages
-    if not 1 <= int(nr_memcg) <= MAX_MEMCGS:
-        raise ValueError(f"nr_memcg: {nr_memcg} memory cgroups; a state holds 1 to {MAX_MEMCGS}")
+    if not 1 <= int(nr_memcg) <= C.MAX_MEMCGS:
+        raise ValueError(f"nr_memcg: {nr_memcg} memory cgroups; a state holds 1 to "
+                         f"{C.MAX_MEMCGS}")
     nr_memcg = int(nr_memcg)
     nblocks = config.nr_pageblocks
     spans = config.zone_spans()

@@ -154,6 +154,14 @@ def mem_cgroup_charge(st, pfn):
         st.pg_memcg[pfn] = st.node[NODE_MEMCG_CHARGE]
 
 
+@njit(inline='always')
+def mem_cgroup_migrate(st, old, new):
+    """mem_cgroup_migrate(): the new folio of a migration is charged where
+    the old one was."""
+    if st.pg_memcg.shape[0] > 1:
+        st.pg_memcg[new] = st.pg_memcg[old]
+
+
 @njit
 def mem_cgroup_spread_lru(st, weights, charge, assigned):
     """MODEL (no kernel function): a replay's initial LRU folios, which the
@@ -187,11 +195,9 @@ def mem_cgroup_spread_lru(st, weights, charge, assigned):
                     best, best_gap = m, gap
             assigned[best] += n
             if best != 0:
-                list_del(st, st.lru_head, st.lru_tail, lru_list_id(0, lru), pfn)
-                st.memcg_lru_size[0, lru] -= n
+                lruvec_del_folio(st, pfn)
                 st.pg_memcg[pfn] = best
-                list_add_tail(st, st.lru_head, st.lru_tail, lru_list_id(best, lru), pfn)
-                st.memcg_lru_size[best, lru] += n
+                lruvec_add_folio(st, pfn, True)
             pfn = nxt
 
 

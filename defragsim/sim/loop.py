@@ -21,7 +21,7 @@ from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
 from ..mm.state import (
-    MAX_MEMCGS, NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
+    NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
@@ -60,9 +60,9 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
         raise ConfigError(f"workload {wl.name}: boot-time reserved pages for {len(res)} pfns, "
                           f"the config has {config.nr_pages}")
     memcgs = wl.meta.get("initial_memcg_pages")
-    if memcgs is not None and not (1 <= len(memcgs) <= MAX_MEMCGS
+    if memcgs is not None and not (1 <= len(memcgs) <= C.MAX_MEMCGS
                                    and all(int(x) == x and x >= 0 for x in memcgs)):
-        raise ConfigError(f"workload {wl.name}: initial_memcg_pages: expected 1 to {MAX_MEMCGS} "
+        raise ConfigError(f"workload {wl.name}: initial_memcg_pages: expected 1 to {C.MAX_MEMCGS} "
                           f"page counts >= 0 (one per memcg, the root first), got {memcgs!r}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:

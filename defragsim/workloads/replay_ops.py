@@ -1133,25 +1133,28 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     if win is None or layout is None or pti is None or zone_spans is None:
         return {}
     out = {}
-    touched = set()
-    for pfn, order in zip(win.free_pfns.tolist(), win.free_orders.tolist()):
-        first = pfn >> pageblock_order
-        touched.update(range(first, first + max(1, 1 << max(order - pageblock_order, 0))))
+    touched = _pageblocks(win.free_pfns, win.free_orders, pageblock_order)
     for z, name in enumerate(C.ZONE_NAMES):
         if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
         start, spanned, _ = layout[name]
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        blocks = set()
-        for pfn, order in zip(win.alloc_pfns[a].tolist(), win.alloc_orders[a].tolist()):
-            first = pfn >> pageblock_order
-            blocks.update(range(first, first + (1 << max(order - pageblock_order, 0))))
+        blocks = _pageblocks(win.alloc_pfns[a], win.alloc_orders[a], pageblock_order)
         took = len(blocks - touched)
         had = sum(n << (o - pageblock_order) for counts in pti[name]["free"].values()
                   for o, n in enumerate(counts) if o >= pageblock_order)
         if took > had:
             out[z] = took - had
             st.start_free_blocks[name] = (len(blocks), took, had, took - had, win.until_ns)
+    return out
+
+
+def _pageblocks(pfns: np.ndarray, orders: np.ndarray, pageblock_order: int) -> set:
+    """The pageblocks the chunks (``pfns``, ``orders``) lie in."""
+    out = set()
+    for pfn, order in zip(pfns.tolist(), orders.tolist()):
+        first = pfn >> pageblock_order
+        out.update(range(first, first + (1 << max(order - pageblock_order, 0))))
     return out
 
 

@@ -1571,28 +1571,24 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                          b"mm_compaction_wakeup_kcompactd")
     until = min(int(m.group(1)) for m in found) if found else 1 << 62
     ap, ao, fp, fo = [], [], [], []
-    lineno = 1
-    with open_text(trace_path) as f, _decompress_errors(trace_path, lambda: lineno):
-        next(f, None)
-        for lineno, line in enumerate(f, start=2):
-            p = line.split(",", 7)
-            if len(p) < 6:
-                continue
-            try:
-                t, pfn, order = int(p[0]), int(p[4]), int(p[5])
-            except ValueError:
-                raise TraceError(f"{trace_path}: line {lineno}: expected integer t_ns, pfn "
-                                 f"and order, got {line.strip()[:120]!r}") from None
-            ev = p[3].strip()
-            if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES + 1:
-                until = min(until, t)
-                break
-            if ev == "A" and order >= min_order:
-                ap.append(pfn)
-                ao.append(order)
-            elif ev == "F" and pfn >= 0:
-                fp.append(pfn)
-                fo.append(order)
+    for lineno, p in _csv_fields(trace_path, 7):
+        if len(p) < 6:
+            continue
+        try:
+            t, pfn, order = int(p[0]), int(p[4]), int(p[5])
+        except ValueError:
+            raise TraceError(f"{trace_path}: line {lineno}: expected integer t_ns, pfn "
+                             f"and order, got {','.join(p).strip()[:120]!r}") from None
+        ev = p[3].strip()
+        if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES + 1:
+            until = min(until, t)
+            break
+        if ev == "A" and order >= min_order:
+            ap.append(pfn)
+            ao.append(order)
+        elif ev == "F" and pfn >= 0:
+            fp.append(pfn)
+            fo.append(order)
     return StartWindow(until, np.array(ap, np.int64), np.array(ao, np.int64),
                        np.array(fp, np.int64), np.array(fo, np.int64))
 
@@ -1663,22 +1659,28 @@ def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = Non
     if p is None:
         return None
     out = Counter()
-    lineno = 1
     if until_ns is None:
         data = _other_events_bytes(trace_path)
         # the fourth field of every line after the header, without a "system:" prefix
         names = _RE_OTHER_EVENT.findall(data, data.find(b"\n") + 1)
         out.update(Counter(n.decode("utf-8", "replace") for n in names))
         return out
-    with open_text(p) as f, _decompress_errors(p, lambda: lineno):
+    for _, parts in _csv_fields(p, 4):
+        if len(parts) < 4:
+            continue
+        t = parts[0].strip()
+        if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
+            continue
+        out[parts[3].rsplit(":", 1)[-1]] += 1
+    return out
+
+
+def _csv_fields(path, maxsplit: int):
+    """(line number, fields) of each line of a CSV file after its header,
+    split at the first ``maxsplit`` commas, read as it streams; a damaged
+    compressed file is named with the line it broke at."""
+    lineno = 1
+    with open_text(path) as f, _decompress_errors(path, lambda: lineno):
         next(f, None)
         for lineno, line in enumerate(f, start=2):
-            parts = line.split(",", 4)
-            if len(parts) < 4:
-                continue
-            if until_ns is not None:
-                t = parts[0].strip()
-                if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
-                    continue
-            out[parts[3].rsplit(":", 1)[-1]] += 1
-    return out
+            yield lineno, line.split(",", maxsplit)
