@@ -95,7 +95,7 @@ def _text(fmt, rows=ROWS):
 def _events(tr):
     return [tuple(int(x) for x in row) for row in zip(
         tr.t_ns, tr.ev, tr.pfn, tr.order, tr.mt, tr.gfp, tr.fallback_order, tr.fallback_mt,
-        tr.change_ownership)]
+        tr.change_ownership, tr.cpu)]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.xz"])
@@ -154,6 +154,7 @@ def test_real_samples_parse_and_fast_equals_slow():
     ("1,0,5,Q,12,0,0,cc0,,,", "unknown event code 'Q'"),
     ("x,0,5,A,12,0,0,cc0,,,", "bad number"),
     ("1,0,5,A,12,11,0,cc0,,,", "order 11 outside 0..10"),
+    ("1,-1,5,A,12,0,0,cc0,,,", "cpu -1 outside 0..32767"),
 ])
 def test_csv_bad_line_names_file_line_and_text(tmp_path, bad, msg):
     text = _csv_text().rstrip("\n").split("\n")
@@ -232,6 +233,22 @@ def test_parsers_on_random_and_mutated_lines_fail_only_with_trace_error(tmp_path
             continue
         assert len(tr.t_ns) == len(tr.ev) == len(tr.pfn) == len(tr.gfp)
         assert ((tr.order >= 0) & (tr.order <= 10)).all()
+
+
+def test_replay_ops_run_on_the_cpu_the_trace_recorded(tmp_path):
+    """Each op of a replay runs on the cpu its event was recorded on (the
+    per-cpu lists fill and drain there), folded onto the model's cpus; not
+    on a cpu picked from the pid."""
+    tr = read_trace(_write(tmp_path / "t.csv", _csv_text()))
+    assert list(tr.cpu) == [0, 1, 0, 0, 1, 0, 1]
+    wl, _ = trace_workload(tr, nr_cpus=2, nr_pages=1 << 15, snapshot=None)
+    traced = wl.handle >= 0
+    # (op times: the event's + 1 ns) allocations at 0, 1500 (cpu 1) and 5000
+    # (cpu 1, pid 102: 102 % 2 would be cpu 0), the free at 3000 (cpu 1)
+    by_t = dict(zip(wl.t[traced].tolist(), wl.cpu[traced].tolist()))
+    assert by_t[1] == 0 and by_t[1501] == 1 and by_t[3001] == 1 and by_t[5001] == 1
+    wl1, _ = trace_workload(tr, nr_cpus=1, nr_pages=1 << 15, snapshot=None)
+    assert set(wl1.cpu.tolist()) == {0}
 
 
 def test_content_from_gfp():

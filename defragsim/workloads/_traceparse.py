@@ -578,8 +578,8 @@ def trace_ops(t_ns, ev, pfn, order, gfp, content, owner, cpu, by_reclaim, end_ns
 
 
 @njit
-def columns_ok(keep, t, ev, pfn, mt, gfp, pid, fo, fmt, co, max_pfn, ev_alloc, ev_free, ev_extfrag,
-               migrate_types, max_order, gfp_t_max, gfp_movable_mask):
+def columns_ok(keep, t, ev, pfn, mt, gfp, pid, cpu, fo, fmt, co, max_pfn, max_cpus, ev_alloc,
+               ev_free, ev_extfrag, migrate_types, max_order, gfp_t_max, gfp_movable_mask):
     """One pass over the fast parsers' columns: the checks of
     ``trace._row_problem`` on the kept rows, and the time order of all rows
     (trace._columns_ok says what each check is)."""
@@ -594,6 +594,8 @@ def columns_ok(keep, t, ev, pfn, mt, gfp, pid, fo, fmt, co, max_pfn, ev_alloc, e
         if pfn[i] < (-1 if e == ev_alloc else 0) or pfn[i] >= max_pfn:
             return False
         if pid[i] < -int32 or pid[i] >= int32:
+            return False
+        if cpu[i] < 0 or cpu[i] >= max_cpus:
             return False
         if e != ev_free and (mt[i] < 0 or mt[i] >= migrate_types):
             return False

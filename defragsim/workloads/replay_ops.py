@@ -1310,7 +1310,8 @@ class TraceOps:
     A free of a folio allocated before the trace frees what the prefill
     placed there (:func:`place_pretrace`, seeded into the pfn map); one the
     prefill could not place (no snapshot, or no room in a smaller model) is
-    counted and not replayed.  MODEL: a request that failed in the kernel is
+    counted and not replayed.  Each op runs on the cpu the trace recorded
+    (modulo the model's cpus).  MODEL: a request that failed in the kernel is
     replayed and given back at once if the model serves it."""
 
     def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1,
@@ -1353,7 +1354,9 @@ class TraceOps:
         ev = tr["ev"]
         is_a = ev == EV_ALLOC
         content, owner = self._contents_and_owners(tr, is_a)
-        cpu = (tr["pid"].astype(np.int64) % self.nr_cpus).astype(np.int32)
+        # each event on the cpu the trace recorded it on, so the per-cpu lists
+        # fill and drain as the machine's did (a model with fewer cpus folds them)
+        cpu = (tr["cpu"].astype(np.int64) % self.nr_cpus).astype(np.int32)
         by_reclaim = self._by_reclaim(tr["pid"], tr["t_ns"], ev)
         self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)
         # the untraced allocations before this chunk's last op (op times: t_ns + 1)

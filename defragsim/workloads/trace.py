@@ -78,6 +78,7 @@ class ParsedTrace:
     mt: np.ndarray            # int8 migratetype (alloc: requested; extfrag: alloc_migratetype)
     gfp: np.ndarray           # int64 (alloc)
     pid: np.ndarray           # int32
+    cpu: np.ndarray           # int16: the CPU the event ran on (its per-cpu lists)
     fallback_order: np.ndarray   # int8 (extfrag)
     fallback_mt: np.ndarray      # int8 (extfrag)
     change_ownership: np.ndarray  # int8 (extfrag)
@@ -232,18 +233,13 @@ def parse_gfp_lenient(text: str, unknown: Counter) -> int:
 class _Columns:
     def __init__(self):
         self.t, self.ev, self.pfn, self.order, self.mt, self.gfp, self.pid = ([] for _ in range(7))
-        self.fo, self.fmt, self.co = [], [], []
-
-    def add(self, t, ev, pfn, order, mt, gfp, pid, fo=-1, fmt=-1, co=0):
-        self.t.append(t); self.ev.append(ev); self.pfn.append(pfn); self.order.append(order)  # noqa: E702
-        self.mt.append(mt); self.gfp.append(gfp); self.pid.append(pid)  # noqa: E702
-        self.fo.append(fo); self.fmt.append(fmt); self.co.append(co)  # noqa: E702
+        self.cpu, self.fo, self.fmt, self.co = [], [], [], []
 
     def arrays(self):
         return dict(t_ns=np.asarray(self.t, np.int64), ev=np.asarray(self.ev, np.int8),
                     pfn=np.asarray(self.pfn, np.int64), order=np.asarray(self.order, np.int8),
                     mt=np.asarray(self.mt, np.int8), gfp=np.asarray(self.gfp, np.int64),
-                    pid=np.asarray(self.pid, np.int32),
+                    pid=np.asarray(self.pid, np.int32), cpu=np.asarray(self.cpu, np.int16),
                     fallback_order=np.asarray(self.fo, np.int8),
                     fallback_mt=np.asarray(self.fmt, np.int8),
                     change_ownership=np.asarray(self.co, np.int8))
@@ -378,13 +374,15 @@ class _Clock:
 
 
 _INT32 = 2 ** 31
+#: a recorded cpu number must fit ParsedTrace.cpu (int16)
+_MAX_CPUS = 2 ** 15
 
 
 def _row_problem(row, lim: TraceLimits) -> str | None:
     """What is wrong with a page event row (t, ev, pfn, order, mt, gfp, pid,
-    fallback order, fallback mt, change_ownership), or None.  The fast
+    fallback order, fallback mt, change_ownership, cpu), or None.  The fast
     parsers' columns are checked the same way by :func:`_columns_ok`."""
-    _, ev, pfn, order, mt, gfp, pid, fo, fmt, co = row[:10]
+    _, ev, pfn, order, mt, gfp, pid, fo, fmt, co, cpu = row[:11]
     if not 0 <= order <= C.MAX_PAGE_ORDER:
         return f"order {order} outside 0..{C.MAX_PAGE_ORDER}"
     if pfn < (-1 if ev == EV_ALLOC else 0):
@@ -393,6 +391,8 @@ def _row_problem(row, lim: TraceLimits) -> str | None:
         return f"pfn {pfn:#x} is beyond {lim.pfn_what}"
     if not -_INT32 <= pid < _INT32:
         return f"pid {pid} out of range"
+    if not 0 <= cpu < _MAX_CPUS:
+        return f"cpu {cpu} outside 0..{_MAX_CPUS - 1}"
     if ev != EV_FREE and not 0 <= mt < C.MIGRATE_TYPES:
         return f"migratetype {mt} outside 0..{C.MIGRATE_TYPES - 1}"
     if ev == EV_ALLOC and not 0 <= gfp <= G.GFP_T_MAX:
@@ -415,20 +415,21 @@ def _columns_ok(a: dict, keep: np.ndarray, lim: TraceLimits) -> bool:
     (:func:`_traceparse.columns_ok`); False sends the file to the line
     reader, which names the line.  ``keep``: a boolean mask (both parsers'
     ``finish``)."""
-    return bool(P.columns_ok(keep, a["t"], a["ev"], a["pfn"], a["mt"], a["gfp"], a["pid"], a["fo"],
-                             a["fmt"], a["co"], int(min(lim.max_pfn, 2 ** 63 - 1)), EV_ALLOC,
+    return bool(P.columns_ok(keep, a["t"], a["ev"], a["pfn"], a["mt"], a["gfp"], a["pid"],
+                             a["cpu"], a["fo"], a["fmt"], a["co"],
+                             int(min(lim.max_pfn, 2 ** 63 - 1)), _MAX_CPUS, EV_ALLOC,
                              EV_FREE, EV_EXTFRAG, C.MIGRATE_TYPES, C.MAX_PAGE_ORDER, G.GFP_T_MAX,
                              G.GFP_MOVABLE_MASK))
 
 
 def _csv_row(p: list, ev: str) -> tuple:
     """The row of a CSV A/F/X line split into 11 fields (ValueError: a bad number)."""
-    t, pid, pfn, order = int(p[0]), int(p[2]), int(p[4]), int(p[5])
+    t, cpu, pid, pfn, order = int(p[0]), int(p[1]), int(p[2]), int(p[4]), int(p[5])
     if ev == "A":
-        return (t, EV_ALLOC, pfn, order, int(p[6]), int(p[7], 16), pid, -1, -1, 0)
+        return (t, EV_ALLOC, pfn, order, int(p[6]), int(p[7], 16), pid, -1, -1, 0, cpu)
     if ev == "F":
-        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0)
-    return (t, EV_EXTFRAG, pfn, order, int(p[6]), 0, pid, int(p[8]), int(p[9]), int(p[10]))
+        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, cpu)
+    return (t, EV_EXTFRAG, pfn, order, int(p[6]), 0, pid, int(p[8]), int(p[9]), int(p[10]), cpu)
 
 
 def _read_csv(path: Path, comm, skip, lim: TraceLimits | None = None) -> ParsedTrace:
@@ -836,6 +837,7 @@ def _kept_columns(a: dict, keep: np.ndarray, t0: int) -> dict:
         t_ns=a["t"][keep] - t0, ev=a["ev"][keep].astype(np.int8), pfn=a["pfn"][keep].copy(),
         order=a["order"][keep].astype(np.int8), mt=a["mt"][keep].astype(np.int8),
         gfp=a["gfp"][keep].copy(), pid=a["pid"][keep].astype(np.int32),
+        cpu=a["cpu"][keep].astype(np.int16),
         fallback_order=a["fo"][keep].astype(np.int8), fallback_mt=a["fmt"][keep].astype(np.int8),
         change_ownership=a["co"][keep].astype(np.int8))
 
@@ -1094,7 +1096,7 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
             if m is None:
                 _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
                 continue
-            c, pid_s, _cpu, ts, event, fs = m.groups()
+            c, pid_s, cpu_s, ts, event, fs = m.groups()
             sec, _, frac = ts.partition(".")
             t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
             if clock.beyond(t):
@@ -1104,7 +1106,8 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
             res.counts[event] += 1
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
-            why = _text_event(res, clock, event, fs, t, int(pid_s), c.strip(), comm, gfp_cache, rows)
+            why = _text_event(res, clock, event, fs, t, int(pid_s), int(cpu_s), c.strip(), comm,
+                              gfp_cache, rows)
             if why is not None:
                 res.counts[event] -= 1
                 _bad(path, lineno, line, why, skip, res)
@@ -1113,8 +1116,8 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
     return res
 
 
-def _text_event(res: ParsedTrace, clock: _Clock, event: str, fs: str, t: int, pid: int, c: str,
-                comm, gfp_cache: dict, rows: list) -> str | None:
+def _text_event(res: ParsedTrace, clock: _Clock, event: str, fs: str, t: int, pid: int, cpu: int,
+                c: str, comm, gfp_cache: dict, rows: list) -> str | None:
     """One page event line of a text trace into ``rows`` (unless ``comm``
     filters it out); the problem with it, or None."""
     if pid not in res.comm:
@@ -1125,7 +1128,7 @@ def _text_event(res: ParsedTrace, clock: _Clock, event: str, fs: str, t: int, pi
             res.filtered_out += 1
         return why
     try:
-        row = _text_row(event, fs, t, pid, gfp_cache)
+        row = _text_row(event, fs, t, pid, cpu, gfp_cache)
     except (KeyError, ValueError) as e:
         return f"{event}: missing or bad field ({e})"
     why = _row_problem(row, clock.lim) or clock.step(t)
@@ -1134,9 +1137,9 @@ def _text_event(res: ParsedTrace, clock: _Clock, event: str, fs: str, t: int, pi
     return why
 
 
-def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
+def _text_row(event: str, fs: str, t: int, pid: int, cpu: int, gfp_cache: dict) -> tuple:
     """(t, ev, pfn, order, mt, gfp, pid, fallback order, fallback mt,
-    change_ownership, gfp text) of a page event with fields ``fs``; gfp texts
+    change_ownership, cpu, gfp text) of a page event with fields ``fs``; gfp texts
     are parsed once (``gfp_cache``: text -> (mask, unknown names))."""
     if event == "mm_page_alloc":
         page, pfn, order, mt, gtext = _alloc_fields(fs)
@@ -1146,7 +1149,7 @@ def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
         if hit is None:
             cnt = Counter()
             hit = gfp_cache[gtext] = (parse_gfp_lenient(gtext, cnt), cnt)
-        return (t, EV_ALLOC, -1 if failed else pfn, order, mt, hit[0], pid, -1, -1, 0, gtext)
+        return (t, EV_ALLOC, -1 if failed else pfn, order, mt, hit[0], pid, -1, -1, 0, cpu, gtext)
     if event == "mm_page_free":
         tok = fs.split()
         if len(tok) == 3 and tok[1][:4] == "pfn=" and tok[2][:6] == "order=":
@@ -1154,12 +1157,12 @@ def _text_row(event: str, fs: str, t: int, pid: int, gfp_cache: dict) -> tuple:
         else:
             fl = _fields(fs)
             pfn, order = int(fl["pfn"], 16), int(fl["order"])
-        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, None)
+        return (t, EV_FREE, pfn, order, -1, 0, pid, -1, -1, 0, cpu, None)
     fl = _fields(fs)
     order = int(fl["alloc_order"])
     return (t, EV_EXTFRAG, int(fl["pfn"], 16), order, int(fl["alloc_migratetype"]), 0, pid,
             int(fl["fallback_order"]), int(fl["fallback_migratetype"]),
-            int(fl["change_ownership"]), None)
+            int(fl["change_ownership"]), cpu, None)
 
 
 def _set_rows(res: ParsedTrace, rows: list, clock: _Clock, gfp_cache: dict | None = None) -> None:
@@ -1168,20 +1171,21 @@ def _set_rows(res: ParsedTrace, rows: list, clock: _Clock, gfp_cache: dict | Non
     counted per allocation that carried them."""
     clock.finish(res)
     if rows and gfp_cache is not None:
-        n_by_text = Counter(r[10] for r in rows if r[10] is not None)
+        n_by_text = Counter(r[11] for r in rows if r[11] is not None)
         for g, n in n_by_text.items():
             for name, k in gfp_cache[g][1].items():
                 res.unknown_gfp[name] += k * n
     if rows:
-        a = np.array([r[:10] for r in rows], dtype=np.int64)
+        a = np.array([r[:11] for r in rows], dtype=np.int64)
         a[:, 0] -= res.t0_ns
     else:
-        a = np.zeros((0, 10), np.int64)
+        a = np.zeros((0, 11), np.int64)
     res.set_columns(dict(
         t_ns=a[:, 0].copy(), ev=a[:, 1].astype(np.int8), pfn=a[:, 2].copy(),
         order=a[:, 3].astype(np.int8), mt=a[:, 4].astype(np.int8), gfp=a[:, 5].copy(),
         pid=a[:, 6].astype(np.int32), fallback_order=a[:, 7].astype(np.int8),
-        fallback_mt=a[:, 8].astype(np.int8), change_ownership=a[:, 9].astype(np.int8)))
+        fallback_mt=a[:, 8].astype(np.int8), change_ownership=a[:, 9].astype(np.int8),
+        cpu=a[:, 10].astype(np.int16)))
 
 
 _TEXT_EVENTS = frozenset(("mm_page_alloc", "mm_page_free", "mm_page_alloc_extfrag"))
