@@ -165,6 +165,24 @@ CONTENT_PLACED_PFN_SHIFT = 32
 CONTENT_FLAGS = (CONTENT_PINNED | CONTENT_FS_LOCKED | CONTENT_SLAB_OBJECT | CONTENT_PREFILL
                  | CONTENT_PLACED)
 
+# --- A replayed readahead window (mm/readahead.c) ---------------------------------------
+#: A replay marks its traced readahead allocations (page cache, __GFP_NORETRY:
+#: readahead_gfp_mask()) in the ``gfp`` column's bits OP_GFP_RA_SHIFT and up
+#: (a gfp_t is 32 bits): page_cache_ra_order() allocates a window's large
+#: folios back to back and, at the first that fails, breaks off and reads the
+#: rest of the window as order-0 folios (do_page_cache_ra()).  The trace shows
+#: the kernel's outcome; the model follows its own (mm/driver.py,
+#: readahead_op).  RA_SLOT_SHIFT and up: the reading task's slot.
+OP_GFP_RA_SHIFT = 40
+OP_GFP_GFP_MASK = (1 << OP_GFP_RA_SHIFT) - 1
+RA_WINDOW_START = 0x1      # the first allocation of a window
+RA_HEAD = 0x2              # a large folio of the window (order > 0)
+RA_FAILED_HEAD = 0x4       # ... that the kernel failed to allocate
+RA_FALLBACK = 0x8          # an order-0 folio read after the kernel's failure
+RA_SLOT_SHIFT = 4
+#: reading tasks tracked at once (a task's slot: its number modulo this)
+NR_RA_SLOTS = 64
+
 #: PAGE_REPORTING_CAPACITY (mm/page_reporting.h): chunks per report
 PAGE_REPORTING_CAPACITY = 32
 

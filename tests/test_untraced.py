@@ -124,6 +124,25 @@ def test_schedule_spreads_each_order_evenly_and_stops_at_a_cut():
     assert all(len(a) == 0 for a in schedule(None, 1.0, 10**9, -1, 2))
 
 
+def test_schedule_follows_the_pace_of_the_traced_reclaimable_allocations():
+    """The untraced allocations come at the pace of the traced reclaimable
+    ones (SlabFlows.pace): three quarters in the first 200 ms of a second
+    that took three quarters of the traced pages then, evenly within a bin."""
+    from defragsim.workloads.untraced import PACE_BIN_NS
+    pace = np.array([300, 300, 50, 50, 50, 50, 50, 50, 50, 50], np.int64)
+    est = UntracedSlab(0, 1.0, 1.0, 0, 0, 0, 0, pages=1000, mix=[(0, 1.0, REC0)], pace=pace)
+    t = schedule(est, 1.0, 10 * PACE_BIN_NS, -1, 1)[0]
+    per, _ = np.histogram(t, bins=10, range=(0, 10 * PACE_BIN_NS))
+    assert per.tolist() == [300, 300] + [50] * 8
+    assert "pace" not in est.as_dict()
+    # SlabFlows.pace: the traced reclaimable pages per bin of the trace's time
+    flows = SlabFlows()
+    cols = _cols([(EV_ALLOC, 0, 0, REC0), (EV_ALLOC, 8, 2, REC2), (EV_ALLOC, 600, 0, G.GFP_KERNEL)])
+    cols["t_ns"] = np.array([5, PACE_BIN_NS + 7, 2 * PACE_BIN_NS], np.int64)
+    flows.add(cols, np.arange(3), np.array([content_of(int(g)) for g in cols["gfp"]], np.int64))
+    assert flows.pace.tolist() == [1, 4]
+
+
 @pytest.fixture(scope="module")
 def grown_sample(tmp_path_factory):
     """The shipped 1 s sample with an ``after`` snapshot in which reclaimable

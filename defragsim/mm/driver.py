@@ -12,7 +12,8 @@ from . import costs
 from .._jit import kernel as njit
 from ..constants import (
     CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_PLACED, CONTENT_PLACED_PFN_SHIFT,
-    CONTENT_PREFILL, CONTENT_SLAB_OBJECT,
+    CONTENT_PREFILL, CONTENT_SLAB_OBJECT, OP_GFP_GFP_MASK, OP_GFP_RA_SHIFT, RA_FAILED_HEAD,
+    RA_FALLBACK, RA_HEAD, RA_SLOT_SHIFT, RA_WINDOW_START,
     HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
@@ -27,7 +28,8 @@ from .page_alloc import (
 from .state import (
     CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
-    NODE_REFAULTS_FILE, NODE_SWAP_USED, REQ_STALL_NS,
+    NODE_REFAULTS_FILE, NODE_SWAP_USED, RA_GFP, RA_KEEP, RA_MODE, RA_MODE_AHEAD, RA_MODE_FALLBACK,
+    RA_MODE_KERNEL, RA_ORDER, RA_SKIP, REQ_STALL_NS,
 )
 from . import compaction, slub, vmscan
 
@@ -151,6 +153,102 @@ def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill, place
     return False
 
 
+# ---------------------------------------------------------------------------
+# A replayed readahead window (mm/readahead.c): the model's outcomes, not the trace's
+# ---------------------------------------------------------------------------
+
+@njit
+def ra_alloc(st, prm, rec, own, h, cpu, gfp, order):
+    """A readahead folio on handle ``h`` (page cache, inactive)."""
+    own.h_gfp[h] = gfp
+    own.h_content[h] = KIND_FILE
+    own.h_order[h] = order
+    ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, KIND_FILE, False, False, -1)
+    if not ok:
+        own.h_state[h] = H_FAILED
+    return ok
+
+
+@njit
+def ra_nameless_folio(st, prm, rec, own, cpu, gfp):
+    """An order-0 readahead folio no op names (the trace shows the kernel's
+    large folio there): on the LRU until reclaim frees it, as a forgotten
+    handle's (``pg_handle`` -1)."""
+    pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, 0)
+    if pfn < 0:
+        return False
+    prep_new_page(st, pfn, 0, KIND_FILE, -1)
+    vmscan.mem_cgroup_charge(st, pfn)
+    vmscan.folio_add_lru(st, pfn, False)
+    return True
+
+
+@njit
+def ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
+    """do_page_cache_ra() over the range of a large folio the model did not
+    get: order-0 folios, the first on the op's handle; one that fails
+    (__GFP_NORETRY) ends the readahead."""
+    if not ra_alloc(st, prm, rec, own, h, cpu, gfp, 0):
+        return
+    for _ in range((1 << order) - 1):
+        if not ra_nameless_folio(st, prm, rec, own, cpu, gfp):
+            return
+
+
+@njit
+def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
+    """Before a traced readahead allocation (marks ``ra``, constants.RA_*):
+    True when the window's state in the model decides it.
+
+    page_cache_ra_order() allocates a window's large folios until one fails,
+    then do_page_cache_ra() reads the rest as order-0 folios.  Where the
+    model failed a folio the kernel got (RA_MODE_FALLBACK), the kernel's
+    later folios of the window become order-0 reads; where the model got the
+    folio the kernel failed (RA_MODE_AHEAD), the kernel's order-0 fallback
+    is read as large folios: the first folio covers as many order-0 ops,
+    then each next op tries the next folio, and the model breaks off to
+    order-0 at its own failure."""
+    r = st.ra_state[ra >> RA_SLOT_SHIFT]
+    if ra & RA_WINDOW_START:
+        r[RA_MODE] = RA_MODE_KERNEL
+        r[RA_SKIP] = 0
+    if ra & RA_HEAD:
+        if r[RA_MODE] == RA_MODE_FALLBACK:
+            ra_read_order0(st, prm, rec, own, h, cpu, gfp, order)
+            return True
+        return False
+    if not (ra & RA_FALLBACK) or r[RA_MODE] != RA_MODE_AHEAD:
+        return False
+    if r[RA_SKIP] > 0:
+        # within the model's large folio: never allocated
+        r[RA_SKIP] -= 1
+        own.h_state[h] = H_FAILED
+        return True
+    if ra_alloc(st, prm, rec, own, h, cpu, r[RA_GFP], r[RA_ORDER]):
+        r[RA_SKIP] = (1 << r[RA_ORDER]) - 1
+        return True
+    r[RA_MODE] = RA_MODE_KERNEL
+    return False
+
+
+@njit
+def readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok):
+    """After a traced readahead large folio was tried (see readahead_op)."""
+    r = st.ra_state[ra >> RA_SLOT_SHIFT]
+    if ra & RA_FAILED_HEAD:
+        if ok:
+            # kept (the trace's give-back is skipped); it covers 1 << order of
+            # the kernel's order-0 fallback reads
+            r[RA_MODE] = RA_MODE_AHEAD
+            r[RA_SKIP] = 1 << order
+            r[RA_KEEP] = h
+            r[RA_ORDER] = order
+            r[RA_GFP] = gfp
+    elif not ok:
+        r[RA_MODE] = RA_MODE_FALLBACK
+        ra_read_order0(st, prm, rec, own, h, cpu, gfp, order)
+
+
 @njit
 def refault_begin(st, own, h):
     """A touch of swapped-out or evicted data: fault it back in (swap-in or
@@ -248,10 +346,14 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 own.h_state[h] = H_FAILED
             i += 1
             continue
+        ra = 0
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]
             kind = op_content[i] & ~CONTENT_FLAGS
+            if not op_content[i] & CONTENT_PLACED:
+                ra = gfp >> OP_GFP_RA_SHIFT
+                gfp = gfp & OP_GFP_GFP_MASK
             own.h_gfp[h] = gfp
             own.h_content[h] = kind
             own.h_order[h] = order
@@ -269,6 +371,9 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 own.h_gfp[h] = gfp
             thp = order == HPAGE_PMD_ORDER and kind == KIND_ANON
             alloc = True
+            if ra and readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
+                i += 1
+                continue
         elif k == OP_TOUCH and (state == H_SWAPPED or state == H_EVICTED):
             active, io = refault_begin(st, own, h)
             gfp = own.h_gfp[h]
@@ -307,8 +412,15 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 refault_end(st, own, h, state, ok, io)
             elif not ok:
                 own.h_state[h] = H_FAILED
+            if ra & RA_HEAD:
+                readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok)
         elif k == OP_FREE:
-            if state == H_RESIDENT:
+            if not op_content[i] & CONTENT_PLACED:
+                ra = op_gfp[i] >> OP_GFP_RA_SHIFT
+            if ra & RA_FAILED_HEAD and st.ra_state[ra >> RA_SLOT_SHIFT, RA_KEEP] == h:
+                # the kernel failed this readahead folio, the model keeps it
+                st.ra_state[ra >> RA_SLOT_SHIFT, RA_KEEP] = -1
+            elif state == H_RESIDENT:
                 free_handle(st, prm, own, h, cpu)
                 own.h_state[h] = H_FREED
             elif state == H_SWAPPED:

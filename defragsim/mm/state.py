@@ -66,6 +66,7 @@ State = namedtuple("State", [
     # kernel-local variables that live on the stack in C (no allocation in kernels)
     "scratch",
     "kswapd_wake_lat",  # ns from a wakeup of the sleeping kswapd to its running (cycled)
+    "ra_state",         # [NR_RA_SLOTS, RA_*]: a replayed readahead window per task slot
 ])
 # --- State.node: scalar node state (struct pglist_data and friends) ---------------
 NODE_SWAP_TOTAL = 0          # swap device capacity, pages
@@ -441,6 +442,24 @@ def zone_highsize(low_wmark: int, batch: int, nr_cpus: int) -> int:
     return max(high, batch << 2)
 
 
+# --- State.ra_state: a replayed readahead window (driver.readahead_op) -------------
+RA_MODE = 0       # RA_MODE_*
+RA_SKIP = 1       # RA_MODE_AHEAD: order-0 fallback ops its large folio covers yet
+RA_KEEP = 2       # the handle of a folio served where the kernel failed (kept: -1 none)
+RA_ORDER = 3      # the window's folio order and gfp (RA_MODE_AHEAD: the next folio's)
+RA_GFP = 4
+NR_RA_FIELDS = 5
+RA_MODE_KERNEL = 0    # the window goes as the kernel's did
+RA_MODE_FALLBACK = 1  # the model failed a folio the kernel got: the rest as order-0
+RA_MODE_AHEAD = 2     # the model got a folio the kernel failed: folios, not order-0
+
+
+def _ra_state() -> np.ndarray:
+    st = np.zeros((C.NR_RA_SLOTS, NR_RA_FIELDS), np.int64)
+    st[:, RA_KEEP] = -1
+    return st
+
+
 def kswapd_wake_latencies_ns(us) -> np.ndarray:
     """The latencies (ns) a sleeping kswapd takes to run once woken, in the
     order the model uses them (one per wakeup, cycling): ``us`` (µs, e.g. a
@@ -538,6 +557,7 @@ def make_state(config, block_types=None, reserved=None, nr_memcg=1) -> State:
         alloc_failed=np.zeros((C.NR_PAGE_ORDERS, C.MIGRATE_TYPES), np.int64),
         scratch=np.zeros(NR_SCRATCH, np.int64),
         kswapd_wake_lat=kswapd_wake_latencies_ns(config.kswapd_wake_latency_us),
+        ra_state=_ra_state(),
     )
     # Watermarks and reserves (boot-time sysctl handlers).
     mfk = config.min_free_kbytes

@@ -612,6 +612,37 @@ def columns_ok(keep, t, ev, pfn, mt, gfp, pid, cpu, fo, fmt, co, max_pfn, max_cp
 
 
 @njit
+def readahead_marks(t_ns, ev, task, order, pfn, is_ra, last_t, failed, gap_ns, ev_alloc,
+                    window_start, head, failed_head, fallback, slot_shift, nr_slots):
+    """Each readahead allocation's window marks (constants.RA_*) and its task's
+    slot, for the ``gfp`` column's bits above the gfp_t (0 for other events).
+    ``task``: each event's task number (the same for any chunks);
+    ``last_t``/``failed`` per task number carry the window from chunk to
+    chunk: a task's window goes on while its readahead allocations come less
+    than ``gap_ns`` apart; after a large folio the kernel failed, its order-0
+    allocations of the window are the fallback (do_page_cache_ra())."""
+    marks = np.zeros(t_ns.shape[0], np.int64)
+    for i in range(t_ns.shape[0]):
+        if ev[i] != ev_alloc or not is_ra[i]:
+            continue
+        k = task[i]
+        m = 0
+        if last_t[k] < 0 or t_ns[i] - last_t[k] >= gap_ns:
+            m |= window_start
+            failed[k] = 0
+        last_t[k] = t_ns[i]
+        if order[i] > 0:
+            m |= head
+            if pfn[i] < 0:
+                m |= failed_head
+                failed[k] = 1
+        elif failed[k]:
+            m |= fallback
+        marks[i] = m | ((k % nr_slots) << slot_shift)
+    return marks
+
+
+@njit
 def place_first_come(pfns, orders, taken, keep):
     """The folios to place, in order, each unless it overlaps one placed
     before it (``pfns`` < 0: no room): sets ``keep`` and marks ``taken``."""

@@ -24,7 +24,7 @@ import numpy as np
 from .. import constants as C
 from .. import gfp as G
 from ..errors import TraceError
-from ._traceparse import place_first_come, trace_ops
+from ._traceparse import place_first_come, readahead_marks, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
@@ -1300,6 +1300,14 @@ def reclaim_frees(pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray, comm: dict,
     return out
 
 
+#: MODEL: a task's readahead allocations less than this apart belong to one
+#: window (page_cache_ra_order() allocates a window's folios back to back:
+#: 3-30 us apart in the shipped traces, windows about 26 ms apart)
+RA_WINDOW_GAP_NS = 1_000_000
+#: readahead_gfp_mask() adds __GFP_NORETRY (a module name: a class body would mangle it)
+_GFP_NORETRY = G.__GFP_NORETRY
+
+
 class TraceOps:
     """Traced page events to ops, a chunk at a time, the same whatever the
     chunks: the pfn -> live handle map, the handles (:func:`trace_ops` reuses
@@ -1312,7 +1320,9 @@ class TraceOps:
     prefill could not place (no snapshot, or no room in a smaller model) is
     counted and not replayed.  Each op runs on the cpu the trace recorded
     (modulo the model's cpus).  MODEL: a request that failed in the kernel is
-    replayed and given back at once if the model serves it."""
+    replayed and given back at once if the model serves it, except a
+    readahead folio: its window follows the model's outcomes
+    (:func:`_readahead_marks`, ``driver.readahead_op``)."""
 
     def __init__(self, ro: _ReplayOps, st: ReplayStats, nr_cpus: int, end_ns: int = -1,
                  windows: dict | None = None, trace: ParsedTrace | None = None):
@@ -1335,6 +1345,11 @@ class TraceOps:
         self.stats = np.zeros(8, np.int64)
         self._reclaim_pids: set = set()
         self._content: dict[int, int] = {}
+        # readahead windows (_readahead_marks): task numbers, each task's last
+        # readahead allocation and whether the kernel failed a folio of its window
+        self._ra_task: dict[int, int] = {}
+        self._ra_last = np.full(64, -1, np.int64)
+        self._ra_failed = np.zeros(64, np.int8)
         if ro.pretrace_live is not None:
             # the placed pre-trace folios: the trace's frees of their pfns free them
             pfns, handles, orders = ro.pretrace_live
@@ -1363,7 +1378,8 @@ class TraceOps:
         due = self._due(int(tr["t_ns"][-1]) + 1 if n_ev else 0)
         cols = new_op_columns(2 * n_ev + due)
         op_owner = np.zeros(2 * n_ev + due, np.int32)
-        n = trace_ops(tr["t_ns"], ev, tr["pfn"], tr["order"], tr["gfp"], content, owner, cpu,
+        gfp = tr["gfp"] | (self._readahead_marks(tr, content) << C.OP_GFP_RA_SHIFT)
+        n = trace_ops(tr["t_ns"], ev, tr["pfn"], tr["order"], gfp, content, owner, cpu,
                       by_reclaim, self.end_ns, self.live_h, self.live_o, self.h_owner, self.free_h,
                       self.cursor, *cols, op_owner, self.stats)
         n = self._merge_untraced(cols, op_owner, n, due)
@@ -1416,6 +1432,28 @@ class TraceOps:
             c[at] = v
             c[:n + due][old] = prev
         return n + due
+
+    def _readahead_marks(self, tr: dict, content: np.ndarray) -> np.ndarray:
+        """The readahead marks of each event (:func:`_traceparse.readahead_marks`):
+        page cache allocated with __GFP_NORETRY (readahead_gfp_mask()), each
+        task's window carried over from chunk to chunk."""
+        ra = (tr["ev"] == EV_ALLOC) & (content == C.KIND_FILE) & \
+            ((tr["gfp"] & _GFP_NORETRY) != 0)
+        task = np.zeros(len(ra), np.int64)
+        rows = np.flatnonzero(ra)
+        if len(rows):
+            pids, which = np.unique(tr["pid"][rows], return_inverse=True)
+            ids = np.array([self._ra_task.setdefault(int(p), len(self._ra_task))
+                            for p in pids.tolist()], np.int64)
+            task[rows] = ids[which]
+            if len(self._ra_task) > self._ra_last.shape[0]:
+                grow = len(self._ra_task) - self._ra_last.shape[0] + 64
+                self._ra_last = np.concatenate([self._ra_last, np.full(grow, -1, np.int64)])
+                self._ra_failed = np.concatenate([self._ra_failed, np.zeros(grow, np.int8)])
+        return readahead_marks(tr["t_ns"], tr["ev"], task, tr["order"], tr["pfn"], ra,
+                               self._ra_last, self._ra_failed, RA_WINDOW_GAP_NS, EV_ALLOC,
+                               C.RA_WINDOW_START, C.RA_HEAD, C.RA_FAILED_HEAD, C.RA_FALLBACK,
+                               C.RA_SLOT_SHIFT, C.NR_RA_SLOTS)
 
     def _by_reclaim(self, pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray) -> np.ndarray:
         """Which events are reclaim's frees (:func:`reclaim_frees`).  The

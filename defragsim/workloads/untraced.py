@@ -44,6 +44,8 @@ from .trace import EV_ALLOC, EV_FREE
 
 #: per pfn in :class:`SlabFlows`: not named by the trace yet, allocated, freed
 _UNSEEN, _ALLOCATED, _FREED = 0, 1, 2
+#: the bins of :attr:`SlabFlows.pace` (ns)
+PACE_BIN_NS = 100_000_000
 
 
 @njit(cache=True)
@@ -92,6 +94,8 @@ class SlabFlows:
         self.second_free = np.zeros((1, C.NR_PAGE_ORDERS), np.int64)
         #: {(order, gfp): pages} of the traced reclaimable allocations
         self.rec_alloc: dict = {}
+        #: pages of the traced reclaimable allocations per PACE_BIN_NS of the trace
+        self.pace = np.zeros(0, np.int64)
 
     def _grow(self, top_pfn: int) -> None:
         if top_pfn > self.state.shape[0]:
@@ -131,6 +135,13 @@ class SlabFlows:
         for k, n in zip(key.tolist(), pages.tolist()):
             g, oo = divmod(k, C.NR_PAGE_ORDERS)
             self.rec_alloc[(oo, g)] = self.rec_alloc.get((oo, g), 0) + (n << oo)
+        if "t_ns" not in cols:
+            return
+        b = np.maximum(cols["t_ns"][rec], 0) // PACE_BIN_NS
+        if int(b.max()) >= self.pace.shape[0]:
+            self.pace = np.concatenate([self.pace, np.zeros(int(b.max()) + 1 - self.pace.shape[0],
+                                                            np.int64)])
+        np.add.at(self.pace, b, 1 << o)
 
 
 @dataclass
@@ -153,9 +164,14 @@ class UntracedSlab:
     pages: int
     #: [(order, share of the pages, gfp mask)] of the added allocations
     mix: list = field(default_factory=list)
+    #: when they happen: the traced reclaimable allocations' pages per
+    #: PACE_BIN_NS (:attr:`SlabFlows.pace`; None: evenly)
+    pace: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        del d["pace"]
+        return d
 
 
 def untraced_reclaimable(flows: SlabFlows, block_kinds: np.ndarray, snapshot: Snapshot | None,
@@ -208,7 +224,18 @@ def untraced_reclaimable(flows: SlabFlows, block_kinds: np.ndarray, snapshot: Sn
             G.GFP_KERNEL | G.__GFP_RECLAIMABLE | (G.__GFP_COMP if o else 0)
         mix.append((o, float(by_order[o] / by_order.sum()), int(g)))
     return UntracedSlab(delta, span, trace_s, traced_alloc, traced_free, int(second.sum()),
-                        int(second_pages.sum()), pages, mix)
+                        int(second_pages.sum()), pages, mix, flows.pace.copy())
+
+
+def _paced(pos: np.ndarray, pace: np.ndarray | None, span_ns: int) -> np.ndarray:
+    """Times (ns, float) of allocations at quantiles ``pos`` of the span,
+    following ``pace`` (pages per PACE_BIN_NS) where it has any: the inverse
+    of its cumulative share, linear within a bin."""
+    if pace is None or not len(pace) or pace.sum() <= 0:
+        return pos * span_ns
+    edges = np.minimum(np.arange(len(pace) + 1, dtype=np.float64) * PACE_BIN_NS, span_ns)
+    cdf = np.concatenate([[0.0], np.cumsum(pace, dtype=np.float64)]) / float(pace.sum())
+    return np.minimum(np.interp(pos, cdf, edges), span_ns - 1)
 
 
 def schedule(est: UntracedSlab | None, scale: float, span_ns: int, end_ns: int,
@@ -216,11 +243,15 @@ def schedule(est: UntracedSlab | None, scale: float, span_ns: int, end_ns: int,
     """The added allocations as op fields ``(t, order, gfp, cpu)`` in time
     order: ``est.pages`` times ``scale`` (the model's size over the
     machine's), split by the mix's page shares, each order's requests
-    evenly spaced over the trace (op time 1 + the trace's ns), none after
-    ``end_ns`` (>= 0: a cut replay), the i-th on cpu ``i % nr_cpus``.
+    spaced over the trace at the pace of its traced reclaimable allocations
+    (``est.pace``; evenly without one; op time 1 + the trace's ns), none
+    after ``end_ns`` (>= 0: a cut replay), the i-th on cpu ``i % nr_cpus``.
 
-    MODEL: the trace does not say when they happened: evenly over its span."""
-    # MODEL: untraced allocations spread evenly over the trace (see above)
+    MODEL: the trace does not say when they happened.  The ones it misses
+    are mostly ext4_inode_cache slabs (data/traces/README.md), whose inodes
+    come with the dentries it does show, file by file: they follow the
+    traced reclaimable allocations, evenly within each PACE_BIN_NS."""
+    # MODEL: untraced allocations at the traced ones' pace (see above)
     if est is None or not est.pages or span_ns <= 0:
         return tuple(np.zeros(0, d) for d in (np.int64, np.int8, np.int64, np.int32))
     pos, orders, gfps = [], [], []
@@ -231,7 +262,7 @@ def schedule(est: UntracedSlab | None, scale: float, span_ns: int, end_ns: int,
         gfps.append(np.full(n, g, np.int64))
     pos, orders, gfps = np.concatenate(pos), np.concatenate(orders), np.concatenate(gfps)
     idx = np.lexsort((orders, pos))
-    t = 1 + np.floor(pos[idx] * span_ns).astype(np.int64)
+    t = 1 + np.floor(_paced(pos[idx], est.pace, span_ns)).astype(np.int64)
     keep = t <= end_ns if end_ns >= 0 else np.ones(len(t), bool)
     t, orders, gfps = t[keep], orders[idx][keep], gfps[idx][keep]
     return t, orders, gfps, (np.arange(len(t)) % nr_cpus).astype(np.int32)
