@@ -22,29 +22,42 @@ NOWAIT = parse_gfp("GFP_NOWAIT")
 def _marks(t, ev, task, order, pfn, is_ra, nr_tasks=4):
     last = np.full(nr_tasks, -1, np.int64)
     failed = np.zeros(nr_tasks, np.int8)
-    return readahead_marks(np.array(t, np.int64), np.array(ev, np.int8),
-                           np.array(task, np.int64), np.array(order, np.int8),
-                           np.array(pfn, np.int64), np.array(is_ra, bool), last, failed,
-                           1_000_000, EV_ALLOC, C.RA_WINDOW_START, C.RA_HEAD, C.RA_FAILED_HEAD,
-                           C.RA_FALLBACK, C.RA_SLOT_SHIFT, C.NR_RA_SLOTS)
+    task_slot = np.full(nr_tasks, -1, np.int64)
+    slot_task = np.full(C.NR_RA_SLOTS, -1, np.int64)
+    slot_last = np.full(C.NR_RA_SLOTS, -1, np.int64)
+    collisions = np.zeros(1, np.int64)
+    m = readahead_marks(np.array(t, np.int64), np.array(ev, np.int8), np.array(task, np.int64),
+                        np.array(order, np.int8), np.array(pfn, np.int64),
+                        np.array(is_ra, bool), last, failed, task_slot, slot_task, slot_last,
+                        1_000_000, EV_ALLOC, C.RA_WINDOW_START, C.RA_HEAD, C.RA_FAILED_HEAD,
+                        C.RA_FALLBACK, C.RA_SLOT_SHIFT, C.NR_RA_SLOTS, collisions)
+    return m & ((1 << C.RA_SLOT_SHIFT) - 1), m >> C.RA_SLOT_SHIFT
 
 
 def test_marks_windows_heads_failures_and_fallback():
     # task 0: a window of two folios, the second failed, then its order-0
-    # fallback; a later window (2 ms on) starts afresh.  Task 1 interleaves.
-    t = [0, 5_000, 10_000, 12_000, 13_000, 14_000, 3_000_000, 3_010_000]
-    ev = [EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_FREE, EV_ALLOC, EV_ALLOC, EV_ALLOC]
-    task = [0, 0, 0, 1, 0, 0, 0, 0]
-    order = [9, 9, 0, 0, 0, 0, 0, 9]
-    pfn = [512, -1, 7, 8, 7, 9, 10, 1024]
-    is_ra = [True, True, True, True, False, True, True, True]
-    m = _marks(t, ev, task, order, pfn, is_ra)
-    flags = m & ((1 << C.RA_SLOT_SHIFT) - 1)
-    slot = m >> C.RA_SLOT_SHIFT
+    # fallback; a large folio after the fallback starts the next window (the
+    # kernel's loop broke off); a later window (2 ms on) starts afresh.
+    # Task 1 reads meanwhile: a slot of its own.
+    t = [0, 5_000, 10_000, 12_000, 13_000, 14_000, 20_000, 3_000_000, 3_010_000]
+    ev = [EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_FREE, EV_ALLOC, EV_ALLOC, EV_ALLOC, EV_ALLOC]
+    task = [0, 0, 0, 1, 0, 0, 0, 0, 0]
+    order = [9, 9, 0, 0, 0, 0, 9, 0, 9]
+    pfn = [512, -1, 7, 8, 7, 9, 1536, 10, 1024]
+    is_ra = [True, True, True, True, False, True, True, True, True]
+    flags, slot = _marks(t, ev, task, order, pfn, is_ra)
     assert flags.tolist() == [
         C.RA_WINDOW_START | C.RA_HEAD, C.RA_HEAD | C.RA_FAILED_HEAD, C.RA_FALLBACK,
-        C.RA_WINDOW_START, 0, C.RA_FALLBACK, C.RA_WINDOW_START, C.RA_HEAD]
-    assert slot[3] == 1 and slot[0] == slot[1] == slot[7] == 0
+        C.RA_WINDOW_START, 0, C.RA_FALLBACK, C.RA_WINDOW_START | C.RA_HEAD,
+        C.RA_WINDOW_START, C.RA_HEAD]
+    assert slot[3] != slot[0] and slot[0] == slot[1] == slot[6] == slot[8]
+
+
+def test_windows_open_at_once_take_different_slots():
+    n = C.NR_RA_SLOTS + 1
+    flags, slot = _marks(list(range(n)), [EV_ALLOC] * n, list(range(n)), [9] * n, [512] * n,
+                         [True] * n, nr_tasks=n)
+    assert len(set(slot[:-1].tolist())) == C.NR_RA_SLOTS     # the last one had to share
 
 
 def _trace(tmp_path: Path, rows) -> Path:
@@ -80,22 +93,43 @@ def test_a_folio_the_kernel_failed_and_the_model_gets_is_kept_and_reads_on_in_fo
     assert int(r.timeseries["alloc_failed"].iloc[-1]) == 0
 
 
-def test_a_folio_the_model_fails_turns_the_rest_of_the_window_to_order0(tmp_path):
-    """Memory full of unmovable pages with every other one freed: no free
-    pageblock, nothing to reclaim or migrate.  The model fails the first
-    order-9 readahead folio the kernel got; like the kernel's readahead, it
-    reads that folio's range and the rest of the window (the kernel's second
-    folio) as order-0 folios."""
-    n = 16384
+def _fragmented(n=16384):
+    """Memory full of unmovable pages with every other one freed, and the
+    larger free pieces left taken: no free pageblock, nothing to reclaim or
+    migrate (the model's 64M has about 16k pages)."""
     rows = [(10 + k, 0, 100, "A", k, 0, 0, f"{NOWAIT:x}", "", "", "") for k in range(n)]
     rows += [(200_000 + k, 0, 100, "F", k, 0, "", "", "", "", "") for k in range(0, n, 2)]
+    rows += [(300_000 + k, 0, 100, "A", (1 << 19) + 8 * k, 3, 0, f"{NOWAIT:x}", "", "", "")
+             for k in range(200)]
+    return rows
+
+
+def _head(t, pfn, ok=True):
+    return (t, 1, 200, "A", pfn if ok else -1, 9, 1, f"{RA:x}", "", "", "")
+
+
+def test_a_folio_the_model_fails_turns_the_rest_of_the_window_to_order0(tmp_path):
+    """The model fails the first of three order-9 readahead folios the kernel
+    got; like the kernel's readahead, it reads that folio's range and the
+    rest of the window as order-0 folios: one failed request and 1,536
+    order-0 ones (not 1 + 1 + 1,024: it does not try the others)."""
     t0 = 1_000_000
-    rows += [(t0, 1, 200, "A", 1 << 20, 9, 1, f"{RA:x}", "", "", ""),
-             (t0 + 5_000, 1, 200, "A", (1 << 20) + 512, 9, 1, f"{RA:x}", "", "", "")]
+    rows = _fragmented() + [_head(t0, 1 << 20), _head(t0 + 5_000, (1 << 20) + 512),
+                            _head(t0 + 10_000, (1 << 20) + 1024)]
     r = _run(_trace(tmp_path, rows))
-    ts = r.timeseries
-    assert int(ts["nr_file_lru"].iloc[-1]) == 1024
-    # one readahead folio failed: not the second (the model's window had
-    # fallen back to order-0 by then), no order-0 read either
-    failed = r.diagnostics["alloc_failed"]
-    assert failed.get("9/movable") == 1 and "0/movable" not in failed
+    assert int(r.timeseries["nr_file_lru"].iloc[-1]) == 1536
+    assert r.diagnostics["alloc_failed"].get("9/movable") == 1
+    assert _requests(r, "movable") == 1 + 3 * 512
+
+
+def test_a_fallen_back_window_reads_the_kernels_own_fallback_once(tmp_path):
+    """The model fell back at the window's first folio; the kernel failed its
+    third and read the rest as order-0 (its fallback ops follow): the third
+    folio's range is read by those ops, not a second time."""
+    t0 = 1_000_000
+    rows = _fragmented() + [_head(t0, 1 << 20), _head(t0 + 5_000, (1 << 20) + 512),
+                            _head(t0 + 10_000, 0, ok=False)]
+    rows += [(t0 + 20_000 + 10 * k, 1, 200, "A", (1 << 21) + k, 0, 1, f"{RA:x}", "", "", "")
+             for k in range(512)]
+    r = _run(_trace(tmp_path, rows))
+    assert int(r.timeseries["nr_file_lru"].iloc[-1]) == 1536

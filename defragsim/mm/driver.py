@@ -12,8 +12,8 @@ from . import costs
 from .._jit import kernel as njit
 from ..constants import (
     CONTENT_FLAGS, CONTENT_FS_LOCKED, CONTENT_PINNED, CONTENT_PLACED, CONTENT_PLACED_PFN_SHIFT,
-    CONTENT_PREFILL, CONTENT_SLAB_OBJECT, OP_GFP_GFP_MASK, OP_GFP_RA_SHIFT, RA_FAILED_HEAD,
-    RA_FALLBACK, RA_HEAD, RA_SLOT_SHIFT, RA_WINDOW_START,
+    CONTENT_PREFILL, CONTENT_SLAB_OBJECT, NR_RA_SLOTS, OP_GFP_GFP_MASK, OP_GFP_RA_SHIFT,
+    RA_FAILED_HEAD, RA_FALLBACK, RA_HEAD, RA_SLOT_SHIFT, RA_WINDOW_START,
     HPAGE_PMD_ORDER, H_EVICTED, H_FAILED, H_FREED, H_NONE, H_RESIDENT, H_SWAPPED, KIND_ANON,
     KIND_FILE, KIND_PAGETABLE, MIGRATE_PCPTYPES, OP_ALLOC, OP_COMPACT_MEMORY, OP_DIRTY, OP_FREE,
     OP_TOUCH, PG_dirty, PG_pinned, PG_young, VM_PGMAJFAULT, VM_PSWPIN,
@@ -28,8 +28,8 @@ from .page_alloc import (
 from .state import (
     CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
-    NODE_REFAULTS_FILE, NODE_SWAP_USED, RA_GFP, RA_KEEP, RA_MODE, RA_MODE_AHEAD, RA_MODE_FALLBACK,
-    RA_MODE_KERNEL, RA_ORDER, RA_SKIP, REQ_STALL_NS,
+    NODE_REFAULTS_FILE, NODE_SWAP_USED, RA_GFP, RA_KEEP, RA_MODE, RA_MODE_AHEAD, RA_MODE_DONE,
+    RA_MODE_FALLBACK, RA_MODE_KERNEL, RA_ORDER, RA_SKIP, REQ_STALL_NS,
 )
 from . import compaction, slub, vmscan
 
@@ -159,7 +159,7 @@ def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill, place
 
 @njit
 def ra_alloc(st, prm, rec, own, h, cpu, gfp, order):
-    """A readahead folio on handle ``h`` (page cache, inactive)."""
+    """ra_alloc_folio(): a readahead folio on handle ``h`` (page cache, inactive)."""
     own.h_gfp[h] = gfp
     own.h_content[h] = KIND_FILE
     own.h_order[h] = order
@@ -171,9 +171,10 @@ def ra_alloc(st, prm, rec, own, h, cpu, gfp, order):
 
 @njit
 def ra_nameless_folio(st, prm, rec, own, cpu, gfp):
-    """An order-0 readahead folio no op names (the trace shows the kernel's
-    large folio there): on the LRU until reclaim frees it, as a forgotten
-    handle's (``pg_handle`` -1)."""
+    """ractl_alloc_folio() + filemap_add_folio() of an order-0 readahead
+    folio in the range of a large folio the trace shows (the kernel's) and
+    the model did not get.  MODEL: no op names it (``pg_handle`` -1, as a
+    forgotten handle's folio): it stays on the LRU until reclaim frees it."""
     pfn = __alloc_pages(st, prm, rec, own, cpu, gfp, 0)
     if pfn < 0:
         return False
@@ -185,14 +186,17 @@ def ra_nameless_folio(st, prm, rec, own, cpu, gfp):
 
 @njit
 def ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
-    """do_page_cache_ra() over the range of a large folio the model did not
-    get: order-0 folios, the first on the op's handle; one that fails
-    (__GFP_NORETRY) ends the readahead."""
+    """do_page_cache_ra() -> page_cache_ra_unbounded() over the range of a
+    large folio the model did not get: order-0 folios, the first on the
+    op's handle (MODEL: a later free of the kernel's large folio frees that
+    one page); one that fails (__GFP_NORETRY) ends the readahead.  Returns
+    whether every page was read."""
     if not ra_alloc(st, prm, rec, own, h, cpu, gfp, 0):
-        return
+        return False
     for _ in range((1 << order) - 1):
         if not ra_nameless_folio(st, prm, rec, own, cpu, gfp):
-            return
+            return False
+    return True
 
 
 @njit
@@ -201,29 +205,42 @@ def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
     True when the window's state in the model decides it.
 
     page_cache_ra_order() allocates a window's large folios until one fails,
-    then do_page_cache_ra() reads the rest as order-0 folios.  Where the
-    model failed a folio the kernel got (RA_MODE_FALLBACK), the kernel's
-    later folios of the window become order-0 reads; where the model got the
-    folio the kernel failed (RA_MODE_AHEAD), the kernel's order-0 fallback
-    is read as large folios: the first folio covers as many order-0 ops,
-    then each next op tries the next folio, and the model breaks off to
-    order-0 at its own failure."""
-    r = st.ra_state[ra >> RA_SLOT_SHIFT]
+    then do_page_cache_ra() reads the rest as order-0 folios and stops at
+    the first of those that fails.  Where the model failed a folio the
+    kernel got (RA_MODE_FALLBACK), the kernel's later folios of the window
+    become order-0 reads (or, one the kernel failed too, its own order-0
+    fallback that follows); where the model got the folio the kernel failed
+    (RA_MODE_AHEAD), the kernel's order-0 fallback is read as large folios:
+    the first covers as many order-0 ops, then each next op tries the next
+    folio, and the model breaks off to order-0 at its own failure.  After
+    an order-0 read failed (RA_MODE_DONE) the window reads nothing more."""
+    r = st.ra_state[(ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)]
     if ra & RA_WINDOW_START:
         r[RA_MODE] = RA_MODE_KERNEL
         r[RA_SKIP] = 0
+    mode = r[RA_MODE]
+    if mode == RA_MODE_DONE:
+        own.h_state[h] = H_FAILED
+        return True
     if ra & RA_HEAD:
-        if r[RA_MODE] == RA_MODE_FALLBACK:
-            ra_read_order0(st, prm, rec, own, h, cpu, gfp, order)
+        if mode == RA_MODE_FALLBACK:
+            if ra & RA_FAILED_HEAD:
+                own.h_state[h] = H_FAILED       # its own fallback reads follow
+            elif not ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
+                r[RA_MODE] = RA_MODE_DONE
             return True
+        r[RA_MODE] = RA_MODE_KERNEL
         return False
-    if not (ra & RA_FALLBACK) or r[RA_MODE] != RA_MODE_AHEAD:
+    if not (ra & RA_FALLBACK) or mode != RA_MODE_AHEAD:
         return False
     if r[RA_SKIP] > 0:
-        # within the model's large folio: never allocated
+        # MODEL: within the model's large folio: never allocated (a later op
+        # on the handle finds no folio)
         r[RA_SKIP] -= 1
         own.h_state[h] = H_FAILED
         return True
+    # MODEL: the window's length is not in the trace: the model's last large
+    # folio may reach past the kernel's last order-0 read
     if ra_alloc(st, prm, rec, own, h, cpu, r[RA_GFP], r[RA_ORDER]):
         r[RA_SKIP] = (1 << r[RA_ORDER]) - 1
         return True
@@ -233,8 +250,12 @@ def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
 
 @njit
 def readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok):
-    """After a traced readahead large folio was tried (see readahead_op)."""
-    r = st.ra_state[ra >> RA_SLOT_SHIFT]
+    """After a traced readahead allocation was tried (see readahead_op)."""
+    r = st.ra_state[(ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)]
+    if not ra & RA_HEAD:
+        if not ok:
+            r[RA_MODE] = RA_MODE_DONE     # page_cache_ra_unbounded() stops
+        return
     if ra & RA_FAILED_HEAD:
         if ok:
             # kept (the trace's give-back is skipped); it covers 1 << order of
@@ -246,7 +267,8 @@ def readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok):
             r[RA_GFP] = gfp
     elif not ok:
         r[RA_MODE] = RA_MODE_FALLBACK
-        ra_read_order0(st, prm, rec, own, h, cpu, gfp, order)
+        if not ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
+            r[RA_MODE] = RA_MODE_DONE
 
 
 @njit
@@ -351,7 +373,7 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             order = op_order[i]
             gfp = op_gfp[i]
             kind = op_content[i] & ~CONTENT_FLAGS
-            if not op_content[i] & CONTENT_PLACED:
+            if kind == KIND_FILE and not op_content[i] & (CONTENT_PLACED | CONTENT_PREFILL):
                 ra = gfp >> OP_GFP_RA_SHIFT
                 gfp = gfp & OP_GFP_GFP_MASK
             own.h_gfp[h] = gfp
@@ -412,14 +434,16 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 refault_end(st, own, h, state, ok, io)
             elif not ok:
                 own.h_state[h] = H_FAILED
-            if ra & RA_HEAD:
+            if ra:
                 readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok)
         elif k == OP_FREE:
-            if not op_content[i] & CONTENT_PLACED:
+            if (op_content[i] & ~CONTENT_FLAGS) == KIND_FILE and \
+                    not op_content[i] & (CONTENT_PLACED | CONTENT_PREFILL):
                 ra = op_gfp[i] >> OP_GFP_RA_SHIFT
-            if ra & RA_FAILED_HEAD and st.ra_state[ra >> RA_SLOT_SHIFT, RA_KEEP] == h:
+            slot = (ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)
+            if ra & RA_FAILED_HEAD and st.ra_state[slot, RA_KEEP] == h:
                 # the kernel failed this readahead folio, the model keeps it
-                st.ra_state[ra >> RA_SLOT_SHIFT, RA_KEEP] = -1
+                st.ra_state[slot, RA_KEEP] = -1
             elif state == H_RESIDENT:
                 free_handle(st, prm, own, h, cpu)
                 own.h_state[h] = H_FREED

@@ -328,6 +328,7 @@ DIAG_NAMES = [
     "manual_compact_ns",       # time spent in /proc/sys/vm/compact_memory writes
     "compact_captured",        # direct compaction handed the request a captured page
     "forgotten_handles",       # slots a streamed workload reused while the model held them
+                               # (a replay's: also readahead folios kept where the kernel failed)
     "page_reporting_reports",  # free page reports made (prdev->report() calls)
     "page_reporting_pages",    # pages in them
     "compact_deferred_tries",  # direct compaction tries that ended COMPACT_DEFERRED (every zone deferred)
@@ -452,6 +453,7 @@ NR_RA_FIELDS = 5
 RA_MODE_KERNEL = 0    # the window goes as the kernel's did
 RA_MODE_FALLBACK = 1  # the model failed a folio the kernel got: the rest as order-0
 RA_MODE_AHEAD = 2     # the model got a folio the kernel failed: folios, not order-0
+RA_MODE_DONE = 3      # an order-0 read failed: the window reads nothing more
 
 
 def _ra_state() -> np.ndarray:

@@ -612,33 +612,56 @@ def columns_ok(keep, t, ev, pfn, mt, gfp, pid, cpu, fo, fmt, co, max_pfn, max_cp
 
 
 @njit
-def readahead_marks(t_ns, ev, task, order, pfn, is_ra, last_t, failed, gap_ns, ev_alloc,
-                    window_start, head, failed_head, fallback, slot_shift, nr_slots):
-    """Each readahead allocation's window marks (constants.RA_*) and its task's
-    slot, for the ``gfp`` column's bits above the gfp_t (0 for other events).
-    ``task``: each event's task number (the same for any chunks);
-    ``last_t``/``failed`` per task number carry the window from chunk to
-    chunk: a task's window goes on while its readahead allocations come less
-    than ``gap_ns`` apart; after a large folio the kernel failed, its order-0
-    allocations of the window are the fallback (do_page_cache_ra())."""
+def readahead_marks(t_ns, ev, task, order, pfn, is_ra, last_t, failed, task_slot, slot_task,
+                    slot_last, gap_ns, ev_alloc, window_start, head, failed_head, fallback,
+                    slot_shift, nr_slots, collisions):
+    """Each readahead allocation's window marks (constants.RA_*) and its
+    window's slot, for the ``gfp`` column's bits above the gfp_t (0 for
+    other events).  ``task``: each event's task number (the same for any
+    chunks).  Carried from chunk to chunk: per task ``last_t`` (its last
+    readahead allocation), ``failed`` (0; 1 after a large folio the kernel
+    failed; 2 once its order-0 fallback began) and ``task_slot``; per slot
+    ``slot_task`` and ``slot_last``.  A task's window goes on while its
+    readahead allocations come less than ``gap_ns`` apart, and ends at a
+    large folio after one the kernel failed (page_cache_ra_order() breaks
+    off there: do_page_cache_ra() reads the rest as order-0 folios, the
+    fallback).  A window takes its task's last slot, else one no open window
+    holds (``collisions[0]`` counts the windows that found none)."""
     marks = np.zeros(t_ns.shape[0], np.int64)
     for i in range(t_ns.shape[0]):
         if ev[i] != ev_alloc or not is_ra[i]:
             continue
         k = task[i]
+        t = t_ns[i]
         m = 0
-        if last_t[k] < 0 or t_ns[i] - last_t[k] >= gap_ns:
+        if last_t[k] < 0 or t - last_t[k] >= gap_ns or (order[i] > 0 and failed[k] > 0):
             m |= window_start
             failed[k] = 0
-        last_t[k] = t_ns[i]
+            s = task_slot[k]
+            if s < 0 or (slot_task[s] != k and t - slot_last[s] < gap_ns):
+                s = -1
+                for j in range(nr_slots):
+                    c = (k + j) % nr_slots
+                    if slot_task[c] == k or slot_task[c] < 0 or t - slot_last[c] >= gap_ns:
+                        s = c
+                        break
+                if s < 0:
+                    s = k % nr_slots
+                    collisions[0] += 1
+            task_slot[k] = s
+            slot_task[s] = k
+        s = task_slot[k]
+        slot_last[s] = t
+        last_t[k] = t
         if order[i] > 0:
             m |= head
             if pfn[i] < 0:
                 m |= failed_head
                 failed[k] = 1
-        elif failed[k]:
+        elif failed[k] > 0:
             m |= fallback
-        marks[i] = m | ((k % nr_slots) << slot_shift)
+            failed[k] = 2
+        marks[i] = m | (s << slot_shift)
     return marks
 
 

@@ -2,7 +2,8 @@
 
 A :class:`Workload` is a set of equal-length numpy columns, one row per op,
 sorted by time: ``t`` (ns), ``kind`` (OP_ALLOC / OP_FREE / ...), ``order``,
-``gfp`` (kernel gfp bits), ``handle`` (which allocation a free releases),
+``gfp`` (kernel gfp bits; a replay's readahead marks above them,
+constants.OP_GFP_RA_SHIFT), ``handle`` (which allocation a free releases),
 ``cpu`` (whose per-cpu lists are used) and ``content`` (what the pages will
 hold: anon, file, slab, ...).  It is what every workload source produces and
 the only thing the simulator reads.

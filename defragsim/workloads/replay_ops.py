@@ -62,6 +62,9 @@ class ReplayStats:
     frees_by_reclaim: int = 0
     #: frees by a task inside its direct reclaim, not replayed (the model's direct reclaim)
     frees_in_direct_reclaim: int = 0
+    #: readahead windows that found every slot held by another open window
+    #: (constants.NR_RA_SLOTS; they share one: the windows' outcomes may mix)
+    readahead_slot_collisions: int = 0
     prefill_pages: dict = field(default_factory=dict)
     prefill_ops: int = 0
     hole_pages: int = 0
@@ -552,7 +555,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         elif i not in small:
             ro.alloc_many(k, order_, g, ow, nr_cpus, c)
     for h, order, gfp, content in placeholders:
-        ro.op(0, C.OP_FREE, order, gfp, h, 0, content)
+        # (the gfp column's bits above the gfp_t mean something else on a free)
+        ro.op(0, C.OP_FREE, order, gfp & G.GFP_T_MAX, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
 
 
@@ -1350,6 +1354,11 @@ class TraceOps:
         self._ra_task: dict[int, int] = {}
         self._ra_last = np.full(64, -1, np.int64)
         self._ra_failed = np.zeros(64, np.int8)
+        self._ra_slot = np.full(64, -1, np.int64)
+        self._slot_task = np.full(C.NR_RA_SLOTS, -1, np.int64)
+        self._slot_last = np.full(C.NR_RA_SLOTS, -1, np.int64)
+        #: windows that found every slot held by another open window
+        self.ra_collisions = np.zeros(1, np.int64)
         if ro.pretrace_live is not None:
             # the placed pre-trace folios: the trace's frees of their pfns free them
             pfns, handles, orders = ro.pretrace_live
@@ -1387,6 +1396,7 @@ class TraceOps:
         st.allocations, st.failed_in_trace, st.frees_matched, st.frees_before_trace, \
             st.frees_order_mismatch, st.implicit_frees, st.frees_by_reclaim, \
             st.frees_in_direct_reclaim = (int(x) for x in self.stats)
+        st.readahead_slot_collisions = int(self.ra_collisions[0])
         return tuple(c[:n] for c in cols), op_owner[:n]
 
     def flush(self) -> tuple | None:
@@ -1435,25 +1445,30 @@ class TraceOps:
 
     def _readahead_marks(self, tr: dict, content: np.ndarray) -> np.ndarray:
         """The readahead marks of each event (:func:`_traceparse.readahead_marks`):
-        page cache allocated with __GFP_NORETRY (readahead_gfp_mask()), each
-        task's window carried over from chunk to chunk."""
+        page cache allocated with __GFP_NORETRY (readahead_gfp_mask()), tasks
+        numbered in the order they first read ahead and each task's window
+        carried over from chunk to chunk (the same for any chunks)."""
         ra = (tr["ev"] == EV_ALLOC) & (content == C.KIND_FILE) & \
             ((tr["gfp"] & _GFP_NORETRY) != 0)
         task = np.zeros(len(ra), np.int64)
         rows = np.flatnonzero(ra)
         if len(rows):
-            pids, which = np.unique(tr["pid"][rows], return_inverse=True)
-            ids = np.array([self._ra_task.setdefault(int(p), len(self._ra_task))
-                            for p in pids.tolist()], np.int64)
+            pids, first, which = np.unique(tr["pid"][rows], return_index=True,
+                                           return_inverse=True)
+            ids = np.zeros(len(pids), np.int64)
+            for j in np.argsort(first, kind="stable").tolist():
+                ids[j] = self._ra_task.setdefault(int(pids[j]), len(self._ra_task))
             task[rows] = ids[which]
             if len(self._ra_task) > self._ra_last.shape[0]:
                 grow = len(self._ra_task) - self._ra_last.shape[0] + 64
                 self._ra_last = np.concatenate([self._ra_last, np.full(grow, -1, np.int64)])
                 self._ra_failed = np.concatenate([self._ra_failed, np.zeros(grow, np.int8)])
+                self._ra_slot = np.concatenate([self._ra_slot, np.full(grow, -1, np.int64)])
         return readahead_marks(tr["t_ns"], tr["ev"], task, tr["order"], tr["pfn"], ra,
-                               self._ra_last, self._ra_failed, RA_WINDOW_GAP_NS, EV_ALLOC,
+                               self._ra_last, self._ra_failed, self._ra_slot,
+                               self._slot_task, self._slot_last, RA_WINDOW_GAP_NS, EV_ALLOC,
                                C.RA_WINDOW_START, C.RA_HEAD, C.RA_FAILED_HEAD, C.RA_FALLBACK,
-                               C.RA_SLOT_SHIFT, C.NR_RA_SLOTS)
+                               C.RA_SLOT_SHIFT, C.NR_RA_SLOTS, self.ra_collisions)
 
     def _by_reclaim(self, pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray) -> np.ndarray:
         """Which events are reclaim's frees (:func:`reclaim_frees`).  The
@@ -1665,7 +1680,7 @@ class TraceStream(OpStream):
         st = dataclasses.replace(self.stats, allocations=0, failed_in_trace=0, frees_matched=0,
                                  frees_before_trace=0, frees_order_mismatch=0, implicit_frees=0,
                                  frees_by_reclaim=0, frees_in_direct_reclaim=0,
-                                 untraced_slab_pages=0)
+                                 readahead_slot_collisions=0, untraced_slab_pages=0)
         tr = self._new_trace()
         ro = self._ro.fork(tr.comm)
         tops = TraceOps(ro, st, self.nr_cpus, -1, self._windows, tr)
