@@ -91,6 +91,7 @@ def test_a_folio_the_kernel_failed_and_the_model_gets_is_kept_and_reads_on_in_fo
     assert int(r.timeseries["nr_file_lru"].iloc[-1]) == 1024
     assert _requests(r, "movable") == 2
     assert int(r.timeseries["alloc_failed"].iloc[-1]) == 0
+    assert r.diagnostics["readahead_kept"] == 1 and r.diagnostics["readahead_fell_back"] == 0
 
 
 def _fragmented(n=16384):
@@ -120,6 +121,9 @@ def test_a_folio_the_model_fails_turns_the_rest_of_the_window_to_order0(tmp_path
     assert int(r.timeseries["nr_file_lru"].iloc[-1]) == 1536
     assert r.diagnostics["alloc_failed"].get("9/movable") == 1
     assert _requests(r, "movable") == 1 + 3 * 512
+    d = r.diagnostics
+    assert d["readahead_fell_back"] == 1 and d["readahead_order0_pages"] == 1536
+    assert d["readahead_kept"] == 0 and d["readahead_stopped"] == 0
 
 
 def test_a_fallen_back_window_reads_the_kernels_own_fallback_once(tmp_path):

@@ -169,6 +169,7 @@ class Replay:
                f"live pfn (free not "
                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
                f"{st.failed_in_trace:,}"]
+        out += _readahead_note(r.diagnostics or {}, st)
         if st.frees_by_reclaim:
             out.append(f"frees by kswapd and kcompactd, not replayed (the model's own kswapd and "
                        f"kcompactd reclaim and compact): {st.frees_by_reclaim:,}")
@@ -219,6 +220,23 @@ class Replay:
         if tr.bad_lines:
             out.append(f"bad lines skipped: {tr.bad_lines:,}")
         return out
+
+
+def _readahead_note(d: dict, st) -> list[str]:
+    """What the model's readahead windows did differently from the kernel's
+    (driver.readahead_op)."""
+    fell, kept = d.get("readahead_fell_back", 0), d.get("readahead_kept", 0)
+    if not (fell or kept):
+        return []
+    line = (f"readahead windows follow the model: {fell:,} large folios the kernel got and the "
+            f"model did not (the rest of each window read as order-0, "
+            f"{d.get('readahead_order0_pages', 0):,} pages), {kept:,} the kernel failed and the "
+            f"model got (kept; the kernel's order-0 fallback read as large folios), "
+            f"{d.get('readahead_stopped', 0):,} windows ended by a failed order-0 read")
+    if st.readahead_slot_collisions:
+        line += (f"; {st.readahead_slot_collisions:,} windows shared a slot with another open "
+                 f"window (more than {C.NR_RA_SLOTS} reading at once)")
+    return [line]
 
 
 def _model_extfrag(r) -> dict:

@@ -26,7 +26,8 @@ from .page_alloc import (
     take_page_off_buddy,
 )
 from .state import (
-    CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
+    CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_READAHEAD_FELL_BACK, DIAG_READAHEAD_KEPT,
+    DIAG_READAHEAD_ORDER0_PAGES, DIAG_READAHEAD_STOPPED, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
     DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_USED, RA_GFP, RA_KEEP, RA_MODE, RA_MODE_AHEAD, RA_MODE_DONE,
     RA_MODE_FALLBACK, RA_MODE_KERNEL, RA_ORDER, RA_SKIP, REQ_STALL_NS,
@@ -193,9 +194,11 @@ def ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
     whether every page was read."""
     if not ra_alloc(st, prm, rec, own, h, cpu, gfp, 0):
         return False
+    st.diag[DIAG_READAHEAD_ORDER0_PAGES] += 1
     for _ in range((1 << order) - 1):
         if not ra_nameless_folio(st, prm, rec, own, cpu, gfp):
             return False
+        st.diag[DIAG_READAHEAD_ORDER0_PAGES] += 1
     return True
 
 
@@ -228,6 +231,7 @@ def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
                 own.h_state[h] = H_FAILED       # its own fallback reads follow
             elif not ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
                 r[RA_MODE] = RA_MODE_DONE
+                st.diag[DIAG_READAHEAD_STOPPED] += 1
             return True
         r[RA_MODE] = RA_MODE_KERNEL
         return False
@@ -255,20 +259,24 @@ def readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok):
     if not ra & RA_HEAD:
         if not ok:
             r[RA_MODE] = RA_MODE_DONE     # page_cache_ra_unbounded() stops
+            st.diag[DIAG_READAHEAD_STOPPED] += 1
         return
     if ra & RA_FAILED_HEAD:
         if ok:
             # kept (the trace's give-back is skipped); it covers 1 << order of
             # the kernel's order-0 fallback reads
+            st.diag[DIAG_READAHEAD_KEPT] += 1
             r[RA_MODE] = RA_MODE_AHEAD
             r[RA_SKIP] = 1 << order
             r[RA_KEEP] = h
             r[RA_ORDER] = order
             r[RA_GFP] = gfp
     elif not ok:
+        st.diag[DIAG_READAHEAD_FELL_BACK] += 1
         r[RA_MODE] = RA_MODE_FALLBACK
         if not ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
             r[RA_MODE] = RA_MODE_DONE
+            st.diag[DIAG_READAHEAD_STOPPED] += 1
 
 
 @njit

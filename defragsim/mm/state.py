@@ -332,6 +332,11 @@ DIAG_NAMES = [
     "page_reporting_reports",  # free page reports made (prdev->report() calls)
     "page_reporting_pages",    # pages in them
     "compact_deferred_tries",  # direct compaction tries that ended COMPACT_DEFERRED (every zone deferred)
+    # a replay's readahead windows (driver.readahead_op)
+    "readahead_fell_back",     # large folios the kernel got and the model did not
+    "readahead_kept",          # large folios the kernel failed and the model got (kept)
+    "readahead_order0_pages",  # order-0 pages read where the kernel had large folios
+    "readahead_stopped",       # windows an order-0 read failure ended
 ]
 # DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
 globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})
