@@ -25,7 +25,7 @@ REC2 = G.__GFP_RECLAIMABLE | G.__GFP_IO | G.__GFP_NOWARN | G.__GFP_NORETRY | G._
 
 def _cols(rows):
     ev, pfn, order, gfp = (np.array(c, np.int64) for c in zip(*rows))
-    return dict(ev=ev, pfn=pfn, order=order, gfp=gfp)
+    return dict(ev=ev, pfn=pfn, order=order, gfp=gfp, t_ns=np.zeros(len(ev), np.int64))
 
 
 def _add(flows: SlabFlows, events) -> None:

@@ -26,9 +26,9 @@ from .page_alloc import (
     take_page_off_buddy,
 )
 from .state import (
-    CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_READAHEAD_FELL_BACK, DIAG_READAHEAD_KEPT,
-    DIAG_READAHEAD_ORDER0_PAGES, DIAG_READAHEAD_STOPPED, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS, DIAG_OPS_OF_DEAD_OWNERS,
-    DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
+    CEV_HEADROOM, DIAG_FORGOTTEN_HANDLES, DIAG_FREE_UNKNOWN_HANDLE, DIAG_MANUAL_COMPACT_NS,
+    DIAG_OPS_OF_DEAD_OWNERS, DIAG_READAHEAD_FELL_BACK, DIAG_READAHEAD_KEPT,
+    DIAG_READAHEAD_ORDER0_PAGES, DIAG_READAHEAD_STOPPED, DIAG_REFAULTS, NODE_FS_LOCKED, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_PSI_TASK_NS, NODE_REFAULTS_ANON,
     NODE_REFAULTS_FILE, NODE_SWAP_USED, RA_GFP, RA_KEEP, RA_MODE, RA_MODE_AHEAD, RA_MODE_DONE,
     RA_MODE_FALLBACK, RA_MODE_KERNEL, RA_ORDER, RA_SKIP, REQ_STALL_NS,
 )
@@ -158,6 +158,22 @@ def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill, place
 # A replayed readahead window (mm/readahead.c): the model's outcomes, not the trace's
 # ---------------------------------------------------------------------------
 
+@njit(inline='always')
+def ra_marks(gfp, content):
+    """The readahead marks of a traced page-cache op (constants.RA_*, the
+    ``gfp`` column's bits above OP_GFP_RA_SHIFT); 0 for any other op, whose
+    bits there mean something else (CONTENT_PLACED: a pfn)."""
+    if (content & ~CONTENT_FLAGS) != KIND_FILE or content & (CONTENT_PLACED | CONTENT_PREFILL):
+        return 0
+    return gfp >> OP_GFP_RA_SHIFT
+
+
+@njit(inline='always')
+def ra_slot(ra):
+    """The State.ra_state row of a window's marks."""
+    return (ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)
+
+
 @njit
 def ra_alloc(st, prm, rec, own, h, cpu, gfp, order):
     """ra_alloc_folio(): a readahead folio on handle ``h`` (page cache, inactive)."""
@@ -217,7 +233,7 @@ def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
     the first covers as many order-0 ops, then each next op tries the next
     folio, and the model breaks off to order-0 at its own failure.  After
     an order-0 read failed (RA_MODE_DONE) the window reads nothing more."""
-    r = st.ra_state[(ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)]
+    r = st.ra_state[ra_slot(ra)]
     if ra & RA_WINDOW_START:
         r[RA_MODE] = RA_MODE_KERNEL
         r[RA_SKIP] = 0
@@ -255,7 +271,7 @@ def readahead_op(st, prm, rec, own, h, cpu, gfp, order, ra):
 @njit
 def readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok):
     """After a traced readahead allocation was tried (see readahead_op)."""
-    r = st.ra_state[(ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)]
+    r = st.ra_state[ra_slot(ra)]
     if not ra & RA_HEAD:
         if not ok:
             r[RA_MODE] = RA_MODE_DONE     # page_cache_ra_unbounded() stops
@@ -376,13 +392,13 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                 own.h_state[h] = H_FAILED
             i += 1
             continue
-        ra = 0
+        # a replay's readahead window (ops of traced page cache only)
+        ra = ra_marks(op_gfp[i], op_content[i]) if k == OP_ALLOC or k == OP_FREE else 0
         if k == OP_ALLOC:
             order = op_order[i]
             gfp = op_gfp[i]
             kind = op_content[i] & ~CONTENT_FLAGS
-            if kind == KIND_FILE and not op_content[i] & (CONTENT_PLACED | CONTENT_PREFILL):
-                ra = gfp >> OP_GFP_RA_SHIFT
+            if ra:
                 gfp = gfp & OP_GFP_GFP_MASK
             own.h_gfp[h] = gfp
             own.h_content[h] = kind
@@ -445,13 +461,9 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
             if ra:
                 readahead_outcome(st, prm, rec, own, h, cpu, gfp, order, ra, ok)
         elif k == OP_FREE:
-            if (op_content[i] & ~CONTENT_FLAGS) == KIND_FILE and \
-                    not op_content[i] & (CONTENT_PLACED | CONTENT_PREFILL):
-                ra = op_gfp[i] >> OP_GFP_RA_SHIFT
-            slot = (ra >> RA_SLOT_SHIFT) & (NR_RA_SLOTS - 1)
-            if ra & RA_FAILED_HEAD and st.ra_state[slot, RA_KEEP] == h:
+            if ra & RA_FAILED_HEAD and st.ra_state[ra_slot(ra), RA_KEEP] == h:
                 # the kernel failed this readahead folio, the model keeps it
-                st.ra_state[slot, RA_KEEP] = -1
+                st.ra_state[ra_slot(ra), RA_KEEP] = -1
             elif state == H_RESIDENT:
                 free_handle(st, prm, own, h, cpu)
                 own.h_state[h] = H_FREED

@@ -1379,7 +1379,8 @@ class TraceOps:
         is_a = ev == EV_ALLOC
         content, owner = self._contents_and_owners(tr, is_a)
         # each event on the cpu the trace recorded it on, so the per-cpu lists
-        # fill and drain as the machine's did (a model with fewer cpus folds them)
+        # fill and drain as the machine's did.  MODEL: a model with fewer cpus
+        # than the traced machine folds them (cpu modulo nr_cpus)
         cpu = (tr["cpu"].astype(np.int64) % self.nr_cpus).astype(np.int32)
         by_reclaim = self._by_reclaim(tr["pid"], tr["t_ns"], ev)
         self._reserve(int(is_a.sum()), int(tr["pfn"].max()) + 1 if n_ev else 0)

@@ -135,8 +135,6 @@ class SlabFlows:
         for k, n in zip(key.tolist(), pages.tolist()):
             g, oo = divmod(k, C.NR_PAGE_ORDERS)
             self.rec_alloc[(oo, g)] = self.rec_alloc.get((oo, g), 0) + (n << oo)
-        if "t_ns" not in cols:
-            return
         b = np.maximum(cols["t_ns"][rec], 0) // PACE_BIN_NS
         if int(b.max()) >= self.pace.shape[0]:
             self.pace = np.concatenate([self.pace, np.zeros(int(b.max()) + 1 - self.pace.shape[0],
