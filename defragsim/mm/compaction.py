@@ -49,7 +49,7 @@ from .page_alloc import __zone_watermark_ok, gfp_migratetype, page_kind, wmark_p
 from .state import (
     CAPC_ACTIVE, CAPC_CC, CAPC_EXT_MT, CAPC_MIGRATETYPE, CAPC_ORDER, CAPC_PAGE, CAPC_ZONE,
     CC_ALLOC_FLAGS, CC_COST_NS, CC_CPU, CC_DIRECT, CC_DIRECT_IDX, CC_FAST_SEARCH_FAIL,
-    CC_FAST_START_PFN,
+    CC_FAST_START_PFN, CC_LAST_MIGRATED_PFN, CC_UPDATE_CACHED,
     CC_FINISH_PAGEBLOCK, CC_FREE_PFN, CC_FREE_SCANNED, CC_GFP, CC_HIGHEST_ZONEIDX,
     CC_IGNORE_BLOCK_SUITABLE, CC_IGNORE_SKIP_HINT, CC_ISOLATED, CC_KCOMPACTD_IDX, CC_MIGRATED,
     CC_MIGRATE_PFN, CC_MIGRATE_SCANNED, CC_MIGRATETYPE, CC_MODE, CC_NR_FREE_CHUNKS,
@@ -1298,7 +1298,27 @@ def compact_zone(st, prm, own, c):
     cpu's per-cpu lists are drained when the migrate scanner leaves the
     order-aligned block it migrated from, so freed pages merge (and can be
     captured).  Emits mm_compaction_begin / mm_compaction_end.
+
+    The body is split in three (model-only) so kcompactd can run it a step
+    at a time between the workload's ops: :func:`compact_zone_begin` (up to
+    mm_compaction_begin), :func:`compact_zone_step` (one pass of the main
+    loop: __compact_finished(), one isolate_migratepages() batch and its
+    migration) and :func:`compact_zone_finish` (after the loop).  The loop's
+    locals live in ``cc`` between steps.
     """
+    ret = compact_zone_begin(st, prm, own, c)
+    if ret != COMPACT_CONTINUE:
+        return ret
+    while ret == COMPACT_CONTINUE:
+        ret = compact_zone_step(st, prm, own, c)
+    return compact_zone_finish(st, prm, c, ret)
+
+
+@njit
+def compact_zone_begin(st, prm, own, c):
+    """compact_zone() up to mm_compaction_begin: admission by
+    compaction_suit_allocation_order(), the skip-bit reset of a restarting
+    zone, the scanners' start pfns.  COMPACT_CONTINUE if the loop runs."""
     z = st.cc[c, CC_ZONE]
     order = st.cc[c, CC_ORDER]
     st.cc[c, CC_MIGRATETYPE] = gfp_migratetype(st.cc[c, CC_GFP])
@@ -1334,84 +1354,97 @@ def compact_zone(st, prm, own, c):
         if st.cc[c, CC_MIGRATE_PFN] <= st.zone_compact[z, ZC_INIT_MIGRATE]:
             st.cc[c, CC_WHOLE_ZONE] = 1
     # MODEL: no lru_add_drain(): folios are on their LRU list from the start
-    update_cached = is_async and st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] == \
-        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC]
+    st.cc[c, CC_UPDATE_CACHED] = 1 if is_async and st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] == \
+        st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] else 0
     trace_compaction(st, CEV_BEGIN, z, order, st.cc[c, CC_MODE], 0, st.cc[c, CC_MIGRATE_PFN],
                      st.cc[c, CC_FREE_PFN], 0, 0, 0)
-    last_migrated_pfn = 0
-    ret = COMPACT_CONTINUE
-    while True:
-        if c == CC_DIRECT_IDX and st.cc[c, CC_DIRECT]:
-            # MODEL: kswapd reclaims on another CPU meanwhile (see kswapd_alongside)
-            vmscan.kswapd_alongside(st, prm, own, st.node[NODE_REQ_TIME] + st.cc[c, CC_COST_NS])
-        ret = __compact_finished(st, prm, c)
-        if ret == COMPACT_NO_SUITABLE_PAGE:
-            ret = COMPACT_CONTINUE
-        if ret != COMPACT_CONTINUE:
+    st.cc[c, CC_LAST_MIGRATED_PFN] = 0
+    return COMPACT_CONTINUE
+
+
+@njit
+def compact_zone_step(st, prm, own, c):
+    """One pass of compact_zone()'s main loop: __compact_finished(), then one
+    isolate_migratepages() batch, its migrate_pages(), the finish_pageblock
+    rescan and the per-cpu drain.  Returns COMPACT_CONTINUE while the loop
+    goes on, else the run's result."""
+    z = st.cc[c, CC_ZONE]
+    order = st.cc[c, CC_ORDER]
+    last_migrated_pfn = st.cc[c, CC_LAST_MIGRATED_PFN]
+    if c == CC_DIRECT_IDX and st.cc[c, CC_DIRECT]:
+        # MODEL: kswapd reclaims on another CPU meanwhile (see kswapd_alongside)
+        vmscan.kswapd_alongside(st, prm, own, st.node[NODE_REQ_TIME] + st.cc[c, CC_COST_NS])
+    ret = __compact_finished(st, prm, c)
+    if ret == COMPACT_NO_SUITABLE_PAGE:
+        ret = COMPACT_CONTINUE
+    if ret != COMPACT_CONTINUE:
+        return ret
+    iteration_start_pfn = st.cc[c, CC_MIGRATE_PFN]
+    # Avoid multiple rescans of the same pageblock: the first rescan
+    # captures the entire pageblock; if that fails it is skip-marked.
+    st.cc[c, CC_FINISH_PAGEBLOCK] = 0
+    if last_migrated_pfn and pageblock_start(prm, last_migrated_pfn) == \
+            pageblock_start(prm, iteration_start_pfn):
+        st.cc[c, CC_FINISH_PAGEBLOCK] = 1
+    while True:   # rescan:
+        r = isolate_migratepages(st, prm, own, c)
+        if r == ISOLATE_ABORT:
+            # too_many_isolated() in an async pass
+            return COMPACT_CONTENDED
+        if r == ISOLATE_NONE:
+            if st.cc[c, CC_MIGRATE_PFN] <= iteration_start_pfn and \
+                    not compact_scanners_met(st, prm, c):
+                # MODEL: guarantee progress (the kernel's scanner always
+                # advances; here a free scanner that stopped mid-block can
+                # leave the migrate scanner's loop empty)
+                st.cc[c, CC_MIGRATE_PFN] = pageblock_start(prm, iteration_start_pfn) + \
+                    prm.pageblock_nr_pages
+            if st.cc[c, CC_UPDATE_CACHED]:
+                st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = \
+                    st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]
             break
-        iteration_start_pfn = st.cc[c, CC_MIGRATE_PFN]
-        # Avoid multiple rescans of the same pageblock: the first rescan
-        # captures the entire pageblock; if that fails it is skip-marked.
-        st.cc[c, CC_FINISH_PAGEBLOCK] = 0
-        if last_migrated_pfn and pageblock_start(prm, last_migrated_pfn) == \
-                pageblock_start(prm, iteration_start_pfn):
-            st.cc[c, CC_FINISH_PAGEBLOCK] = 1
-        stop = False
-        while True:   # rescan:
-            r = isolate_migratepages(st, prm, own, c)
-            if r == ISOLATE_ABORT:
-                # too_many_isolated() in an async pass
-                ret = COMPACT_CONTENDED
-                stop = True
-                break
-            if r == ISOLATE_NONE:
-                if st.cc[c, CC_MIGRATE_PFN] <= iteration_start_pfn and \
-                        not compact_scanners_met(st, prm, c):
-                    # MODEL: guarantee progress (the kernel's scanner always
-                    # advances; here a free scanner that stopped mid-block can
-                    # leave the migrate scanner's loop empty)
-                    st.cc[c, CC_MIGRATE_PFN] = pageblock_start(prm, iteration_start_pfn) + \
-                        prm.pageblock_nr_pages
-                if update_cached:
-                    st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = \
-                        st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]
-                break
-            update_cached = False
-            last_migrated_pfn = max(st.zone_start[z],
-                                    pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
-            failed, enomem = migrate_isolated(st, prm, own, c)
-            if failed:
-                # migrate_pages() may return -ENOMEM when the scanners meet
-                if enomem and not compact_scanners_met(st, prm, c):
-                    ret = COMPACT_CONTENDED
-                    stop = True
-                    break
-                if st.cc[c, CC_MIGRATE_PFN] != pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]) and \
-                        not st.cc[c, CC_IGNORE_SKIP_HINT] and not st.cc[c, CC_FINISH_PAGEBLOCK] and \
-                        st.cc[c, CC_MODE] < MIGRATE_SYNC:
-                    st.cc[c, CC_FINISH_PAGEBLOCK] = 1
-                    # draining pcplists does not help THP if any page failed
-                    if order == prm.pageblock_order:
-                        last_migrated_pfn = 0
-                    continue
-            # stop if a page has been captured
+        st.cc[c, CC_UPDATE_CACHED] = 0
+        last_migrated_pfn = max(st.zone_start[z],
+                                pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
+        st.cc[c, CC_LAST_MIGRATED_PFN] = last_migrated_pfn
+        failed, enomem = migrate_isolated(st, prm, own, c)
+        if failed:
+            # migrate_pages() may return -ENOMEM when the scanners meet
+            if enomem and not compact_scanners_met(st, prm, c):
+                return COMPACT_CONTENDED
+            if st.cc[c, CC_MIGRATE_PFN] != pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN]) and \
+                    not st.cc[c, CC_IGNORE_SKIP_HINT] and not st.cc[c, CC_FINISH_PAGEBLOCK] and \
+                    st.cc[c, CC_MODE] < MIGRATE_SYNC:
+                st.cc[c, CC_FINISH_PAGEBLOCK] = 1
+                # draining pcplists does not help THP if any page failed
+                if order == prm.pageblock_order:
+                    last_migrated_pfn = 0
+                    st.cc[c, CC_LAST_MIGRATED_PFN] = 0
+                continue
+        # stop if a page has been captured
+        if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:
+            return COMPACT_SUCCESS
+        break
+    # check_drain: has the migration scanner moved away from the
+    # previous cc->order aligned block where we migrated from?  Then
+    # flush this cpu's freed pages so they can merge (and be captured).
+    if order > 0 and last_migrated_pfn:
+        cur = st.cc[c, CC_MIGRATE_PFN] & ~((1 << order) - 1)
+        if last_migrated_pfn < cur:
+            page_alloc.drain_pages_zone(st, prm, st.cc[c, CC_CPU], z)
+            st.cc[c, CC_LAST_MIGRATED_PFN] = 0
             if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:
-                ret = COMPACT_SUCCESS
-                stop = True
-            break
-        if stop:
-            break
-        # check_drain: has the migration scanner moved away from the
-        # previous cc->order aligned block where we migrated from?  Then
-        # flush this cpu's freed pages so they can merge (and be captured).
-        if order > 0 and last_migrated_pfn:
-            cur = st.cc[c, CC_MIGRATE_PFN] & ~((1 << order) - 1)
-            if last_migrated_pfn < cur:
-                page_alloc.drain_pages_zone(st, prm, st.cc[c, CC_CPU], z)
-                last_migrated_pfn = 0
-                if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:
-                    ret = COMPACT_SUCCESS
-                    break
+                return COMPACT_SUCCESS
+    return COMPACT_CONTINUE
+
+
+@njit
+def compact_zone_finish(st, prm, c, ret):
+    """compact_zone() after its loop: put back unmigrated folios, release the
+    unused free pages (compact_cached_free_pfn moves up to them), count the
+    scanned pages, emit mm_compaction_end.  Returns ``ret``."""
+    z = st.cc[c, CC_ZONE]
+    order = st.cc[c, CC_ORDER]
     if st.cc[c, CC_NR_MIGRATEPAGES]:
         putback_movable_pages(st, prm, c)
     hi = release_freepages(st, prm, c)

@@ -193,7 +193,9 @@ CC_FAST_SEARCH_FAIL = 23
 CC_SEARCH_ORDER = 24           # fast_isolate_freepages(): next free-list order to search
 CC_PROACTIVE = 25              # proactive_compaction
 CC_FAST_START_PFN = 26         # fast_find_migrateblock()'s lowest find (0: none, -1: used)
-NR_CC = 27
+CC_LAST_MIGRATED_PFN = 27      # compact_zone()'s last_migrated_pfn (kept between steps)
+CC_UPDATE_CACHED = 28          # compact_zone()'s update_cached (kept between steps)
+NR_CC = 29
 NR_CC_FREE = 64
 
 # --- struct capture_control ----------------------------------------------------------
