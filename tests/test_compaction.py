@@ -1186,3 +1186,19 @@ def test_kcompactd_does_not_run_kswapd_inline(folio_then_dense):
     st, _ = _compact_alongside(folio_then_dense, wake=True, c_of=lambda s: _kcompactd_cc(s),
                                capture=False)
     assert st.vm_events[C.VM_PGSTEAL_KSWAPD] == 0
+
+
+def test_invariants_cover_the_free_chunks_a_compaction_holds():
+    """Free chunks a compaction has isolated (cc->freepages) are off the free
+    lists: the page-conservation check counts them as held, and a held chunk
+    its counters do not account for is reported."""
+    from defragsim.mm.invariants import InvariantError
+    z = _build(_anon(PB))                     # block 0 full, the rest free
+    st = z.st
+    _kcompactd_cc(st)
+    reached, isolated = _direct(cp.isolate_freepages_block)(st, z.prm, KC, PB, 2 * PB, 1)
+    assert isolated > 0 and st.cc[KC, CC_NR_FREEPAGES] == isolated
+    check_state(st, z.prm)                    # held, not lost
+    st.cc[KC, CC_NR_FREEPAGES] += 1
+    with pytest.raises(InvariantError, match="isolated free chunks"):
+        check_state(st, z.prm)

@@ -33,7 +33,7 @@ from ..constants import (
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
 from .vmscan import lru_list_id
 from .state import (
-    NODE_PR_OFFSET, SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
+    CC_NR_FREE_CHUNKS, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, NODE_PR_OFFSET, SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
     SLAB_PARTIAL_HEAD, SLAB_PARTIAL_TAIL,
 )
 
@@ -61,6 +61,7 @@ INV_SLAB_INUSE = 19
 INV_SLAB_COUNTS = 20
 INV_SLAB_PARTIAL = 21
 INV_LRU = 22
+INV_CC_FREEPAGES = 23
 
 #: what each broken invariant means
 ERRORS = {
@@ -86,6 +87,8 @@ ERRORS = {
     INV_SLAB_COUNTS: "a cache's slabs, pages or objects in use differ from its slab pages",
     INV_SLAB_PARTIAL: "a partial list differs from the cache's slabs that are not full",
     INV_LRU: "an LRU list differs from its memcg's size, or holds another memcg's folio",
+    INV_CC_FREEPAGES: "a compaction's isolated free chunks differ from its counts, or it holds "
+                      "isolated folios between steps",
 }
 
 
@@ -206,6 +209,24 @@ def _check(st, prm):
             if cover[p0 + k]:
                 return INV_COVERED_TWICE, p0 + k, st.pr_order[i], 3
             cover[p0 + k] = 1
+    # free chunks a compaction holds isolated (kcompactd between its steps)
+    for c in range(st.cc_freepages.shape[0]):
+        chunks = 0
+        pages = 0
+        for i in range(st.cc_freepages.shape[1]):
+            p0 = st.cc_freepages[c, i]
+            if p0 < 0:
+                continue
+            o = st.pg_order[p0]
+            for k in range(1 << o):
+                if cover[p0 + k]:
+                    return INV_COVERED_TWICE, p0 + k, o, 4
+                cover[p0 + k] = 1
+            chunks += 1
+            pages += 1 << o
+        if chunks != st.cc[c, CC_NR_FREE_CHUNKS] or pages != st.cc[c, CC_NR_FREEPAGES] or \
+                st.cc[c, CC_NR_MIGRATEPAGES] != 0:
+            return INV_CC_FREEPAGES, c, chunks, pages
     for p in range(n):
         if cover[p] == 0:
             return INV_NOT_COVERED, p, st.pg_flags[p], st.pg_order[p]
