@@ -1683,6 +1683,9 @@ def run_kcompactd(st, prm, own, until):
     the proactive check.
     Proactive passes are not a memstall."""
     st.node[NODE_CURRENT_KCOMPACTD] = 1
+    # MODEL: a pass is one daemon step: the workload's ops and kswapd do not
+    # run while kcompactd compacts (running it a compact_zone_step() at a
+    # time moved the replays away from the kernel; README, Validation, stop 34)
     # terminates: a wakeup is served once, and every proactive check moves
     # the next one at least HPAGE_FRAG_CHECK_INTERVAL_NS further
     while True:
