@@ -1299,8 +1299,9 @@ def compact_zone(st, prm, own, c):
     order-aligned block it migrated from, so freed pages merge (and can be
     captured).  Emits mm_compaction_begin / mm_compaction_end.
 
-    The body is split in three (model-only) so kcompactd can run it a step
-    at a time between the workload's ops: :func:`compact_zone_begin` (up to
+    The body is split in three (model-only; a caller could run it a step at
+    a time, which kcompactd does not, see :func:`run_kcompactd`):
+    :func:`compact_zone_begin` (up to
     mm_compaction_begin), :func:`compact_zone_step` (one pass of the main
     loop: __compact_finished(), one isolate_migratepages() batch and its
     migration) and :func:`compact_zone_finish` (after the loop).  The loop's
