@@ -31,6 +31,36 @@ def test_invariants_other_layouts(cfg):
     run("steady", Config(mem="64M", seed=5, **cfg), duration=3.0, check_invariants=True)
 
 
+def test_invariants_catch_a_pcp_page_on_another_zones_list():
+    """A page on a per-cpu list of a zone it is not in (the pcp lists are per
+    zone, like the free lists) breaks an invariant."""
+    from model_driver import ModelRun
+    from defragsim.mm.invariants import InvariantError, check_state
+    from defragsim.mm.page_alloc import pcp_list_id
+    run = ModelRun(Config(mem="64M", dma32="32M", min_free_kbytes=128, swap=0), max_handles=64)
+    res = run.alloc_many([(0, C.MIGRATE_MOVABLE, C.KIND_ANON)] * 4)
+    run.free(*[h for _, h in res])
+    st = run.st
+    check_state(st, run.prm)
+    used = [i for i in range(len(st.pcp_head)) if st.pcp_head[i] >= 0]
+    assert len(used) == 1
+    src = used[0]
+    cpu, rest = divmod(src, C.MAX_NR_ZONES * C.NR_PCP_LISTS)
+    z, pi = divmod(rest, C.NR_PCP_LISTS)
+    assert src == pcp_list_id(cpu, z, pi) and z == C.ZONE_NORMAL
+    dst = pcp_list_id(cpu, C.ZONE_DMA32, pi)
+    # move the whole list, with its counts, to DMA32's list of the same cpu and order
+    st.pcp_head[dst], st.pcp_tail[dst] = st.pcp_head[src], st.pcp_tail[src]
+    st.pcp_head[src] = st.pcp_tail[src] = -1
+    n = st.pcp_count[cpu, z]
+    st.pcp_count[cpu, C.ZONE_DMA32] += n
+    st.pcp_count[cpu, z] = 0
+    st.zone_stat[C.ZONE_DMA32, C.NR_ZONE_PCP] += n
+    st.zone_stat[z, C.NR_ZONE_PCP] -= n
+    with pytest.raises(InvariantError, match="per-cpu chunk outside its zone"):
+        check_state(st, run.prm)
+
+
 def test_pages_conserved_at_end(small_config):
     r = run("steady", small_config, duration=3.0)
     ts = r.timeseries.iloc[-1]

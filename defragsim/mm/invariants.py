@@ -67,7 +67,7 @@ INV_CC_FREEPAGES = 23
 ERRORS = {
     INV_UNALIGNED: "free chunk not aligned to its order",
     INV_NOT_BUDDY: "free chunk head lacks PageBuddy or has the wrong order",
-    INV_OUTSIDE_ZONE: "free chunk outside its zone",
+    INV_OUTSIDE_ZONE: "free or per-cpu chunk outside its zone",
     INV_WRONG_LIST: "free chunk on the list of a type other than its pageblock's (hygiene)",
     INV_COVERED_TWICE: "page covered twice (free/pcp/allocated overlap)",
     INV_NOT_COVERED: "page not covered by any free, pcp or allocated chunk (pages not conserved)",
@@ -168,6 +168,8 @@ def _check(st, prm):
                 while p >= 0:
                     if st.pg_prev[p] != prev or (st.pg_flags[p] & PG_pcp) == 0 or st.pg_order[p] != o:
                         return INV_CORRUPT_LIST, p, z, o
+                    if p < st.zone_start[z] or p + (1 << o) > st.zone_end[z]:
+                        return INV_OUTSIDE_ZONE, p, z, o
                     for k in range(1 << o):
                         if cover[p + k]:
                             return INV_COVERED_TWICE, p + k, z, o
