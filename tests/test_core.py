@@ -42,13 +42,11 @@ def test_invariants_catch_a_pcp_page_on_another_zones_list():
     run.free(*[h for _, h in res])
     st = run.st
     check_state(st, run.prm)
-    used = [i for i in range(len(st.pcp_head)) if st.pcp_head[i] >= 0]
-    assert len(used) == 1
-    src = used[0]
-    cpu, rest = divmod(src, C.MAX_NR_ZONES * C.NR_PCP_LISTS)
-    z, pi = divmod(rest, C.NR_PCP_LISTS)
-    assert src == pcp_list_id(cpu, z, pi) and z == C.ZONE_NORMAL
-    dst = pcp_list_id(cpu, C.ZONE_DMA32, pi)
+    used = [(cpu, z, pi) for cpu in range(run.prm.nr_cpus) for z in range(C.MAX_NR_ZONES)
+            for pi in range(C.NR_PCP_LISTS) if st.pcp_head[pcp_list_id(cpu, z, pi)] >= 0]
+    assert len(used) == 1 and used[0][1] == C.ZONE_NORMAL
+    cpu, z, pi = used[0]
+    src, dst = pcp_list_id(cpu, z, pi), pcp_list_id(cpu, C.ZONE_DMA32, pi)
     # move the whole list, with its counts, to DMA32's list of the same cpu and order
     st.pcp_head[dst], st.pcp_tail[dst] = st.pcp_head[src], st.pcp_tail[src]
     st.pcp_head[src] = st.pcp_tail[src] = -1

@@ -1371,7 +1371,6 @@ def compact_zone_step(st, prm, own, c):
     goes on, else the run's result."""
     z = st.cc[c, CC_ZONE]
     order = st.cc[c, CC_ORDER]
-    last_migrated_pfn = st.cc[c, CC_LAST_MIGRATED_PFN]
     if c == CC_DIRECT_IDX and st.cc[c, CC_DIRECT]:
         # MODEL: kswapd reclaims on another CPU meanwhile (see kswapd_alongside)
         vmscan.kswapd_alongside(st, prm, own, st.node[NODE_REQ_TIME] + st.cc[c, CC_COST_NS])
@@ -1384,8 +1383,8 @@ def compact_zone_step(st, prm, own, c):
     # Avoid multiple rescans of the same pageblock: the first rescan
     # captures the entire pageblock; if that fails it is skip-marked.
     st.cc[c, CC_FINISH_PAGEBLOCK] = 0
-    if last_migrated_pfn and pageblock_start(prm, last_migrated_pfn) == \
-            pageblock_start(prm, iteration_start_pfn):
+    last = st.cc[c, CC_LAST_MIGRATED_PFN]
+    if last and pageblock_start(prm, last) == pageblock_start(prm, iteration_start_pfn):
         st.cc[c, CC_FINISH_PAGEBLOCK] = 1
     while True:   # rescan:
         r = isolate_migratepages(st, prm, own, c)
@@ -1405,9 +1404,8 @@ def compact_zone_step(st, prm, own, c):
                     st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC]
             break
         st.cc[c, CC_UPDATE_CACHED] = 0
-        last_migrated_pfn = max(st.zone_start[z],
-                                pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
-        st.cc[c, CC_LAST_MIGRATED_PFN] = last_migrated_pfn
+        st.cc[c, CC_LAST_MIGRATED_PFN] = max(st.zone_start[z],
+                                             pageblock_start(prm, st.cc[c, CC_MIGRATE_PFN] - 1))
         failed, enomem = migrate_isolated(st, prm, own, c)
         if failed:
             # migrate_pages() may return -ENOMEM when the scanners meet
@@ -1419,7 +1417,6 @@ def compact_zone_step(st, prm, own, c):
                 st.cc[c, CC_FINISH_PAGEBLOCK] = 1
                 # draining pcplists does not help THP if any page failed
                 if order == prm.pageblock_order:
-                    last_migrated_pfn = 0
                     st.cc[c, CC_LAST_MIGRATED_PFN] = 0
                 continue
         # stop if a page has been captured
@@ -1429,9 +1426,10 @@ def compact_zone_step(st, prm, own, c):
     # check_drain: has the migration scanner moved away from the
     # previous cc->order aligned block where we migrated from?  Then
     # flush this cpu's freed pages so they can merge (and be captured).
-    if order > 0 and last_migrated_pfn:
+    last = st.cc[c, CC_LAST_MIGRATED_PFN]
+    if order > 0 and last:
         cur = st.cc[c, CC_MIGRATE_PFN] & ~((1 << order) - 1)
-        if last_migrated_pfn < cur:
+        if last < cur:
             page_alloc.drain_pages_zone(st, prm, st.cc[c, CC_CPU], z)
             st.cc[c, CC_LAST_MIGRATED_PFN] = 0
             if st.capc[CAPC_ACTIVE] and st.capc[CAPC_PAGE] >= 0:

@@ -33,8 +33,9 @@ from ..constants import (
 from .page_alloc import free_list_id, pcp_list_id, pindex_to_order
 from .vmscan import lru_list_id
 from .state import (
-    CC_NR_FREE_CHUNKS, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, NODE_PR_OFFSET, SLAB_ACTIVE_OBJS, SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE,
-    SLAB_PARTIAL_HEAD, SLAB_PARTIAL_TAIL,
+    CC_NR_FREE_CHUNKS, CC_NR_FREEPAGES, CC_NR_MIGRATEPAGES, NODE_PR_OFFSET, SLAB_ACTIVE_OBJS,
+    SLAB_NR_PAGES, SLAB_NR_PARTIAL, SLAB_NR_SLABS, SLAB_OBJSIZE, SLAB_PARTIAL_HEAD,
+    SLAB_PARTIAL_TAIL,
 )
 
 # The invariants, by the code _check() returns (0: all hold)
@@ -87,8 +88,8 @@ ERRORS = {
     INV_SLAB_COUNTS: "a cache's slabs, pages or objects in use differ from its slab pages",
     INV_SLAB_PARTIAL: "a partial list differs from the cache's slabs that are not full",
     INV_LRU: "an LRU list differs from its memcg's size, or holds another memcg's folio",
-    INV_CC_FREEPAGES: "a compaction's isolated free chunks differ from its counts, or it holds "
-                      "isolated folios between steps",
+    INV_CC_FREEPAGES: "a compaction's isolated free chunks differ from its counts, or it still "
+                      "holds isolated folios",
 }
 
 
@@ -211,7 +212,8 @@ def _check(st, prm):
             if cover[p0 + k]:
                 return INV_COVERED_TWICE, p0 + k, st.pr_order[i], 3
             cover[p0 + k] = 1
-    # free chunks a compaction holds isolated (kcompactd between its steps)
+    # free chunks a compaction holds isolated (cc->freepages; none once it
+    # returned, and a compaction runs within one op or daemon step)
     for c in range(st.cc_freepages.shape[0]):
         chunks = 0
         pages = 0
