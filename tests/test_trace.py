@@ -317,6 +317,30 @@ def test_observed_vs_model_ratio_column_marks_rows_outside_3x(capsys):
     assert first["ratio"] == 1.0 and first["outside_3x"] is False
 
 
+def test_pgalloc_rows_over_the_trace_count_its_own_allocations_per_zone():
+    """The vmstat delta rows span the snapshots, a few seconds around the
+    trace; the "over the trace" rows count the pages of the trace's own
+    successful allocations in each zone of the snapshot's layout."""
+    rp = replay(SAMPLE)
+    with lzma.open(SAMPLE, "rt") as f:
+        rows = [ln.split(",") for ln in f.read().splitlines()[1:]]
+    allocs = [(int(r[4]), int(r[5])) for r in rows if r[3] == "A" and int(r[4]) >= 0]
+    layout = rp.snapshot.zone_layout()
+    table = {r["name"]: r for r in rp.comparison()}
+    seen = 0
+    for zname, (start, spanned, _) in layout.items():
+        want = sum(1 << o for pfn, o in allocs if start <= pfn < start + spanned)
+        name = f"pgalloc_{zname.lower()} over the trace (mm_page_alloc)"
+        if zname in rp.result.zone_names:
+            assert table[name]["kernel"] == want
+            assert table[name]["model"] == rp.result.vmstat[f"pgalloc_{zname.lower()}"] \
+                - rp.result.meta["baseline_vmstat"][f"pgalloc_{zname.lower()}"]
+            seen += want
+        else:
+            assert name not in table          # the model has no such zone (DMA)
+    assert seen == sum(1 << o for _, o in allocs) > 0
+
+
 def test_replay_cli_errors_are_one_line(tmp_path, capsys):
     p = _write(tmp_path / "bad.csv", _csv_text() + "1,2,3\n")
     assert main(["replay", str(p), "--mem", "256M"]) == 2

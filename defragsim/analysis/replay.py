@@ -136,6 +136,7 @@ class Replay:
                 rows.append((PAGE_REPORTING_ROW,
                              "-" if self.trace.cut_ns is not None else kib,
                              r.diagnostics.get("page_reporting_pages", 0) * C.PAGE_SIZE // 1024))
+        rows += self._traced_pgalloc_rows(vm)
         if self.snapshot is not None and self.snapshot.vmstat_after:
             b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
             for k in COMPARED_VMSTAT:
@@ -143,6 +144,20 @@ class Replay:
                     # the deltas are of the whole recording: none for a cut trace
                     cut = self.trace.cut_ns is not None
                     rows.append((f"vmstat {k} (delta)", "-" if cut else a[k] - b[k], vm[k]))
+        return rows
+
+    def _traced_pgalloc_rows(self, vm: dict) -> list[tuple]:
+        """``pgalloc_<zone>`` over the trace itself: the pages its successful
+        mm_page_alloc events took in each zone of the snapshot's layout,
+        beside the model's count.  The vmstat delta rows span the snapshots,
+        which bracket the trace by a few seconds of untraced allocation."""
+        layout = self.snapshot.zone_layout() if self.snapshot is not None else None
+        rows = []
+        for zname, (start, spanned, _present) in (layout or {}).items():
+            k = f"pgalloc_{zname.lower()}"
+            if k in vm:
+                rows.append((f"{k} over the trace (mm_page_alloc)",
+                             self.trace.allocated_pages(start, start + spanned), vm[k]))
         return rows
 
     def notes(self) -> list[str]:
@@ -156,6 +171,12 @@ class Replay:
             out.append(f"the trace is cut at {tr.cut_ns / 1e9:g} s (--duration): the kernel column "
                        "counts its events up to there; /proc/vmstat deltas cover the whole "
                        "recording, so they show as \"-\"")
+        span = self.snapshot.uptime_span() if self.snapshot is not None else None
+        if span is not None and tr.cut_ns is None:
+            out.append(f"the vmstat (delta) rows are the machine's counts from the before "
+                       f"snapshot to the after one, {span:.1f} s apart (/proc/uptime), around "
+                       f"the trace's {tr.duration_s:.1f} s; the model's cover the trace: the "
+                       f"\"over the trace\" rows count the trace's own allocations")
         if st.pretrace_folios:
             out.append(f"folios the trace frees before allocating them: {st.pretrace_folios:,}; "
                        f"placed at the machine's pfns in the prefill {st.pretrace_placed:,} "

@@ -132,12 +132,27 @@ class ParsedTrace:
             "duration_s": self.duration_s,
         }
 
+    def allocated_pages(self, start_pfn: int, end_pfn: int) -> int:
+        """Pages the trace's successful allocations took in ``[start_pfn,
+        end_pfn)`` (a zone's span): what /proc/vmstat's ``pgalloc_<zone>``
+        counted over the trace itself, pageblock-aligned bounds assumed."""
+        tot = self.streamed or add_page_totals(new_page_totals(), self.__dict__)
+        by_block = tot["alloc_pages_by_block"]
+        lo, hi = start_pfn >> PAGES_BY_BLOCK_SHIFT, end_pfn >> PAGES_BY_BLOCK_SHIFT
+        return int(by_block[lo:hi].sum())
+
+
+#: :func:`add_page_totals` sums allocated pages per 2^9-page block of pfns
+#: (zone boundaries are pageblock-aligned)
+PAGES_BY_BLOCK_SHIFT = 9
+
 
 def new_page_totals() -> dict:
     """Zero totals of page events (:func:`add_page_totals`)."""
     return {"events": 0, "allocations": 0, "failed_allocations": 0, "frees": 0,
             "extfrag_events": 0, "extfrag_fragmenting": 0, "extfrag_change_ownership": 0,
-            "pairs": Counter(), "last_ns": 0}
+            "pairs": Counter(), "last_ns": 0,
+            "alloc_pages_by_block": np.zeros(0, np.int64)}
 
 
 def add_page_totals(tot: dict, cols: dict) -> dict:
@@ -155,6 +170,15 @@ def add_page_totals(tot: dict, cols: dict) -> dict:
     tot["extfrag_fragmenting"] += int((x & (cols["fallback_order"] < 9)).sum())
     tot["extfrag_change_ownership"] += int((x & (cols["change_ownership"] > 0)).sum())
     tot["pairs"].update(zip(cols["mt"][x].tolist(), cols["fallback_mt"][x].tolist()))
+    ok = a & (cols["pfn"] >= 0)
+    if ok.any():
+        blocks = np.bincount(cols["pfn"][ok] >> PAGES_BY_BLOCK_SHIFT,
+                             weights=np.left_shift(1, cols["order"][ok].astype(np.int64)))
+        have = tot["alloc_pages_by_block"]
+        if blocks.shape[0] > have.shape[0]:
+            have = np.concatenate([have, np.zeros(blocks.shape[0] - have.shape[0], np.int64)])
+        have[:blocks.shape[0]] += blocks.astype(np.int64)
+        tot["alloc_pages_by_block"] = have
     if n:
         tot["last_ns"] = int(cols["t_ns"][-1])
     return tot
