@@ -388,6 +388,7 @@ class Config:
             patch2=int(p.nonmovable_pageblock_compaction),
             patch3=int(p.capture_control_in_allocator),
             patch4=int(p.fix_nonmovable_reclaim_storm),
+            shrink_page_slab=1,
         )
 
 
@@ -438,6 +439,9 @@ Params = namedtuple("Params", [
     "page_reporting_order",   # Config.page_reporting_order, -1 off
     "defrag_mode", "watermark_boost_factor", "pcp_enabled", "swappiness",
     "compaction_proactiveness", "patch1", "patch2", "patch3", "patch4",
+    # 0: the shrinker frees no page-level slab page, the workload does (a
+    # replay: the trace's frees; set by run() from the workload's meta)
+    "shrink_page_slab",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
     *(f"k_{name}" for name in SWITCHES),
 ])

@@ -229,3 +229,26 @@ def test_any_sequence_of_allocs_and_frees_keeps_the_caches_consistent(steps):
     for cache in (DENTRY, TASK, KMALLOC_256):
         assert st.slab_cache[cache, SLAB_ACTIVE_OBJS] == 0
         assert st.slab_cache[cache, SLAB_NR_SLABS] <= st.slab_cache[cache, SLAB_MIN_PARTIAL]
+
+
+@pytest.mark.parametrize("frees_pages", [1, 0])
+def test_page_level_slab_is_freed_by_the_shrinker_unless_the_workload_frees_it(frees_pages):
+    """Page-level reclaimable slab (a scenario's slab pages, a replay's) is
+    on LRU_SLAB, one page one object: shrink_slab() frees the pages it
+    scans.  With ``prm.shrink_page_slab`` 0 (a replay, whose trace frees the
+    pages the kernel's shrinkers emptied) it scans them and frees none."""
+    from model_driver import ModelRun
+    m = ModelRun(Config(mem="64M", nr_cpus=1))
+    m.prm = m.prm._replace(shrink_page_slab=frees_pages)
+    got = m.alloc_many([(0, C.MIGRATE_RECLAIMABLE, C.KIND_SLAB_RECLAIMABLE)] * 256)
+    assert all(p >= 0 for p, _ in got)
+    st = m.st
+    assert st.memcg_lru_size[0, C.LRU_SLAB] == 256
+    s = vmscan.SC_KSWAPD
+    st.sc[s, vmscan.SC_PRIORITY] = 4
+    st.sc[s, vmscan.SC_CPU] = 0
+    freed = vmscan.shrink_slab(st, m.prm, m.own, 0, s)
+    assert st.vm_events[C.VM_SLABS_SCANNED] == (256 >> 4) * 2
+    assert freed == (32 if frees_pages else 0)
+    assert st.memcg_lru_size[0, C.LRU_SLAB] == 256 - freed
+    check_state(st, m.prm)

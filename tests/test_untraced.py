@@ -33,6 +33,7 @@ def _add(flows: SlabFlows, events) -> None:
     cols = _cols(events)
     rows = np.flatnonzero((cols["ev"] == EV_ALLOC) & (cols["pfn"] >= 0))
     flows.add(cols, rows, np.array([content_of(int(g)) for g in cols["gfp"][rows]], np.int64))
+    flows.add_slab_frees(cols, np.ones(len(flows.slab_free_rows), bool))   # all by tasks
 
 
 EVENTS = [
@@ -65,6 +66,30 @@ def test_slab_flows_count_first_and_second_frees_per_pageblock():
         assert g.rec_alloc == f.rec_alloc
 
 
+def test_the_slab_the_replay_frees_leaves_out_reclaims_frees_and_counts_reallocations():
+    """What the replay frees of the trace's reclaimable slab: a task's free
+    of a traced slab allocation, and a slab pfn allocated again with no
+    traced free (the replay frees the old allocation then); not a free by
+    reclaim (kswapd's, or inside a direct reclaim: the model's own), not a
+    free of page cache, nor one of a page from before the trace; in chunks
+    of any size."""
+    from defragsim.workloads.replay_ops import pretrace_folios
+    events = [
+        (EV_ALLOC, 0, 0, REC0), (EV_FREE, 0, 0, 0),       # a task frees it: 1 page
+        (EV_ALLOC, 4, 2, REC2), (EV_ALLOC, 4, 2, REC2),   # re-allocated, no free: 4 pages
+        (EV_ALLOC, 16, 2, REC2), (EV_FREE, 16, 2, 0),     # freed by reclaim: not replayed
+        (EV_ALLOC, 32, 0, G.GFP_HIGHUSER_MOVABLE), (EV_FREE, 32, 0, 0),   # page cache
+        (EV_FREE, 64, 1, 0),                                # allocated before the trace
+    ]
+    cols = _cols(events)
+    cols["pid"] = np.where(np.arange(len(events)) == 5, 99, 1)    # pid 99: reclaim
+    reclaim_of = lambda c: (c["pid"] == 99).astype(np.int64)      # noqa: E731
+    for k in (1, 2, 3, len(events)):
+        chunks = [{key: v[i:i + k] for key, v in cols.items()} for i in range(0, len(events), k)]
+        flows = pretrace_folios(chunks, reclaim_of)[4]
+        assert flows.slab_task_free == 1 and int(flows.slab_implicit_free[0]) == 4, k
+
+
 def _snapshot(tmp_path, before: int | None, after: int | None, up=(100.0, 110.0)) -> Snapshot:
     d = tmp_path / "snap"
     d.mkdir(exist_ok=True)
@@ -81,19 +106,20 @@ def _snapshot(tmp_path, before: int | None, after: int | None, up=(100.0, 110.0)
 
 def test_the_estimate_is_the_growth_the_trace_does_not_account_for(tmp_path):
     """Growth 1,000 pages over the snapshots' 10 s, the trace spans 5 s:
-    500; the trace allocated 5 pages and freed 9 in reclaimable blocks (its
-    two second frees left out): 500 - 5 + 9.  The orders are the second
-    frees', by pages (1 + 4), each with the trace's gfp of that order."""
+    500; the trace allocated 5 pages of reclaimable slab and the replay frees
+    5 of them (its two second frees free nothing it has) and 3 pages of
+    pre-trace slab the prefill placed: 500 - 5 + 8.  The orders are the
+    second frees', by pages (1 + 4), each with the trace's gfp of that order."""
     f = SlabFlows()
     _add(f, EVENTS)
     kinds = np.zeros((2, C.NR_KINDS), np.int64)
     kinds[0, C.KIND_SLAB_RECLAIMABLE] = 3
-    kinds[1, C.KIND_FILE] = 3                      # block 1 holds page cache: its frees don't count
-    est = untraced_reclaimable(f, kinds, _snapshot(tmp_path, 2000, 3000), 5 * 10**9)
+    kinds[1, C.KIND_FILE] = 3                      # block 1 holds page cache: no second frees
+    est = untraced_reclaimable(f, kinds, _snapshot(tmp_path, 2000, 3000), 5 * 10**9, 3)
     assert est.machine_delta == 1000 and est.snapshot_s == pytest.approx(10.0)
-    assert est.traced_alloc == 5 and est.traced_free == 9
+    assert est.traced_alloc == 5 and est.traced_free == 5 + 3
     assert est.second_frees == 2 and est.second_free_pages == 5
-    assert est.pages == 500 - 5 + 9
+    assert est.pages == 500 - 5 + 8
     assert [(o, g) for o, _, g in est.mix] == [(0, REC0), (2, REC2)]
     assert [s for _, s, _ in est.mix] == pytest.approx([0.2, 0.8])
     # the slab shrank more than the trace shows: nothing to add

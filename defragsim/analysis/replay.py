@@ -171,12 +171,7 @@ class Replay:
             out.append(f"the trace is cut at {tr.cut_ns / 1e9:g} s (--duration): the kernel column "
                        "counts its events up to there; /proc/vmstat deltas cover the whole "
                        "recording, so they show as \"-\"")
-        span = self.snapshot.uptime_span() if self.snapshot is not None else None
-        if span is not None and tr.cut_ns is None:
-            out.append(f"the vmstat (delta) rows are the machine's counts from the before "
-                       f"snapshot to the after one, {span:.1f} s apart (/proc/uptime), around "
-                       f"the trace's {tr.duration_s:.1f} s; the model's cover the trace: the "
-                       f"\"over the trace\" rows count the trace's own allocations")
+        out += _window_note(self.snapshot, tr)
         if st.pretrace_folios:
             out.append(f"folios the trace frees before allocating them: {st.pretrace_folios:,}; "
                        f"placed at the machine's pfns in the prefill {st.pretrace_placed:,} "
@@ -516,6 +511,17 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
     return cfg, why
 
 
+def _window_note(snapshot, tr) -> list[str]:
+    """The replay note on the time the vmstat delta rows span."""
+    span = snapshot.uptime_span() if snapshot is not None else None
+    if span is None or tr.cut_ns is not None:
+        return []
+    return [f"the vmstat (delta) rows are the machine's counts from the before snapshot to "
+            f"the after one, {span:.1f} s apart (/proc/uptime), around the trace's "
+            f"{tr.duration_s:.1f} s; the model's cover the trace: the \"over the trace\" rows "
+            f"count the trace's own allocations"]
+
+
 def _untraced_note(st, snapshot) -> list[str]:
     """The replay note on the reclaimable slab the trace does not show
     (``workloads/untraced.py``): the estimate, or why there is none when
@@ -531,8 +537,11 @@ def _untraced_note(st, snapshot) -> list[str]:
     return [f"reclaimable slab the trace does not show: the machine's nr_slab_reclaimable "
             f"grew {u['machine_delta']:+,} pages over the snapshots' {u['snapshot_s']:.1f} s; "
             f"over the trace's {u['trace_s']:.1f} s its reclaimable allocations took "
-            f"{u['traced_alloc']:,} pages and its frees in reclaimable pageblocks gave back "
-            f"{u['traced_free']:,}, and {u['second_frees']:,} frees there freed a page the "
-            f"trace had already seen freed (an allocation it did not record); added "
+            f"{u['traced_alloc']:,} pages and the replay frees {u['traced_free']:,} pages of "
+            f"reclaimable slab (the traced slab a task frees or the trace re-allocates, the "
+            f"pre-trace slab a task frees; the model's shrinkers free no slab page here: the "
+            f"kernel's RCU callbacks free the pages its shrinkers empty, in the trace's task "
+            f"frees), and {u['second_frees']:,} frees in its reclaimable pageblocks freed a "
+            f"page the trace had already seen freed (an allocation it did not record); added "
             f"{st.untraced_slab_pages:,} model pages ({u['pages']:,} machine pages) of "
             f"reclaimable slab, evenly over the trace, never freed ({orders})"]

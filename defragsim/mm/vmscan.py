@@ -32,8 +32,9 @@ MODEL differences (also marked at the code):
   charged to the swap device's busy time, not to the reclaimer;
 * slab objects of shrinkable caches (dentries, inodes) are on one list_lru
   that one shrinker scans object by object (:mod:`defragsim.mm.slub`); a
-  workload that allocates reclaimable slab by the page (a trace replay) has
-  those pages on ``LRU_SLAB``, one page one object.
+  workload that allocates reclaimable slab by the page (a scenario, a trace
+  replay) has those pages on ``LRU_SLAB``, one page one object; a replay's
+  are freed by its trace, not by the shrinker (``Params.shrink_page_slab``).
 """
 from __future__ import annotations
 
@@ -592,7 +593,8 @@ def shrink_slab(st, prm, own, memcg, s):
     inodes: :mod:`defragsim.mm.slub`), and whole reclaimable slab pages of
     workloads that allocate slab by the page (a trace replay) on LRU_SLAB,
     one list per memcg (memcg-aware, as the dentry and inode list_lrus are).
-    MODEL: a page-level slab page is one object (see the module docstring).
+    MODEL: a page-level slab page is one object (see the module docstring);
+    with ``prm.shrink_page_slab`` 0 (a replay) scanning it frees no page.
     MODEL: the list_lru's objects are not charged to memcgs: its shrinker
     runs when the walk visits the root (where the kernel runs the shrinkers
     that are not memcg-aware).
@@ -622,6 +624,12 @@ def shrink_slab(st, prm, own, memcg, s):
             lruvec_add_folio(st, pfn, False)
             continue
         st.sc[s, SC_COST_NS] += nr * costs.SLAB_SHRINK_PAGE_NS
+        if not prm.shrink_page_slab:
+            # MODEL: the page's objects go, the page stays: the workload frees
+            # it (a replay: the trace's frees hold the pages the kernel's RCU
+            # callbacks freed once its shrinkers emptied them)
+            lruvec_add_folio(st, pfn, False)
+            continue
         release_reclaimed_folio(st, prm, own, pfn, cpu, H_EVICTED)
         freed += nr
     st.vm_events[VM_SLABS_SCANNED] += scanned

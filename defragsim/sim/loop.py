@@ -152,7 +152,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
     st = _initial_state(config, wl.meta)
-    prm = config.to_params()
+    prm = _params(config, wl)
     swap_bytes = config.swap if config.swap is not None else (wl.swap or 0)
     st.node[NODE_SWAP_TOTAL] = int(swap_bytes) // C.PAGE_SIZE
     rec = RunRecorder(st, prm, config, bounds.shape[0])
@@ -180,6 +180,16 @@ def _initial_state(config: Config, meta: dict):
     memcgs = meta.get("initial_memcg_pages")
     return make_state(config, meta.get("initial_block_mt"), meta.get("initial_reserved"),
                       nr_memcg=len(memcgs) if memcgs is not None else 1)
+
+
+def _params(config: Config, wl):
+    """The jitted kernels' Params: the config's, with the shrinkers leaving
+    page-level slab pages to a workload that frees them itself (a replay:
+    ``replay_ops.SLAB_PAGES_FREED_BY_TRACE``)."""
+    prm = config.to_params()
+    if wl.meta.get("slab_pages_freed_by_workload"):
+        prm = prm._replace(shrink_page_slab=0)
+    return prm
 
 
 def _with_runnable_tasks(config: Config, wl) -> Config:

@@ -34,6 +34,15 @@ from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace
                     start_window)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
+#: the replay's ``meta`` key that turns off the shrinker's freeing of
+#: page-level slab pages (``Params.shrink_page_slab``): in the kernel a
+#: shrinker frees objects, and the slab pages they empty are freed by RCU
+#: callbacks (``kmem_cache_free`` from ``__put_partials``) in whatever task
+#: then runs, so the trace's frees, which the replay replays, already hold
+#: them (over b-g the kernel's kswapd freed 0-46 order-0 to 3 pages in the
+#: pageblocks the trace's reclaimable slab dominates, the tasks 11-32k)
+SLAB_PAGES_FREED_BY_TRACE = "slab_pages_freed_by_workload"
+
 
 def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
@@ -83,6 +92,9 @@ class ReplayStats:
     #: pages of the placed folios a task frees in the trace (not reclaim),
     #: started on the active list (replay_ops.place_pretrace)
     pretrace_active_pages: int = 0
+    #: pages of the placed pre-trace folios held as reclaimable slab that a
+    #: task (not reclaim) frees in the trace: frees the replay replays
+    pretrace_slab_task_pages: int = 0
     #: the pieces placing left in the pageblocks it used in part, held as the
     #: neighbours' content (replay_ops._gap_pieces), in pages
     gap_pages: int = 0
@@ -610,6 +622,10 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
         kind = np.array([cache.setdefault(g, content_of(g)) for g in masks.tolist()],
                         np.int64)[which]
         op, oo, orow = flows.add(cols, rows, kind)
+        srow = flows.slab_free_rows
+        if len(srow):
+            flows.add_slab_frees(cols, reclaim_of({k: cols[k][srow] for k in ("pid", "t_ns", "ev")})
+                                 == 0 if reclaim_of is not None else np.ones(len(srow), bool))
         pfns.append(op)
         orders.append(oo)
         # only the pre-trace frees' rows are classified (each row on its own)
@@ -760,9 +776,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
     # freed them, does not take it before the task frees it and then reclaim
     # as much again elsewhere (b_pressure_dm0: 167k pages, 3.7% over the
     # kernel's reclaim by the last second)
-    act = np.flatnonzero(by_task[rows] & (kinds == C.KIND_FILE))
-    ro.activate_block(handles[act], o[act], gfp[act], kinds[act] | C.CONTENT_PREFILL, nr_cpus)
-    st.pretrace_active_pages = int((1 << o[act]).sum())
+    _pretrace_task_freed(ro, st, handles, o, kinds, gfp, by_task[rows], nr_cpus)
     st.pretrace_placed = len(rows)
     st.pretrace_placed_pages = placed_pages
     (gp, go, gk), (hp, ho, hk), chains = _gaps_and_holes(
@@ -787,6 +801,19 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
         out[kind] = np.bincount(np.concatenate([o[kinds == kind], go[gk == kind]]),
                                 minlength=C.MAX_PAGE_ORDER + 1)
     return out
+
+
+def _pretrace_task_freed(ro: _ReplayOps, st: ReplayStats, handles, o, kinds, gfp, by_task,
+                         nr_cpus: int) -> None:
+    """The placed pre-trace folios a task (not reclaim) frees in the trace:
+    their page cache starts on the active list (``place_pretrace``); their
+    reclaimable slab is what the replay frees of the pre-trace slab
+    (``st.pretrace_slab_task_pages``, for ``untraced.untraced_reclaimable``)."""
+    act = np.flatnonzero(by_task & (kinds == C.KIND_FILE))
+    ro.activate_block(handles[act], o[act], gfp[act], kinds[act] | C.CONTENT_PREFILL, nr_cpus)
+    st.pretrace_active_pages = int((1 << o[act]).sum())
+    slab = by_task & (kinds == C.KIND_SLAB_RECLAIMABLE)
+    st.pretrace_slab_task_pages = int((1 << o[slab]).sum())
 
 
 def _place_chains(ro: _ReplayOps, chains: tuple, placeholders: list, nr_cpus: int) -> int:
@@ -1541,7 +1568,7 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
         _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre,
                  extra)
     if pre is not None:
-        est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns)
+        est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns, st.pretrace_slab_task_pages)
         if est is not None:
             st.untraced_slab = est.as_dict()
             managed = nr_pages - sum(st.reserved_pages.values())
@@ -1592,6 +1619,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         owner_kind=np.asarray(ro.owner_kind, np.uint8), owner_names=ro.owner_names)
     # a prefill op's owner is its handle's
     wl.op_owner = np.concatenate([np.asarray(ro.h_owner, np.int32)[pre[4]], traced_owner])
+    wl.meta[SLAB_PAGES_FREED_BY_TRACE] = True
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
     if ro.reserved is not None:
@@ -1644,7 +1672,7 @@ class TraceStream(OpStream):
         self.nr_cpus, self.nr_pages, self.swap, self._whole = nr_cpus, nr_pages, None, None
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
-        self.meta = {}
+        self.meta = {SLAB_PAGES_FREED_BY_TRACE: True}
         self._windows = _reclaim_windows(path, fmt)
         # without ``pretrace``, one pass over the trace first finds its pre-trace folios
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,

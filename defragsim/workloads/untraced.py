@@ -44,27 +44,37 @@ from .trace import EV_ALLOC, EV_FREE
 
 #: per pfn in :class:`SlabFlows`: not named by the trace yet, allocated, freed
 _UNSEEN, _ALLOCATED, _FREED = 0, 1, 2
+#: per pfn in :class:`SlabFlows`: its last traced allocation was reclaimable slab
+_SLAB = 1
 #: the bins of :attr:`SlabFlows.pace` (ns)
 PACE_BIN_NS = 100_000_000
 
 
 @njit(cache=True)
-def _free_flows(ev, pfn, order, state, first_free, second_free, pb_order, out_pfn, out_order,
-                out_row):
+def _free_flows(ev, pfn, order, ev_kind, state, pfn_kind, first_free, second_free, pb_order,
+                out_pfn, out_order, out_row, slab_rows, implicit):
     """Walk a chunk of page events: each free of a pfn the trace last saw
     freed (an allocation between the two was not traced) counts in
     ``second_free[pageblock, order]``; every other free adds its pages to
     ``first_free[pageblock]``.  A free of a pfn the trace has not named
     before frees a folio allocated before the trace began: its pfn, order
-    and row in the chunk are written out; returns how many.  ``state``
-    (per pfn) carries over chunks."""
+    and row in the chunk are written out.  A free of a traced reclaimable
+    slab allocation (``ev_kind`` of the allocation, 1 for slab) writes its
+    row to ``slab_rows``; a re-allocation of a pfn whose traced slab
+    allocation had no traced free (the replay frees it then) adds the pages
+    to ``implicit[0]``.  Returns how many pre-trace frees and slab frees.
+    ``state`` and ``pfn_kind`` (per pfn) carry over chunks."""
     n = 0
+    ns = 0
     for i in range(ev.shape[0]):
         p = pfn[i]
         if p < 0:
             continue
         if ev[i] == EV_ALLOC:
+            if state[p] == _ALLOCATED and pfn_kind[p] == _SLAB:
+                implicit[0] += 1 << order[i]
             state[p] = _ALLOCATED
+            pfn_kind[p] = ev_kind[i]
         elif ev[i] == EV_FREE:
             b = p >> pb_order
             if state[p] == _FREED:
@@ -76,8 +86,11 @@ def _free_flows(ev, pfn, order, state, first_free, second_free, pb_order, out_pf
                     out_order[n] = order[i]
                     out_row[n] = i
                     n += 1
+                elif pfn_kind[p] == _SLAB:
+                    slab_rows[ns] = i
+                    ns += 1
             state[p] = _FREED
-    return n
+    return n, ns
 
 
 class SlabFlows:
@@ -90,6 +103,14 @@ class SlabFlows:
 
     def __init__(self):
         self.state = np.zeros(1, np.uint8)
+        self.pfn_kind = np.zeros(1, np.uint8)
+        #: rows of the last chunk (:meth:`add`) that free a traced slab allocation
+        self.slab_free_rows = np.zeros(0, np.int64)
+        #: pages of the traced slab allocations a task frees (pretrace_folios
+        #: classifies :attr:`slab_free_rows`), and those re-allocated with no
+        #: traced free: the frees of reclaimable slab the replay replays
+        self.slab_task_free = 0
+        self.slab_implicit_free = np.zeros(1, np.int64)
         self.first_free = np.zeros(1, np.int64)
         self.second_free = np.zeros((1, C.NR_PAGE_ORDERS), np.int64)
         #: {(order, gfp): pages} of the traced reclaimable allocations
@@ -101,6 +122,8 @@ class SlabFlows:
         if top_pfn > self.state.shape[0]:
             cap = max(top_pfn, 2 * self.state.shape[0])
             self.state = np.concatenate([self.state, np.zeros(cap - self.state.shape[0], np.uint8)])
+            self.pfn_kind = np.concatenate([self.pfn_kind,
+                                            np.zeros(cap - self.pfn_kind.shape[0], np.uint8)])
         nb = (self.state.shape[0] >> C.PAGEBLOCK_ORDER_DEFAULT) + 1
         if nb > self.first_free.shape[0]:
             self.first_free = np.concatenate([self.first_free,
@@ -117,15 +140,28 @@ class SlabFlows:
         pfn = cols["pfn"]
         op, oo = np.empty(len(pfn), np.int64), np.empty(len(pfn), np.int8)
         orow = np.empty(len(pfn), np.int64)
+        self.slab_free_rows = np.zeros(0, np.int64)
         if not len(pfn):
             return op, oo, orow
         self._grow(int(pfn.max()) + 1)
-        n = _free_flows(cols["ev"], pfn, cols["order"], self.state, self.first_free,
-                        self.second_free, C.PAGEBLOCK_ORDER_DEFAULT, op, oo, orow)
+        ev_kind = np.zeros(len(pfn), np.uint8)
+        ev_kind[rows[kind == C.KIND_SLAB_RECLAIMABLE]] = _SLAB
+        srow = np.empty(len(pfn), np.int64)
+        n, ns = _free_flows(cols["ev"], pfn, cols["order"], ev_kind, self.state, self.pfn_kind,
+                            self.first_free, self.second_free, C.PAGEBLOCK_ORDER_DEFAULT, op, oo,
+                            orow, srow, self.slab_implicit_free)
+        self.slab_free_rows = srow[:ns]
         rec = rows[kind == C.KIND_SLAB_RECLAIMABLE]
         if len(rec):
             self._count_reclaimable(cols, rec)
         return op[:n], oo[:n], orow[:n]
+
+    def add_slab_frees(self, cols: dict, by_task: np.ndarray) -> None:
+        """Count the frees of traced slab allocations of the last chunk
+        (:attr:`slab_free_rows`) that ``by_task`` (one per row) says a task
+        made: the replay replays those, not reclaim's."""
+        o = cols["order"][self.slab_free_rows][by_task].astype(np.int64)
+        self.slab_task_free += int((1 << o).sum())
 
     def _count_reclaimable(self, cols: dict, rec: np.ndarray) -> None:
         """Add the pages of the reclaimable allocations at ``rec`` by (order, gfp)."""
@@ -153,7 +189,8 @@ class UntracedSlab:
     trace_s: float
     #: pages the trace's reclaimable allocations took
     traced_alloc: int
-    #: pages the trace freed in reclaimable pageblocks (not counting second frees)
+    #: pages of reclaimable slab the replay frees: traced slab allocations a
+    #: task frees or the trace re-allocates, pre-trace slab a task frees
     traced_free: int
     #: frees in reclaimable pageblocks of a page already freed, and their pages
     second_frees: int
@@ -173,20 +210,24 @@ class UntracedSlab:
 
 
 def untraced_reclaimable(flows: SlabFlows, block_kinds: np.ndarray, snapshot: Snapshot | None,
-                         trace_ns: int) -> UntracedSlab | None:
+                         trace_ns: int, placed_slab_freed: int = 0) -> UntracedSlab | None:
     """How much reclaimable slab the machine allocated beyond the trace's
-    events and still held when the trace ended: the snapshots' growth of
-    ``nr_slab_reclaimable`` over the trace's part of their span, less the
-    traced reclaimable allocations, plus the traced frees in the pageblocks
-    the trace allocates reclaimable slab in (``block_kinds``, per machine
-    pageblock and content: :func:`replay_ops.pretrace_folios`).  A second
-    free (the trace saw the page freed already) frees an untraced
-    allocation: it is left out of the frees, so what remains is the
-    untraced allocations the machine kept.  Their orders are those of the
-    second frees (the traced reclaimable allocations' when there are none),
-    each with the gfp mask the trace's reclaimable requests of that order
-    use most.  None without both vmstat snapshots, their time span or a
-    trace that spans time.
+    events and still held when the trace ended, so that the model's
+    ``nr_slab_reclaimable`` grows over the trace as the machine's did: the
+    snapshots' growth over the trace's part of their span, less the traced
+    reclaimable allocations, plus the reclaimable slab the replay frees
+    (its shrinkers free no slab page: ``replay_ops.SLAB_PAGES_FREED_BY_TRACE``):
+    the traced slab allocations a task frees or the trace re-allocates
+    (:class:`SlabFlows`), and ``placed_slab_freed``, the pages of the
+    pre-trace folios the prefill holds as reclaimable slab that a task frees.
+    A second free (the trace saw the page freed already) frees an untraced
+    allocation, which the replay does not have.  The orders of the added
+    allocations are those of the second frees in the pageblocks the trace
+    allocates reclaimable slab in (``block_kinds``, per machine pageblock
+    and content: :func:`replay_ops.pretrace_folios`; the traced reclaimable
+    allocations' when there are none), each with the gfp mask the trace's
+    reclaimable requests of that order use most.  None without both vmstat
+    snapshots, their time span or a trace that spans time.
 
     MODEL: the added allocations never end; the kernel frees some of them
     later, which no snapshot shows."""
@@ -203,7 +244,7 @@ def untraced_reclaimable(flows: SlabFlows, block_kinds: np.ndarray, snapshot: Sn
     kinds = block_kinds[:nb]
     rec = np.flatnonzero((kinds.sum(axis=1) > 0)
                          & (kinds.argmax(axis=1) == C.KIND_SLAB_RECLAIMABLE))
-    traced_free = int(flows.first_free[rec].sum())
+    traced_free = flows.slab_task_free + int(flows.slab_implicit_free[0]) + int(placed_slab_freed)
     second = flows.second_free[rec].sum(axis=0)
     second_pages = second * (1 << np.arange(C.NR_PAGE_ORDERS))
     traced_alloc = sum(flows.rec_alloc.values())
