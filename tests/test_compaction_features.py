@@ -236,3 +236,25 @@ def test_scenarios_are_deterministic():
     b = run("thpchallenge", Config(mem="128M", seed=5), duration=2)
     assert a.vmstat == b.vmstat
     assert a.compaction_events.equals(b.compaction_events)
+
+
+def test_the_node_score_weights_each_zone_by_its_present_pages():
+    """fragmentation_score_node(): fragmentation_score_zone_weighted() weighs
+    a zone by zone->present_pages over node_present_pages + 1, not by its
+    managed pages (a replay's zones keep the machine's boot-reserved pages out
+    of the managed ones)."""
+    from defragsim.mm import compaction
+    from defragsim.mm.state import make_state
+    cfg = Config(mem="256M", dma32="64M")
+    prm = cfg.to_params()
+    reserved = np.zeros(cfg.nr_pages, bool)
+    reserved[cfg.nr_pages - 8192:] = True            # 32 MiB of Normal reserved at boot
+    st = make_state(cfg, reserved=reserved)
+    dma32, normal = (int(e - s) for s, e in zip(st.zone_start, st.zone_end))
+    assert st.zone_managed[1] == normal - 8192
+    st.nr_free[:] = 0
+    st.nr_free[0, 0] = 100                           # DMA32: all free memory in pages: 100
+    st.nr_free[1, C.MAX_PAGE_ORDER] = 1              # Normal: all in a free block: 0
+    assert compaction.fragmentation_score_zone(st, prm, 0) == 100
+    assert compaction.fragmentation_score_zone(st, prm, 1) == 0
+    assert compaction.fragmentation_score_node(st, prm) == dma32 * 100 // (dma32 + normal + 1)

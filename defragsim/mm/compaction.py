@@ -155,15 +155,19 @@ def fragmentation_score_zone(st, prm, z):
 
 @njit
 def fragmentation_score_node(st, prm):
-    """fragmentation_score_node(): zone scores weighted by present pages."""
+    """fragmentation_score_node(): the populated zones' scores, each weighted
+    by its present pages over the node's (fragmentation_score_zone_weighted():
+    zone->present_pages, node_present_pages + 1; the model's zones span
+    their present pages)."""
     node_present = 0
     for z in range(MAX_NR_ZONES):
-        node_present += st.zone_managed[z]
+        node_present += st.zone_end[z] - st.zone_start[z]
     score = 0
     for z in range(MAX_NR_ZONES):
         if st.zone_managed[z] == 0:
             continue
-        score += st.zone_managed[z] * fragmentation_score_zone(st, prm, z) // (node_present + 1)
+        present = st.zone_end[z] - st.zone_start[z]
+        score += present * fragmentation_score_zone(st, prm, z) // (node_present + 1)
     return score
 
 
