@@ -339,6 +339,13 @@ def test_pgalloc_rows_over_the_trace_count_its_own_allocations_per_zone():
         else:
             assert name not in table          # the model has no such zone (DMA)
     assert seen == sum(1 << o for _, o in allocs) > 0
+    # and the vmstat counters over the trace, from its other events (this
+    # second has none of their events: no such rows)
+    from defragsim.analysis.replay import traced_row
+    assert rp.other_sums == {}
+    assert not any(r["name"].startswith("pgscan_kswapd over") for r in rp.comparison())
+    for counter, n in rp.other_sums.items():
+        assert table[traced_row(counter)]["kernel"] == n
 
 
 def test_replay_cli_errors_are_one_line(tmp_path, capsys):
@@ -530,3 +537,30 @@ def test_free_chunks_shaped_after_pagetypeinfo(tmp_path):
     for o in (3, 4, 5, 6):
         assert abs(nf[o] - 3000 * scale) <= 0.15 * 3000 * scale + 3, (o, nf[o], 3000 * scale)
     assert "free chunks shaped after pagetypeinfo" in rp.observed_vs_model()
+
+
+def test_other_event_sums_are_the_vmstat_increments_over_the_trace(tmp_path):
+    """trace.other_event_sums(): compact_migrate_scanned and _free_scanned
+    from the compaction scanners' nr_scanned (the fast free search's too),
+    pgmigrate_success from mm_migrate_pages' succeeded, pgscan_kswapd and
+    _direct from mm_vmscan_lru_shrink_inactive's nr_scanned split by whether
+    the pid is kswapd's (it logs mm_vmscan_kswapd_wake); events past a cut
+    are left out, and a counter whose events the file never shows is absent."""
+    from defragsim.workloads.trace import other_event_sums
+    (tmp_path / "page_events.csv").write_text(CSV_HEADER + "\n1000,0,7,A,100,0,1,cc0,,,\n")
+    other = [
+        "1000,0,45,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "1100,0,45,vmscan:mm_vmscan_lru_shrink_inactive,nid=0 nr_scanned=40 nr_reclaimed=40",
+        "1200,1,7,vmscan:mm_vmscan_lru_shrink_inactive,nid=0 nr_scanned=5 nr_reclaimed=5",
+        "1300,1,7,compaction:mm_compaction_isolate_migratepages,start_pfn=1 end_pfn=2 nr_scanned=30 nr_taken=3",
+        "1400,1,7,compaction:mm_compaction_isolate_freepages,start_pfn=1 end_pfn=2 nr_scanned=8 nr_taken=4",
+        "1500,1,7,compaction:mm_compaction_fast_isolate_freepages,start_pfn=1 end_pfn=2 nr_scanned=2 nr_taken=1",
+        "1600,1,7,compaction:mm_compaction_isolate_migratepages,start_pfn=1 end_pfn=2 nr_scanned=99 nr_taken=0",
+    ]
+    (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
+    path = tmp_path / "page_events.csv"
+    assert other_event_sums(path) == {"compact_migrate_scanned": 129, "compact_free_scanned": 10,
+                                      "pgscan_kswapd": 40, "pgscan_direct": 5}
+    # cut 550 ns after the first page event (t0 1000): the last event is past it
+    assert other_event_sums(path, t0_ns=1000, until_ns=550)["compact_migrate_scanned"] == 30
+    assert other_event_sums(tmp_path / "nothing" / "page_events.csv") is None

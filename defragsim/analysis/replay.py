@@ -20,14 +20,20 @@ from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, c
 from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
                                     streamed_pretrace_folios, trace_workload)
 from ..workloads.snapshot import Snapshot, find_snapshot
-from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, ParsedTrace, IrregularLine, TraceLimits,
-                               detect_format, direct_reclaim_windows,
-                               kswapd_wake_latencies, other_event_counts,
-                               read_trace,
+from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
+                               IrregularLine, TraceLimits, detect_format,
+                               direct_reclaim_windows, kswapd_wake_latencies,
+                               other_event_counts, other_event_sums, read_trace,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
 STREAM_MIN_BYTES = 256 << 20
+def traced_row(counter: str) -> str:
+    """The replay table's row of a vmstat counter over the trace itself
+    (trace.TRACED_COUNTERS: the kernel's increments from its other events)."""
+    return f"{counter} over the trace"
+
+
 #: the replay table's row of free page reporting (the module's reported_kib delta)
 PAGE_REPORTING_ROW = "page reporting, KiB reported"
 
@@ -54,6 +60,9 @@ class Replay:
     kernel_choice: str = ""
     #: what the replay adapted (to the model's size, to --duration), for the notes
     adjustments: list = field(default_factory=list)
+    #: the kernel's vmstat increments over the trace itself, from its other
+    #: events (trace.other_event_sums; None without other_events.csv)
+    other_sums: dict | None = None
 
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did,
@@ -137,6 +146,7 @@ class Replay:
                              "-" if self.trace.cut_ns is not None else kib,
                              r.diagnostics.get("page_reporting_pages", 0) * C.PAGE_SIZE // 1024))
         rows += self._traced_pgalloc_rows(vm)
+        rows += [(traced_row(k), v, vm.get(k, 0)) for k, v in (self.other_sums or {}).items()]
         if self.snapshot is not None and self.snapshot.vmstat_after:
             b, a = self.snapshot.vmstat_before, self.snapshot.vmstat_after
             for k in COMPARED_VMSTAT:
@@ -171,7 +181,7 @@ class Replay:
             out.append(f"the trace is cut at {tr.cut_ns / 1e9:g} s (--duration): the kernel column "
                        "counts its events up to there; /proc/vmstat deltas cover the whole "
                        "recording, so they show as \"-\"")
-        out += _window_note(self.snapshot, tr)
+        out += _window_note(self.snapshot, tr, self.other_sums)
         if st.pretrace_folios:
             out.append(f"folios the trace frees before allocating them: {st.pretrace_folios:,}; "
                        f"placed at the machine's pfns in the prefill {st.pretrace_placed:,} "
@@ -399,8 +409,10 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
     until = int(duration * 1e9) if duration is not None else None
     other = other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
         if tr.format == "csv" else None
+    sums = other_event_sums(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
+        if tr.format == "csv" else None
     return Replay(trace=tr, stats=st, result=res, snapshot=snap, other_events=other,
-                  kernel_choice=why, adjustments=notes)
+                  kernel_choice=why, adjustments=notes, other_sums=sums)
 
 
 def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, snap,
@@ -440,8 +452,9 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
         raise TraceError(f"{trace_path}: no mm_page_alloc events"
                          + (f" for comm {comm!r}" if comm else "") + f" in {tr.lines} lines")
     other = other_event_counts(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
+    sums = other_event_sums(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
     return Replay(trace=tr, stats=ts.stats, result=res, snapshot=snap, other_events=other,
-                  kernel_choice=why, adjustments=notes)
+                  kernel_choice=why, adjustments=notes, other_sums=sums)
 
 
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
@@ -511,15 +524,22 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
     return cfg, why
 
 
-def _window_note(snapshot, tr) -> list[str]:
-    """The replay note on the time the vmstat delta rows span."""
+def _window_note(snapshot, tr, sums) -> list[str]:
+    """The replay notes on the time the vmstat delta rows span and on the
+    "over the trace" rows."""
+    out = []
     span = snapshot.uptime_span() if snapshot is not None else None
-    if span is None or tr.cut_ns is not None:
-        return []
-    return [f"the vmstat (delta) rows are the machine's counts from the before snapshot to "
-            f"the after one, {span:.1f} s apart (/proc/uptime), around the trace's "
-            f"{tr.duration_s:.1f} s; the model's cover the trace: the \"over the trace\" rows "
-            f"count the trace's own allocations"]
+    if span is not None and tr.cut_ns is None:
+        out.append(f"the vmstat (delta) rows are the machine's counts from the before snapshot "
+                   f"to the after one, {span:.1f} s apart (/proc/uptime), around the trace's "
+                   f"{tr.duration_s:.1f} s; the model's cover the trace")
+    if sums:
+        how = "; ".join(f"{c}: {' + '.join(e)} {k}" + (f" ({w})" if w else "")
+                        for c, e, k, w in TRACED_COUNTERS if c in sums)
+        out.append(f"the \"over the trace\" rows: the kernel's counts over the trace itself, "
+                   f"pgalloc_<zone> from its mm_page_alloc events, the others from its other "
+                   f"events ({how}; kswapd: the pids that log mm_vmscan_kswapd_wake or _sleep)")
+    return out
 
 
 def _untraced_note(st, snapshot) -> list[str]:

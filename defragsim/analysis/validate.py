@@ -30,7 +30,7 @@ from ..workloads import build_workload
 from . import claims as CL
 from .builds import per_build
 from .compare import compare
-from .replay import PAGE_REPORTING_ROW, replay
+from .replay import PAGE_REPORTING_ROW, replay, traced_row
 
 AGREES, DIRECTION, DISAGREES, CANNOT_SAY = "agrees", "direction", "disagrees", "cannot say"
 #: a change smaller than this (in either direction) counts as "unchanged"
@@ -265,6 +265,17 @@ MODE_COUNTERS = ("failed allocations", "mm_vmscan_direct_reclaim_begin",
                  "vmstat compact_success (delta)")
 
 
+def _over_the_trace(counter: str, table: dict) -> str:
+    """The row to judge a trace counter by: a vmstat counter's count over the
+    trace itself when the table has it (the snapshots' deltas also hold the
+    seconds around the trace, which the replay does not run), else the row."""
+    if counter.startswith("vmstat ") and counter.endswith(" (delta)"):
+        row = traced_row(counter[len("vmstat "):-len(" (delta)")])
+        if row in table:
+            return row
+    return counter
+
+
 def _replay_table(path: Path, dm: int, duration, progress, name: str) -> dict:
     if progress:
         progress(f"validate: replaying {name} at defrag_mode={dm}")
@@ -284,6 +295,7 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
             continue
         table = tables[name, dm] = _replay_table(path, dm, duration, progress, name)
         for counter in TRACE_COUNTERS:
+            counter = _over_the_trace(counter, table)
             if counter not in table or isinstance(table[counter][0], str):
                 continue
             k, m = table[counter]

@@ -1703,6 +1703,57 @@ def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = Non
     return out
 
 
+#: the /proc/vmstat counters whose increments a recording's other events
+#: carry: (counter, event, field, whose: "kswapd", "other" or None for any
+#: task).  The kernel adds the same numbers to the counter and to the event
+#: (isolate_migratepages_block(), isolate_freepages_block() and
+#: fast_isolate_freepages() add their nr_scanned to the compact_control's
+#: totals, counted at the end of the pass; migrate_pages() its
+#: nr_succeeded; shrink_inactive_list() its nr_scanned).
+TRACED_COUNTERS = (
+    ("compact_migrate_scanned", ("mm_compaction_isolate_migratepages",), "nr_scanned", None),
+    ("compact_free_scanned", ("mm_compaction_isolate_freepages",
+                              "mm_compaction_fast_isolate_freepages"), "nr_scanned", None),
+    ("pgmigrate_success", ("mm_migrate_pages",), "succeeded", None),
+    ("pgscan_kswapd", ("mm_vmscan_lru_shrink_inactive",), "nr_scanned", "kswapd"),
+    ("pgscan_direct", ("mm_vmscan_lru_shrink_inactive",), "nr_scanned", "other"),
+)
+_RE_OTHER_LINE = re.compile(rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?([^,:\n]*),(.*)$", re.M)
+
+
+def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> dict | None:
+    """The increments of :data:`TRACED_COUNTERS` over the trace itself, summed
+    from ``other_events.csv`` beside a CSV trace (the snapshots' vmstat
+    deltas also hold the seconds between a snapshot and the trace); kswapd is
+    the pids that log ``mm_vmscan_kswapd_wake`` or ``_sleep``.  A counter
+    whose events the file never shows is left out (the recording may not
+    have had them).  None without the file."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    lines = _RE_OTHER_LINE.findall(data, data.find(b"\n") + 1)
+    kswapd = {pid for _, pid, name, _ in lines
+              if name in (b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")}
+    out, seen = {}, set()
+    for counter, events, key, whose in TRACED_COUNTERS:
+        names = {e.encode() for e in events}
+        pat = re.compile(rb"(?:^|\s)" + key.encode() + rb"=([0-9]+)")
+        total = 0
+        for t, pid, name, fields in lines:
+            if name not in names:
+                continue
+            seen.add(counter)
+            if until_ns is not None and int(t) - t0_ns >= until_ns:
+                continue
+            if whose is not None and (pid in kswapd) != (whose == "kswapd"):
+                continue
+            m = pat.search(fields)
+            total += int(m.group(1)) if m else 0
+        if counter in seen:
+            out[counter] = total
+    return out
+
+
 def _csv_fields(path, maxsplit: int):
     """(line number, fields) of each line of a CSV file after its header,
     split at the first ``maxsplit`` commas, read as it streams; a damaged
