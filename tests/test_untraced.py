@@ -49,21 +49,21 @@ EVENTS = [
 ]
 
 
-def test_slab_flows_count_first_and_second_frees_per_pageblock():
+def test_slab_flows_count_second_frees_and_slab_frees_per_pageblock():
     f = SlabFlows()
     _add(f, EVENTS)
-    assert f.first_free[0] == 1 + 4 + 4 and f.first_free[1] == 2
     assert f.second_free[0, 0] == 1 and f.second_free[0, 2] == 1
     assert f.second_free.sum() == 2
     assert f.rec_alloc == {(0, REC0): 1, (2, REC2): 4}
+    assert f.slab_task_free == 1 + 4          # the two traced slab allocations' frees
     # the same read in chunks of any size
     for k in (1, 2, 4):
         g = SlabFlows()
         for i in range(0, len(EVENTS), k):
             _add(g, EVENTS[i:i + k])
-        assert np.array_equal(g.first_free[:2], f.first_free[:2])
         assert np.array_equal(g.second_free[:2], f.second_free[:2])
         assert g.rec_alloc == f.rec_alloc
+        assert g.slab_task_free == f.slab_task_free
 
 
 def test_the_slab_the_replay_frees_leaves_out_reclaims_frees_and_counts_reallocations():

@@ -51,19 +51,19 @@ PACE_BIN_NS = 100_000_000
 
 
 @njit(cache=True)
-def _free_flows(ev, pfn, order, ev_kind, state, pfn_kind, first_free, second_free, pb_order,
+def _free_flows(ev, pfn, order, ev_kind, state, pfn_kind, pfn_order, second_free, pb_order,
                 out_pfn, out_order, out_row, slab_rows, implicit):
     """Walk a chunk of page events: each free of a pfn the trace last saw
     freed (an allocation between the two was not traced) counts in
-    ``second_free[pageblock, order]``; every other free adds its pages to
-    ``first_free[pageblock]``.  A free of a pfn the trace has not named
-    before frees a folio allocated before the trace began: its pfn, order
-    and row in the chunk are written out.  A free of a traced reclaimable
-    slab allocation (``ev_kind`` of the allocation, 1 for slab) writes its
-    row to ``slab_rows``; a re-allocation of a pfn whose traced slab
-    allocation had no traced free (the replay frees it then) adds the pages
-    to ``implicit[0]``.  Returns how many pre-trace frees and slab frees.
-    ``state`` and ``pfn_kind`` (per pfn) carry over chunks."""
+    ``second_free[pageblock, order]``.  A free of a pfn the trace has not
+    named before frees a folio allocated before the trace began: its pfn,
+    order and row in the chunk are written out.  A free of a traced
+    reclaimable slab allocation (``ev_kind`` of the allocation, 1 for slab)
+    writes its row to ``slab_rows``; a re-allocation of a pfn whose traced
+    slab allocation had no traced free (the replay frees it then) adds that
+    allocation's pages to ``implicit[0]``.  Returns how many pre-trace frees
+    and slab frees.  ``state``, ``pfn_kind`` and ``pfn_order`` (per pfn)
+    carry over chunks."""
     n = 0
     ns = 0
     for i in range(ev.shape[0]):
@@ -72,23 +72,21 @@ def _free_flows(ev, pfn, order, ev_kind, state, pfn_kind, first_free, second_fre
             continue
         if ev[i] == EV_ALLOC:
             if state[p] == _ALLOCATED and pfn_kind[p] == _SLAB:
-                implicit[0] += 1 << order[i]
+                implicit[0] += 1 << pfn_order[p]
             state[p] = _ALLOCATED
             pfn_kind[p] = ev_kind[i]
+            pfn_order[p] = order[i]
         elif ev[i] == EV_FREE:
-            b = p >> pb_order
             if state[p] == _FREED:
-                second_free[b, order[i]] += 1
-            else:
-                first_free[b] += 1 << order[i]
-                if state[p] == _UNSEEN:
-                    out_pfn[n] = p
-                    out_order[n] = order[i]
-                    out_row[n] = i
-                    n += 1
-                elif pfn_kind[p] == _SLAB:
-                    slab_rows[ns] = i
-                    ns += 1
+                second_free[p >> pb_order, order[i]] += 1
+            elif state[p] == _UNSEEN:
+                out_pfn[n] = p
+                out_order[n] = order[i]
+                out_row[n] = i
+                n += 1
+            elif pfn_kind[p] == _SLAB:
+                slab_rows[ns] = i
+                ns += 1
             state[p] = _FREED
     return n, ns
 
@@ -96,14 +94,15 @@ def _free_flows(ev, pfn, order, ev_kind, state, pfn_kind, first_free, second_fre
 class SlabFlows:
     """The trace's reclaimable-slab flows, read a chunk at a time
     (:meth:`add`, in the replay's first pass, ``replay_ops.pretrace_folios``):
-    pages of reclaimable allocations (by order and gfp mask), and per
-    machine pageblock the pages of first frees and the count of second
-    frees by order.  Its per-pfn history also finds the frees of folios
-    allocated before the trace."""
+    pages of reclaimable allocations (by order and gfp mask), the frees of
+    traced slab allocations (:meth:`add_slab_frees`) and per machine
+    pageblock the count of second frees by order.  Its per-pfn history also
+    finds the frees of folios allocated before the trace."""
 
     def __init__(self):
         self.state = np.zeros(1, np.uint8)
         self.pfn_kind = np.zeros(1, np.uint8)
+        self.pfn_order = np.zeros(1, np.int8)
         #: rows of the last chunk (:meth:`add`) that free a traced slab allocation
         self.slab_free_rows = np.zeros(0, np.int64)
         #: pages of the traced slab allocations a task frees (pretrace_folios
@@ -111,7 +110,6 @@ class SlabFlows:
         #: traced free: the frees of reclaimable slab the replay replays
         self.slab_task_free = 0
         self.slab_implicit_free = np.zeros(1, np.int64)
-        self.first_free = np.zeros(1, np.int64)
         self.second_free = np.zeros((1, C.NR_PAGE_ORDERS), np.int64)
         #: {(order, gfp): pages} of the traced reclaimable allocations
         self.rec_alloc: dict = {}
@@ -120,14 +118,12 @@ class SlabFlows:
 
     def _grow(self, top_pfn: int) -> None:
         if top_pfn > self.state.shape[0]:
-            cap = max(top_pfn, 2 * self.state.shape[0])
-            self.state = np.concatenate([self.state, np.zeros(cap - self.state.shape[0], np.uint8)])
-            self.pfn_kind = np.concatenate([self.pfn_kind,
-                                            np.zeros(cap - self.pfn_kind.shape[0], np.uint8)])
+            grow = max(top_pfn, 2 * self.state.shape[0]) - self.state.shape[0]
+            self.state = np.concatenate([self.state, np.zeros(grow, np.uint8)])
+            self.pfn_kind = np.concatenate([self.pfn_kind, np.zeros(grow, np.uint8)])
+            self.pfn_order = np.concatenate([self.pfn_order, np.zeros(grow, np.int8)])
         nb = (self.state.shape[0] >> C.PAGEBLOCK_ORDER_DEFAULT) + 1
-        if nb > self.first_free.shape[0]:
-            self.first_free = np.concatenate([self.first_free,
-                                              np.zeros(nb - self.first_free.shape[0], np.int64)])
+        if nb > self.second_free.shape[0]:
             self.second_free = np.concatenate([self.second_free, np.zeros(
                 (nb - self.second_free.shape[0], C.NR_PAGE_ORDERS), np.int64)])
 
@@ -148,7 +144,7 @@ class SlabFlows:
         ev_kind[rows[kind == C.KIND_SLAB_RECLAIMABLE]] = _SLAB
         srow = np.empty(len(pfn), np.int64)
         n, ns = _free_flows(cols["ev"], pfn, cols["order"], ev_kind, self.state, self.pfn_kind,
-                            self.first_free, self.second_free, C.PAGEBLOCK_ORDER_DEFAULT, op, oo,
+                            self.pfn_order, self.second_free, C.PAGEBLOCK_ORDER_DEFAULT, op, oo,
                             orow, srow, self.slab_implicit_free)
         self.slab_free_rows = srow[:ns]
         rec = rows[kind == C.KIND_SLAB_RECLAIMABLE]
@@ -240,7 +236,7 @@ def untraced_reclaimable(flows: SlabFlows, block_kinds: np.ndarray, snapshot: Sn
     if a is None or b is None or span is None:
         return None
     trace_s = trace_ns / 1e9
-    nb = min(block_kinds.shape[0], flows.first_free.shape[0])
+    nb = min(block_kinds.shape[0], flows.second_free.shape[0])
     kinds = block_kinds[:nb]
     rec = np.flatnonzero((kinds.sum(axis=1) > 0)
                          & (kinds.argmax(axis=1) == C.KIND_SLAB_RECLAIMABLE))
