@@ -28,6 +28,8 @@ from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, Parse
 
 #: a trace of more text than this is replayed while it is parsed (by default)
 STREAM_MIN_BYTES = 256 << 20
+
+
 def traced_row(counter: str) -> str:
     """The replay table's row of a vmstat counter over the trace itself
     (trace.TRACED_COUNTERS: the kernel's increments from its other events)."""

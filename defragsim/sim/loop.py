@@ -25,6 +25,7 @@ from ..mm.state import (
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
+from ..workloads.replay_ops import SLAB_PAGES_FREED_BY_TRACE
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
 from .recorder import TS_COLUMNS, RunRecorder, _vmstat
@@ -185,9 +186,9 @@ def _initial_state(config: Config, meta: dict):
 def _params(config: Config, wl):
     """The jitted kernels' Params: the config's, with the shrinkers leaving
     page-level slab pages to a workload that frees them itself (a replay:
-    ``replay_ops.SLAB_PAGES_FREED_BY_TRACE``)."""
+    its meta's ``SLAB_PAGES_FREED_BY_TRACE``)."""
     prm = config.to_params()
-    if wl.meta.get("slab_pages_freed_by_workload"):
+    if wl.meta.get(SLAB_PAGES_FREED_BY_TRACE):
         prm = prm._replace(shrink_page_slab=0)
     return prm
 
