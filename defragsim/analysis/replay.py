@@ -408,13 +408,20 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
     if before_run is not None:
         before_run()          # the caller's notice, once every input has been checked
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
-    until = int(duration * 1e9) if duration is not None else None
-    other = other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
-        if tr.format == "csv" else None
-    sums = other_event_sums(trace_path, t0_ns=tr.t0_ns, until_ns=until) \
-        if tr.format == "csv" else None
+    other, sums = _other_events(trace_path, tr, int(duration * 1e9) if duration is not None
+                                else None)
     return Replay(trace=tr, stats=st, result=res, snapshot=snap, other_events=other,
                   kernel_choice=why, adjustments=notes, other_sums=sums)
+
+
+def _other_events(trace_path, tr: ParsedTrace, until_ns) -> tuple:
+    """The kernel's other events of a CSV trace, up to ``until_ns`` (None:
+    all): their counts by name and the vmstat increments they carry
+    (trace.other_event_sums); (None, None) for another format."""
+    if tr.format != "csv":
+        return None, None
+    return (other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns),
+            other_event_sums(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns))
 
 
 def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, snap,
@@ -453,8 +460,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     if not tr.streamed["allocations"]:
         raise TraceError(f"{trace_path}: no mm_page_alloc events"
                          + (f" for comm {comm!r}" if comm else "") + f" in {tr.lines} lines")
-    other = other_event_counts(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
-    sums = other_event_sums(trace_path, t0_ns=tr.t0_ns) if fmt == "csv" else None
+    other, sums = _other_events(trace_path, tr, None)
     return Replay(trace=tr, stats=ts.stats, result=res, snapshot=snap, other_events=other,
                   kernel_choice=why, adjustments=notes, other_sums=sums)
 

@@ -95,6 +95,8 @@ class ParsedTrace:
     #: a streamed trace (``replay_ops.TraceStream``) keeps no columns: the
     #: totals of its page events (:func:`add_page_totals`)
     streamed: dict | None = None
+    #: (events, totals) of the last :meth:`page_totals` of a whole trace
+    _totals: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls, path, fmt: str) -> "ParsedTrace":
@@ -115,7 +117,7 @@ class ParsedTrace:
         return float(self.t_ns[-1]) / 1e9 if len(self) else 0.0
 
     def summary(self) -> dict:
-        tot = self.streamed or add_page_totals(new_page_totals(), self.__dict__)
+        tot = self.page_totals()
         return {
             "allocations": tot["allocations"],
             "failed_allocations": tot["failed_allocations"],
@@ -132,12 +134,20 @@ class ParsedTrace:
             "duration_s": self.duration_s,
         }
 
+    def page_totals(self) -> dict:
+        """:func:`add_page_totals` of the whole trace: a streamed trace's, kept
+        as it streamed, or a whole trace's, summed once for its events."""
+        if self.streamed:
+            return self.streamed
+        if self._totals is None or self._totals[0] != len(self):
+            self._totals = (len(self), add_page_totals(new_page_totals(), self.__dict__))
+        return self._totals[1]
+
     def allocated_pages(self, start_pfn: int, end_pfn: int) -> int:
         """Pages the trace's successful allocations took in ``[start_pfn,
         end_pfn)`` (a zone's span): what /proc/vmstat's ``pgalloc_<zone>``
         counted over the trace itself, pageblock-aligned bounds assumed."""
-        tot = self.streamed or add_page_totals(new_page_totals(), self.__dict__)
-        by_block = tot["alloc_pages_by_block"]
+        by_block = self.page_totals()["alloc_pages_by_block"]
         lo, hi = start_pfn >> PAGES_BY_BLOCK_SHIFT, end_pfn >> PAGES_BY_BLOCK_SHIFT
         return int(by_block[lo:hi].sum())
 
@@ -1734,24 +1744,23 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
     lines = _RE_OTHER_LINE.findall(data, data.find(b"\n") + 1)
     kswapd = {pid for _, pid, name, _ in lines
               if name in (b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")}
-    out, seen = {}, set()
+    # each event's counters, and the pattern of each counter's field
+    by_event: dict = {}
     for counter, events, key, whose in TRACED_COUNTERS:
-        names = {e.encode() for e in events}
         pat = re.compile(rb"(?:^|\s)" + key.encode() + rb"=([0-9]+)")
-        total = 0
-        for t, pid, name, fields in lines:
-            if name not in names:
-                continue
-            seen.add(counter)
+        for e in events:
+            by_event.setdefault(e.encode(), []).append((counter, pat, whose))
+    out: dict = {}
+    for t, pid, name, fields in lines:
+        for counter, pat, whose in by_event.get(name, ()):
+            out.setdefault(counter, 0)       # seen: the recording has its events
             if until_ns is not None and int(t) - t0_ns >= until_ns:
                 continue
             if whose is not None and (pid in kswapd) != (whose == "kswapd"):
                 continue
             m = pat.search(fields)
-            total += int(m.group(1)) if m else 0
-        if counter in seen:
-            out[counter] = total
-    return out
+            out[counter] += int(m.group(1)) if m else 0
+    return {c: out[c] for c, _, _, _ in TRACED_COUNTERS if c in out}
 
 
 def _csv_fields(path, maxsplit: int):
