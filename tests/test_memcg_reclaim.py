@@ -20,6 +20,7 @@ from defragsim.mm.invariants import check_state
 from defragsim.mm.state import (
     NODE_MEMCG_CHARGE, NODE_MEMCG_ITER_POS, SC_DIRECT, SC_KSWAPD, SC_MAY_SWAP, make_state,
 )
+from defragsim.workloads.replay_ops import ReplayStats, _initial_memcgs
 from defragsim.workloads.trace import _split_walk, memcg_walk
 
 from model_driver import ModelRun
@@ -201,7 +202,7 @@ def test_spreading_keeps_each_lists_order_and_the_proportions():
     while p >= 0:
         order_before.append(p)
         p = int(st.pg_next[p])
-    _direct(vmscan.mem_cgroup_spread_lru)(st, np.array([0, 250, 750], np.int64), 2,
+    _direct(vmscan.mem_cgroup_spread_lru)(st, np.repeat([[0], [250], [750]], 4, axis=1), 2,
                                           np.zeros(3, np.float64))
     assert _file_pages(st) == [0, 250, 750]
     assert st.node[NODE_MEMCG_CHARGE] == 2
@@ -211,6 +212,31 @@ def test_spreading_keeps_each_lists_order_and_the_proportions():
             got.append(p)
             p = int(st.pg_next[p])
         assert got == [q for q in order_before if st.pg_memcg[q] == m]
+    check_state(st, run.prm)
+
+
+def test_spreading_weighs_each_list_by_its_own_pages():
+    """Each LRU list is spread by that list's pages in each memcg: a memcg the
+    trace shows with only active page cache takes none of the inactive
+    list, which direct reclaim scans first."""
+    run = _memcg_run([1000, 0, 0])
+    st = run.st
+    p, n = int(st.lru_head[C.LRU_INACTIVE_FILE]), 0
+    lruvec_del_folio, lruvec_add_folio = (_direct(vmscan.lruvec_del_folio),
+                                          _direct(vmscan.lruvec_add_folio))
+    while p >= 0 and n < 400:            # 400 folios to the active list
+        nxt = int(st.pg_next[p])
+        lruvec_del_folio(st, p)
+        st.pg_flags[p] |= vmscan.PG_active
+        lruvec_add_folio(st, p, False)
+        p, n = nxt, n + 1
+    weights = np.zeros((3, 4), np.int64)
+    weights[1, C.LRU_ACTIVE_FILE] = 400          # memcg 1: active page cache only
+    weights[2, C.LRU_INACTIVE_FILE] = 600        # memcg 2: inactive page cache only
+    _direct(vmscan.mem_cgroup_spread_lru)(st, weights, 2, np.zeros(3, np.float64))
+    size = st.memcg_lru_size
+    assert [int(size[m, C.LRU_INACTIVE_FILE]) for m in range(3)] == [0, 0, 600]
+    assert [int(size[m, C.LRU_ACTIVE_FILE]) for m in range(3)] == [0, 400, 0]
     check_state(st, run.prm)
 
 
@@ -256,8 +282,9 @@ def test_split_walk_by_batches():
     without any shrinker call nothing marks where the root's batches end, so
     all are the root's."""
     batches = [("L", 2, 32), ("L", 2, 4), ("L", 2, 32), ("L", 2, 1)]
-    assert _split_walk(batches) == [69]
-    assert _split_walk([("S", 9)] + batches) == [0, 36, 33]
+    assert _totals(_split_walk(batches)) == [69]
+    assert _totals(_split_walk([("S", 9)] + batches)) == [0, 36, 33]
+    assert _split_walk([("S", 9)] + batches)[1] == [0, 0, 36, 0, 0]
 
 
 def test_split_walk_ends_at_the_next_root():
@@ -266,10 +293,38 @@ def test_split_walk_ends_at_the_next_root():
     shrinker (9) runs for the children too, the root's global one (5) only for
     the root: the walk ends where 5 comes back."""
     L = lambda n: ("L", 2, n)   # noqa: E731
-    assert _split_walk([L(3), ("S", 9), L(32), L(4), ("S", 7), L(32), L(1), L(3), ("S", 9)]) \
-        == [3, 36, 33]
-    assert _split_walk([L(3), ("S", 9), ("S", 5), L(32), L(4), ("S", 9), L(32), L(1), L(3),
-                        ("S", 9), ("S", 5)]) == [3, 36, 33]
+    assert _totals(_split_walk([L(3), ("S", 9), L(32), L(4), ("S", 7), L(32), L(1), L(3),
+                                ("S", 9)])) == [3, 36, 33]
+    assert _totals(_split_walk([L(3), ("S", 9), ("S", 5), L(32), L(4), ("S", 9), L(32), L(1),
+                                L(3), ("S", 9), ("S", 5)])) == [3, 36, 33]
+
+
+def _totals(lists):
+    return [sum(x) for x in lists]
+
+
+def test_the_walk_keeps_each_lists_pages(tmp_path):
+    """A walk that deactivates scans the active lists too: each memcg's pages
+    are kept list by list (MemcgWalk.list_pages), so a memcg of active page
+    cache only is told apart from one of inactive page cache; a batch with
+    no list counts in the memcg's total only; the replay's meta carries both."""
+    lines = [HEADER, "100,1,45,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3\n",
+             _slab(101, 111),
+             _iso(103, 3, lru=3), _slab(104, 333),
+             _iso(105, 32), _iso(106, 5), _iso(107, 2, lru=3), _slab(108, 333),
+             _iso(109, 4).replace("lru=2 ", ""), _slab(110, 333),
+             _iso(111, 1), _slab(112, 111),
+             "200,1,45,vmscan:mm_vmscan_kswapd_sleep,nid=0\n"]
+    (tmp_path / "other_events.csv").write_text("".join(lines))
+    (tmp_path / "page_events.csv").write_text("t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n")
+    walk = memcg_walk(tmp_path / "page_events.csv")
+    assert walk.requested == [0, 3, 39, 4, 1]
+    assert walk.list_pages == [[0, 0, 0, 0], [0, 0, 0, 3 << 12], [0, 0, 37 << 12, 2 << 12],
+                               [0, 0, 0, 0], [0, 0, 1 << 12, 0]]
+    meta, st = {}, ReplayStats()
+    _initial_memcgs(tmp_path / "page_events.csv", "csv", st, meta)
+    assert meta["initial_memcg_pages"] == walk.pages
+    assert meta["initial_memcg_lru_pages"] == walk.list_pages
 
 
 def test_no_walk_without_kswapd(tmp_path):
@@ -299,3 +354,19 @@ def test_a_walk_cut_by_the_first_look_is_read_whole(monkeypatch):
     whole = memcg_walk(p)
     monkeypatch.setattr(T, "MEMCG_WALK_BYTES", 2000)
     assert memcg_walk(p) == whole
+
+
+@pytest.mark.parametrize("lists", [[[0, 0, 5, 0]], [[0, 0, 5, 0], [1, 2, 3]],
+                                   [[0, 0, 5, 0], [0, 0, -1, 0]]])
+def test_a_workloads_memcg_lists_must_fit_its_memcgs(lists):
+    """initial_memcg_lru_pages: four page counts for each memcg of
+    initial_memcg_pages, or run() names the key."""
+    from defragsim import ConfigError, run
+    from model_ops import Ops
+    ops = Ops()
+    h = ops.handles(ops.owner(C.OWNER_KERNEL), 1)
+    ops.alloc(h[0], GFP_KERNEL, C.KIND_KERNEL)
+    wl = ops.build()
+    wl.meta.update(initial_memcg_pages=[10, 20], initial_memcg_lru_pages=lists)
+    with pytest.raises(ConfigError, match="initial_memcg_lru_pages"):
+        run(wl, _cfg())

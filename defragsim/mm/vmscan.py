@@ -166,21 +166,23 @@ def mem_cgroup_migrate(st, old, new):
 @njit
 def mem_cgroup_spread_lru(st, weights, charge, assigned):
     """MODEL (no kernel function): a replay's initial LRU folios, which the
-    prefill charged to the root, are spread over the memcgs in proportion
-    to ``weights`` (pages per memcg: kswapd's first walk in the trace),
-    each list in its LRU order (the memcg furthest behind its share takes
-    the next folio), and new folios are charged to memcg ``charge``.
-    Reclaimable slab stays with the root.  ``assigned``: float64 scratch,
-    one per memcg."""
+    prefill charged to the root, are spread over the memcgs, each list in
+    proportion to ``weights[:, lru]`` (pages on that list per memcg:
+    kswapd's first walk in the trace) and in its LRU order (the memcg
+    furthest behind its share takes the next folio), and new folios are
+    charged to memcg ``charge``.  Reclaimable slab stays with the root.
+    ``assigned``: float64 scratch, one per memcg."""
     # MODEL: a replay's start; which memcg each machine folio was charged to is unknown
     nr = weights.shape[0]
-    total_w = 0
-    for m in range(nr):
-        total_w += weights[m]
     st.node[NODE_MEMCG_CHARGE] = charge
-    if nr < 2 or total_w <= 0:
+    if nr < 2:
         return
     for lru in range(4):
+        total_w = 0
+        for m in range(nr):
+            total_w += weights[m, lru]
+        if total_w <= 0:
+            continue
         assigned[:] = 0.0
         done = 0
         pfn = st.lru_head[lru_list_id(0, lru)]
@@ -191,7 +193,7 @@ def mem_cgroup_spread_lru(st, weights, charge, assigned):
             best = 0
             best_gap = -1e300
             for m in range(nr):
-                gap = weights[m] * done / total_w - assigned[m]
+                gap = weights[m, lru] * done / total_w - assigned[m]
                 if gap > best_gap:
                     best, best_gap = m, gap
             assigned[best] += n

@@ -65,6 +65,12 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
                                    and all(int(x) == x and x >= 0 for x in memcgs)):
         raise ConfigError(f"workload {wl.name}: initial_memcg_pages: expected 1 to {C.MAX_MEMCGS} "
                           f"page counts >= 0 (one per memcg, the root first), got {memcgs!r}")
+    lists = wl.meta.get("initial_memcg_lru_pages")
+    if lists is not None and not (memcgs is not None and len(lists) == len(memcgs) and all(
+            len(x) == 4 and all(int(v) == v and v >= 0 for v in x) for x in lists)):
+        raise ConfigError(f"workload {wl.name}: initial_memcg_lru_pages: expected four page "
+                          f"counts >= 0 (inactive anon, active anon, inactive file, active file) "
+                          f"for each memcg of initial_memcg_pages, got {lists!r}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
@@ -340,14 +346,23 @@ class _Loop:
 
     def spread_memcgs(self, meta: dict) -> None:
         """A replay's memcgs (``meta["initial_memcg_pages"]``, pages per
-        memcg, the root first): the LRU folios so far spread over them, and
-        new folios charged to the largest (vmscan.mem_cgroup_spread_lru)."""
+        memcg, the root first): the LRU folios so far spread over them, each
+        list by its pages in each memcg (``meta["initial_memcg_lru_pages"]``;
+        by their LRU pages where the trace does not say), and new folios
+        charged to the largest (vmscan.mem_cgroup_spread_lru)."""
         memcgs = meta.get("initial_memcg_pages")
         if memcgs is None:
             return
         w = np.asarray(memcgs, np.int64)
+        per_list = np.repeat(w[:, None], 4, axis=1)
+        lists = meta.get("initial_memcg_lru_pages")
+        if lists is not None:
+            known = np.asarray(lists, np.int64)
+            seen = known.sum(axis=0) > 0
+            per_list[:, seen] = known[:, seen]
         spread = getattr(mem_cgroup_spread_lru, "impl", mem_cgroup_spread_lru)
-        spread(self.st, w, np.int64(int(np.argmax(w))), np.zeros(len(w), np.float64))
+        spread(self.st, np.ascontiguousarray(per_list), np.int64(int(np.argmax(w))),
+               np.zeros(len(w), np.float64))
 
     def run(self, wl, bounds, dur_ns: int, *, snapshots: int, progress: bool,
             on_progress) -> None:

@@ -1198,23 +1198,36 @@ def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     a direct reclaimer's partial walk (shrink_node_memcgs()) often scans
     only the small ones after it.
 
+    ``meta["initial_memcg_lru_pages"]``: the pages on each of their LRU
+    lists (inactive anon, active anon, inactive file, active file) as that
+    walk scanned them: a memcg's active pages show only if the walk
+    deactivated (in a 6.18 trace recorded as d_pressure_dm0 was, eleven of
+    the thirteen memcgs held only active page cache, which its direct
+    reclaim never scanned).
+
     MODEL: which memcg a pre-trace folio was charged to is not recorded;
-    the prefill's LRU folios are spread over the memcgs in proportion, and
-    the trace's folios are charged to the largest (the workload's).  A memcg
-    too small for kswapd to scan at the walk's priority is left out (its
-    pages stay with the root); every memcg is taken to be online."""
+    the prefill's folios on each LRU list are spread over the memcgs in
+    proportion to that list's pages in each (to their LRU pages for a list
+    the walk did not scan), and the trace's folios are charged to the
+    largest (the workload's).  A memcg too small for kswapd to scan at the
+    walk's priority is left out (its pages stay with the root); every memcg
+    is taken to be online."""
     if fmt != "csv":
         return
-    # MODEL: the memcgs' sizes from kswapd's first walk; all online; folios spread in proportion
+    # MODEL: the memcgs' sizes from kswapd's first walk; all online; each list's folios spread
+    # in proportion to that list's pages in each memcg
     walk = memcg_walk(path)
     if walk is None or len(walk.requested) < 2:
         return
-    pages = walk.pages
+    pages, lists = walk.pages, walk.list_pages
     if len(pages) > C.MAX_MEMCGS:      # the smallest merged into the root
         keep = sorted(np.argsort(pages[1:])[::-1][:C.MAX_MEMCGS - 1] + 1)
-        pages = [pages[0] + sum(p for i, p in enumerate(pages) if i and i not in keep)] + \
-            [pages[i] for i in keep]
+        gone = [i for i in range(1, len(pages)) if i not in keep]
+        pages = [pages[0] + sum(pages[i] for i in gone)] + [pages[i] for i in keep]
+        lists = [np.sum([lists[i] for i in [0] + gone], axis=0).tolist()] + \
+            [lists[i] for i in keep]
     meta["initial_memcg_pages"] = pages
+    meta["initial_memcg_lru_pages"] = lists
     st.memcgs = list(pages)
 
 

@@ -1422,19 +1422,39 @@ _RE_RECLAIM_WALK = re.compile(
     rb"vmscan_lru_isolate|shrink_slab_start|vmscan_lru_shrink_inactive),([^\n]*)")
 
 
+#: the LRU lists of an mm_vmscan_lru_isolate ``lru`` field (enum lru_list:
+#: inactive anon, active anon, inactive file, active file); a batch without one
+#: is counted in a last slot of :attr:`MemcgWalk.lists`
+NR_WALK_LISTS = 4
+
+
 @dataclass
 class MemcgWalk:
     """The memory cgroups kswapd's first walk over the hierarchy scanned
-    (:func:`memcg_walk`): ``pages[i]``, the LRU pages the i-th memcg of the
-    walk held (its scan target << ``priority``; the root first), and the
-    scan target of each (``requested``)."""
+    (:func:`memcg_walk`): ``lists[i]``, the scan target of each LRU list of
+    the i-th memcg of the walk (the root first; :data:`NR_WALK_LISTS` lists,
+    then the batches without a list), ``requested`` their sums, and
+    ``pages[i]``, the LRU pages the memcg held (its scan target <<
+    ``priority``).  A walk that does not deactivate (sc->may_deactivate
+    clear) scans no active list, so a memcg's active pages show only in a
+    walk that does."""
     priority: int
-    requested: list
+    lists: list
     t_ns: int
+
+    @property
+    def requested(self) -> list:
+        return [sum(x) for x in self.lists]
 
     @property
     def pages(self) -> list:
         return [r << self.priority for r in self.requested]
+
+    @property
+    def list_pages(self) -> list:
+        """Pages on each LRU list of each memcg (its list's scan target <<
+        ``priority``; 0 for a list the walk did not scan)."""
+        return [[r << self.priority for r in x[:NR_WALK_LISTS]] for x in self.lists]
 
 
 def _walk_tokens(events, priority):
@@ -1462,8 +1482,9 @@ def _split_walk(tokens) -> list:
     calls are the next walk's root's.  Within a unit's batches a memcg ends
     after a list's last, short batch (shrink_lruvec() scans each list
     SWAP_CLUSTER_MAX at a time, the remainder last): a memcg without slab
-    objects has no shrinker calls of its own.  Returns the scan target of
-    each memcg that had LRU batches, the root first (0 when it had none)."""
+    objects has no shrinker calls of its own.  Returns the scan targets of
+    each memcg that had LRU batches, the root first (all 0 when it had
+    none), list by list (:attr:`MemcgWalk.lists`)."""
     units, batches, calls = [], [], []
     for t in tokens:
         if t[0] == "L":
@@ -1480,7 +1501,7 @@ def _split_walk(tokens) -> list:
         def comes_back(shr):
             return next((j for j in range(1, len(units)) if shr in units[j][1]), len(units))
         end = max(comes_back(shr) for shr in units[0][1])
-    out = [sum(req for _, req in units[0][0])]
+    out = [_list_targets(units[0][0])]
     for j, (batches, _) in enumerate(units[1:end + 1], start=1):
         groups = _batch_groups(batches)
         if j == end:
@@ -1491,15 +1512,28 @@ def _split_walk(tokens) -> list:
     return out
 
 
+def _list_slot(lru: int) -> int:
+    """The slot of :attr:`MemcgWalk.lists` a batch of list ``lru`` counts in."""
+    return lru if 0 <= lru < NR_WALK_LISTS else NR_WALK_LISTS
+
+
+def _list_targets(batches) -> list:
+    """The pages LRU ``batches`` (lru, nr_requested) asked of each list."""
+    out = [0] * (NR_WALK_LISTS + 1)
+    for lru, req in batches:
+        out[_list_slot(lru)] += req
+    return out
+
+
 def _batch_groups(batches) -> list:
     """A run of LRU batches split into memcgs: a memcg ends after a list's
-    last, short batch; the pages asked of each."""
+    last, short batch; the pages asked of each list of each."""
     out, short = [], set()
     for lru, req in batches:
         if not out or lru in short:
-            out.append(0)
+            out.append([0] * (NR_WALK_LISTS + 1))
             short = set()
-        out[-1] += req
+        out[-1][_list_slot(lru)] += req
         if req < C.SWAP_CLUSTER_MAX:
             short.add(lru)
     return out
@@ -1560,10 +1594,8 @@ def _memcg_walk_in(data: bytes, trace_path, lo: int, hi: int) -> MemcgWalk | Non
     if not window or (not complete and hi < len(data)):
         return None
     prio = next((f["priority"] for _, f in window if "priority" in f), C.DEF_PRIORITY)
-    requested = _split_walk(_walk_tokens(window, prio))
-    if sum(requested) == 0:
-        return None
-    return MemcgWalk(priority=prio, requested=requested, t_ns=t_start)
+    walk = MemcgWalk(priority=prio, lists=_split_walk(_walk_tokens(window, prio)), t_ns=t_start)
+    return walk if sum(walk.requested) else None
 
 
 #: other_events.csv: the first signs of a shortage (the allocator's slowpath woke
