@@ -185,6 +185,34 @@ def test_proactive_compaction_lowers_the_fragmentation_score():
     assert score <= 50
 
 
+@pytest.mark.parametrize("first_ns", [None, 300_000_123, 1_300_000_007])
+def test_a_workload_can_set_when_kcompactd_first_times_out(first_ns):
+    """meta["initial_kcompactd_timeout_ns"] (a replay: when the traced
+    machine's kcompactd first ended a wait): the first proactive check, and
+    so the first proactive pass on a fragmented node, comes then; the next a
+    period (500 ms) after the pass.  Without it kcompactd waits from the
+    start."""
+    def tail(o, hs):
+        for i in range(300):
+            o.touch(hs[0], dt=10_000_000)
+    wl = _fragmented(tail=tail).build()
+    if first_ns is not None:
+        wl.meta["initial_kcompactd_timeout_ns"] = first_ns
+    r = run(wl, _cfg64(compaction_proactiveness=50))
+    ev = r.compaction_events
+    begin = ev[(ev.event == "mm_compaction_begin") & (ev.order == -1)]
+    assert len(begin)
+    expect = C.HPAGE_FRAG_CHECK_INTERVAL_NS if first_ns is None else first_ns
+    assert round(begin.t.iloc[0] * 1e9) == expect
+
+
+def test_a_bad_first_kcompactd_timeout_is_named():
+    wl = _fragmented().build()
+    wl.meta["initial_kcompactd_timeout_ns"] = -5
+    with pytest.raises(ConfigError, match="initial_kcompactd_timeout_ns"):
+        run(wl, _cfg64())
+
+
 # ---------------------------------------------------------------------------
 # The event table and the scenarios
 # ---------------------------------------------------------------------------

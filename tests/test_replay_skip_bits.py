@@ -217,3 +217,45 @@ def test_a_replay_starts_with_the_traces_deferral_state(monkeypatch):
     assert rp.stats.initial_defer == {"Normal": (11, 5, 9)}
     assert seen[0][1] == [11, 5, 9] and seen[0][0] == [0, 0, 0]
     assert any("deferral at the start: Normal at compact_defer_shift 5" in n for n in rp.notes())
+
+
+KCOMPACTD = [
+    # another task's compaction does not end kcompactd's wait
+    "100,1,99,compaction:mm_compaction_begin,free_pfn=2047 migrate_pfn=1024 sync=0 "
+    "zone_end=2048 zone_start=1024",
+    "150,0,38,compaction:mm_compaction_kcompactd_sleep,nid=0",
+]
+
+
+@pytest.mark.parametrize("first, expect", [
+    # a timeout with nothing to do: the loop goes back to sleep then
+    ([], 150),
+    # a proactive pass: kcompactd's own compaction, no wake event
+    (["120,0,38,compaction:mm_compaction_begin,free_pfn=2047 migrate_pfn=1024 sync=1 "
+      "zone_end=2048 zone_start=1024"], 120),
+    # a wake with work a wakeup left pending earlier (no wakeup just before): a timeout
+    (["130,0,38,compaction:mm_compaction_kcompactd_wake,highest_zoneidx=2 nid=0 order=9"], 130),
+    # a wakeup: the wait it ended is not the timer's; the next wait times out a period later
+    (["125,1,47,compaction:mm_compaction_wakeup_kcompactd,highest_zoneidx=3 nid=0 order=9",
+      "130,0,38,compaction:mm_compaction_kcompactd_wake,highest_zoneidx=2 nid=0 order=9"],
+     130 + 500_000_000),
+])
+def test_kcompactd_first_timeout_from_its_first_event(tmp_path, first, expect):
+    """kcompactd_first_timeout(): when the trace's kcompactd first ended a
+    wait, a period after it if a wakeup ended it; None without the file or
+    without kcompactd."""
+    p = _trace(tmp_path, KCOMPACTD[:1] + first + KCOMPACTD[1:])
+    assert T.kcompactd_first_timeout(p) == expect
+    _trace(tmp_path, KCOMPACTD[:1])
+    assert T.kcompactd_first_timeout(p) is None
+    (tmp_path / "other_events.csv").unlink()
+    assert T.kcompactd_first_timeout(p) is None
+
+
+def test_a_replay_starts_kcompactds_wait_where_the_trace_does():
+    """b_pressure_dm0's kcompactd first woke at 0.296 s with work pending and
+    no wakeup before: its wait timed out then."""
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
+    assert rp.result.meta["initial_kcompactd_timeout_ns"] == rp.stats.kcompactd_first_timeout_ns
+    assert 0.29e9 < rp.stats.kcompactd_first_timeout_ns < 0.30e9
+    assert any("kcompactd's first wait ends at 0.296 s" in n for n in rp.notes())

@@ -217,37 +217,52 @@ class Replay:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
             out += _free_pages_by_type(r, self.snapshot)
-        for zname, (marked, crossed, scanned, told) in st.initial_skip.items():
-            out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
-                       f"that the trace's compaction passes crossed, the first time, without "
-                       f"scanning them and that no earlier pass scanned ({told:,} passes that "
-                       f"scanned under half of what they crossed; the first crossed {crossed:,} "
-                       f"pfns and scanned {scanned:,} pages, {scanned / max(crossed, 1):.1%}: "
-                       f"the machine's earlier compaction had marked them)")
-        for zname, (considered, shift, failed) in st.initial_defer.items():
-            out.append(f"compaction's deferral at the start: {zname} at compact_defer_shift "
-                       f"{shift}, {considered} of {1 << shift} attempts considered, "
-                       f"compact_order_failed {failed} (before the trace's first deferral "
-                       f"event there: the machine's compaction had failed before)")
-        for zname, (took, free, had, extra, until) in st.start_free_blocks.items():
-            out.append(f"free pageblocks at the start: {zname} +{extra:,} (page cache less): "
-                       f"before the machine first ran short ({until / 1e9:.3f} s) its allocations "
-                       f"took {took:,} pageblocks there, {free:,} of them untouched by the "
-                       f"frees before (so free when the trace began); its snapshot shows "
-                       f"{had:,} (the snapshot is older than the trace)")
-        if st.memcgs:
-            big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
-            out.append(f"memcgs holding LRU pages (kswapd's first walk in other_events.csv, "
-                       f"the root first): " + ", ".join(f"{p:,}" for p in st.memcgs)
-                       + f" pages; the prefill's LRU folios spread over them in proportion, the "
-                       f"trace's charged to memcg {big} (the largest); direct reclaim walks them "
-                       f"from a shared position (shrink_node_memcgs())")
+        out += _start_state_notes(st)
         if tr.unknown_gfp:
             out.append("unknown gfp flags (ignored): "
                        + ", ".join(f"{k} x{v}" for k, v in tr.unknown_gfp.most_common()))
         if tr.bad_lines:
             out.append(f"bad lines skipped: {tr.bad_lines:,}")
         return out
+
+
+def _start_state_notes(st) -> list[str]:
+    """The replay's start as the trace's other events show it: compaction's
+    skip bits and deferral, kcompactd's first wait, the free pageblocks the
+    trace proves, the memcgs."""
+    out = []
+    for zname, (marked, crossed, scanned, told) in st.initial_skip.items():
+        out.append(f"compaction's skip bits at the start: {zname}'s {marked:,} pageblocks "
+                   f"that the trace's compaction passes crossed, the first time, without "
+                   f"scanning them and that no earlier pass scanned ({told:,} passes that "
+                   f"scanned under half of what they crossed; the first crossed {crossed:,} "
+                   f"pfns and scanned {scanned:,} pages, {scanned / max(crossed, 1):.1%}: "
+                   f"the machine's earlier compaction had marked them)")
+    if st.kcompactd_first_timeout_ns >= 0:
+        out.append(f"kcompactd's first wait ends at "
+                   f"{st.kcompactd_first_timeout_ns / 1e9:.3f} s, as the traced machine's "
+                   f"did (its first kcompactd event in other_events.csv; after a wakeup, "
+                   f"a period later), so its proactive checks keep the machine's phase")
+    for zname, (considered, shift, failed) in st.initial_defer.items():
+        out.append(f"compaction's deferral at the start: {zname} at compact_defer_shift "
+                   f"{shift}, {considered} of {1 << shift} attempts considered, "
+                   f"compact_order_failed {failed} (before the trace's first deferral "
+                   f"event there: the machine's compaction had failed before)")
+    for zname, (took, free, had, extra, until) in st.start_free_blocks.items():
+        out.append(f"free pageblocks at the start: {zname} +{extra:,} (page cache less): "
+                   f"before the machine first ran short ({until / 1e9:.3f} s) its allocations "
+                   f"took {took:,} pageblocks there, {free:,} of them untouched by the "
+                   f"frees before (so free when the trace began); its snapshot shows "
+                   f"{had:,} (the snapshot is older than the trace)")
+    if st.memcgs:
+        big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
+        out.append(f"memcgs holding LRU pages (kswapd's first walk in other_events.csv, "
+                   f"the root first): " + ", ".join(f"{p:,}" for p in st.memcgs)
+                   + f" pages; each LRU list of the prefill's folios spread over them by "
+                   f"that list's pages in each, the trace's charged to memcg {big} (the "
+                   f"largest); direct reclaim walks them from a shared position "
+                   f"(shrink_node_memcgs())")
+    return out
 
 
 def _readahead_note(d: dict, st) -> list[str]:

@@ -21,7 +21,7 @@ from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
 from ..mm.state import (
-    NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
+    NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
@@ -71,6 +71,11 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
         raise ConfigError(f"workload {wl.name}: initial_memcg_lru_pages: expected four page "
                           f"counts >= 0 (inactive anon, active anon, inactive file, active file) "
                           f"for each memcg of initial_memcg_pages, got {lists!r}")
+    first_timeout = wl.meta.get("initial_kcompactd_timeout_ns")
+    if first_timeout is not None and not (int(first_timeout) == first_timeout
+                                          and 0 <= first_timeout):
+        raise ConfigError(f"workload {wl.name}: initial_kcompactd_timeout_ns: expected a time "
+                          f">= 0 (ns), got {first_timeout!r}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
@@ -314,7 +319,7 @@ class _Loop:
         """Run the initial-state ops (all at t=0); /proc/vmstat after them.
         From the workload's ``meta``: ``initial_block_skip``, the pageblocks
         compaction starts skip-marked (a replay's
-        :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`), and
+        :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`),
         ``initial_compaction_defer``, ``{zone: (considered, defer_shift,
         order_failed)}``, each zone's compaction deferral at the start
         (:func:`~defragsim.workloads.replay_ops.initial_defer_state`)."""
@@ -337,12 +342,18 @@ class _Loop:
 
     def start(self, baseline_ops: int, meta: dict) -> None:
         """The initial state: a replay's prefill (its first ``baseline_ops``
-        ops; ``meta["baseline_vmstat"]``: /proc/vmstat after them), and its
-        memcgs."""
+        ops; ``meta["baseline_vmstat"]``: /proc/vmstat after them), its
+        memcgs, and when kcompactd's first wait ends
+        (``meta["initial_kcompactd_timeout_ns"]``: a replay's
+        :func:`~defragsim.workloads.trace.kcompactd_first_timeout`; without
+        it kcompactd waits from the start)."""
         if baseline_ops:
             meta["baseline_vmstat"] = self.prefill(baseline_ops, meta)
         else:
             self.spread_memcgs(meta)
+        first_timeout = meta.get("initial_kcompactd_timeout_ns")
+        if first_timeout is not None:
+            self.st.node[NODE_PROACTIVE_NEXT] = first_timeout
 
     def spread_memcgs(self, meta: dict) -> None:
         """A replay's memcgs (``meta["initial_memcg_pages"]``, pages per

@@ -30,7 +30,8 @@ from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
-                    direct_reclaim_windows, fast_chunks, memcg_walk, new_page_totals,
+                    direct_reclaim_windows, fast_chunks, kcompactd_first_timeout, memcg_walk,
+                    new_page_totals,
                     start_window)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
@@ -108,6 +109,8 @@ class ReplayStats:
     #: the memcgs holding LRU pages at the start (_initial_memcgs): pages
     #: each, in walk order, the root first; empty: one (the root)
     memcgs: list = field(default_factory=list)
+    #: when kcompactd's first wait ends (_initial_kcompactd), ns; -1: not known
+    kcompactd_first_timeout_ns: int = -1
     #: free pageblocks at the start the trace proves beyond the snapshot's
     #: (start_free_blocks): per model zone name, (blocks the trace's
     #: allocations took before the first shortage, those of them no free of
@@ -1231,6 +1234,33 @@ def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     st.memcgs = list(pages)
 
 
+def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
+    """``meta["initial_kcompactd_timeout_ns"]``: kcompactd's first wait ends
+    when the traced machine's did (:func:`~.trace.kcompactd_first_timeout`),
+    so its proactive checks keep the machine's phase against kswapd's
+    wakeups (a check finds work pending, or the node's fragmentation score,
+    or neither, by that phase; the model's otherwise waited from its first
+    op, before the prefill)."""
+    if fmt != "csv":
+        return
+    t = kcompactd_first_timeout(path)
+    if t is not None and t >= 0:
+        meta["initial_kcompactd_timeout_ns"] = t
+        st.kcompactd_first_timeout_ns = t
+
+
+def _initial_from_other_events(path, fmt: str, snapshot: Snapshot | None, zone_spans,
+                               nr_pages: int, pageblock_order: int, st: ReplayStats,
+                               meta: dict) -> None:
+    """What the ``other_events.csv`` beside a CSV trace says of the start:
+    compaction's skip bits and deferral (:func:`_initial_skip`), the memcgs
+    (:func:`_initial_memcgs`), kcompactd's first wait
+    (:func:`_initial_kcompactd`)."""
+    _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, st, meta)
+    _initial_memcgs(path, fmt, st, meta)
+    _initial_kcompactd(path, fmt, st, meta)
+
+
 def initial_defer_state(states: dict | None, st: ReplayStats) -> dict:
     """Compaction's deferral state of each model zone at the start of a
     replay (``states``: :func:`~.trace.compaction_defer_states`, by the
@@ -1637,8 +1667,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         wl.meta["initial_block_mt"] = init_bt
     if ro.reserved is not None:
         wl.meta["initial_reserved"] = ro.reserved
-    _initial_skip(tr.path, tr.format, snapshot, zone_spans, nr_pages, pageblock_order, st, wl.meta)
-    _initial_memcgs(tr.path, tr.format, st, wl.meta)
+    _initial_from_other_events(tr.path, tr.format, snapshot, zone_spans, nr_pages,
+                               pageblock_order, st, wl.meta)
     return wl, st
 
 
@@ -1698,9 +1728,8 @@ class TraceStream(OpStream):
             self.meta["initial_block_mt"] = bt
         if self._ro.reserved is not None:
             self.meta["initial_reserved"] = self._ro.reserved
-        _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, self.stats,
-                      self.meta)
-        _initial_memcgs(path, fmt, self.stats, self.meta)
+        _initial_from_other_events(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order,
+                                   self.stats, self.meta)
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()
         self.trace = self._new_trace()

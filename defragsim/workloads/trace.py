@@ -1670,6 +1670,40 @@ _RE_DEFER = re.compile(
 KERNEL_ZONE_IDX = {"DMA": 0, "DMA32": 1, "Normal": 2, "Movable": 3}
 
 
+#: other_events.csv: kcompactd's own events and its wakeups
+_RE_KCOMPACTD = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(kcompactd_sleep|kcompactd_wake|"
+    rb"wakeup_kcompactd|begin),")
+
+
+def kcompactd_first_timeout(trace_path) -> int | None:
+    """When the traced machine's kcompactd first ended a wait in the trace
+    (ns), from the ``other_events.csv`` beside a CSV trace.  kcompactd()
+    waits HPAGE_FRAG_CHECK_INTERVAL_MSEC at a time, each wait from its
+    ``mm_compaction_kcompactd_sleep``; the trace begins inside one.  Its
+    first own event ends it: a ``mm_compaction_kcompactd_wake`` after a
+    ``mm_compaction_wakeup_kcompactd`` is a wakeup (a new wait begins then,
+    so its timeout is a period later), any other (a wake with work a wakeup
+    left pending, a proactive pass's ``mm_compaction_begin``, or a sleep
+    after a timeout with nothing to do) a timeout then.  None without the
+    file or without a kcompactd event."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_<kcompactd_*|wakeup_kcompactd|begin>,..."
+    found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
+                         b"mm_compaction_wakeup_kcompactd", b"mm_compaction_begin")
+    kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
+    woken = False
+    for m in found:
+        if m.group(3) == b"wakeup_kcompactd":
+            woken = True
+        elif m.group(2) == kcompactd:
+            woke = woken and m.group(3) == b"kcompactd_wake"
+            return int(m.group(1)) + (C.HPAGE_FRAG_CHECK_INTERVAL_NS if woke else 0)
+    return None
+
+
 def compaction_defer_states(trace_path) -> dict | None:
     """Each zone's compaction deferral state when the trace began, from its
     first deferral event in ``other_events.csv`` beside a CSV trace:
