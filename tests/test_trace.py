@@ -296,6 +296,26 @@ def test_replay_real_sample_with_snapshot(tmp_path, capsys):
     assert (tmp_path / "rp" / "pageblocks.png").exists()
 
 
+def test_other_kernel_memory_is_the_used_memory_meminfo_leaves_unnamed():
+    """The prefill's other kernel memory: MemTotal - MemFree less page cache
+    (Cached includes shmem), anon, slab, stacks and page tables; never below
+    0.  With it a replay starts with the snapshot's MemFree (b: no free
+    pageblocks added at its start)."""
+    from defragsim.workloads.replay_ops import _prefill_amounts, other_kernel_pages
+    kb = {"MemTotal": 1000, "MemFree": 100, "Buffers": 10, "Cached": 500, "Shmem": 30,
+          "AnonPages": 50, "SReclaimable": 80, "SUnreclaim": 20, "KernelStack": 4,
+          "PageTables": 6}
+    mi = {k: v * 4 for k, v in kb.items()}
+    assert other_kernel_pages(mi) == 1000 - 100 - (10 + 500 + 50 + 80 + 20 + 4 + 6) == 230
+    assert _prefill_amounts(mi)[C.KIND_KERNEL][0] == 230
+    assert other_kernel_pages({**mi, "MemFree": 4 * 400}) == 0
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.001)
+    assert not rp.stats.start_free_blocks
+    free = rp.snapshot.meminfo["MemFree"] // 4
+    assert abs(rp.result.vmstat["nr_free_pages"] - free) < 0.01 * free
+    assert rp.stats.prefill_pages["kernel"] > 20_000
+
+
 def test_observed_vs_model_ratio_column_marks_rows_outside_3x(capsys):
     from defragsim.analysis.replay import Replay
     rp = replay(SAMPLE)

@@ -386,10 +386,27 @@ def _meminfo_pages(mi: dict, key: str) -> int:
     return mi.get(key, 0) * 1024 // C.PAGE_SIZE
 
 
+def other_kernel_pages(mi: dict) -> int:
+    """The used memory of a ``meminfo`` that none of its categories names:
+    MemTotal - MemFree less page cache (Buffers, Cached: shmem included),
+    AnonPages, slab, kernel stacks and page tables.  Kernel memory from the
+    page allocator outside those counters: vmalloc, per-cpu areas, drivers'
+    pages (and the pages on the per-cpu free lists, which MemFree leaves out
+    too).  In the kpageflags maps of the shared traces' machine such
+    flagless pages fill whole pageblocks (18k of Normal's 22k in 40
+    pageblocks of 512, the rest a few a block)."""
+    pages = lambda key: _meminfo_pages(mi, key)  # noqa: E731
+    named = (pages("Buffers") + pages("Cached") + pages("AnonPages") + pages("SReclaimable")
+             + pages("SUnreclaim") + pages("KernelStack") + pages("PageTables"))
+    return max(0, pages("MemTotal") - pages("MemFree") - named)
+
+
 def _prefill_amounts(mi: dict) -> dict:
     """``{content: (pages, order, gfp)}`` of the snapshot's memory, in fill
-    order: slab and page tables first, so that they settle into the
-    snapshot's non-movable blocks before page cache and anon fill the rest."""
+    order: slab, page tables and the other kernel memory first
+    (:func:`other_kernel_pages`), so that they settle into the snapshot's
+    non-movable blocks before page cache and anon fill the rest, and the
+    model's free memory is the snapshot's MemFree."""
     pages = lambda key: _meminfo_pages(mi, key)  # noqa: E731
     return {
         C.KIND_SLAB_RECLAIMABLE: (pages("SReclaimable"), 0,
@@ -397,6 +414,8 @@ def _prefill_amounts(mi: dict) -> dict:
         C.KIND_SLAB_UNRECLAIMABLE: (pages("SUnreclaim") + pages("KernelStack"), 0,
                                     G.parse_gfp("GFP_KERNEL")),
         C.KIND_PAGETABLE: (pages("PageTables"), 0, G.parse_gfp("GFP_KERNEL_ACCOUNT")),
+        # MODEL: kernel memory no meminfo counter names, as order-0 unmovable pages
+        C.KIND_KERNEL: (other_kernel_pages(mi), 0, G.parse_gfp("GFP_KERNEL")),
         C.KIND_ANON: (pages("AnonPages") + pages("Shmem"), 0,
                       G.parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_ZERO")),
         # MODEL: pre-trace page cache as order-9 readahead folios (the shared
@@ -719,7 +738,8 @@ def _pretrace_kinds(machine_pfns: np.ndarray, model_pfns: np.ndarray, orders: np
     counts[inside] = block_kinds[mb[inside]]
     traced = counts.sum(axis=1) > 0
     kind = np.where(traced, counts.argmax(axis=1), kind)
-    # other kernel memory has no prefill amount of its own: unreclaimable slab's
+    # a folio of other kernel memory the trace shows counts in unreclaimable
+    # slab's amount (the other kernel memory's is what meminfo leaves unnamed)
     kind = np.where(kind == C.KIND_KERNEL, C.KIND_SLAB_UNRECLAIMABLE, kind)
     kind = np.where(orders >= pageblock_order,
                     np.where(np.isin(kind, (C.KIND_ANON, C.KIND_FILE)), kind, movable), kind)
