@@ -206,9 +206,10 @@ def test_a_workload_can_set_when_kcompactd_first_times_out(first_ns):
     assert round(begin.t.iloc[0] * 1e9) == expect
 
 
-def test_a_bad_first_kcompactd_timeout_is_named():
+@pytest.mark.parametrize("bad", [-5, "soon", 1.5])
+def test_a_bad_first_kcompactd_timeout_is_named(bad):
     wl = _fragmented().build()
-    wl.meta["initial_kcompactd_timeout_ns"] = -5
+    wl.meta["initial_kcompactd_timeout_ns"] = bad
     with pytest.raises(ConfigError, match="initial_kcompactd_timeout_ns"):
         run(wl, _cfg64())
 

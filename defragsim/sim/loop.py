@@ -72,8 +72,8 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
                           f"counts >= 0 (inactive anon, active anon, inactive file, active file) "
                           f"for each memcg of initial_memcg_pages, got {lists!r}")
     first_timeout = wl.meta.get("initial_kcompactd_timeout_ns")
-    if first_timeout is not None and not (int(first_timeout) == first_timeout
-                                          and 0 <= first_timeout):
+    if first_timeout is not None and not (isinstance(first_timeout, (int, np.integer))
+                                          and first_timeout >= 0):
         raise ConfigError(f"workload {wl.name}: initial_kcompactd_timeout_ns: expected a time "
                           f">= 0 (ns), got {first_timeout!r}")
     skip = wl.meta.get("initial_block_skip")

@@ -31,8 +31,7 @@ from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
                     direct_reclaim_windows, fast_chunks, kcompactd_first_timeout, memcg_walk,
-                    new_page_totals,
-                    start_window)
+                    new_page_totals, start_window)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
 #: the replay's ``meta`` key that turns off the shrinker's freeing of
@@ -1257,10 +1256,9 @@ def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
 def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     """``meta["initial_kcompactd_timeout_ns"]``: kcompactd's first wait ends
     when the traced machine's did (:func:`~.trace.kcompactd_first_timeout`),
-    so its proactive checks keep the machine's phase against kswapd's
-    wakeups (a check finds work pending, or the node's fragmentation score,
-    or neither, by that phase; the model's otherwise waited from its first
-    op, before the prefill)."""
+    so its proactive checks fall where the machine's did between kswapd's
+    rounds (without it the model's kcompactd waits from its first op, in
+    the prefill)."""
     if fmt != "csv":
         return
     t = kcompactd_first_timeout(path)
