@@ -26,6 +26,7 @@ from ..mm.state import (
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
 from ..workloads.replay_ops import SLAB_PAGES_FREED_BY_TRACE
+from ..workloads.trace import NR_WALK_LISTS
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
 from .recorder import TS_COLUMNS, RunRecorder, _vmstat
@@ -67,7 +68,7 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
                           f"page counts >= 0 (one per memcg, the root first), got {memcgs!r}")
     lists = wl.meta.get("initial_memcg_lru_pages")
     if lists is not None and not (memcgs is not None and len(lists) == len(memcgs) and all(
-            len(x) == 4 and all(int(v) == v and v >= 0 for v in x) for x in lists)):
+            len(x) == NR_WALK_LISTS and all(int(v) == v and v >= 0 for v in x) for x in lists)):
         raise ConfigError(f"workload {wl.name}: initial_memcg_lru_pages: expected four page "
                           f"counts >= 0 (inactive anon, active anon, inactive file, active file) "
                           f"for each memcg of initial_memcg_pages, got {lists!r}")
@@ -365,7 +366,7 @@ class _Loop:
         if memcgs is None:
             return
         w = np.asarray(memcgs, np.int64)
-        per_list = np.repeat(w[:, None], 4, axis=1)
+        per_list = np.repeat(w[:, None], NR_WALK_LISTS, axis=1)
         lists = meta.get("initial_memcg_lru_pages")
         if lists is not None:
             known = np.asarray(lists, np.int64)

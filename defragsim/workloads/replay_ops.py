@@ -645,13 +645,12 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
         op, oo, orow = flows.add(cols, rows, kind)
         srow = flows.slab_free_rows
         if len(srow):
-            flows.add_slab_frees(cols, reclaim_of({k: cols[k][srow] for k in ("pid", "t_ns", "ev")})
-                                 == 0 if reclaim_of is not None else np.ones(len(srow), bool))
+            # without reclaim's frees known, the replay replays every free
+            flows.add_slab_frees(cols, _freed_by_task(cols, srow, reclaim_of, True))
         pfns.append(op)
         orders.append(oo)
         # only the pre-trace frees' rows are classified (each row on its own)
-        by_task.append(reclaim_of({k: cols[k][orow] for k in ("pid", "t_ns", "ev")}) == 0
-                       if reclaim_of is not None and len(orow) else np.zeros(len(orow), bool))
+        by_task.append(_freed_by_task(cols, orow, reclaim_of, False))
         block = pfn[rows] >> C.PAGEBLOCK_ORDER_DEFAULT
         if len(block) and int(block.max()) >= kinds.shape[0]:
             kinds = np.concatenate([kinds, np.zeros((int(block.max()) + 1 - kinds.shape[0],
@@ -660,6 +659,15 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
     if not pfns:
         return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool), flows
     return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task), flows
+
+
+def _freed_by_task(cols: dict, at: np.ndarray, reclaim_of, default: bool) -> np.ndarray:
+    """Whether a task, not reclaim, made each free at rows ``at`` of ``cols``
+    (``reclaim_of``: :func:`reclaim_frees` of their pid, t_ns and ev columns);
+    ``default`` for all of them without it."""
+    if reclaim_of is None or not len(at):
+        return np.full(len(at), default)
+    return reclaim_of({k: cols[k][at] for k in ("pid", "t_ns", "ev")}) == 0
 
 
 def streamed_pretrace_folios(path, fmt: str, comm, lim: TraceLimits, windows,
