@@ -206,6 +206,42 @@ def test_a_workload_can_set_when_kcompactd_first_times_out(first_ns):
     assert round(begin.t.iloc[0] * 1e9) == expect
 
 
+def test_a_pending_kcompactd_request_is_served_when_the_first_wait_ends():
+    """meta["initial_kcompactd_request"] (a replay: the request a wakeup
+    before the trace left pending): kcompactd's first wait ends in
+    kcompactd_do_work() for that order (mm_compaction_kcompactd_wake, no
+    wakeup_kcompactd before it), not in a proactive check; without it the
+    same timeout makes the proactive pass."""
+    def tail(o, hs):
+        for i in range(300):
+            o.touch(hs[0], dt=10_000_000)
+    first = 300_000_123
+    runs = {}
+    for pending in (None, (9, 1)):
+        wl = _fragmented(tail=tail).build()
+        wl.meta["initial_kcompactd_timeout_ns"] = first
+        if pending is not None:
+            wl.meta["initial_kcompactd_request"] = pending
+        runs[pending] = run(wl, _cfg64(compaction_proactiveness=50)).compaction_events
+    ev = runs[(9, 1)]
+    wake = ev[ev.event == "mm_compaction_kcompactd_wake"]
+    assert round(wake.t.iloc[0] * 1e9) == first and wake.order.iloc[0] == 9
+    assert not (ev[ev.event == "mm_compaction_wakeup_kcompactd"].t <= wake.t.iloc[0]).any()
+    proactive = ev[(ev.event == "mm_compaction_begin") & (ev.order == -1)]
+    assert not (proactive.t * 1e9 <= first + 1).any()
+    ev = runs[None]
+    proactive = ev[(ev.event == "mm_compaction_begin") & (ev.order == -1)]
+    assert round(proactive.t.iloc[0] * 1e9) == first
+
+
+@pytest.mark.parametrize("bad", [(0, 1), (9, 5), (9,), "9", (9.0, 1)])
+def test_a_bad_pending_kcompactd_request_is_named(bad):
+    wl = _fragmented().build()
+    wl.meta["initial_kcompactd_request"] = bad
+    with pytest.raises(ConfigError, match="initial_kcompactd_request"):
+        run(wl, _cfg64())
+
+
 @pytest.mark.parametrize("bad", [-5, "soon", 1.5])
 def test_a_bad_first_kcompactd_timeout_is_named(bad):
     wl = _fragmented().build()

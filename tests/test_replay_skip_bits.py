@@ -252,6 +252,31 @@ def test_kcompactd_first_timeout_from_its_first_event(tmp_path, first, expect):
     assert T.kcompactd_first_timeout(p) is None
 
 
+@pytest.mark.parametrize("first, expect", [
+    ([], None),                       # a timeout with nothing to do
+    (["120,0,38,compaction:mm_compaction_begin,free_pfn=2047 migrate_pfn=1024 sync=1 "
+      "zone_end=2048 zone_start=1024"], None),        # a proactive pass
+    # kcompactd_do_work() with no wakeup in the trace: a request was pending
+    (["130,0,38,compaction:mm_compaction_kcompactd_wake,highest_zoneidx=2 nid=0 order=9"], (9, 2)),
+    # a wakeup in the trace set it
+    (["125,1,47,compaction:mm_compaction_wakeup_kcompactd,highest_zoneidx=3 nid=0 order=9",
+      "130,0,38,compaction:mm_compaction_kcompactd_wake,highest_zoneidx=2 nid=0 order=9"], None),
+])
+def test_kcompactd_pending_request_from_its_first_event(tmp_path, first, expect):
+    """kcompactd_pending_request(): a first kcompactd event that is
+    kcompactd_do_work()'s wake, with no wakeup before it in the trace, shows
+    the request a pre-trace wakeup left: (order, kernel highest_zoneidx)."""
+    p = _trace(tmp_path, KCOMPACTD[:1] + first + KCOMPACTD[1:])
+    assert T.kcompactd_pending_request(p) == expect
+
+
+def test_an_impossible_pending_kcompactd_request_is_named(tmp_path):
+    p = _trace(tmp_path, ["130,0,38,compaction:mm_compaction_kcompactd_wake,"
+                          "highest_zoneidx=2 nid=0 order=14"])
+    with pytest.raises(TraceError, match="kcompactd wake with impossible fields"):
+        T.kcompactd_pending_request(p)
+
+
 def test_a_replay_starts_kcompactds_wait_where_the_trace_does():
     """b_pressure_dm0's kcompactd first woke at 0.296 s with work pending and
     no wakeup before: its wait timed out then."""
@@ -259,3 +284,6 @@ def test_a_replay_starts_kcompactds_wait_where_the_trace_does():
     assert rp.result.meta["initial_kcompactd_timeout_ns"] == rp.stats.kcompactd_first_timeout_ns
     assert 0.29e9 < rp.stats.kcompactd_first_timeout_ns < 0.30e9
     assert any("kcompactd's first wait ends at 0.296 s" in n for n in rp.notes())
+    # ... with an order-9 request pending for Normal (model zone 1)
+    assert rp.result.meta["initial_kcompactd_request"] == (9, 1)
+    assert any("order-9 request pending (highest zone Normal)" in n for n in rp.notes())

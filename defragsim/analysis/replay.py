@@ -243,6 +243,12 @@ def _start_state_notes(st) -> list[str]:
                    f"{st.kcompactd_first_timeout_ns / 1e9:.3f} s, as the traced machine's "
                    f"did (its first kcompactd event in other_events.csv; after a wakeup, "
                    f"a period later), so its proactive checks keep the machine's phase")
+    if st.kcompactd_pending is not None:
+        order, zname = st.kcompactd_pending
+        out.append(f"kcompactd's first wait ends with an order-{order} request pending "
+                   f"(highest zone {zname}), as the machine's did (its first event is a "
+                   f"mm_compaction_kcompactd_wake no wakeup in the trace explains): "
+                   f"kcompactd_do_work(), not a proactive check")
     for zname, (considered, shift, failed) in st.initial_defer.items():
         out.append(f"compaction's deferral at the start: {zname} at compact_defer_shift "
                    f"{shift}, {considered} of {1 << shift} attempts considered, "

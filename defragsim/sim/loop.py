@@ -21,7 +21,8 @@ from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
 from ..mm.state import (
-    NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL, grow_owners, make_owners, make_state, state_nbytes,
+    NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL,
+    grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
@@ -77,6 +78,14 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
                                           and first_timeout >= 0):
         raise ConfigError(f"workload {wl.name}: initial_kcompactd_timeout_ns: expected a time "
                           f">= 0 (ns), got {first_timeout!r}")
+    pending = wl.meta.get("initial_kcompactd_request")
+    if pending is not None and not (
+            isinstance(pending, (tuple, list)) and len(pending) == 2
+            and all(isinstance(v, (int, np.integer)) for v in pending)
+            and 0 < pending[0] <= C.MAX_PAGE_ORDER and 0 <= pending[1] < C.MAX_NR_ZONES):
+        raise ConfigError(f"workload {wl.name}: initial_kcompactd_request: expected (order "
+                          f"1..{C.MAX_PAGE_ORDER}, highest zone index 0..{C.MAX_NR_ZONES - 1}), "
+                          f"got {pending!r}")
     skip = wl.meta.get("initial_block_skip")
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
@@ -347,7 +356,9 @@ class _Loop:
         memcgs, and when kcompactd's first wait ends
         (``meta["initial_kcompactd_timeout_ns"]``: a replay's
         :func:`~defragsim.workloads.trace.kcompactd_first_timeout`; without
-        it kcompactd waits from the start)."""
+        it kcompactd waits from the start) and what it finds pending then
+        (``meta["initial_kcompactd_request"]``: (order, highest zone
+        index), :func:`~defragsim.workloads.trace.kcompactd_pending_request`)."""
         if baseline_ops:
             meta["baseline_vmstat"] = self.prefill(baseline_ops, meta)
         else:
@@ -355,6 +366,11 @@ class _Loop:
         first_timeout = meta.get("initial_kcompactd_timeout_ns")
         if first_timeout is not None:
             self.st.node[NODE_PROACTIVE_NEXT] = first_timeout
+        pending = meta.get("initial_kcompactd_request")
+        if pending is not None:
+            # a wakeup_kcompactd() before the trace: served when the wait ends
+            self.st.node[NODE_KCOMPACTD_MAX_ORDER], self.st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = \
+                pending
 
     def spread_memcgs(self, meta: dict) -> None:
         """A replay's memcgs (``meta["initial_memcg_pages"]``, pages per

@@ -30,7 +30,8 @@ from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
-                    direct_reclaim_windows, fast_chunks, kcompactd_first_timeout, memcg_walk,
+                    direct_reclaim_windows, fast_chunks, kcompactd_first_timeout,
+                    kcompactd_pending_request, memcg_walk,
                     new_page_totals, start_window)
 from .untraced import SlabFlows, schedule, untraced_reclaimable
 
@@ -110,6 +111,9 @@ class ReplayStats:
     memcgs: list = field(default_factory=list)
     #: when kcompactd's first wait ends (_initial_kcompactd), ns; -1: not known
     kcompactd_first_timeout_ns: int = -1
+    #: the request kcompactd found pending at the start (_initial_kcompactd):
+    #: (order, highest zone name); None: none
+    kcompactd_pending: tuple | None = None
     #: free pageblocks at the start the trace proves beyond the snapshot's
     #: (start_free_blocks): per model zone name, (blocks the trace's
     #: allocations took before the first shortage, those of them no free of
@@ -1266,13 +1270,25 @@ def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     when the traced machine's did (:func:`~.trace.kcompactd_first_timeout`),
     so its proactive checks fall where the machine's did between kswapd's
     rounds (without it the model's kcompactd waits from its first op, in
-    the prefill)."""
+    the prefill).  ``meta["initial_kcompactd_request"]``: (order, model
+    highest zone) of a request pending when the trace began
+    (:func:`~.trace.kcompactd_pending_request`), which that first wait
+    ends with: kcompactd_do_work(), where a zone's deferral counts the
+    attempt (compaction_deferred()), not a proactive check."""
     if fmt != "csv":
         return
     t = kcompactd_first_timeout(path)
     if t is not None and t >= 0:
         meta["initial_kcompactd_timeout_ns"] = t
         st.kcompactd_first_timeout_ns = t
+    pending = kcompactd_pending_request(path)
+    if pending is not None:
+        order, kernel_zone = pending
+        name = next(n for n, k in KERNEL_ZONE_IDX.items() if k == kernel_zone)
+        z = C.ZONE_NAMES.index(name) if name in C.ZONE_NAMES else \
+            (0 if kernel_zone < KERNEL_ZONE_IDX[C.ZONE_NAMES[0]] else len(C.ZONE_NAMES) - 1)
+        meta["initial_kcompactd_request"] = (order, z)
+        st.kcompactd_pending = (order, name)
 
 
 def _initial_from_other_events(path, fmt: str, snapshot: Snapshot | None, zone_spans,

@@ -1673,7 +1673,27 @@ KERNEL_ZONE_IDX = {"DMA": 0, "DMA32": 1, "Normal": 2, "Movable": 3}
 #: other_events.csv: kcompactd's own events and its wakeups
 _RE_KCOMPACTD = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(kcompactd_sleep|kcompactd_wake|"
-    rb"wakeup_kcompactd|begin),")
+    rb"wakeup_kcompactd|begin),([^\n]*)")
+
+
+def _kcompactd_first_event(trace_path):
+    """kcompactd's first own event in the ``other_events.csv`` beside a CSV
+    trace, and whether a ``mm_compaction_wakeup_kcompactd`` came before it:
+    (regex match, woken), or None (no file, no kcompactd event)."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_<kcompactd_*|wakeup_kcompactd|begin>,..."
+    found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
+                         b"mm_compaction_wakeup_kcompactd", b"mm_compaction_begin")
+    kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
+    woken = False
+    for m in found:
+        if m.group(3) == b"wakeup_kcompactd":
+            woken = True
+        elif m.group(2) == kcompactd:
+            return m, woken
+    return None
 
 
 def kcompactd_first_timeout(trace_path) -> int | None:
@@ -1687,21 +1707,37 @@ def kcompactd_first_timeout(trace_path) -> int | None:
     left pending, a proactive pass's ``mm_compaction_begin``, or a sleep
     after a timeout with nothing to do) a timeout then.  None without the
     file or without a kcompactd event."""
-    data = _other_events_bytes(trace_path)
-    if data is None:
+    first = _kcompactd_first_event(trace_path)
+    if first is None:
         return None
-    what = "t_ns,cpu,pid,compaction:mm_compaction_<kcompactd_*|wakeup_kcompactd|begin>,..."
-    found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
-                         b"mm_compaction_wakeup_kcompactd", b"mm_compaction_begin")
-    kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
-    woken = False
-    for m in found:
-        if m.group(3) == b"wakeup_kcompactd":
-            woken = True
-        elif m.group(2) == kcompactd:
-            woke = woken and m.group(3) == b"kcompactd_wake"
-            return int(m.group(1)) + (C.HPAGE_FRAG_CHECK_INTERVAL_NS if woke else 0)
-    return None
+    m, woken = first
+    woke = woken and m.group(3) == b"kcompactd_wake"
+    return int(m.group(1)) + (C.HPAGE_FRAG_CHECK_INTERVAL_NS if woke else 0)
+
+
+def kcompactd_pending_request(trace_path) -> tuple[int, int] | None:
+    """The request kcompactd found pending when the trace began: (order,
+    kernel highest_zoneidx) when its first own event in the
+    ``other_events.csv`` beside a CSV trace is a
+    ``mm_compaction_kcompactd_wake`` that no ``mm_compaction_wakeup_kcompactd``
+    in the trace explains.  kcompactd() runs kcompactd_do_work() (which
+    emits the wake event) only when kcompactd_work_requested(): a
+    wakeup_kcompactd() before the trace set kcompactd_max_order.  None
+    otherwise (no file, no such event, or a wake without both fields)."""
+    first = _kcompactd_first_event(trace_path)
+    if first is None:
+        return None
+    m, woken = first
+    if woken or m.group(3) != b"kcompactd_wake":
+        return None
+    f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+    if "order" not in f or "highest_zoneidx" not in f:
+        return None
+    if not (0 < f["order"] <= C.MAX_PAGE_ORDER and 0 <= f["highest_zoneidx"] < len(KERNEL_ZONE_IDX)):
+        raise TraceError(f"{other_events_path(trace_path)}: a kcompactd wake with impossible "
+                         f"fields (order 1..{C.MAX_PAGE_ORDER}, highest_zoneidx 0.."
+                         f"{len(KERNEL_ZONE_IDX) - 1}): {m.group(0).decode('utf-8', 'replace')[:160]!r}")
+    return f["order"], f["highest_zoneidx"]
 
 
 def compaction_defer_states(trace_path) -> dict | None:
