@@ -1284,11 +1284,10 @@ def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     pending = kcompactd_pending_request(path)
     if pending is not None:
         order, kernel_zone = pending
-        name = next(n for n, k in KERNEL_ZONE_IDX.items() if k == kernel_zone)
-        z = C.ZONE_NAMES.index(name) if name in C.ZONE_NAMES else \
-            (0 if kernel_zone < KERNEL_ZONE_IDX[C.ZONE_NAMES[0]] else len(C.ZONE_NAMES) - 1)
+        # the model's zones are the kernel's DMA32 and Normal (DMA in DMA32, Movable in Normal)
+        z = min(max(kernel_zone - KERNEL_ZONE_IDX[C.ZONE_NAMES[0]], 0), len(C.ZONE_NAMES) - 1)
         meta["initial_kcompactd_request"] = (order, z)
-        st.kcompactd_pending = (order, name)
+        st.kcompactd_pending = (order, C.ZONE_NAMES[z])
 
 
 def _initial_from_other_events(path, fmt: str, snapshot: Snapshot | None, zone_spans,
