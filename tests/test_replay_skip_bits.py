@@ -287,3 +287,46 @@ def test_a_replay_starts_kcompactds_wait_where_the_trace_does():
     # ... with an order-9 request pending for Normal (model zone 1)
     assert rp.result.meta["initial_kcompactd_request"] == (9, 1)
     assert any("order-9 request pending (highest zone Normal)" in n for n in rp.notes())
+
+
+def test_kswapd_sleeps_from_its_sleep_to_its_next_wake(tmp_path):
+    """kswapd_sleeps(): each mm_vmscan_kswapd_sleep to kswapd's next
+    mm_vmscan_kswapd_wake (ns); another pid's events and a sleep the trace's
+    end cuts do not count; until_ns keeps the sleeps that end before it."""
+    p = _trace(tmp_path, [
+        "100,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "200,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",
+        "300,1,48,vmscan:mm_vmscan_kswapd_wake,nid=1 order=0 zid=2",
+        "700000200,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "700000300,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",
+        "900000300,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "900000400,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",
+    ])
+    assert T.kswapd_sleeps(p).tolist() == [700000000, 200000000]
+    assert T.kswapd_sleeps(p, t0_ns=100, until_ns=800000000).tolist() == [700000000]
+    _trace(tmp_path, KCOMPACTD)
+    assert T.kswapd_sleeps(p) is None
+    (tmp_path / "other_events.csv").unlink()
+    assert T.kswapd_sleeps(p) is None
+
+
+def test_the_replay_table_counts_kswapds_long_sleeps_on_both_sides():
+    """The replay table's "kswapd sleeps of 500 ms or more": the kernel's from
+    other_events.csv over the (cut) trace, the model's from its own
+    mm_vmscan_kswapd_sleep/_wake events, which pair up with its balance_pgdat()
+    runs (pageoutrun)."""
+    path = DATA / "b_pressure_dm0" / "page_events.csv.xz"
+    rp = replay(path, duration=3.0)
+    rows = {name: (k, m) for name, k, m in rp.table_rows()}
+    k, m = rows["kswapd sleeps of 500 ms or more"]
+    gaps = T.kswapd_sleeps(path, t0_ns=rp.trace.t0_ns, until_ns=rp.trace.cut_ns)
+    assert k == int((gaps >= 500_000_000).sum())
+    ce = rp.result.compaction_events
+    wakes = ce[ce.event == "mm_vmscan_kswapd_wake"]
+    sleeps = ce[ce.event == "mm_vmscan_kswapd_sleep"]
+    assert len(wakes) == rp.result.vmstat["pageoutrun"] > 0 and 0 < len(sleeps) <= len(wakes)
+    ks = ce[ce.event.isin(["mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep"])]
+    assert (ks.t.diff().dropna() >= 0).all()
+    assert not (ks.event.astype(str).shift() == ks.event.astype(str))[
+        ks.event == "mm_vmscan_kswapd_sleep"].any()       # no two sleeps in a row
+    assert isinstance(m, int) and m >= 0

@@ -22,7 +22,7 @@ from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
-                               direct_reclaim_windows, kswapd_wake_latencies,
+                               direct_reclaim_windows, kswapd_sleeps, kswapd_wake_latencies,
                                other_event_counts, other_event_sums, read_trace,
                                trace_extent, trace_text_bytes)
 
@@ -103,6 +103,27 @@ class Replay:
                         "outside_3x": outside})
         return out
 
+    def _kswapd_sleeps_row(self, ce) -> tuple:
+        """(name, kernel, model): kswapd's sleeps of at least kcompactd's
+        proactive period, from mm_vmscan_kswapd_sleep to the next
+        mm_vmscan_kswapd_wake (trace.kswapd_sleeps; the model's from its own
+        two tracepoints), the only windows where a proactive pass can begin."""
+        period = C.HPAGE_FRAG_CHECK_INTERVAL_NS
+        name = f"kswapd sleeps of {period / 1e6:.0f} ms or more"
+        gaps = kswapd_sleeps(self.trace.path, t0_ns=self.trace.t0_ns, until_ns=self.trace.cut_ns) \
+            if self.trace.format == "csv" else None
+        kernel = "-" if gaps is None else int((gaps >= period).sum())
+        ks = ce[ce.event.isin(["mm_vmscan_kswapd_sleep", "mm_vmscan_kswapd_wake"])] \
+            if len(ce) else ce
+        model, asleep = 0, None
+        for t, ev in zip(ks.t.to_numpy(), ks.event.astype(str).to_numpy()):
+            if ev == "mm_vmscan_kswapd_sleep":
+                asleep = t
+            elif asleep is not None:
+                model += int((t - asleep) * 1e9 >= period)
+                asleep = None
+        return name, kernel, model
+
     def table_rows(self) -> list[tuple]:
         """(name, kernel, model) rows: allocations, extfrag events, compaction
         and reclaim tracepoints, and /proc/vmstat deltas when the snapshot has
@@ -141,6 +162,7 @@ class Replay:
                      + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
         rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
                      vm.get("pageoutrun", 0)))
+        rows.append(self._kswapd_sleeps_row(ce))
         if self.snapshot is not None:
             _, kib = self.snapshot.page_reporting()
             if kib is not None:

@@ -60,7 +60,7 @@ from .state import (
     CEV_KCOMPACTD_WAKE, CEV_MIGRATE_PFN, CEV_ORDER, CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC,
     CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
-    NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE,
+    NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
     NODE_MIGRATE_SEQ, NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NODE_REQ_TIME, NODE_WB_COUNT, NODE_WB_HEAD,
     NR_CC_FREE, WB_END, WB_PFN, ZC_BLOCKSKIP_FLUSH, ZC_CACHED_FREE,
     ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, ZC_INIT_FREE, ZC_INIT_MIGRATE,
@@ -120,6 +120,18 @@ def trace_compaction(st, ev, z, order, sync, status, migrate_pfn, free_pfn, cons
     st.cev[i, CEV_ORDER_FAILED] = order_failed
     st.cev[i, CEV_DIRECT] = 0 if kc else 1
     st.cev_count[0] = i + 1
+
+
+@njit
+def trace_kswapd(st, ev, zid, order):
+    """Record mm_vmscan_kswapd_wake or mm_vmscan_kswapd_sleep
+    (include/trace/events/vmscan.h: nid, zid, order) in the State.cev ring,
+    at kswapd's own clock."""
+    i = st.cev_count[0]
+    trace_compaction(st, ev, zid, order, 0, 0, 0, 0, 0, 0, 0)
+    if st.cev_count[0] > i:
+        st.cev[i, CEV_T] = st.node[NODE_KSWAPD_TIME]
+        st.cev[i, CEV_DIRECT] = 0
 
 
 @njit

@@ -225,14 +225,16 @@ CEV_DIRECT = 11                # model: 1 if a direct compactor (task), 0 kcompa
 NR_CEV = 12
 CEV_CAPACITY = 1 << 14
 CEV_HEADROOM = 2048            # rows the driver keeps free before each op
-#: event ids (CEV_EVENT), named after include/trace/events/compaction.h
+#: event ids (CEV_EVENT), named after include/trace/events/compaction.h, and
+#: kswapd's two from include/trace/events/vmscan.h (CEV_ZONE: zid, CEV_ORDER: order)
 CEV_NAMES = [
     "mm_compaction_begin", "mm_compaction_end", "mm_compaction_try_to_compact_pages",
     "mm_compaction_defer_compaction", "mm_compaction_deferred", "mm_compaction_defer_reset",
     "mm_compaction_wakeup_kcompactd", "mm_compaction_kcompactd_wake",
+    "mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep",
 ]
 CEV_BEGIN, CEV_END, CEV_TRY, CEV_DEFER_COMPACTION, CEV_DEFERRED, CEV_DEFER_RESET, \
-    CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE = range(len(CEV_NAMES))
+    CEV_WAKEUP_KCOMPACTD, CEV_KCOMPACTD_WAKE, CEV_KSWAPD_WAKE, CEV_KSWAPD_SLEEP = range(len(CEV_NAMES))
 
 # --- folios under writeback (State.wb_ring) ------------------------------------------
 WB_PFN = 0

@@ -63,7 +63,8 @@ from .page_alloc import (
     page_zonenum, wmark_pages,
 )
 from .state import (
-    CAPC_ACTIVE, CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
+    CAPC_ACTIVE, CEV_KSWAPD_SLEEP, CEV_KSWAPD_WAKE, CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING,
+    KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
@@ -1043,6 +1044,7 @@ def start_balance_pgdat(st, prm):
     alloc_order = st.node[NODE_KSWAPD_ORDER]
     st.node[NODE_KSWAPD_ORDER] = 0
     s = SC_KSWAPD
+    compaction.trace_kswapd(st, CEV_KSWAPD_WAKE, st.node[NODE_KSWAPD_HIGHEST_ZONEIDX], alloc_order)
     init_scan_control(st, s, 0xcc0, alloc_order, st.node[NODE_KSWAPD_HIGHEST_ZONEIDX], 0, 0, True)
     st.node[NODE_BP_ALLOC_ORDER] = alloc_order
     nr_boost = 0
@@ -1216,6 +1218,7 @@ def run_daemons(st, prm, own, until):
             if pgdat_balanced(st, prm, st.sc[s, SC_ORDER], st.sc[s, SC_RECLAIM_IDX]) or \
                     st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
                 st.node[NODE_KSWAPD_STATE] = KSWAPD_SLEEPING
+                compaction.trace_kswapd(st, CEV_KSWAPD_SLEEP, 0, 0)
                 st.node[NODE_KSWAPD_ORDER] = 0
                 st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] = 0
             else:

@@ -126,11 +126,13 @@ def timeseries_row(st, out, extfrag_events, extfrag_fragmenting):
 
 
 def compaction_event_frame(rows: np.ndarray, config) -> pd.DataFrame:
-    """The mm_compaction_* event table, with the tracepoints' field names.
+    """The mm_compaction_* event table, with the tracepoints' field names,
+    and kswapd's mm_vmscan_kswapd_wake / _sleep (at kswapd's clock).
 
-    Columns: ``t`` (s), ``event``, ``direct`` (a task; else kcompactd),
-    ``zone`` (the zone, or highest_zoneidx for try_to_compact_pages and the
-    kcompactd wake events), ``order``, ``zone_start``, ``migrate_pfn``,
+    Columns: ``t`` (s), ``event``, ``direct`` (a task; else kcompactd or
+    kswapd), ``zone`` (the zone, or highest_zoneidx for try_to_compact_pages,
+    the kcompactd wake events and kswapd_wake: its zid; 0 for kswapd_sleep,
+    which has only nid), ``order``, ``zone_start``, ``migrate_pfn``,
     ``free_pfn``, ``zone_end``, ``sync`` and ``mode`` (begin/end), ``status``
     (end: the compact_result name), ``prio`` and ``gfp_mask`` (try_to_compact_pages),
     ``considered``, ``defer_shift``, ``order_failed`` (defer events).

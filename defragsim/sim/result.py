@@ -85,7 +85,8 @@ class Result:
     compaction_events : pandas.DataFrame
         One row per ``mm_compaction_*`` tracepoint (begin, end with status,
         try_to_compact_pages, defer_compaction, deferred, defer_reset,
-        wakeup_kcompactd, kcompactd_wake); see :func:`compaction_event_frame`.
+        wakeup_kcompactd, kcompactd_wake) and per ``mm_vmscan_kswapd_wake`` /
+        ``mm_vmscan_kswapd_sleep``; see :func:`compaction_event_frame`.
     timeseries : pandas.DataFrame
         One row per sample, indexed by ``t`` (s).
     snapshots : list of PageblockSnapshot
@@ -114,7 +115,7 @@ class Result:
     #: allocation latency histogram: rows = request migratetype, columns =
     #: log2 buckets of the stall in ns (bucket b holds stalls in [2^(b-1), 2^b))
     latency_hist: np.ndarray | None = None
-    #: mm_compaction_* events (see :func:`compaction_event_frame`)
+    #: mm_compaction_* and kswapd wake/sleep events (see :func:`compaction_event_frame`)
     compaction_events: pd.DataFrame | None = None
     #: events dropped because the ring was full (as ftrace's "entries lost")
     compaction_events_lost: int = 0
