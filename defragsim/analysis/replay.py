@@ -23,7 +23,7 @@ from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
                                direct_reclaim_windows, kswapd_sleeps, kswapd_wake_latencies,
-                               other_event_counts, other_event_sums, read_trace,
+                               other_event_counts, other_event_sums, read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -115,14 +115,9 @@ class Replay:
         kernel = "-" if gaps is None else int((gaps >= period).sum())
         ks = ce[ce.event.isin(["mm_vmscan_kswapd_sleep", "mm_vmscan_kswapd_wake"])] \
             if len(ce) else ce
-        model, asleep = 0, None
-        for t, ev in zip(ks.t.to_numpy(), ks.event.astype(str).to_numpy()):
-            if ev == "mm_vmscan_kswapd_sleep":
-                asleep = t
-            elif asleep is not None:
-                model += int((t - asleep) * 1e9 >= period)
-                asleep = None
-        return name, kernel, model
+        model = sleep_lengths(zip(np.round(ks.t.to_numpy() * 1e9).astype(np.int64),
+                                  (ks.event == "mm_vmscan_kswapd_sleep").to_numpy()))
+        return name, kernel, int((model >= period).sum())
 
     def table_rows(self) -> list[tuple]:
         """(name, kernel, model) rows: allocations, extfrag events, compaction

@@ -1284,7 +1284,7 @@ def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     pending = kcompactd_pending_request(path)
     if pending is not None:
         order, kernel_zone = pending
-        # the model's zones are the kernel's DMA32 and Normal (DMA in DMA32, Movable in Normal)
+        # MODEL: the model's zones are the kernel's DMA32 and Normal (DMA in DMA32, Movable in Normal)
         z = min(max(kernel_zone - KERNEL_ZONE_IDX[C.ZONE_NAMES[0]], 0), len(C.ZONE_NAMES) - 1)
         meta["initial_kcompactd_request"] = (order, z)
         st.kcompactd_pending = (order, C.ZONE_NAMES[z])

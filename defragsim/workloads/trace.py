@@ -1740,40 +1740,41 @@ def kcompactd_pending_request(trace_path) -> tuple[int, int] | None:
     return f["order"], f["highest_zoneidx"]
 
 
-#: other_events.csv: kswapd's wake and sleep tracepoints
-_RE_KSWAPD_WAKE_SLEEP = re.compile(
-    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_kswapd_(wake|sleep),")
+def sleep_lengths(events) -> np.ndarray:
+    """How long each sleep lasted (ns) in ``events``, (t_ns, asleep) pairs in
+    time order: from each sleep (asleep true) to the next wake; a sleep no
+    wake ends is left out."""
+    out, asleep = [], None
+    for t, sleeping in events:
+        if sleeping:
+            asleep = t
+        elif asleep is not None:
+            out.append(t - asleep)
+            asleep = None
+    return np.array(out, np.int64)
 
 
 def kswapd_sleeps(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> np.ndarray | None:
     """How long kswapd slept each time it went to sleep in the trace (ns,
-    from each ``mm_vmscan_kswapd_sleep`` to its next ``mm_vmscan_kswapd_wake``;
-    a sleep the trace's end cuts is left out), from the ``other_events.csv``
-    beside a CSV trace; with ``until_ns``, only those that end before
-    ``t0_ns + until_ns``.  None without the file or without kswapd events.
-    kcompactd's proactive pass needs a 500 ms wait with no request pending,
-    and every kswapd round's end requests one (wakeup_kcompactd()), so only
-    a long sleep leaves room for one."""
+    from each ``mm_vmscan_kswapd_sleep`` to its next ``mm_vmscan_kswapd_wake``,
+    :func:`sleep_lengths`), from the ``other_events.csv`` beside a CSV trace;
+    with ``until_ns``, only those that end before ``t0_ns + until_ns``.  None
+    without the file or without kswapd events.  kcompactd's proactive pass
+    needs a 500 ms wait with no request pending, and every kswapd round's end
+    requests one (wakeup_kcompactd()), so only a long sleep leaves room for
+    one."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
-    what = "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_<wake|sleep>,nid=..."
-    found = _event_lines(data, trace_path, _RE_KSWAPD_WAKE_SLEEP, what, b"mm_vmscan_kswapd_")
+    found = _event_lines(data, trace_path, _RE_KSWAPD_WAKE,
+                         "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_sleep|kswapd_wake,...",
+                         b"mm_vmscan_kswapd_sleep", b"mm_vmscan_kswapd_wake")
     if not found:
         return None
     kswapd = found[0].group(2)
-    out, asleep = [], None
-    for m in found:
-        if m.group(2) != kswapd:
-            continue
-        t = int(m.group(1))
-        if m.group(3) == b"sleep":
-            asleep = t
-        elif asleep is not None:
-            if until_ns is None or t - t0_ns < until_ns:
-                out.append(t - asleep)
-            asleep = None
-    return np.array(out, np.int64)
+    end = None if until_ns is None else t0_ns + until_ns
+    return sleep_lengths((int(m.group(1)), m.group(3) == b"kswapd_sleep") for m in found
+                         if m.group(2) == kswapd and (end is None or int(m.group(1)) < end))
 
 
 def compaction_defer_states(trace_path) -> dict | None:
