@@ -15,7 +15,8 @@ import numpy as np
 from defragsim import Config
 from defragsim import constants as C
 from defragsim.mm import vmscan as vs
-from defragsim.mm.state import (KSWAPD_NAPPING, KSWAPD_RUNNING, NODE_BP_ALLOC_ORDER,
+from defragsim.mm.state import (DIAG_KSWAPD_IDLE_ROUNDS, DIAG_KSWAPD_ROUNDS, KSWAPD_NAPPING,
+                                KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_BP_ALLOC_ORDER,
                                 NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE,
                                 NODE_KSWAPD_TIME, NODE_NAP_WOKEN, SC_KSWAPD, SC_NR_RECLAIMED,
                                 SC_ORDER, SC_RECLAIM_IDX, make_owners, make_state)
@@ -172,3 +173,35 @@ def test_a_woken_kswapd_runs_after_the_configured_wakeup_latency():
     for bad in ("100", [], [-1], [2e6], list(range(65)), [True]):
         with pytest.raises(ConfigError, match="config.kswapd_wake_latency_us"):
             Config(kswapd_wake_latency_us=bad)
+
+
+def test_a_round_that_finds_the_node_balanced_reclaims_nothing():
+    """A wakeup finds the node unbalanced; by the time kswapd runs it is
+    balanced (the waker's own reclaim did it): balance_pgdat() goes straight
+    to its nap and sleep, and the round counts as idle (kswapd_idle_rounds,
+    the replay's "kswapd rounds that reclaimed nothing")."""
+    cfg = Config(mem="64M")
+    st, prm = make_state(cfg), cfg.to_params()
+    own = make_owners(1, np.zeros(1, np.int32), np.zeros(1, np.uint8))
+    st.clock[0] = 1_000_000
+    marks = st.watermark.copy()
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40             # no zone can meet it
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    st.watermark[:] = marks                              # balanced before kswapd runs
+    vs.run_daemons.impl(st, prm, own, st.clock[0] + 1_000_000_000)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_SLEEPING
+    assert st.diag[DIAG_KSWAPD_ROUNDS] == 1 and st.diag[DIAG_KSWAPD_IDLE_ROUNDS] == 1
+
+
+def test_kswapd_rounds_are_its_sleeps_in_the_event_table():
+    """Every round ends in mm_vmscan_kswapd_sleep; some reclaim, in storm."""
+    from defragsim.sim.loop import run
+    from defragsim.workloads import build_workload
+    cfg = Config(mem="256M", seed=1)
+    r = run(build_workload("storm", cfg, duration=6.0), cfg)
+    ce = r.compaction_events
+    sleeps = int(((ce.event == "mm_vmscan_kswapd_sleep") & (ce.t > 0)).sum())
+    d = r.diagnostics
+    assert d["kswapd_rounds"] == sleeps > 0
+    assert 0 <= d["kswapd_idle_rounds"] < d["kswapd_rounds"]

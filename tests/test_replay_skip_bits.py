@@ -289,6 +289,43 @@ def test_a_replay_starts_kcompactds_wait_where_the_trace_does():
     assert any("order-9 request pending (highest zone Normal)" in n for n in rp.notes())
 
 
+def test_kswapd_idle_rounds_count_rounds_without_lru_reclaim(tmp_path):
+    """kswapd_idle_rounds(): a round runs from kswapd's wake after a sleep to
+    its next sleep (a second wake inside it, after a nap, does not start
+    another); it is idle when kswapd's own shrink_inactive batches reclaimed
+    nothing (another task's batches do not count); a round the trace does
+    not end is left out; until_ns cuts at t0_ns + until_ns."""
+    shrink = ("vmscan:mm_vmscan_lru_shrink_inactive,nid=0 nr_scanned={n} nr_reclaimed={n} "
+              "nr_dirty=0 priority=12 reclaim_flags=10")
+    p = _trace(tmp_path, [
+        "100,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "150,1,900,vmscan:mm_vmscan_direct_reclaim_begin,gfp_flags=1387594 order=9",
+        "160,1,900," + shrink.format(n=512),
+        "200,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",                  # idle
+        "300,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "310,0,47," + shrink.format(n=0),
+        "400,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=0 zid=3",     # after its nap
+        "410,0,47," + shrink.format(n=512),
+        "500,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",                  # reclaimed 512
+        "600,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "700,0,47,vmscan:mm_vmscan_kswapd_sleep,nid=0",                  # idle
+        "800,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",     # not ended
+    ])
+    assert T.kswapd_idle_rounds(p) == (3, 2)
+    assert T.kswapd_idle_rounds(p, t0_ns=100, until_ns=450) == (2, 1)
+    assert T.idle_rounds([("sleep", 0), ("reclaim", 5), ("wake", 0), ("sleep", 0)]) == (1, 1)
+    _trace(tmp_path, KCOMPACTD)
+    assert T.kswapd_idle_rounds(p) is None
+    (tmp_path / "other_events.csv").unlink()
+    assert T.kswapd_idle_rounds(p) is None
+
+
+def test_kswapd_idle_rounds_names_a_bad_line(tmp_path):
+    p = _trace(tmp_path, ["x,0,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3"])
+    with pytest.raises(TraceError, match=r"other_events.csv: line 2: expected .*kswapd_sleep"):
+        T.kswapd_idle_rounds(p)
+
+
 def test_kswapd_sleeps_from_its_sleep_to_its_next_wake(tmp_path):
     """kswapd_sleeps(): each mm_vmscan_kswapd_sleep to kswapd's next
     mm_vmscan_kswapd_wake (ns); another pid's events and a sleep the trace's

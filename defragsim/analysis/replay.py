@@ -22,8 +22,9 @@ from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
-                               direct_reclaim_windows, kswapd_sleeps, kswapd_wake_latencies,
-                               other_event_counts, other_event_sums, read_trace, sleep_lengths,
+                               direct_reclaim_windows, kswapd_idle_rounds, kswapd_sleeps,
+                               kswapd_wake_latencies, other_event_counts, other_event_sums,
+                               read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -38,6 +39,9 @@ def traced_row(counter: str) -> str:
 
 #: the replay table's row of free page reporting (the module's reported_kib delta)
 PAGE_REPORTING_ROW = "page reporting, KiB reported"
+#: kswapd's rounds (a wakeup out of its sleep to its next sleep) that reclaimed
+#: no LRU page: balance_pgdat() found the node balanced when kswapd ran
+KSWAPD_IDLE_ROW = "kswapd rounds that reclaimed nothing"
 
 
 COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
@@ -158,6 +162,12 @@ class Replay:
         rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
                      vm.get("pageoutrun", 0)))
         rows.append(self._kswapd_sleeps_row(ce))
+        idle = None
+        if self.trace.format == "csv":
+            idle = kswapd_idle_rounds(self.trace.path, t0_ns=self.trace.t0_ns,
+                                      until_ns=self.trace.cut_ns)
+        rows.append((KSWAPD_IDLE_ROW, "-" if idle is None else idle[1],
+                     r.diagnostics["kswapd_idle_rounds"]))
         if self.snapshot is not None:
             _, kib = self.snapshot.page_reporting()
             if kib is not None:

@@ -126,7 +126,8 @@ NODE_KSWAPD_WAKES = 53         # wakeups of a sleeping kswapd (indexes kswapd_wa
 NODE_MEMCG_ITER_POS = 54       # root->nodeinfo[nid]->iter.position: the memcg the shared
                                # reclaim walk returned last (-1: NULL, start at the root)
 NODE_MEMCG_CHARGE = 55         # the memcg new folios are charged to (the workload's)
-NR_NODE = 56
+NODE_KSWAPD_ROUND_STEAL = 56   # pgsteal_kswapd when kswapd last woke from its sleep
+NR_NODE = 57
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
 KSWAPD_NAPPING = 2
@@ -341,6 +342,8 @@ DIAG_NAMES = [
     "readahead_kept",          # large folios the kernel failed and the model got (kept)
     "readahead_order0_pages",  # order-0 pages read where the kernel had large folios
     "readahead_stopped",       # windows an order-0 read failure ended
+    "kswapd_rounds",           # kswapd's rounds: from a wakeup out of its sleep to its next sleep
+    "kswapd_idle_rounds",      # ... of them that reclaimed no LRU page (the node was balanced)
 ]
 # DIAG_<NAME> = its index in DIAG_NAMES (DIAG_SLOWPATH_ENTRIES = 0, ...), one per name
 globals().update({f"DIAG_{_n.upper()}": _i for _i, _n in enumerate(DIAG_NAMES)})

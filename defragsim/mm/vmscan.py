@@ -68,7 +68,8 @@ from .state import (
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
-    NODE_KSWAPD_WAKES, NODE_MEMCG_CHARGE, NODE_MEMCG_ITER_POS, SC_MEMCG_FULL_WALK,
+    NODE_KSWAPD_ROUND_STEAL, NODE_KSWAPD_WAKES, NODE_MEMCG_CHARGE, NODE_MEMCG_ITER_POS,
+    SC_MEMCG_FULL_WALK,
     NODE_KSWAPD_WAKE_FLAG, NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_PROACTIVE_NEXT,
     NODE_LAST_REFAULTS_ANON, NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL,
     NODE_NAP_WOKEN, NODE_NONRESIDENT_AGE, NODE_PSI_SOME_NS, NODE_REFAULTS_ANON,
@@ -78,7 +79,7 @@ from .state import (
     SC_COMPACTION_READY, SC_COST_NS, SC_CPU, SC_DIRECT, SC_FILE_IS_TINY, SC_GFP, SC_IS_KSWAPD,
     SC_KSWAPD, SC_MAY_DEACTIVATE_ANON, SC_MAY_DEACTIVATE_FILE, SC_MAY_SWAP, SC_MAY_WRITEPAGE,
     SC_NR_RECLAIMED, SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_PRIORITY, SC_RECLAIM_IDX,
-    DIAG_KSWAPD_WAKEUPS,
+    DIAG_KSWAPD_IDLE_ROUNDS, DIAG_KSWAPD_ROUNDS, DIAG_KSWAPD_WAKEUPS,
 )
 
 
@@ -997,6 +998,8 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
         return
     st.node[NODE_KSWAPD_WAKE_FLAG] = 1
     st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+    # a round counts from the first traced op on (a replay's prefill runs at 0)
+    st.node[NODE_KSWAPD_ROUND_STEAL] = st.vm_events[VM_PGSTEAL_KSWAPD] if st.clock[0] > 0 else -1
     # wake_up_interruptible(): kswapd runs once the scheduler gets to it
     # MODEL: that latency is Config.kswapd_wake_latency_us (a replay: its
     # trace's own), one value per wakeup; none for a kswapd woken in its nap
@@ -1219,6 +1222,10 @@ def run_daemons(st, prm, own, until):
                     st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES:
                 st.node[NODE_KSWAPD_STATE] = KSWAPD_SLEEPING
                 compaction.trace_kswapd(st, CEV_KSWAPD_SLEEP, 0, 0)
+                if st.node[NODE_KSWAPD_ROUND_STEAL] >= 0:
+                    st.diag[DIAG_KSWAPD_ROUNDS] += 1
+                    if st.vm_events[VM_PGSTEAL_KSWAPD] == st.node[NODE_KSWAPD_ROUND_STEAL]:
+                        st.diag[DIAG_KSWAPD_IDLE_ROUNDS] += 1
                 st.node[NODE_KSWAPD_ORDER] = 0
                 st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] = 0
             else:

@@ -1754,6 +1754,67 @@ def sleep_lengths(events) -> np.ndarray:
     return np.array(out, np.int64)
 
 
+#: a line of kswapd's wake, sleep or LRU reclaim batch: time, pid, which, fields
+_RE_KSWAPD_ROUND = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_(kswapd_sleep|kswapd_wake|"
+    rb"lru_shrink_inactive),([^\n]*)")
+
+
+def idle_rounds(events) -> tuple[int, int]:
+    """(rounds, idle): kswapd's rounds in ``events``, (kind, reclaimed) pairs
+    in time order with kind "wake", "sleep" or "reclaim", each from its first
+    wake after a sleep to its next sleep, and how many of them reclaimed no
+    LRU page.  A round the events do not end is left out."""
+    rounds = idle = 0
+    awake, got = False, 0
+    for kind, n in events:
+        if kind == "wake" and not awake:
+            awake, got = True, 0
+        elif kind == "reclaim" and awake:
+            got += n
+        elif kind == "sleep" and awake:
+            rounds += 1
+            idle += got == 0
+            awake = False
+    return rounds, idle
+
+
+def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
+                       until_ns: int | None = None) -> tuple[int, int] | None:
+    """kswapd's rounds in the trace and those that reclaimed nothing
+    (:func:`idle_rounds`): a round runs from its ``mm_vmscan_kswapd_wake``
+    to the next ``mm_vmscan_kswapd_sleep`` and reclaims through kswapd's
+    ``mm_vmscan_lru_shrink_inactive`` batches (``nr_reclaimed``).  A round
+    reclaims nothing when balance_pgdat() finds the node balanced as soon as
+    kswapd runs (what its waker did meanwhile made it so) and kswapd only
+    naps.  From the ``other_events.csv`` beside a CSV trace; with
+    ``until_ns``, the events before ``t0_ns + until_ns``.  None without the
+    file or without kswapd's wake and sleep events."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    found = _event_lines(data, trace_path, _RE_KSWAPD_ROUND,
+                         "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_sleep|kswapd_wake|"
+                         "lru_shrink_inactive,...", b"mm_vmscan_kswapd_sleep",
+                         b"mm_vmscan_kswapd_wake", b"mm_vmscan_lru_shrink_inactive")
+    kswapd = next((m.group(2) for m in found if m.group(3) != b"lru_shrink_inactive"), None)
+    if kswapd is None:
+        return None
+    end = None if until_ns is None else t0_ns + until_ns
+
+    def events():
+        for m in found:
+            if m.group(2) != kswapd or (end is not None and int(m.group(1)) >= end):
+                continue
+            kind = m.group(3)
+            if kind == b"lru_shrink_inactive":
+                f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+                yield "reclaim", f.get("nr_reclaimed", 0)
+            else:
+                yield ("sleep" if kind == b"kswapd_sleep" else "wake"), 0
+    return idle_rounds(events())
+
+
 def kswapd_sleeps(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> np.ndarray | None:
     """How long kswapd slept each time it went to sleep in the trace (ns,
     from each ``mm_vmscan_kswapd_sleep`` to its next ``mm_vmscan_kswapd_wake``,
