@@ -367,3 +367,21 @@ def test_the_replay_table_counts_kswapds_long_sleeps_on_both_sides():
     assert not (ks.event.astype(str).shift() == ks.event.astype(str))[
         ks.event == "mm_vmscan_kswapd_sleep"].any()       # no two sleeps in a row
     assert isinstance(m, int) and m >= 0
+
+
+def test_the_replay_table_counts_kswapds_idle_rounds_on_both_sides():
+    """The replay table's "kswapd rounds that reclaimed nothing": the kernel's
+    from other_events.csv over the (cut) trace, the model's from its
+    kswapd_idle_rounds diagnostic, one of its kswapd_rounds (each ends in an
+    mm_vmscan_kswapd_sleep of the event table)."""
+    path = DATA / "b_pressure_dm0" / "page_events.csv.xz"
+    rp = replay(path, duration=3.0)
+    rows = {name: (k, m) for name, k, m in rp.table_rows()}
+    k, m = rows["kswapd rounds that reclaimed nothing"]
+    rounds, idle = T.kswapd_idle_rounds(path, t0_ns=rp.trace.t0_ns, until_ns=rp.trace.cut_ns)
+    assert k == idle < rounds
+    assert T.kswapd_idle_rounds(path)[0] > rounds                # the cut leaves rounds out
+    d = rp.result.diagnostics
+    ce = rp.result.compaction_events
+    sleeps = int(((ce.event == "mm_vmscan_kswapd_sleep") & (ce.t > 0)).sum())
+    assert m == d["kswapd_idle_rounds"] <= d["kswapd_rounds"] == sleeps > 0
