@@ -45,3 +45,22 @@ def test_else_uname_kept_beside_the_trace_folders(tmp_path):
     assert kernel == "6.18" and str(meta / "platform.txt") in why and "6.18.44-fc-v1272" in why
     (meta / "platform.txt").write_text("not uname\n")
     assert _kernel(d)[0] == DEFAULT_KERNEL
+
+
+def test_a_platform_file_that_is_not_key_value_is_named(tmp_path):
+    """Plain ``uname -a`` and ``nproc`` output in before.platform (a
+    hand-made recording) is an error naming the file and line, not a replay
+    that quietly falls back to the default baseline."""
+    import pytest
+
+    from defragsim.errors import ConfigError
+    d = _snap(tmp_path, False)
+    (d / "before.platform").write_text(
+        "# comment\n\nLinux vm 6.18.44-fc-v1272 #1 SMP PREEMPT_DYNAMIC @0 x86_64 GNU/Linux\n2\n")
+    with pytest.raises(ConfigError, match=r"before.platform: line 3: expected key=value .*'Linux vm"):
+        Snapshot.load(d)
+    (d / "before.platform").write_text("kernel_release=6.18.44-fc-v1272\n=2\n")
+    with pytest.raises(ConfigError, match=r"line 2: expected key=value"):
+        Snapshot.load(d)
+    (d / "before.platform").write_text("# ok\nkernel_release=6.18.44-fc-v1272\nnr_cpus=2\n")
+    assert _kernel(d)[0] == "6.18"

@@ -273,12 +273,20 @@ def uname_platform(snap_dir: Path) -> dict:
 
 
 def read_platform(path: Path) -> dict:
-    """``key=value`` lines of a ``<tag>.platform`` file (``#`` comments skipped)."""
+    """``key=value`` lines of a ``<tag>.platform`` or ``<tag>.platform_params``
+    file (``#`` comments and blank lines skipped).  Any other line is a
+    ConfigError naming the file and line: a ``before.platform`` holding plain
+    ``uname -a`` and ``nproc`` output would otherwise lose the kernel release
+    and the replay would pick its default baseline without saying why."""
     out = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            k, _, v = line.partition("=")
-            out[k.strip()] = v.strip()
+    for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        k, eq, v = line.partition("=")
+        if not eq or not k.strip():
+            raise ConfigError(f"init-from: {path}: line {i}: expected key=value (such as "
+                              f"kernel_release=6.18.44 or nr_cpus=2), got {line.strip()[:80]!r}")
+        out[k.strip()] = v.strip()
     return out
 
 
