@@ -22,7 +22,7 @@ from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
-                               direct_reclaim_windows, kswapd_idle_rounds, kswapd_sleeps,
+                               direct_reclaim_windows, idle_rounds, kswapd_events,
                                kswapd_wake_latencies, other_event_counts, other_event_sums,
                                read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
@@ -107,21 +107,29 @@ class Replay:
                         "outside_3x": outside})
         return out
 
-    def _kswapd_sleeps_row(self, ce) -> tuple:
-        """(name, kernel, model): kswapd's sleeps of at least kcompactd's
-        proactive period, from mm_vmscan_kswapd_sleep to the next
-        mm_vmscan_kswapd_wake (trace.kswapd_sleeps; the model's from its own
-        two tracepoints), the only windows where a proactive pass can begin."""
+    def _kswapd_rows(self, ce, r) -> list[tuple]:
+        """(name, kernel, model) rows of kswapd's rounds, from one read of the
+        trace's kswapd events (trace.kswapd_events): its sleeps of at least
+        kcompactd's proactive period, from mm_vmscan_kswapd_sleep to the next
+        mm_vmscan_kswapd_wake (the model's from its own two tracepoints), the
+        only windows where a proactive pass can begin; and its rounds that
+        reclaimed nothing (the model's kswapd_idle_rounds diagnostic)."""
         period = C.HPAGE_FRAG_CHECK_INTERVAL_NS
-        name = f"kswapd sleeps of {period / 1e6:.0f} ms or more"
-        gaps = kswapd_sleeps(self.trace.path, t0_ns=self.trace.t0_ns, until_ns=self.trace.cut_ns) \
+        ev = kswapd_events(self.trace.path, t0_ns=self.trace.t0_ns, until_ns=self.trace.cut_ns) \
             if self.trace.format == "csv" else None
-        kernel = "-" if gaps is None else int((gaps >= period).sum())
+        if ev is None:
+            long_sleeps = idle = "-"
+        else:
+            gaps = sleep_lengths((t, kind == "sleep") for t, kind, _ in ev if kind != "reclaim")
+            long_sleeps = int((gaps >= period).sum())
+            idle = idle_rounds((kind, n) for _, kind, n in ev)[1]
         ks = ce[ce.event.isin(["mm_vmscan_kswapd_sleep", "mm_vmscan_kswapd_wake"])] \
             if len(ce) else ce
         model = sleep_lengths(zip(np.round(ks.t.to_numpy() * 1e9).astype(np.int64),
                                   (ks.event == "mm_vmscan_kswapd_sleep").to_numpy()))
-        return name, kernel, int((model >= period).sum())
+        return [(f"kswapd sleeps of {period / 1e6:.0f} ms or more", long_sleeps,
+                 int((model >= period).sum())),
+                (KSWAPD_IDLE_ROW, idle, r.diagnostics["kswapd_idle_rounds"])]
 
     def table_rows(self) -> list[tuple]:
         """(name, kernel, model) rows: allocations, extfrag events, compaction
@@ -161,13 +169,7 @@ class Replay:
                      + vm.get("allocstall_movable", 0) + vm.get("allocstall_dma32", 0)))
         rows.append(("mm_vmscan_kswapd_wake", ev.get("mm_vmscan_kswapd_wake", 0) if recorded else "-",
                      vm.get("pageoutrun", 0)))
-        rows.append(self._kswapd_sleeps_row(ce))
-        idle = None
-        if self.trace.format == "csv":
-            idle = kswapd_idle_rounds(self.trace.path, t0_ns=self.trace.t0_ns,
-                                      until_ns=self.trace.cut_ns)
-        rows.append((KSWAPD_IDLE_ROW, "-" if idle is None else idle[1],
-                     r.diagnostics["kswapd_idle_rounds"]))
+        rows += self._kswapd_rows(ce, r)
         if self.snapshot is not None:
             _, kib = self.snapshot.page_reporting()
             if kib is not None:

@@ -1779,17 +1779,16 @@ def idle_rounds(events) -> tuple[int, int]:
     return rounds, idle
 
 
-def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
-                       until_ns: int | None = None) -> tuple[int, int] | None:
-    """kswapd's rounds in the trace and those that reclaimed nothing
-    (:func:`idle_rounds`): a round runs from its ``mm_vmscan_kswapd_wake``
-    to the next ``mm_vmscan_kswapd_sleep`` and reclaims through kswapd's
-    ``mm_vmscan_lru_shrink_inactive`` batches (``nr_reclaimed``).  A round
-    reclaims nothing when balance_pgdat() finds the node balanced as soon as
-    kswapd runs (what its waker did meanwhile made it so) and kswapd only
-    naps.  From the ``other_events.csv`` beside a CSV trace; with
+def kswapd_events(trace_path, *, t0_ns: int = 0,
+                  until_ns: int | None = None) -> list[tuple[int, str, int]] | None:
+    """kswapd's own events in the ``other_events.csv`` beside a CSV trace,
+    in file order: ``(t_ns, kind, reclaimed)`` with kind "wake"
+    (``mm_vmscan_kswapd_wake``), "sleep" (``mm_vmscan_kswapd_sleep``) or
+    "reclaim" (one of its ``mm_vmscan_lru_shrink_inactive`` batches, with its
+    ``nr_reclaimed``); kswapd is the pid of the first wake or sleep.  With
     ``until_ns``, the events before ``t0_ns + until_ns``.  None without the
-    file or without kswapd's wake and sleep events."""
+    file or without kswapd's wake and sleep events.  One pass serves
+    :func:`kswapd_sleeps` and :func:`kswapd_idle_rounds`."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
@@ -1801,41 +1800,44 @@ def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
     if kswapd is None:
         return None
     end = None if until_ns is None else t0_ns + until_ns
+    out = []
+    for m in found:
+        t = int(m.group(1))
+        if m.group(2) != kswapd or (end is not None and t >= end):
+            continue
+        kind = m.group(3)
+        if kind == b"lru_shrink_inactive":
+            f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+            out.append((t, "reclaim", f.get("nr_reclaimed", 0)))
+        else:
+            out.append((t, "sleep" if kind == b"kswapd_sleep" else "wake", 0))
+    return out
 
-    def events():
-        for m in found:
-            if m.group(2) != kswapd or (end is not None and int(m.group(1)) >= end):
-                continue
-            kind = m.group(3)
-            if kind == b"lru_shrink_inactive":
-                f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
-                yield "reclaim", f.get("nr_reclaimed", 0)
-            else:
-                yield ("sleep" if kind == b"kswapd_sleep" else "wake"), 0
-    return idle_rounds(events())
+
+def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
+                       until_ns: int | None = None) -> tuple[int, int] | None:
+    """kswapd's rounds in the trace and those that reclaimed nothing
+    (:func:`idle_rounds` over :func:`kswapd_events`): a round runs from its
+    ``mm_vmscan_kswapd_wake`` to the next ``mm_vmscan_kswapd_sleep`` and
+    reclaims through kswapd's ``mm_vmscan_lru_shrink_inactive`` batches.  A
+    round reclaims nothing when balance_pgdat() finds the node balanced as
+    soon as kswapd runs (what its waker did meanwhile made it so) and kswapd
+    only naps.  None without the file or without kswapd's events."""
+    ev = kswapd_events(trace_path, t0_ns=t0_ns, until_ns=until_ns)
+    return None if ev is None else idle_rounds((kind, n) for _, kind, n in ev)
 
 
 def kswapd_sleeps(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> np.ndarray | None:
     """How long kswapd slept each time it went to sleep in the trace (ns,
     from each ``mm_vmscan_kswapd_sleep`` to its next ``mm_vmscan_kswapd_wake``,
-    :func:`sleep_lengths`), from the ``other_events.csv`` beside a CSV trace;
-    with ``until_ns``, only those that end before ``t0_ns + until_ns``.  None
-    without the file or without kswapd events.  kcompactd's proactive pass
-    needs a 500 ms wait with no request pending, and every kswapd round's end
-    requests one (wakeup_kcompactd()), so only a long sleep leaves room for
-    one."""
-    data = _other_events_bytes(trace_path)
-    if data is None:
-        return None
-    found = _event_lines(data, trace_path, _RE_KSWAPD_WAKE,
-                         "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_sleep|kswapd_wake,...",
-                         b"mm_vmscan_kswapd_sleep", b"mm_vmscan_kswapd_wake")
-    if not found:
-        return None
-    kswapd = found[0].group(2)
-    end = None if until_ns is None else t0_ns + until_ns
-    return sleep_lengths((int(m.group(1)), m.group(3) == b"kswapd_sleep") for m in found
-                         if m.group(2) == kswapd and (end is None or int(m.group(1)) < end))
+    :func:`sleep_lengths` over :func:`kswapd_events`); with ``until_ns``,
+    only those that end before ``t0_ns + until_ns``.  None without the file
+    or without kswapd events.  kcompactd's proactive pass needs a 500 ms wait
+    with no request pending, and every kswapd round's end requests one
+    (wakeup_kcompactd()), so only a long sleep leaves room for one."""
+    ev = kswapd_events(trace_path, t0_ns=t0_ns, until_ns=until_ns)
+    return None if ev is None else sleep_lengths(
+        (t, kind == "sleep") for t, kind, _ in ev if kind != "reclaim")
 
 
 def compaction_defer_states(trace_path) -> dict | None:
