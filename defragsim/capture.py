@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .constants import PAGE_SIZE
 from .errors import CaptureError
 
 PROC_FILES = ("vmstat", "pagetypeinfo", "buddyinfo", "zoneinfo", "meminfo")
@@ -361,6 +362,7 @@ def record(out_dir, duration: float, *, tracefs=None, proc="/proc", sysfs="/sys"
         else:
             info = _record_tracefs(out, duration, root, buffer_kb, stop)
         elapsed = time.time() - t0
+        _note_recorder_pages(snap, info.get("recorder_buffer_pages", 0))
         interrupted = stop.name
         if interrupted:
             say(f"record: {interrupted} after {elapsed:.1f} s: trace closed, settings restored, "
@@ -538,9 +540,13 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> 
                 m = re.search(r"overrun:\s+(\d+)", _read(cpu / "stats") or "")
                 if m:
                     overrun += int(m.group(1))
+        # the ring buffer pages allocated after the before snapshot: all of a
+        # new instance's, or what growing the shared buffer added (per CPU)
+        grown_kb = int(buffer_kb) - (0 if inst is not None else int(old_buf or 0))
         return {"trace": str(path), "bytes": nbytes, "events_enabled": enabled,
                 "overrun": overrun, "method": "tracefs",
-                "tracefs": str(base), "skipped_old_entries": skip}
+                "tracefs": str(base), "skipped_old_entries": skip,
+                "recorder_buffer_pages": max(grown_kb, 0) * 1024 // PAGE_SIZE * _nr_cpus(base)}
     finally:
         st.restore()
         if inst is not None:
@@ -548,6 +554,30 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> 
         if st.failed:
             print(f"defragsim: warning: record: could not restore {', '.join(st.failed)}",
                   file=sys.stderr, flush=True)
+
+
+#: ``perf record -m``: data pages of each per-CPU ring buffer (perf's own
+#: default for root where perf_event_mlock_kb is the default 516)
+PERF_MMAP_PAGES = 128
+
+
+def _nr_cpus(base: Path) -> int:
+    """The CPUs with a ring buffer (tracefs ``per_cpu/cpu*``), else the online CPUs."""
+    per_cpu = base / "per_cpu"
+    n = sum(1 for d in per_cpu.iterdir() if d.name.startswith("cpu")) if per_cpu.is_dir() else 0
+    return n or (os.cpu_count() or 1)
+
+
+def _note_recorder_pages(snap: Path, pages: int) -> None:
+    """Append ``recorder_buffer_pages`` to ``snap/before.platform``: the pages
+    the recorder's ring buffers took after the before snapshot, which a
+    replay takes out of the snapshot's free memory
+    (replay_ops.recorder_buffer_pages)."""
+    plat = snap / "before.platform"
+    if plat.exists():
+        with open(plat, "a") as f:
+            f.write(f"# the recorder's ring buffers, allocated after this snapshot (pages)\n"
+                    f"recorder_buffer_pages={int(pages)}\n")
 
 
 def _tracing_mounts(proc: Path) -> set[str]:
@@ -573,9 +603,9 @@ def _record_perf(out: Path, duration, perf, proc: Path, stop: _Stop) -> dict:
         if stop.signum is None:
             with open(out / "perf_record.log", "w") as log:
                 # its own session: a terminal's Ctrl-C reaches us, and we stop perf
-                p = subprocess.Popen([perf, "record", "-q", "-a", "-o", str(data), *evs, "--",
-                                      "sleep", str(duration)], stdout=log, stderr=log,
-                                     start_new_session=True)
+                p = subprocess.Popen([perf, "record", "-q", "-a", "-m", str(PERF_MMAP_PAGES),
+                                      "-o", str(data), *evs, "--", "sleep", str(duration)],
+                                     stdout=log, stderr=log, start_new_session=True)
                 try:
                     while p.poll() is None:
                         if stop.signum is not None:
@@ -604,7 +634,9 @@ def _record_perf(out: Path, duration, perf, proc: Path, stop: _Stop) -> dict:
                     gz.write(line)
                 ps.wait()
         data.unlink(missing_ok=True)
-        return {"trace": str(path), "method": "perf"}
+        # rb_alloc(): PERF_MMAP_PAGES data pages and a user page per CPU
+        return {"trace": str(path), "method": "perf",
+                "recorder_buffer_pages": (PERF_MMAP_PAGES + 1) * (os.cpu_count() or 1)}
     finally:
         for mp in sorted(_tracing_mounts(proc) - mounted, key=len, reverse=True):
             r = subprocess.run([shutil.which("umount") or "umount", mp], capture_output=True,

@@ -212,7 +212,8 @@ def cmd_replay(args) -> int:
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
                 duration=args.duration, config_overrides=over,
                 stream=False if args.whole else (True if args.stream else None),
-                progress=not args.json and sys.stderr.isatty(), before_run=_compile_notice)
+                progress=not args.json and sys.stderr.isatty(), before_run=_compile_notice,
+                recorder_pages=args.recorder_pages)
     table = rp.observed_vs_model()
     if args.out:
         with staged(args.out) as st:
@@ -572,6 +573,10 @@ def _parser_trace(sub) -> None:
                     "default: snap/ beside the trace")
     rp.add_argument("--init", default="auto", choices=["auto", "empty"],
                     help="empty: start from an empty machine")
+    rp.add_argument("--recorder-pages", type=int, default=None, metavar="N",
+                    help="machine pages the recorder's ring buffers took after the before "
+                    "snapshot (default: the snapshot's recorder_buffer_pages, for a CSV trace "
+                    "perf record -a -m 4096 on its CPUs, else 0)")
     how = rp.add_mutually_exclusive_group()
     how.add_argument("--whole", action="store_true",
                      help="parse the whole trace before replaying it (the default for a trace "

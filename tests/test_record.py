@@ -15,7 +15,7 @@ from fake_tracefs import tracefs_lines
 from defragsim.cli import main
 from defragsim.capture import (KPF, CaptureError, pageblock_content_map, record, snapshot,
                               zone_ranges)
-from defragsim.workloads.snapshot import Snapshot
+from defragsim.workloads.snapshot import Snapshot, read_platform
 from defragsim.workloads.trace import read_trace
 
 SNAP = Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-1s" / "snap"
@@ -114,6 +114,12 @@ def test_record_through_a_fake_tracefs(tmp_path):
     assert (root / "buffer_size_kb").read_text() == "1408"
     assert (tmp_path / "rec" / "snap" / "before.meminfo").exists()
     assert (tmp_path / "rec" / "snap" / "after.meminfo").exists()
+    # the shared buffer grew from 1408 to 65536 KiB per CPU after the before
+    # snapshot: a replay takes those pages out of the snapshot's free memory
+    grown = (65536 - 1408) * 1024 // 4096 * (os.cpu_count() or 1)
+    assert info["recorder_buffer_pages"] == grown
+    plat = read_platform(tmp_path / "rec" / "snap" / "before.platform")
+    assert plat["recorder_buffer_pages"] == str(grown)
 
 
 def test_record_says_what_is_missing(tmp_path, monkeypatch, capsys):
@@ -233,6 +239,8 @@ def test_record_in_a_tracefs_instance_leaves_the_top_level_alone(tmp_path, monke
     assert info["tracefs"] == str(made[0]) and made[-1] == "rm" and not made[0].exists()
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == top
     assert read_trace(info["trace"]).lines == n
+    # a new instance's whole buffer came after the before snapshot
+    assert info["recorder_buffer_pages"] == 65536 * 1024 // 4096 * (os.cpu_count() or 1)
 
 
 FAKE_PERF = """#!/bin/sh

@@ -242,6 +242,13 @@ class Replay:
                        f"left in their pageblocks, or buddy chains in free pageblocks of their "
                        f"type ({st.chain_pages:,} pages held between them); the others beside "
                        f"a buddy kept as page cache/slab ({st.spacer_pages:,} pages)")
+        if st.recorder_source:
+            out.append(f"the recorder's ring buffers: {st.recorder_machine_pages:,} machine pages "
+                       f"({st.recorder_source}), taken after the before snapshot and held "
+                       f"through the trace; the prefill takes {st.recorder_pages:,} model pages "
+                       f"of unmovable order-0 allocations out of the snapshot's free chunks "
+                       f"(--recorder-pages N to change), so the start below is the snapshot "
+                       f"less them")
         if self.snapshot is not None:
             out += _start_pageblocks(r, self.snapshot.zone_blocks())
             out += _start_free_chunks(r, self.snapshot.buddyinfo)
@@ -393,7 +400,8 @@ def _free_pages_by_type(r, snapshot) -> list[str]:
 
 def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, skip_bad_lines=False,
            init_from=None, init="auto", duration=None, config_overrides: dict | None = None,
-           progress=False, before_run=None, stream: bool | None = None) -> Replay:
+           progress=False, before_run=None, stream: bool | None = None,
+           recorder_pages: int | None = None) -> Replay:
     """Parse ``trace_path`` and run it through the model.
 
     ``stream``: True parses the trace while the model runs it, a chunk at a
@@ -409,6 +417,9 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
     trace when there is one, ``"empty"`` starts from an empty machine.
     ``config``: a full Config; otherwise one is built from the snapshot
     (MemTotal, sysctls) updated with ``config_overrides``.
+    ``recorder_pages``: the machine pages the recorder's ring buffers took
+    after the before snapshot (None: as
+    :func:`~defragsim.workloads.replay_ops.recorder_buffer_pages` finds).
     """
     if init not in ("auto", "empty"):
         raise ConfigError(f"replay: init must be 'auto' or 'empty', got {init!r}")
@@ -422,7 +433,7 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
         if d is not None:
             snap = Snapshot.load(d)        # before parsing: a bad folder fails fast
     kw = dict(config=config, snap=snap, config_overrides=config_overrides or {},
-              progress=progress, before_run=before_run)
+              progress=progress, before_run=before_run, recorder_pages=recorder_pages)
     max_pfn = snap.pfn_limit() if snap is not None else None
     if stream is None:
         size = trace_text_bytes(trace_path)
@@ -442,7 +453,7 @@ def replay(trace_path, config: Config | None = None, *, fmt=None, comm=None, ski
 
 
 def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config_overrides,
-                  progress, before_run) -> Replay:
+                  progress, before_run, recorder_pages=None) -> Replay:
     """Replay a trace parsed whole (a cut trace, an irregular one, or on request)."""
     notes = []
     if config is None:
@@ -454,7 +465,7 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
                f"replay: a model of {format_size(config.mem)} and {len(tr):,} trace events")
     wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
                             duration=duration, zone_spans=config.zone_spans(),
-                            pageblock_order=config.pageblock_order)
+                            pageblock_order=config.pageblock_order, recorder_pages=recorder_pages)
     if before_run is not None:
         before_run()          # the caller's notice, once every input has been checked
     res = run(wl, config, progress=progress, baseline_ops=st.prefill_ops)
@@ -475,7 +486,7 @@ def _other_events(trace_path, tr: ParsedTrace, until_ns) -> tuple:
 
 
 def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, snap,
-                     config_overrides, progress, before_run) -> Replay:
+                     config_overrides, progress, before_run, recorder_pages=None) -> Replay:
     """Replay a trace while it is parsed (:class:`TraceStream`), after one
     pass over it (checks, pre-trace folios, pfn range)."""
     lim = TraceLimits(until_ns=None) if max_pfn is None else \
@@ -502,7 +513,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     ts = TraceStream(trace_path, fmt, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
                      snapshot=snap, extent=extent, comm=comm, lim=lim,
                      zone_spans=config.zone_spans(), pageblock_order=config.pageblock_order,
-                     pretrace=pretrace)
+                     pretrace=pretrace, recorder_pages=recorder_pages)
     if before_run is not None:
         before_run()
     res = run(ts, config, progress=progress, baseline_ops=ts.prefill_ops)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import constants as C
 from .. import gfp as G
-from ..errors import TraceError
+from ..errors import ConfigError, TraceError
 from ._traceparse import place_first_come, readahead_marks, trace_ops
 from .ops import OP_DTYPES, Workload, new_op_columns
 from .snapshot import Snapshot
@@ -125,6 +125,11 @@ class ReplayStats:
     #: the replay added for it
     untraced_slab: dict = field(default_factory=dict)
     untraced_slab_pages: int = 0
+    #: the recorder's ring buffers (recorder_buffer_pages): machine pages,
+    #: where that number comes from, and the model pages the prefill holds
+    recorder_machine_pages: int = 0
+    recorder_source: str = ""
+    recorder_pages: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -404,6 +409,54 @@ def other_kernel_pages(mi: dict) -> int:
     return max(0, pages("MemTotal") - pages("MemFree") - named)
 
 
+#: ``perf record -m`` of the shared traces' recorder (shared/traces/tools/capture.sh:
+#: ``perf record -q -a -m 4096``): data pages per CPU ring buffer
+SHARED_TOOLS_PERF_MMAP_PAGES = 4096
+
+
+def recorder_buffer_pages(snapshot: Snapshot | None, fmt: str, nr_cpus: int,
+                          override: int | None = None) -> tuple[int, str]:
+    """``(pages, where the number comes from)``: the machine pages the
+    recorder took for its ring buffers after the ``before`` snapshot and held
+    through the trace, so the trace starts with that much less free memory
+    than the snapshot shows, all of it taken as unmovable order-0 pages.
+
+    perf's ``rb_alloc()`` (kernel/events/ring_buffer.c) backs each per-CPU
+    buffer with ``nr_pages`` data pages and a user page, each
+    ``alloc_pages_node(GFP_KERNEL | __GFP_ZERO, 0)``; a tracefs instance's
+    ring buffer (``buffer_size_kb`` per CPU) is GFP_KERNEL pages too.  On
+    trace n of the development VM (perf -m 4096 on 2 CPUs, /proc/pagetypeinfo
+    sampled at 10 Hz) Normal's free pages in Unmovable pageblocks went from
+    16,490 in the before snapshot to 6,014 at the trace's first event.
+
+    ``override`` (``--recorder-pages``) wins; then ``recorder_buffer_pages``
+    in the snapshot's ``before.platform`` (``defragsim record`` writes it);
+    then, for a CSV trace (the shared traces' schema, made by their
+    capture.sh), ``perf record -a -m 4096`` on the machine's CPUs
+    (``before.platform`` nr_cpus, else ``nr_cpus``); otherwise 0."""
+    if override is not None:
+        if override < 0:
+            raise ConfigError(f"replay: --recorder-pages must be 0 or more, got {override}")
+        return int(override), "--recorder-pages"
+    plat = snapshot.platform if snapshot is not None else {}
+    if "recorder_buffer_pages" in plat:
+        try:
+            n = int(plat["recorder_buffer_pages"])
+        except ValueError:
+            raise ConfigError(f"{snapshot.path}/before.platform: recorder_buffer_pages="
+                              f"{plat['recorder_buffer_pages']!r} is not a page count") from None
+        return max(n, 0), "the snapshot's before.platform (recorder_buffer_pages)"
+    if fmt == "csv" and snapshot is not None:
+        try:
+            cpus = int(plat.get("nr_cpus", nr_cpus))
+        except ValueError:
+            cpus = nr_cpus
+        return cpus * (SHARED_TOOLS_PERF_MMAP_PAGES + 1), (
+            f"the shared traces' recorder: perf record -a -m {SHARED_TOOLS_PERF_MMAP_PAGES} on "
+            f"{cpus} CPUs, {SHARED_TOOLS_PERF_MMAP_PAGES:,} data pages and a user page each")
+    return 0, "not known for this trace format (--recorder-pages sets it)"
+
+
 def _prefill_amounts(mi: dict) -> dict:
     """``{content: (pages, order, gfp)}`` of the snapshot's memory, in fill
     order: slab, page tables and the other kernel memory first
@@ -522,7 +575,7 @@ def _traced_model_blocks(block_kinds: np.ndarray, layout: dict, zone_spans, nr_p
 
 def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
              zone_spans, pageblock_order: int, block_types=None, pretrace=None,
-             extra_blocks=None) -> None:
+             extra_blocks=None, recorder_pages: int = 0) -> None:
     """The machine's memory contents at the start of the trace, as
     allocations at t=0: first the folios the trace frees before allocating
     them (``pretrace``: their machine pfns and orders), each where the
@@ -534,7 +587,10 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     down to the free memory the snapshot shows, plus the free pageblocks
     the trace proves the machine had when it began (``extra_blocks``:
     ``{zone: blocks}``, :func:`start_free_blocks`), taken from the page
-    cache."""
+    cache.  Last, once the free chunks are in place, the recorder's ring
+    buffers (``recorder_pages`` machine pages, :func:`recorder_buffer_pages`)
+    as order-0 GFP_KERNEL allocations, out of those chunks as the
+    kernel's were."""
     mi = snapshot.meminfo
     targets = reserved_targets(snapshot, zone_spans)
     managed = nr_pages - sum(targets.values())
@@ -595,6 +651,19 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         # (the gfp column's bits above the gfp_t mean something else on a free)
         ro.op(0, C.OP_FREE, order, gfp & G.GFP_T_MAX, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
+    _take_recorder_pages(ro, st, int(recorder_pages * scale), nr_cpus)
+
+
+def _take_recorder_pages(ro: _ReplayOps, st: ReplayStats, pages: int, nr_cpus: int) -> None:
+    """The recorder's ring buffers (``pages`` model pages,
+    :func:`recorder_buffer_pages`), taken after the snapshot from its free
+    memory: order-0 GFP_KERNEL allocations held by a kernel owner, the i-th
+    on cpu ``i % nr_cpus`` (perf allocates each CPU's buffer on its node)."""
+    st.recorder_pages = pages
+    if pages > 0:
+        ro.alloc_many(pages, 0, G.parse_gfp("GFP_KERNEL|__GFP_ZERO"),
+                      ro.new_owner(C.OWNER_KERNEL, "recorder"), nr_cpus,
+                      C.KIND_KERNEL | C.CONTENT_PREFILL)
 
 
 def _alloc_interleaved(ro: _ReplayOps, groups: list, nr_cpus: int) -> None:
@@ -1633,12 +1702,14 @@ class TraceOps:
 
 def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, nr_pages: int,
                    nr_cpus: int, zone_spans, pageblock_order: int, pretrace, span_ns: int = 0,
-                   end_ns: int = -1, start=None):
+                   end_ns: int = -1, start=None, fmt: str = "", recorder_pages: int | None = None):
     """The prefill ops of a replay into ``ro`` (``pretrace()``: the trace's
     pre-trace folios, ``start()``: its :class:`~.trace.StartWindow` or None,
     both asked for only with a snapshot) and the reclaimable
     slab the trace does not show (``ro.untraced``: :mod:`.untraced`, over
-    the trace's ``span_ns``, to ``end_ns`` when cut); sets
+    the trace's ``span_ns``, to ``end_ns`` when cut), and the recorder's
+    buffers (:func:`recorder_buffer_pages` of the trace's format ``fmt``,
+    ``recorder_pages`` overriding); sets
     ``st.prefill_ops``; returns the initial pageblock types (None without a
     snapshot or zone spans)."""
     bt = None
@@ -1649,8 +1720,10 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
     if snapshot is not None:
         extra = start_free_blocks(start() if start is not None else None, snapshot, zone_spans,
                                   pageblock_order, st)
+        st.recorder_machine_pages, st.recorder_source = recorder_buffer_pages(
+            snapshot, fmt, nr_cpus, recorder_pages)
         _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre,
-                 extra)
+                 extra, st.recorder_machine_pages)
     if pre is not None:
         est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns, st.pretrace_slab_task_pages)
         if est is not None:
@@ -1670,9 +1743,11 @@ def _reclaim_windows(path, fmt: str) -> dict | None:
 
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
-                   pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT) -> tuple[Workload, ReplayStats]:
+                   pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT,
+                   recorder_pages: int | None = None) -> tuple[Workload, ReplayStats]:
     """The op stream of a parsed trace (plus the snapshot's prefill at t=0;
-    with ``zone_spans``, the snapshot's pageblock-type proportions too)."""
+    with ``zone_spans``, the snapshot's pageblock-type proportions too;
+    ``recorder_pages``: :func:`recorder_buffer_pages`' override)."""
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
     windows = _reclaim_windows(tr.path, tr.format)
@@ -1682,7 +1757,8 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
             c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)),
         int(tr.t_ns[-1]) if len(tr) else 0, end_ns,
-        lambda: start_window(tr.path, pageblock_order) if tr.format == "csv" else None)
+        lambda: start_window(tr.path, pageblock_order) if tr.format == "csv" else None,
+        tr.format, recorder_pages)
     tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
     tail = tops.flush()
@@ -1745,7 +1821,8 @@ class TraceStream(OpStream):
     def __init__(self, path, fmt: str, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                  extent: tuple, comm: str | None = None, lim: TraceLimits | None = None,
                  zone_spans=None, pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT,
-                 chunk_bytes: int = CHUNK_BYTES, pretrace: tuple | None = None):
+                 chunk_bytes: int = CHUNK_BYTES, pretrace: tuple | None = None,
+                 recorder_pages: int | None = None):
         path = Path(path)
         self.path, self.fmt, self.comm, self.lim = path, fmt, comm, lim or TraceLimits()
         self.chunk_bytes = chunk_bytes
@@ -1764,7 +1841,7 @@ class TraceStream(OpStream):
                             streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
                                                      chunk_bytes), extent[1] - extent[0],
                             start=lambda: start_window(path, pageblock_order)
-                            if fmt == "csv" else None)
+                            if fmt == "csv" else None, fmt=fmt, recorder_pages=recorder_pages)
         if bt is not None:
             self.meta["initial_block_mt"] = bt
         if self._ro.reserved is not None:
