@@ -488,7 +488,11 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> 
     try:
         if (base / "tracing_on").exists():
             st.set(base / "tracing_on", "0")
-        old_buf = _buffer_kb((base / "buffer_size_kb").read_text())
+        raw_buf = (base / "buffer_size_kb").read_text()
+        old_buf = _buffer_kb(raw_buf)
+        # allocated now: "7 (expanded: 1408)" is a buffer not yet expanded to 1408
+        m = re.match(r"\s*(\d+)", raw_buf)
+        had_kb = int(m.group(1)) if m else 0
         if old_buf != str(buffer_kb):
             st.set(base / "buffer_size_kb", str(buffer_kb), old=old_buf)
         for ev, enable in _event_enables(base):
@@ -542,7 +546,7 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> 
                     overrun += int(m.group(1))
         # the ring buffer pages allocated after the before snapshot: all of a
         # new instance's, or what growing the shared buffer added (per CPU)
-        grown_kb = int(buffer_kb) - (0 if inst is not None else int(old_buf or 0))
+        grown_kb = int(buffer_kb) - (0 if inst is not None else had_kb)
         return {"trace": str(path), "bytes": nbytes, "events_enabled": enabled,
                 "overrun": overrun, "method": "tracefs",
                 "tracefs": str(base), "skipped_old_entries": skip,

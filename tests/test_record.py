@@ -114,9 +114,10 @@ def test_record_through_a_fake_tracefs(tmp_path):
     assert (root / "buffer_size_kb").read_text() == "1408"
     assert (tmp_path / "rec" / "snap" / "before.meminfo").exists()
     assert (tmp_path / "rec" / "snap" / "after.meminfo").exists()
-    # the shared buffer grew from 1408 to 65536 KiB per CPU after the before
-    # snapshot: a replay takes those pages out of the snapshot's free memory
-    grown = (65536 - 1408) * 1024 // 4096 * (os.cpu_count() or 1)
+    # the shared buffer (7 KiB per CPU, not yet expanded) grew to 65536 KiB
+    # after the before snapshot: a replay takes those pages out of the
+    # snapshot's free memory
+    grown = (65536 - 7) * 1024 // 4096 * (os.cpu_count() or 1)
     assert info["recorder_buffer_pages"] == grown
     plat = read_platform(tmp_path / "rec" / "snap" / "before.platform")
     assert plat["recorder_buffer_pages"] == str(grown)

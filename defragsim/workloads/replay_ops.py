@@ -447,6 +447,7 @@ def recorder_buffer_pages(snapshot: Snapshot | None, fmt: str, nr_cpus: int,
                               f"{plat['recorder_buffer_pages']!r} is not a page count") from None
         return max(n, 0), "the snapshot's before.platform (recorder_buffer_pages)"
     if fmt == "csv" and snapshot is not None:
+        # MODEL: a CSV trace is taken to come from the shared traces' capture.sh
         try:
             cpus = int(plat.get("nr_cpus", nr_cpus))
         except ValueError:
@@ -660,6 +661,9 @@ def _take_recorder_pages(ro: _ReplayOps, st: ReplayStats, pages: int, nr_cpus: i
     memory: order-0 GFP_KERNEL allocations held by a kernel owner, the i-th
     on cpu ``i % nr_cpus`` (perf allocates each CPU's buffer on its node)."""
     st.recorder_pages = pages
+    # MODEL: taken at t=0 through the prefill's path (no watermarks, no
+    # pageblock claims: steals), after the pcp lists the prefill filled; the
+    # kernel's came in the time between the snapshot and the trace
     if pages > 0:
         ro.alloc_many(pages, 0, G.parse_gfp("GFP_KERNEL|__GFP_ZERO"),
                       ro.new_owner(C.OWNER_KERNEL, "recorder"), nr_cpus,
