@@ -477,6 +477,13 @@ def _buffer_kb(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _allocated_kb(text: str) -> int:
+    """What a ``buffer_size_kb`` holds now (per CPU): "7 (expanded: 1408)" is
+    a buffer of 7 KiB not yet expanded to 1408."""
+    m = re.match(r"\s*(\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
 def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "trace.txt.gz"
@@ -489,10 +496,7 @@ def _record_tracefs(out: Path, duration, root: Path, buffer_kb, stop: _Stop) -> 
         if (base / "tracing_on").exists():
             st.set(base / "tracing_on", "0")
         raw_buf = (base / "buffer_size_kb").read_text()
-        old_buf = _buffer_kb(raw_buf)
-        # allocated now: "7 (expanded: 1408)" is a buffer not yet expanded to 1408
-        m = re.match(r"\s*(\d+)", raw_buf)
-        had_kb = int(m.group(1)) if m else 0
+        old_buf, had_kb = _buffer_kb(raw_buf), _allocated_kb(raw_buf)
         if old_buf != str(buffer_kb):
             st.set(base / "buffer_size_kb", str(buffer_kb), old=old_buf)
         for ev, enable in _event_enables(base):
