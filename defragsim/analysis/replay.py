@@ -22,9 +22,9 @@ from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
-                               direct_reclaim_windows, idle_rounds, kswapd_events,
-                               kswapd_wake_latencies, other_event_counts, other_event_sums,
-                               read_trace, sleep_lengths,
+                               direct_reclaim_windows, kswapd_events, kswapd_rounds_of,
+                               kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
+                               other_event_sums, read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -120,9 +120,8 @@ class Replay:
         if ev is None:
             long_sleeps = idle = "-"
         else:
-            gaps = sleep_lengths((t, kind == "sleep") for t, kind, _ in ev if kind != "reclaim")
-            long_sleeps = int((gaps >= period).sum())
-            idle = idle_rounds((kind, n) for _, kind, n in ev)[1]
+            long_sleeps = int((kswapd_sleeps_of(ev) >= period).sum())
+            idle = kswapd_rounds_of(ev)[1]
         ks = ce[ce.event.isin(["mm_vmscan_kswapd_sleep", "mm_vmscan_kswapd_wake"])] \
             if len(ce) else ce
         model = sleep_lengths(zip(np.round(ks.t.to_numpy() * 1e9).astype(np.int64),

@@ -1814,6 +1814,16 @@ def kswapd_events(trace_path, *, t0_ns: int = 0,
     return out
 
 
+def kswapd_sleeps_of(ev) -> np.ndarray:
+    """:func:`sleep_lengths` of kswapd's events (:func:`kswapd_events`)."""
+    return sleep_lengths((t, kind == "sleep") for t, kind, _ in ev if kind != "reclaim")
+
+
+def kswapd_rounds_of(ev) -> tuple[int, int]:
+    """:func:`idle_rounds` of kswapd's events (:func:`kswapd_events`)."""
+    return idle_rounds((kind, n) for _, kind, n in ev)
+
+
 def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
                        until_ns: int | None = None) -> tuple[int, int] | None:
     """kswapd's rounds in the trace and those that reclaimed nothing
@@ -1824,7 +1834,7 @@ def kswapd_idle_rounds(trace_path, *, t0_ns: int = 0,
     soon as kswapd runs (what its waker did meanwhile made it so) and kswapd
     only naps.  None without the file or without kswapd's events."""
     ev = kswapd_events(trace_path, t0_ns=t0_ns, until_ns=until_ns)
-    return None if ev is None else idle_rounds((kind, n) for _, kind, n in ev)
+    return None if ev is None else kswapd_rounds_of(ev)
 
 
 def kswapd_sleeps(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> np.ndarray | None:
@@ -1836,8 +1846,7 @@ def kswapd_sleeps(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) ->
     with no request pending, and every kswapd round's end requests one
     (wakeup_kcompactd()), so only a long sleep leaves room for one."""
     ev = kswapd_events(trace_path, t0_ns=t0_ns, until_ns=until_ns)
-    return None if ev is None else sleep_lengths(
-        (t, kind == "sleep") for t, kind, _ in ev if kind != "reclaim")
+    return None if ev is None else kswapd_sleeps_of(ev)
 
 
 def compaction_defer_states(trace_path) -> dict | None:
