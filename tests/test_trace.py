@@ -18,7 +18,7 @@ from defragsim.gfp import gfp_to_string, parse_gfp
 from defragsim.analysis.replay import replay
 from defragsim.workloads.replay_ops import content_of, trace_workload
 from defragsim.workloads.trace import (EV_ALLOC, EV_EXTFRAG, EV_FREE, CSV_HEADER, TraceError, _read_csv,
-                             read_trace)
+                             _read_text, read_trace, text_event_sums)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 SAMPLE = DATA / "samples-1s" / "page_events.csv.xz"
@@ -588,3 +588,55 @@ def test_other_event_sums_are_the_vmstat_increments_over_the_trace(tmp_path):
     # cut 550 ns after the first page event (t0 1000): the last event is past it
     assert other_event_sums(path, t0_ns=1000, until_ns=550)["compact_migrate_scanned"] == 30
     assert other_event_sums(tmp_path / "nothing" / "page_events.csv") is None
+
+
+def _other_text_line(fmt, t, cpu, pid, comm, system, ev, fields):
+    ts = f"{100 + t // 1_000_000_000}.{t % 1_000_000_000:09d}"
+    if fmt == "perf":
+        return f"{comm:>16} {pid} [{cpu:03d}] {ts}: {system}:{ev}: {fields}"
+    flags = "d..1. " if fmt == "tracefs" else ""
+    return f"{comm:>16}-{pid:<7} [{cpu:03d}] {flags}{ts}: {ev}: {fields}"
+
+
+@pytest.mark.parametrize("fmt", ["tracefs", "trace-cmd", "perf"])
+def test_text_traces_sum_their_own_counters(tmp_path, fmt):
+    """A text trace's "over the trace" sums (trace.text_event_sums) come from
+    its own lines, as a CSV trace's come from other_events.csv: kswapd is the
+    pids that log kswapd_wake or _sleep, every other reclaimer is direct; a
+    --duration cut drops the later lines; the fast and the line-by-line
+    readers keep the same lines."""
+    extra = [  # (t_ns, cpu, pid, comm, system, event, fields)
+        (100, 1, 47, "kswapd0", "vmscan", "mm_vmscan_kswapd_wake", "nid=0 order=9"),
+        (1200, 1, 47, "kswapd0", "vmscan", "mm_vmscan_lru_shrink_inactive",
+         "nid=0 nr_scanned=32 nr_reclaimed=30 nr_dirty=0 priority=12 flags=RECLAIM_WB_FILE"),
+        (1800, 0, 100, "churn", "vmscan", "mm_vmscan_lru_shrink_inactive",
+         "nid=0 nr_scanned=20 nr_reclaimed=20 nr_dirty=0 priority=12 flags=RECLAIM_WB_FILE"),
+        (2200, 0, 100, "churn", "compaction", "mm_compaction_isolate_migratepages",
+         "range=(0x1000 ~ 0x1200) nr_scanned=512 nr_taken=7"),
+        (2300, 0, 100, "churn", "compaction", "mm_compaction_isolate_freepages",
+         "range=(0x9000 ~ 0x9200) nr_scanned=64 nr_taken=7"),
+        (2400, 0, 100, "churn", "migrate", "mm_migrate_pages",
+         "succeeded=7 failed=0 thp_succeeded=0 thp_failed=0 thp_split=0 mode=MIGRATE_ASYNC "
+         "reason=compaction"),
+        (4500, 0, 100, "churn", "vmscan", "mm_vmscan_lru_shrink_inactive",
+         "nid=0 nr_scanned=5 nr_reclaimed=5 nr_dirty=0 priority=12 flags=RECLAIM_WB_FILE"),
+    ]
+    lines = _text(fmt).rstrip("\n").split("\n")
+    head = [x for x in lines if not x.startswith("  ")]
+    events = [(r[0], _text(fmt, [r]).rstrip("\n").split("\n")[-1]) for r in ROWS]
+    events += [(t, _other_text_line(fmt, t, cpu, pid, comm, s, ev, f))
+               for t, cpu, pid, comm, s, ev, f in extra]
+    events.sort(key=lambda x: x[0])
+    p = _write(tmp_path / f"t.{fmt}.txt", "\n".join(head + [x for _, x in events]) + "\n")
+    tr = read_trace(p, fmt=fmt)
+    want = {"compact_migrate_scanned": 512, "compact_free_scanned": 64, "pgmigrate_success": 7,
+            "pgscan_kswapd": 32, "pgscan_direct": 25}
+    assert text_event_sums(tr) == want
+    slow = _read_text(p, fmt, None, False)
+    assert slow.other_lines == tr.other_lines and text_event_sums(slow) == want
+    # the cut: 4,000 ns after the first page event drops the direct scan at 4,500
+    assert text_event_sums(tr, until_ns=4000)["pgscan_direct"] == 20
+    assert text_event_sums(read_trace(p, fmt=fmt, until_ns=4000))["pgscan_direct"] == 20
+    # a text trace without these events has no sums (the rows then fall back to vmstat)
+    assert text_event_sums(read_trace(_write(tmp_path / f"p.{fmt}.txt", _text(fmt)),
+                                      fmt=fmt)) is None

@@ -24,7 +24,7 @@ from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, Parse
                                IrregularLine, TraceLimits, detect_format,
                                direct_reclaim_windows, kswapd_events, kswapd_rounds_of,
                                kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
-                               other_event_sums, read_trace, sleep_lengths,
+                               other_event_sums, read_trace, sleep_lengths, text_event_sums,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -475,11 +475,12 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
 
 
 def _other_events(trace_path, tr: ParsedTrace, until_ns) -> tuple:
-    """The kernel's other events of a CSV trace, up to ``until_ns`` (None:
-    all): their counts by name and the vmstat increments they carry
-    (trace.other_event_sums); (None, None) for another format."""
+    """The kernel's other events of a trace, up to ``until_ns`` (None: all):
+    for a CSV trace their counts by name and the vmstat increments they carry
+    (trace.other_event_sums); for a text trace, whose parse counted its
+    events, None and the increments (trace.text_event_sums)."""
     if tr.format != "csv":
-        return None, None
+        return None, text_event_sums(tr, until_ns=until_ns)
     return (other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns),
             other_event_sums(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns))
 

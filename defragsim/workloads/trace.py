@@ -95,6 +95,10 @@ class ParsedTrace:
     #: a streamed trace (``replay_ops.TraceStream``) keeps no columns: the
     #: totals of its page events (:func:`add_page_totals`)
     streamed: dict | None = None
+    #: a text trace's events that :func:`text_event_sums` adds up: (recorded
+    #: time in ns, pid, event name, fields) of each (CSV traces keep theirs in
+    #: other_events.csv)
+    other_lines: list = field(default_factory=list, repr=False, compare=False)
     #: (events, totals) of the last :meth:`page_totals` of a whole trace
     _totals: tuple | None = field(default=None, repr=False, compare=False)
 
@@ -1023,14 +1027,27 @@ class _FastText:
         return arr, n
 
     def _count_events(self, chunk: bytes, hs: np.ndarray, ev_off: np.ndarray) -> None:
-        """Every event of the chunk, counted by name (0: not an event line)."""
+        """Every event of the chunk, counted by name (0: not an event line);
+        the lines of the events :func:`text_event_sums` adds up are kept."""
         u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
         nz = np.flatnonzero(hs != 0)
+        summed = []
         for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
             if h not in self.ev_names:
                 j = nz[i]
                 self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
-            self.res.counts[self.ev_names[h]] += c
+            name = self.ev_names[h]
+            self.res.counts[name] += c
+            if _bare_event(name) in SUMMED_EVENTS:
+                summed.append(h)
+        if summed:
+            match = (_RE_PERF if self.res.format == "perf" else _RE_TRACEFS).match
+            for j in np.flatnonzero(np.isin(hs, summed)).tolist():
+                s = chunk.rfind(b"\n", 0, int(ev_off[j, 0])) + 1
+                e = chunk.find(b"\n", int(ev_off[j, 1]))
+                m = match(chunk[s:e if e >= 0 else len(chunk)].decode("utf-8", "replace"))
+                if m is not None:
+                    self.res.other_lines.append(_other_line(m))
 
     def comm_filter(self, path: Path, comm):
         """The hash of ``comm`` (None: no filter)."""
@@ -1138,6 +1155,8 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
             if ":" in event:
                 event = event.rsplit(":", 1)[1]
             res.counts[event] += 1
+            if event in SUMMED_EVENTS:
+                res.other_lines.append(_other_line(m))
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
             why = _text_event(res, clock, event, fs, t, int(pid_s), int(cpu_s), c.strip(), comm,
@@ -1953,14 +1972,22 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
     if data is None:
         return None
     lines = _RE_OTHER_LINE.findall(data, data.find(b"\n") + 1)
+    return _traced_sums(lines, t0_ns, until_ns, str.encode)
+
+
+def _traced_sums(lines, t0_ns: int, until_ns: int | None, enc) -> dict:
+    """The increments of :data:`TRACED_COUNTERS` in ``lines``, each (time
+    in ns, pid, event name, fields), as ``bytes`` (``enc`` str.encode) or
+    ``str`` (``enc`` str): a counter whose events never occur is left out;
+    kswapd is the pids that log ``mm_vmscan_kswapd_wake`` or ``_sleep``."""
     kswapd = {pid for _, pid, name, _ in lines
-              if name in (b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")}
+              if name in (enc("mm_vmscan_kswapd_wake"), enc("mm_vmscan_kswapd_sleep"))}
     # each event's counters, and the pattern of each counter's field
     by_event: dict = {}
     for counter, events, key, whose in TRACED_COUNTERS:
-        pat = re.compile(rb"(?:^|\s)" + key.encode() + rb"=([0-9]+)")
+        pat = re.compile(enc(r"(?:^|\s)" + key + r"=([0-9]+)"))
         for e in events:
-            by_event.setdefault(e.encode(), []).append((counter, pat, whose))
+            by_event.setdefault(enc(e), []).append((counter, pat, whose))
     out: dict = {}
     for t, pid, name, fields in lines:
         for counter, pat, whose in by_event.get(name, ()):
@@ -1972,6 +1999,34 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
             m = pat.search(fields)
             out[counter] += int(m.group(1)) if m else 0
     return {c: out[c] for c, _, _, _ in TRACED_COUNTERS if c in out}
+
+
+#: the events the "over the trace" sums read: TRACED_COUNTERS' and kswapd's
+SUMMED_EVENTS = frozenset([e for _, es, _, _ in TRACED_COUNTERS for e in es]
+                          + ["mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep"])
+
+
+def _bare_event(name: str) -> str:
+    """An event name without its ``system:`` prefix (perf script prints it)."""
+    return name.rsplit(":", 1)[-1]
+
+
+def _other_line(m) -> tuple:
+    """(time in ns, pid, event, fields) of a matched text line."""
+    sec, _, frac = m.group("ts").partition(".")
+    return (int(sec) * 1_000_000_000 + int((frac + "000000000")[:9]), int(m.group("pid")),
+            _bare_event(m.group("event")), m.group("fields"))
+
+
+def text_event_sums(tr: ParsedTrace, *, until_ns: int | None = None) -> dict | None:
+    """:func:`other_event_sums` for a text trace (tracefs, trace-cmd, perf
+    script), from the lines its parse kept (:attr:`ParsedTrace.other_lines`):
+    the increments of :data:`TRACED_COUNTERS` over the trace itself, up to
+    ``until_ns`` after its first page event.  None when the trace has none of
+    their events."""
+    if not tr.other_lines:
+        return None
+    return _traced_sums(tr.other_lines, tr.t0_ns, until_ns, str) or None
 
 
 def _csv_fields(path, maxsplit: int):
