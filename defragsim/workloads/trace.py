@@ -1148,8 +1148,7 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
                 _bad(path, lineno, line, f"not a {fmt} event line", skip, res)
                 continue
             c, pid_s, cpu_s, ts, event, fs = m.groups()
-            sec, _, frac = ts.partition(".")
-            t = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+            t = _ts_ns(ts)
             if clock.beyond(t):
                 break
             if ":" in event:
@@ -2011,11 +2010,16 @@ def _bare_event(name: str) -> str:
     return name.rsplit(":", 1)[-1]
 
 
+def _ts_ns(ts: str) -> int:
+    """A text trace's "seconds.fraction" timestamp in ns."""
+    sec, _, frac = ts.partition(".")
+    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
 def _other_line(m) -> tuple:
     """(time in ns, pid, event, fields) of a matched text line."""
-    sec, _, frac = m.group("ts").partition(".")
-    return (int(sec) * 1_000_000_000 + int((frac + "000000000")[:9]), int(m.group("pid")),
-            _bare_event(m.group("event")), m.group("fields"))
+    return _ts_ns(m.group("ts")), int(m.group("pid")), _bare_event(m.group("event")), \
+        m.group("fields")
 
 
 def text_event_sums(tr: ParsedTrace, *, until_ns: int | None = None) -> dict | None:
