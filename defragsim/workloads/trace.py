@@ -1151,11 +1151,10 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
             t = _ts_ns(ts)
             if clock.beyond(t):
                 break
-            if ":" in event:
-                event = event.rsplit(":", 1)[1]
+            event = _bare_event(event)
             res.counts[event] += 1
             if event in SUMMED_EVENTS:
-                res.other_lines.append(_other_line(m))
+                res.other_lines.append((t, int(pid_s), event, fs))
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
             why = _text_event(res, clock, event, fs, t, int(pid_s), int(cpu_s), c.strip(), comm,
