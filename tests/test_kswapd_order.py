@@ -1,8 +1,11 @@
 """kswapd's order between balance_pgdat() runs, as mm/vmscan.c:kswapd() and
 kswapd_try_to_sleep() keep it.
 
-- balance_pgdat() finished at the order it was asked: it naps at that order
-  (a MODEL: difference, see vmscan.finish_balance_pgdat);
+- kswapd reads (and resets) kswapd_order when it runs, after its wakeup
+  latency: wakeups meanwhile raise the order of the round;
+- balance_pgdat() finished at the order it was asked: kswapd()'s loop goes to
+  its top and naps at READ_ONCE(pgdat->kswapd_order), what wakeups asked for
+  while it ran (kcompactd is woken for that order, not for 0);
 - it ended unbalanced: the next balance_pgdat() runs at the order wakeups
   left in kswapd_order, the previous order is not put back;
 - a nap cut short by a wakeup: kswapd_order is raised to the order kswapd
@@ -37,10 +40,14 @@ def _after_balance(alloc_order, reclaim_order, kswapd_order, *, balanced=True):
     return st, prm
 
 
-def test_finished_at_the_asked_order_naps_and_wakes_kcompactd_for_it():
-    # MODEL (vmscan.finish_balance_pgdat): the order just balanced, not a
-    # fresh read of kswapd_order
-    st, _ = _after_balance(9, 9, 0)
+def test_finished_at_the_asked_order_naps_at_the_order_wakeups_left():
+    # kswapd(): reclaim_order == alloc_order, so the loop's top reads
+    # alloc_order = reclaim_order = kswapd_order
+    st, _ = _after_balance(9, 9, 0)                  # no wakeup while it ran
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING
+    assert st.node[NODE_BP_ALLOC_ORDER] == 0 and st.sc[SC_KSWAPD, SC_ORDER] == 0
+    assert st.node[NODE_KCOMPACTD_MAX_ORDER] == 0      # wakeup_kcompactd(0) returns at once
+    st, _ = _after_balance(9, 9, 9)                  # order-9 wakeups while it ran
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING
     assert st.node[NODE_BP_ALLOC_ORDER] == 9 and st.node[NODE_KCOMPACTD_MAX_ORDER] == 9
 
@@ -64,7 +71,7 @@ def test_unbalanced_runs_again_at_the_order_wakeups_left():
 
 
 def test_a_nap_cut_short_restores_the_order_kswapd_napped_at():
-    st, prm = _after_balance(3, 3, 0)                        # napping at order 3
+    st, prm = _after_balance(3, 3, 3)                        # napping at order 3
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING and st.sc[SC_KSWAPD, SC_ORDER] == 3
     st.node[NODE_KSWAPD_ORDER] = 1                           # an order-1 wakeup cut the nap
     st.node[NODE_NAP_WOKEN] = 1
@@ -73,6 +80,26 @@ def test_a_nap_cut_short_restores_the_order_kswapd_napped_at():
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
     assert st.node[NODE_BP_ALLOC_ORDER] == 3                 # max(1, napped-at order 3)
     assert st.sc[SC_KSWAPD, SC_ORDER] == 3
+
+
+def test_kswapd_reads_the_order_when_it_runs():
+    """wakeup_kswapd() only raises kswapd_order and wakes the thread; kswapd()
+    reads and resets it once it runs, after its wakeup latency, so a wakeup
+    for a higher order in that window sets the order of the same round (and
+    its mm_vmscan_kswapd_wake event), and leaves nothing for the next."""
+    cfg = Config(mem="64M", kswapd_wake_latency_us=(1000.0,))
+    st, prm = make_state(cfg), cfg.to_params()
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40          # unbalanced: every wakeup wakes it
+    t0 = int(st.clock[0])
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    assert st.node[NODE_KSWAPD_TIME] == t0 + 1_000_000
+    st.clock[0] = t0 + 500_000                       # half-way through the latency
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 3, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_ORDER] == 3           # not read yet
+    vs.balance_pgdat_step.impl(st, prm, make_owners(1, np.zeros(1, np.int32),
+                                                    np.zeros(1, np.uint8)))
+    assert st.node[NODE_BP_ALLOC_ORDER] == 3 and st.node[NODE_KSWAPD_ORDER] == 0
 
 
 def _kswapd_scans_in(runnable_tasks, window_ns=2_000_000):

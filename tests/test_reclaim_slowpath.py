@@ -204,6 +204,10 @@ def test_should_compact_retry_skipped_asks_compaction_zonelist_suitable(boot64):
 #: (and kcompactd, which kswapd wakes) stay asleep, so the request's retry
 #: loop is all that happens.
 GFP_KERNEL_NO_KSWAPD = parse_gfp("__GFP_DIRECT_RECLAIM|__GFP_IO|__GFP_FS")
+#: a THP fault under thp defrag "defer": kswapd and kcompactd are woken,
+#: the faulting task neither reclaims nor compacts
+GFP_THP_NO_DIRECT_RECLAIM = parse_gfp("__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS|__GFP_HARDWALL|"
+                                      "__GFP_HIGHMEM|__GFP_MOVABLE|__GFP_COMP|__GFP_NOWARN")
 
 
 def _holes_workload(gfp=GFP_KERNEL, with_request=True):
@@ -308,10 +312,23 @@ def test_kcompactd_pass_scans_each_pfn_a_bounded_number_of_times():
     """mm/compaction.c compact_zone(): cc->migrate_pfn only advances (a
     pageblock is rescanned at most once, cc->finish_pageblock) and the pass
     ends when the migrate scanner meets the free scanner, so one
-    kcompactd_do_work() scans at most about twice the zone per wake.  Here
-    kswapd, hopeless after MAX_RECLAIM_RETRIES failed runs, wakes kcompactd at
-    pageblock order (defrag_mode)."""
-    r = _holes_run(GFP_KERNEL, 1)
+    kcompactd_do_work() scans at most about twice the zone per wake.  Here a
+    node full of anon (no swap) has every other page of its first 8
+    pageblocks free: THP faults that may not reclaim (thp defrag "defer")
+    wake kswapd, which reclaims nothing until it is hopeless
+    (MAX_RECLAIM_RETRIES failed runs); the next fault then wakes kcompactd
+    itself (wakeup_kswapd(): a hopeless kswapd and no __GFP_DIRECT_RECLAIM)."""
+    ops = Ops()
+    task = ops.owner(C.OWNER_TASK)
+    hs = ops.handles(task, NR_PAGES_64M - 64)
+    for h in hs:
+        ops.alloc(h, GFP_MOVABLE, C.KIND_ANON)
+    for h in hs[:8 * 512:2]:
+        ops.free(h)
+    for t in ops.handles(task, 20):
+        ops.gap(100_000_000)
+        ops.alloc(t, GFP_THP_NO_DIRECT_RECLAIM, C.KIND_ANON, order=9)
+    r = run(ops.build("kcompactd-holes"), _cfg64(defrag_mode=1), check_invariants=True)
     wakes = r.vmstat["compact_daemon_wake"]
     assert wakes >= 1
     assert r.vmstat["compact_daemon_migrate_scanned"] <= 2 * NR_PAGES_64M * wakes

@@ -127,7 +127,8 @@ NODE_MEMCG_ITER_POS = 54       # root->nodeinfo[nid]->iter.position: the memcg t
                                # reclaim walk returned last (-1: NULL, start at the root)
 NODE_MEMCG_CHARGE = 55         # the memcg new folios are charged to (the workload's)
 NODE_KSWAPD_ROUND_STEAL = 56   # pgsteal_kswapd when kswapd last woke from its sleep
-NR_NODE = 57
+NODE_KSWAPD_STARTING = 57      # woken, not yet running: kswapd() reads kswapd_order when it runs
+NR_NODE = 58
 KSWAPD_SLEEPING = 0
 KSWAPD_RUNNING = 1
 KSWAPD_NAPPING = 2
