@@ -94,6 +94,9 @@ def test_kswapd_reads_the_order_when_it_runs():
     vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
     assert st.node[NODE_KSWAPD_TIME] == t0 + 1_000_000
+    # MODEL (vmscan.wakeup_kswapd): the per-cpu lists' cap from the wakeup on
+    assert all(st.zone_flags[z] & C.ZONE_RECLAIM_ACTIVE
+               for z in range(C.MAX_NR_ZONES) if st.zone_managed[z])
     st.clock[0] = t0 + 500_000                       # half-way through the latency
     vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 3, C.MAX_NR_ZONES - 1)
     assert st.node[NODE_KSWAPD_ORDER] == 3           # not read yet
