@@ -982,6 +982,8 @@ class _FastText:
     def __init__(self, res: ParsedTrace):
         self.res = res
         self.ev_names: dict = {}
+        #: the hashes of the events text_event_sums() adds up
+        self.summed_hashes: set = set()
         self.gfp_texts: dict = {}
         #: gfp text hash -> (mask, unknown names)
         self.gfp_masks: dict = {}
@@ -1031,15 +1033,14 @@ class _FastText:
         the lines of the events :func:`text_event_sums` adds up are kept."""
         u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
         nz = np.flatnonzero(hs != 0)
-        summed = []
         for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
             if h not in self.ev_names:
                 j = nz[i]
                 self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
-            name = self.ev_names[h]
-            self.res.counts[name] += c
-            if _bare_event(name) in SUMMED_EVENTS:
-                summed.append(h)
+                if _bare_event(self.ev_names[h]) in SUMMED_EVENTS:
+                    self.summed_hashes.add(h)
+            self.res.counts[self.ev_names[h]] += c
+        summed = [h for h in u.tolist() if h in self.summed_hashes]
         if summed:
             match = (_RE_PERF if self.res.format == "perf" else _RE_TRACEFS).match
             for j in np.flatnonzero(np.isin(hs, summed)).tolist():
@@ -1937,7 +1938,7 @@ def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = Non
         t = parts[0].strip()
         if not re.fullmatch(r"-?[0-9]+", t) or int(t) - t0_ns >= until_ns:
             continue
-        out[parts[3].rsplit(":", 1)[-1]] += 1
+        out[_bare_event(parts[3])] += 1
     return out
 
 
