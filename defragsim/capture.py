@@ -57,10 +57,13 @@ from .errors import CaptureError
 PROC_FILES = ("vmstat", "pagetypeinfo", "buddyinfo", "zoneinfo", "meminfo")
 SYSCTLS = ("defrag_mode", "compaction_proactiveness", "watermark_scale_factor",
            "watermark_boost_factor", "min_free_kbytes", "extfrag_threshold", "swappiness")
+#: the page events, and every event a replay reads beside them
+#: (workloads/text_events.py KEPT: direct reclaim, kswapd's wakes, sleeps, LRU
+#: batches and shrinker calls, the compaction passes, migration), as the
+#: shared traces' capture.sh records them (compaction:*, vmscan:*,
+#: migrate:mm_migrate_pages)
 TRACE_EVENTS = ("kmem/mm_page_alloc", "kmem/mm_page_free", "kmem/mm_page_free_batched",
-                "kmem/mm_page_alloc_extfrag", "compaction", "vmscan/mm_vmscan_direct_reclaim_begin",
-                "vmscan/mm_vmscan_direct_reclaim_end", "vmscan/mm_vmscan_kswapd_wake",
-                "vmscan/mm_vmscan_wakeup_kswapd")
+                "kmem/mm_page_alloc_extfrag", "compaction", "vmscan", "migrate/mm_migrate_pages")
 # include/uapi/linux/kernel-page-flags.h
 KPF = dict(LRU=5, SLAB=7, BUDDY=10, ANON=12, THP=22, PGTABLE=26, RESERVED=32, NOPAGE=20)
 PBMAP_COLUMNS = ["zone", "start_pfn", "buddy", "slab", "lru_file", "lru_anon", "pgtable", "thp",

@@ -322,7 +322,7 @@ def test_the_walk_keeps_each_lists_pages(tmp_path):
     assert walk.list_pages == [[0, 0, 0, 0], [0, 0, 0, 3 << 12], [0, 0, 37 << 12, 2 << 12],
                                [0, 0, 0, 0], [0, 0, 1 << 12, 0]]
     meta, st = {}, ReplayStats()
-    _initial_memcgs(tmp_path / "page_events.csv", "csv", st, meta)
+    _initial_memcgs(tmp_path / "page_events.csv", st, meta)
     assert meta["initial_memcg_pages"] == walk.pages
     assert meta["initial_memcg_lru_pages"] == walk.list_pages
 

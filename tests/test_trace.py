@@ -18,7 +18,7 @@ from defragsim.gfp import gfp_to_string, parse_gfp
 from defragsim.analysis.replay import replay
 from defragsim.workloads.replay_ops import content_of, trace_workload
 from defragsim.workloads.trace import (EV_ALLOC, EV_EXTFRAG, EV_FREE, CSV_HEADER, TraceError, _read_csv,
-                             _read_text, read_trace, text_event_sums)
+                             _read_text, other_event_sums, read_trace)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 SAMPLE = DATA / "samples-1s" / "page_events.csv.xz"
@@ -600,11 +600,12 @@ def _other_text_line(fmt, t, cpu, pid, comm, system, ev, fields):
 
 @pytest.mark.parametrize("fmt", ["tracefs", "trace-cmd", "perf"])
 def test_text_traces_sum_their_own_counters(tmp_path, fmt):
-    """A text trace's "over the trace" sums (trace.text_event_sums) come from
-    its own lines, as a CSV trace's come from other_events.csv: kswapd is the
-    pids that log kswapd_wake or _sleep, every other reclaimer is direct; a
-    --duration cut drops the later lines; the fast and the line-by-line
-    readers keep the same lines."""
+    """A text trace's "over the trace" sums (trace.other_event_sums) come from
+    its own lines, printed as TP_printk() prints them (``nr_succeeded`` for
+    mm_migrate_pages' ``succeeded``, ``range=(.. ~ ..)``), as a CSV trace's
+    come from other_events.csv: kswapd is the pids that log kswapd_wake or
+    _sleep, every other reclaimer is direct; a --duration cut drops the
+    later lines."""
     extra = [  # (t_ns, cpu, pid, comm, system, event, fields)
         (100, 1, 47, "kswapd0", "vmscan", "mm_vmscan_kswapd_wake", "nid=0 order=9"),
         (1200, 1, 47, "kswapd0", "vmscan", "mm_vmscan_lru_shrink_inactive",
@@ -616,8 +617,8 @@ def test_text_traces_sum_their_own_counters(tmp_path, fmt):
         (2300, 0, 100, "churn", "compaction", "mm_compaction_isolate_freepages",
          "range=(0x9000 ~ 0x9200) nr_scanned=64 nr_taken=7"),
         (2400, 0, 100, "churn", "migrate", "mm_migrate_pages",
-         "succeeded=7 failed=0 thp_succeeded=0 thp_failed=0 thp_split=0 mode=MIGRATE_ASYNC "
-         "reason=compaction"),
+         "nr_succeeded=7 nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 "
+         "nr_split=0 mode=MIGRATE_ASYNC reason=compaction"),
         (4500, 0, 100, "churn", "vmscan", "mm_vmscan_lru_shrink_inactive",
          "nid=0 nr_scanned=5 nr_reclaimed=5 nr_dirty=0 priority=12 flags=RECLAIM_WB_FILE"),
     ]
@@ -631,12 +632,8 @@ def test_text_traces_sum_their_own_counters(tmp_path, fmt):
     tr = read_trace(p, fmt=fmt)
     want = {"compact_migrate_scanned": 512, "compact_free_scanned": 64, "pgmigrate_success": 7,
             "pgscan_kswapd": 32, "pgscan_direct": 25}
-    assert text_event_sums(tr) == want
-    slow = _read_text(p, fmt, None, False)
-    assert slow.other_lines == tr.other_lines and text_event_sums(slow) == want
+    assert other_event_sums(p, t0_ns=tr.t0_ns) == want
     # the cut: 4,000 ns after the first page event drops the direct scan at 4,500
-    assert text_event_sums(tr, until_ns=4000)["pgscan_direct"] == 20
-    assert text_event_sums(read_trace(p, fmt=fmt, until_ns=4000))["pgscan_direct"] == 20
+    assert other_event_sums(p, t0_ns=tr.t0_ns, until_ns=4000)["pgscan_direct"] == 20
     # a text trace without these events has no sums (the rows then fall back to vmstat)
-    assert text_event_sums(read_trace(_write(tmp_path / f"p.{fmt}.txt", _text(fmt)),
-                                      fmt=fmt)) is None
+    assert other_event_sums(_write(tmp_path / f"p.{fmt}.txt", _text(fmt))) is None

@@ -24,7 +24,7 @@ from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, Parse
                                IrregularLine, TraceLimits, detect_format,
                                direct_reclaim_windows, kswapd_events, kswapd_rounds_of,
                                kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
-                               other_event_sums, read_trace, sleep_lengths, text_event_sums,
+                               other_event_sums, read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
@@ -115,8 +115,7 @@ class Replay:
         only windows where a proactive pass can begin; and its rounds that
         reclaimed nothing (the model's kswapd_idle_rounds diagnostic)."""
         period = C.HPAGE_FRAG_CHECK_INTERVAL_NS
-        ev = kswapd_events(self.trace.path, t0_ns=self.trace.t0_ns, until_ns=self.trace.cut_ns) \
-            if self.trace.format == "csv" else None
+        ev = kswapd_events(self.trace.path, t0_ns=self.trace.t0_ns, until_ns=self.trace.cut_ns)
         if ev is None:
             long_sleeps = idle = "-"
         else:
@@ -476,11 +475,10 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
 
 def _other_events(trace_path, tr: ParsedTrace, until_ns) -> tuple:
     """The kernel's other events of a trace, up to ``until_ns`` (None: all):
-    for a CSV trace their counts by name and the vmstat increments they carry
-    (trace.other_event_sums); for a text trace, whose parse counted its
-    events, None and the increments (trace.text_event_sums)."""
-    if tr.format != "csv":
-        return None, text_event_sums(tr, until_ns=until_ns)
+    their counts by name (None for a text trace, whose parse counted its
+    events) and the vmstat increments they carry (trace.other_event_sums:
+    from other_events.csv beside a CSV trace, from a text trace's own
+    lines)."""
     return (other_event_counts(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns),
             other_event_sums(trace_path, t0_ns=tr.t0_ns, until_ns=until_ns))
 
@@ -500,7 +498,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
         if len(cols["pfn"]):
             top[0] = max(top[0], int(cols["pfn"].max()) + 1)
     pretrace = streamed_pretrace_folios(
-        trace_path, fmt, comm, lim, direct_reclaim_windows(trace_path) if fmt == "csv" else None,
+        trace_path, fmt, comm, lim, direct_reclaim_windows(trace_path),
         on_chunk=see)
     notes = []
     if config is None:

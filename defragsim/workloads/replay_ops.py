@@ -1236,12 +1236,13 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     return skip if found else None
 
 
-def _initial_skip(path, fmt: str, snapshot: Snapshot | None, zone_spans, nr_pages: int,
+def _initial_skip(path, snapshot: Snapshot | None, zone_spans, nr_pages: int,
                   pageblock_order: int, st: ReplayStats, meta: dict) -> None:
     """``meta["initial_block_skip"]`` and ``meta["initial_compaction_defer"]``
-    of a replay with a snapshot, from the ``other_events.csv`` beside a CSV
-    trace (:func:`initial_skip_blocks`, :func:`initial_defer_state`)."""
-    if snapshot is None or fmt != "csv":
+    of a replay with a snapshot, from the trace's compaction events
+    (``other_events.csv`` beside a CSV trace, a text trace's own lines:
+    :func:`initial_skip_blocks`, :func:`initial_defer_state`)."""
+    if snapshot is None:
         return
     skip = initial_skip_blocks(compaction_passes(path), snapshot.zone_layout(), zone_spans,
                                nr_pages, pageblock_order, st)
@@ -1296,10 +1297,10 @@ def _pageblocks(pfns: np.ndarray, orders: np.ndarray, pageblock_order: int) -> s
     return out
 
 
-def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
+def _initial_memcgs(path, st: ReplayStats, meta: dict) -> None:
     """``meta["initial_memcg_pages"]``: the memcgs that held LRU pages on
     the traced machine, in walk order, the root first, with their pages,
-    from kswapd's first walk in the ``other_events.csv`` beside a CSV trace
+    from kswapd's first walk in the trace's vmscan events
     (:func:`~.trace.memcg_walk`).  On a machine where each command runs in
     a cgroup of its own, nearly all page cache sits in the workload's, and
     a direct reclaimer's partial walk (shrink_node_memcgs()) often scans
@@ -1319,8 +1320,6 @@ def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     largest (the workload's).  A memcg too small for kswapd to scan at the
     walk's priority is left out (its pages stay with the root); every memcg
     is taken to be online."""
-    if fmt != "csv":
-        return
     # MODEL: the memcgs' sizes from kswapd's first walk; all online; each list's folios spread
     # in proportion to that list's pages in each memcg
     walk = memcg_walk(path)
@@ -1338,7 +1337,7 @@ def _initial_memcgs(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     st.memcgs = list(pages)
 
 
-def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
+def _initial_kcompactd(path, st: ReplayStats, meta: dict) -> None:
     """``meta["initial_kcompactd_timeout_ns"]``: kcompactd's first wait ends
     when the traced machine's did (:func:`~.trace.kcompactd_first_timeout`),
     so its proactive checks fall where the machine's did between kswapd's
@@ -1348,8 +1347,6 @@ def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
     (:func:`~.trace.kcompactd_pending_request`), which that first wait
     ends with: kcompactd_do_work(), where a zone's deferral counts the
     attempt (compaction_deferred()), not a proactive check."""
-    if fmt != "csv":
-        return
     t = kcompactd_first_timeout(path)
     if t is not None and t >= 0:
         meta["initial_kcompactd_timeout_ns"] = t
@@ -1363,16 +1360,17 @@ def _initial_kcompactd(path, fmt: str, st: ReplayStats, meta: dict) -> None:
         st.kcompactd_pending = (order, C.ZONE_NAMES[z])
 
 
-def _initial_from_other_events(path, fmt: str, snapshot: Snapshot | None, zone_spans,
+def _initial_from_other_events(path, snapshot: Snapshot | None, zone_spans,
                                nr_pages: int, pageblock_order: int, st: ReplayStats,
                                meta: dict) -> None:
-    """What the ``other_events.csv`` beside a CSV trace says of the start:
+    """What the trace's other events (``other_events.csv`` beside a CSV
+    trace, a text trace's own reclaim and compaction lines) say of the start:
     compaction's skip bits and deferral (:func:`_initial_skip`), the memcgs
     (:func:`_initial_memcgs`), kcompactd's first wait
     (:func:`_initial_kcompactd`)."""
-    _initial_skip(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order, st, meta)
-    _initial_memcgs(path, fmt, st, meta)
-    _initial_kcompactd(path, fmt, st, meta)
+    _initial_skip(path, snapshot, zone_spans, nr_pages, pageblock_order, st, meta)
+    _initial_memcgs(path, st, meta)
+    _initial_kcompactd(path, st, meta)
 
 
 def initial_defer_state(states: dict | None, st: ReplayStats) -> dict:
@@ -1739,12 +1737,6 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
     return bt
 
 
-def _reclaim_windows(path, fmt: str) -> dict | None:
-    """The tasks' direct reclaim windows recorded beside a CSV trace (the
-    other_events.csv of ``defragsim record``: the same clock)."""
-    return direct_reclaim_windows(path) if fmt == "csv" else None
-
-
 def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Snapshot | None,
                    duration: float | None = None, zone_spans=None,
                    pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT,
@@ -1754,14 +1746,14 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     ``recorder_pages``: :func:`recorder_buffer_pages`' override)."""
     st = ReplayStats()
     ro = _ReplayOps(tr.comm)
-    windows = _reclaim_windows(tr.path, tr.format)
+    windows = direct_reclaim_windows(tr.path)
     end_ns = int(duration * 1e9) if duration is not None else -1
     init_bt = _initial_state(
         ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
         lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
             c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)),
         int(tr.t_ns[-1]) if len(tr) else 0, end_ns,
-        lambda: start_window(tr.path, pageblock_order) if tr.format == "csv" else None,
+        lambda: start_window(tr.path, pageblock_order),
         tr.format, recorder_pages)
     tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
@@ -1788,7 +1780,7 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
         wl.meta["initial_block_mt"] = init_bt
     if ro.reserved is not None:
         wl.meta["initial_reserved"] = ro.reserved
-    _initial_from_other_events(tr.path, tr.format, snapshot, zone_spans, nr_pages,
+    _initial_from_other_events(tr.path, snapshot, zone_spans, nr_pages,
                                pageblock_order, st, wl.meta)
     return wl, st
 
@@ -1838,19 +1830,19 @@ class TraceStream(OpStream):
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
         self.meta = {SLAB_PAGES_FREED_BY_TRACE: True}
-        self._windows = _reclaim_windows(path, fmt)
+        self._windows = direct_reclaim_windows(path)
         # without ``pretrace``, one pass over the trace first finds its pre-trace folios
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
                             pageblock_order, lambda: pretrace if pretrace is not None else
                             streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
                                                      chunk_bytes), extent[1] - extent[0],
-                            start=lambda: start_window(path, pageblock_order)
-                            if fmt == "csv" else None, fmt=fmt, recorder_pages=recorder_pages)
+                            start=lambda: start_window(path, pageblock_order),
+                            fmt=fmt, recorder_pages=recorder_pages)
         if bt is not None:
             self.meta["initial_block_mt"] = bt
         if self._ro.reserved is not None:
             self.meta["initial_reserved"] = self._ro.reserved
-        _initial_from_other_events(path, fmt, snapshot, zone_spans, nr_pages, pageblock_order,
+        _initial_from_other_events(path, snapshot, zone_spans, nr_pages, pageblock_order,
                                    self.stats, self.meta)
         self.prefill_ops = self.stats.prefill_ops
         self._prefill = self._ro.columns()

@@ -45,6 +45,7 @@ from ..errors import TraceError
 from .estimate import MAX_TRACE_PFN
 from . import _traceparse as P
 from . import xzblocks
+from .text_events import KERNEL_ZONE_IDX, other_events_csv
 from ._traceparse import EV_ALLOC, EV_EXTFRAG, EV_FREE
 
 CSV_HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c"
@@ -95,10 +96,6 @@ class ParsedTrace:
     #: a streamed trace (``replay_ops.TraceStream``) keeps no columns: the
     #: totals of its page events (:func:`add_page_totals`)
     streamed: dict | None = None
-    #: a text trace's events that :func:`text_event_sums` adds up: (recorded
-    #: time in ns, pid, event name, fields) of each (CSV traces keep theirs in
-    #: other_events.csv)
-    other_lines: list = field(default_factory=list, repr=False, compare=False)
     #: (events, totals) of the last :meth:`page_totals` of a whole trace
     _totals: tuple | None = field(default=None, repr=False, compare=False)
 
@@ -982,8 +979,6 @@ class _FastText:
     def __init__(self, res: ParsedTrace):
         self.res = res
         self.ev_names: dict = {}
-        #: the hashes of the events text_event_sums() adds up
-        self.summed_hashes: set = set()
         self.gfp_texts: dict = {}
         #: gfp text hash -> (mask, unknown names)
         self.gfp_masks: dict = {}
@@ -1029,26 +1024,14 @@ class _FastText:
         return arr, n
 
     def _count_events(self, chunk: bytes, hs: np.ndarray, ev_off: np.ndarray) -> None:
-        """Every event of the chunk, counted by name (0: not an event line);
-        the lines of the events :func:`text_event_sums` adds up are kept."""
+        """Every event of the chunk, counted by name (0: not an event line)."""
         u, idx, cnt = np.unique(hs[hs != 0], return_index=True, return_counts=True)
         nz = np.flatnonzero(hs != 0)
         for h, i, c in zip(u.tolist(), idx.tolist(), cnt.tolist()):
             if h not in self.ev_names:
                 j = nz[i]
                 self.ev_names[h] = chunk[ev_off[j, 0]:ev_off[j, 1]].decode("utf-8", "replace")
-                if _bare_event(self.ev_names[h]) in SUMMED_EVENTS:
-                    self.summed_hashes.add(h)
             self.res.counts[self.ev_names[h]] += c
-        summed = [h for h in u.tolist() if h in self.summed_hashes]
-        if summed:
-            match = (_RE_PERF if self.res.format == "perf" else _RE_TRACEFS).match
-            for j in np.flatnonzero(np.isin(hs, summed)).tolist():
-                s = chunk.rfind(b"\n", 0, int(ev_off[j, 0])) + 1
-                e = chunk.find(b"\n", int(ev_off[j, 1]))
-                m = match(chunk[s:e if e >= 0 else len(chunk)].decode("utf-8", "replace"))
-                if m is not None:
-                    self.res.other_lines.append(_other_line(m))
 
     def comm_filter(self, path: Path, comm):
         """The hash of ``comm`` (None: no filter)."""
@@ -1154,8 +1137,6 @@ def _read_text(path: Path, fmt, comm, skip, lim: TraceLimits | None = None) -> P
                 break
             event = _bare_event(event)
             res.counts[event] += 1
-            if event in SUMMED_EVENTS:
-                res.other_lines.append((t, int(pid_s), event, fs))
             if event[:8] != "mm_page_" or event not in _TEXT_EVENTS:
                 continue
             why = _text_event(res, clock, event, fs, t, int(pid_s), int(cpu_s), c.strip(), comm,
@@ -1270,7 +1251,7 @@ def _event_lines(data: bytes, trace_path, regex, what: str, *needles: bytes,
         m = regex.match(line)
         if m is None:
             at = data.count(b"\n", 0, st) + 1
-            raise TraceError(f"{other_events_path(trace_path)}: line {at}: expected {what} "
+            raise TraceError(f"{other_events_name(trace_path)}: line {at}: expected {what} "
                              f"with integer time and pid, got "
                              f"{line.decode('utf-8', 'replace')[:120]!r}")
         out.append(m)
@@ -1286,14 +1267,64 @@ def other_events_path(trace_path) -> Path | None:
     return None
 
 
+def other_events_name(trace_path) -> str:
+    """What a reader of the other events names in an error: the
+    ``other_events.csv`` beside a CSV trace, or a text trace's own events."""
+    if trace_format(trace_path) != "csv":
+        return f"{trace_path} (its compaction, vmscan and migrate events)"
+    return str(other_events_path(trace_path))
+
+
+def trace_format(trace_path) -> str:
+    """:func:`detect_format` of a trace file, kept for the last few files;
+    "csv" for a path with no file (only an ``other_events.csv`` beside it)."""
+    p = Path(trace_path)
+    if not p.is_file():
+        return "csv"
+    st = p.stat()
+    return _trace_format(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _trace_format(path: str, mtime_ns: int, size: int) -> str:
+    return detect_format(path)
+
+
 def _other_events_bytes(trace_path) -> bytes | None:
     """The whole (decompressed) ``other_events.csv`` beside a CSV trace, or
-    None; the last file read is kept, as a replay reads it three times."""
+    for a text trace its own compaction, vmscan and migrate events in that
+    form (:func:`.text_events.other_events_csv`); None without them.  The
+    last file read is kept, as a replay reads it several times."""
+    fmt = trace_format(trace_path)
+    if fmt != "csv":
+        data = text_other_events(trace_path, fmt)
+        return data if data.count(b"\n") > 1 else None
     p = other_events_path(trace_path)
     if p is None:
         return None
     st = p.stat()
     return _read_other_events(str(p), st.st_mtime_ns, st.st_size)
+
+
+def text_other_events(trace_path, fmt: str) -> bytes:
+    """A text trace's reclaim, compaction and migration events as
+    ``other_events.csv`` (:func:`.text_events.other_events_csv`), kept for
+    the last file read."""
+    st = Path(trace_path).stat()
+    return _text_other_events(str(Path(trace_path).resolve()), fmt, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _text_other_events(path: str, fmt: str, mtime_ns: int, size: int) -> bytes:
+    lines = [0]
+
+    def counted(chunks):
+        for chunk in chunks:
+            yield chunk
+            lines[0] += chunk.count(b"\n")
+    # (a damaged compressed file is named with the last whole line read)
+    with _decompress_errors(path, lambda: lines[0]), _byte_chunks(Path(path)) as chunks:
+        return other_events_csv(counted(chunks), fmt, parse_gfp_lenient)
 
 
 @functools.lru_cache(maxsize=1)
@@ -1642,12 +1673,13 @@ START_WINDOW_LINES = 1_000_000
 
 
 def start_window(trace_path, min_order: int) -> StartWindow | None:
-    """The page events of a CSV trace before the first sign of a shortage in
-    the ``other_events.csv`` beside it (the first wakeup of kswapd or
-    kcompactd, direct reclaim or direct compaction), or before its first
-    failed allocation or extfrag event (at most :data:`START_WINDOW_LINES`
-    lines): the allocations of ``min_order`` or more (successful, with their
-    pfns) and every free.  None without the
+    """The page events of a trace before the first sign of a shortage in its
+    other events (``other_events.csv`` beside a CSV trace, a text trace's
+    own lines: the first wakeup of kswapd or kcompactd, direct reclaim or
+    direct compaction), or before its first failed allocation or extfrag
+    event (at most :data:`START_WINDOW_LINES` lines): the allocations of
+    ``min_order`` or more (successful, with their pfns) and every free.
+    None without the
     file or without such a sign; a line of these events whose time is not an
     integer is named."""
     data = _other_events_bytes(trace_path)
@@ -1658,6 +1690,9 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                          b"mm_vmscan_direct_reclaim_begin", b"mm_compaction_try_to_compact_pages",
                          b"mm_compaction_wakeup_kcompactd")
     until = min(int(m.group(1)) for m in found) if found else 1 << 62
+    fmt = trace_format(trace_path)
+    if fmt != "csv":
+        return _text_start_window(Path(trace_path), fmt, min_order, until)
     ap, ao, fp, fo = [], [], [], []
     for lineno, p in _csv_fields(trace_path, 7):
         if len(p) < 6:
@@ -1681,11 +1716,40 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                        np.array(fp, np.int64), np.array(fo, np.int64))
 
 
+def _text_start_window(path: Path, fmt: str, min_order: int, until: int) -> StartWindow | None:
+    """:func:`start_window` of a text trace, read by the fast parser
+    (:func:`fast_chunks`) for at most :data:`START_WINDOW_LINES` page events;
+    None where that parser does not take the trace (the line-by-line reader
+    names a bad line when the replay reads it)."""
+    ap, ao, fp, fo = [], [], [], []
+    seen = 0
+    res = ParsedTrace.empty(path, fmt)
+    try:
+        for cols in fast_chunks(path, fmt, None, TraceLimits(), res):
+            t = cols["t_ns"] + res.t0_ns
+            ev, pfn = cols["ev"], cols["pfn"]
+            stop = (t >= until) | (ev == EV_EXTFRAG) | ((ev == EV_ALLOC) & (pfn < 0))
+            stop[max(START_WINDOW_LINES - seen, 0):] = True
+            n = int(np.argmax(stop)) if stop.any() else len(stop)
+            a = (ev[:n] == EV_ALLOC) & (cols["order"][:n] >= min_order)
+            f = (ev[:n] == EV_FREE) & (pfn[:n] >= 0)
+            ap.append(pfn[:n][a])
+            ao.append(cols["order"][:n][a].astype(np.int64))
+            fp.append(pfn[:n][f])
+            fo.append(cols["order"][:n][f].astype(np.int64))
+            seen += len(stop)
+            if n < len(stop):
+                until = min(until, int(t[n]))
+                break
+    except IrregularLine:
+        return None
+    cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
+    return StartWindow(until, cat(ap), cat(ao), cat(fp), cat(fo))
+
+
 _RE_DEFER = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(deferred|defer_compaction|"
     rb"defer_reset),([^\n]*)")
-#: the kernel's zone index (zone_idx(), x86_64) of each zone name
-KERNEL_ZONE_IDX = {"DMA": 0, "DMA32": 1, "Normal": 2, "Movable": 3}
 
 
 #: other_events.csv: kcompactd's own events and its wakeups
@@ -1752,7 +1816,7 @@ def kcompactd_pending_request(trace_path) -> tuple[int, int] | None:
     if "order" not in f or "highest_zoneidx" not in f:
         return None
     if not (0 < f["order"] <= C.MAX_PAGE_ORDER and 0 <= f["highest_zoneidx"] < len(KERNEL_ZONE_IDX)):
-        raise TraceError(f"{other_events_path(trace_path)}: a kcompactd wake with impossible "
+        raise TraceError(f"{other_events_name(trace_path)}: a kcompactd wake with impossible "
                          f"fields (order 1..{C.MAX_PAGE_ORDER}, highest_zoneidx 0.."
                          f"{len(KERNEL_ZONE_IDX) - 1}): {m.group(0).decode('utf-8', 'replace')[:160]!r}")
     return f["order"], f["highest_zoneidx"]
@@ -1903,7 +1967,7 @@ def compaction_defer_states(trace_path) -> dict | None:
         c, sh, failed, order = f["considered"], f["defer_shift"], f["order_failed"], f["order"]
         if not (0 <= sh <= C.COMPACT_MAX_DEFER_SHIFT and 0 <= c <= 1 << sh
                 and 0 <= order <= C.MAX_PAGE_ORDER and 0 <= failed <= C.NR_PAGE_ORDERS):
-            raise TraceError(f"{other_events_path(trace_path)}: a compaction deferral event "
+            raise TraceError(f"{other_events_name(trace_path)}: a compaction deferral event "
                              f"with impossible fields (defer_shift 0..{C.COMPACT_MAX_DEFER_SHIFT}, "
                              f"considered 0..1 << defer_shift, orders 0..{C.NR_PAGE_ORDERS}): "
                              f"{m.group(0).decode('utf-8', 'replace')[:160]!r}")
@@ -1920,10 +1984,11 @@ def compaction_defer_states(trace_path) -> dict | None:
 
 def other_event_counts(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> Counter | None:
     """Counts by event name of ``other_events.csv[.xz]`` beside a CSV trace
-    (None when there is no such file); with ``until_ns``, only the events
-    before ``t0_ns + until_ns`` (``t0_ns``: the page events' first time)."""
+    (None when there is no such file, and for a text trace, whose parse
+    counts every event); with ``until_ns``, only the events before ``t0_ns +
+    until_ns`` (``t0_ns``: the page events' first time)."""
     p = other_events_path(trace_path)
-    if p is None:
+    if p is None or trace_format(trace_path) != "csv":
         return None
     out = Counter()
     if until_ns is None:
@@ -1962,8 +2027,9 @@ _RE_OTHER_LINE = re.compile(rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?([^,:
 
 def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None) -> dict | None:
     """The increments of :data:`TRACED_COUNTERS` over the trace itself, summed
-    from ``other_events.csv`` beside a CSV trace (the snapshots' vmstat
-    deltas also hold the seconds between a snapshot and the trace); kswapd is
+    from ``other_events.csv`` beside a CSV trace, or a text trace's own events
+    (the snapshots' vmstat deltas also hold the seconds between a snapshot
+    and the trace); kswapd is
     the pids that log ``mm_vmscan_kswapd_wake`` or ``_sleep``.  A counter
     whose events the file never shows is left out (the recording may not
     have had them).  None without the file."""
@@ -1971,22 +2037,22 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
     if data is None:
         return None
     lines = _RE_OTHER_LINE.findall(data, data.find(b"\n") + 1)
-    return _traced_sums(lines, t0_ns, until_ns, str.encode)
+    return _traced_sums(lines, t0_ns, until_ns)
 
 
-def _traced_sums(lines, t0_ns: int, until_ns: int | None, enc) -> dict:
+def _traced_sums(lines, t0_ns: int, until_ns: int | None) -> dict:
     """The increments of :data:`TRACED_COUNTERS` in ``lines``, each (time
-    in ns, pid, event name, fields), as ``bytes`` (``enc`` str.encode) or
-    ``str`` (``enc`` str): a counter whose events never occur is left out;
-    kswapd is the pids that log ``mm_vmscan_kswapd_wake`` or ``_sleep``."""
+    in ns, pid, event name, fields) as ``bytes``: a counter whose events
+    never occur is left out; kswapd is the pids that log
+    ``mm_vmscan_kswapd_wake`` or ``_sleep``."""
     kswapd = {pid for _, pid, name, _ in lines
-              if name in (enc("mm_vmscan_kswapd_wake"), enc("mm_vmscan_kswapd_sleep"))}
+              if name in (b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")}
     # each event's counters, and the pattern of each counter's field
     by_event: dict = {}
     for counter, events, key, whose in TRACED_COUNTERS:
-        pat = re.compile(enc(r"(?:^|\s)" + key + r"=([0-9]+)"))
+        pat = re.compile((r"(?:^|\s)" + key + r"=([0-9]+)").encode())
         for e in events:
-            by_event.setdefault(enc(e), []).append((counter, pat, whose))
+            by_event.setdefault(e.encode(), []).append((counter, pat, whose))
     out: dict = {}
     for t, pid, name, fields in lines:
         for counter, pat, whose in by_event.get(name, ()):
@@ -2000,11 +2066,6 @@ def _traced_sums(lines, t0_ns: int, until_ns: int | None, enc) -> dict:
     return {c: out[c] for c, _, _, _ in TRACED_COUNTERS if c in out}
 
 
-#: the events the "over the trace" sums read: TRACED_COUNTERS' and kswapd's
-SUMMED_EVENTS = frozenset([e for _, es, _, _ in TRACED_COUNTERS for e in es]
-                          + ["mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep"])
-
-
 def _bare_event(name: str) -> str:
     """An event name without its ``system:`` prefix (perf script prints it)."""
     return name.rsplit(":", 1)[-1]
@@ -2016,21 +2077,6 @@ def _ts_ns(ts: str) -> int:
     return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-def _other_line(m) -> tuple:
-    """(time in ns, pid, event, fields) of a matched text line."""
-    return _ts_ns(m.group("ts")), int(m.group("pid")), _bare_event(m.group("event")), \
-        m.group("fields")
-
-
-def text_event_sums(tr: ParsedTrace, *, until_ns: int | None = None) -> dict | None:
-    """:func:`other_event_sums` for a text trace (tracefs, trace-cmd, perf
-    script), from the lines its parse kept (:attr:`ParsedTrace.other_lines`):
-    the increments of :data:`TRACED_COUNTERS` over the trace itself, up to
-    ``until_ns`` after its first page event.  None when the trace has none of
-    their events."""
-    if not tr.other_lines:
-        return None
-    return _traced_sums(tr.other_lines, tr.t0_ns, until_ns, str) or None
 
 
 def _csv_fields(path, maxsplit: int):
