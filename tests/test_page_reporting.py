@@ -111,6 +111,28 @@ def test_freeing_a_chunk_of_the_order_requests_a_pass_and_putbacks_do_not():
     assert st.node[NODE_PR_STATE] == prp.PAGE_REPORTING_IDLE and st.node[NODE_PR_NEXT_WORK] == -1
 
 
+def test_a_replay_starts_with_its_free_chunks_reported():
+    """page_reporting_start_reported(), a replay's start: the free chunks of
+    the reporting order or more are PageReported (the machine reported them
+    before its snapshot), smaller ones are not, and the pass the initial
+    frees asked for is dropped, so a pass reports only what is freed later."""
+    st, prm = _node("256M")
+    prp.__page_reporting_request(st, 0)
+    prp.page_reporting_start_reported(st, prm)
+    assert _reported(st) == int(st.nr_free[:, 9:].sum())
+    small = (st.pg_flags & C.PG_buddy) != 0
+    small &= st.pg_order < 9
+    assert not ((st.pg_flags[small] & C.PG_reported) != 0).any()
+    assert st.node[NODE_PR_STATE] == prp.PAGE_REPORTING_IDLE and st.node[NODE_PR_NEXT_WORK] == -1
+    prp.page_reporting_run(st, prm, 10 * S)
+    assert st.diag[DIAG_PAGE_REPORTING_REPORTS] == 0
+    # a request now finds nothing unreported either
+    prp.__page_reporting_request(st, 10 * S)
+    prp.page_reporting_run(st, prm, 20 * S)
+    assert st.diag[DIAG_PAGE_REPORTING_REPORTS] == 0
+    check_state(st, prm)
+
+
 def test_off_by_default_and_on_in_a_replay_whose_machine_reported():
     """Config.page_reporting_order is None by default (no notify, no pass);
     a snapshot whose page_reporting module reported during the trace turns

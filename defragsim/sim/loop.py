@@ -20,13 +20,14 @@ from ..config import Config, ConfigError
 from ..mm.driver import step_chunk
 from ..mm.invariants import check_state
 from ..mm.page_alloc import drain_all_pages
+from ..mm.page_reporting import page_reporting_start_reported
 from ..mm.state import (
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL,
     grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
-from ..workloads.replay_ops import SLAB_PAGES_FREED_BY_TRACE
+from ..workloads.replay_ops import INITIAL_FREE_REPORTED, SLAB_PAGES_FREED_BY_TRACE
 from ..workloads.trace import NR_WALK_LISTS
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
@@ -332,7 +333,9 @@ class _Loop:
         :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`),
         ``initial_compaction_defer``, ``{zone: (considered, defer_shift,
         order_failed)}``, each zone's compaction deferral at the start
-        (:func:`~defragsim.workloads.replay_ops.initial_defer_state`)."""
+        (:func:`~defragsim.workloads.replay_ops.initial_defer_state`);
+        ``INITIAL_FREE_REPORTED``: the free chunks start reported
+        (page_reporting.page_reporting_start_reported)."""
         meta = meta or {}
         block_skip = meta.get("initial_block_skip")
         while self.feed.pos < baseline_ops:
@@ -341,6 +344,9 @@ class _Loop:
         # MODEL: the initial state is built with the per-cpu lists drained, so
         # its free chunks sit in the buddy lists (where /proc/buddyinfo sees them)
         getattr(drain_all_pages, "impl", drain_all_pages)(self.st, self.prm, np.int64(-1))
+        if meta.get(INITIAL_FREE_REPORTED):
+            getattr(page_reporting_start_reported, "impl", page_reporting_start_reported)(
+                self.st, self.prm)
         self.spread_memcgs(meta)
         if block_skip is not None:
             self.st.block_skip[np.asarray(block_skip, bool)] = 1
