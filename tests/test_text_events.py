@@ -141,6 +141,15 @@ def test_printk_text_reads_back_into_the_raw_fields(row):
         "collections").Counter()))) == _fields(raw)
 
 
+def test_a_hashed_pointer_names_the_shrinker():
+    """tracefs prints a shrinker's %p hashed, without 0x: still its id."""
+    got = raw_fields("mm_shrink_slab_start",
+                     "super_cache_scan+0x0/0x1a0 00000000a1b2c3d4: nid: 0 objects to shrink 8 "
+                     "gfp_flags GFP_KERNEL cache items 4 delta 2 total_scan 2 priority 12",
+                     lambda s: GFP_KERNEL)
+    assert _fields(got)["shr"] == str(0xa1b2c3d4)
+
+
 @pytest.mark.parametrize("fmt", ["perf", "tracefs", "trace-cmd"])
 def test_every_reader_of_the_other_events_serves_a_text_trace(tmp_path, fmt):
     """The readers of other_events.csv (direct reclaim windows, compaction

@@ -1210,21 +1210,31 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
             continue
         start, _, present = layout[name]
 
-        def blocks(lo, hi):
-            """The model pageblocks of machine pfns [lo, hi), within the zone."""
-            a, b = _model_offset([lo, max(hi - 1, lo)], start, present, ms, me)
-            return slice(max(a, ms) // pb, min(b, me - 1) // pb + 1)
+        def blocks(ranges) -> np.ndarray:
+            """The model pageblocks of machine pfn ranges [lo, hi), within the zone."""
+            out = np.zeros(len(skip), bool)
+            if not len(ranges):
+                return out
+            r = np.asarray(ranges, np.int64).reshape(-1, 2)
+            a = _model_offset(r[:, 0], start, present, ms, me)
+            b = _model_offset(np.maximum(r[:, 1] - 1, r[:, 0]), start, present, ms, me)
+            first = np.maximum(a, ms) // pb
+            end = np.minimum(b, me - 1) // pb + 1
+            # each range as the slice first:end would be (a negative end counts from the top)
+            first, end = (np.clip(np.where(x < 0, x + len(out), x), 0, len(out))
+                          for x in (first, end))
+            d = np.zeros(len(out) + 1, np.int64)
+            np.add.at(d, first, 1)
+            np.add.at(d, np.maximum(end, first), -1)
+            return np.cumsum(d[:-1]) > 0
         mark, decided, scanned = (np.zeros(len(skip), bool) for _ in range(3))
         told = []
         for ps in passes[start]:
-            for lo, hi in ps.scanned:
-                scanned[blocks(lo, hi)] = True
+            scanned |= blocks(ps.scanned)
             if ps.crossed_pages < SKIP_EVIDENCE_BLOCKS << C.PAGEBLOCK_ORDER_DEFAULT or \
                     ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
                 continue
-            crossed = np.zeros(len(skip), bool)
-            for lo, hi in ps.crossed:
-                crossed[blocks(lo, hi)] = True
+            crossed = blocks(ps.crossed)
             # a block's first crossing tells, unless a pass had scanned it by then
             mark |= crossed & ~decided & ~scanned
             decided |= crossed

@@ -128,6 +128,12 @@ def _value(event: str, key: str, v: str, gfp) -> int | None:
         return _symbols(v, RECLAIM_FLAGS)
     if key in ("gfp_flags", "gfp_mask"):
         return gfp(v)
+    if key == "shr":
+        # %p: perf prints 0x..., tracefs a hashed pointer without the 0x
+        try:
+            return int(v, 16)
+        except ValueError:
+            return None
     if key == "mode" and event.startswith("mm_migrate_pages"):
         return _symbols(v, MIGRATE_MODES)
     try:

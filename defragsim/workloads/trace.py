@@ -1410,6 +1410,9 @@ _RE_COMPACTION_PASS = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin|end|isolate_migratepages|"
     rb"isolate_freepages|fast_isolate_freepages),([^\n]*)")
 _RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
+_RE_NR_SCANNED = re.compile(rb"(?<![a-z_])nr_scanned=(-?[0-9]+)")
+_RE_START_PFN = re.compile(rb"(?<![a-z_])start_pfn=(-?[0-9]+)")
+_RE_END_PFN = re.compile(rb"(?<![a-z_])end_pfn=(-?[0-9]+)")
 
 
 @dataclass
@@ -1443,6 +1446,18 @@ def compaction_passes(trace_path) -> dict | None:
                           b"mm_compaction_begin", b"mm_compaction_end",
                           b"mm_compaction_isolate_", b"mm_compaction_fast_isolate_"):
         pid, ev = int(m.group(2)), m.group(3)
+        if ev != b"begin" and ev != b"end":
+            # the scanners' events, most of the lines: only the range and nr_scanned are read
+            if pid in running:
+                f0, scanned, blocks = running[pid]
+                fs = m.group(4)
+                n = _RE_NR_SCANNED.search(fs)
+                if ev != b"fast_isolate_freepages":
+                    a, b = _RE_START_PFN.search(fs), _RE_END_PFN.search(fs)
+                    if a is not None and b is not None:
+                        blocks.append((int(a.group(1)), int(b.group(1))))
+                running[pid] = (f0, scanned + (int(n.group(1)) if n is not None else 0), blocks)
+            continue
         f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
         if ev == b"begin":
             if all(k in f for k in ("zone_start", "migrate_pfn", "free_pfn")):
@@ -1458,10 +1473,6 @@ def compaction_passes(trace_path) -> dict | None:
                 crossed = [r for r in (mig, free) if r[1] > r[0]]
                 out.setdefault(f0["zone_start"], []).append(
                     CompactionPass(crossed, scanned, blocks))
-            else:
-                if ev != b"fast_isolate_freepages" and "start_pfn" in f and "end_pfn" in f:
-                    blocks.append((f["start_pfn"], f["end_pfn"]))
-                running[pid] = (f0, scanned + f.get("nr_scanned", 0), blocks)
     return out
 
 
