@@ -1258,6 +1258,11 @@ def _event_lines(data: bytes, trace_path, regex, what: str, *needles: bytes,
     return out
 
 
+# The readers below take "the other_events.csv beside a CSV trace": for a text
+# trace, they read its own compaction, vmscan and migrate lines in that form
+# (_other_events_bytes(), workloads/text_events.py).
+
+
 def other_events_path(trace_path) -> Path | None:
     """``other_events.csv[.xz|.gz]`` beside a CSV trace, or None."""
     d = Path(trace_path).resolve().parent
@@ -1298,7 +1303,7 @@ def _other_events_bytes(trace_path) -> bytes | None:
     fmt = trace_format(trace_path)
     if fmt != "csv":
         data = text_other_events(trace_path, fmt)
-        return data if data.count(b"\n") > 1 else None
+        return data if data.find(b"\n") + 1 < len(data) else None
     p = other_events_path(trace_path)
     if p is None:
         return None
