@@ -275,7 +275,7 @@ def _start_state_notes(st) -> list[str]:
     if st.kcompactd_first_timeout_ns >= 0:
         out.append(f"kcompactd's first wait ends at "
                    f"{st.kcompactd_first_timeout_ns / 1e9:.3f} s, as the traced machine's "
-                   f"did (its first kcompactd event in other_events.csv; after a wakeup, "
+                   f"did (its first kcompactd event in the trace's other events; after a wakeup, "
                    f"a period later), so its proactive checks keep the machine's phase")
     if st.kcompactd_pending is not None:
         order, zname = st.kcompactd_pending
@@ -296,7 +296,7 @@ def _start_state_notes(st) -> list[str]:
                    f"{had:,} (the snapshot is older than the trace)")
     if st.memcgs:
         big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
-        out.append(f"memcgs holding LRU pages (kswapd's first walk in other_events.csv, "
+        out.append(f"memcgs holding LRU pages (kswapd's first walk in the trace's other events, "
                    f"the root first): " + ", ".join(f"{p:,}" for p in st.memcgs)
                    + f" pages; each LRU list of the prefill's folios spread over them by "
                    f"that list's pages in each, the trace's charged to memcg {big} (the "
@@ -541,7 +541,7 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
         kw["kswapd_wake_latency_us"] = lat
         notes.append(f"kswapd runs {np.median(lat):,.0f} µs after a wakeup from its sleep "
                      f"(median; 90th percentile {np.quantile(lat, 0.9):,.0f} µs): the "
-                     f"traced machine's own wakeup-to-run times (other_events.csv)")
+                     f"traced machine's own wakeup-to-run times (the trace's other events)")
     kw.update(overrides)
     if "kernel" in kw:
         why = f"kernel {kw['kernel']} (given)"
