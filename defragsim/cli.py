@@ -198,7 +198,10 @@ def _write_replay(rp, out: Path, table: str) -> None:
 
 def cmd_replay(args) -> int:
     """``defragsim replay TRACE``: a real trace through the model."""
-    over = {"defrag_mode": args.defrag_mode, "patches": Patches.parse(args.patches)}
+    # the trace's recorded vm.defrag_mode (its snapshot's) unless --defrag-mode says otherwise
+    over = {"patches": Patches.parse(args.patches)}
+    if args.defrag_mode is not None:
+        over["defrag_mode"] = args.defrag_mode
     if args.kernel is not None:
         over["kernel"] = args.kernel
     if args.mem is not None:
@@ -451,11 +454,13 @@ def _add_configs(p, *, required: bool) -> None:
                    help="a further configuration (repeatable)")
 
 
-def _add_kernel(p, *, swap: str, thp_defrag: str | None) -> None:
-    """The kernel baseline, vm.defrag_mode, the patches, swap size, THP defrag."""
+def _add_kernel(p, *, swap: str, thp_defrag: str | None, defrag_mode: int | None = 0) -> None:
+    """The kernel baseline, vm.defrag_mode (``defrag_mode``: the default; None:
+    the replay snapshot's), the patches, swap size, THP defrag."""
     _add_baseline(p)
-    p.add_argument("--defrag-mode", type=int, default=0, metavar="0|1",
-                   help="vm.defrag_mode (default 0)")
+    p.add_argument("--defrag-mode", type=int, default=defrag_mode, metavar="0|1",
+                   help="vm.defrag_mode (default " + (str(defrag_mode) if defrag_mode is not None
+                                                      else "the snapshot's, else 0") + ")")
     p.add_argument("--patches", default="none",
                    help="patches of the series: none (default), all, or a list such as 2,3,4")
     p.add_argument("--swap", default=None, help=f"swap size, e.g. 2G (default: {swap})")
@@ -586,7 +591,7 @@ def _parser_trace(sub) -> None:
                      "default for a longer trace)")
     _add_size(rp, mem="memory size (default: the snapshot's MemTotal)",
               duration="replay only the first S seconds")
-    _add_kernel(rp, swap="the snapshot's SwapTotal", thp_defrag=None)
+    _add_kernel(rp, swap="the snapshot's SwapTotal", thp_defrag=None, defrag_mode=None)
     rp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_out(rp, what="write the run's outputs and observed_vs_model.txt here")
     rp.set_defaults(fn=cmd_replay)
@@ -697,7 +702,7 @@ def _check_args(args) -> None:
     for opt in ("out", "o"):
         if getattr(args, opt, None) and not (opt == "out" and getattr(args, "readme", False)):
             check_out_dir(Path(getattr(args, opt)), option=f"--{opt}" if opt == "out" else "-o")
-    if getattr(args, "defrag_mode", 0) not in (0, 1):
+    if getattr(args, "defrag_mode", None) not in (None, 0, 1):
         raise ConfigError(f"config.defrag_mode: must be 0 or 1, got {args.defrag_mode}")
     thp = getattr(args, "thp_defrag", None)
     if thp is not None and thp not in THP_DEFRAG_SETTINGS:

@@ -637,3 +637,22 @@ def test_text_traces_sum_their_own_counters(tmp_path, fmt):
     assert other_event_sums(p, t0_ns=tr.t0_ns, until_ns=4000)["pgscan_direct"] == 20
     # a text trace without these events has no sums (the rows then fall back to vmstat)
     assert other_event_sums(_write(tmp_path / f"p.{fmt}.txt", _text(fmt))) is None
+
+
+def test_the_cli_replays_at_the_recorded_defrag_mode(tmp_path, capsys):
+    """`defragsim replay` runs the model at the snapshot's vm.defrag_mode (a
+    dm1 recording replayed without --defrag-mode ran at 0 before stop 42) and
+    says so; --defrag-mode overrides it."""
+    import shutil
+    d = tmp_path / "t"
+    shutil.copytree(SAMPLE.parent, d)
+    sysctl = d / "snap" / "before.sysctl"
+    sysctl.write_text(sysctl.read_text().replace("vm.defrag_mode=0", "vm.defrag_mode=1"))
+    trace = d / SAMPLE.name
+    assert main(["replay", str(trace), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["defrag_mode"] == 1
+    assert main(["replay", str(trace), "--defrag-mode", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["defrag_mode"] == 0
+    assert main(["replay", str(trace)]) == 0
+    assert "vm.defrag_mode 1: the recorded one" in capsys.readouterr().out
+    assert main(["replay", str(trace), "--defrag-mode", "2"]) == 2

@@ -543,6 +543,13 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                      f"(median; 90th percentile {np.quantile(lat, 0.9):,.0f} µs): the "
                      f"traced machine's own wakeup-to-run times (the trace's other events)")
     kw.update(overrides)
+    if "defrag_mode" in overrides:
+        notes.append(f"vm.defrag_mode {overrides['defrag_mode']} (given)")
+    elif "defrag_mode" in kw:
+        notes.append(f"vm.defrag_mode {kw['defrag_mode']}: the recorded one (the snapshot's "
+                     f"before.sysctl; --defrag-mode sets it)")
+    else:
+        notes.append("vm.defrag_mode 0: the default (no snapshot sysctl records it)")
     if "kernel" in kw:
         why = f"kernel {kw['kernel']} (given)"
     elif snap is not None and snap.platform.get("kernel_release"):
