@@ -257,6 +257,10 @@ def test_content_from_gfp():
     assert content_of(parse_gfp("GFP_KERNEL|__GFP_RECLAIMABLE")) == C.KIND_SLAB_RECLAIMABLE
     assert content_of(parse_gfp("GFP_HIGHUSER|__GFP_ACCOUNT")) == C.KIND_KERNEL   # pipes
     assert content_of(parse_gfp("GFP_KERNEL_ACCOUNT|__GFP_COMP")) == C.KIND_SLAB_UNRECLAIMABLE
+    # a THP (or mTHP) fault: vma_thp_gfp_mask(), no __GFP_ZERO (the folio is zeroed after)
+    assert content_of(parse_gfp("GFP_TRANSHUGE")) == C.KIND_ANON
+    assert content_of(parse_gfp("GFP_TRANSHUGE_LIGHT|__GFP_KSWAPD_RECLAIM")) == C.KIND_ANON
+    assert content_of(parse_gfp("GFP_HIGHUSER_MOVABLE|__GFP_COMP")) == C.KIND_FILE  # a file folio
 
 
 def test_trace_workload_maps_frees_by_pfn(tmp_path):

@@ -51,12 +51,16 @@ def content_of(gfp: int) -> int:
     """What a traced allocation holds, from its gfp mask.
 
     MODEL: a trace says nothing of content; movable + __GFP_ZERO is anon (fault
-    paths zero), other movable is page cache, reclaimable is reclaimable slab,
-    unmovable with __GFP_COMP is slab, other unmovable is kernel memory."""
+    paths zero), and so is a movable compound folio with __GFP_NOMEMALLOC (a
+    THP or mTHP fault: vma_thp_gfp_mask() is GFP_TRANSHUGE(_LIGHT), which has
+    __GFP_NOMEMALLOC and no __GFP_ZERO, the folio is zeroed after), other
+    movable is page cache, reclaimable is reclaimable slab, unmovable with
+    __GFP_COMP is slab, other unmovable is kernel memory."""
     # MODEL: content inferred from the gfp mask (see the docstring)
     mt = G.gfp_migratetype(gfp)
     if mt == C.MIGRATE_MOVABLE:
-        return C.KIND_ANON if gfp & G.__GFP_ZERO else C.KIND_FILE
+        thp = (gfp & (G.__GFP_NOMEMALLOC | G.__GFP_COMP)) == G.__GFP_NOMEMALLOC | G.__GFP_COMP
+        return C.KIND_ANON if gfp & G.__GFP_ZERO or thp else C.KIND_FILE
     if mt == C.MIGRATE_RECLAIMABLE:
         return C.KIND_SLAB_RECLAIMABLE
     return C.KIND_SLAB_UNRECLAIMABLE if gfp & G.__GFP_COMP else C.KIND_KERNEL
