@@ -76,13 +76,10 @@ RENAMES = {
     "mm_vmscan_lru_shrink_inactive": {"nr_activate_anon": "nr_activate0",
                                       "nr_activate_file": "nr_activate1",
                                       "flags": "reclaim_flags"},
-    "mm_vmscan_lru_shrink_active": {"flags": "reclaim_flags"},
     "mm_vmscan_lru_isolate": {"classzone": "highest_zoneidx"},
     "mm_compaction_kcompactd_wake": {"classzone_idx": "highest_zoneidx"},
     "mm_compaction_wakeup_kcompactd": {"classzone_idx": "highest_zoneidx"},
     "mm_compaction_try_to_compact_pages": {"priority": "prio"},
-    "mm_compaction_suitable": {"node": "nid", "zone": "idx"},
-    "mm_compaction_finished": {"node": "nid", "zone": "idx"},
     "mm_compaction_deferred": _DEFER_NAMES,
     "mm_compaction_defer_compaction": _DEFER_NAMES,
     "mm_compaction_defer_reset": _DEFER_NAMES,
@@ -91,17 +88,21 @@ _RE_RANGE = re.compile(r"range=\(\s*(0x[0-9a-fA-F]+|\d+)\s*~\s*(0x[0-9a-fA-F]+|\
 _RE_SLAB_START = re.compile(
     r"^\S+ (\S+): nid: (-?\d+) objects to shrink (-?\d+) gfp_flags (\S+) cache items (-?\d+) "
     r"delta (-?\d+) total_scan (-?\d+) priority (-?\d+)")
-_RE_SLAB_END = re.compile(
-    r"^\S+ (\S+): nid: (-?\d+) unused scan count (-?\d+) new scan count (-?\d+) "
-    r"total_scan (-?\d+) last shrinker return val (-?\d+)")
+
+
+def _int(v: str, base: int = 0) -> int | None:
+    """A printed integer, or None."""
+    try:
+        return int(v, base)
+    except ValueError:
+        return None
 
 
 def _symbols(v: str, table: dict) -> int | None:
     """A ``|``-separated set of names of ``table`` (or a number) as an int."""
-    try:
-        return int(v, 0)
-    except ValueError:
-        pass
+    n = _int(v)
+    if n is not None:
+        return n
     out = 0
     for name in v.split("|"):
         if name not in table:
@@ -114,12 +115,12 @@ def _value(event: str, key: str, v: str, gfp) -> int | None:
     """A printk value of the raw field ``key`` as the raw field's integer, or
     None when it cannot be read back."""
     if key in ("idx", "highest_zoneidx"):
-        return KERNEL_ZONE_IDX.get(v, None) if not v.lstrip("-").isdigit() else int(v)
+        return KERNEL_ZONE_IDX[v] if v in KERNEL_ZONE_IDX else _int(v)
     if key == "defer_shift":
-        n = int(v, 0)
-        return int(math.log2(n)) if n > 0 else None
+        n = _int(v)                                 # printed as limit = 1 << defer_shift
+        return int(math.log2(n)) if n is not None and n > 0 else None
     if key in ("status", "ret"):
-        return COMPACT_RESULTS.get(v) if not v.isdigit() else int(v)
+        return COMPACT_RESULTS[v] if v in COMPACT_RESULTS else _int(v)
     if key == "reason":
         return _symbols(v, MIGRATE_REASONS)
     if key == "lru":
@@ -129,17 +130,10 @@ def _value(event: str, key: str, v: str, gfp) -> int | None:
     if key in ("gfp_flags", "gfp_mask"):
         return gfp(v)
     if key == "shr":
-        # %p: perf prints 0x..., tracefs a hashed pointer without the 0x
-        try:
-            return int(v, 16)
-        except ValueError:
-            return None
-    if key == "mode" and event.startswith("mm_migrate_pages"):
+        return _int(v, 16)        # %p: perf prints 0x..., tracefs a hashed pointer without it
+    if key == "mode" and event == "mm_migrate_pages":
         return _symbols(v, MIGRATE_MODES)
-    try:
-        return int(v, 0)
-    except ValueError:
-        return None
+    return _int(v)
 
 
 def raw_fields(event: str, fs: str, gfp) -> str:
@@ -148,20 +142,14 @@ def raw_fields(event: str, fs: str, gfp) -> str:
     a value that cannot be read back is left out.  ``gfp(text)``: a gfp
     mask from its printed names."""
     out: list = []
-    if event.startswith("mm_shrink_slab_"):
-        m = (_RE_SLAB_START if event == "mm_shrink_slab_start" else _RE_SLAB_END).match(fs)
+    if event == "mm_shrink_slab_start":
+        m = _RE_SLAB_START.match(fs)
         if m is None:
             return ""
         g = m.groups()
-        if event == "mm_shrink_slab_start":
-            vals = [("shr", _value(event, "shr", g[0], gfp)), ("nid", int(g[1])),
-                    ("nr_objects_to_shrink", int(g[2])), ("gfp_flags", gfp(g[3])),
-                    ("cache_items", int(g[4])), ("delta", int(g[5])), ("total_scan", int(g[6])),
-                    ("priority", int(g[7]))]
-        else:
-            vals = [("shr", _value(event, "shr", g[0], gfp)), ("nid", int(g[1])),
-                    ("unused_scan", int(g[2])), ("new_scan", int(g[3])),
-                    ("total_scan", int(g[4])), ("retval", int(g[5]))]
+        vals = [("shr", _int(g[0], 16)), ("nid", int(g[1])), ("nr_objects_to_shrink", int(g[2])),
+                ("gfp_flags", gfp(g[3])), ("cache_items", int(g[4])), ("delta", int(g[5])),
+                ("total_scan", int(g[6])), ("priority", int(g[7]))]
         return " ".join(f"{k}={v}" for k, v in vals if v is not None)
     m = _RE_RANGE.search(fs)
     if m is not None:
