@@ -199,3 +199,22 @@ def test_order0_movable_prefill_is_interleaved_not_packed():
     other = n.file + n.slab_reclaimable + n.slab_unreclaimable + n.pagetable + n.kernel
     assert n.anon.sum() > 40_000
     assert int(n.anon[other == 0].sum()) < 0.01 * int(n.anon.sum())
+
+
+def test_boot_reserved_keeps_out_of_unmovable_and_reclaimable_pageblocks():
+    """memmap_init_range() starts every pageblock Movable, and a block whose
+    pages are never freed keeps that type: within each tier the reserved
+    pages take Movable blocks first, and an Unmovable or Reclaimable block
+    (whose free chunks pagetypeinfo lists) only when nothing else is left."""
+    pbo, pb = 4, 16
+    spans = [(0, 64)]                             # blocks 0..3
+    n = 64
+    bt = np.full(n // pb, C.MIGRATE_MOVABLE, np.uint8)
+    bt[3] = C.MIGRATE_UNMOVABLE                   # the top block
+    res = boot_reserved({0: 20}, spans, n, pbo, block_types=bt)
+    # block 2 (Movable, the highest) whole, then block 1's top 4; not block 3
+    assert not res[48:64].any()
+    assert res[32:48].all() and res[28:32].all() and res.sum() == 20
+    # more than the Movable blocks hold: the Unmovable one last
+    res = boot_reserved({0: 60}, spans, n, pbo, block_types=bt)
+    assert res[:48].all() and res[60:64].all() and res.sum() == 60

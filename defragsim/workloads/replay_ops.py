@@ -166,7 +166,7 @@ def _trace_block_evidence(snapshot: Snapshot, zone_spans, nr_pages: int, pageblo
 
 
 def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int,
-                        block_kinds=None):
+                        block_kinds=None, pretrace_pages=None):
     """Per-pageblock migratetypes at the start, from the snapshot's
     ``Number of blocks type`` table, scaled to the model's zone sizes.
 
@@ -176,10 +176,12 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
     allocated unmovable (reclaimable) content, most first (``block_kinds``,
     the trace's allocations per machine pageblock by content; a pageblock's
     allocations are served from its type), then where the machine's
-    kpageflags content map shows the most slab when the snapshot has one
-    (at the same relative position in the zone), else drawn (seeded).
-    HighAtomic and Isolate blocks start as Movable (the model keeps the
-    highatomic reserve's accounting itself)."""
+    kpageflags content map shows the most slab, else drawn (seeded); never,
+    while others remain, where the trace's pre-trace folios
+    (``pretrace_pages``) leave no room for the type's free chunks
+    (:func:`_order_units`).  Each type gets at least the units its free
+    chunks fill.  HighAtomic and Isolate blocks start as Movable (the model
+    keeps the highatomic reserve's accounting itself)."""
     zb = snapshot.zone_blocks()
     if not zb:
         return None
@@ -189,6 +191,8 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
     bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
     rng = np.random.default_rng(0)
     pbmap = snapshot.pbmap()
+    layout = snapshot.zone_layout()
+    free = snapshot.free_pages_by_type() or {}
     evidence = _trace_block_evidence(snapshot, zone_spans, nr_pages, pageblock_order,
                                      block_kinds)
     for z, (s, e) in enumerate(zone_spans):
@@ -202,25 +206,33 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
         b0, b1 = s >> pageblock_order, e >> pageblock_order
         units = np.arange(b0, b1 - unit + 1, unit)
         rng.shuffle(units)
-        if pbmap is not None:
-            slab = pbmap.loc[pbmap["zone"] == name, "slab"].to_numpy()
-            if len(slab) and len(units):
-                # each model unit takes the slab pages of the machine's blocks at
-                # the same relative position; richest first (ties: the shuffle)
-                rel = (units - b0) / max(b1 - b0, 1)
-                score = slab[np.minimum((rel * len(slab)).astype(np.int64), len(slab) - 1)]
-                units = units[np.argsort(-score, kind="stable")]
-        n_u = int(round(real.get("Unmovable", 0) / total * len(units)))
-        n_r = int(round(real.get("Reclaimable", 0) / total * len(units)))
+        zfree = free.get(name, {})
+        free_share = {t: zfree.get(t, 0) / max(real.get(t, 0) << C.PAGEBLOCK_ORDER_DEFAULT, 1)
+                      for t in ("Unmovable", "Reclaimable")}
+        unit_pages = unit << pageblock_order
+        units, held = _order_units(units, unit, name, b0, b1, pbmap, layout, zone_spans, len(bt),
+                                   pageblock_order, pretrace_pages, max(free_share.values()))
+
+        def too_full(t):
+            return held > (1.02 - min(free_share[t], 1.0)) * unit_pages
+
+        def units_for(t):
+            # the machine's proportion, at least the units its free chunks fill
+            scale = (e - s) / max(total << C.PAGEBLOCK_ORDER_DEFAULT, 1)
+            return max(int(round(real.get(t, 0) / total * len(units))),
+                       -(-int(zfree.get(t, 0) * scale) // unit_pages))
+        n_u, n_r = units_for("Unmovable"), units_for("Reclaimable")
         if evidence is not None:
             ev = sum(evidence[units + i] for i in range(unit))        # [unit, U/M/R]
             # each type to the units the trace allocated that type in, most
             # first (a unit whose allocations were mostly movable never), the
             # rest in the order above
             u_first = _rank(ev[:, 0], ev[:, 0] > ev[:, 1])
+            u_first = u_first[np.argsort(too_full("Unmovable")[u_first], kind="stable")]
             for_u = units[u_first[:n_u]]
             left = np.setdiff1d(np.arange(len(units)), u_first[:n_u], assume_unique=True)
             r_first = left[_rank(ev[left, 2], ev[left, 2] > ev[left, 1])]
+            r_first = r_first[np.argsort(too_full("Reclaimable")[r_first], kind="stable")]
             for u in for_u.tolist():
                 bt[u:u + unit] = C.MIGRATE_UNMOVABLE
             for u in units[r_first[:n_r]].tolist():
@@ -233,6 +245,58 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
         for u, mt in zip(chosen.tolist(), kinds.tolist()):
             bt[u:u + unit] = mt
     return bt
+
+
+def _order_units(units: np.ndarray, unit: int, name: str, b0: int, b1: int, pbmap, layout,
+                 zone_spans, nr_blocks: int, pageblock_order: int, pretrace_pages,
+                 free_share: float) -> tuple:
+    """:func:`initial_block_types`' candidate order of a zone's ``units``
+    (shuffled) for its Unmovable and Reclaimable types: the content map's
+    slab-richest first, its rows mapped to model pageblocks as the trace's
+    folios are (:func:`machine_to_model_pfn`); last, the units the folios the
+    trace frees before allocating them (``pretrace_pages``, per model
+    pageblock) fill beyond what the types' blocks have free on average
+    (``free_share``, pagetypeinfo's free pages of a type over its blocks):
+    such a unit held page cache or anon, not a type's free chunks (in trace
+    n, DMA32's 15 Unmovable blocks were 99.6% free); without a map, the
+    emptiest first.  Returns (units, the pre-trace pages each holds)."""
+    if pbmap is not None:
+        rows = pbmap.loc[pbmap["zone"] == name]
+        if len(rows) and len(units):
+            slab = rows["slab"].to_numpy()
+            if layout is not None:
+                mp = machine_to_model_pfn(rows["start_pfn"].to_numpy(np.int64),
+                                          np.full(len(rows), pageblock_order), layout,
+                                          zone_spans)
+                per_block = np.bincount(mp[mp >= 0] >> pageblock_order,
+                                        weights=slab[mp >= 0], minlength=nr_blocks)
+                score = sum(per_block[units + i] for i in range(unit))
+            else:
+                # without the zone layout: the machine's blocks at the same
+                # relative position
+                rel = (units - b0) / max(b1 - b0, 1)
+                score = slab[np.minimum((rel * len(slab)).astype(np.int64), len(slab) - 1)]
+            units = units[np.argsort(-score, kind="stable")]
+    if pretrace_pages is None or not len(units):
+        return units, np.zeros(len(units))
+    held = sum(pretrace_pages[units + i] for i in range(unit))
+    key = held > (1.02 - min(free_share, 1.0)) * (unit << pageblock_order)
+    order = np.lexsort((held, key)) if pbmap is None else np.argsort(key, kind="stable")
+    return units[order], held[order]
+
+
+def _pretrace_pages(pre, snapshot: Snapshot, zone_spans, nr_pages: int,
+                    pageblock_order: int) -> np.ndarray | None:
+    """Per model pageblock, the pages of the pre-trace folios (``pre``:
+    :func:`pretrace_folios`) that map to it, or None."""
+    layout = snapshot.zone_layout()
+    if pre is None or layout is None or not len(pre[0]):
+        return None
+    mp = machine_to_model_pfn(pre[0], pre[1], layout, zone_spans)
+    ok = mp >= 0
+    return np.bincount(mp[ok] >> pageblock_order,
+                       weights=np.left_shift(1, pre[1][ok].astype(np.int64)),
+                       minlength=nr_pages >> pageblock_order)
 
 
 def _rank(count: np.ndarray, typed: np.ndarray) -> np.ndarray:
@@ -525,7 +589,8 @@ def reserved_targets(snapshot: Snapshot, zone_spans) -> dict:
 
 
 def boot_reserved(targets: dict, zone_spans, nr_pages: int, pageblock_order: int,
-                  taken: np.ndarray | None = None, traced_blocks: np.ndarray | None = None):
+                  taken: np.ndarray | None = None, traced_blocks: np.ndarray | None = None,
+                  block_types: np.ndarray | None = None):
     """Where the machine's boot-time reserved pages (``targets``:
     :func:`reserved_targets`) lie in the model: a bool per model pfn.
 
@@ -534,7 +599,11 @@ def boot_reserved(targets: dict, zone_spans, nr_pages: int, pageblock_order: int
     pageblocks no placed pre-trace folio (``taken``) and no traced allocation
     (``traced_blocks``, per model pageblock) touched, from the top of the
     zone down; then in the unplaced pfns of blocks the trace allocated
-    nothing in; then in any unplaced pfns, top-down.
+    nothing in; then in any unplaced pfns, top-down.  Within each of those,
+    Movable pageblocks (``block_types``) first: memmap_init_range() starts
+    every pageblock Movable, and one no page of is ever freed keeps that
+    type (an Unmovable or Reclaimable block holds the free chunks
+    pagetypeinfo lists on its type).
 
     MODEL: the snapshots do not say where the reserved pages are (only how
     many, per zone); on the traces recorded on this VM (d, e) the pageblocks
@@ -549,7 +618,9 @@ def boot_reserved(targets: dict, zone_spans, nr_pages: int, pageblock_order: int
     used = np.zeros(nb, np.int64) if taken is None else \
         taken[:nb * pb].reshape(nb, pb).sum(axis=1)
     traced = np.zeros(nb, bool) if traced_blocks is None else traced_blocks[:nb]
-    tier = np.where(traced, 2, np.where(used == 0, 0, 1))
+    tier = np.where(traced, 2, np.where(used == 0, 0, 1)) * 2
+    if block_types is not None:
+        tier += block_types[:nb] != C.MIGRATE_MOVABLE
     for z, need in targets.items():
         ms, me = zone_spans[z]
         blocks = np.arange(ms // pb, me // pb)
@@ -622,7 +693,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
                             block_types, amounts, budget, holes, targets, gap_holes) \
         if pretrace is not None and zone_spans is not None and block_types is not None else {}
     if ro.reserved is None and targets:
-        ro.reserved = boot_reserved(targets, zone_spans, nr_pages, pageblock_order)
+        ro.reserved = boot_reserved(targets, zone_spans, nr_pages, pageblock_order,
+                                    block_types=block_types)
     st.reserved_pages = {C.ZONE_NAMES[z]: n for z, n in targets.items()}
     budget -= sum(sum(p << o for o, p in enumerate(h)) for h in placed.values())
     placeholders, budget = _prefill_holes(ro, st, holes, budget)
@@ -870,7 +942,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
         # boot-time reserved pages: where nothing placed or traced says otherwise
         ro.reserved = boot_reserved(reserved, zone_spans, nr_pages, pbo, taken,
                                     _traced_model_blocks(block_kinds, layout, zone_spans,
-                                                         nr_pages, pbo))
+                                                         nr_pages, pbo), block_types)
         taken |= ro.reserved
     rows = np.flatnonzero(keep)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
@@ -1734,7 +1806,9 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
     pre = pretrace() if snapshot is not None else None
     if snapshot is not None and zone_spans is not None:
         bt = initial_block_types(snapshot, zone_spans, nr_pages, pageblock_order,
-                                 pre[2] if pre is not None else None)
+                                 pre[2] if pre is not None else None,
+                                 _pretrace_pages(pre, snapshot, zone_spans, nr_pages,
+                                                 pageblock_order))
     if snapshot is not None:
         extra = start_free_blocks(start() if start is not None else None, snapshot, zone_spans,
                                   pageblock_order, st)
