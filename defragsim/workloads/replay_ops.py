@@ -185,8 +185,9 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
     zb = snapshot.zone_blocks()
     if not zb:
         return None
-    # MODEL: proportions, placed by the trace's own allocations (and
-    # slab-rich positions when kpageflags was read); HighAtomic/Isolate start Movable
+    # MODEL: proportions (at least the units the free chunks fill), placed by the
+    # trace's own allocations (and slab-rich positions when kpageflags was read),
+    # off the units its pre-trace folios fill; HighAtomic/Isolate start Movable
     unit = 1 << (C.MAX_PAGE_ORDER - pageblock_order)
     bt = np.full(nr_pages >> pageblock_order, C.MIGRATE_MOVABLE, np.uint8)
     rng = np.random.default_rng(0)
@@ -213,9 +214,6 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
         units, held = _order_units(units, unit, name, b0, b1, pbmap, layout, zone_spans, len(bt),
                                    pageblock_order, pretrace_pages, max(free_share.values()))
 
-        def too_full(t):
-            return held > (1.02 - min(free_share[t], 1.0)) * unit_pages
-
         def units_for(t):
             # the machine's proportion, at least the units its free chunks fill
             scale = (e - s) / max(total << C.PAGEBLOCK_ORDER_DEFAULT, 1)
@@ -228,11 +226,13 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
             # first (a unit whose allocations were mostly movable never), the
             # rest in the order above
             u_first = _rank(ev[:, 0], ev[:, 0] > ev[:, 1])
-            u_first = u_first[np.argsort(too_full("Unmovable")[u_first], kind="stable")]
+            u_first = u_first[np.argsort(_too_full(held, free_share["Unmovable"],
+                                                   unit_pages)[u_first], kind="stable")]
             for_u = units[u_first[:n_u]]
             left = np.setdiff1d(np.arange(len(units)), u_first[:n_u], assume_unique=True)
             r_first = left[_rank(ev[left, 2], ev[left, 2] > ev[left, 1])]
-            r_first = r_first[np.argsort(too_full("Reclaimable")[r_first], kind="stable")]
+            r_first = r_first[np.argsort(_too_full(held, free_share["Reclaimable"],
+                                                   unit_pages)[r_first], kind="stable")]
             for u in for_u.tolist():
                 bt[u:u + unit] = C.MIGRATE_UNMOVABLE
             for u in units[r_first[:n_r]].tolist():
@@ -280,9 +280,16 @@ def _order_units(units: np.ndarray, unit: int, name: str, b0: int, b1: int, pbma
     if pretrace_pages is None or not len(units):
         return units, np.zeros(len(units))
     held = sum(pretrace_pages[units + i] for i in range(unit))
-    key = held > (1.02 - min(free_share, 1.0)) * (unit << pageblock_order)
+    key = _too_full(held, free_share, unit << pageblock_order)
     order = np.lexsort((held, key)) if pbmap is None else np.argsort(key, kind="stable")
     return units[order], held[order]
+
+
+def _too_full(held: np.ndarray, free_share: float, unit_pages: int) -> np.ndarray:
+    """Units whose pre-trace pages (``held``) leave less room than a block of
+    a type whose blocks are ``free_share`` free has (2% slack: the model's
+    zones are the machine's scaled)."""
+    return held > (1.02 - min(free_share, 1.0)) * unit_pages
 
 
 def _pretrace_pages(pre, snapshot: Snapshot, zone_spans, nr_pages: int,
@@ -601,8 +608,8 @@ def boot_reserved(targets: dict, zone_spans, nr_pages: int, pageblock_order: int
     zone down; then in the unplaced pfns of blocks the trace allocated
     nothing in; then in any unplaced pfns, top-down.  Within each of those,
     Movable pageblocks (``block_types``) first: memmap_init_range() starts
-    every pageblock Movable, and one no page of is ever freed keeps that
-    type (an Unmovable or Reclaimable block holds the free chunks
+    every pageblock Movable, and a block none of whose pages is ever freed
+    keeps that type (an Unmovable or Reclaimable block holds the free chunks
     pagetypeinfo lists on its type).
 
     MODEL: the snapshots do not say where the reserved pages are (only how
