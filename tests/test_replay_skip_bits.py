@@ -385,3 +385,34 @@ def test_the_replay_table_counts_kswapds_idle_rounds_on_both_sides():
     ce = rp.result.compaction_events
     sleeps = int(((ce.event == "mm_vmscan_kswapd_sleep") & (ce.t > 0)).sum())
     assert m == d["kswapd_idle_rounds"] <= d["kswapd_rounds"] == sleeps > 0
+
+
+def test_kcompactd_proactive_passes_are_waits_that_compact_without_a_wake(tmp_path):
+    """A kcompactd wait that ends in kcompactd_do_work() traces
+    mm_compaction_kcompactd_wake before its passes; one that ends in
+    compact_node(pgdat, true) goes straight to mm_compaction_begin on every
+    zone: one proactive pass however many zones.  Before the first traced
+    sleep only a begin on the node's first zone counts (a do_work under way
+    shows later zones); another task's passes and those after the cut do
+    not count."""
+    dma, dma32, normal = "zone_start=1", "zone_start=4096", f"zone_start={ZS}"
+
+    def begin(t, pid, zone):
+        return f"{t},0,{pid},compaction:mm_compaction_begin,free_pfn=9 migrate_pfn=1 sync=1 {zone}"
+
+    def own(t, ev, fields="nid=0"):
+        return f"{t},0,38,compaction:mm_compaction_kcompactd_{ev},{fields}"
+    other = [
+        begin(10, 38, normal),                               # a do_work under way: not counted
+        own(20, "sleep"), own(30, "wake", "highest_zoneidx=2 nid=0 order=9"), begin(31, 38, normal),
+        own(40, "sleep"), begin(50, 38, dma), begin(51, 38, dma32), begin(52, 38, normal),
+        own(60, "sleep"), begin(70, 99, dma),                # a direct compactor
+        own(80, "sleep"), begin(90, 38, dma), begin(91, 38, normal),
+    ]
+    path = _trace(tmp_path, other)
+    assert T.kcompactd_proactive_passes(path) == 2
+    assert T.kcompactd_proactive_passes(path, t0_ns=0, until_ns=85) == 1
+    # a proactive pass under way when the trace began: its first zone's begin
+    path = _trace(tmp_path, [begin(5, 38, dma), begin(6, 38, normal)] + other[1:])
+    assert T.kcompactd_proactive_passes(path) == 3
+    assert T.kcompactd_proactive_passes(tmp_path / "none" / "page_events.csv") is None

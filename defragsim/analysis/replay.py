@@ -22,7 +22,8 @@ from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
                                IrregularLine, TraceLimits, detect_format,
-                               direct_reclaim_windows, kswapd_events, kswapd_rounds_of,
+                               direct_reclaim_windows, kcompactd_proactive_passes,
+                               kswapd_events, kswapd_rounds_of,
                                kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
                                other_event_sums, read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes)
@@ -42,6 +43,10 @@ PAGE_REPORTING_ROW = "page reporting, KiB reported"
 #: kswapd's rounds (a wakeup out of its sleep to its next sleep) that reclaimed
 #: no LRU page: balance_pgdat() found the node balanced when kswapd ran
 KSWAPD_IDLE_ROW = "kswapd rounds that reclaimed nothing"
+#: kcompactd's proactive passes (compact_node(pgdat, true), order -1): each
+#: scans every movable block of every zone, so one moves the compaction rows
+#: by millions of pages
+PROACTIVE_ROW = "kcompactd proactive passes (compact_node)"
 
 
 COMPARED_VMSTAT = ["pgalloc_dma32", "pgalloc_normal", "pgfree", "allocstall_normal",
@@ -125,9 +130,16 @@ class Replay:
             if len(ce) else ce
         model = sleep_lengths(zip(np.round(ks.t.to_numpy() * 1e9).astype(np.int64),
                                   (ks.event == "mm_vmscan_kswapd_sleep").to_numpy()))
+        passes = kcompactd_proactive_passes(self.trace.path, t0_ns=self.trace.t0_ns,
+                                            until_ns=self.trace.cut_ns)
+        # the model's compact_node(pgdat, true): one order -1 begin per zone, at one time
+        pro = ce[(ce.event == "mm_compaction_begin") & (ce.order == -1) & ~ce.direct
+                 & (ce.t > 0)] if len(ce) else ce
         return [(f"kswapd sleeps of {period / 1e6:.0f} ms or more", long_sleeps,
                  int((model >= period).sum())),
-                (KSWAPD_IDLE_ROW, idle, r.diagnostics["kswapd_idle_rounds"])]
+                (KSWAPD_IDLE_ROW, idle, r.diagnostics["kswapd_idle_rounds"]),
+                (PROACTIVE_ROW, "-" if passes is None else passes,
+                 int(pro.t.nunique()) if len(pro) else 0)]
 
     def table_rows(self) -> list[tuple]:
         """(name, kernel, model) rows: allocations, extfrag events, compaction

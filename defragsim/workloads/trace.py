@@ -1415,6 +1415,7 @@ _RE_COMPACTION_PASS = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin|end|isolate_migratepages|"
     rb"isolate_freepages|fast_isolate_freepages),([^\n]*)")
 _RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
+_RE_ZONE_START = re.compile(rb"(?<![a-z_])zone_start=(-?[0-9]+)")
 _RE_NR_SCANNED = re.compile(rb"(?<![a-z_])nr_scanned=(-?[0-9]+)")
 _RE_START_PFN = re.compile(rb"(?<![a-z_])start_pfn=(-?[0-9]+)")
 _RE_END_PFN = re.compile(rb"(?<![a-z_])end_pfn=(-?[0-9]+)")
@@ -1792,6 +1793,50 @@ def _kcompactd_first_event(trace_path):
         elif m.group(2) == kcompactd:
             return m, woken
     return None
+
+
+def kcompactd_proactive_passes(trace_path, *, t0_ns: int = 0,
+                               until_ns: int | None = None) -> int | None:
+    """How many proactive passes the traced machine's kcompactd made, from
+    the ``other_events.csv`` beside a CSV trace (a text trace's own lines):
+    each of kcompactd()'s waits begins with its ``mm_compaction_kcompactd_sleep``;
+    a wait that ends in kcompactd_do_work() traces ``mm_compaction_kcompactd_wake``
+    first, one that ends in compact_node(pgdat, true) (the proactive pass:
+    every populated zone, order -1) goes straight to ``mm_compaction_begin``.
+    With ``until_ns``, only the passes before ``t0_ns + until_ns``.  Before
+    kcompactd's first traced sleep a begin counts only on the node's first
+    zone (compact_node() starts there; kcompactd_do_work() skips a zone it
+    need not compact, so a run under way when the trace began shows later
+    zones).  None without the file or without a kcompactd event."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_<kcompactd_*|wakeup_kcompactd|begin>,..."
+    found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
+                         b"mm_compaction_begin")
+    kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
+    if kcompactd is None:
+        return None
+    end = None if until_ns is None else t0_ns + until_ns
+    starts = [_RE_ZONE_START.search(m.group(4)) for m in found]
+    first_zone = min((int(z.group(1)) for z, m in zip(starts, found)
+                      if z is not None and m.group(2) == kcompactd), default=None)
+    passes, slept, woken, counted = 0, False, False, False
+    for m, zs in zip(found, starts):
+        if m.group(2) != kcompactd:
+            continue
+        if end is not None and int(m.group(1)) >= end:
+            break
+        ev = m.group(3)
+        if ev == b"kcompactd_sleep":
+            slept, woken, counted = True, False, False
+        elif ev == b"kcompactd_wake":
+            woken = True
+        elif not woken and not counted:
+            counted = True
+            if slept or (zs is not None and int(zs.group(1)) == first_zone):
+                passes += 1
+    return passes
 
 
 def kcompactd_first_timeout(trace_path) -> int | None:
