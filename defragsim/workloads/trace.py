@@ -1775,10 +1775,10 @@ _RE_KCOMPACTD = re.compile(
     rb"wakeup_kcompactd|begin),([^\n]*)")
 
 
-def _kcompactd_first_event(trace_path):
-    """kcompactd's first own event in the ``other_events.csv`` beside a CSV
-    trace, and whether a ``mm_compaction_wakeup_kcompactd`` came before it:
-    (regex match, woken), or None (no file, no kcompactd event)."""
+def _kcompactd_events(trace_path) -> tuple | None:
+    """kcompactd's events and its wakeups in the ``other_events.csv`` beside a
+    CSV trace (a text trace's own lines): (their regex matches in file order,
+    kcompactd's pid as bytes), or None (no file, no kcompactd event)."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
@@ -1786,6 +1786,17 @@ def _kcompactd_first_event(trace_path):
     found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
                          b"mm_compaction_wakeup_kcompactd", b"mm_compaction_begin")
     kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
+    return None if kcompactd is None else (found, kcompactd)
+
+
+def _kcompactd_first_event(trace_path):
+    """kcompactd's first own event in the ``other_events.csv`` beside a CSV
+    trace, and whether a ``mm_compaction_wakeup_kcompactd`` came before it:
+    (regex match, woken), or None (no file, no kcompactd event)."""
+    events = _kcompactd_events(trace_path)
+    if events is None:
+        return None
+    found, kcompactd = events
     woken = False
     for m in found:
         if m.group(3) == b"wakeup_kcompactd":
@@ -1808,15 +1819,10 @@ def kcompactd_proactive_passes(trace_path, *, t0_ns: int = 0,
     zone (compact_node() starts there; kcompactd_do_work() skips a zone it
     need not compact, so a run under way when the trace began shows later
     zones).  None without the file or without a kcompactd event."""
-    data = _other_events_bytes(trace_path)
-    if data is None:
+    events = _kcompactd_events(trace_path)
+    if events is None:
         return None
-    what = "t_ns,cpu,pid,compaction:mm_compaction_<kcompactd_*|wakeup_kcompactd|begin>,..."
-    found = _event_lines(data, trace_path, _RE_KCOMPACTD, what, b"mm_compaction_kcompactd_",
-                         b"mm_compaction_begin")
-    kcompactd = next((m.group(2) for m in found if m.group(3).startswith(b"kcompactd_")), None)
-    if kcompactd is None:
-        return None
+    found, kcompactd = events
     end = None if until_ns is None else t0_ns + until_ns
     starts = [_RE_ZONE_START.search(m.group(4)) for m in found]
     first_zone = min((int(z.group(1)) for z, m in zip(starts, found)
