@@ -82,6 +82,47 @@ def test_a_nap_cut_short_restores_the_order_kswapd_napped_at():
     assert st.sc[SC_KSWAPD, SC_ORDER] == 3
 
 
+def _napping_then_woken(delay_ns):
+    """kswapd balanced and napping (HZ/10), then, ``delay_ns`` into the nap,
+    the node unbalanced and an order-0 wakeup."""
+    st, prm = _after_balance(0, 0, 0)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING
+    t_nap = int(st.node[NODE_KSWAPD_TIME])
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40
+    st.clock[0] = t_nap + delay_ns
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING and st.node[NODE_NAP_WOKEN] == 1
+    return st, prm, t_nap
+
+
+def test_a_nap_cut_short_goes_on_from_the_wakeup():
+    """schedule_timeout(HZ/10) returns when kswapd is woken: it goes on from
+    the wakeup, not from when it began to nap (the model once let it reclaim
+    for the part of the nap that had passed, all at the wakeup)."""
+    st, prm, t_nap = _napping_then_woken(50_000_000)
+    assert st.node[NODE_KSWAPD_TIME] == t_nap + 50_000_000
+    own = make_owners(1, np.zeros(1, np.int32), np.zeros(1, np.uint8))
+    vs.run_daemons.impl(st, prm, own, t_nap + 50_000_000)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING     # out of the nap, no step yet
+    assert st.node[NODE_KSWAPD_TIME] == t_nap + 50_000_000
+
+
+def test_a_kswapd_woken_in_its_nap_runs_alongside_direct_compaction():
+    """kswapd_alongside(): a kswapd this request woke out of its nap runs on
+    the other CPU while the request compacts, as a running one does; and it
+    is TASK_RUNNING for kcompactd (kswapd_is_running()), so no proactive
+    compaction starts meanwhile."""
+    from defragsim.mm import compaction as cp
+    st, prm, t_nap = _napping_then_woken(10_000_000)
+    assert cp.kswapd_is_running(st)
+    assert not cp.should_proactive_compact_node(st, prm)
+    own = make_owners(1, np.zeros(1, np.int32), np.zeros(1, np.uint8))
+    quick = int(st.vm_events[C.VM_EVENT_NAMES.index("kswapd_low_wmark_hit_quickly")])
+    vs.kswapd_alongside.impl(st, prm, own, t_nap + 12_000_000)
+    assert st.vm_events[C.VM_EVENT_NAMES.index("kswapd_low_wmark_hit_quickly")] == quick + 1
+    assert st.node[NODE_KSWAPD_TIME] > t_nap + 10_000_000    # it ran from the wakeup on
+
+
 def test_kswapd_reads_the_order_when_it_runs():
     """wakeup_kswapd() only raises kswapd_order and wakes the thread; kswapd()
     reads and resets it once it runs, after its wakeup latency, so a wakeup

@@ -58,7 +58,8 @@ from .state import (
     CC_WHOLE_ZONE, CC_ZONE, CEV_BEGIN, CEV_CONSIDERED, CEV_DEFER_COMPACTION, CEV_DEFER_RESET,
     CEV_DEFER_SHIFT, CEV_DEFERRED, CEV_DIRECT, CEV_END, CEV_EVENT, CEV_FREE_PFN,
     CEV_KCOMPACTD_WAKE, CEV_MIGRATE_PFN, CEV_ORDER, CEV_ORDER_FAILED, CEV_STATUS, CEV_SYNC,
-    CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD, NODE_KCOMPACTD_BUSY_NS,
+    CEV_T, CEV_TRY, CEV_ZONE, KSWAPD_NAPPING, KSWAPD_RUNNING, NODE_CURRENT_KCOMPACTD,
+    NODE_KCOMPACTD_BUSY_NS, NODE_NAP_WOKEN,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_KCOMPACTD_PROACTIVE_NS,
     NODE_KCOMPACTD_STATE, NODE_KCOMPACTD_TIME, NODE_KSWAPD_STATE, NODE_KSWAPD_TIME,
     NODE_MIGRATE_SEQ, NODE_PROACTIVE_NEXT, NODE_PSI_SOME_NS, NODE_REQ_TIME, NODE_WB_COUNT, NODE_WB_HEAD,
@@ -192,10 +193,19 @@ def fragmentation_score_wmark(prm, low):
     return wmark_low + min(10, wmark_low // 2)
 
 
+@njit(inline='always')
+def kswapd_is_running(st):
+    """kswapd_is_running(): kswapd is TASK_RUNNING, reclaiming or woken out
+    of its HZ/10 nap (try_to_wake_up() made it runnable; the model lets it
+    leave the nap at its next step)."""
+    state = st.node[NODE_KSWAPD_STATE]
+    return state == KSWAPD_RUNNING or (state == KSWAPD_NAPPING and st.node[NODE_NAP_WOKEN] != 0)
+
+
 @njit
 def should_proactive_compact_node(st, prm):
     """should_proactive_compact_node()."""
-    if prm.compaction_proactiveness == 0 or st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING:
+    if prm.compaction_proactiveness == 0 or kswapd_is_running(st):
         return False
     return fragmentation_score_node(st, prm) > fragmentation_score_wmark(prm, False)
 
@@ -1269,7 +1279,7 @@ def __compact_finished(st, prm, c):
             return COMPACT_COMPLETE
         return COMPACT_PARTIAL_SKIPPED
     if st.cc[c, CC_PROACTIVE]:
-        if st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING:
+        if kswapd_is_running(st):
             return COMPACT_PARTIAL_SKIPPED
         if fragmentation_score_zone(st, prm, z) > fragmentation_score_wmark(prm, True):
             return COMPACT_CONTINUE
@@ -1681,12 +1691,6 @@ def compact_node(st, prm, own, proactive, cpu):
     return cost
 
 
-@njit(inline='always')
-def kswapd_running(st):
-    """kswapd is runnable (reclaiming), not asleep or napping."""
-    return 1 if st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING else 0
-
-
 @njit
 def run_kcompactd(st, prm, own, until):
     """Let kcompactd run up to ``until``: one kcompactd_do_work() per wakeup,
@@ -1708,7 +1712,7 @@ def run_kcompactd(st, prm, own, until):
                 break
             cost = kcompactd_do_work(st, prm, own)
             st.node[NODE_KCOMPACTD_TIME] += costs.daemon_wall_ns(
-                cost, prm.nr_cpus, prm.runnable_milli, kswapd_running(st))
+                cost, prm.nr_cpus, prm.runnable_milli, 1 if kswapd_is_running(st) else 0)
             st.node[NODE_KCOMPACTD_BUSY_NS] += cost
             st.node[NODE_PSI_SOME_NS] += cost
             st.node[NODE_KCOMPACTD_STATE] = KCOMPACTD_SLEEPING
@@ -1734,7 +1738,7 @@ def run_kcompactd(st, prm, own, until):
             prev_score = fragmentation_score_node(st, prm)
             cost = compact_node(st, prm, own, True, 0)
             st.node[NODE_KCOMPACTD_TIME] += costs.daemon_wall_ns(
-                cost, prm.nr_cpus, prm.runnable_milli, kswapd_running(st))
+                cost, prm.nr_cpus, prm.runnable_milli, 1 if kswapd_is_running(st) else 0)
             st.node[NODE_KCOMPACTD_BUSY_NS] += cost
             st.node[NODE_KCOMPACTD_PROACTIVE_NS] += cost
             if fragmentation_score_node(st, prm) >= prev_score:

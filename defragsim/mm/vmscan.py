@@ -996,6 +996,11 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
     if state == KSWAPD_NAPPING:
         # woken during the HZ/10 nap in kswapd_try_to_sleep()
         st.node[NODE_NAP_WOKEN] = 1
+        # schedule_timeout(HZ/10) returns at the wakeup: kswapd goes on from
+        # now, not from when it began to nap (which let it reclaim, after the
+        # wakeup, for the part of the nap that had passed)
+        if st.node[NODE_KSWAPD_TIME] < st.clock[0]:
+            st.node[NODE_KSWAPD_TIME] = st.clock[0]
         return
     st.node[NODE_KSWAPD_WAKE_FLAG] = 1
     st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
@@ -1225,14 +1230,7 @@ def run_daemons(st, prm, own, until):
                 finish_balance_pgdat(st, prm)
         elif state == KSWAPD_NAPPING:
             if st.node[NODE_NAP_WOKEN]:
-                # kswapd_try_to_sleep(): woken before HZ/10 ("remaining"):
-                # kswapd_order is at least the order kswapd napped at
-                if st.node[NODE_KSWAPD_ORDER] < st.sc[SC_KSWAPD, SC_ORDER]:
-                    st.node[NODE_KSWAPD_ORDER] = st.sc[SC_KSWAPD, SC_ORDER]
-                st.vm_events[VM_KSWAPD_LOW_WMARK_HIT_QUICKLY] += 1
-                st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
-                st.node[NODE_NAP_WOKEN] = 0
-                start_balance_pgdat(st, prm)
+                kswapd_nap_cut_short(st, prm)
                 continue
             if st.node[NODE_NAP_UNTIL] > until:
                 break
@@ -1259,6 +1257,19 @@ def run_daemons(st, prm, own, until):
 
 
 @njit
+def kswapd_nap_cut_short(st, prm):
+    """kswapd_try_to_sleep(): woken before HZ/10 ("remaining"), kswapd
+    leaves its nap with kswapd_order at least the order it napped at and
+    runs balance_pgdat() again (kswapd_low_wmark_hit_quickly)."""
+    if st.node[NODE_KSWAPD_ORDER] < st.sc[SC_KSWAPD, SC_ORDER]:
+        st.node[NODE_KSWAPD_ORDER] = st.sc[SC_KSWAPD, SC_ORDER]
+    st.vm_events[VM_KSWAPD_LOW_WMARK_HIT_QUICKLY] += 1
+    st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
+    st.node[NODE_NAP_WOKEN] = 0
+    start_balance_pgdat(st, prm)
+
+
+@njit
 def kswapd_alongside(st, prm, own, until):
     """kswapd reclaiming on another CPU while the current task is stalled in
     direct compaction, up to the task's own clock ``until``.
@@ -1268,11 +1279,16 @@ def kswapd_alongside(st, prm, own, until):
     __compact_finished() looks at the free lists), so a folio kswapd frees
     meanwhile ends the compaction as it does in the kernel.  (In the 6.18
     trace b_pressure_dm0, 96 of the 107 direct compactions that ended
-    COMPACT_SUCCESS saw kswapd free an order-9 folio during the run.)  Only a
-    running kswapd advances (its nap and sleep are left to run_daemons());
-    a page kswapd frees is never captured: capture_control belongs to the
-    compacting task (task_capc() reads current)."""
+    COMPACT_SUCCESS saw kswapd free an order-9 folio during the run.)  A
+    running kswapd advances, and one woken in its HZ/10 nap (by this
+    request's wake_all_kswapds(), as a rule) leaves the nap and runs; a
+    sleeping or napping kswapd is left to run_daemons().  A page kswapd
+    frees is never captured: capture_control belongs to the compacting task
+    (task_capc() reads current)."""
     # MODEL: a running kswapd catches up with the compacting task's clock here
+    if st.node[NODE_KSWAPD_STATE] == KSWAPD_NAPPING and st.node[NODE_NAP_WOKEN] and \
+            st.node[NODE_KSWAPD_TIME] < until:
+        kswapd_nap_cut_short(st, prm)
     if st.node[NODE_KSWAPD_STATE] != KSWAPD_RUNNING or st.node[NODE_KSWAPD_TIME] >= until:
         return
     capc_active = st.capc[CAPC_ACTIVE]
