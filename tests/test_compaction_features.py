@@ -323,3 +323,14 @@ def test_the_node_score_weights_each_zone_by_its_present_pages():
     assert compaction.fragmentation_score_zone(st, prm, 0) == 100
     assert compaction.fragmentation_score_zone(st, prm, 1) == 0
     assert compaction.fragmentation_score_node(st, prm) == dma32 * 100 // (dma32 + normal + 1)
+
+
+def test_bad_initial_skip_bits_are_named():
+    wl = _fragmented().build()
+    cfg = _cfg64()
+    wl.meta["initial_block_skip"] = np.full(cfg.nr_pageblocks, 3, np.int8)
+    with pytest.raises(ConfigError, match=r"initial skip bits: expected 0, 1 .* or 2"):
+        run(wl, cfg)
+    wl.meta["initial_block_skip"] = np.zeros(cfg.nr_pageblocks + 1, bool)
+    with pytest.raises(ConfigError, match="initial skip bits for"):
+        run(wl, cfg)

@@ -71,6 +71,8 @@ def test_each_zones_passes_their_crossed_ranges_and_scanned_blocks(tmp_path):
     assert p.scanned_pages == 512 + 40 + 512          # the fast search counts, not as a block
     assert p.scanned == [(ZS, ZS + 512), (ZE - 512, ZE)]
     assert later.crossed == [(ZS, ZS + 512)] and later.scanned == []
+    # a sync pass's migrate scanner looked at every block's mark; its free scanner did not
+    assert p.untyped == [(ZS, ZS + 150000)] and later.untyped == [(ZS, ZS + 512)]
     (tmp_path / "other_events.csv").unlink()
     assert T.compaction_passes(tmp_path / "page_events.csv") is None
 
@@ -113,6 +115,36 @@ def test_the_blocks_a_pass_crossed_without_scanning_start_marked():
                                ReplayStats())
     assert set(np.flatnonzero(skip).tolist()) == set(range(first, first + 512)) - {first + 2,
                                                                                    first + 3}
+
+
+def test_a_free_scanners_crossing_tells_of_movable_blocks_only():
+    """isolate_freepages() passes over a block that is not MOVABLE before it
+    looks at the block's mark (suitable_migration_target()); a sync pass's
+    migrate scanner looks at every block's (isolation_suitable() first).
+    What the free scanner crossed is marked if the block starts MOVABLE."""
+    from defragsim import Config
+    from defragsim import constants as C
+    from defragsim.mm.state import make_state
+    from defragsim.workloads.replay_ops import SKIP_MARKED, SKIP_MARKED_IF_MOVABLE
+    layout = {"Normal": (ZS, ZE - ZS, ZE - ZS)}
+    spans = [(0, 65536), (65536, 65536 + 262144)]
+    first = 65536 // 512
+    ps = T.CompactionPass([(ZS, ZS + 100 * 512), (ZS + 400 * 512, ZE)], 0, [],
+                          [(ZS, ZS + 100 * 512)])
+    told = initial_skip_blocks({ZS: [ps]}, layout, spans, spans[1][1], 9, ReplayStats())
+    assert set(np.flatnonzero(told == SKIP_MARKED)) == set(range(first, first + 100))
+    assert set(np.flatnonzero(told == SKIP_MARKED_IF_MOVABLE)) == \
+        set(range(first + 400, first + 512))
+    cfg = Config(mem=spans[1][1] * 4096)
+    st, prm = make_state(cfg), cfg.to_params()
+    assert len(told) == len(st.block_mt)
+    st.block_mt[first + 50] = C.MIGRATE_UNMOVABLE       # crossed by the migrate scanner
+    st.block_mt[first + 450] = C.MIGRATE_RECLAIMABLE    # crossed by the free scanner
+    marked = L.initial_skip_marks(st, prm, told)
+    assert set(np.flatnonzero(marked)) == \
+        set(range(first, first + 100)) | set(range(first + 400, first + 512)) - {first + 450}
+    # a bool array (a workload's own meta) is marked or not
+    assert (L.initial_skip_marks(st, prm, told != 0) == (told != 0)).all()
 
 
 def test_each_block_is_told_by_the_first_pass_that_crosses_it():
@@ -159,7 +191,9 @@ def test_a_replay_starts_with_the_marks_of_the_traces_first_pass(monkeypatch):
     monkeypatch.setattr(L._Loop, "run", spy)
     rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
     marked, crossed, scanned, _ = rp.stats.initial_skip["Normal"]
-    assert seen == [marked] and 0.9 * 10544 < marked < 10544     # most of Normal's blocks
+    assert 0.9 * 10544 < marked < 10544                          # most of Normal's blocks
+    # those the free scanner told of are marked if they start MOVABLE
+    assert len(seen) == 1 and 0.9 * marked < seen[0] < marked
     assert crossed == 5390848 and scanned == 47222
     assert any("skip bits at the start" in n for n in rp.notes())
     empty = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05, init="empty")

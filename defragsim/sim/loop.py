@@ -27,7 +27,8 @@ from ..mm.state import (
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
-from ..workloads.replay_ops import INITIAL_FREE_REPORTED, SLAB_PAGES_FREED_BY_TRACE
+from ..workloads.replay_ops import (INITIAL_FREE_REPORTED, SKIP_MARKED, SKIP_MARKED_IF_MOVABLE,
+                                    SLAB_PAGES_FREED_BY_TRACE)
 from ..workloads.trace import NR_WALK_LISTS
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
@@ -91,6 +92,11 @@ def _check_run(wl, config, snapshots, baseline_ops) -> int:
     if skip is not None and len(skip) != config.nr_pageblocks:
         raise ConfigError(f"workload {wl.name}: initial skip bits for {len(skip)} blocks, "
                           f"the config has {config.nr_pageblocks}")
+    if skip is not None and not np.isin(np.asarray(skip, np.int64),
+                                        (0, SKIP_MARKED, SKIP_MARKED_IF_MOVABLE)).all():
+        raise ConfigError(f"workload {wl.name}: initial skip bits: expected 0, "
+                          f"{SKIP_MARKED} (marked) or {SKIP_MARKED_IF_MOVABLE} (marked if "
+                          f"MOVABLE) per pageblock")
     if baseline_ops is None:
         baseline_ops = int(wl.meta.get("baseline_ops", 0))
     if isinstance(wl, OpStream):
@@ -269,6 +275,16 @@ class _Feed:
         return ch
 
 
+def initial_skip_marks(st, prm, told) -> np.ndarray:
+    """The pageblocks a replay starts skip-marked (``told``: a replay's
+    :func:`~defragsim.workloads.replay_ops.initial_skip_blocks`, a bool
+    array taken as marked or not): :data:`SKIP_MARKED` blocks, and
+    :data:`SKIP_MARKED_IF_MOVABLE` ones that are MOVABLE."""
+    told = np.asarray(told).astype(np.int64)
+    return (told == SKIP_MARKED) | ((told == SKIP_MARKED_IF_MOVABLE) &
+                                    (st.block_mt == C.MIGRATE_MOVABLE))
+
+
 class _Loop:
     """The chunk loop: ops to the kernels up to each sample time, the recorder after."""
 
@@ -349,7 +365,7 @@ class _Loop:
                 self.st, self.prm)
         self.spread_memcgs(meta)
         if block_skip is not None:
-            self.st.block_skip[np.asarray(block_skip, bool)] = 1
+            self.st.block_skip[initial_skip_marks(self.st, self.prm, block_skip)] = 1
         for z, state in meta.get("initial_compaction_defer", {}).items():
             self.st.compact_defer[z] = state
         if self.check:

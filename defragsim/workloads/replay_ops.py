@@ -1249,6 +1249,11 @@ def _holes_from_gaps(gp: np.ndarray, go: np.ndarray, block_types: np.ndarray,
 SKIP_EVIDENCE_BLOCKS = 64
 #: ... and it did when the pass scanned less than this share of the pages it crossed
 SKIP_EVIDENCE_SCANNED = 0.5
+#: initial_skip_blocks(): a pageblock starts skip-marked whatever its type ...
+SKIP_MARKED = 1
+#: ... or only if it starts MOVABLE and not wholly free (the only blocks a free
+#: scanner, or an async direct compaction's migrate scanner, looks at the mark of)
+SKIP_MARKED_IF_MOVABLE = 2
 
 
 def _model_offset(pfns, start: int, present: int, ms: int, me: int) -> np.ndarray:
@@ -1269,9 +1274,18 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     :data:`SKIP_EVIDENCE_SCANNED` of the pages it crossed found them marked:
     each pageblock starts marked if the first such pass to cross it did so
     without scanning it and no pass had scanned it before (those had no
-    mark).  A bool per model pageblock (None when no zone says so);
-    ``st.initial_skip`` says, per zone, how many were marked, what the
-    first such pass crossed and scanned, and how many such passes told.
+    mark).  Only a sync pass's migrate scanner looks at every block's mark;
+    a free scanner passes over a block that is not MOVABLE, or is wholly
+    free, without looking (suitable_migration_target()), and so does an
+    async direct compaction's migrate scanner over one of another type
+    (suitable_migration_source(); taken as MOVABLE, the readahead's and
+    THP faults'): what such a crossing tells is :data:`SKIP_MARKED_IF_MOVABLE`,
+    decided once the start's block types are set
+    (:meth:`~defragsim.sim.loop._Loop.prefill`).  An int8 per model
+    pageblock, 0 or :data:`SKIP_MARKED` or :data:`SKIP_MARKED_IF_MOVABLE`
+    (None when no zone says so); ``st.initial_skip`` says, per zone, how
+    many were marked, what the first such pass crossed and scanned, and how
+    many such passes told.
 
     MODEL: the model starts without compaction history.  The kernel's
     isolate_migratepages_block() and isolate_freepages() mark each pageblock
@@ -1285,7 +1299,7 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     if not passes or layout is None or zone_spans is None:
         return None
     pb = 1 << pageblock_order
-    skip = np.zeros(nr_pages >> pageblock_order, bool)
+    skip = np.zeros(nr_pages >> pageblock_order, np.int8)
     found = False
     for z, (ms, me) in enumerate(zone_spans):
         name = C.ZONE_NAMES[z]
@@ -1310,7 +1324,8 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
             np.add.at(d, first, 1)
             np.add.at(d, np.maximum(end, first), -1)
             return np.cumsum(d[:-1]) > 0
-        mark, decided, scanned = (np.zeros(len(skip), bool) for _ in range(3))
+        decided, scanned = (np.zeros(len(skip), bool) for _ in range(2))
+        mark = np.zeros(len(skip), np.int8)
         told = []
         for ps in passes[start]:
             scanned |= blocks(ps.scanned)
@@ -1318,16 +1333,20 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
                     ps.scanned_pages >= SKIP_EVIDENCE_SCANNED * ps.crossed_pages:
                 continue
             crossed = blocks(ps.crossed)
-            # a block's first crossing tells, unless a pass had scanned it by then
-            mark |= crossed & ~decided & ~scanned
+            untyped = blocks(ps.untyped)
+            # a block's first crossing tells, unless a pass had scanned it by then;
+            # a scanner that takes only MOVABLE blocks tells of those alone
+            new = crossed & ~decided & ~scanned
+            mark[new & untyped] = SKIP_MARKED
+            mark[new & ~untyped] = SKIP_MARKED_IF_MOVABLE
             decided |= crossed
             told.append(ps)
         if not told:
             continue
-        skip |= mark
+        skip[mark != 0] = mark[mark != 0]
         found = True
-        st.initial_skip[name] = (int(mark.sum()), told[0].crossed_pages, told[0].scanned_pages,
-                                 len(told))
+        st.initial_skip[name] = (int(np.count_nonzero(mark)), told[0].crossed_pages,
+                                 told[0].scanned_pages, len(told))
     return skip if found else None
 
 

@@ -1424,11 +1424,19 @@ _RE_END_PFN = re.compile(rb"(?<![a-z_])end_pfn=(-?[0-9]+)")
 @dataclass
 class CompactionPass:
     """A compaction pass in a trace (:func:`compaction_passes`): the pfn
-    ranges its two scanners crossed, the pages it scanned, and the ranges of
-    the pageblocks it scanned (``mm_compaction_isolate_*``)."""
+    ranges its two scanners crossed, the pages it scanned, the ranges of
+    the pageblocks it scanned (``mm_compaction_isolate_*``), and which of
+    the crossed ranges looked at every pageblock's skip bit (``untyped``:
+    a sync pass's migrate scanner; isolate_migratepages() tests
+    isolation_suitable() before suitable_migration_source()).  In the
+    others the scanner passed over a pageblock of the wrong type without
+    looking at its bit: the free scanner takes only MOVABLE blocks
+    (suitable_migration_target()), an async direct compaction's migrate
+    scanner only those of the request's type."""
     crossed: list          # [(lo, hi)] machine pfns, hi exclusive
     scanned_pages: int
     scanned: list          # [(start_pfn, end_pfn)] of the isolate events
+    untyped: list = field(default_factory=list)     # the crossed ranges of any block type
 
     @property
     def crossed_pages(self) -> int:
@@ -1477,8 +1485,9 @@ def compaction_passes(trace_path) -> dict | None:
                 mig = (f0["migrate_pfn"], max(f["migrate_pfn"], f0["migrate_pfn"]))
                 free = (min(f["free_pfn"], f0["free_pfn"]) + 1, f0["free_pfn"] + 1)
                 crossed = [r for r in (mig, free) if r[1] > r[0]]
+                untyped = [mig] if f0.get("sync", 1) and mig[1] > mig[0] else []
                 out.setdefault(f0["zone_start"], []).append(
-                    CompactionPass(crossed, scanned, blocks))
+                    CompactionPass(crossed, scanned, blocks, untyped))
     return out
 
 
