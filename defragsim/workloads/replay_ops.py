@@ -1264,6 +1264,27 @@ def _model_offset(pfns, start: int, present: int, ms: int, me: int) -> np.ndarra
     return ms + np.floor((np.asarray(pfns, np.int64) - start) * scale).astype(np.int64)
 
 
+def _zone_blocks(ranges, start: int, present: int, ms: int, me: int, pb: int,
+                 n: int) -> np.ndarray:
+    """A bool per model pageblock (``n``): the blocks of machine pfn ranges
+    [lo, hi) of a zone (``start``, ``present`` pages) at the model zone
+    ``[ms, me)`` (pageblocks of ``pb`` pages)."""
+    out = np.zeros(n, bool)
+    if not len(ranges):
+        return out
+    r = np.asarray(ranges, np.int64).reshape(-1, 2)
+    a = _model_offset(r[:, 0], start, present, ms, me)
+    b = _model_offset(np.maximum(r[:, 1] - 1, r[:, 0]), start, present, ms, me)
+    first = np.maximum(a, ms) // pb
+    end = np.minimum(b, me - 1) // pb + 1
+    # each range as the slice first:end would be (a negative end counts from the top)
+    first, end = (np.clip(np.where(x < 0, x + n, x), 0, n) for x in (first, end))
+    d = np.zeros(n + 1, np.int64)
+    np.add.at(d, first, 1)
+    np.add.at(d, np.maximum(end, first), -1)
+    return np.cumsum(d[:-1]) > 0
+
+
 def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr_pages: int,
                         pageblock_order: int, st: ReplayStats) -> np.ndarray | None:
     """Compaction's pageblock skip bits at the start of a replay, from the
@@ -1308,22 +1329,7 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
         start, _, present = layout[name]
 
         def blocks(ranges) -> np.ndarray:
-            """The model pageblocks of machine pfn ranges [lo, hi), within the zone."""
-            out = np.zeros(len(skip), bool)
-            if not len(ranges):
-                return out
-            r = np.asarray(ranges, np.int64).reshape(-1, 2)
-            a = _model_offset(r[:, 0], start, present, ms, me)
-            b = _model_offset(np.maximum(r[:, 1] - 1, r[:, 0]), start, present, ms, me)
-            first = np.maximum(a, ms) // pb
-            end = np.minimum(b, me - 1) // pb + 1
-            # each range as the slice first:end would be (a negative end counts from the top)
-            first, end = (np.clip(np.where(x < 0, x + len(out), x), 0, len(out))
-                          for x in (first, end))
-            d = np.zeros(len(out) + 1, np.int64)
-            np.add.at(d, first, 1)
-            np.add.at(d, np.maximum(end, first), -1)
-            return np.cumsum(d[:-1]) > 0
+            return _zone_blocks(ranges, start, present, ms, me, pb, len(skip))
         decided, scanned = (np.zeros(len(skip), bool) for _ in range(2))
         mark = np.zeros(len(skip), np.int8)
         told = []
