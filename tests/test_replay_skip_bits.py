@@ -136,15 +136,15 @@ def test_a_free_scanners_crossing_tells_of_movable_blocks_only():
     assert set(np.flatnonzero(told == SKIP_MARKED_IF_MOVABLE)) == \
         set(range(first + 400, first + 512))
     cfg = Config(mem=spans[1][1] * 4096)
-    st, prm = make_state(cfg), cfg.to_params()
+    st = make_state(cfg)
     assert len(told) == len(st.block_mt)
     st.block_mt[first + 50] = C.MIGRATE_UNMOVABLE       # crossed by the migrate scanner
     st.block_mt[first + 450] = C.MIGRATE_RECLAIMABLE    # crossed by the free scanner
-    marked = L.initial_skip_marks(st, prm, told)
+    marked = L.initial_skip_marks(st, told)
     assert set(np.flatnonzero(marked)) == \
         set(range(first, first + 100)) | set(range(first + 400, first + 512)) - {first + 450}
     # a bool array (a workload's own meta) is marked or not
-    assert (L.initial_skip_marks(st, prm, told != 0) == (told != 0)).all()
+    assert (L.initial_skip_marks(st, told != 0) == (told != 0)).all()
 
 
 def test_each_block_is_told_by_the_first_pass_that_crosses_it():

@@ -1251,8 +1251,8 @@ SKIP_EVIDENCE_BLOCKS = 64
 SKIP_EVIDENCE_SCANNED = 0.5
 #: initial_skip_blocks(): a pageblock starts skip-marked whatever its type ...
 SKIP_MARKED = 1
-#: ... or only if it starts MOVABLE and not wholly free (the only blocks a free
-#: scanner, or an async direct compaction's migrate scanner, looks at the mark of)
+#: ... or only if it starts MOVABLE (the only blocks a free scanner, or an async
+#: direct compaction's migrate scanner, looks at the mark of)
 SKIP_MARKED_IF_MOVABLE = 2
 
 
@@ -1299,8 +1299,9 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     a free scanner passes over a block that is not MOVABLE, or is wholly
     free, without looking (suitable_migration_target()), and so does an
     async direct compaction's migrate scanner over one of another type
-    (suitable_migration_source(); taken as MOVABLE, the readahead's and
-    THP faults'): what such a crossing tells is :data:`SKIP_MARKED_IF_MOVABLE`,
+    (suitable_migration_source(); taken as MOVABLE, the type of the
+    readaheads and THP faults that compact): what such a crossing tells is
+    :data:`SKIP_MARKED_IF_MOVABLE`,
     decided once the start's block types are set
     (:meth:`~defragsim.sim.loop._Loop.prefill`).  An int8 per model
     pageblock, 0 or :data:`SKIP_MARKED` or :data:`SKIP_MARKED_IF_MOVABLE`

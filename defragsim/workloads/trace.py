@@ -1485,6 +1485,7 @@ def compaction_passes(trace_path) -> dict | None:
                 mig = (f0["migrate_pfn"], max(f["migrate_pfn"], f0["migrate_pfn"]))
                 free = (min(f["free_pfn"], f0["free_pfn"]) + 1, f0["free_pfn"] + 1)
                 crossed = [r for r in (mig, free) if r[1] > r[0]]
+                # MODEL: an async pass's migrate scanner taken as a MOVABLE request's
                 untyped = [mig] if f0.get("sync", 1) and mig[1] > mig[0] else []
                 out.setdefault(f0["zone_start"], []).append(
                     CompactionPass(crossed, scanned, blocks, untyped))
