@@ -73,13 +73,21 @@ def _settings(root):
     return out
 
 
+def _default_signals():
+    """The recorder starts as from a terminal: a test run started in the
+    background of a non-interactive shell ignores SIGINT, the child would
+    inherit that, and the recorder keeps an ignored signal ignored (nohup)."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _start(tmp_path, root):
     proc = _fake_proc(tmp_path)
     out = tmp_path / "rec"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-c", RECORDER, str(out), str(root), str(proc),
                           str(tmp_path / "sys")], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
     # it is tracing once it has switched tracing_on 1 -> 0 -> 1 and enabled mm_page_alloc
     alloc = root / "events" / "kmem" / "mm_page_alloc" / "enable"
     t_end = time.monotonic() + 120
