@@ -21,8 +21,9 @@ from defragsim.mm import vmscan as vs
 from defragsim.mm.state import (DIAG_KSWAPD_IDLE_ROUNDS, DIAG_KSWAPD_ROUNDS, KSWAPD_NAPPING,
                                 KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_BP_ALLOC_ORDER,
                                 NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE,
-                                NODE_KSWAPD_TIME, NODE_NAP_WOKEN, SC_KSWAPD, SC_NR_RECLAIMED,
-                                SC_ORDER, SC_RECLAIM_IDX, make_owners, make_state)
+                                NODE_KSWAPD_TIME, NODE_NAP_WOKEN, NODE_REQ_TIME, SC_KSWAPD,
+                                SC_NR_RECLAIMED, SC_ORDER, SC_RECLAIM_IDX, make_owners,
+                                make_state)
 
 
 def _after_balance(alloc_order, reclaim_order, kswapd_order, *, balanced=True):
@@ -105,6 +106,25 @@ def test_a_nap_cut_short_goes_on_from_the_wakeup():
     vs.run_daemons.impl(st, prm, own, t_nap + 50_000_000)
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING     # out of the nap, no step yet
     assert st.node[NODE_KSWAPD_TIME] == t_nap + 50_000_000
+
+
+def test_kswapd_is_woken_at_the_wakers_clock():
+    """A request that stalls in reclaim and compaction wakes kswapd again at
+    each retry; its own clock (node[NODE_REQ_TIME]) has moved on from the
+    time its op began, and kswapd runs from the wakeup, not from that time."""
+    cfg = Config(mem="64M", kswapd_wake_latency_us=(1000.0,))
+    st, prm = make_state(cfg), cfg.to_params()
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40
+    t0 = int(st.clock[0])
+    st.node[NODE_REQ_TIME] = t0 + 40_000_000              # 40 ms into the request's stall
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    assert st.node[NODE_KSWAPD_TIME] == t0 + 40_000_000 + 1_000_000
+    st, prm, t_nap = _napping_then_woken(0)                # a nap cut short, the same way
+    st.node[NODE_KSWAPD_STATE] = KSWAPD_NAPPING
+    st.node[NODE_REQ_TIME] = t_nap + 30_000_000
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_TIME] == t_nap + 30_000_000
 
 
 def test_a_kswapd_woken_in_its_nap_runs_alongside_direct_compaction():

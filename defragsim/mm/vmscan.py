@@ -64,7 +64,7 @@ from .page_alloc import (
 )
 from .state import (
     CAPC_ACTIVE, CEV_KSWAPD_SLEEP, CEV_KSWAPD_WAKE, CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING,
-    KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER,
+    KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER, NODE_REQ_TIME,
     NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STARTING, NODE_KSWAPD_STATE,
@@ -987,6 +987,9 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
     state = st.node[NODE_KSWAPD_STATE]
     if state == KSWAPD_RUNNING:
         return
+    # the waker's clock: a request's own (it moves on while the request stalls
+    # in reclaim and compaction; every wakeup comes from a request)
+    now = max(st.clock[0], st.node[NODE_REQ_TIME])
     hopeless = st.node[NODE_KSWAPD_FAILURES] >= MAX_RECLAIM_RETRIES
     if hopeless or (pgdat_balanced(st, prm, order, highest_zoneidx)
                     and not pgdat_watermark_boosted(st, highest_zoneidx)):
@@ -999,8 +1002,8 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
         # schedule_timeout(HZ/10) returns at the wakeup: kswapd goes on from
         # now, not from when it began to nap (which let it reclaim, after the
         # wakeup, for the part of the nap that had passed)
-        if st.node[NODE_KSWAPD_TIME] < st.clock[0]:
-            st.node[NODE_KSWAPD_TIME] = st.clock[0]
+        if st.node[NODE_KSWAPD_TIME] < now:
+            st.node[NODE_KSWAPD_TIME] = now
         return
     st.node[NODE_KSWAPD_WAKE_FLAG] = 1
     st.node[NODE_KSWAPD_STATE] = KSWAPD_RUNNING
@@ -1011,8 +1014,8 @@ def wakeup_kswapd(st, prm, z, gfp_mask, order, highest_zoneidx):
     # trace's own), one value per wakeup; none for a kswapd woken in its nap
     lat = st.kswapd_wake_lat[st.node[NODE_KSWAPD_WAKES] % st.kswapd_wake_lat.shape[0]]
     st.node[NODE_KSWAPD_WAKES] += 1
-    if st.node[NODE_KSWAPD_TIME] < st.clock[0] + lat:
-        st.node[NODE_KSWAPD_TIME] = st.clock[0] + lat
+    if st.node[NODE_KSWAPD_TIME] < now + lat:
+        st.node[NODE_KSWAPD_TIME] = now + lat
     # kswapd() reads (and resets) kswapd_order once it runs, after that
     # latency, so the wakeups meanwhile raise this round's order
     # (balance_pgdat_step() starts the round)
