@@ -221,7 +221,7 @@ def initial_block_types(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock
                        -(-int(zfree.get(t, 0) * scale) // unit_pages))
         n_u, n_r = units_for("Unmovable"), units_for("Reclaimable")
         if evidence is not None:
-            ev = sum(evidence[units + i] for i in range(unit))        # [unit, U/M/R]
+            ev = _unit_sums(evidence, units, unit)                    # [unit, U/M/R]
             # each type to the units the trace allocated that type in, most
             # first (a unit whose allocations were mostly movable never), the
             # rest in the order above
@@ -270,7 +270,7 @@ def _order_units(units: np.ndarray, unit: int, name: str, b0: int, b1: int, pbma
                                           zone_spans)
                 per_block = np.bincount(mp[mp >= 0] >> pageblock_order,
                                         weights=slab[mp >= 0], minlength=nr_blocks)
-                score = sum(per_block[units + i] for i in range(unit))
+                score = _unit_sums(per_block, units, unit)
             else:
                 # without the zone layout: the machine's blocks at the same
                 # relative position
@@ -279,10 +279,16 @@ def _order_units(units: np.ndarray, unit: int, name: str, b0: int, b1: int, pbma
             units = units[np.argsort(-score, kind="stable")]
     if pretrace_pages is None or not len(units):
         return units, np.zeros(len(units))
-    held = sum(pretrace_pages[units + i] for i in range(unit))
+    held = _unit_sums(pretrace_pages, units, unit)
     key = _too_full(held, free_share, unit << pageblock_order)
     order = np.lexsort((held, key)) if pbmap is None else np.argsort(key, kind="stable")
     return units[order], held[order]
+
+
+def _unit_sums(per_block: np.ndarray, units: np.ndarray, unit: int) -> np.ndarray:
+    """``per_block`` (indexed by model pageblock) summed over each unit of
+    ``unit`` pageblocks starting at ``units``."""
+    return sum(per_block[units + i] for i in range(unit))
 
 
 def _too_full(held: np.ndarray, free_share: float, unit_pages: int) -> np.ndarray:
@@ -1301,9 +1307,8 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
     async direct compaction's migrate scanner over one of another type
     (suitable_migration_source(); taken as MOVABLE, the type of the
     readaheads and THP faults that compact): what such a crossing tells is
-    :data:`SKIP_MARKED_IF_MOVABLE`,
-    decided once the start's block types are set
-    (:meth:`~defragsim.sim.loop._Loop.prefill`).  An int8 per model
+    :data:`SKIP_MARKED_IF_MOVABLE`, decided once the start's block types are
+    set (:func:`~defragsim.sim.loop.initial_skip_marks`).  An int8 per model
     pageblock, 0 or :data:`SKIP_MARKED` or :data:`SKIP_MARKED_IF_MOVABLE`
     (None when no zone says so); ``st.initial_skip`` says, per zone, how
     many were marked, what the first such pass crossed and scanned, and how
