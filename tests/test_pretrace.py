@@ -54,23 +54,31 @@ def test_pretrace_folios_are_the_frees_before_any_allocation():
     order = np.array([0, 0, 0, 2, 0, 0], np.int64)
     gfp = np.array([0, 0xcc0, 0, 0, 0, 0x140cca], np.int64)
     cols = dict(t_ns=np.arange(6), ev=ev, pfn=pfn, order=order, gfp=gfp)
-    pfns, orders, kinds, by_task, _ = pretrace_folios(iter([cols]))
+    pfns, orders, kinds, by_task, _, migrated = pretrace_folios(iter([cols]))
     assert pfns.tolist() == [100, 300] and orders.tolist() == [0, 2]
     assert by_task.tolist() == [False, False]          # not known without reclaim_of
+    assert migrated.tolist() == [False, False]
     # the allocations by pageblock: GFP_KERNEL in block 0, page cache in block 8
     assert kinds[0, C.KIND_KERNEL] == 1 and kinds[8, C.KIND_FILE] == 1
     # the same in two chunks
     half = [{k: v[:3] for k, v in cols.items()}, {k: v[3:] for k, v in cols.items()}]
-    p2, o2, k2, _, _ = pretrace_folios(iter(half))
+    p2, o2, k2, *_ = pretrace_folios(iter(half))
     assert p2.tolist() == pfns.tolist() and o2.tolist() == orders.tolist()
     assert np.array_equal(k2[:len(kinds)], kinds)
     # which frees a task made: reclaim_of marks the reclaim's (kswapd: 1)
     pid = np.array([45, 7, 7, 7, 7, 7], np.int64)
     cols["pid"] = pid
     by_comm = {45: "kswapd0", 7: "reader"}
-    _, _, _, by_task, _ = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
-        c["pid"], c["t_ns"], c["ev"], by_comm, None, 0))
-    assert by_task.tolist() == [False, True]
+    _, _, _, by_task, _, migrated = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
+        c["pid"], c["t_ns"], c["ev"], by_comm, None, 0, migration=True))
+    assert by_task.tolist() == [False, True] and migrated.tolist() == [False, False]
+    # kcompactd's free: compaction moved the folio (neither a task's free nor reclaim's)
+    by_comm[45] = "kcompactd0"
+    _, _, _, by_task, _, migrated = pretrace_folios(iter([cols]), lambda c: reclaim_frees(
+        c["pid"], c["t_ns"], c["ev"], by_comm, None, 0, migration=True))
+    assert by_task.tolist() == [False, True] and migrated.tolist() == [True, False]
+    # without migration (the replay's own frees): kcompactd's are reclaim's, 1
+    assert reclaim_frees(pid, cols["t_ns"], ev, by_comm, None, 0).tolist()[0] == 1
 
 
 def test_machine_pfns_map_to_the_same_offset_in_the_model_zone():
@@ -189,3 +197,36 @@ def test_replay_notes_compare_free_pages_by_list_type_at_start_and_end(tmp_path)
     (snap / "after.pagetypeinfo").unlink()
     rows = replay(SAMPLE, init_from=snap).notes()
     assert not any(r.split()[1:2] == ["end"] for r in rows if r.startswith("  Normal"))
+
+
+def test_folios_kcompactd_moved_are_placed_behind_the_others(tmp_path):
+    """The placed folios go on the LRU in the order the machine freed them
+    (reclaim's at the inactive tail, as the machine's reclaim took them).  A
+    free by kcompactd is compaction's: the folio moved on and its free says
+    nothing of its age, so it is placed after every other pre-trace folio.
+    Here one task's frees are relabelled as kcompactd's."""
+    import shutil
+    from defragsim.analysis.replay import _replay_config
+    from defragsim.workloads.replay_ops import trace_workload
+    from defragsim.workloads.snapshot import Snapshot
+    from defragsim.workloads.trace import read_trace
+    d = tmp_path / "t"
+    shutil.copytree(SAMPLE.parent, d)
+    comm = (d / "comm.csv").read_text().replace("12939,perf-exec", "12939,kcompactd0")
+    (d / "comm.csv").write_text(comm)
+    tr = read_trace(d / "page_events.csv.xz")
+    snap = Snapshot.load(d / "snap")
+    pf = pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
+        c["pid"], c["t_ns"], c["ev"], tr.comm, None, 0, migration=True))
+    assert pf[5].sum() > 20 and (~pf[5]).sum() > 20
+    cfg, _ = _replay_config(lambda: int(tr.pfn.max()) + 1, snap, {}, [], d / "page_events.csv.xz")
+    wl, st = trace_workload(tr, nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+                            zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
+    layout = snap.zone_layout()
+    mp = machine_to_model_pfn(pf[0], pf[1], layout, cfg.zone_spans())
+    pre = slice(0, st.prefill_ops)
+    placed = (wl.kind[pre] == C.OP_ALLOC) & ((wl.content[pre] & C.CONTENT_PLACED) != 0)
+    at = {int(p): i for i, p in enumerate((wl.gfp[pre][placed] >> C.CONTENT_PLACED_PFN_SHIFT).tolist())}
+    moved = [at[int(p)] for p in mp[pf[5]] if int(p) in at]
+    others = [at[int(p)] for p in mp[~pf[5]] if int(p) in at]
+    assert moved and others and min(moved) > max(others)

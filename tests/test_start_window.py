@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from defragsim import constants as C
-from defragsim.workloads.replay_ops import ReplayStats, start_free_blocks
+from defragsim.workloads.replay_ops import (ReplayStats, _spend_blocks, spent_free_blocks,
+                                           start_free_blocks)
 from defragsim.workloads.snapshot import Snapshot
 from defragsim.workloads.trace import StartWindow, start_window
 
@@ -116,3 +117,79 @@ def test_e_replay_starts_with_the_free_blocks_its_trace_proves():
     w = start_window(ROOT / "data" / "traces" / "e_pressure_dm1" / "page_events.csv.xz", 9)
     st = ReplayStats()
     assert start_free_blocks(w, _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 44}
+
+
+# -- the snapshot's free blocks the machine had spent when the trace began ----
+
+def test_the_window_names_the_order_of_the_request_that_ran_short(tmp_path):
+    """A window that ends at a request's own shortage sign (its slowpath woke
+    kswapd, it compacted or reclaimed directly) carries that request's order;
+    one ended by a failed allocation, or by kswapd's own wake, carries -1."""
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(200, 5, 0)], [WAKE])
+    assert start_window(p, 0).shortage_order == 9
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9), _a(200, -1, 9)], [WAKE])
+    assert start_window(p, 0).shortage_order == -1
+    own = "500,1,47,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3\n"
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9)], [own])
+    assert start_window(p, 0).shortage_order == -1
+    compact = "500,1,20,compaction:mm_compaction_try_to_compact_pages,gfp_mask=1387594 order=10 prio=2\n"
+    p = _trace(tmp_path, [_a(100, 1 << 21, 9)], [compact])
+    assert start_window(p, 0).shortage_order == 10
+
+
+def test_zoneinfo_watermarks_of_a_snapshot():
+    wm = _e_snapshot().zone_watermarks()
+    assert wm["Normal"] == (40192, 14769, 20163, 25557, (0, 0, 0, 0, 0))
+    assert wm["DMA32"][0] == 23162 and wm["DMA32"][4] == (0, 0, 21071, 21071, 21071)
+
+
+def _window(nr_blocks, shortage, small_pages=0):
+    """An order-9 request ran short at 400 ns after ``nr_blocks`` order-9
+    allocations in Normal and ``small_pages`` order-0 ones."""
+    pfns = np.concatenate([NORMAL_START + (np.arange(nr_blocks) << 9),
+                           np.full(small_pages, NORMAL_START + (1 << 22))])
+    orders = np.concatenate([np.full(nr_blocks, 9), np.zeros(small_pages, np.int64)])
+    return StartWindow(400, pfns, orders, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                       shortage_order=shortage)
+
+
+def test_free_blocks_the_machine_had_spent():
+    """e's snapshot shows 19 free pageblocks in Normal (40,192 free pages,
+    low watermark 20,163).  An order-9 request failed the fast path after
+    five order-9 allocations there: with the zone well above its low
+    watermark, it had no free chunk of order 9 or more, so it had at most
+    those five blocks when the trace began: 14 of the snapshot's were spent."""
+    st = ReplayStats()
+    assert spent_free_blocks(_window(5, 9), _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 14}
+    assert st.spent_free_blocks["Normal"] == (19, 5, 14, 400, 9)
+    # an order-0 shortage (a low watermark), or a window ended otherwise: nothing known
+    assert spent_free_blocks(_window(5, 0), _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+    assert spent_free_blocks(_window(5, -1), _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+    # as many allocations as the snapshot's blocks: none spent
+    assert spent_free_blocks(_window(19, 9), _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+
+
+def test_no_free_blocks_spent_where_a_watermark_may_have_failed_the_request():
+    """With 10,000 pages of order-0 allocations as well, the zone less the 14
+    blocks ends the window at 20,464 free pages, under low + 512: the
+    request may have failed on the watermark, so the blocks stay."""
+    win = _window(5, 9, small_pages=10_000)
+    assert spent_free_blocks(win, _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+    win = _window(5, 9, small_pages=9_000)
+    assert spent_free_blocks(win, _e_snapshot(), _spans(), 9, ReplayStats()) == {C.ZONE_NORMAL: 14}
+
+
+def test_spending_blocks_takes_the_smallest_movable_chunks_first():
+    """As pageblock-order allocations would: an order-9 chunk before an
+    order-10 one, whose other half stays free; another zone's chunks and
+    other types' are left."""
+    N, D = C.ZONE_NORMAL, C.ZONE_DMA32
+    holes = [(N, C.MIGRATE_MOVABLE, 10, 2), (N, C.MIGRATE_MOVABLE, 9, 1),
+             (D, C.MIGRATE_MOVABLE, 9, 3), (N, C.MIGRATE_UNMOVABLE, 9, 1), (N, C.MIGRATE_MOVABLE, 3, 7)]
+    out, taken = _spend_blocks(holes, N, 2, 9)
+    assert taken == 2
+    assert sorted(out) == sorted([(D, C.MIGRATE_MOVABLE, 9, 3), (N, C.MIGRATE_UNMOVABLE, 9, 1),
+                                  (N, C.MIGRATE_MOVABLE, 3, 7), (N, C.MIGRATE_MOVABLE, 10, 1),
+                                  (N, C.MIGRATE_MOVABLE, 9, 1)])
+    out, taken = _spend_blocks(holes, N, 10, 9)
+    assert taken == 5 and not [h for h in out if h[0] == N and h[1] == C.MIGRATE_MOVABLE and h[2] >= 9]

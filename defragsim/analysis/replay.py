@@ -306,6 +306,13 @@ def _start_state_notes(st) -> list[str]:
                    f"took {took:,} pageblocks there, {free:,} of them untouched by the "
                    f"frees before (so free when the trace began); its snapshot shows "
                    f"{had:,} (the snapshot is older than the trace)")
+    for zname, (had, took, spent, until, order) in st.spent_free_blocks.items():
+        out.append(f"free pageblocks at the start: {zname} -{spent:,} (page cache more): its "
+                   f"snapshot shows {had:,}, but at {until / 1e9:.3f} s an order-{order} request "
+                   f"failed the fast path while the zone was above its low watermark (so it had "
+                   f"no free chunk of that order) and the allocations before took {took:,} "
+                   f"pageblocks there (the snapshot is taken before the recorder starts; the "
+                   f"workload allocated meanwhile)")
     if st.memcgs:
         big = max(range(len(st.memcgs)), key=lambda i: st.memcgs[i])
         out.append(f"memcgs holding LRU pages (kswapd's first walk in the trace's other events, "

@@ -126,6 +126,11 @@ class ReplayStats:
     #: the window touched, free blocks in the snapshot, blocks added (machine
     #: blocks), the window's end ns)
     start_free_blocks: dict = field(default_factory=dict)
+    #: free pageblocks of the snapshot the machine no longer had when the
+    #: trace began (spent_free_blocks): per model zone name, (free blocks in
+    #: the snapshot, blocks the window's allocations took at most, blocks
+    #: removed (machine blocks), the window's end ns, the request's order)
+    spent_free_blocks: dict = field(default_factory=dict)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
     #: the replay added for it
@@ -666,7 +671,7 @@ def _traced_model_blocks(block_kinds: np.ndarray, layout: dict, zone_spans, nr_p
 
 def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int, nr_cpus: int,
              zone_spans, pageblock_order: int, block_types=None, pretrace=None,
-             extra_blocks=None, recorder_pages: int = 0) -> None:
+             extra_blocks=None, recorder_pages: int = 0, spent_blocks=None) -> None:
     """The machine's memory contents at the start of the trace, as
     allocations at t=0: first the folios the trace frees before allocating
     them (``pretrace``: their machine pfns and orders), each where the
@@ -678,7 +683,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     down to the free memory the snapshot shows, plus the free pageblocks
     the trace proves the machine had when it began (``extra_blocks``:
     ``{zone: blocks}``, :func:`start_free_blocks`), taken from the page
-    cache.  Last, once the free chunks are in place, the recorder's ring
+    cache, less those it had spent by then (``spent_blocks``,
+    :func:`spent_free_blocks`), given to the page cache.  Last, once the free chunks are in place, the recorder's ring
     buffers (``recorder_pages`` machine pages, :func:`recorder_buffer_pages`)
     as order-0 GFP_KERNEL allocations, out of those chunks as the
     kernel's were."""
@@ -690,14 +696,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     scale = managed / max(_meminfo_pages(mi, "MemTotal"), 1)
     free_pages = int(_meminfo_pages(mi, "MemFree") * scale)
     amounts = _prefill_amounts(mi)
-    holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
-        if zone_spans is not None else []
-    for z, n in (extra_blocks or {}).items():
-        s_, e_ = zone_spans[z]
-        n = min(int(round(n * scale)), (e_ - s_) >> pageblock_order)
-        holes.append((z, C.MIGRATE_MOVABLE, pageblock_order, n))
-        free_pages += n << pageblock_order
-    holes.sort(key=lambda x: -x[2])
+    holes, free_pages, spent_pages = _free_holes(snapshot, zone_spans, pageblock_order,
+                                                 free_pages, scale, extra_blocks, spent_blocks)
     budget = managed - free_pages
     # placing's leftover pieces are free chunks where they can be, else they
     # hold content within the room the other free chunks and their spacers leave
@@ -716,7 +716,8 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     groups = []
     for content, (n, order, gfp) in amounts.items():
         hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
-        n = max(0, min(int(n * scale) - int(sum(p << o for o, p in enumerate(hist))), budget))
+        n = int(n * scale) + (spent_pages if content == C.KIND_FILE else 0)
+        n = max(0, min(n - int(sum(p << o for o, p in enumerate(hist))), budget))
         mix = _folio_mix(n, order, hist if content == C.KIND_FILE else None)
         st.prefill_pages[C.KIND_NAMES[content]] = sum(k << o for o, k in mix)
         budget -= st.prefill_pages[C.KIND_NAMES[content]]
@@ -744,6 +745,51 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
         ro.op(0, C.OP_FREE, order, gfp & G.GFP_T_MAX, h, 0, content)
     st.hole_pages = sum(1 << o for _, o, _, _ in placeholders)
     _take_recorder_pages(ro, st, int(recorder_pages * scale), nr_cpus)
+
+
+def _free_holes(snapshot: Snapshot, zone_spans, pageblock_order: int, free_pages: int,
+                scale: float, extra_blocks, spent_blocks) -> tuple:
+    """(holes, free pages, spent pages) of the prefill: the snapshot's free
+    chunks (:func:`free_chunk_targets`, ``free_pages`` in all), plus the
+    free pageblocks ``extra_blocks`` adds, less those ``spent_blocks``
+    takes (machine blocks, scaled by ``scale``), largest first."""
+    holes = free_chunk_targets(snapshot, zone_spans, pageblock_order, free_pages) \
+        if zone_spans is not None else []
+    for z, n in (extra_blocks or {}).items():
+        s_, e_ = zone_spans[z]
+        n = min(int(round(n * scale)), (e_ - s_) >> pageblock_order)
+        holes.append((z, C.MIGRATE_MOVABLE, pageblock_order, n))
+        free_pages += n << pageblock_order
+    spent_pages = 0
+    for z, n in (spent_blocks or {}).items():
+        holes, n = _spend_blocks(holes, z, int(round(n * scale)), pageblock_order)
+        spent_pages += n << pageblock_order
+    holes.sort(key=lambda x: -x[2])
+    return holes, free_pages - spent_pages, spent_pages
+
+
+def _spend_blocks(holes: list, z: int, n: int, pageblock_order: int) -> tuple:
+    """``holes`` (zone, migratetype, order, count) less ``n`` pageblocks of
+    zone ``z``'s Movable free chunks of pageblock order or more, as
+    pageblock-order allocations take them (the smallest chunk first, a
+    larger one split and its other halves kept), and the blocks taken."""
+    counts = {}
+    rest = []
+    for h in holes:
+        if h[0] == z and h[1] == C.MIGRATE_MOVABLE and h[2] >= pageblock_order:
+            counts[h[2]] = counts.get(h[2], 0) + h[3]
+        else:
+            rest.append(h)
+    taken = 0
+    while taken < n:
+        o = min((o for o, k in counts.items() if k > 0), default=None)
+        if o is None:
+            break
+        counts[o] -= 1
+        for lower in range(pageblock_order, o):    # __rmqueue_smallest's expand()
+            counts[lower] = counts.get(lower, 0) + 1
+        taken += 1
+    return rest + [(z, C.MIGRATE_MOVABLE, o, k) for o, k in counts.items() if k > 0], taken
 
 
 def _take_recorder_pages(ro: _ReplayOps, st: ReplayStats, pages: int, nr_cpus: int) -> None:
@@ -790,19 +836,20 @@ def _balanced_sequence(counts: np.ndarray) -> np.ndarray:
 
 
 def pretrace_folios(chunks, reclaim_of=None) -> tuple:
-    """``(pfns, orders, kinds, by_task, flows)``: the folios a trace frees before it
+    """``(pfns, orders, kinds, by_task, flows, migrated)``: the folios a trace frees before it
     allocates them (the first event on their pfn is a free: the machine held
     them when the trace began, there, at that order), in the order of their
     frees; for each machine pageblock (of the default order) the trace's
     allocations in it by content (``kinds[block, KIND_*]``, :func:`content_of`
     their gfp); and whether a task freed the folio outside reclaim
     (``reclaim_of(cols)``: :func:`reclaim_frees` of the pid, t_ns and ev
-    columns of those frees; all False without it); and the trace's
-    reclaimable-slab flows (:class:`~.untraced.SlabFlows`).  ``chunks``:
+    columns of those frees, with ``migration``; all False without it); the
+    trace's reclaimable-slab flows (:class:`~.untraced.SlabFlows`); and
+    whether kcompactd freed the folio (it migrated it).  ``chunks``:
     ParsedTrace columns, a chunk at a time."""
     flows = SlabFlows()
     kinds = np.zeros((1, C.NR_KINDS), np.int64)
-    pfns, orders, by_task = [], [], []
+    pfns, orders, by_task, migrated = [], [], [], []
     cache: dict = {}
     for cols in chunks:
         pfn = cols["pfn"]
@@ -818,15 +865,28 @@ def pretrace_folios(chunks, reclaim_of=None) -> tuple:
         pfns.append(op)
         orders.append(oo)
         # only the pre-trace frees' rows are classified (each row on its own)
-        by_task.append(_freed_by_task(cols, orow, reclaim_of, False))
+        who = _freer(cols, orow, reclaim_of)
+        by_task.append(who == 0)
+        migrated.append(who == 3)
         block = pfn[rows] >> C.PAGEBLOCK_ORDER_DEFAULT
         if len(block) and int(block.max()) >= kinds.shape[0]:
             kinds = np.concatenate([kinds, np.zeros((int(block.max()) + 1 - kinds.shape[0],
                                                      C.NR_KINDS), np.int64)])
         np.add.at(kinds, (block, kind), 1)
     if not pfns:
-        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool), flows
-    return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task), flows
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), kinds, np.zeros(0, bool), flows, \
+            np.zeros(0, bool)
+    return np.concatenate(pfns), np.concatenate(orders), kinds, np.concatenate(by_task), flows, \
+        np.concatenate(migrated)
+
+
+def _freer(cols: dict, at: np.ndarray, reclaim_of) -> np.ndarray:
+    """Who made each free at rows ``at`` of ``cols``: ``reclaim_of`` of their
+    pid, t_ns and ev columns (:func:`reclaim_frees`: 0 a task, 1 kswapd, 2 a
+    task in direct reclaim, 3 kcompactd); all 1 without it."""
+    if reclaim_of is None or not len(at):
+        return np.ones(len(at), np.int8)
+    return reclaim_of({k: cols[k][at] for k in ("pid", "t_ns", "ev")})
 
 
 def _freed_by_task(cols: dict, at: np.ndarray, reclaim_of, default: bool) -> np.ndarray:
@@ -852,7 +912,8 @@ def streamed_pretrace_folios(path, fmt: str, comm, lim: TraceLimits, windows,
                 on_chunk(cols)
             yield cols
     return pretrace_folios(chunks(), lambda c: reclaim_frees(
-        c["pid"], c["t_ns"], c["ev"], scratch.comm, windows, scratch.t0_ns or 0))
+        c["pid"], c["t_ns"], c["ev"], scratch.comm, windows, scratch.t0_ns or 0,
+        migration=True))
 
 
 def machine_to_model_pfn(pfns: np.ndarray, orders: np.ndarray, layout: dict,
@@ -957,7 +1018,7 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
                                     _traced_model_blocks(block_kinds, layout, zone_spans,
                                                          nr_pages, pbo), block_types)
         taken |= ro.reserved
-    rows = np.flatnonzero(keep)
+    rows = _lru_order(np.flatnonzero(keep), pretrace)
     kinds = _pretrace_kinds(pfns[rows], mp[rows], orders[rows], block_kinds, block_types, pbo,
                             amounts)
     o = orders[rows].astype(np.int64)
@@ -999,6 +1060,24 @@ def place_pretrace(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, pretrace
         out[kind] = np.bincount(np.concatenate([o[kinds == kind], go[gk == kind]]),
                                 minlength=C.MAX_PAGE_ORDER + 1)
     return out
+
+
+def _lru_order(rows: np.ndarray, pretrace: tuple) -> np.ndarray:
+    """The placed pre-trace folios (``rows`` of ``pretrace``) in the order
+    they go on the LRU: the order of their frees (reclaim's at the inactive
+    tail, as the machine's reclaim took them), then the folios kcompactd
+    freed (``pretrace[5]``): compaction migrated them, and its free says
+    nothing of a folio's age.
+
+    MODEL: those go behind, next to the rest of the prefill's page cache
+    (unseen trace t: 4,518 order-0 folios kcompactd moved in the first 0.7 s
+    sat at the inactive tail, so the model's kswapd took 32 pages a batch
+    where the machine's took order-9 folios, and Normal's free memory fell
+    to 146k pages by 20 s against the machine's 514k)."""
+    if len(pretrace) <= 5:
+        return rows
+    mig = pretrace[5][rows]
+    return np.concatenate([rows[~mig], rows[mig]])
 
 
 def _pretrace_task_freed(ro: _ReplayOps, st: ReplayStats, handles, o, kinds, gfp, by_task,
@@ -1399,18 +1478,78 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
         return {}
     out = {}
     touched = _pageblocks(win.free_pfns, win.free_orders, pageblock_order)
+    big = win.alloc_orders >= pageblock_order
     for z, name in enumerate(C.ZONE_NAMES):
         if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
         start, spanned, _ = layout[name]
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        blocks = _pageblocks(win.alloc_pfns[a], win.alloc_orders[a], pageblock_order)
+        blocks = _pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big], pageblock_order)
         took = len(blocks - touched)
         had = sum(n << (o - pageblock_order) for counts in pti[name]["free"].values()
                   for o, n in enumerate(counts) if o >= pageblock_order)
         if took > had:
             out[z] = took - had
-            st.start_free_blocks[name] = (len(blocks), took, had, took - had, win.until_ns)
+            st.start_free_blocks[name] = (len(blocks), took, had, took - had, win.until_ns - win.t0_ns)
+    return out
+
+
+def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
+                      st: ReplayStats) -> dict:
+    """``{model zone: pageblocks}``: the snapshot's free pageblocks the
+    machine had spent when the trace began.  The snapshot is taken before
+    the recorder starts (the shipped tools: 0.18-0.28 s before the trace's
+    first event), and the workload allocates meanwhile.
+
+    When the window (:class:`~.trace.StartWindow`) ends because a request
+    of pageblock order or more failed the fast path, each zone whose free
+    pages were above its low watermark plus its lowmem protection then had
+    no free chunk of that order (``__zone_watermark_ok()``'s order check:
+    any free chunk of a pcp type would have passed).  So every free
+    pageblock the zone had at the trace's start was taken by the window's
+    allocations of pageblock order or more: it had at most as many as
+    they took.  The snapshot's free chunks of pageblock order or more
+    beyond that are removed; a zone is left alone unless it stays above
+    that watermark with them removed (then a failed watermark, not a
+    missing block, may have failed the request).
+
+    MODEL: an allocation below pageblock order that split a free block in
+    the window is not counted (the buddy allocator splits the smallest
+    chunk first; the window has no fallback, it ends at the first extfrag
+    event), so the bound holds while the zone has smaller chunks of the
+    allocation's type; the removed blocks become page cache, as the
+    pageblock-order allocations of the shipped traces' first seconds are
+    readahead."""
+    layout = snapshot.zone_layout()
+    pti = snapshot.pagetypeinfo_table()
+    wm = snapshot.zone_watermarks()
+    if win is None or win.shortage_order < pageblock_order or layout is None or pti is None \
+            or wm is None or zone_spans is None:
+        return {}
+    out = {}
+    big = win.alloc_orders >= pageblock_order
+    for z, name in enumerate(C.ZONE_NAMES):
+        if name not in layout or name not in pti or name not in wm \
+                or zone_spans[z][1] <= zone_spans[z][0]:
+            continue
+        start, spanned, _ = layout[name]
+        a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
+        f = (win.free_pfns >= start) & (win.free_pfns < start + spanned)
+        took = len(_pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big],
+                               pageblock_order))
+        had = sum(n << (o - pageblock_order) for t, counts in pti[name]["free"].items()
+                  if t in ("Unmovable", "Movable", "Reclaimable")
+                  for o, n in enumerate(counts) if o >= pageblock_order)
+        if had <= took:
+            continue
+        spent = had - took
+        free, _, low, _, protection = wm[name]
+        at_end = free - (spent << pageblock_order) - int((1 << win.alloc_orders[a]).sum()) \
+            + int((1 << win.free_orders[f]).sum())
+        if at_end <= low + max(protection, default=0) + (1 << win.shortage_order):
+            continue
+        out[z] = spent
+        st.spent_free_blocks[name] = (had, took, spent, win.until_ns - win.t0_ns, win.shortage_order)
     return out
 
 
@@ -1584,12 +1723,15 @@ _RECLAIM_COMM = re.compile(r"(kswapd|kcompactd)\d+$")
 
 
 def reclaim_frees(pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray, comm: dict, windows,
-                  t0_ns: int, reclaim_pids: set | None = None) -> np.ndarray:
+                  t0_ns: int, reclaim_pids: set | None = None,
+                  migration: bool = False) -> np.ndarray:
     """Which page events are reclaim's frees: 1 by a kernel reclaim or
     compaction thread (kswapdN, kcompactdN, by ``comm``), 2 by a task inside
     its direct reclaim (``windows``: :func:`~.trace.direct_reclaim_windows`,
     on the trace file's clock; ``t_ns`` counts from ``t0_ns``), 0 otherwise.
-    ``reclaim_pids`` gathers the daemons' pids across chunks."""
+    ``reclaim_pids`` gathers the daemons' pids across chunks.  With
+    ``migration``, kcompactd's are 3 (compaction frees the pages it
+    migrated from: the folio lives on elsewhere)."""
     # MODEL: reclaim's frees are the model's own reclaim's work: by comm
     # for the daemons, by the recorded direct reclaim windows for tasks
     pids = set() if reclaim_pids is None else reclaim_pids
@@ -1609,6 +1751,10 @@ def reclaim_frees(pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray, comm: dict,
             out[rows[inside]] = 2
     if pids:
         out[np.isin(pid, np.fromiter(pids, np.int64))] = 1
+        if migration:
+            kc = [p for p in pids if comm.get(p, "").startswith("kcompactd")]
+            if kc:
+                out[np.isin(pid, np.asarray(kc, np.int64))] = 3
     return out
 
 
@@ -1848,12 +1994,13 @@ def _initial_state(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot | None, n
                                  _pretrace_pages(pre, snapshot, zone_spans, nr_pages,
                                                  pageblock_order))
     if snapshot is not None:
-        extra = start_free_blocks(start() if start is not None else None, snapshot, zone_spans,
-                                  pageblock_order, st)
+        win = start() if start is not None else None
+        extra = start_free_blocks(win, snapshot, zone_spans, pageblock_order, st)
+        spent = spent_free_blocks(win, snapshot, zone_spans, pageblock_order, st)
         st.recorder_machine_pages, st.recorder_source = recorder_buffer_pages(
             snapshot, fmt, nr_cpus, recorder_pages)
         _prefill(ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order, bt, pre,
-                 extra, st.recorder_machine_pages)
+                 extra, st.recorder_machine_pages, spent)
     if pre is not None:
         est = untraced_reclaimable(pre[4], pre[2], snapshot, span_ns, st.pretrace_slab_task_pages)
         if est is not None:
@@ -1879,9 +2026,9 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     init_bt = _initial_state(
         ro, st, snapshot, nr_pages, nr_cpus, zone_spans, pageblock_order,
         lambda: pretrace_folios([tr.__dict__], lambda c: reclaim_frees(
-            c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns)),
+            c["pid"], c["t_ns"], c["ev"], tr.comm, windows, tr.t0_ns, migration=True)),
         int(tr.t_ns[-1]) if len(tr) else 0, end_ns,
-        lambda: start_window(tr.path, pageblock_order),
+        lambda: start_window(tr.path, 0),
         tr.format, recorder_pages)
     tops = TraceOps(ro, st, nr_cpus, end_ns, windows, tr)
     traced, traced_owner = tops.ops(tr.__dict__)
@@ -1965,7 +2112,7 @@ class TraceStream(OpStream):
                             pageblock_order, lambda: pretrace if pretrace is not None else
                             streamed_pretrace_folios(path, fmt, comm, self.lim, self._windows,
                                                      chunk_bytes), extent[1] - extent[0],
-                            start=lambda: start_window(path, pageblock_order),
+                            start=lambda: start_window(path, 0),
                             fmt=fmt, recorder_pages=recorder_pages)
         if bt is not None:
             self.meta["initial_block_mt"] = bt

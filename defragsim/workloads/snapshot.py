@@ -156,6 +156,15 @@ class Snapshot:
             return None
         return zoneinfo_layout(read_text_file(zi)) or None
 
+    def zone_watermarks(self) -> dict | None:
+        """``{zone: (free, min, low, high, protection)}`` pages from
+        before.zoneinfo (``pages free``, the watermarks and the lowmem
+        ``protection`` tuple); None without it."""
+        zi = self.path / "before.zoneinfo"
+        if not zi.exists():
+            return None
+        return zoneinfo_watermarks(read_text_file(zi)) or None
+
     def pbmap(self):
         """The kpageflags content map (``before.pbmap.csv.gz``), or None."""
         p = self.path / "before.pbmap.csv.gz"
@@ -355,6 +364,29 @@ def zoneinfo_layout(text: str) -> dict:
             vals[m.group(1)] = int(m.group(2))
             if len(vals) == 3 and vals["spanned"] > 0:
                 out[cur] = (vals["start_pfn"], vals["spanned"], vals["present"])
+    return out
+
+
+def zoneinfo_watermarks(text: str) -> dict:
+    """``{zone: (free, min, low, high, protection)}`` of the zones with a
+    ``pages free`` line in /proc/zoneinfo (``protection`` a tuple, empty
+    when the zone shows none)."""
+    out, cur, vals = {}, None, {}
+    for line in text.splitlines():
+        m = re.match(r"Node \d+, zone\s+(\S+)", line)
+        if m:
+            cur, vals = m.group(1), {}
+            continue
+        if cur is None:
+            continue
+        m = re.match(r"\s+(?:pages (free)|(min|low|high))\s+(\d+)\s*$", line)
+        if m:
+            vals[m.group(1) or m.group(2)] = int(m.group(3))
+        m = re.match(r"\s+protection:\s*\(([\d,\s]*)\)", line)
+        if m:
+            vals["protection"] = tuple(int(x) for x in m.group(1).replace(",", " ").split())
+        if {"free", "min", "low", "high"} <= set(vals) and "protection" in vals and cur not in out:
+            out[cur] = (vals["free"], vals["min"], vals["low"], vals["high"], vals["protection"])
     return out
 
 

@@ -1692,6 +1692,12 @@ class StartWindow:
     alloc_orders: np.ndarray
     free_pfns: np.ndarray
     free_orders: np.ndarray
+    #: the order of the request whose shortage ended the window (the first
+    #: sign's ``order=``), -1 when the window ended otherwise (a failed
+    #: allocation, an extfrag event, the line limit) or the sign names none
+    shortage_order: int = -1
+    #: the trace's time origin (a text trace's times are the machine's clock)
+    t0_ns: int = 0
 
 
 #: how far :func:`start_window` reads at most (lines): what it found up to there
@@ -1717,9 +1723,13 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                          b"mm_vmscan_direct_reclaim_begin", b"mm_compaction_try_to_compact_pages",
                          b"mm_compaction_wakeup_kcompactd")
     until = min(int(m.group(1)) for m in found) if found else 1 << 62
+    shortage = _shortage_order(found, until)
     fmt = trace_format(trace_path)
     if fmt != "csv":
-        return _text_start_window(Path(trace_path), fmt, min_order, until)
+        win = _text_start_window(Path(trace_path), fmt, min_order, until)
+        if win is not None and win.until_ns == until:
+            win.shortage_order = shortage
+        return win
     ap, ao, fp, fo = [], [], [], []
     for lineno, p in _csv_fields(trace_path, 7):
         if len(p) < 6:
@@ -1740,7 +1750,25 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
             fp.append(pfn)
             fo.append(order)
     return StartWindow(until, np.array(ap, np.int64), np.array(ao, np.int64),
-                       np.array(fp, np.int64), np.array(fo, np.int64))
+                       np.array(fp, np.int64), np.array(fo, np.int64),
+                       shortage if found and until == min(int(m.group(1)) for m in found) else -1)
+
+
+_RE_ORDER_FIELD = re.compile(rb"[ ,]order=(-?[0-9]+)")
+
+
+def _shortage_order(found: list, at: int) -> int:
+    """The ``order=`` of the first shortage sign (at time ``at``) among the
+    ``_RE_SHORTAGE`` matches ``found`` if that sign is a request's own (its
+    slowpath woke kswapd, or it compacted or reclaimed directly: its fast
+    path failed at that order); -1 otherwise."""
+    for m in found:
+        if int(m.group(1)) == at and m.group(2) in (b"vmscan_wakeup_kswapd",
+                                                    b"compaction_try_to_compact_pages",
+                                                    b"vmscan_direct_reclaim_begin"):
+            o = _RE_ORDER_FIELD.search(m.string)
+            return int(o.group(1)) if o else -1
+    return -1
 
 
 def _text_start_window(path: Path, fmt: str, min_order: int, until: int) -> StartWindow | None:
@@ -1771,7 +1799,7 @@ def _text_start_window(path: Path, fmt: str, min_order: int, until: int) -> Star
     except IrregularLine:
         return None
     cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
-    return StartWindow(until, cat(ap), cat(ao), cat(fp), cat(fo))
+    return StartWindow(until, cat(ap), cat(ao), cat(fp), cat(fo), t0_ns=res.t0_ns)
 
 
 _RE_DEFER = re.compile(
