@@ -161,7 +161,7 @@ def test_free_blocks_the_machine_had_spent():
     those five blocks when the trace began: 14 of the snapshot's were spent."""
     st = ReplayStats()
     assert spent_free_blocks(_window(5, 9), _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 14}
-    assert st.spent_free_blocks["Normal"] == (19, 5, 14, 400, 9)
+    assert st.spent_free_blocks["Normal"] == (19, 5, 14, 400, 9, False)
     # an order-0 shortage (a low watermark), or a window ended otherwise: nothing known
     assert spent_free_blocks(_window(5, 0), _e_snapshot(), _spans(), 9, ReplayStats()) == {}
     assert spent_free_blocks(_window(5, -1), _e_snapshot(), _spans(), 9, ReplayStats()) == {}
@@ -193,3 +193,25 @@ def test_spending_blocks_takes_the_smallest_movable_chunks_first():
                                   (N, C.MIGRATE_MOVABLE, 9, 1)])
     out, taken = _spend_blocks(holes, N, 10, 9)
     assert taken == 5 and not [h for h in out if h[0] == N and h[1] == C.MIGRATE_MOVABLE and h[2] >= 9]
+
+
+def test_a_movable_fallback_bounds_the_movable_free_blocks(tmp_path):
+    """A movable order-9 request that fell back to an Unmovable chunk
+    (mm_page_alloc_extfrag) found no movable chunk of order 9 in its zone:
+    e's snapshot shows 19 movable free blocks in Normal (one order-9 and
+    nine order-10 chunks); two order-9 allocations came before: 17 spent."""
+    x = f"300,0,10,X,{NORMAL_START + (1 << 12)},9,1,,9,0,1\n"
+    p = _trace(tmp_path, [_a(100, NORMAL_START, 9), _a(200, NORMAL_START + 512, 9), x,
+                          _a(400, NORMAL_START + 1024, 9)], [WAKE])
+    w = start_window(p, 0)
+    assert w.until_ns == 300 and w.fallback == (NORMAL_START + (1 << 12), 9, C.MIGRATE_MOVABLE)
+    assert w.shortage_order == -1
+    st = ReplayStats()
+    assert spent_free_blocks(w, _e_snapshot(), _spans(), 9, st) == {C.ZONE_NORMAL: 17}
+    assert st.spent_free_blocks["Normal"] == (19, 2, 17, 300, 9, True)
+    # an unmovable request's fallback says nothing of the movable blocks
+    w.fallback = (NORMAL_START, 9, C.MIGRATE_UNMOVABLE)
+    assert spent_free_blocks(w, _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+    # nor does a fallback of a small request
+    w.fallback = (NORMAL_START, 3, C.MIGRATE_MOVABLE)
+    assert spent_free_blocks(w, _e_snapshot(), _spans(), 9, ReplayStats()) == {}

@@ -306,11 +306,14 @@ def _start_state_notes(st) -> list[str]:
                    f"took {took:,} pageblocks there, {free:,} of them untouched by the "
                    f"frees before (so free when the trace began); its snapshot shows "
                    f"{had:,} (the snapshot is older than the trace)")
-    for zname, (had, took, spent, until, order) in st.spent_free_blocks.items():
+    for zname, (had, took, spent, until, order, fell_back) in st.spent_free_blocks.items():
+        why = (f"a movable order-{order} request fell back to another type's chunk (so it had no "
+               f"movable chunk of that order)" if fell_back else
+               f"an order-{order} request failed the fast path while the zone was above its low "
+               f"watermark (so it had no free chunk of that order)")
         out.append(f"free pageblocks at the start: {zname} -{spent:,} (page cache more): its "
-                   f"snapshot shows {had:,}, but at {until / 1e9:.3f} s an order-{order} request "
-                   f"failed the fast path while the zone was above its low watermark (so it had "
-                   f"no free chunk of that order) and the allocations before took {took:,} "
+                   f"snapshot shows {had:,}{' movable' if fell_back else ''}, but at "
+                   f"{until / 1e9:.3f} s {why} and the allocations before took {took:,} "
                    f"pageblocks there (the snapshot is taken before the recorder starts; the "
                    f"workload allocated meanwhile)")
     if st.memcgs:

@@ -128,8 +128,9 @@ class ReplayStats:
     start_free_blocks: dict = field(default_factory=dict)
     #: free pageblocks of the snapshot the machine no longer had when the
     #: trace began (spent_free_blocks): per model zone name, (free blocks in
-    #: the snapshot, blocks the window's allocations took at most, blocks
-    #: removed (machine blocks), the window's end ns, the request's order)
+    #: the snapshot (MOVABLE ones after a fallback), blocks the window's
+    #: allocations took at most, blocks removed (machine blocks), the
+    #: window's end ns, the request's order, whether it fell back)
     spent_free_blocks: dict = field(default_factory=dict)
     #: the reclaimable slab the trace does not show (untraced.UntracedSlab,
     #: as a dict; empty without the snapshots it needs) and the model pages
@@ -1501,56 +1502,91 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     the recorder starts (the shipped tools: 0.18-0.28 s before the trace's
     first event), and the workload allocates meanwhile.
 
-    When the window (:class:`~.trace.StartWindow`) ends because a request
-    of pageblock order or more failed the fast path, each zone whose free
-    pages were above its low watermark plus its lowmem protection then had
-    no free chunk of that order (``__zone_watermark_ok()``'s order check:
-    any free chunk of a pcp type would have passed).  So every free
-    pageblock the zone had at the trace's start was taken by the window's
-    allocations of pageblock order or more: it had at most as many as
-    they took.  The snapshot's free chunks of pageblock order or more
-    beyond that are removed; a zone is left alone unless it stays above
-    that watermark with them removed (then a failed watermark, not a
-    missing block, may have failed the request).
+    The window (:class:`~.trace.StartWindow`) can end in two ways that
+    bound the free blocks a zone had then:
+
+    - a request of pageblock order or more failed the fast path
+      (``shortage_order``): each zone whose free pages were above its low
+      watermark plus its lowmem protection had no free chunk of that order
+      (``__zone_watermark_ok()``'s order check: any free chunk of a pcp
+      type would have passed); a zone that stays above that watermark with
+      the spent blocks removed is the one this holds for;
+    - a MOVABLE request of pageblock order or more fell back to another
+      type's chunk (``fallback``, mm_page_alloc_extfrag): ``__rmqueue()``
+      tries ``__rmqueue_smallest()`` first, so the zone of that pfn had no
+      MOVABLE chunk of that order; the bound is on its MOVABLE chunks.
+
+    Either way every such free block the zone had at the start was taken by
+    the window's allocations of pageblock order or more: it had at most as
+    many as they took, and the snapshot's beyond that are removed.
 
     MODEL: an allocation below pageblock order that split a free block in
     the window is not counted (the buddy allocator splits the smallest
-    chunk first; the window has no fallback, it ends at the first extfrag
-    event), so the bound holds while the zone has smaller chunks of the
-    allocation's type; the removed blocks become page cache, as the
-    pageblock-order allocations of the shipped traces' first seconds are
-    readahead."""
+    chunk first; the window has no fallback before its end), so the bound
+    holds while the zone has smaller chunks of the allocation's type; the
+    removed blocks become page cache, as the pageblock-order allocations of
+    the shipped traces' first seconds are readahead."""
     layout = snapshot.zone_layout()
     pti = snapshot.pagetypeinfo_table()
-    wm = snapshot.zone_watermarks()
-    if win is None or win.shortage_order < pageblock_order or layout is None or pti is None \
-            or wm is None or zone_spans is None:
+    if win is None or layout is None or pti is None or zone_spans is None:
         return {}
-    out = {}
     big = win.alloc_orders >= pageblock_order
+    out = {}
     for z, name in enumerate(C.ZONE_NAMES):
-        if name not in layout or name not in pti or name not in wm \
-                or zone_spans[z][1] <= zone_spans[z][0]:
+        if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
         start, spanned, _ = layout[name]
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        f = (win.free_pfns >= start) & (win.free_pfns < start + spanned)
         took = len(_pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big],
                                pageblock_order))
-        had = sum(n << (o - pageblock_order) for t, counts in pti[name]["free"].items()
-                  if t in ("Unmovable", "Movable", "Reclaimable")
-                  for o, n in enumerate(counts) if o >= pageblock_order)
-        if had <= took:
+        if win.shortage_order >= pageblock_order:
+            spent = _spent_at_shortage(win, snapshot, name, a, took, pageblock_order)
+        elif win.fallback is not None and win.fallback[1] >= pageblock_order \
+                and win.fallback[2] == C.MIGRATE_MOVABLE \
+                and start <= win.fallback[0] < start + spanned:
+            spent = _free_blocks(pti[name], pageblock_order, ("Movable",)) - took
+        else:
             continue
-        spent = had - took
-        free, _, low, _, protection = wm[name]
-        at_end = free - (spent << pageblock_order) - int((1 << win.alloc_orders[a]).sum()) \
-            + int((1 << win.free_orders[f]).sum())
-        if at_end <= low + max(protection, default=0) + (1 << win.shortage_order):
-            continue
-        out[z] = spent
-        st.spent_free_blocks[name] = (had, took, spent, win.until_ns - win.t0_ns, win.shortage_order)
+        if spent > 0:
+            out[z] = spent
+            fell_back = win.shortage_order < pageblock_order
+            st.spent_free_blocks[name] = (
+                _free_blocks(pti[name], pageblock_order, ("Movable",) if fell_back else
+                             ("Unmovable", "Movable", "Reclaimable")),
+                took, spent, win.until_ns - win.t0_ns,
+                win.fallback[1] if fell_back else win.shortage_order, fell_back)
     return out
+
+
+def _free_blocks(pti_zone: dict, pageblock_order: int,
+                 types=("Unmovable", "Movable", "Reclaimable")) -> int:
+    """Free pageblocks in a zone's pagetypeinfo rows of ``types``: its free
+    chunks of pageblock order or more."""
+    return sum(n << (o - pageblock_order) for t, counts in pti_zone["free"].items() if t in types
+               for o, n in enumerate(counts) if o >= pageblock_order)
+
+
+def _spent_at_shortage(win, snapshot: Snapshot, name: str, a: np.ndarray, took: int,
+                       pageblock_order: int) -> int:
+    """The free blocks zone ``name`` had spent by the trace's start when a
+    request of ``win.shortage_order`` failed the fast path at the window's
+    end (:func:`spent_free_blocks`): the snapshot's beyond the ``took`` the
+    window's allocations (``a``: theirs in the zone) took, if the zone stays
+    above its low watermark plus protection without them; else 0."""
+    wm = snapshot.zone_watermarks()
+    if wm is None or name not in wm:
+        return 0
+    spent = _free_blocks(snapshot.pagetypeinfo_table()[name], pageblock_order) - took
+    if spent <= 0:
+        return 0
+    layout_start, spanned, _ = snapshot.zone_layout()[name]
+    f = (win.free_pfns >= layout_start) & (win.free_pfns < layout_start + spanned)
+    free, _, low, _, protection = wm[name]
+    at_end = free - (spent << pageblock_order) - int((1 << win.alloc_orders[a]).sum()) \
+        + int((1 << win.free_orders[f]).sum())
+    if at_end <= low + max(protection, default=0) + (1 << win.shortage_order):
+        return 0
+    return spent
 
 
 def _pageblocks(pfns: np.ndarray, orders: np.ndarray, pageblock_order: int) -> set:

@@ -1698,6 +1698,9 @@ class StartWindow:
     shortage_order: int = -1
     #: the trace's time origin (a text trace's times are the machine's clock)
     t0_ns: int = 0
+    #: (pfn, order, alloc migratetype) of the mm_page_alloc_extfrag event that
+    #: ended the window, None if none did
+    fallback: tuple | None = None
 
 
 #: how far :func:`start_window` reads at most (lines): what it found up to there
@@ -1731,6 +1734,7 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
             win.shortage_order = shortage
         return win
     ap, ao, fp, fo = [], [], [], []
+    fallback = None
     for lineno, p in _csv_fields(trace_path, 7):
         if len(p) < 6:
             continue
@@ -1741,6 +1745,8 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
                              f"and order, got {','.join(p).strip()[:120]!r}") from None
         ev = p[3].strip()
         if t >= until or ev == "X" or (ev == "A" and pfn < 0) or lineno > START_WINDOW_LINES + 1:
+            if ev == "X" and t < until and lineno <= START_WINDOW_LINES + 1:
+                fallback = (pfn, order, _int_field(p, 6, trace_path, lineno))
             until = min(until, t)
             break
         if ev == "A" and order >= min_order:
@@ -1751,7 +1757,17 @@ def start_window(trace_path, min_order: int) -> StartWindow | None:
             fo.append(order)
     return StartWindow(until, np.array(ap, np.int64), np.array(ao, np.int64),
                        np.array(fp, np.int64), np.array(fo, np.int64),
-                       shortage if found and until == min(int(m.group(1)) for m in found) else -1)
+                       shortage if found and until == min(int(m.group(1)) for m in found) else -1,
+                       fallback=fallback)
+
+
+def _int_field(p: list, i: int, trace_path, lineno: int) -> int:
+    """Field ``i`` of a CSV line as an integer, or a TraceError naming it."""
+    try:
+        return int(p[i])
+    except (IndexError, ValueError):
+        raise TraceError(f"{trace_path}: line {lineno}: expected an integer in field {i + 1}, "
+                         f"got {','.join(p).strip()[:120]!r}") from None
 
 
 _RE_ORDER_FIELD = re.compile(rb"[ ,]order=(-?[0-9]+)")
@@ -1778,13 +1794,15 @@ def _text_start_window(path: Path, fmt: str, min_order: int, until: int) -> Star
     names a bad line when the replay reads it)."""
     ap, ao, fp, fo = [], [], [], []
     seen = 0
+    fallback = None
     res = ParsedTrace.empty(path, fmt)
     try:
         for cols in fast_chunks(path, fmt, None, TraceLimits(), res):
             t = cols["t_ns"] + res.t0_ns
             ev, pfn = cols["ev"], cols["pfn"]
             stop = (t >= until) | (ev == EV_EXTFRAG) | ((ev == EV_ALLOC) & (pfn < 0))
-            stop[max(START_WINDOW_LINES - seen, 0):] = True
+            limit = max(START_WINDOW_LINES - seen, 0)
+            stop[limit:] = True
             n = int(np.argmax(stop)) if stop.any() else len(stop)
             a = (ev[:n] == EV_ALLOC) & (cols["order"][:n] >= min_order)
             f = (ev[:n] == EV_FREE) & (pfn[:n] >= 0)
@@ -1794,12 +1812,15 @@ def _text_start_window(path: Path, fmt: str, min_order: int, until: int) -> Star
             fo.append(cols["order"][:n][f].astype(np.int64))
             seen += len(stop)
             if n < len(stop):
+                if ev[n] == EV_EXTFRAG and n < limit and t[n] < until:
+                    fallback = (int(pfn[n]), int(cols["order"][n]), int(cols["mt"][n]))
                 until = min(until, int(t[n]))
                 break
     except IrregularLine:
         return None
     cat = (lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64))
-    return StartWindow(until, cat(ap), cat(ao), cat(fp), cat(fo), t0_ns=res.t0_ns)
+    return StartWindow(until, cat(ap), cat(ao), cat(fp), cat(fo), t0_ns=res.t0_ns,
+                       fallback=fallback)
 
 
 _RE_DEFER = re.compile(
