@@ -685,10 +685,11 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     the trace proves the machine had when it began (``extra_blocks``:
     ``{zone: blocks}``, :func:`start_free_blocks`), taken from the page
     cache, less those it had spent by then (``spent_blocks``,
-    :func:`spent_free_blocks`), given to the page cache.  Last, once the free chunks are in place, the recorder's ring
-    buffers (``recorder_pages`` machine pages, :func:`recorder_buffer_pages`)
-    as order-0 GFP_KERNEL allocations, out of those chunks as the
-    kernel's were."""
+    :func:`spent_free_blocks`), given to the page cache.  Last, once the
+    free chunks are in place, the recorder's ring buffers
+    (``recorder_pages`` machine pages, :func:`recorder_buffer_pages`) as
+    order-0 GFP_KERNEL allocations, out of those chunks as the kernel's
+    were."""
     mi = snapshot.meminfo
     targets = reserved_targets(snapshot, zone_spans)
     managed = nr_pages - sum(targets.values())
@@ -1491,7 +1492,8 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
                   for o, n in enumerate(counts) if o >= pageblock_order)
         if took > had:
             out[z] = took - had
-            st.start_free_blocks[name] = (len(blocks), took, had, took - had, win.until_ns - win.t0_ns)
+            st.start_free_blocks[name] = (len(blocks), took, had, took - had,
+                                          win.until_ns - win.t0_ns)
     return out
 
 
