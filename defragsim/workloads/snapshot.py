@@ -350,20 +350,29 @@ def zoneinfo_pfn_end(text: str) -> int | None:
     return end
 
 
-def zoneinfo_layout(text: str) -> dict:
-    """``{zone: (start_pfn, spanned, present)}`` of the zones with pages, from
-    /proc/zoneinfo."""
-    out, cur, vals = {}, None, {}
+def _zone_lines(text: str):
+    """(zone, line) for each line of /proc/zoneinfo after its zone's
+    ``Node N, zone NAME`` header."""
+    cur = None
     for line in text.splitlines():
         m = re.match(r"Node \d+, zone\s+(\S+)", line)
         if m:
-            cur, vals = m.group(1), {}
-            continue
+            cur = m.group(1)
+        elif cur is not None:
+            yield cur, line
+
+
+def zoneinfo_layout(text: str) -> dict:
+    """``{zone: (start_pfn, spanned, present)}`` of the zones with pages, from
+    /proc/zoneinfo."""
+    out, vals = {}, {}
+    for zone, line in _zone_lines(text):
         m = re.match(r"\s+(spanned|present|start_pfn):?\s+(\d+)", line)
-        if m and cur is not None:
-            vals[m.group(1)] = int(m.group(2))
-            if len(vals) == 3 and vals["spanned"] > 0:
-                out[cur] = (vals["start_pfn"], vals["spanned"], vals["present"])
+        if m:
+            v = vals.setdefault(zone, {})
+            v[m.group(1)] = int(m.group(2))
+            if len(v) == 3 and v["spanned"] > 0:
+                out[zone] = (v["start_pfn"], v["spanned"], v["present"])
     return out
 
 
@@ -371,36 +380,27 @@ def zoneinfo_watermarks(text: str) -> dict:
     """``{zone: (free, min, low, high, protection)}`` of the zones with a
     ``pages free`` line in /proc/zoneinfo (``protection`` a tuple, empty
     when the zone shows none)."""
-    out, cur, vals = {}, None, {}
-    for line in text.splitlines():
-        m = re.match(r"Node \d+, zone\s+(\S+)", line)
-        if m:
-            cur, vals = m.group(1), {}
-            continue
-        if cur is None:
-            continue
+    out, vals = {}, {}
+    for zone, line in _zone_lines(text):
+        v = vals.setdefault(zone, {})
         m = re.match(r"\s+(?:pages (free)|(min|low|high))\s+(\d+)\s*$", line)
         if m:
-            vals[m.group(1) or m.group(2)] = int(m.group(3))
+            v[m.group(1) or m.group(2)] = int(m.group(3))
         m = re.match(r"\s+protection:\s*\(([\d,\s]*)\)", line)
         if m:
-            vals["protection"] = tuple(int(x) for x in m.group(1).replace(",", " ").split())
-        if {"free", "min", "low", "high"} <= set(vals) and "protection" in vals and cur not in out:
-            out[cur] = (vals["free"], vals["min"], vals["low"], vals["high"], vals["protection"])
+            v["protection"] = tuple(int(x) for x in m.group(1).replace(",", " ").split())
+        if {"free", "min", "low", "high", "protection"} <= set(v) and zone not in out:
+            out[zone] = (v["free"], v["min"], v["low"], v["high"], v["protection"])
     return out
 
 
 def zoneinfo_managed(text: str) -> dict:
     """``{zone: managed pages}`` from /proc/zoneinfo."""
-    out, cur = {}, None
-    for line in text.splitlines():
-        m = re.match(r"Node \d+, zone\s+(\S+)", line)
-        if m:
-            cur = m.group(1)
-            continue
+    out = {}
+    for zone, line in _zone_lines(text):
         m = re.match(r"\s+managed\s+(\d+)", line)
-        if m and cur is not None:
-            out[cur] = int(m.group(1))
+        if m:
+            out[zone] = int(m.group(1))
     return out
 
 
