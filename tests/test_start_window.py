@@ -215,3 +215,20 @@ def test_a_movable_fallback_bounds_the_movable_free_blocks(tmp_path):
     # nor does a fallback of a small request
     w.fallback = (NORMAL_START, 3, C.MIGRATE_MOVABLE)
     assert spent_free_blocks(w, _e_snapshot(), _spans(), 9, ReplayStats()) == {}
+
+
+def test_shipped_traces_start_without_the_free_blocks_they_had_spent():
+    """c_pressure_dm1's first order-9 readahead failed the fast path 4 ms in,
+    with Normal far above its low watermark and no pageblock-order
+    allocation before: its snapshot's 15 free blocks there were spent.
+    d_pressure_dm0's first order-9 readahead fell back to an Unmovable chunk
+    14 ms in: its snapshot's 28 movable free blocks in Normal were spent.
+    e_pressure_dm1's window took more blocks than its snapshot shows: none."""
+    for name, want in (("c_pressure_dm1", {C.ZONE_NORMAL: 15}),
+                       ("d_pressure_dm0", {C.ZONE_NORMAL: 28}),
+                       ("e_pressure_dm1", {})):
+        d = ROOT / "data" / "traces" / name
+        w = start_window(d / "page_events.csv.xz", 0)
+        st = ReplayStats()
+        assert spent_free_blocks(w, Snapshot.load(d / "snap"), _spans(), 9, st) == want, name
+    assert st.spent_free_blocks == {}
