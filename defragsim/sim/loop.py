@@ -288,6 +288,7 @@ def initial_skip_marks(st, told) -> np.ndarray:
     their free scanner scanning one block, and left unmarked the model's
     free scanner scanned 10.6x the kernel's pages (marked: 2.4x)."""
     told = np.asarray(told).astype(np.int64)
+    # MODEL: a wholly free MOVABLE block is marked too (see the docstring)
     return (told == SKIP_MARKED) | ((told == SKIP_MARKED_IF_MOVABLE) &
                                     (st.block_mt == C.MIGRATE_MOVABLE))
 

@@ -718,6 +718,7 @@ def _prefill(ro: _ReplayOps, st: ReplayStats, snapshot: Snapshot, nr_pages: int,
     groups = []
     for content, (n, order, gfp) in amounts.items():
         hist = placed.get(content, np.zeros(C.MAX_PAGE_ORDER + 1, np.int64))
+        # MODEL: the free blocks the machine spent before the trace are page cache
         n = int(n * scale) + (spent_pages if content == C.KIND_FILE else 0)
         n = max(0, min(n - int(sum(p << o for o, p in enumerate(hist))), budget))
         mix = _folio_mix(n, order, hist if content == C.KIND_FILE else None)
@@ -897,7 +898,7 @@ def _freed_by_task(cols: dict, at: np.ndarray, reclaim_of, default: bool) -> np.
     ``default`` for all of them without it."""
     if reclaim_of is None or not len(at):
         return np.full(len(at), default)
-    return reclaim_of({k: cols[k][at] for k in ("pid", "t_ns", "ev")}) == 0
+    return _freer(cols, at, reclaim_of) == 0
 
 
 def streamed_pretrace_folios(path, fmt: str, comm, lim: TraceLimits, windows,
@@ -1078,6 +1079,7 @@ def _lru_order(rows: np.ndarray, pretrace: tuple) -> np.ndarray:
     to 146k pages by 20 s against the machine's 514k)."""
     if len(pretrace) <= 5:
         return rows
+    # MODEL: a migrated folio's place on the LRU is not known: behind the others
     mig = pretrace[5][rows]
     return np.concatenate([rows[~mig], rows[mig]])
 
@@ -1488,8 +1490,7 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
         blocks = _pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big], pageblock_order)
         took = len(blocks - touched)
-        had = sum(n << (o - pageblock_order) for counts in pti[name]["free"].values()
-                  for o, n in enumerate(counts) if o >= pageblock_order)
+        had = _free_blocks(pti[name], pageblock_order, None)
         if took > had:
             out[z] = took - had
             st.start_free_blocks[name] = (len(blocks), took, had, took - had,
@@ -1532,6 +1533,7 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     pti = snapshot.pagetypeinfo_table()
     if win is None or layout is None or pti is None or zone_spans is None:
         return {}
+    wm = snapshot.zone_watermarks() if win.shortage_order >= pageblock_order else None
     big = win.alloc_orders >= pageblock_order
     out = {}
     for z, name in enumerate(C.ZONE_NAMES):
@@ -1539,10 +1541,12 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
             continue
         start, spanned, _ = layout[name]
         a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
+        # MODEL: only pageblock-order allocations take free blocks (see the docstring)
         took = len(_pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big],
                                pageblock_order))
         if win.shortage_order >= pageblock_order:
-            spent = _spent_at_shortage(win, snapshot, name, a, took, pageblock_order)
+            spent = _spent_at_shortage(win, pti[name], layout[name], (wm or {}).get(name), a,
+                                       took, pageblock_order)
         elif win.fallback is not None and win.fallback[1] >= pageblock_order \
                 and win.fallback[2] == C.MIGRATE_MOVABLE \
                 and start <= win.fallback[0] < start + spanned:
@@ -1562,28 +1566,30 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
 
 def _free_blocks(pti_zone: dict, pageblock_order: int,
                  types=("Unmovable", "Movable", "Reclaimable")) -> int:
-    """Free pageblocks in a zone's pagetypeinfo rows of ``types``: its free
-    chunks of pageblock order or more."""
-    return sum(n << (o - pageblock_order) for t, counts in pti_zone["free"].items() if t in types
+    """Free pageblocks in a zone's pagetypeinfo rows of ``types`` (None:
+    every row): its free chunks of pageblock order or more."""
+    return sum(n << (o - pageblock_order) for t, counts in pti_zone["free"].items()
+               if types is None or t in types
                for o, n in enumerate(counts) if o >= pageblock_order)
 
 
-def _spent_at_shortage(win, snapshot: Snapshot, name: str, a: np.ndarray, took: int,
-                       pageblock_order: int) -> int:
-    """The free blocks zone ``name`` had spent by the trace's start when a
-    request of ``win.shortage_order`` failed the fast path at the window's
-    end (:func:`spent_free_blocks`): the snapshot's beyond the ``took`` the
-    window's allocations (``a``: theirs in the zone) took, if the zone stays
-    above its low watermark plus protection without them; else 0."""
-    wm = snapshot.zone_watermarks()
-    if wm is None or name not in wm:
+def _spent_at_shortage(win, pti_zone: dict, zone_layout: tuple, wm: tuple | None,
+                       a: np.ndarray, took: int, pageblock_order: int) -> int:
+    """The free blocks a zone (its pagetypeinfo rows ``pti_zone``, its
+    ``(start_pfn, spanned, present)``, its before.zoneinfo ``wm``) had spent
+    by the trace's start when a request of ``win.shortage_order`` failed the
+    fast path at the window's end (:func:`spent_free_blocks`): the
+    snapshot's beyond the ``took`` the window's allocations (``a``: theirs in
+    the zone) took, if the zone stays above its low watermark plus
+    protection without them; else 0."""
+    if wm is None:
         return 0
-    spent = _free_blocks(snapshot.pagetypeinfo_table()[name], pageblock_order) - took
+    spent = _free_blocks(pti_zone, pageblock_order) - took
     if spent <= 0:
         return 0
-    layout_start, spanned, _ = snapshot.zone_layout()[name]
-    f = (win.free_pfns >= layout_start) & (win.free_pfns < layout_start + spanned)
-    free, _, low, _, protection = wm[name]
+    start, spanned, _ = zone_layout
+    f = (win.free_pfns >= start) & (win.free_pfns < start + spanned)
+    free, _, low, _, protection = wm
     at_end = free - (spent << pageblock_order) - int((1 << win.alloc_orders[a]).sum()) \
         + int((1 << win.free_orders[f]).sum())
     if at_end <= low + max(protection, default=0) + (1 << win.shortage_order):
