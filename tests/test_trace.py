@@ -368,9 +368,10 @@ def test_pgalloc_rows_over_the_trace_count_its_own_allocations_per_zone():
             assert name not in table          # the model has no such zone (DMA)
     assert seen == sum(1 << o for _, o in allocs) > 0
     # and the vmstat counters over the trace, from its other events (this
-    # second has none of their events: no such rows)
+    # second has compaction events but no compaction pass, so its scanners
+    # count 0; no vmscan or migrate event: no such rows)
     from defragsim.analysis.replay import traced_row
-    assert rp.other_sums == {}
+    assert rp.other_sums == {"compact_migrate_scanned": 0, "compact_free_scanned": 0}
     assert not any(r["name"].startswith("pgscan_kswapd over") for r in rp.comparison())
     for counter, n in rp.other_sums.items():
         assert table[traced_row(counter)]["kernel"] == n
@@ -592,6 +593,25 @@ def test_other_event_sums_are_the_vmstat_increments_over_the_trace(tmp_path):
     # cut 550 ns after the first page event (t0 1000): the last event is past it
     assert other_event_sums(path, t0_ns=1000, until_ns=550)["compact_migrate_scanned"] == 30
     assert other_event_sums(tmp_path / "nothing" / "page_events.csv") is None
+
+
+def test_other_event_sums_count_zero_for_a_recorded_system(tmp_path):
+    """A recording that had compaction's tracepoints (any mm_compaction_*
+    event: here only kcompactd's wakeups) but no compaction pass in the
+    trace sums the compaction scanners to 0: the snapshots' vmstat deltas
+    then hold compaction outside the trace.  The migrate system, of which
+    the file holds no event, stays absent (it may not have been recorded)."""
+    from defragsim.workloads.trace import other_event_sums
+    (tmp_path / "page_events.csv").write_text(CSV_HEADER + "\n1000,0,7,A,100,0,1,cc0,,,\n")
+    other = [
+        "1000,0,38,compaction:mm_compaction_kcompactd_wake,nid=0 order=9 highest_zoneidx=2",
+        "1100,0,45,vmscan:mm_vmscan_kswapd_wake,nid=0 order=9 zid=3",
+        "1200,0,45,vmscan:mm_vmscan_lru_shrink_inactive,nid=0 nr_scanned=40 nr_reclaimed=40",
+    ]
+    (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
+    assert other_event_sums(tmp_path / "page_events.csv") == {
+        "compact_migrate_scanned": 0, "compact_free_scanned": 0, "pgscan_kswapd": 40,
+        "pgscan_direct": 0}
 
 
 def _other_text_line(fmt, t, cpu, pid, comm, system, ev, fields):

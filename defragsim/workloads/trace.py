@@ -2148,6 +2148,16 @@ TRACED_COUNTERS = (
     ("pgscan_kswapd", ("mm_vmscan_lru_shrink_inactive",), "nr_scanned", "kswapd"),
     ("pgscan_direct", ("mm_vmscan_lru_shrink_inactive",), "nr_scanned", "other"),
 )
+#: the name prefix of each TRACED_COUNTERS event's tracepoint system
+#: (compaction:, migrate:, vmscan:): a recording that holds any event of the
+#: system had the system's tracepoints on (the shared tools record them as
+#: ``-e compaction:*``), so a counter whose own events are missing from it
+#: did not move over the trace
+_TRACEPOINT_SYSTEM = {"mm_compaction_isolate_migratepages": b"mm_compaction_",
+                      "mm_compaction_isolate_freepages": b"mm_compaction_",
+                      "mm_compaction_fast_isolate_freepages": b"mm_compaction_",
+                      "mm_migrate_pages": b"mm_migrate_",
+                      "mm_vmscan_lru_shrink_inactive": b"mm_vmscan_"}
 _RE_OTHER_LINE = re.compile(rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?([^,:\n]*),(.*)$", re.M)
 
 
@@ -2157,8 +2167,8 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
     (the snapshots' vmstat deltas also hold the seconds between a snapshot
     and the trace); kswapd is
     the pids that log ``mm_vmscan_kswapd_wake`` or ``_sleep``.  A counter
-    whose events the file never shows is left out (the recording may not
-    have had them).  None without the file."""
+    is left out when the file shows no event of its tracepoint system (the
+    recording may not have had them).  None without the file."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
@@ -2168,21 +2178,29 @@ def other_event_sums(trace_path, *, t0_ns: int = 0, until_ns: int | None = None)
 
 def _traced_sums(lines, t0_ns: int, until_ns: int | None) -> dict:
     """The increments of :data:`TRACED_COUNTERS` in ``lines``, each (time
-    in ns, pid, event name, fields) as ``bytes``: a counter whose events
-    never occur is left out; kswapd is the pids that log
-    ``mm_vmscan_kswapd_wake`` or ``_sleep``."""
+    in ns, pid, event name, fields) as ``bytes``: a counter is left out
+    when no event of its tracepoint system occurs (the recording may not
+    have had them), and is 0 when the system's other events do (the
+    snapshots' vmstat deltas then hold what the kernel did outside the
+    trace); kswapd is the pids that log ``mm_vmscan_kswapd_wake`` or
+    ``_sleep``."""
     kswapd = {pid for _, pid, name, _ in lines
               if name in (b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")}
+    names = {name for _, _, name, _ in lines}
+    systems = {p for p in set(_TRACEPOINT_SYSTEM.values())
+               if any(name.startswith(p) for name in names)}
     # each event's counters, and the pattern of each counter's field
     by_event: dict = {}
     for counter, events, key, whose in TRACED_COUNTERS:
         pat = re.compile((r"(?:^|\s)" + key + r"=([0-9]+)").encode())
         for e in events:
             by_event.setdefault(e.encode(), []).append((counter, pat, whose))
-    out: dict = {}
+    # a counter of a system the recording had counts from 0 (its events may
+    # all fall outside the traced span)
+    out: dict = {c: 0 for c, events, _, _ in TRACED_COUNTERS
+                 if any(_TRACEPOINT_SYSTEM[e] in systems for e in events)}
     for t, pid, name, fields in lines:
         for counter, pat, whose in by_event.get(name, ()):
-            out.setdefault(counter, 0)       # seen: the recording has its events
             if until_ns is not None and int(t) - t0_ns >= until_ns:
                 continue
             if whose is not None and (pid in kswapd) != (whose == "kswapd"):
