@@ -223,6 +223,12 @@ class Config:
         1 to 64 values from 0 to 1e6.  ``None`` (default): kswapd runs at once;
         a replay takes the quantiles of its trace's own wakeup-to-run times
         (``trace.kswapd_wake_latencies``).
+    readahead_folio_ns : int, optional
+        How long a replayed task takes to allocate and add one order-0
+        readahead folio (ns) when the model reads a window in order-0 folios
+        where the trace shows a large folio: kswapd reclaims alongside
+        meanwhile.  ``None`` (default): ``costs.READAHEAD_FOLIO_NS``; a
+        replay takes its trace's own pace (``replay_ops.ReadaheadPace``).
     """
 
     mem: object = "1G"
@@ -247,6 +253,7 @@ class Config:
     runnable_tasks: object = None
     page_reporting_order: object = None
     kswapd_wake_latency_us: object = None
+    readahead_folio_ns: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -256,6 +263,7 @@ class Config:
         _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
         _check_cpus_and_reporting(self.runnable_tasks, self.page_reporting_order)
         set_("kswapd_wake_latency_us", _check_latencies(self.kswapd_wake_latency_us))
+        _check_int("config.readahead_folio_ns", self.readahead_folio_ns, lo=0, hi=10**7, opt=True)
         _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
         _check_int("config.watermark_boost_factor", self.watermark_boost_factor, lo=0, hi=10**9)
         _check_int("config.lowmem_reserve_ratio_dma32", self.lowmem_reserve_ratio_dma32, lo=1, hi=10**9)
@@ -389,6 +397,8 @@ class Config:
             patch3=int(p.capture_control_in_allocator),
             patch4=int(p.fix_nonmovable_reclaim_storm),
             shrink_page_slab=1,
+            readahead_folio_ns=-1 if self.readahead_folio_ns is None
+            else int(self.readahead_folio_ns),
         )
 
 
@@ -442,6 +452,8 @@ Params = namedtuple("Params", [
     # 0: the shrinker frees no page-level slab page, the workload does (a
     # replay: the trace's frees; set by run() from the workload's meta)
     "shrink_page_slab",
+    # Config.readahead_folio_ns, -1: costs.READAHEAD_FOLIO_NS
+    "readahead_folio_ns",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
     *(f"k_{name}" for name in SWITCHES),
 ])
@@ -470,7 +482,10 @@ def _check_latencies(v):
     return tuple(float(x) for x in v)
 
 
-def _check_int(name, v, *, lo, hi):
+def _check_int(name, v, *, lo, hi, opt=False):
+    """``v`` an int in [lo, hi] (or None when ``opt``), else ConfigError."""
+    if opt and v is None:
+        return
     if isinstance(v, bool) or not isinstance(v, int):
         raise ConfigError(f"{name}: expected an integer, got {v!r}")
     if v < lo:

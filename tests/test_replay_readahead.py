@@ -137,3 +137,60 @@ def test_a_fallen_back_window_reads_the_kernels_own_fallback_once(tmp_path):
              for k in range(512)]
     r = _run(_trace(tmp_path, rows))
     assert int(r.timeseries["nr_file_lru"].iloc[-1]) == 1536
+
+
+def test_readahead_pace_is_the_median_gap_of_a_tasks_order0_readahead():
+    """replay_ops.ReadaheadPace: the gaps between a task's consecutive
+    successful order-0 page-cache allocations with __GFP_NORETRY, carried
+    over from chunk to chunk, less than RA_FOLIO_GAP_NS apart; large folios,
+    failed ones, other tasks' and other gfp masks do not count."""
+    from defragsim.workloads.replay_ops import RA_FOLIO_GAP_NS, ReadaheadPace
+    movable = parse_gfp("GFP_HIGHUSER_MOVABLE")
+    rows = []                                      # (t, pid, order, pfn, gfp)
+    rows += [(10_000 + 500 * k, 7, 0, 100 + k, RA) for k in range(300)]     # 299 gaps of 500
+    rows += [(10_250 + 900 * k, 8, 0, 1000 + k, RA) for k in range(100)]    # 99 gaps of 900
+    rows += [(10_000 + 500 * 300 + RA_FOLIO_GAP_NS, 7, 0, 5, RA)]           # the next window
+    rows += [(10_100 + 500 * k, 7, 9, 2048, RA) for k in range(5)]          # large folios
+    rows += [(10_200 + 500 * k, 7, 0, -1, RA) for k in range(5)]            # failed
+    rows += [(10_300 + 500 * k, 7, 0, 9, movable) for k in range(50)]       # not readahead
+    rows.sort()
+    t, pid, order, pfn, gfp = (np.array(c, np.int64) for c in zip(*rows))
+    ev = np.full(len(rows), EV_ALLOC, np.int8)
+    pace = ReadaheadPace()
+    assert pace.ns() is None
+    half = len(rows) // 2
+    for s in (slice(0, half), slice(half, None)):
+        pace.add(t[s], ev[s], pid[s].astype(np.int32), order[s].astype(np.int8), pfn[s], gfp[s])
+    assert 500 <= pace.ns() < 510                  # 299 of 500 against 99 of 900
+
+
+def test_kswapd_reclaims_while_the_model_reads_a_window_in_order0_folios():
+    """Where the model failed a large readahead folio the kernel got, it reads
+    the folio's range as order-0 folios the trace has no ops for.  Each takes
+    the reader the trace's own pace (c_pressure_dm1: 0.34 us), and kswapd,
+    woken by the failed folio, reclaims meanwhile: fewer of the following
+    order-0 reads fall to direct reclaim than when the reads take no time."""
+    from defragsim.analysis.replay import replay
+    p = Path(__file__).resolve().parents[1] / "data" / "traces" / "c_pressure_dm1" / \
+        "page_events.csv.xz"
+    paced = replay(p)
+    instant = replay(p, config_overrides={"readahead_folio_ns": 0})
+    assert 300 <= paced.result.config.readahead_folio_ns <= 400
+    assert any("ns a folio" in n for n in paced.notes())
+
+    def model(rp, name):
+        return next(r["model"] for r in rp.comparison() if r["name"] == name)
+    assert model(paced, "mm_vmscan_direct_reclaim_begin") < \
+        0.8 * model(instant, "mm_vmscan_direct_reclaim_begin")
+    assert model(paced, "pgscan_kswapd over the trace") > \
+        model(instant, "pgscan_kswapd over the trace")
+
+
+def test_readahead_folio_ns_is_checked():
+    import pytest
+    from defragsim.errors import ConfigError
+    assert Config().to_params().readahead_folio_ns == -1      # costs.READAHEAD_FOLIO_NS
+    assert Config(readahead_folio_ns=0).to_params().readahead_folio_ns == 0
+    for bad in (-1, "700", 1.5, True, 10**8):
+        with pytest.raises(ConfigError, match="config.readahead_folio_ns"):
+            Config(readahead_folio_ns=bad)

@@ -17,7 +17,7 @@ from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
-from ..workloads.replay_ops import (ReplayStats, TraceStream, reserved_targets,
+from ..workloads.replay_ops import (ReadaheadPace, ReplayStats, TraceStream, reserved_targets,
                                     streamed_pretrace_folios, trace_workload)
 from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
@@ -477,8 +477,10 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
     """Replay a trace parsed whole (a cut trace, an irregular one, or on request)."""
     notes = []
     if config is None:
+        pace = ReadaheadPace()
+        pace.add(tr.t_ns, tr.ev, tr.pid, tr.order, tr.pfn, tr.gfp)
         config, why = _replay_config(lambda: int(tr.pfn.max()) + 1 if len(tr) else 0, snap,
-                                     config_overrides, notes, trace_path)
+                                     config_overrides, notes, trace_path, pace.ns())
     else:
         why = f"kernel {config.kernel} (given)"
     check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (len(tr) + config.nr_pages) * BYTES_PER_OP,
@@ -515,16 +517,19 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     # before anything runs), the folios the trace frees before allocating
     # them, and its largest pfn (the model's size without a snapshot)
     top = [0]
+    pace = ReadaheadPace()
 
     def see(cols):
         if len(cols["pfn"]):
             top[0] = max(top[0], int(cols["pfn"].max()) + 1)
+        pace.add(cols["t_ns"], cols["ev"], cols["pid"], cols["order"], cols["pfn"], cols["gfp"])
     pretrace = streamed_pretrace_folios(
         trace_path, fmt, comm, lim, direct_reclaim_windows(trace_path),
         on_chunk=see)
     notes = []
     if config is None:
-        config, why = _replay_config(lambda: top[0], snap, config_overrides, notes, trace_path)
+        config, why = _replay_config(lambda: top[0], snap, config_overrides, notes, trace_path,
+                                     pace.ns())
     else:
         why = f"kernel {config.kernel} (given)"
     chunk_events = CHUNK_BYTES // 30
@@ -547,11 +552,13 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
 
 
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
-                   trace_path) -> tuple:
+                   trace_path, ra_pace_ns: int | None = None) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
-    trace's pfn range: ``top_pfn()``, one past its largest) and the trace's
-    kswapd wakeup latencies, updated with ``overrides``, and which kernel
-    baseline and why; what was adapted to the model's size goes into ``notes``."""
+    trace's pfn range: ``top_pfn()``, one past its largest), the trace's
+    kswapd wakeup latencies and its readahead pace (``ra_pace_ns``,
+    :class:`~defragsim.workloads.replay_ops.ReadaheadPace`), updated with
+    ``overrides``, and which kernel baseline and why; what was adapted to
+    the model's size goes into ``notes``."""
     kw = {}
     if snap is not None:
         kw.update(snap.config_overrides())
@@ -564,6 +571,12 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
         notes.append(f"kswapd runs {np.median(lat):,.0f} µs after a wakeup from its sleep "
                      f"(median; 90th percentile {np.quantile(lat, 0.9):,.0f} µs): the "
                      f"traced machine's own wakeup-to-run times (the trace's other events)")
+    if ra_pace_ns is not None and "readahead_folio_ns" not in overrides:
+        kw["readahead_folio_ns"] = ra_pace_ns
+        notes.append(f"readahead: a window the model reads in order-0 folios where the trace "
+                     f"has a large folio takes {ra_pace_ns:,} ns a folio (the trace's median "
+                     f"gap between a task's order-0 readahead allocations), kswapd reclaiming "
+                     f"meanwhile")
     kw.update(overrides)
     if "defrag_mode" in overrides:
         notes.append(f"vm.defrag_mode {overrides['defrag_mode']} (given)")

@@ -40,6 +40,15 @@ SLAB_SHRINK_PAGE_NS = 1_000
 #: Freeing one object (a dentry, an inode) through a shrinker's scan
 #: (estimate: dentry_kill() / evict() without IO).
 SLAB_SHRINK_OBJECT_NS = 300
+#: One order-0 readahead folio of a window the model reads in order-0
+#: folios where the trace shows a large folio (ractl_alloc_folio() and
+#: filemap_add_folio() in page_cache_ra_unbounded()): the reading task's time
+#: per folio, during which kswapd reclaims on another CPU.  Used when the
+#: replay's trace gives none (Config.readahead_folio_ns); the shipped 6.18
+#: traces' own medians (the gaps between a task's consecutive order-0
+#: readahead allocations, replay_ops.ReadaheadPace): b 0.70 us, c 0.34 us,
+#: d 3.4 us, e 1.4 us.
+READAHEAD_FOLIO_NS = 700
 #: Fixed overhead of one slowpath iteration: kswapd wakeups, zonelist walk
 #: (estimate).
 SLOWPATH_ITER_NS = 1_000

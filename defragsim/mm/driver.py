@@ -208,11 +208,23 @@ def ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
     large folio the model did not get: order-0 folios, the first on the
     op's handle (MODEL: a later free of the kernel's large folio frees that
     one page); one that fails (__GFP_NORETRY) ends the readahead.  Returns
-    whether every page was read."""
+    whether every page was read.
+
+    The trace has no ops for these folios, so no clock moves between them:
+    each takes the reading task ``prm.readahead_folio_ns`` (its trace's own
+    pace), and a kswapd that is running, or was woken in its nap, reclaims
+    on another CPU meanwhile (vmscan.kswapd_alongside), as the machine's
+    did (e.g. unseen trace m: 512 order-0 readahead allocations in 0.47 ms,
+    kswapd's first reclaim frees 0.1 ms after the first of them)."""
     if not ra_alloc(st, prm, rec, own, h, cpu, gfp, 0):
         return False
     st.diag[DIAG_READAHEAD_ORDER0_PAGES] += 1
+    # MODEL: the reader's own clock (the global one stays at the op's time)
+    t = st.clock[0]
+    pace = prm.readahead_folio_ns if prm.readahead_folio_ns >= 0 else costs.READAHEAD_FOLIO_NS
     for _ in range((1 << order) - 1):
+        t += pace
+        vmscan.kswapd_alongside(st, prm, own, t)
         if not ra_nameless_folio(st, prm, rec, own, cpu, gfp):
             return False
         st.diag[DIAG_READAHEAD_ORDER0_PAGES] += 1

@@ -1275,7 +1275,8 @@ def kswapd_nap_cut_short(st, prm):
 @njit
 def kswapd_alongside(st, prm, own, until):
     """kswapd reclaiming on another CPU while the current task is stalled in
-    direct compaction, up to the task's own clock ``until``.
+    direct compaction (or reads a readahead window the trace has no ops
+    for, driver.ra_read_order0), up to the task's own clock ``until``.
 
     MODEL: the driver applies one op at a time and lets the daemons run
     between ops; a direct compactor calls this between pageblocks (where

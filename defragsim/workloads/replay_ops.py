@@ -1808,6 +1808,57 @@ def reclaim_frees(pid: np.ndarray, t_ns: np.ndarray, ev: np.ndarray, comm: dict,
 RA_WINDOW_GAP_NS = 1_000_000
 #: readahead_gfp_mask() adds __GFP_NORETRY (a module name: a class body would mangle it)
 _GFP_NORETRY = G.__GFP_NORETRY
+#: a task's order-0 readahead allocations less than this apart are taken one
+#: after the other by page_cache_ra_unbounded() (the shipped traces: a
+#: window's 512-2,048 order-0 folios at 0.3-3.4 us medians)
+RA_FOLIO_GAP_NS = 20_000
+#: the pace's histogram bins (ns)
+_PACE_BIN_NS = 10
+
+
+class ReadaheadPace:
+    """A replay's Config.readahead_folio_ns from its trace: the median time
+    between a task's consecutive order-0 readahead allocations (page cache
+    with __GFP_NORETRY, successful) less than :data:`RA_FOLIO_GAP_NS` apart.
+    Fed a chunk at a time (:meth:`add`); each task's last allocation carries
+    over to the next chunk."""
+
+    #: fewer gaps than this: no pace (the model's default)
+    MIN_GAPS = 100
+
+    def __init__(self):
+        self._last: dict = {}
+        self._hist = np.zeros(RA_FOLIO_GAP_NS // _PACE_BIN_NS, np.int64)
+        self._content: dict = {}
+
+    def add(self, t_ns, ev, pid, order, pfn, gfp) -> None:
+        rows = np.flatnonzero((ev == EV_ALLOC) & (order == 0) & (pfn >= 0)
+                              & ((gfp & _GFP_NORETRY) != 0))
+        if not len(rows):
+            return
+        masks, which = np.unique(gfp[rows], return_inverse=True)
+        file = np.array([self._content.setdefault(g, content_of(g)) == C.KIND_FILE
+                         for g in masks.tolist()], bool)[which]
+        rows = rows[file]
+        p, t = pid[rows].astype(np.int64), t_ns[rows].astype(np.int64)
+        idx = np.lexsort((t, p))
+        p, t = p[idx], t[idx]
+        first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+        last = np.r_[first[1:] - 1, len(p) - 1]
+        prev = np.r_[-1, t[:-1]]
+        prev[first] = [self._last.get(int(x), -1) for x in p[first].tolist()]
+        gaps = (t - prev)[prev >= 0]
+        gaps = gaps[(gaps >= 0) & (gaps < RA_FOLIO_GAP_NS)]
+        self._hist += np.bincount(gaps // _PACE_BIN_NS, minlength=len(self._hist))
+        self._last.update(zip(p[last].tolist(), t[last].tolist()))
+
+    def ns(self) -> int | None:
+        """The median gap (ns), None with fewer than :attr:`MIN_GAPS` gaps."""
+        n = int(self._hist.sum())
+        if n < self.MIN_GAPS:
+            return None
+        b = int(np.searchsorted(np.cumsum(self._hist), (n + 1) // 2))
+        return b * _PACE_BIN_NS + _PACE_BIN_NS // 2
 
 
 class TraceOps:
