@@ -369,9 +369,10 @@ def test_pgalloc_rows_over_the_trace_count_its_own_allocations_per_zone():
     assert seen == sum(1 << o for _, o in allocs) > 0
     # and the vmstat counters over the trace, from its other events (this
     # second has compaction events but no compaction pass, so its scanners
-    # count 0; no vmscan or migrate event: no such rows)
+    # and migrations count 0; no vmscan event: no such rows)
     from defragsim.analysis.replay import traced_row
-    assert rp.other_sums == {"compact_migrate_scanned": 0, "compact_free_scanned": 0}
+    assert rp.other_sums == {"compact_migrate_scanned": 0, "compact_free_scanned": 0,
+                             "pgmigrate_success": 0}
     assert not any(r["name"].startswith("pgscan_kswapd over") for r in rp.comparison())
     for counter, n in rp.other_sums.items():
         assert table[traced_row(counter)]["kernel"] == n
@@ -574,7 +575,8 @@ def test_other_event_sums_are_the_vmstat_increments_over_the_trace(tmp_path):
     pgmigrate_success from mm_migrate_pages' succeeded, pgscan_kswapd and
     _direct from mm_vmscan_lru_shrink_inactive's nr_scanned split by whether
     the pid is kswapd's (it logs mm_vmscan_kswapd_wake); events past a cut
-    are left out, and a counter whose events the file never shows is absent."""
+    are left out.  The file shows no migrate event: pgmigrate_success is
+    compaction's own count (no mm_compaction_migratepages here: 0)."""
     from defragsim.workloads.trace import other_event_sums
     (tmp_path / "page_events.csv").write_text(CSV_HEADER + "\n1000,0,7,A,100,0,1,cc0,,,\n")
     other = [
@@ -589,7 +591,8 @@ def test_other_event_sums_are_the_vmstat_increments_over_the_trace(tmp_path):
     (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
     path = tmp_path / "page_events.csv"
     assert other_event_sums(path) == {"compact_migrate_scanned": 129, "compact_free_scanned": 10,
-                                      "pgscan_kswapd": 40, "pgscan_direct": 5}
+                                      "pgmigrate_success": 0, "pgscan_kswapd": 40,
+                                      "pgscan_direct": 5}
     # cut 550 ns after the first page event (t0 1000): the last event is past it
     assert other_event_sums(path, t0_ns=1000, until_ns=550)["compact_migrate_scanned"] == 30
     assert other_event_sums(tmp_path / "nothing" / "page_events.csv") is None
@@ -600,7 +603,9 @@ def test_other_event_sums_count_zero_for_a_recorded_system(tmp_path):
     event: here only kcompactd's wakeups) but no compaction pass in the
     trace sums the compaction scanners to 0: the snapshots' vmstat deltas
     then hold compaction outside the trace.  The migrate system, of which
-    the file holds no event, stays absent (it may not have been recorded)."""
+    the file holds no event, may not have been recorded: pgmigrate_success
+    is compaction's own count of what it migrated (mm_compaction_migratepages
+    nr_migrated, 0 here)."""
     from defragsim.workloads.trace import other_event_sums
     (tmp_path / "page_events.csv").write_text(CSV_HEADER + "\n1000,0,7,A,100,0,1,cc0,,,\n")
     other = [
@@ -610,8 +615,15 @@ def test_other_event_sums_count_zero_for_a_recorded_system(tmp_path):
     ]
     (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
     assert other_event_sums(tmp_path / "page_events.csv") == {
-        "compact_migrate_scanned": 0, "compact_free_scanned": 0, "pgscan_kswapd": 40,
-        "pgscan_direct": 0}
+        "compact_migrate_scanned": 0, "compact_free_scanned": 0, "pgmigrate_success": 0,
+        "pgscan_kswapd": 40, "pgscan_direct": 0}
+    # a pass in the trace: its nr_migrated, up to a cut
+    other += ["1300,1,7,compaction:mm_compaction_migratepages,nr_migrated=5 nr_failed=1",
+              "1900,1,7,compaction:mm_compaction_migratepages,nr_migrated=7 nr_failed=0"]
+    (tmp_path / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
+    assert other_event_sums(tmp_path / "page_events.csv")["pgmigrate_success"] == 12
+    assert other_event_sums(tmp_path / "page_events.csv", t0_ns=1000,
+                            until_ns=500)["pgmigrate_success"] == 5
 
 
 def _other_text_line(fmt, t, cpu, pid, comm, system, ev, fields):

@@ -645,6 +645,9 @@ def _window_note(snapshot, tr, sums) -> list[str]:
     if sums:
         how = "; ".join(f"{c}: {' + '.join(e)} {k}" + (f" ({w})" if w else "")
                         for c, e, k, w in TRACED_COUNTERS if c in sums)
+        if "pgmigrate_success" in sums:
+            how += (" (or, in a recording without migrate's tracepoints, compaction's "
+                    "mm_compaction_migratepages nr_migrated)")
         out.append(f"the \"over the trace\" rows: the kernel's counts over the trace itself, "
                    f"pgalloc_<zone> from its mm_page_alloc events, the others from its other "
                    f"events ({how}; kswapd: the pids that log mm_vmscan_kswapd_wake or _sleep)")
