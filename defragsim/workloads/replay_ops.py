@@ -1832,6 +1832,7 @@ class ReadaheadPace:
         self._content: dict = {}
 
     def add(self, t_ns, ev, pid, order, pfn, gfp) -> None:
+        """Take the next chunk's events (:class:`~.trace.ParsedTrace` columns)."""
         rows = np.flatnonzero((ev == EV_ALLOC) & (order == 0) & (pfn >= 0)
                               & ((gfp & _GFP_NORETRY) != 0))
         if not len(rows):

@@ -2156,8 +2156,17 @@ TRACED_COUNTERS = (
 _TRACEPOINT_SYSTEM = {"mm_compaction_isolate_migratepages": b"mm_compaction_",
                       "mm_compaction_isolate_freepages": b"mm_compaction_",
                       "mm_compaction_fast_isolate_freepages": b"mm_compaction_",
+                      "mm_compaction_migratepages": b"mm_compaction_",
                       "mm_migrate_pages": b"mm_migrate_",
                       "mm_vmscan_lru_shrink_inactive": b"mm_vmscan_"}
+#: pgmigrate_success over the trace of a recording that had compaction's
+#: tracepoints but not migrate's: compaction's migrations
+#: (mm_compaction_migratepages ``nr_migrated``: migrate_pages()'s
+#: ``nr_succeeded``, which it adds to the counter).  MODEL: on the traced
+#: machines (one node, no CMA, no memory tiering) compaction is what
+#: migrates, and the model migrates for compaction alone.
+_COMPACTION_MIGRATED = ("compaction's pgmigrate_success", ("mm_compaction_migratepages",),
+                        "nr_migrated", None)
 _RE_OTHER_LINE = re.compile(rb"^(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?([^,:\n]*),(.*)$", re.M)
 
 
@@ -2191,13 +2200,13 @@ def _traced_sums(lines, t0_ns: int, until_ns: int | None) -> dict:
                if any(name.startswith(p) for name in names)}
     # each event's counters, and the pattern of each counter's field
     by_event: dict = {}
-    for counter, events, key, whose in TRACED_COUNTERS:
+    for counter, events, key, whose in TRACED_COUNTERS + (_COMPACTION_MIGRATED,):
         pat = re.compile((r"(?:^|\s)" + key + r"=([0-9]+)").encode())
         for e in events:
             by_event.setdefault(e.encode(), []).append((counter, pat, whose))
     # a counter of a system the recording had counts from 0 (its events may
     # all fall outside the traced span)
-    out: dict = {c: 0 for c, events, _, _ in TRACED_COUNTERS
+    out: dict = {c: 0 for c, events, _, _ in TRACED_COUNTERS + (_COMPACTION_MIGRATED,)
                  if any(_TRACEPOINT_SYSTEM[e] in systems for e in events)}
     for t, pid, name, fields in lines:
         for counter, pat, whose in by_event.get(name, ()):
@@ -2207,31 +2216,9 @@ def _traced_sums(lines, t0_ns: int, until_ns: int | None) -> dict:
                 continue
             m = pat.search(fields)
             out[counter] += int(m.group(1)) if m else 0
-    if "pgmigrate_success" not in out and b"mm_compaction_" in systems:
-        out["pgmigrate_success"] = _compaction_migrated(lines, t0_ns, until_ns)
+    if "pgmigrate_success" not in out and _COMPACTION_MIGRATED[0] in out:
+        out["pgmigrate_success"] = out[_COMPACTION_MIGRATED[0]]
     return {c: out[c] for c, _, _, _ in TRACED_COUNTERS if c in out}
-
-
-#: the field of compaction's own count of the pages it migrated
-_RE_NR_MIGRATED = re.compile(rb"(?:^|\s)nr_migrated=([0-9]+)")
-
-
-def _compaction_migrated(lines, t0_ns: int, until_ns: int | None) -> int:
-    """pgmigrate_success over the trace of a recording that had compaction's
-    tracepoints but not migrate's: compaction's migrations
-    (mm_compaction_migratepages ``nr_migrated``: migrate_pages()'s
-    ``nr_succeeded``, which it adds to the counter).  MODEL: on the traced
-    machines (one node, no CMA, no memory tiering) compaction is what
-    migrates, and the model migrates for compaction alone."""
-    n = 0
-    for t, _, name, fields in lines:
-        if name != b"mm_compaction_migratepages":
-            continue
-        if until_ns is not None and int(t) - t0_ns >= until_ns:
-            continue
-        m = _RE_NR_MIGRATED.search(fields)
-        n += int(m.group(1)) if m else 0
-    return n
 
 
 def _bare_event(name: str) -> str:
