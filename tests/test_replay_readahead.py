@@ -194,3 +194,42 @@ def test_readahead_folio_ns_is_checked():
     for bad in (-1, "700", 1.5, True, 10**8):
         with pytest.raises(ConfigError, match="config.readahead_folio_ns"):
             Config(readahead_folio_ns=bad)
+
+
+from hypothesis import given, settings, strategies as hs   # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(gaps=hs.lists(hs.lists(hs.integers(0, 25_000), min_size=50, max_size=80), min_size=3,
+                     max_size=4),
+       cuts=hs.lists(hs.integers(0, 400), max_size=3))
+def test_readahead_pace_is_the_median_however_the_trace_is_chunked(gaps, cuts):
+    """ReadaheadPace over any split of the events into chunks: the median of
+    every task's gaps under RA_FOLIO_GAP_NS, to its 10 ns bin (None under
+    MIN_GAPS gaps)."""
+    from defragsim.workloads.replay_ops import RA_FOLIO_GAP_NS, ReadaheadPace
+    rows = []
+    for pid, gs in enumerate(gaps):
+        t = 1_000 + pid
+        rows.append((t, pid))
+        for g in gs:
+            t += g
+            rows.append((t, pid))
+    rows.sort()
+    t = np.array([r[0] for r in rows], np.int64)
+    pid = np.array([r[1] for r in rows], np.int32)
+    n = len(rows)
+    ev = np.full(n, EV_ALLOC, np.int8)
+    order = np.zeros(n, np.int8)
+    pfn = np.arange(n, dtype=np.int64)
+    gfp = np.full(n, RA, np.int64)
+    pace = ReadaheadPace()
+    bounds = [0] + sorted(min(c, n) for c in cuts) + [n]
+    for a, b in zip(bounds, bounds[1:]):
+        pace.add(t[a:b], ev[a:b], pid[a:b], order[a:b], pfn[a:b], gfp[a:b])
+    kept = sorted(g for gs in gaps for g in gs if g < RA_FOLIO_GAP_NS)
+    if len(kept) < ReadaheadPace.MIN_GAPS:        # gaps of 20 us or more left out
+        assert pace.ns() is None
+        return
+    med = kept[(len(kept) + 1) // 2 - 1]
+    assert pace.ns() == med // 10 * 10 + 5
