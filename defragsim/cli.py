@@ -208,8 +208,8 @@ def cmd_replay(args) -> int:
         over["mem"] = args.mem
     if args.swap is not None:
         over["swap"] = args.swap
-    for key in ("thp_defrag", "runnable_tasks", "page_reporting_order"):
-        if getattr(args, key) is not None:
+    for key in ("thp_defrag", "runnable_tasks", "page_reporting_order", "readahead_folio_ns"):
+        if getattr(args, key, None) is not None:
             over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
                 init_from=args.init_from, init="empty" if args.init == "empty" else "auto",
@@ -582,6 +582,9 @@ def _parser_trace(sub) -> None:
                     help="machine pages the recorder's ring buffers took after the before "
                     "snapshot (default: the snapshot's recorder_buffer_pages, for a CSV trace "
                     "perf record -a -m 4096 on its CPUs, else 0)")
+    rp.add_argument("--readahead-folio-ns", type=int, default=None, metavar="NS",
+                    help="the reader's time per order-0 folio of a window the model reads where "
+                    "the trace has a large folio (default: the trace's own pace; 0: at once)")
     how = rp.add_mutually_exclusive_group()
     how.add_argument("--whole", action="store_true",
                      help="parse the whole trace before replaying it (the default for a trace "

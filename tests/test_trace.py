@@ -343,6 +343,9 @@ def test_observed_vs_model_ratio_column_marks_rows_outside_3x(capsys):
     first = d["observed_vs_model"][0]
     assert first["name"] == "allocations (requests)" and first["kernel"] == first["model"] == 2899
     assert first["ratio"] == 1.0 and first["outside_3x"] is False
+    # the readahead pace given on the command line wins over the trace's
+    assert main(["replay", str(SAMPLE), "--json", "--readahead-folio-ns", "250"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["readahead_folio_ns"] == 250
 
 
 def test_pgalloc_rows_over_the_trace_count_its_own_allocations_per_zone():
