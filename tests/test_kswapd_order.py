@@ -20,7 +20,8 @@ from defragsim import constants as C
 from defragsim.mm import vmscan as vs
 from defragsim.mm.state import (DIAG_KSWAPD_IDLE_ROUNDS, DIAG_KSWAPD_ROUNDS, KSWAPD_NAPPING,
                                 KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_BP_ALLOC_ORDER,
-                                NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE,
+                                NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_FAILURES,
+                                NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE,
                                 NODE_KSWAPD_TIME, NODE_NAP_WOKEN, NODE_REQ_TIME, SC_KSWAPD,
                                 SC_NR_RECLAIMED, SC_ORDER, SC_RECLAIM_IDX, make_owners,
                                 make_state)
@@ -283,6 +284,29 @@ def test_a_round_that_finds_the_node_balanced_reclaims_nothing():
     vs.run_daemons.impl(st, prm, own, st.clock[0] + 1_000_000_000)
     assert st.node[NODE_KSWAPD_STATE] == KSWAPD_SLEEPING
     assert st.diag[DIAG_KSWAPD_ROUNDS] == 1 and st.diag[DIAG_KSWAPD_IDLE_ROUNDS] == 1
+    # balance_pgdat() left by "goto out": no kswapd_failures counted
+    assert st.node[NODE_KSWAPD_FAILURES] == 0
+
+
+def test_a_round_that_reclaims_nothing_through_its_loop_counts_a_failure():
+    """balance_pgdat() counts pgdat->kswapd_failures after a priority loop
+    that reclaimed nothing (nothing on the LRU of an empty machine here),
+    and not when it found the node balanced (above); MAX_RECLAIM_RETRIES
+    such rounds make the node hopeless: wakeup_kswapd() then leaves kswapd
+    asleep."""
+    cfg = Config(mem="64M")
+    st, prm = make_state(cfg), cfg.to_params()
+    own = make_owners(1, np.zeros(1, np.int32), np.zeros(1, np.uint8))
+    st.watermark[:, C.WMARK_HIGH] = 1 << 40             # never balanced
+    st.clock[0] = 1_000_000
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    # not balanced after a round: balance_pgdat() again at once, each a failure
+    vs.run_daemons.impl(st, prm, own, st.clock[0] + 1_000_000_000)
+    assert st.node[NODE_KSWAPD_FAILURES] == vs.MAX_RECLAIM_RETRIES
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_SLEEPING
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_SLEEPING      # hopeless
 
 
 def test_kswapd_rounds_are_its_sleeps_in_the_event_table():

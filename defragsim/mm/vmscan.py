@@ -65,7 +65,8 @@ from .page_alloc import (
 from .state import (
     CAPC_ACTIVE, CEV_KSWAPD_SLEEP, CEV_KSWAPD_WAKE, CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING,
     KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER, NODE_REQ_TIME,
-    NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_FILE_COST, NODE_KCOMPACTD_HIGHEST_ZONEIDX,
+    NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_BP_OUT_BALANCED, NODE_FILE_COST,
+    NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STARTING, NODE_KSWAPD_STATE,
     NODE_KSWAPD_TIME,
@@ -1078,6 +1079,7 @@ def start_balance_pgdat(st, prm):
         nr_boost += st.watermark_boost[z]
     st.node[NODE_BP_NR_BOOST] = nr_boost
     st.node[NODE_BP_BOOSTED] = 1 if nr_boost else 0
+    st.node[NODE_BP_OUT_BALANCED] = 0
     st.vm_events[VM_PAGEOUTRUN] += 1
     # restart: set_reclaim_active(pgdat, highest_zoneidx)
     update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], True)
@@ -1125,6 +1127,7 @@ def balance_pgdat_step(st, prm, own):
         st.sc[s, SC_PRIORITY] = DEF_PRIORITY
         return False
     if balanced and nr_boost == 0:
+        st.node[NODE_BP_OUT_BALANCED] = 1       # goto out: no failure counted
         return True
     # boosted reclaim must not write or swap (may_writepage = may_swap = !boost)
     st.sc[s, SC_MAY_WRITEPAGE] = 0 if nr_boost else 1
@@ -1157,7 +1160,10 @@ def finish_balance_pgdat(st, prm):
     s = SC_KSWAPD
     # out: clear_reclaim_active(pgdat, highest_zoneidx)
     update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], False)
-    if st.sc[s, SC_NR_RECLAIMED] == 0 and not st.node[NODE_BP_BOOSTED]:
+    # after the priority loop, not when it found the node balanced ("goto out"
+    # jumps past the count)
+    if st.sc[s, SC_NR_RECLAIMED] == 0 and not st.node[NODE_BP_BOOSTED] and \
+            not st.node[NODE_BP_OUT_BALANCED]:
         st.node[NODE_KSWAPD_FAILURES] += 1
     if st.node[NODE_BP_BOOSTED]:
         for z in range(MAX_NR_ZONES):
