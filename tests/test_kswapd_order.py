@@ -320,3 +320,24 @@ def test_kswapd_rounds_are_its_sleeps_in_the_event_table():
     d = r.diagnostics
     assert d["kswapd_rounds"] == sleeps > 0
     assert 0 <= d["kswapd_idle_rounds"] < d["kswapd_rounds"]
+
+
+def test_boosted_reclaim_keeps_its_priority_at_def_priority_minus_2():
+    """balance_pgdat(): "Limit the priority of boosting to avoid reclaim
+    writeback": a round that reclaims only for a watermark boost (the node
+    balanced) stops raising its scan priority at DEF_PRIORITY - 2 while it
+    makes progress.  64M of order-0 page cache, a boost of 4,000 pages: the
+    round reclaims them all, each pass at a priority no more urgent than 10
+    (without the limit it ran down to 1)."""
+    from model_driver import ModelRun
+    from defragsim.mm.state import SC_PRIORITY
+    m = ModelRun(Config(mem="64M"), max_handles=1 << 14)
+    m.alloc_many([(0, C.MIGRATE_MOVABLE, C.KIND_FILE)] * 10_000)
+    st, prm = m.st, m.prm
+    st.watermark_boost[C.ZONE_NORMAL] = 4_000
+    st.clock[0] = 1_000_000_000
+    vs.wakeup_kswapd.impl(st, prm, C.ZONE_NORMAL, 0xcc0, 0, C.MAX_NR_ZONES - 1)
+    assert st.node[NODE_KSWAPD_STATE] == KSWAPD_RUNNING
+    vs.run_daemons.impl(st, prm, m.own, st.clock[0] + 100_000_000)
+    assert st.watermark_boost[C.ZONE_NORMAL] == 0            # the round cleared the boost
+    assert st.sc[SC_KSWAPD, SC_PRIORITY] == vs.DEF_PRIORITY - 2

@@ -1129,13 +1129,15 @@ def balance_pgdat_step(st, prm, own):
     if balanced and nr_boost == 0:
         st.node[NODE_BP_OUT_BALANCED] = 1       # goto out: no failure counted
         return True
+    # Limit the priority of boosting to avoid reclaim writeback
+    boost_floor = nr_boost != 0 and st.sc[s, SC_PRIORITY] == DEF_PRIORITY - 2
     # boosted reclaim must not write or swap (may_writepage = may_swap = !boost)
     st.sc[s, SC_MAY_WRITEPAGE] = 0 if nr_boost else 1
     st.sc[s, SC_MAY_SWAP] = 0 if nr_boost else 1
     st.sc[s, SC_NR_SCANNED] = 0
     before = st.sc[s, SC_NR_RECLAIMED]
     cost_before = st.sc[s, SC_COST_NS]
-    raise_priority = not kswapd_shrink_node(st, prm, own, s)
+    raise_priority = not kswapd_shrink_node(st, prm, own, s) and not boost_floor
     cost = st.sc[s, SC_COST_NS] - cost_before
     # kswapd gets its fair share of the CPUs (the clock advances by the wall time)
     st.node[NODE_KSWAPD_TIME] += costs.daemon_wall_ns(
