@@ -341,3 +341,19 @@ def test_boosted_reclaim_keeps_its_priority_at_def_priority_minus_2():
     vs.run_daemons.impl(st, prm, m.own, st.clock[0] + 100_000_000)
     assert st.watermark_boost[C.ZONE_NORMAL] == 0            # the round cleared the boost
     assert st.sc[SC_KSWAPD, SC_PRIORITY] == vs.DEF_PRIORITY - 2
+
+
+def test_a_boost_raised_during_the_round_stays():
+    """balance_pgdat() takes each zone's watermark_boost when it starts
+    (zone_boosts[]) and at its end subtracts that, not the boost then: a
+    fallback that boosted the zone again meanwhile keeps kswapd's next
+    wakeup boosted (pgdat_watermark_boosted())."""
+    cfg = Config(mem="64M")
+    st, prm = make_state(cfg), cfg.to_params()
+    st.node[vs.NODE_KSWAPD_HIGHEST_ZONEIDX] = C.ZONE_NORMAL
+    st.watermark_boost[C.ZONE_NORMAL] = 1_000
+    vs.start_balance_pgdat.impl(st, prm)
+    st.watermark_boost[C.ZONE_NORMAL] += 500              # boost_watermark() meanwhile
+    vs.finish_balance_pgdat.impl(st, prm)
+    assert st.watermark_boost[C.ZONE_NORMAL] == 500
+    assert vs.pgdat_watermark_boosted.impl(st, C.ZONE_NORMAL)

@@ -65,7 +65,7 @@ from .page_alloc import (
 from .state import (
     CAPC_ACTIVE, CEV_KSWAPD_SLEEP, CEV_KSWAPD_WAKE, CEV_WAKEUP_KCOMPACTD, KSWAPD_NAPPING,
     KSWAPD_RUNNING, KSWAPD_SLEEPING, NODE_ANON_COST, NODE_BP_ALLOC_ORDER, NODE_REQ_TIME,
-    NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_BP_OUT_BALANCED, NODE_FILE_COST,
+    NODE_BP_BOOSTED, NODE_BP_NR_BOOST, NODE_BP_OUT_BALANCED, NODE_BP_ZONE_BOOST, NODE_FILE_COST,
     NODE_KCOMPACTD_HIGHEST_ZONEIDX,
     NODE_KCOMPACTD_MAX_ORDER, NODE_KSWAPD_BUSY_NS, NODE_KSWAPD_FAILURES,
     NODE_KSWAPD_HIGHEST_ZONEIDX, NODE_KSWAPD_ORDER, NODE_KSWAPD_STARTING, NODE_KSWAPD_STATE,
@@ -1074,9 +1074,13 @@ def start_balance_pgdat(st, prm):
     compaction.trace_kswapd(st, CEV_KSWAPD_WAKE, st.node[NODE_KSWAPD_HIGHEST_ZONEIDX], alloc_order)
     init_scan_control(st, s, 0xcc0, alloc_order, st.node[NODE_KSWAPD_HIGHEST_ZONEIDX], 0, 0, True)
     st.node[NODE_BP_ALLOC_ORDER] = alloc_order
+    # the boost to reclaim, and each zone's (zone_boosts[]): the zones up to
+    # highest_zoneidx
     nr_boost = 0
     for z in range(MAX_NR_ZONES):
-        nr_boost += st.watermark_boost[z]
+        boost = st.watermark_boost[z] if z <= st.sc[s, SC_RECLAIM_IDX] and st.zone_managed[z] else 0
+        st.node[NODE_BP_ZONE_BOOST + z] = boost
+        nr_boost += boost
     st.node[NODE_BP_NR_BOOST] = nr_boost
     st.node[NODE_BP_BOOSTED] = 1 if nr_boost else 0
     st.node[NODE_BP_OUT_BALANCED] = 0
@@ -1168,8 +1172,10 @@ def finish_balance_pgdat(st, prm):
             not st.node[NODE_BP_OUT_BALANCED]:
         st.node[NODE_KSWAPD_FAILURES] += 1
     if st.node[NODE_BP_BOOSTED]:
+        # account for the reclaim done in this pass: a boost raised meanwhile
+        # stays (zone->watermark_boost -= min(boost, zone_boosts[i]))
         for z in range(MAX_NR_ZONES):
-            st.watermark_boost[z] = 0
+            st.watermark_boost[z] -= min(st.watermark_boost[z], st.node[NODE_BP_ZONE_BOOST + z])
         wakeup_kcompactd(st, prm, prm.pageblock_order, st.sc[s, SC_RECLAIM_IDX])
     # kswapd_try_to_sleep(alloc_order, reclaim_order): after a balance_pgdat()
     # that dropped below the order it was asked (the compact_gap hand-off)
