@@ -1168,6 +1168,9 @@ def finish_balance_pgdat(st, prm):
     update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], False)
     # after the priority loop, not when it found the node balanced ("goto out"
     # jumps past the count)
+    # MODEL: a boosted round is not counted on every baseline; that is the
+    # 2025-10 mm patch "mm/vmscan: skip increasing kswapd_failures when
+    # reclaim was boosted" (Jiayuan Chen), later than 6.18
     if st.sc[s, SC_NR_RECLAIMED] == 0 and not st.node[NODE_BP_BOOSTED] and \
             not st.node[NODE_BP_OUT_BALANCED]:
         st.node[NODE_KSWAPD_FAILURES] += 1

@@ -1482,13 +1482,10 @@ def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
         return {}
     out = {}
     touched = _pageblocks(win.free_pfns, win.free_orders, pageblock_order)
-    big = win.alloc_orders >= pageblock_order
     for z, name in enumerate(C.ZONE_NAMES):
         if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
-        start, spanned, _ = layout[name]
-        a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        blocks = _pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big], pageblock_order)
+        _, blocks = _window_zone_allocs(win, layout[name], pageblock_order)
         took = len(blocks - touched)
         had = _free_blocks(pti[name], pageblock_order, None)
         if took > had:
@@ -1534,16 +1531,13 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
     if win is None or layout is None or pti is None or zone_spans is None:
         return {}
     wm = snapshot.zone_watermarks() if win.shortage_order >= pageblock_order else None
-    big = win.alloc_orders >= pageblock_order
     out = {}
     for z, name in enumerate(C.ZONE_NAMES):
         if name not in layout or name not in pti or zone_spans[z][1] <= zone_spans[z][0]:
             continue
         start, spanned, _ = layout[name]
-        a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
-        # MODEL: only pageblock-order allocations take free blocks (see the docstring)
-        took = len(_pageblocks(win.alloc_pfns[a & big], win.alloc_orders[a & big],
-                               pageblock_order))
+        a, blocks = _window_zone_allocs(win, layout[name], pageblock_order)
+        took = len(blocks)
         if win.shortage_order >= pageblock_order:
             spent = _spent_at_shortage(win, pti[name], layout[name], (wm or {}).get(name), a,
                                        took, pageblock_order)
@@ -1562,6 +1556,18 @@ def spent_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,
                 took, spent, win.until_ns - win.t0_ns,
                 win.fallback[1] if fell_back else win.shortage_order, fell_back)
     return out
+
+
+def _window_zone_allocs(win, zone_layout: tuple, pageblock_order: int) -> tuple:
+    """``(rows, blocks)`` of a start window's allocations in a zone (its
+    ``(start_pfn, spanned, present)``): which of them lie there, and the
+    pageblocks those of pageblock order or more took.  MODEL: only those
+    take free blocks (see :func:`spent_free_blocks`)."""
+    start, spanned, _ = zone_layout
+    a = (win.alloc_pfns >= start) & (win.alloc_pfns < start + spanned)
+    # MODEL: an allocation below pageblock order takes no free block
+    big = a & (win.alloc_orders >= pageblock_order)
+    return a, _pageblocks(win.alloc_pfns[big], win.alloc_orders[big], pageblock_order)
 
 
 def _free_blocks(pti_zone: dict, pageblock_order: int,

@@ -2216,6 +2216,7 @@ def _traced_sums(lines, t0_ns: int, until_ns: int | None) -> dict:
                 continue
             m = pat.search(fields)
             out[counter] += int(m.group(1)) if m else 0
+    # MODEL: compaction's own migrations stand for pgmigrate_success (_COMPACTION_MIGRATED)
     if "pgmigrate_success" not in out and _COMPACTION_MIGRATED[0] in out:
         out["pgmigrate_success"] = out[_COMPACTION_MIGRATED[0]]
     return {c: out[c] for c, _, _, _ in TRACED_COUNTERS if c in out}
