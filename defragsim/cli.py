@@ -116,7 +116,7 @@ def _config_from_args(args, scenario=None) -> Config:
                   oomd=True if getattr(args, "oomd", False) else None,
                   thp_defrag=args.thp_defrag, kernel=args.kernel or DEFAULT_KERNEL,
                   compaction_proactiveness=args.compaction_proactiveness,
-                  runnable_tasks=args.runnable_tasks,
+                  runnable_tasks=args.runnable_tasks, nr_cpus=args.nr_cpus,
                   page_reporting_order=args.page_reporting_order)
 
 
@@ -208,7 +208,8 @@ def cmd_replay(args) -> int:
         over["mem"] = args.mem
     if args.swap is not None:
         over["swap"] = args.swap
-    for key in ("thp_defrag", "runnable_tasks", "page_reporting_order", "readahead_folio_ns"):
+    for key in ("thp_defrag", "nr_cpus", "runnable_tasks", "page_reporting_order",
+                "readahead_folio_ns"):
         if getattr(args, key, None) is not None:
             over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
@@ -467,6 +468,9 @@ def _add_kernel(p, *, swap: str, thp_defrag: str | None, defrag_mode: int | None
     p.add_argument("--thp-defrag", default=thp_defrag, metavar="|".join(THP_DEFRAG_SETTINGS),
                    help="/sys/kernel/mm/transparent_hugepage/defrag (default "
                    + (thp_defrag or "the snapshot's, else madvise") + ")")
+    p.add_argument("--nr-cpus", type=int, default=None, metavar="N",
+                   help="the machine's CPUs (default: the scenario's, or a replay snapshot's, "
+                   "else 2)")
     p.add_argument("--runnable-tasks", type=float, default=None, metavar="N",
                    help="CPU-bound tasks sharing the CPUs with kswapd and kcompactd (default: "
                    "the scenario's, or a replay snapshot's busy CPUs, else 0)")

@@ -19,6 +19,10 @@ from .kernels import DEFAULT_KERNEL, SERIES_BASE, SWITCHES, baseline
 
 from .errors import ConfigError
 
+#: CPUs of a machine no config or workload names: the 2-vCPU VM of the
+#: shared real traces (their ``before.platform``)
+DEFAULT_NR_CPUS = 2
+
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
@@ -178,8 +182,13 @@ class Config:
         recommendation when ``thp_enabled``).
     watermark_scale_factor, watermark_boost_factor : int
         The sysctls of the same names (defaults 10 and 15000).
-    nr_cpus : int
-        CPUs with per-cpu page lists.
+    nr_cpus : int, optional
+        The machine's CPUs: each has per-cpu page lists, the workload's tasks
+        run on them, and kswapd and kcompactd share them with the workload
+        (``runnable_tasks``).  ``None`` (default): what the workload says (a
+        scenario's ``nr_cpus``, a replay's snapshot ``before.platform``), else
+        :data:`DEFAULT_NR_CPUS`; ``run()`` resolves it, so a Result's config
+        holds the number used (:attr:`cpus` is the number before that).
     pcp : bool
         Model per-cpu page lists (True) or free straight into the buddy lists.
     seed : int
@@ -240,7 +249,7 @@ class Config:
     watermark_boost_factor: int = 15000
     lowmem_reserve_ratio_dma32: int = 256
     thp_enabled: bool = True
-    nr_cpus: int = 2
+    nr_cpus: object = None
     pcp: bool = True
     pageblock_order: int = C.PAGEBLOCK_ORDER_DEFAULT
     seed: int = 0
@@ -260,7 +269,7 @@ class Config:
         set_("patches", Patches.parse(self.patches))
         _check_int("config.defrag_mode", self.defrag_mode, lo=0, hi=1)
         _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
-        _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024)
+        _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024, opt=True)
         _check_cpus_and_reporting(self.runnable_tasks, self.page_reporting_order)
         set_("kswapd_wake_latency_us", _check_latencies(self.kswapd_wake_latency_us))
         _check_int("config.readahead_folio_ns", self.readahead_folio_ns, lo=0, hi=10**7, opt=True)
@@ -338,6 +347,12 @@ class Config:
 
     # -- derived geometry --------------------------------------------------
     @property
+    def cpus(self) -> int:
+        """The CPU count: ``nr_cpus``, or :data:`DEFAULT_NR_CPUS` when it is
+        left to a workload that has not been chosen yet."""
+        return DEFAULT_NR_CPUS if self.nr_cpus is None else self.nr_cpus
+
+    @property
     def nr_pages(self) -> int:
         return self.mem // C.PAGE_SIZE
 
@@ -382,7 +397,7 @@ class Config:
             pageblock_order=self.pageblock_order,
             pageblock_nr_pages=self.pageblock_nr_pages,
             nr_pageblocks=self.nr_pageblocks,
-            nr_cpus=self.nr_cpus,
+            nr_cpus=self.cpus,
             runnable_milli=int(round(1000 * (self.runnable_tasks or 0))),
             page_reporting_order=-1 if self.page_reporting_order is None
             else int(self.page_reporting_order),

@@ -125,8 +125,8 @@ def test_figures_help_says_what_it_writes(capsys):
 
 
 def test_cpu_sharing_and_page_reporting_from_the_command_line(capsys, monkeypatch):
-    """--runnable-tasks and --page-reporting-order reach the Config of `run`
-    (and of `replay`'s overrides); compare/sweep specs take them as keys."""
+    """--nr-cpus, --runnable-tasks and --page-reporting-order reach the Config
+    of `run` (and of `replay`'s overrides); compare/sweep specs take them as keys."""
     from defragsim.analysis.compare import parse_run_spec
     seen = {}
     real = cli._config_from_args
@@ -137,9 +137,13 @@ def test_cpu_sharing_and_page_reporting_from_the_command_line(capsys, monkeypatc
 
     monkeypatch.setattr(cli, "_config_from_args", spy)
     assert main(["run", "steady", "--mem", "64M", "--duration", "0.5", "--runnable-tasks", "3",
-                 "--page-reporting-order", "9"]) == 0
+                 "--page-reporting-order", "9", "--nr-cpus", "3"]) == 0
     assert seen["cfg"].runnable_tasks == 3 and seen["cfg"].page_reporting_order == 9
-    spec = parse_run_spec("defrag_mode=1,runnable_tasks=2.5,page_reporting_order=9")
-    assert spec.config == {"defrag_mode": 1, "runnable_tasks": 2.5, "page_reporting_order": 9}
+    assert seen["cfg"].nr_cpus == 3
+    spec = parse_run_spec("defrag_mode=1,runnable_tasks=2.5,page_reporting_order=9,nr_cpus=8")
+    assert spec.config == {"defrag_mode": 1, "runnable_tasks": 2.5, "page_reporting_order": 9,
+                           "nr_cpus": 8}
     assert main(["run", "steady", "--page-reporting-order", "11"]) == 2
     assert "config.page_reporting_order" in capsys.readouterr().err
+    assert main(["run", "steady", "--nr-cpus", "0"]) == 2
+    assert "config.nr_cpus: 0 is below the minimum 1" in capsys.readouterr().err

@@ -225,6 +225,40 @@ def test_runnable_tasks_come_from_the_config_the_scenario_or_the_snapshot():
     assert snap.config_overrides()["runnable_tasks"] == 0.69
 
 
+def test_nr_cpus_come_from_the_config_the_scenario_or_the_snapshot(tmp_path):
+    """Config.nr_cpus None is the workload's: a scenario's ``nr_cpus`` (the
+    generated tasks then run on that many CPUs), a replay snapshot's
+    ``before.platform``, else DEFAULT_NR_CPUS; a config's own value wins;
+    a bad value is refused naming the file and key."""
+    import pytest
+    from pathlib import Path
+    from defragsim import ConfigError, run
+    from defragsim.config import DEFAULT_NR_CPUS
+    from defragsim.workloads import ScenarioError, build_workload, load_scenario
+    from defragsim.workloads.snapshot import Snapshot
+    text = (Path(__file__).parents[1] / "data/scenarios/storm.toml").read_text()
+    p = tmp_path / "storm4.toml"
+    p.write_text("nr_cpus = 4\n" + text)
+    assert load_scenario(str(p)).nr_cpus == 4 and load_scenario("storm").nr_cpus is None
+    r = run(str(p), Config(mem="64M"), duration=0.3)
+    assert r.config.nr_cpus == 4 and r.config.to_params().nr_cpus == 4
+    wl = build_workload(str(p), r.config, duration=0.3)
+    cpus = (wl.materialize() if hasattr(wl, "materialize") else wl).cpu
+    assert 0 <= cpus.min() and cpus.max() == 3
+    assert run(str(p), Config(mem="64M", nr_cpus=1), duration=0.3).config.nr_cpus == 1
+    assert run("storm", Config(mem="64M"), duration=0.3).config.nr_cpus == DEFAULT_NR_CPUS
+    for bad, msg in (("0", "nr_cpus': the machine's CPUs, from 1 to 1024, got 0"),
+                     ("true", "nr_cpus': expected int, got a boolean")):
+        p.write_text(f"nr_cpus = {bad}\n" + text)
+        with pytest.raises(ScenarioError, match=f"storm4.toml: key '{msg}"):
+            load_scenario(str(p))
+    snap = Snapshot.load(Path(__file__).parents[1] / "data/traces/b_pressure_dm0/snap")
+    assert snap.config_overrides()["nr_cpus"] == 2
+    snap.platform["nr_cpus"] = "two"
+    with pytest.raises(ConfigError, match="before.platform: nr_cpus must be a CPU count"):
+        snap.config_overrides()
+
+
 def test_a_woken_kswapd_runs_after_the_configured_wakeup_latency():
     """wakeup_kswapd() on a sleeping kswapd: it runs Config.kswapd_wake_latency_us
     later (one value per wakeup, cycling through them in a fixed shuffled

@@ -153,7 +153,7 @@ def test_pre_trace_page_cache_a_task_frees_starts_active():
     snap = Snapshot.load(SAMPLE.parent / "snap")
     tr = read_trace(SAMPLE)
     cfg, _ = _replay_config(lambda: int(tr.pfn.max()) + 1, snap, {}, [], SAMPLE)
-    kw = dict(nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+    kw = dict(nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages, snapshot=snap,
               zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
     wl, st = trace_workload(tr, **kw)
     pre = slice(0, st.prefill_ops)
@@ -220,7 +220,7 @@ def test_folios_kcompactd_moved_are_placed_behind_the_others(tmp_path):
         c["pid"], c["t_ns"], c["ev"], tr.comm, None, 0, migration=True))
     assert pf[5].sum() > 20 and (~pf[5]).sum() > 20
     cfg, _ = _replay_config(lambda: int(tr.pfn.max()) + 1, snap, {}, [], d / "page_events.csv.xz")
-    wl, st = trace_workload(tr, nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+    wl, st = trace_workload(tr, nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages, snapshot=snap,
                             zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
     layout = snap.zone_layout()
     mp = machine_to_model_pfn(pf[0], pf[1], layout, cfg.zone_spans())

@@ -68,7 +68,7 @@ def _trace(tmp_path: Path, rows) -> Path:
 
 def _run(p: Path):
     cfg = Config(mem="64M", nr_cpus=2)
-    wl, st = trace_workload(read_trace(p), nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages,
+    wl, st = trace_workload(read_trace(p), nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages,
                             snapshot=None)
     return run(wl, cfg)
 

@@ -58,9 +58,9 @@ def test_every_parse_chunk_size_gives_the_same_ops_and_results(whole_and_streame
     cfg = whole.result.config
     snap = Snapshot.load(SAMPLE.parent / "snap")
     tr = read_trace(SAMPLE, max_pfn=snap.pfn_limit())
-    wl, st = trace_workload(tr, nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+    wl, st = trace_workload(tr, nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages, snapshot=snap,
                             zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
-    ts = TraceStream(SAMPLE, "csv", nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+    ts = TraceStream(SAMPLE, "csv", nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages, snapshot=snap,
                      extent=trace_extent(SAMPLE, "csv"), zone_spans=cfg.zone_spans(),
                      pageblock_order=cfg.pageblock_order, chunk_bytes=chunk_bytes)
     assert sum(1 for _ in ts.chunks()) > 5                     # several chunks

@@ -195,7 +195,7 @@ def test_a_replay_adds_the_untraced_slab_the_same_for_any_chunks(grown_sample, c
     cfg = Config(mem="1G")
     snap = Snapshot.load(grown_sample.parent / "snap")
     tr = read_trace(grown_sample, max_pfn=snap.pfn_limit())
-    wl, st = trace_workload(tr, nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages, snapshot=snap,
+    wl, st = trace_workload(tr, nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages, snapshot=snap,
                             zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order)
     u = st.untraced_slab
     assert u["machine_delta"] == 20000 and u["pages"] > 9000
@@ -207,7 +207,7 @@ def test_a_replay_adds_the_untraced_slab_the_same_for_any_chunks(grown_sample, c
     added &= ~np.isin(wl.handle, wl.handle[wl.kind == C.OP_FREE])
     assert int((1 << wl.order[added].astype(np.int64)).sum()) >= st.untraced_slab_pages
     assert np.all(np.diff(wl.t) >= 0)                        # merged in time order
-    ts = TraceStream(grown_sample, "csv", nr_cpus=cfg.nr_cpus, nr_pages=cfg.nr_pages,
+    ts = TraceStream(grown_sample, "csv", nr_cpus=cfg.cpus, nr_pages=cfg.nr_pages,
                      snapshot=snap, extent=trace_extent(grown_sample, "csv"),
                      zone_spans=cfg.zone_spans(), pageblock_order=cfg.pageblock_order,
                      chunk_bytes=chunk_bytes)

@@ -485,7 +485,7 @@ def _replay_whole(trace_path, tr: ParsedTrace, duration, *, config, snap, config
         why = f"kernel {config.kernel} (given)"
     check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (len(tr) + config.nr_pages) * BYTES_PER_OP,
                f"replay: a model of {format_size(config.mem)} and {len(tr):,} trace events")
-    wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages, snapshot=snap,
+    wl, st = trace_workload(tr, nr_cpus=config.cpus, nr_pages=config.nr_pages, snapshot=snap,
                             duration=duration, zone_spans=config.zone_spans(),
                             pageblock_order=config.pageblock_order, recorder_pages=recorder_pages)
     if before_run is not None:
@@ -535,7 +535,7 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
     chunk_events = CHUNK_BYTES // 30
     check_fits(config.nr_pages * BYTES_PER_PAGE + 2 * (chunk_events + config.nr_pages) * BYTES_PER_OP,
                f"replay: a model of {format_size(config.mem)}")
-    ts = TraceStream(trace_path, fmt, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
+    ts = TraceStream(trace_path, fmt, nr_cpus=config.cpus, nr_pages=config.nr_pages,
                      snapshot=snap, extent=extent, comm=comm, lim=lim,
                      zone_spans=config.zone_spans(), pageblock_order=config.pageblock_order,
                      pretrace=pretrace, recorder_pages=recorder_pages)
@@ -578,6 +578,8 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                      f"gap between a task's order-0 readahead allocations), kswapd reclaiming "
                      f"meanwhile")
     kw.update(overrides)
+    if "nr_cpus" in kw and "nr_cpus" not in overrides:
+        notes.append(f"{kw['nr_cpus']} CPUs: the recorded machine's (the snapshot's before.platform)")
     if "defrag_mode" in overrides:
         notes.append(f"vm.defrag_mode {overrides['defrag_mode']} (given)")
     elif "defrag_mode" in kw:

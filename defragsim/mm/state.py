@@ -518,7 +518,7 @@ def make_state(config, block_types=None, reserved=None, nr_memcg=1) -> State:
             raise ValueError(f"reserved: {res.shape[0]} pfns, the config has {n}")
     managed = np.array([e - s - (int(res[s:e].sum()) if len(res) else 0) for s, e in spans],
                        np.int64)
-    ncpu = config.nr_cpus
+    ncpu = config.cpus
 
     st = State(
         pg_next=np.full(n, -1, np.int32), pg_prev=np.full(n, -1, np.int32),

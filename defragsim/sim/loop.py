@@ -26,7 +26,7 @@ from ..mm.state import (
     grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
-from ..workloads import Workload, build_workload
+from ..workloads import Scenario, Workload, build_workload, load_scenario
 from ..workloads.replay_ops import (INITIAL_FREE_REPORTED, SKIP_MARKED, SKIP_MARKED_IF_MOVABLE,
                                     SLAB_PAGES_FREED_BY_TRACE)
 from ..workloads.trace import NR_WALK_LISTS
@@ -36,8 +36,20 @@ from .recorder import TS_COLUMNS, RunRecorder, _vmstat
 from .result import Result
 
 
+def _with_nr_cpus(config: Config, workload):
+    """``config`` with its CPU count resolved (Config.nr_cpus: ``None`` is
+    the workload's) and the workload, a scenario name loaded: a scenario's
+    ``nr_cpus``, a prebuilt OpStream's, else DEFAULT_NR_CPUS."""
+    if isinstance(workload, str):
+        workload = load_scenario(workload)
+    if config.nr_cpus is not None:
+        return config, workload
+    n = workload.nr_cpus if isinstance(workload, (Scenario, OpStream)) else None
+    return dataclasses.replace(config, nr_cpus=n if n is not None else config.cpus), workload
+
+
 def _workload_of(workload, config, duration):
-    """The Workload or OpStream to run (a scenario name is built here)."""
+    """The Workload or OpStream to run (a scenario is built here)."""
     if isinstance(workload, (Workload, OpStream)):
         if duration is not None:
             raise ConfigError("duration: cannot override the duration of a prebuilt Workload")
@@ -176,6 +188,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         config = Config()
     if not isinstance(config, Config):
         raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
+    config, workload = _with_nr_cpus(config, workload)
     wl = _workload_of(workload, config, duration)
     config = _with_runnable_tasks(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
@@ -302,7 +315,7 @@ class _Loop:
         self.own = None
         self.ended = False
         self.kernel_s = 0.0          # wall seconds inside the jitted kernels
-        self.guard = PressureGuard(config.oomd, TS_COLUMNS, config.nr_cpus) \
+        self.guard = PressureGuard(config.oomd, TS_COLUMNS, config.cpus) \
             if config.oomd is not None else None
         self._next_chunk()
         if self.own is None:                 # an empty stream

@@ -361,7 +361,7 @@ class RunRecorder:
         extfrag["fragmenting"] = (extfrag["fallback_order"] < config.pageblock_order).astype(np.int64)
         cev = np.concatenate(self._cev_parts) if self._cev_parts else np.zeros((0, NR_CEV), np.int64)
         tsdf = pd.DataFrame(self.ts, columns=TS_COLUMNS, index=pd.Index(self.ts_t, name="t"))
-        add_psi_columns(tsdf, config.nr_cpus)
+        add_psi_columns(tsdf, config.cpus)
         return {"extfrag": extfrag, "compaction_events": compaction_event_frame(cev, config),
                 "timeseries": tsdf}
 

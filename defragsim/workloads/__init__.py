@@ -56,7 +56,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
             snap = Snapshot.load(d) if d is not None else None
         tr = read_trace(p["trace"], fmt=p["format"], comm=p["comm"],
                         max_pfn=snap.pfn_limit() if snap is not None else None)
-        wl, st = trace_workload(tr, nr_cpus=config.nr_cpus, nr_pages=config.nr_pages,
+        wl, st = trace_workload(tr, nr_cpus=config.cpus, nr_pages=config.nr_pages,
                                 snapshot=snap, duration=duration or p["duration"],
                                 zone_spans=config.zone_spans(),
                                 pageblock_order=config.pageblock_order)
@@ -66,7 +66,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
         return wl
     if sc.kind == "processes":
         wl = generate_processes(sc.params, name=sc.name, description=sc.description,
-                                nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
+                                nr_pages=config.nr_pages, nr_cpus=config.cpus,
                                 seed=config.seed, duration=duration,
                                 growth_scale=growth_scale, thp_defrag=config.thp_defrag,
                                 estimated_ops=est)
@@ -86,7 +86,7 @@ def build_workload(name_or_scenario, config, *, duration: float | None = None,
             if wl.swap > 4 * config.nr_pages * C.PAGE_SIZE:
                 raise ScenarioError(f"{where}: {sc.swap} is more than 4x memory; the model allows at most 4x")
         return wl
-    return generate_churn(sc, nr_pages=config.nr_pages, nr_cpus=config.nr_cpus,
+    return generate_churn(sc, nr_pages=config.nr_pages, nr_cpus=config.cpus,
                           seed=config.seed, duration=duration, estimated_ops=est)
 
 

@@ -92,7 +92,7 @@ def scenario_path(name: str) -> Path:
 
 _TOP_KEYS = {
     "name": str, "description": str, "kind": str, "duration": (int, float),
-    "fill": (int, float), "mem": (str, int), "classes": list,
+    "fill": (int, float), "mem": (str, int), "classes": list, "nr_cpus": int,
 }
 _CLASS_KEYS = {
     "name": str, "gfp": str, "content": str, "share": (int, float),
@@ -124,6 +124,9 @@ class Scenario:
     path: str = ""
     params: dict | None = None
     swap: object = None
+    #: the machine's CPUs (Config.nr_cpus when the config leaves it to the
+    #: workload); None: the config's default
+    nr_cpus: int | None = None
 
 
 def _type_name(t) -> str:
@@ -157,7 +160,7 @@ def load_scenario(name_or_path: str) -> Scenario:
         return Scenario(name=doc.get("name", path.stem), description=doc["description"].strip(),
                         kind="processes", duration=params["duration"], fill=0.0,
                         mem=doc.get("mem"), classes=(), path=str(path), params=params,
-                        swap=doc.get("swap"))
+                        swap=doc.get("swap"), nr_cpus=_nr_cpus(where, doc))
     return _load_churn(doc, where, path)
 
 
@@ -181,7 +184,16 @@ def _load_churn(doc: dict, where: str, path: Path) -> Scenario:
         raise ScenarioError(f"{where}: key 'classes': duplicate class names")
     return Scenario(name=doc.get("name", path.stem), description=doc["description"].strip(),
                     kind=doc["kind"], duration=duration, fill=fill, mem=doc.get("mem"),
-                    classes=tuple(classes), path=str(path))
+                    classes=tuple(classes), path=str(path), nr_cpus=_nr_cpus(where, doc))
+
+
+def _nr_cpus(where: str, doc: dict) -> int | None:
+    """A scenario's ``nr_cpus``: the CPUs of the machine it describes (1 to
+    1024), or None when it leaves them to the config."""
+    n = doc.get("nr_cpus")
+    if n is not None and not 1 <= n <= 1024:
+        raise ScenarioError(f"{where}: key 'nr_cpus': the machine's CPUs, from 1 to 1024, got {n!r}")
+    return n
 
 
 def _churn_class(where: str, i: int, c) -> ClassSpec:
@@ -221,7 +233,7 @@ def validate_trace_scenario(doc: dict, where: str, path: Path) -> dict:
 _PROC_TOP = {"name": str, "description": str, "kind": str, "duration": (int, float),
              "mem": (str, int), "swap": (str, int, float), "anon": dict, "file": dict,
              "nonmovable": list, "growth": dict, "jobs": dict, "thp_bursts": list,
-             "compact_memory_at": list, "runnable_tasks": (int, float)}
+             "compact_memory_at": list, "runnable_tasks": (int, float), "nr_cpus": int}
 _ANON_KEYS = {"tasks": int, "footprint": (int, float), "ramp_s": (int, float),
               "touch_rate_per_gib": (int, float), "hot_fraction": (int, float),
               "hot_share": (int, float), "thp_share": (int, float), "gfp": str,

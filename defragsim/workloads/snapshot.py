@@ -244,11 +244,25 @@ class Snapshot:
             return None, None
         return order, kib
 
+    def _nr_cpus(self, v) -> int:
+        """``before.platform``'s nr_cpus as the machine's CPU count."""
+        try:
+            n = int(v)
+        except (TypeError, ValueError):
+            n = 0
+        if not 1 <= n <= 1024:
+            raise ConfigError(f"init-from: {self.path}: before.platform: nr_cpus must be a "
+                              f"CPU count from 1 to 1024, got {v!r}")
+        return n
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
         order, _ = self.page_reporting()
         if order is not None and 0 <= order <= C.MAX_PAGE_ORDER:
             kw["page_reporting_order"] = order
+        ncpu = self.platform.get("nr_cpus")
+        if ncpu is not None:
+            kw["nr_cpus"] = self._nr_cpus(ncpu)
         busy = self.busy_cpus()
         if busy is not None:
             # MODEL: the busy CPUs stand in for the runnable tasks the daemons
