@@ -47,7 +47,7 @@ def test_the_ops_do_not_depend_on_the_chunk_size(name):
     # sorted by time, inside the run, cpus and owners in range
     t = ref[0]
     assert np.all(np.diff(t) >= 0) and t[-1] < wl.duration_ns
-    assert ref[5].max() < cfg.cpus
+    assert ref[5].max() < wl.meta["nr_cpus"]
     assert ref[7].max() < len(chunks1[-1].owner_kind)
     # the stream is generated again, identically, by each chunks() call
     again, _ = _whole(build_workload(name, cfg, duration=4.5), 1)

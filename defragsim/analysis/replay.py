@@ -551,6 +551,29 @@ def _replay_streamed(trace_path, fmt: str, comm, max_pfn, extent, *, config, sna
                   kernel_choice=why, adjustments=notes, other_sums=sums)
 
 
+def _recorded_or_given(kw: dict, snap: Snapshot | None, overrides: dict, notes: list) -> str:
+    """Where a replay's CPUs and vm.defrag_mode came from (``notes``), and its
+    kernel baseline (set in ``kw`` from the snapshot's kernel release unless
+    given) and why."""
+    if "nr_cpus" in kw and "nr_cpus" not in overrides:
+        notes.append(f"{kw['nr_cpus']} CPUs: the recorded machine's (the snapshot's before.platform)")
+    if "defrag_mode" in overrides:
+        notes.append(f"vm.defrag_mode {overrides['defrag_mode']} (given)")
+    elif "defrag_mode" in kw:
+        notes.append(f"vm.defrag_mode {kw['defrag_mode']}: the recorded one (the snapshot's "
+                     f"before.sysctl; --defrag-mode sets it)")
+    else:
+        notes.append("vm.defrag_mode 0: the default (no snapshot sysctl records it)")
+    if "kernel" in kw:
+        return f"kernel {kw['kernel']} (given)"
+    if snap is not None and snap.platform.get("kernel_release"):
+        kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
+        where = snap.platform.get("source")
+        return f"kernel {kw['kernel']}: from " + (f"{where}: {why}" if where else
+                                                   f"the snapshot's {why}")
+    return f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
+
+
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                    trace_path, ra_pace_ns: int | None = None) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
@@ -578,24 +601,7 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                      f"gap between a task's order-0 readahead allocations), kswapd reclaiming "
                      f"meanwhile")
     kw.update(overrides)
-    if "nr_cpus" in kw and "nr_cpus" not in overrides:
-        notes.append(f"{kw['nr_cpus']} CPUs: the recorded machine's (the snapshot's before.platform)")
-    if "defrag_mode" in overrides:
-        notes.append(f"vm.defrag_mode {overrides['defrag_mode']} (given)")
-    elif "defrag_mode" in kw:
-        notes.append(f"vm.defrag_mode {kw['defrag_mode']}: the recorded one (the snapshot's "
-                     f"before.sysctl; --defrag-mode sets it)")
-    else:
-        notes.append("vm.defrag_mode 0: the default (no snapshot sysctl records it)")
-    if "kernel" in kw:
-        why = f"kernel {kw['kernel']} (given)"
-    elif snap is not None and snap.platform.get("kernel_release"):
-        kw["kernel"], why = baseline_for_release(snap.platform["kernel_release"])
-        where = snap.platform.get("source")
-        why = f"kernel {kw['kernel']}: from " + (f"{where}: {why}" if where else
-                                                  f"the snapshot's {why}")
-    else:
-        why = f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
+    why = _recorded_or_given(kw, snap, overrides, notes)
     unit = C.PAGE_SIZE << C.MAX_PAGE_ORDER
     pm = snap.zone_present_managed() if snap is not None and "mem" not in overrides else None
     if pm and "Normal" in pm:

@@ -26,7 +26,7 @@ from ..mm.state import (
     grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
-from ..workloads import Scenario, Workload, build_workload, load_scenario
+from ..workloads import Workload, build_workload
 from ..workloads.replay_ops import (INITIAL_FREE_REPORTED, SKIP_MARKED, SKIP_MARKED_IF_MOVABLE,
                                     SLAB_PAGES_FREED_BY_TRACE)
 from ..workloads.trace import NR_WALK_LISTS
@@ -36,32 +36,25 @@ from .recorder import TS_COLUMNS, RunRecorder, _vmstat
 from .result import Result
 
 
-def _with_nr_cpus(config: Config, workload):
-    """``config`` with its CPU count resolved (Config.nr_cpus: ``None`` is
-    the workload's) and the workload, a scenario name loaded: a scenario's
-    ``nr_cpus``, a prebuilt OpStream's, else DEFAULT_NR_CPUS."""
-    if isinstance(workload, str):
-        workload = load_scenario(workload)
-    if config.nr_cpus is not None:
-        return config, workload
-    n = workload.nr_cpus if isinstance(workload, (Scenario, OpStream)) else None
-    return dataclasses.replace(config, nr_cpus=n if n is not None else config.cpus), workload
-
-
 def _workload_of(workload, config, duration):
-    """The Workload or OpStream to run (a scenario is built here)."""
+    """The Workload or OpStream to run (a scenario is built here) and the
+    config with its CPU count resolved (Config.nr_cpus ``None`` is the
+    workload's: the ``nr_cpus`` it was built for, a scenario's own; else
+    DEFAULT_NR_CPUS)."""
     if isinstance(workload, (Workload, OpStream)):
         if duration is not None:
             raise ConfigError("duration: cannot override the duration of a prebuilt Workload")
         wl = workload
     else:
         wl = build_workload(workload, config, duration=duration)
+    if config.nr_cpus is None:
+        config = dataclasses.replace(config, nr_cpus=int(wl.meta.get("nr_cpus", config.cpus)))
     if isinstance(wl, Workload):
         wl.validate(config.nr_cpus)
     elif wl.nr_cpus > config.nr_cpus:
         raise ConfigError(f"workload {wl.name}: generated for nr_cpus={wl.nr_cpus}, the config "
                           f"has nr_cpus={config.nr_cpus}")
-    return wl
+    return wl, config
 
 
 def _check_run(wl, config, snapshots, baseline_ops) -> int:
@@ -188,8 +181,7 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         config = Config()
     if not isinstance(config, Config):
         raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
-    config, workload = _with_nr_cpus(config, workload)
-    wl = _workload_of(workload, config, duration)
+    wl, config = _workload_of(workload, config, duration)
     config = _with_runnable_tasks(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)

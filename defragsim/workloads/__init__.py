@@ -12,6 +12,7 @@ Nothing here imports the simulator.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -34,8 +35,19 @@ __all__ = ["OP_DTYPES", "Scenario", "ScenarioError", "Workload", "build_workload
 
 def build_workload(name_or_scenario, config, *, duration: float | None = None,
                    growth_scale: float = 1.0) -> Workload:
-    """The workload of a scenario for a config (memory size, cpus and seed)."""
+    """The workload of a scenario for a config (memory size, cpus and seed).
+    A config that leaves ``nr_cpus`` to the workload gets the scenario's
+    (``meta["nr_cpus"]`` says what the workload was built for)."""
     sc = name_or_scenario if isinstance(name_or_scenario, Scenario) else load_scenario(name_or_scenario)
+    if config.nr_cpus is None and sc.nr_cpus is not None:
+        config = dataclasses.replace(config, nr_cpus=sc.nr_cpus)
+    wl = _build(sc, config, duration, growth_scale)
+    wl.meta["nr_cpus"] = config.cpus
+    return wl
+
+
+def _build(sc: Scenario, config, duration, growth_scale):
+    """:func:`build_workload` for a loaded scenario and a config with its CPUs."""
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                  or not duration > 0 or not math.isfinite(duration)):
         raise ScenarioError(f"duration: must be a positive number of seconds, got {duration!r}")
