@@ -32,7 +32,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from PIL import Image
 
 from . import constants as C
-from .config import format_size
+from .config import DEFAULT_NR_CPUS, format_size
 from .analysis.builds import per_build
 from .analysis.compare import bootstrap_ci
 from .analysis.onset import ONSET_METRICS
@@ -188,6 +188,8 @@ def scenario_text(result) -> str:
         parts.append(f"swap {format_size(cfg.swap)}")
     if cfg.thp_defrag != "madvise":
         parts.append(f"thp defrag {cfg.thp_defrag}")
+    if cfg.nr_cpus is not None and cfg.nr_cpus != DEFAULT_NR_CPUS:
+        parts.append(f"{cfg.nr_cpus} CPUs")
     return ", ".join(parts)
 
 

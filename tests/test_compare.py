@@ -61,7 +61,7 @@ def test_compare_table_is_plain_text_with_the_headline_rows():
     t = cmp.table()
     t.encode("ascii")
     lines = t.splitlines()
-    assert lines[0].startswith("defragsim compare: steady, 128M, 2.0 s simulated, 2 seeds (0, 1)")
+    assert lines[0].startswith("defragsim compare: steady, 128M, 2 CPUs, 2.0 s simulated, 2 seeds (0, 1)")
     assert any(line.startswith("pgalloc_normal") for line in lines)
     assert any(line.startswith("extfrag change_ownership") for line in lines)
     short = cmp.table(full=False)

@@ -246,7 +246,11 @@ def test_nr_cpus_come_from_the_config_the_scenario_or_the_snapshot(tmp_path):
     cpus = (wl.materialize() if hasattr(wl, "materialize") else wl).cpu
     assert 0 <= cpus.min() and cpus.max() == 3
     assert run(str(p), Config(mem="64M", nr_cpus=1), duration=0.3).config.nr_cpus == 1
-    assert run("storm", Config(mem="64M"), duration=0.3).config.nr_cpus == DEFAULT_NR_CPUS
+    r2 = run("storm", Config(mem="64M"), duration=0.3)
+    assert r2.config.nr_cpus == DEFAULT_NR_CPUS
+    # a figure's caption says how many CPUs when not the default
+    from defragsim.plot import caption_text
+    assert ", 4 CPUs |" in caption_text(r) and "CPUs" not in caption_text(r2)
     for bad, msg in (("0", "nr_cpus': the machine's CPUs, from 1 to 1024, got 0"),
                      ("true", "nr_cpus': expected int, got a boolean")):
         p.write_text(f"nr_cpus = {bad}\n" + text)

@@ -248,10 +248,18 @@ def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0,
     split the configurations into blocks that fit that many characters."""
     per = {lab: [all_metrics(r) for r in rs] for lab, rs in cmp.results.items()}
     n = len(cmp.seeds)
-    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}, {cmp.duration_s:.1f} s simulated, "
+    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}{cpus_text(cmp)}, "
+            f"{cmp.duration_s:.1f} s simulated, "
             f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
     return metrics_table(per, cmp.specs, head=head, n_seeds=n, full=full, min_abs=min_abs,
                          width=width)
+
+
+def cpus_text(cmp: Comparison) -> str:
+    """``, 8 CPUs`` when every run of the comparison had that many (a spec's
+    ``nr_cpus`` otherwise shows in its own legend line)."""
+    n = {getattr(r.config, "nr_cpus", None) for rs in cmp.results.values() for r in rs}
+    return f", {n.pop()} CPUs" if len(n) == 1 and None not in n else ""
 
 
 def spec_line(i: int, spec: RunSpec) -> str:
