@@ -861,6 +861,13 @@ def compaction_ready(st, prm, z, s):
     if __zone_watermark_ok(st, z, order, st.watermark[z, WMARK_MIN], idx, 0,
                            st.zone_stat[z, NR_FREE_PAGES]):
         return True
+    # MODEL: the form of 67914ac08604 ('mm: compaction: push watermark into
+    # compaction_suitable() callers', v6.15-rc1) on every baseline: high +
+    # compact_gap, plus low - min for costly orders.  v6.14 checked
+    # compaction_suitable() at low + compact_gap and then high + compact_gap,
+    # a target lower by low - min for costly orders (the commit: "this didn't
+    # show any measurable negative effects"); the other callers on v6.14
+    # pass the min watermark, where the two forms are the same.
     return compaction.compaction_suitable(st, prm, z, order, wmark_pages(st, z, WMARK_HIGH), idx)
 
 
