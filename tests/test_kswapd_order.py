@@ -257,7 +257,7 @@ def test_nr_cpus_come_from_the_config_the_scenario_or_the_snapshot(tmp_path):
         with pytest.raises(ScenarioError, match=f"storm4.toml: key '{msg}"):
             load_scenario(str(p))
     snap = Snapshot.load(Path(__file__).parents[1] / "data/traces/b_pressure_dm0/snap")
-    assert snap.config_overrides()["nr_cpus"] == 2
+    assert snap.config_overrides()["nr_cpus"] == 2 and snap.nr_cpus() == 2
     snap.platform["nr_cpus"] = "two"
     with pytest.raises(ConfigError, match="before.platform: nr_cpus must be a CPU count"):
         snap.config_overrides()

@@ -37,28 +37,21 @@ from .result import Result
 
 
 def _workload_of(workload, config, duration):
-    """The Workload or OpStream to run (a scenario is built here) and the
-    config with its CPU count resolved (Config.nr_cpus ``None`` is the
-    workload's: the ``nr_cpus`` it was built for, a scenario's own; else
-    DEFAULT_NR_CPUS)."""
+    """The Workload or OpStream to run (a scenario is built here)."""
     if isinstance(workload, (Workload, OpStream)):
         if duration is not None:
             raise ConfigError("duration: cannot override the duration of a prebuilt Workload")
-        wl = workload
-    else:
-        wl = build_workload(workload, config, duration=duration)
-    if config.nr_cpus is None:
-        config = dataclasses.replace(config, nr_cpus=int(wl.meta.get("nr_cpus", config.cpus)))
+        return workload
+    return build_workload(workload, config, duration=duration)
+
+
+def _check_run(wl, config, snapshots, baseline_ops) -> int:
+    """Refuse what cannot run; the number of initial-state ops."""
     if isinstance(wl, Workload):
         wl.validate(config.nr_cpus)
     elif wl.nr_cpus > config.nr_cpus:
         raise ConfigError(f"workload {wl.name}: generated for nr_cpus={wl.nr_cpus}, the config "
                           f"has nr_cpus={config.nr_cpus}")
-    return wl, config
-
-
-def _check_run(wl, config, snapshots, baseline_ops) -> int:
-    """Refuse what cannot run; the number of initial-state ops."""
     if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
         raise ConfigError(f"snapshots: expected a positive integer, got {snapshots!r}")
     bt = wl.meta.get("initial_block_mt")
@@ -181,8 +174,8 @@ def run(workload, config: Config | None = None, *, duration: float | None = None
         config = Config()
     if not isinstance(config, Config):
         raise ConfigError(f"config: expected a defragsim Config, got {type(config).__name__}")
-    wl, config = _workload_of(workload, config, duration)
-    config = _with_runnable_tasks(config, wl)
+    wl = _workload_of(workload, config, duration)
+    config = _with_workload_machine(config, wl)
     baseline_ops = _check_run(wl, config, snapshots, baseline_ops)
     dur_ns, bounds = _sample_times(wl, sample_interval)
     st = _initial_state(config, wl.meta)
@@ -226,13 +219,17 @@ def _params(config: Config, wl):
     return prm
 
 
-def _with_runnable_tasks(config: Config, wl) -> Config:
-    """``config`` with the CPUs' other tasks as the workload knows them
-    (Config.runnable_tasks: a scenario's ``runnable_tasks``) when it leaves
-    them to the workload."""
+def _with_workload_machine(config: Config, wl) -> Config:
+    """``config`` with what it leaves to the workload (``None``) as the
+    workload says it: the CPUs (Config.nr_cpus: the count it was built for,
+    a scenario's ``nr_cpus``; else DEFAULT_NR_CPUS) and the tasks sharing
+    them (Config.runnable_tasks: a scenario's ``runnable_tasks``)."""
+    kw = {}
+    if config.nr_cpus is None:
+        kw["nr_cpus"] = int(wl.meta.get("nr_cpus", config.cpus))
     if config.runnable_tasks is None and wl.meta.get("runnable_tasks") is not None:
-        return dataclasses.replace(config, runnable_tasks=float(wl.meta["runnable_tasks"]))
-    return config
+        kw["runnable_tasks"] = float(wl.meta["runnable_tasks"])
+    return dataclasses.replace(config, **kw) if kw else config
 
 
 class _Feed:

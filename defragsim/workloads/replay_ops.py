@@ -537,10 +537,7 @@ def recorder_buffer_pages(snapshot: Snapshot | None, fmt: str, nr_cpus: int,
         return max(n, 0), "the snapshot's before.platform (recorder_buffer_pages)"
     if fmt == "csv" and snapshot is not None:
         # MODEL: a CSV trace is taken to come from the shared traces' capture.sh
-        try:
-            cpus = int(plat.get("nr_cpus", nr_cpus))
-        except ValueError:
-            cpus = nr_cpus
+        cpus = snapshot.nr_cpus() or nr_cpus
         return cpus * (SHARED_TOOLS_PERF_MMAP_PAGES + 1), (
             f"the shared traces' recorder: perf record -a -m {SHARED_TOOLS_PERF_MMAP_PAGES} on "
             f"{cpus} CPUs, {SHARED_TOOLS_PERF_MMAP_PAGES:,} data pages and a user page each")

@@ -220,11 +220,11 @@ class Snapshot:
         up = self._uptimes()
         if up is None:
             return None
-        ncpu = self.platform.get("nr_cpus")
+        ncpu = self.nr_cpus()
         dt = up[1][0] - up[0][0]
-        if not ncpu or dt <= 0:
+        if ncpu is None or dt <= 0:
             return None
-        return max(0.0, (int(ncpu) * dt - (up[1][1] - up[0][1])) / dt)
+        return max(0.0, (ncpu * dt - (up[1][1] - up[0][1])) / dt)
 
     def page_reporting(self) -> tuple[int | None, int | None]:
         """(page_reporting_order, KiB reported during the trace) when free
@@ -244,8 +244,12 @@ class Snapshot:
             return None, None
         return order, kib
 
-    def _nr_cpus(self, v) -> int:
-        """``before.platform``'s nr_cpus as the machine's CPU count."""
+    def nr_cpus(self) -> int | None:
+        """The machine's CPU count (``before.platform``'s nr_cpus), None
+        when not recorded; a value that is not a count is a ConfigError."""
+        v = self.platform.get("nr_cpus")
+        if v is None:
+            return None
         try:
             n = int(v)
         except (TypeError, ValueError):
@@ -260,9 +264,9 @@ class Snapshot:
         order, _ = self.page_reporting()
         if order is not None and 0 <= order <= C.MAX_PAGE_ORDER:
             kw["page_reporting_order"] = order
-        ncpu = self.platform.get("nr_cpus")
+        ncpu = self.nr_cpus()
         if ncpu is not None:
-            kw["nr_cpus"] = self._nr_cpus(ncpu)
+            kw["nr_cpus"] = ncpu
         busy = self.busy_cpus()
         if busy is not None:
             # MODEL: the busy CPUs stand in for the runnable tasks the daemons
