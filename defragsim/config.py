@@ -414,6 +414,7 @@ class Config:
             shrink_page_slab=1,
             readahead_folio_ns=-1 if self.readahead_folio_ns is None
             else int(self.readahead_folio_ns),
+            thp_fault_mpol=1,
         )
 
 
@@ -469,6 +470,11 @@ Params = namedtuple("Params", [
     "shrink_page_slab",
     # Config.readahead_folio_ns, -1: costs.READAHEAD_FOLIO_NS
     "readahead_folio_ns",
+    # 1: an anon THP op is a page fault, run as the kernel runs one
+    # (alloc_pages_mpol()'s attempts, then the base-page fallback); 0: it is
+    # one allocation attempt the kernel made (a replay: set by run() from
+    # the workload's meta)
+    "thp_fault_mpol",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
     *(f"k_{name}" for name in SWITCHES),
 ])

@@ -394,3 +394,5 @@ COMPACT_GAP_MAINLINE = 0                 # 2 << order (every release to v7.1)
 COMPACT_GAP_CAPPED = 1                   # min(2 << order, COMPACT_CLUSTER_MAX) (2026 mm tree)
 DIRECT_COMPACT_DEFERRED_STALL = 0        # 6.18: only COMPACT_SKIPPED returns early
 DIRECT_COMPACT_DEFERRED_RETURN = 1       # 2026 mm tree: COMPACT_DEFERRED returns early too
+THISNODE_THP_RECLAIM = 0                 # before 'mm, page_alloc, thp: prevent reclaim for __GFP_THISNODE THP allocations'
+THISNODE_THP_NOPAGE = 1                  # after it (mm-stable 2026-01, stable 6.18.y 2026-03)

@@ -81,6 +81,16 @@ SWITCHES = {s.name: s for s in (
            "context) also on COMPACT_DEFERRED (the commit was not found)",
            "stall: a try where every zone was deferred still counts compact_stall and "
            "compact_fail, and tries the freelist; return: it returns at once, uncounted."),
+    Switch("thisnode_thp_after_compaction", ("reclaim", "nopage"),
+           "__alloc_pages_slowpath(): a costly __GFP_NORETRY request whose first (async) "
+           "direct compaction ran and failed",
+           "'mm, page_alloc, thp: prevent reclaim for __GFP_THISNODE THP allocations' "
+           "(Vlastimil Babka, lkml 2025-12-19, merged into mm-stable 2026-01-20; Fixes "
+           "2f0799a0ffc0; backported to linux-6.18.y, linux-stable-rc 2026-03-10)",
+           "The first, local-node attempt of a THP fault (alloc_pages_mpol(): "
+           "gfp | __GFP_THISNODE | __GFP_NORETRY): reclaim: it goes on to direct reclaim and a "
+           "second async compaction before failing (and the fault then retries on any node "
+           "with the VMA's own gfp); nopage: it fails at once."),
 )}
 
 
@@ -105,13 +115,14 @@ def _baselines() -> dict:
     v614 = dict(defrag_mode_sysctl="absent", nofragment_last_resort="once",
                 kswapd_wake_order="request", kswapd_balanced_free_blocks="off",
                 kcompactd_free_blocks_goal="off", compact_gap="mainline",
-                direct_compact_deferred="stall")
+                direct_compact_deferred="stall", thisnode_thp_after_compaction="reclaim")
     e3aa = dict(v614, defrag_mode_sysctl="present", nofragment_last_resort="looping")
     b101 = dict(e3aa, kswapd_wake_order="pageblock")
     a211 = dict(b101, kswapd_balanced_free_blocks="every_order", kcompactd_free_blocks_goal="on")
     b7a9 = dict(a211, nofragment_last_resort="once")
     v615 = dict(b7a9, kswapd_balanced_free_blocks="high_order")
-    v618 = dict(v615)
+    # 6.18 as the shipped traces' machine ran it (6.18.44): with the stable backport
+    v618 = dict(v615, thisnode_thp_after_compaction="nopage")
     mm26 = dict(v618, compact_gap="capped", direct_compact_deferred="return")
     rows = [
         ("6.14", "v6.14", "2025-03-24", "v6.14", "before defrag_mode (defrag_mode=1 refused)", v614),
@@ -126,8 +137,9 @@ def _baselines() -> dict:
         ("6.15", "a1f0220f3319", "2025-04-16", "v6.15-rc3",
          "+ the kswapd exit-condition fix: whole blocks only while balancing a high order", v615),
         ("6.18", "v6.18", "2025-11-30", "v6.18",
-         "the kernel of the shipped real traces: compact_gap = 2 << order, deferred tries "
-         "counted as compaction stalls", v618),
+         "the kernel of the shipped real traces (6.18.44): compact_gap = 2 << order, deferred "
+         "tries counted as compaction stalls, a local-node THP attempt fails after compaction",
+         v618),
         ("mm-2026", "mm-new 2026-06-22", "2026-06-22", "mm tree",
          "the seed series' base: compact_gap capped at COMPACT_CLUSTER_MAX, deferred direct "
          "compaction returns at once (the default)", mm26),

@@ -37,6 +37,7 @@ def test_switch_value_indices_match_the_constants_the_kernels_read():
     assert ix["kcompactd_free_blocks_goal"]["on"] == C.KCOMPACTD_FREE_BLOCKS_GOAL_ON
     assert ix["compact_gap"]["capped"] == C.COMPACT_GAP_CAPPED
     assert ix["direct_compact_deferred"]["return"] == C.DIRECT_COMPACT_DEFERRED_RETURN
+    assert ix["thisnode_thp_after_compaction"]["nopage"] == C.THISNODE_THP_NOPAGE
 
 
 def test_history_adds_one_change_at_a_time():
@@ -50,7 +51,7 @@ def test_history_adds_one_change_at_a_time():
     assert diffs["a211c6550efc"] == ["kcompactd_free_blocks_goal", "kswapd_balanced_free_blocks"]
     assert diffs["7a95a05f15d5"] == ["nofragment_last_resort"]
     assert diffs["6.15"] == ["kswapd_balanced_free_blocks"]
-    assert diffs["6.18"] == []
+    assert diffs["6.18"] == ["thisnode_thp_after_compaction"]
     assert diffs["mm-2026"] == ["compact_gap", "direct_compact_deferred"]
 
 

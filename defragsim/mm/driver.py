@@ -21,6 +21,7 @@ from ..constants import (
     VM_WORKINGSET_ACTIVATE_FILE, VM_WORKINGSET_REFAULT_ANON, VM_WORKINGSET_REFAULT_FILE,
     LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, LRU_INACTIVE_ANON,
 )
+from ..gfp import __GFP_DIRECT_RECLAIM, __GFP_NORETRY, __GFP_THISNODE
 from .page_alloc import (
     __alloc_pages, alloc_pages_prefill, free_frozen_pages, gfp_migratetype, page_kind, prep_new_page,
     take_page_off_buddy,
@@ -153,6 +154,25 @@ def do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill, place
         place_allocation(st, prm, own, h, pfn, order, kind, active)
         return True
     return False
+
+
+@njit
+def alloc_pages_mpol_thp(st, prm, rec, own, h, cpu, gfp, order, kind, active):
+    """alloc_pages_mpol() (mm/mempolicy.c) for a THP fault (order
+    HPAGE_PMD_ORDER from vma_alloc_folio(), the default local policy): first
+    the local node only, compaction without reclaim (``gfp |
+    __GFP_THISNODE | __GFP_NORETRY``); then, if that failed and the VMA's
+    gfp may reclaim directly (MADV_HUGEPAGE, or defrag=always), the VMA's
+    own gfp, "allowing remote memory with both reclaim and compact" (one
+    node here, so the same node again).  CONFIG_NUMA kernels (this VM's
+    6.18.44 traces such a fault as ``GFP_TRANSHUGE|__GFP_NORETRY|
+    __GFP_THISNODE``).  True if a folio was allocated."""
+    if do_alloc(st, prm, rec, own, h, cpu, gfp | __GFP_THISNODE | __GFP_NORETRY, order, kind,
+                active, False, -1):
+        return True
+    if (gfp & __GFP_DIRECT_RECLAIM) == 0:
+        return False
+    return do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, False, -1)
 
 
 # ---------------------------------------------------------------------------
@@ -448,8 +468,11 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
         if alloc:
             st.node[NODE_FS_LOCKED] = fs_locked
             while True:
-                ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill,
-                              placed)
+                if thp and prm.thp_fault_mpol and not prefill and placed < 0:
+                    ok = alloc_pages_mpol_thp(st, prm, rec, own, h, cpu, gfp, order, kind, active)
+                else:
+                    ok = do_alloc(st, prm, rec, own, h, cpu, gfp, order, kind, active, prefill,
+                                  placed)
                 st.node[NODE_FS_LOCKED] = 0
                 if ok and pin:
                     st.pg_flags[own.h_pfn[h]] |= PG_pinned     # pin_user_pages(FOLL_LONGTERM)
@@ -457,6 +480,9 @@ def step_chunk(st, prm, rec, own, op_t, op_kind, op_order, op_gfp, op_handle, op
                     break
                 if ok:
                     st.vm_events[VM_THP_FAULT_ALLOC] += 1
+                    break
+                if gfp & __GFP_THISNODE and not prm.thp_fault_mpol:
+                    # a traced local-node attempt: the trace holds the next one
                     break
                 # do_huge_pmd_anonymous_page() failed: fall back to a small page.
                 # MODEL: one base page stands for the region

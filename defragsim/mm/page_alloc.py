@@ -30,6 +30,7 @@ from . import costs
 from .._jit import kernel as njit
 from ..constants import (
     DIRECT_COMPACT_DEFERRED_RETURN, KSWAPD_WAKE_PAGEBLOCK_ORDER, NOFRAGMENT_LAST_RESORT_LOOPING,
+    THISNODE_THP_NOPAGE,
     COMPACT_DEFERRED, COMPACT_SKIPPED, COMPACT_SUCCESS, DEF_COMPACT_PRIORITY, INIT_COMPACT_PRIORITY,
     MIN_COMPACT_COSTLY_PRIORITY, MIN_COMPACT_PRIORITY,
     ALLOC_CMA, ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
@@ -1597,7 +1598,10 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
             if compact_result == COMPACT_SKIPPED or \
                     compact_result == COMPACT_DEFERRED:
                 return -1
-            if gfp_mask & __GFP_THISNODE:
+            # THP faults try the local node first, compaction only
+            # (alloc_pages_mpol()); before the fix they went on to reclaim
+            if gfp_mask & __GFP_THISNODE and \
+                    prm.k_thisnode_thp_after_compaction == THISNODE_THP_NOPAGE:
                 return -1
             compact_priority = INIT_COMPACT_PRIORITY
     loops = 0
