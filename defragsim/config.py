@@ -472,8 +472,8 @@ Params = namedtuple("Params", [
     "readahead_folio_ns",
     # 1: an anon THP op is a page fault, run as the kernel runs one
     # (alloc_pages_mpol()'s attempts, then the base-page fallback); 0: it is
-    # one allocation attempt the kernel made (a replay: set by run() from
-    # the workload's meta)
+    # one allocation attempt the kernel made, and a failed __GFP_THISNODE one
+    # does not fall back (a replay: set by run() from the workload's meta)
     "thp_fault_mpol",
     # the kernel baseline's behaviour switches (defragsim.kernels), as value indices
     *(f"k_{name}" for name in SWITCHES),

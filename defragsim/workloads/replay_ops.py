@@ -44,9 +44,10 @@ from .untraced import SlabFlows, schedule, untraced_reclaimable
 #: pageblocks the trace's reclaimable slab dominates, the tasks 11-32k)
 SLAB_PAGES_FREED_BY_TRACE = "slab_pages_freed_by_workload"
 #: a replay's meta key: each allocation op is one attempt the kernel made
-#: (``mm_page_alloc``), so a THP fault's attempts, alloc_pages_mpol()'s
+#: (``mm_page_alloc``), so a THP fault's two attempts, alloc_pages_mpol()'s
 #: local-node one (``__GFP_THISNODE``) and the one after it, are ops of their
-#: own, and so are its base-page fallback's (``Params.thp_fault_mpol`` 0)
+#: own: the model makes no second attempt, and no base-page fallback after a
+#: failed local-node op (``Params.thp_fault_mpol`` 0)
 OPS_ARE_TRACED_ATTEMPTS = "ops_are_traced_attempts"
 #: a replay's meta key: its free chunks start reported (free page reporting)
 INITIAL_FREE_REPORTED = "initial_free_reported"
