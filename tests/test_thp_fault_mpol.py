@@ -8,7 +8,8 @@ defrag=always), it tries again with the VMA's own gfp, "allowing remote
 memory with both reclaim and compact"; on one node, the same node again.
 Only then does do_huge_pmd_anonymous_page() fall back to base pages.  This
 VM's 6.18.44 traces such a fault's first attempt as
-``gfp_flags=GFP_TRANSHUGE|__GFP_NORETRY|__GFP_THISNODE``.
+``gfp_flags=GFP_TRANSHUGE|__GFP_NORETRY|__GFP_THISNODE``, and under memory
+pressure a failed one (``page=(nil)``) followed by a ``GFP_TRANSHUGE`` one.
 
 The first attempt's slowpath: async compaction; COMPACT_SKIPPED or
 COMPACT_DEFERRED fail it.  A compaction that ran and failed went on to direct
