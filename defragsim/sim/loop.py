@@ -27,8 +27,8 @@ from ..mm.state import (
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
-from ..workloads.replay_ops import (INITIAL_FREE_REPORTED, OPS_ARE_TRACED_ATTEMPTS, SKIP_MARKED,
-                                    SKIP_MARKED_IF_MOVABLE, SLAB_PAGES_FREED_BY_TRACE)
+from ..workloads.replay_ops import (INITIAL_FREE_REPORTED, SKIP_MARKED, SKIP_MARKED_IF_MOVABLE,
+                                    SLAB_PAGES_FREED_BY_TRACE)
 from ..workloads.trace import NR_WALK_LISTS
 from ..workloads.stream import Chunk, OpStream
 from .oomd import PressureGuard
@@ -210,16 +210,14 @@ def _initial_state(config: Config, meta: dict):
 
 
 def _params(config: Config, wl):
-    """The jitted kernels' Params: the config's, with the shrinkers leaving
-    page-level slab pages to a workload that frees them itself (a replay:
-    its meta's ``SLAB_PAGES_FREED_BY_TRACE``), and a THP op taken as one
-    allocation attempt when the workload's ops are the kernel's own
-    attempts (a replay: ``OPS_ARE_TRACED_ATTEMPTS``)."""
+    """The jitted kernels' Params: the config's, or, for a workload whose
+    ops are a traced kernel's own page events (a replay: its meta's
+    ``SLAB_PAGES_FREED_BY_TRACE``), with the shrinkers leaving page-level
+    slab pages to the trace's frees and each THP op taken as one allocation
+    attempt."""
     prm = config.to_params()
     if wl.meta.get(SLAB_PAGES_FREED_BY_TRACE):
-        prm = prm._replace(shrink_page_slab=0)
-    if wl.meta.get(OPS_ARE_TRACED_ATTEMPTS):
-        prm = prm._replace(thp_fault_mpol=0)
+        prm = prm._replace(shrink_page_slab=0, thp_fault_mpol=0)
     return prm
 
 

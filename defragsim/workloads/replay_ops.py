@@ -42,13 +42,14 @@ from .untraced import SlabFlows, schedule, untraced_reclaimable
 #: then runs, so the trace's frees, which the replay replays, already hold
 #: them (over b-g the kernel's kswapd freed 0-46 order-0 to 3 pages in the
 #: pageblocks the trace's reclaimable slab dominates, the tasks 11-32k)
-SLAB_PAGES_FREED_BY_TRACE = "slab_pages_freed_by_workload"
-#: a replay's meta key: each allocation op is one attempt the kernel made
+#:
+#: The same key says the ops are the traced kernel's own page events in
+#: another way too: each allocation op is one attempt the kernel made
 #: (``mm_page_alloc``), so a THP fault's two attempts, alloc_pages_mpol()'s
 #: local-node one (``__GFP_THISNODE``) and the one after it, are ops of their
 #: own: the model makes no second attempt, and no base-page fallback after a
 #: failed local-node op (``Params.thp_fault_mpol`` 0)
-OPS_ARE_TRACED_ATTEMPTS = "ops_are_traced_attempts"
+SLAB_PAGES_FREED_BY_TRACE = "slab_pages_freed_by_workload"
 #: a replay's meta key: its free chunks start reported (free page reporting)
 INITIAL_FREE_REPORTED = "initial_free_reported"
 
@@ -2156,7 +2157,6 @@ def trace_workload(tr: ParsedTrace, *, nr_cpus: int, nr_pages: int, snapshot: Sn
     # a prefill op's owner is its handle's
     wl.op_owner = np.concatenate([np.asarray(ro.h_owner, np.int32)[pre[4]], traced_owner])
     wl.meta[SLAB_PAGES_FREED_BY_TRACE] = True
-    wl.meta[OPS_ARE_TRACED_ATTEMPTS] = True
     wl.meta[INITIAL_FREE_REPORTED] = True
     if init_bt is not None:
         wl.meta["initial_block_mt"] = init_bt
@@ -2211,8 +2211,7 @@ class TraceStream(OpStream):
         self.nr_cpus, self.nr_pages, self.swap, self._whole = nr_cpus, nr_pages, None, None
         self.stats = ReplayStats()
         self._ro = _ReplayOps({})
-        self.meta = {SLAB_PAGES_FREED_BY_TRACE: True, OPS_ARE_TRACED_ATTEMPTS: True,
-                     INITIAL_FREE_REPORTED: True}
+        self.meta = {SLAB_PAGES_FREED_BY_TRACE: True, INITIAL_FREE_REPORTED: True}
         self._windows = direct_reclaim_windows(path)
         # without ``pretrace``, one pass over the trace first finds its pre-trace folios
         bt = _initial_state(self._ro, self.stats, snapshot, nr_pages, nr_cpus, zone_spans,
