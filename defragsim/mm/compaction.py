@@ -263,7 +263,7 @@ def compaction_zonelist_suitable(st, prm, order, alloc_flags, highest_zoneidx):
             continue
         available = vmscan.zone_reclaimable_pages(st, z) // order
         available += st.zone_stat[z, NR_FREE_PAGES]
-        if __compaction_suitable(st, prm, z, order, st.watermark[z, WMARK_MIN], highest_zoneidx,
+        if __compaction_suitable(st, prm, z, order, wmark_pages(st, z, WMARK_MIN), highest_zoneidx,
                                  available):
             return True
     return False

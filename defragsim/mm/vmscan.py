@@ -695,7 +695,7 @@ def prepare_scan_control(st, prm, s):
     total_high = 0
     for z in range(MAX_NR_ZONES):
         free += st.zone_stat[z, NR_FREE_PAGES]
-        total_high += st.watermark[z, WMARK_HIGH]
+        total_high += wmark_pages(st, z, WMARK_HIGH)
     anon_inactive = st.lru_size[LRU_INACTIVE_ANON]
     st.sc[s, SC_FILE_IS_TINY] = 1 if (
         st.lru_size[LRU_INACTIVE_FILE] + st.lru_size[LRU_ACTIVE_FILE] + free <= total_high
@@ -729,8 +729,8 @@ def shrink_lruvec(st, prm, own, memcg, s):
                 # MODEL: deactivate only while the node's inactive list is low
                 # (the kernel's shrink_list() checks only sc->may_deactivate)
                 if may and inactive_is_low(st, -1, lru - 1):
-                    scanned = shrink_active_list(st, prm, own, memcg, n, lru, s)
-                    st.sc[s, SC_NR_SCANNED] += scanned
+                    # PGREFILL only: sc->nr_scanned grows in shrink_folio_list()
+                    shrink_active_list(st, prm, own, memcg, n, lru, s)
                 continue
             scanned, rec = shrink_inactive_list(st, prm, own, memcg, n, lru, s)
             st.sc[s, SC_NR_SCANNED] += scanned
@@ -741,8 +741,7 @@ def shrink_lruvec(st, prm, own, memcg, s):
         break
     # age the anon active list even when anon isn't reclaimed
     if swap_available(st) and inactive_is_low(st, memcg, LRU_INACTIVE_ANON):
-        scanned = shrink_active_list(st, prm, own, memcg, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, s)
-        st.sc[s, SC_NR_SCANNED] += scanned
+        shrink_active_list(st, prm, own, memcg, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, s)
     return reclaimed
 
 
@@ -806,9 +805,6 @@ def shrink_node(st, prm, own, s):
         st.sc[s, SC_NR_RECLAIMED] += freed     # flush_reclaim_state()
         reclaimed = st.sc[s, SC_NR_RECLAIMED] - nr_reclaimed_before
         scanned = st.sc[s, SC_NR_SCANNED] - nr_scanned_before
-        # snapshot refaults for the next cycle's may_deactivate decision
-        st.node[NODE_LAST_REFAULTS_FILE] = st.node[NODE_REFAULTS_FILE]
-        st.node[NODE_LAST_REFAULTS_ANON] = st.node[NODE_REFAULTS_ANON]
         if reclaimed > 0:
             # mainline: reclaim progress clears "hopeless"
             st.node[NODE_KSWAPD_FAILURES] = 0
@@ -858,7 +854,7 @@ def compaction_ready(st, prm, z, s):
     at the high watermark)."""
     order = st.sc[s, SC_ORDER]
     idx = st.sc[s, SC_RECLAIM_IDX]
-    if __zone_watermark_ok(st, z, order, st.watermark[z, WMARK_MIN], idx, 0,
+    if __zone_watermark_ok(st, z, order, wmark_pages(st, z, WMARK_MIN), idx, 0,
                            st.zone_stat[z, NR_FREE_PAGES]):
         return True
     # MODEL: the form of 67914ac08604 ('mm: compaction: push watermark into
@@ -905,6 +901,16 @@ def init_scan_control(st, s, gfp_mask, order, reclaim_idx, nr_to_reclaim, cpu, k
 
 
 @njit
+def snapshot_refaults(st):
+    """snapshot_refaults(): remember the workingset activations at the end of
+    a reclaim cycle (a direct reclaim's priority loop, a balance_pgdat() run);
+    the next cycle's shrink_node() passes deactivate while there were new
+    ones since (prepare_scan_control(): may_deactivate)."""
+    st.node[NODE_LAST_REFAULTS_FILE] = st.node[NODE_REFAULTS_FILE]
+    st.node[NODE_LAST_REFAULTS_ANON] = st.node[NODE_REFAULTS_ANON]
+
+
+@njit
 def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
     """try_to_free_pages() -> do_try_to_free_pages(): direct reclaim.
 
@@ -934,6 +940,7 @@ def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
             if st.sc[s, SC_PRIORITY] == 0:
                 break
             st.sc[s, SC_PRIORITY] -= 1
+        snapshot_refaults(st)
         cost = st.sc[s, SC_COST_NS]
         if st.sc[s, SC_NR_RECLAIMED]:
             return st.sc[s, SC_NR_RECLAIMED], cost
@@ -1099,16 +1106,21 @@ def start_balance_pgdat(st, prm):
 @njit
 def kswapd_shrink_node(st, prm, own, s):
     """kswapd_shrink_node(): reclaim toward the high watermarks; drop to order
-    0 once compact_gap(order) pages were reclaimed (hand-off to kcompactd)."""
+    0 once compact_gap(order) pages were reclaimed (hand-off to kcompactd).
+    True when the pass scanned, or freed (the shrinkers' slab pages count:
+    mm_account_reclaimed_pages(), 3f74e6bd3b84, v6.11), as much as it was
+    to reclaim: then balance_pgdat() does not raise the priority."""
     nr_to_reclaim = 0
     for z in range(st.sc[s, SC_RECLAIM_IDX] + 1):
         if st.zone_managed[z]:
             nr_to_reclaim += max(wmark_pages(st, z, WMARK_HIGH), SWAP_CLUSTER_MAX)
     st.sc[s, SC_NR_TO_RECLAIM] = nr_to_reclaim
+    nr_reclaimed = st.sc[s, SC_NR_RECLAIMED]
     shrink_node(st, prm, own, s)
     if st.sc[s, SC_ORDER] and st.sc[s, SC_NR_RECLAIMED] >= compaction.compact_gap(prm, st.sc[s, SC_ORDER]):
         st.sc[s, SC_ORDER] = 0
-    return st.sc[s, SC_NR_SCANNED] >= st.sc[s, SC_NR_TO_RECLAIM]
+    return max(st.sc[s, SC_NR_SCANNED], st.sc[s, SC_NR_RECLAIMED] - nr_reclaimed) >= \
+        st.sc[s, SC_NR_TO_RECLAIM]
 
 
 @njit
@@ -1173,6 +1185,7 @@ def finish_balance_pgdat(st, prm):
     s = SC_KSWAPD
     # out: clear_reclaim_active(pgdat, highest_zoneidx)
     update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], False)
+    snapshot_refaults(st)
     # after the priority loop, not when it found the node balanced ("goto out"
     # jumps past the count)
     # MODEL: a boosted round is not counted on every baseline; that is the
@@ -1271,7 +1284,9 @@ def run_daemons(st, prm, own, until):
                     st.diag[DIAG_KSWAPD_ROUNDS] += 1
                     if st.vm_events[VM_PGSTEAL_KSWAPD] == st.node[NODE_KSWAPD_ROUND_STEAL]:
                         st.diag[DIAG_KSWAPD_IDLE_ROUNDS] += 1
-                st.node[NODE_KSWAPD_ORDER] = 0
+                # kswapd_order stays: kswapd() reads and resets it when it
+                # is next woken, so the orders wakeups recorded meanwhile
+                # (while it ran or napped, or found the node balanced) count
                 st.node[NODE_KSWAPD_HIGHEST_ZONEIDX] = 0
             else:
                 st.vm_events[VM_KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
