@@ -4,12 +4,9 @@ hand-built node:
 - kswapd_shrink_node() tells balance_pgdat() not to raise the priority when
   the pass scanned, or freed, as much as it was to reclaim; pages the
   shrinkers freed count (3f74e6bd3b84, "account for progress from
-  mm_account_reclaimed_pages()", v6.11);
+  mm_account_reclaimed_pages()", July 2024);
 - sc->nr_scanned grows in shrink_folio_list() only: shrink_active_list()
   counts PGREFILL, not sc->nr_scanned;
-- the refault snapshot (snapshot_refaults()) is taken at the end of a reclaim
-  cycle, a direct reclaim or a balance_pgdat() run, not by each shrink_node(),
-  and compares workingset activations (WORKINGSET_ACTIVATE_*);
 - kswapd_order stays when kswapd goes to sleep: kswapd() reads and resets it
   when it is next woken, so an order recorded by a wakeup that found the node
   balanced sets the next round's order;
@@ -25,11 +22,9 @@ from defragsim import constants as C
 from defragsim.mm import compaction as cp
 from defragsim.mm import vmscan as vs
 from defragsim.mm.state import (KSWAPD_NAPPING, KSWAPD_SLEEPING, NODE_BP_ALLOC_ORDER,
-                                NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_LAST_REFAULTS_ANON,
-                                NODE_LAST_REFAULTS_FILE, NODE_NAP_UNTIL, NODE_REFAULTS_ANON,
-                                NODE_REFAULTS_FILE, SC_DIRECT, SC_KSWAPD, SC_NR_RECLAIMED,
-                                SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_ORDER, SC_RECLAIM_IDX,
-                                make_owners, make_state)
+                                NODE_KSWAPD_ORDER, NODE_KSWAPD_STATE, NODE_NAP_UNTIL, SC_DIRECT,
+                                SC_KSWAPD, SC_NR_SCANNED, SC_ORDER, SC_RECLAIM_IDX, make_owners,
+                                make_state)
 
 NORMAL = C.MAX_NR_ZONES - 1
 
@@ -111,25 +106,6 @@ def test_active_list_scans_are_not_sc_nr_scanned():
     vs.shrink_lruvec.impl(st, prm, m.own, 0, SC_DIRECT)
     assert st.lru_size[C.LRU_ACTIVE_ANON] < active       # it aged the active list
     assert st.sc[SC_DIRECT, SC_NR_SCANNED] == 0
-
-
-def test_refault_snapshot_is_taken_per_reclaim_cycle():
-    st, prm, own = _node()
-    st.node[NODE_REFAULTS_FILE] = 7
-    st.node[NODE_REFAULTS_ANON] = 3
-    # a shrink_node() pass decides may_deactivate but takes no snapshot
-    vs.init_scan_control.impl(st, SC_DIRECT, 0xcc0, 0, NORMAL, 32, 0, False)
-    vs.shrink_node.impl(st, prm, own, SC_DIRECT)
-    assert st.sc[SC_DIRECT, vs.SC_MAY_DEACTIVATE_FILE] == 1
-    assert st.node[NODE_LAST_REFAULTS_FILE] == 0 and st.node[NODE_LAST_REFAULTS_ANON] == 0
-    # the end of do_try_to_free_pages() takes it
-    vs.try_to_free_pages.impl(st, prm, own, 0xcc0, 0, NORMAL, 0)
-    assert st.node[NODE_LAST_REFAULTS_FILE] == 7 and st.node[NODE_LAST_REFAULTS_ANON] == 3
-    # and so does balance_pgdat()'s out:
-    st.node[NODE_REFAULTS_FILE] = 9
-    st.sc[SC_KSWAPD, SC_RECLAIM_IDX] = NORMAL
-    vs.finish_balance_pgdat.impl(st, prm)
-    assert st.node[NODE_LAST_REFAULTS_FILE] == 9
 
 
 def test_an_order_recorded_while_balanced_sets_the_next_round():

@@ -127,19 +127,19 @@ def workingset_refault(st, own, h, kind):
     workingset = st.lru_size[LRU_ACTIVE_FILE] + st.lru_size[LRU_INACTIVE_FILE]
     if kind == KIND_ANON:
         st.vm_events[VM_WORKINGSET_REFAULT_ANON] += 1 << own.h_order[h]
+        st.node[NODE_REFAULTS_ANON] += 1
         workingset += st.lru_size[LRU_ACTIVE_ANON]
     else:
         st.vm_events[VM_WORKINGSET_REFAULT_FILE] += 1 << own.h_order[h]
+        st.node[NODE_REFAULTS_FILE] += 1
         workingset += st.lru_size[LRU_ACTIVE_ANON] + st.lru_size[LRU_INACTIVE_ANON]
     if distance <= workingset:
         # WORKINGSET_ACTIVATE_*: what prepare_scan_control() compares with
         # the last snapshot_refaults() (may_deactivate)
         if kind == KIND_ANON:
             st.vm_events[VM_WORKINGSET_ACTIVATE_ANON] += 1 << own.h_order[h]
-            st.node[NODE_REFAULTS_ANON] += 1
         else:
             st.vm_events[VM_WORKINGSET_ACTIVATE_FILE] += 1 << own.h_order[h]
-            st.node[NODE_REFAULTS_FILE] += 1
         return True
     return False
 

@@ -805,6 +805,12 @@ def shrink_node(st, prm, own, s):
         st.sc[s, SC_NR_RECLAIMED] += freed     # flush_reclaim_state()
         reclaimed = st.sc[s, SC_NR_RECLAIMED] - nr_reclaimed_before
         scanned = st.sc[s, SC_NR_SCANNED] - nr_scanned_before
+        # MODEL: the refault snapshot after every pass, of every refault; the
+        # kernel takes it at the end of a reclaim cycle (do_try_to_free_pages(),
+        # balance_pgdat()'s out:) and compares WORKINGSET_ACTIVATE_*.  Done the
+        # kernel's way it took kbuild-thp's a211c6550efc swap-out step at 4G from
+        # 1.4x to 1.1x (README, Reclaim bookkeeping): held until that is understood
+        snapshot_refaults(st)
         if reclaimed > 0:
             # mainline: reclaim progress clears "hopeless"
             st.node[NODE_KSWAPD_FAILURES] = 0
@@ -902,10 +908,10 @@ def init_scan_control(st, s, gfp_mask, order, reclaim_idx, nr_to_reclaim, cpu, k
 
 @njit
 def snapshot_refaults(st):
-    """snapshot_refaults(): remember the workingset activations at the end of
-    a reclaim cycle (a direct reclaim's priority loop, a balance_pgdat() run);
-    the next cycle's shrink_node() passes deactivate while there were new
-    ones since (prepare_scan_control(): may_deactivate)."""
+    """snapshot_refaults(): remember the refaults seen so far; the next
+    shrink_node() pass deactivates while there were new ones since
+    (prepare_scan_control(): may_deactivate).  Called after each pass (see
+    the MODEL note in shrink_node())."""
     st.node[NODE_LAST_REFAULTS_FILE] = st.node[NODE_REFAULTS_FILE]
     st.node[NODE_LAST_REFAULTS_ANON] = st.node[NODE_REFAULTS_ANON]
 
@@ -940,7 +946,6 @@ def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
             if st.sc[s, SC_PRIORITY] == 0:
                 break
             st.sc[s, SC_PRIORITY] -= 1
-        snapshot_refaults(st)
         cost = st.sc[s, SC_COST_NS]
         if st.sc[s, SC_NR_RECLAIMED]:
             return st.sc[s, SC_NR_RECLAIMED], cost
@@ -1185,7 +1190,6 @@ def finish_balance_pgdat(st, prm):
     s = SC_KSWAPD
     # out: clear_reclaim_active(pgdat, highest_zoneidx)
     update_reclaim_active(st, st.sc[s, SC_RECLAIM_IDX], False)
-    snapshot_refaults(st)
     # after the priority loop, not when it found the node balanced ("goto out"
     # jumps past the count)
     # MODEL: a boosted round is not counted on every baseline; that is the
