@@ -134,8 +134,6 @@ def workingset_refault(st, own, h, kind):
         st.node[NODE_REFAULTS_FILE] += 1
         workingset += st.lru_size[LRU_ACTIVE_ANON] + st.lru_size[LRU_INACTIVE_ANON]
     if distance <= workingset:
-        # WORKINGSET_ACTIVATE_*: what prepare_scan_control() compares with
-        # the last snapshot_refaults() (may_deactivate)
         if kind == KIND_ANON:
             st.vm_events[VM_WORKINGSET_ACTIVATE_ANON] += 1 << own.h_order[h]
         else:

@@ -1113,7 +1113,7 @@ def kswapd_shrink_node(st, prm, own, s):
     """kswapd_shrink_node(): reclaim toward the high watermarks; drop to order
     0 once compact_gap(order) pages were reclaimed (hand-off to kcompactd).
     True when the pass scanned, or freed (the shrinkers' slab pages count:
-    mm_account_reclaimed_pages(), 3f74e6bd3b84, v6.11), as much as it was
+    mm_account_reclaimed_pages(), 3f74e6bd3b84, July 2024), as much as it was
     to reclaim: then balance_pgdat() does not raise the priority."""
     nr_to_reclaim = 0
     for z in range(st.sc[s, SC_RECLAIM_IDX] + 1):
