@@ -812,7 +812,8 @@ def shrink_node(st, prm, own, s):
         # kernel's way alone, kbuild-thp's a211c6550efc swap-out step at 4G went
         # from 1.4x to 1.1x; with shrink_lruvec()'s deactivation rule the kernel's
         # too, 1.5x, but defrag_mode's direct compaction success rate at 768M
-        # went to 38% (README, Reclaim bookkeeping): held, the two go together
+        # went to 28% (six seeds; README, Reclaim bookkeeping): held, the two
+        # go together
         snapshot_refaults(st)
         if reclaimed > 0:
             # mainline: reclaim progress clears "hopeless"
