@@ -1545,6 +1545,12 @@ def __alloc_pages_may_oom(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
         return -1, 0
     if gfp_mask & (__GFP_RETRY_MAYFAIL | __GFP_THISNODE):
         return -1, 0
+    # MODEL: a __GFP_NOFAIL request gets no progress and no ALLOC_NO_WATERMARKS
+    # attempt when out_of_memory() kills nothing (the kernel: "if
+    # (out_of_memory(&oc) || WARN_ON_ONCE_GFP(gfp_mask & __GFP_NOFAIL, ...))
+    # { *did_some_progress = 1; ... ALLOC_NO_WATERMARKS }"); with nopage's
+    # single attempt below it fails where the kernel loops.  About 0.15% of
+    # the traced allocations are NOFAIL; they differ only at OOM.
     if oom_kill.out_of_memory(st, prm, own, gfp_mask, order, cpu):
         st.req_stats[min(migratetype, MIGRATE_PCPTYPES - 1), REQ_OOM] += 1
         return -1, 1
@@ -1667,7 +1673,10 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
         break
     # nopage:
     if nofail and can_direct_reclaim:
-        # __alloc_pages_cpuset_fallback() with ALLOC_MIN_RESERVE, then loop
+        # __alloc_pages_cpuset_fallback() with ALLOC_MIN_RESERVE.  MODEL: once;
+        # the kernel then does cond_resched() and "goto retry" until memory
+        # comes back from other tasks' frees, which the model applies only
+        # between requests
         pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order,
                                      ALLOC_WMARK_MIN | ALLOC_MIN_RESERVE | ALLOC_CPUSET,
                                      migratetype, highest_zoneidx)
