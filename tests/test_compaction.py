@@ -1202,3 +1202,25 @@ def test_invariants_cover_the_free_chunks_a_compaction_holds():
     st.cc[KC, CC_NR_FREEPAGES] += 1
     with pytest.raises(InvariantError, match="isolated free chunks"):
         check_state(st, z.prm)
+
+
+@pytest.mark.parametrize("stride, expected", [(32, 2), (1, 64)])
+def test_free_scanner_steps_over_a_pcp_chunk_at_its_stride(stride, expected):
+    """isolate_freepages_block(): a chunk on a per-cpu list is not compound
+    (free pages are not), so the free scanner steps over its pages at the
+    stride, counting each page it visits, where a compound page is skipped
+    at once with all its pages counted.  64 allocated order-0 pages with an
+    order-3 pcp chunk at the start: at stride 32 two pages are visited."""
+    from defragsim.mm.state import CC_FREE_SCANNED, CC_KCOMPACTD_IDX, make_state
+    cfg = Config(mem="64M")
+    st, prm = make_state(cfg), cfg.to_params()
+    z = C.MAX_NR_ZONES - 1
+    start = int(st.zone_start[z]) + 4 * prm.pageblock_nr_pages
+    st.pg_flags[start:start + 64] = 0                  # allocated, not compound
+    st.pg_flags[start] = C.PG_pcp
+    st.pg_order[start] = 3
+    c = CC_KCOMPACTD_IDX
+    cp.init_compact_control.impl(st, c, z, 9, 0xcc0, cp.MIGRATE_SYNC_LIGHT, 0, z, 0, 0, 0)
+    reached, isolated = cp.isolate_freepages_block.impl(st, prm, c, start, start + 64, stride)
+    assert isolated == 0 and reached == start + 64
+    assert st.cc[c, CC_FREE_SCANNED] == expected

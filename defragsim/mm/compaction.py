@@ -862,8 +862,10 @@ def isolate_freepages_block(st, prm, c, start_pfn, end_pfn, stride):
                 break
             blockpfn += isolated - 1 + stride
             continue
-        if f & (PG_head | PG_pcp):
-            # compound page (or a chunk on a per-cpu list): skip it at once
+        if f & PG_head:
+            # compound page: skip it at once, its pages counted scanned (a
+            # chunk on a per-cpu list is not compound: its pages are stepped
+            # over at the stride, each counted, as the kernel does)
             size = 1 << st.pg_order[blockpfn]
             if blockpfn + size <= end_pfn:
                 blockpfn += size - 1
