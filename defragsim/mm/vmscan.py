@@ -311,7 +311,8 @@ def release_reclaimed_folio(st, prm, own, pfn, cpu, new_state):
 @njit
 def shrink_active_list(st, prm, own, memcg, nr_to_scan, lru, s):
     """shrink_active_list(): deactivate folios from the active tail of a
-    memcg's lruvec.
+    memcg's lruvec.  The kernel counts the scan in PGREFILL only (not in
+    sc->nr_scanned), so nothing is returned.
 
     MODEL: executable file folios (which the kernel rotates on the active
     list when referenced) are not distinguished.
@@ -331,7 +332,6 @@ def shrink_active_list(st, prm, own, memcg, nr_to_scan, lru, s):
         lruvec_add_folio(st, pfn, False)
         st.vm_events[VM_PGDEACTIVATE] += nr
     st.sc[s, SC_COST_NS] += folios * costs.SCAN_FOLIO_NS
-    return scanned
 
 
 @njit(inline='always')
@@ -730,7 +730,7 @@ def shrink_lruvec(st, prm, own, memcg, s):
                 # (the kernel's shrink_list() checks only sc->may_deactivate);
                 # it goes with the per-pass refault snapshot (shrink_node())
                 if may and inactive_is_low(st, -1, lru - 1):
-                    # PGREFILL only: sc->nr_scanned grows in shrink_folio_list()
+                    # not sc->nr_scanned, which grows in shrink_folio_list()
                     shrink_active_list(st, prm, own, memcg, n, lru, s)
                 continue
             scanned, rec = shrink_inactive_list(st, prm, own, memcg, n, lru, s)
