@@ -20,7 +20,8 @@ from defragsim.analysis.replay import replay
 from defragsim.errors import TraceError
 from defragsim.sim import loop as L
 from defragsim.workloads import trace as T
-from defragsim.workloads.replay_ops import ReplayStats, initial_defer_state, initial_skip_blocks
+from defragsim.workloads.replay_ops import (ReplayStats, initial_cached_positions, initial_defer_state,
+                                           initial_skip_blocks)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
@@ -450,3 +451,51 @@ def test_kcompactd_proactive_passes_are_waits_that_compact_without_a_wake(tmp_pa
     path = _trace(tmp_path, [begin(5, 38, dma), begin(6, 38, normal)] + other[1:])
     assert T.kcompactd_proactive_passes(path) == 3
     assert T.kcompactd_proactive_passes(tmp_path / "none" / "page_events.csv") is None
+
+
+def test_each_zones_scanners_start_where_its_first_pass_began(tmp_path):
+    """The first mm_compaction_begin of a zone prints compact_zone()'s
+    start: the cached migrate and free pfns (here the scanners met in the
+    middle, as __reset_isolation_suitable() leaves them when it finds no
+    block to restart at); later passes say nothing of the start."""
+    p = _trace(tmp_path, OTHER)
+    assert T.compaction_start_positions(p) == {ZS: (ZS + 4096, ZS + 4095),
+                                               4096: (4096, 1048575)}
+    layout = {"DMA32": (4096, 1044480, 1044480), "Normal": (ZS, ZE - ZS, ZE - ZS)}
+    st = ReplayStats()
+    # the model's zones: DMA32 [0, 1044480), Normal at the same size and at half of it
+    full = initial_cached_positions(T.compaction_start_positions(p), layout,
+                                    [(0, 1044480), (1044480, 1044480 + 262144)], st)
+    assert full == {0: (0, 1044479), 1: (1044480 + 4096, 1044480 + 4095)}
+    assert st.initial_cached == {"DMA32": (0, 1044479), "Normal": (4096, 4095)}
+    half = initial_cached_positions(T.compaction_start_positions(p), layout,
+                                    [(0, 1044480), (1044480, 1044480 + 131072)], ReplayStats())
+    assert half[1] == (1044480 + 2048, 1044480 + 2047)
+    (tmp_path / "other_events.csv").unlink()
+    assert T.compaction_start_positions(p) is None
+
+
+def test_a_first_pass_outside_its_zone_is_named(tmp_path):
+    _trace(tmp_path, [OTHER[0].replace(f"migrate_pfn={ZS + 4096}", f"migrate_pfn={ZE + 7}")])
+    with pytest.raises(TraceError, match=r"other_events.csv: an mm_compaction_begin with its "
+                                         r"scanners outside its zone .*migrate_pfn="):
+        T.compaction_start_positions(tmp_path / "page_events.csv")
+
+
+def test_a_replay_starts_the_scanners_where_the_traces_first_pass_did(monkeypatch):
+    seen = []
+    prefill = L._Loop.prefill
+
+    def spy(self, *a, **kw):
+        out = prefill(self, *a, **kw)
+        seen.append([int(x) - int(self.st.zone_start[1]) for x in self.st.zone_compact[1, :3]])
+        return out
+    monkeypatch.setattr(L._Loop, "prefill", spy)
+    rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
+    # b's first pass: migrate_pfn=1063936 free_pfn=6553599 in Normal (zone_start 1048576)
+    migrate, free = rp.stats.initial_cached["Normal"]
+    assert (migrate, free) == (1063936 - 1048576, 6553599 - 1048576)
+    # compact_cached_migrate_pfn[0], [1] and compact_cached_free_pfn, as offsets into the zone
+    assert seen[0] == [migrate, migrate, free]
+    assert any("compaction's scanners at the start: Normal's migrate scanner at 15,360"
+               in n for n in rp.notes())

@@ -284,6 +284,11 @@ def _start_state_notes(st) -> list[str]:
                    f"scanned under half of what they crossed; the first crossed {crossed:,} "
                    f"pfns and scanned {scanned:,} pages, {scanned / max(crossed, 1):.1%}: "
                    f"the machine's earlier compaction had marked them)")
+    for zname, (migrate, free) in st.initial_cached.items():
+        out.append(f"compaction's scanners at the start: {zname}'s migrate scanner at "
+                   f"{migrate:,} and its free scanner at {free:,} pfns into the zone, where "
+                   f"the trace's first pass there began (mm_compaction_begin: "
+                   f"compact_cached_migrate_pfn, compact_cached_free_pfn)")
     if st.kcompactd_first_timeout_ns >= 0:
         out.append(f"kcompactd's first wait ends at "
                    f"{st.kcompactd_first_timeout_ns / 1e9:.3f} s, as the traced machine's "

@@ -23,7 +23,7 @@ from ..mm.page_alloc import drain_all_pages
 from ..mm.page_reporting import page_reporting_start_reported
 from ..mm.state import (
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL,
-    grow_owners, make_owners, make_state, state_nbytes,
+    ZC_CACHED_FREE, ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, grow_owners, make_owners, make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload
@@ -362,6 +362,9 @@ class _Loop:
         ``initial_compaction_defer``, ``{zone: (considered, defer_shift,
         order_failed)}``, each zone's compaction deferral at the start
         (:func:`~defragsim.workloads.replay_ops.initial_defer_state`);
+        ``initial_compaction_cached``, ``{zone: (migrate_pfn, free_pfn)}``,
+        where its scanners start
+        (:func:`~defragsim.workloads.replay_ops.initial_cached_positions`);
         ``INITIAL_FREE_REPORTED``: the free chunks start reported
         (page_reporting.page_reporting_start_reported)."""
         meta = meta or {}
@@ -380,6 +383,10 @@ class _Loop:
             self.st.block_skip[initial_skip_marks(self.st, block_skip)] = 1
         for z, state in meta.get("initial_compaction_defer", {}).items():
             self.st.compact_defer[z] = state
+        for z, (migrate, free) in meta.get("initial_compaction_cached", {}).items():
+            self.st.zone_compact[z, ZC_CACHED_MIGRATE_ASYNC] = migrate
+            self.st.zone_compact[z, ZC_CACHED_MIGRATE_SYNC] = migrate
+            self.st.zone_compact[z, ZC_CACHED_FREE] = free
         if self.check:
             check_state(self.st, self.prm)
         return _vmstat(self.st, self.config)

@@ -30,6 +30,7 @@ from .snapshot import Snapshot
 from .stream import Chunk, OpStream, _prefetched
 from .trace import (CHUNK_BYTES, EV_ALLOC, EV_FREE, KERNEL_ZONE_IDX, ParsedTrace, TraceLimits,
                     add_page_totals, compaction_defer_states, compaction_passes,
+                    compaction_start_positions,
                     direct_reclaim_windows, fast_chunks, kcompactd_first_timeout,
                     kcompactd_pending_request, memcg_walk,
                     new_page_totals, start_window)
@@ -119,6 +120,10 @@ class ReplayStats:
     #: compaction's deferral at the start (initial_defer_state): per model
     #: zone name, (compact_considered, compact_defer_shift, compact_order_failed)
     initial_defer: dict = field(default_factory=dict)
+    #: compaction's cached scanner positions at the start
+    #: (initial_cached_positions): per model zone name, (migrate, free)
+    #: offsets into the zone
+    initial_cached: dict = field(default_factory=dict)
     #: the memcgs holding LRU pages at the start (_initial_memcgs): pages
     #: each, in walk order, the root first; empty: one (the root)
     memcgs: list = field(default_factory=list)
@@ -1464,6 +1469,45 @@ def _initial_skip(path, snapshot: Snapshot | None, zone_spans, nr_pages: int,
     defer = initial_defer_state(compaction_defer_states(path), st)
     if defer:
         meta["initial_compaction_defer"] = defer
+    cached = initial_cached_positions(compaction_start_positions(path), snapshot.zone_layout(),
+                                      zone_spans, st)
+    if cached:
+        meta["initial_compaction_cached"] = cached
+
+
+def initial_cached_positions(starts: dict | None, layout: dict | None, zone_spans,
+                             st: ReplayStats) -> dict:
+    """Where compaction's scanners start in each model zone at the start of
+    a replay (``starts``: :func:`~.trace.compaction_start_positions`, machine
+    pfns by zone start; ``layout``: ``Snapshot.zone_layout``): ``{model
+    zone: (migrate_pfn, free_pfn)}``, the machine's offsets into the zone
+    at the model's zone (:func:`_model_offset`); ``st.initial_cached``
+    names them.  Both compact_cached_migrate_pfn[] take the one value: the
+    kernel sets them together (reset_cached_positions(),
+    __reset_isolation_suitable()) and keeps them together until a pass finds
+    a block to isolate from (compact_zone()'s update_cached).
+
+    MODEL: the model starts without compaction history; the kernel's zones
+    keep the positions the passes and resets before the trace left (b's
+    Normal started 15,360 pfns into the zone, d's free scanner at the
+    middle, e's two scanners met at the middle: a
+    __reset_isolation_suitable() that found no free block to restart at).
+    Started at the zone's ends, the model's first passes scanned what the
+    machine's did not."""
+    # MODEL: scanner positions a pre-trace history left, from the trace's first pass (see above)
+    out = {}
+    if not starts or layout is None or zone_spans is None:
+        return out
+    for z, name in enumerate(C.ZONE_NAMES):
+        ms, me = zone_spans[z]
+        if me <= ms or name not in layout or layout[name][0] not in starts:
+            continue
+        start, _, present = layout[name]
+        migrate, free = (int(x) for x in _model_offset(starts[start], start, present, ms, me))
+        if ms <= migrate < me and ms <= free < me:
+            out[z] = (migrate, free)
+            st.initial_cached[name] = (migrate - ms, free - ms)
+    return out
 
 
 def start_free_blocks(win, snapshot: Snapshot, zone_spans, pageblock_order: int,

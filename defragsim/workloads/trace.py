@@ -1492,6 +1492,42 @@ def compaction_passes(trace_path) -> dict | None:
     return out
 
 
+_RE_COMPACTION_BEGIN = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin),([^\n]*)")
+
+
+def compaction_start_positions(trace_path) -> dict | None:
+    """Where each zone's compaction scanners were cached when the trace
+    began, from its first ``mm_compaction_begin`` in ``other_events.csv``
+    beside a CSV trace: ``{zone_start_pfn: (migrate_pfn, free_pfn)}``
+    (machine pfns).  compact_zone() starts the migrate scanner at
+    ``compact_cached_migrate_pfn[sync]`` and the free scanner at
+    ``compact_cached_free_pfn`` (unless the pass compacts the whole zone, a
+    /proc/sys/vm/compact_memory pass, or the values lie outside the zone;
+    then it starts at the zone's ends, and so does a pass that found them
+    reset) and the tracepoint prints both.  A begin outside its zone is
+    named; None without the file."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,compaction:mm_compaction_begin,key=value ..."
+    out: dict = {}
+    for m in _event_lines(data, trace_path, _RE_COMPACTION_BEGIN, what, b"mm_compaction_begin"):
+        f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
+        if not all(k in f for k in ("zone_start", "zone_end", "migrate_pfn", "free_pfn")):
+            continue
+        if f["zone_start"] in out:
+            continue
+        if not (f["zone_start"] <= f["migrate_pfn"] < f["zone_end"]
+                and f["zone_start"] <= f["free_pfn"] < f["zone_end"]):
+            raise TraceError(f"{other_events_name(trace_path)}: an mm_compaction_begin with "
+                             f"its scanners outside its zone [zone_start, zone_end): "
+                             f"{m.group(0).decode('utf-8', 'replace')[:160]!r}")
+        out[f["zone_start"]] = (f["migrate_pfn"], f["free_pfn"])
+    return out
+
+
+
 #: other_events.csv: kswapd's walk over the memcgs (its LRU batches and shrinker calls)
 _RE_RECLAIM_WALK = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
