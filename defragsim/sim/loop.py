@@ -23,7 +23,8 @@ from ..mm.page_alloc import drain_all_pages
 from ..mm.page_reporting import page_reporting_start_reported
 from ..mm.state import (
     NODE_KCOMPACTD_HIGHEST_ZONEIDX, NODE_KCOMPACTD_MAX_ORDER, NODE_PROACTIVE_NEXT, NODE_SWAP_TOTAL,
-    ZC_CACHED_FREE, ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, grow_owners, make_owners, make_state, state_nbytes,
+    ZC_CACHED_FREE, ZC_CACHED_MIGRATE_ASYNC, ZC_CACHED_MIGRATE_SYNC, grow_owners, make_owners,
+    make_state, state_nbytes,
 )
 from ..mm.vmscan import mem_cgroup_spread_lru
 from ..workloads import Workload, build_workload

@@ -1502,10 +1502,11 @@ def compaction_start_positions(trace_path) -> dict | None:
     beside a CSV trace: ``{zone_start_pfn: (migrate_pfn, free_pfn)}``
     (machine pfns).  compact_zone() starts the migrate scanner at
     ``compact_cached_migrate_pfn[sync]`` and the free scanner at
-    ``compact_cached_free_pfn`` (unless the pass compacts the whole zone, a
-    /proc/sys/vm/compact_memory pass, or the values lie outside the zone;
-    then it starts at the zone's ends, and so does a pass that found them
-    reset) and the tracepoint prints both.  A begin outside its zone is
+    ``compact_cached_free_pfn`` and the tracepoint prints both.  A pass
+    that compacts the whole zone (kcompactd's proactive pass,
+    /proc/sys/vm/compact_memory) starts at the zone's ends whatever is
+    cached, as a pass after reset_cached_positions() does: such a first
+    pass is taken as the reset it looks like.  A begin outside its zone is
     named; None without the file."""
     data = _other_events_bytes(trace_path)
     if data is None:
