@@ -20,8 +20,8 @@ from defragsim.analysis.replay import replay
 from defragsim.errors import TraceError
 from defragsim.sim import loop as L
 from defragsim.workloads import trace as T
-from defragsim.workloads.replay_ops import (ReplayStats, initial_cached_positions, initial_defer_state,
-                                           initial_skip_blocks)
+from defragsim.workloads.replay_ops import (ReplayStats, initial_cached_positions,
+                                           initial_defer_state, initial_skip_blocks)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
 HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
@@ -239,15 +239,21 @@ def test_an_impossible_deferral_event_is_named(tmp_path):
         T.compaction_defer_states(tmp_path / "page_events.csv")
 
 
-def test_a_replay_starts_with_the_traces_deferral_state(monkeypatch):
+def _after_prefill(monkeypatch, look) -> list:
+    """What ``look(state)`` finds right after each replay's prefill."""
     seen = []
     prefill = L._Loop.prefill
 
     def spy(self, *a, **kw):
         out = prefill(self, *a, **kw)
-        seen.append(self.st.compact_defer.tolist())
+        seen.append(look(self.st))
         return out
     monkeypatch.setattr(L._Loop, "prefill", spy)
+    return seen
+
+
+def test_a_replay_starts_with_the_traces_deferral_state(monkeypatch):
+    seen = _after_prefill(monkeypatch, lambda st: st.compact_defer.tolist())
     rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
     assert rp.stats.initial_defer == {"Normal": (11, 5, 9)}
     assert seen[0][1] == [11, 5, 9] and seen[0][0] == [0, 0, 0]
@@ -483,14 +489,8 @@ def test_a_first_pass_outside_its_zone_is_named(tmp_path):
 
 
 def test_a_replay_starts_the_scanners_where_the_traces_first_pass_did(monkeypatch):
-    seen = []
-    prefill = L._Loop.prefill
-
-    def spy(self, *a, **kw):
-        out = prefill(self, *a, **kw)
-        seen.append([int(x) - int(self.st.zone_start[1]) for x in self.st.zone_compact[1, :3]])
-        return out
-    monkeypatch.setattr(L._Loop, "prefill", spy)
+    seen = _after_prefill(monkeypatch, lambda st: [int(x) - int(st.zone_start[1])
+                                                   for x in st.zone_compact[1, :3]])
     rp = replay(DATA / "b_pressure_dm0" / "page_events.csv.xz", duration=0.05)
     # b's first pass: migrate_pfn=1063936 free_pfn=6553599 in Normal (zone_start 1048576)
     migrate, free = rp.stats.initial_cached["Normal"]

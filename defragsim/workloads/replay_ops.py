@@ -1489,7 +1489,7 @@ def initial_cached_positions(starts: dict | None, layout: dict | None, zone_span
 
     MODEL: the model starts without compaction history; the kernel's zones
     keep the positions the passes and resets before the trace left (b's
-    Normal started 15,360 pfns into the zone, d's free scanner at the
+    Normal started 15,360 pfns into the zone, d's free scanner near the
     middle, e's two scanners met at the middle: a
     __reset_isolation_suitable() that found no free block to restart at).
     Started at the zone's ends, the model's first passes scanned what the

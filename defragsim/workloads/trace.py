@@ -1528,7 +1528,6 @@ def compaction_start_positions(trace_path) -> dict | None:
     return out
 
 
-
 #: other_events.csv: kswapd's walk over the memcgs (its LRU batches and shrinker calls)
 _RE_RECLAIM_WALK = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
