@@ -683,7 +683,7 @@ def _parser_validation(sub) -> None:
     v = sub.add_parser("validate", help="every published defrag_mode result beside the model's "
                        "(kbuild-thp per commit, the series' claims, the real traces)")
     v.add_argument("--quick", action="store_true",
-                   help="smaller runs: kbuild-thp at 512M for 20 s, seeds 0-2 (under a minute here)")
+                   help="smaller runs: kbuild-thp at 512M for 20 s, seeds 0-2 (40-90 s on a 2-CPU VM)")
     v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
     _add_out(v, what="write validate.txt and validate.csv here")
     v.set_defaults(fn=cmd_validate)

@@ -1456,10 +1456,11 @@ def initial_skip_blocks(passes: dict | None, layout: dict | None, zone_spans, nr
 
 def _initial_skip(path, snapshot: Snapshot | None, zone_spans, nr_pages: int,
                   pageblock_order: int, st: ReplayStats, meta: dict) -> None:
-    """``meta["initial_block_skip"]`` and ``meta["initial_compaction_defer"]``
-    of a replay with a snapshot, from the trace's compaction events
-    (``other_events.csv`` beside a CSV trace, a text trace's own lines:
-    :func:`initial_skip_blocks`, :func:`initial_defer_state`)."""
+    """``meta["initial_block_skip"]``, ``meta["initial_compaction_defer"]``
+    and ``meta["initial_compaction_cached"]`` of a replay with a snapshot,
+    from the trace's compaction events (``other_events.csv`` beside a CSV
+    trace, a text trace's own lines: :func:`initial_skip_blocks`,
+    :func:`initial_defer_state`, :func:`initial_cached_positions`)."""
     if snapshot is None:
         return
     skip = initial_skip_blocks(compaction_passes(path), snapshot.zone_layout(), zone_spans,
@@ -1728,7 +1729,8 @@ def _initial_from_other_events(path, snapshot: Snapshot | None, zone_spans,
                                meta: dict) -> None:
     """What the trace's other events (``other_events.csv`` beside a CSV
     trace, a text trace's own reclaim and compaction lines) say of the start:
-    compaction's skip bits and deferral (:func:`_initial_skip`), the memcgs
+    compaction's skip bits, deferral and scanner positions
+    (:func:`_initial_skip`), the memcgs
     (:func:`_initial_memcgs`), kcompactd's first wait
     (:func:`_initial_kcompactd`)."""
     _initial_skip(path, snapshot, zone_spans, nr_pages, pageblock_order, st, meta)

@@ -1492,10 +1492,6 @@ def compaction_passes(trace_path) -> dict | None:
     return out
 
 
-_RE_COMPACTION_BEGIN = re.compile(
-    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin),([^\n]*)")
-
-
 def compaction_start_positions(trace_path) -> dict | None:
     """Where each zone's compaction scanners were cached when the trace
     began, from its first ``mm_compaction_begin`` in ``other_events.csv``
@@ -1513,7 +1509,7 @@ def compaction_start_positions(trace_path) -> dict | None:
         return None
     what = "t_ns,cpu,pid,compaction:mm_compaction_begin,key=value ..."
     out: dict = {}
-    for m in _event_lines(data, trace_path, _RE_COMPACTION_BEGIN, what, b"mm_compaction_begin"):
+    for m in _event_lines(data, trace_path, _RE_COMPACTION_PASS, what, b"mm_compaction_begin"):
         f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
         if not all(k in f for k in ("zone_start", "zone_end", "migrate_pfn", "free_pfn")):
             continue
