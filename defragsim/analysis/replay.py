@@ -14,19 +14,20 @@ import numpy as np
 from .. import constants as C
 from ..config import Config, format_size, parse_size
 from ..kernels import DEFAULT_KERNEL, baseline_for_release
+from ..mm import costs
 from ..errors import ConfigError, TraceError
 from ..sim import run
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
 from ..workloads.replay_ops import (ReadaheadPace, ReplayStats, TraceStream, reserved_targets,
                                     streamed_pretrace_folios, trace_workload)
 from ..workloads.snapshot import Snapshot, find_snapshot
-from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, TRACED_COUNTERS, ParsedTrace,
-                               IrregularLine, TraceLimits, detect_format,
+from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, PACE_MIN_BLOCKS, TRACED_COUNTERS,
+                               ParsedTrace, IrregularLine, TraceLimits, detect_format,
                                direct_reclaim_windows, kcompactd_proactive_passes,
                                kswapd_events, kswapd_rounds_of,
                                kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
                                other_event_sums, read_trace, sleep_lengths,
-                               trace_extent, trace_text_bytes)
+                               trace_extent, trace_text_bytes, work_pace)
 
 #: a trace of more text than this is replayed while it is parsed (by default)
 STREAM_MIN_BYTES = 256 << 20
@@ -237,6 +238,7 @@ class Replay:
                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
                f"{st.failed_in_trace:,}"]
         out += _readahead_note(r.diagnostics or {}, st)
+        out += _pace_note(work_pace(tr.path))
         if st.frees_by_reclaim:
             out.append(f"frees by kswapd and kcompactd, not replayed (the model's own kswapd and "
                        f"kcompactd reclaim and compact): {st.frees_by_reclaim:,}")
@@ -270,6 +272,42 @@ class Replay:
         if tr.bad_lines:
             out.append(f"bad lines skipped: {tr.bad_lines:,}")
         return out
+
+
+def _pace_note(pace) -> list[str]:
+    """The traced machine's pace at reclaim and compaction
+    (:func:`~defragsim.workloads.trace.work_pace`) beside what the model
+    charges for the same work (:mod:`defragsim.mm.costs`: a batch of clean
+    page-cache folios, order 0 or one pageblock-order folio; a pageblock its
+    compaction migrate scanner scans), so a reader sees when the recording
+    machine was slower or faster than the one the costs were measured on."""
+    if pace is None:
+        return []
+    folio = costs.SCAN_FOLIO_NS + costs.RECLAIM_CLEAN_FILE_NS
+    model = {32: 32 * folio, 512: folio + 511 * costs.FOLIO_PAGE_NS}
+    parts = []
+    for n, us in pace.reclaim_batch_us.items():
+        if us is not None and n in model:
+            parts.append(f"a {n}-page batch in {us:,.1f} µs (median of "
+                         f"{pace.reclaim_batches[n]:,}; the model: {model[n] / 1000:,.1f} µs "
+                         f"for {f'{n} order-0 folios' if n == 32 else f'one order-{n.bit_length() - 1} folio'})")
+    out = []
+    if parts:
+        out.append("the traced machine's pace (its other events): kswapd reclaimed "
+                   + " and ".join(parts) + ", isolation to the end of shrink_inactive_list()")
+    if pace.compact_passes:
+        line = (f"the traced machine's async direct compaction passes that isolated nothing: "
+                f"{pace.compact_pass_us / 1000:,.2f} ms a pass (median of {pace.compact_passes:,})")
+        if pace.compact_block_us is not None:
+            line += (f", {pace.compact_block_us:,.1f} µs a pageblock the migrate scanner "
+                     f"scanned in the {pace.compact_long_passes:,} passes of {PACE_MIN_BLOCKS} "
+                     f"blocks or more (median; {pace.compact_block_pages:,.0f} pages scanned a "
+                     f"block); the model "
+                     f"charges {costs.COMPACT_SCAN_PFN_NS} ns a scanned page, "
+                     f"{pace.compact_block_pages * costs.COMPACT_SCAN_PFN_NS / 1000:,.2f} µs "
+                     f"for such a block, and nothing a pass")
+        out.append(line)
+    return out
 
 
 def _start_state_notes(st) -> list[str]:

@@ -1410,6 +1410,110 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     return [round(float(x), 3) for x in a]
 
 
+
+#: other_events.csv: the events :func:`work_pace` times
+_RE_PACE = re.compile(
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
+    rb"vmscan_lru_isolate|vmscan_lru_shrink_inactive|compaction_begin|compaction_end|"
+    rb"compaction_isolate_migratepages|compaction_isolate_freepages|"
+    rb"compaction_fast_isolate_freepages),([^\n]*)")
+#: the reclaim batches :func:`work_pace` times: SWAP_CLUSTER_MAX pages, and
+#: one pageblock-order folio's
+PACE_BATCH_PAGES = (32, 512)
+#: a direct compaction pass this long (pageblocks scanned) or longer gives
+#: :attr:`WorkPace.compact_block_us` a sample
+PACE_MIN_BLOCKS = 50
+
+
+@dataclass
+class WorkPace:
+    """How fast the traced machine did the work the model charges time for
+    (:func:`work_pace`): medians, with how many samples each has."""
+    reclaim_batch_us: dict       # {pages: median µs}: kswapd's batches that reclaimed them all
+    reclaim_batches: dict        # {pages: how many such batches}
+    compact_pass_us: float | None    # an async direct compaction pass that isolated nothing
+    compact_passes: int
+    compact_block_us: float | None   # one pageblock its migrate scanner scanned (long passes)
+    compact_block_pages: float | None    # pages scanned a pageblock in those passes
+    compact_long_passes: int
+
+
+def work_pace(trace_path) -> WorkPace | None:
+    """The traced machine's pace at the two kinds of work whose simulated
+    cost decides who runs when in a replay, from ``other_events.csv``:
+
+    - kswapd's reclaim batches: ``mm_vmscan_lru_isolate`` (isolate_lru_folios()
+      has taken ``nr_taken`` pages) to the same task's next
+      ``mm_vmscan_lru_shrink_inactive`` (shrink_folio_list() is done), for the
+      batches of :data:`PACE_BATCH_PAGES` pages that reclaimed every page;
+      kswapd is the task of ``mm_vmscan_kswapd_wake``/``_sleep``;
+    - async direct compaction passes (``mm_compaction_begin`` with sync=0:
+      kcompactd's are sync) that isolated nothing, begin to end, and per
+      pageblock the migrate scanner scanned (one ``mm_compaction_isolate_migratepages``
+      each) in those of :data:`PACE_MIN_BLOCKS` blocks or more.
+
+    The time includes the tracing itself and, on a busy machine, the
+    preemptions in between.  None without the file or any such sample."""
+    data = _other_events_bytes(trace_path)
+    if data is None:
+        return None
+    what = "t_ns,cpu,pid,vmscan:mm_vmscan_*|compaction:mm_compaction_*,key=value ..."
+    found = _event_lines(data, trace_path, _RE_PACE, what,
+                         b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep",
+                         b"mm_vmscan_lru_isolate", b"mm_vmscan_lru_shrink_inactive",
+                         b"mm_compaction_begin", b"mm_compaction_end",
+                         b"mm_compaction_isolate_", b"mm_compaction_fast_isolate_")
+    kswapd = next((m.group(2) for m in found
+                   if m.group(3) in (b"vmscan_kswapd_wake", b"vmscan_kswapd_sleep")), None)
+    batches = {n: [] for n in PACE_BATCH_PAGES}
+    isolated = None             # kswapd's batch in flight: (t, nr_taken)
+    passes, running = [], {}    # running: pid -> [t0, pages, blocks, took anything]
+    for m in found:
+        t, pid, ev = int(m.group(1)), m.group(2), m.group(3)
+        if ev == b"vmscan_lru_isolate" or ev == b"vmscan_lru_shrink_inactive":
+            if pid != kswapd:
+                continue
+            f = dict(_RE_FIELD.findall(m.group(4)))
+            if ev == b"vmscan_lru_isolate":
+                isolated = (t, int(f.get(b"nr_taken", -1)))
+            elif isolated is not None:
+                t0, n = isolated
+                isolated = None
+                if n in batches and int(f.get(b"nr_reclaimed", -1)) == n and t >= t0:
+                    batches[n].append(t - t0)
+        elif ev == b"compaction_begin":
+            f = dict(_RE_FIELD.findall(m.group(4)))
+            if f.get(b"sync") == b"0":
+                running[pid] = [t, 0, 0, False]
+            else:
+                running.pop(pid, None)
+        elif pid in running:
+            r = running[pid]
+            if ev == b"compaction_end":
+                del running[pid]
+                if not r[3] and t >= r[0]:
+                    passes.append((t - r[0], r[1], r[2]))
+                continue
+            f = dict(_RE_FIELD.findall(m.group(4)))
+            if ev == b"compaction_isolate_migratepages":
+                r[1] += int(f.get(b"nr_scanned", 0))
+                r[2] += 1
+                r[3] = r[3] or int(f.get(b"nr_taken", 0)) > 0
+            else:
+                r[3] = True         # the free scanner ran: something was isolated
+    if not passes and not any(batches.values()):
+        return None
+    long_ = [(d / b, p / b) for d, p, b in passes if b >= PACE_MIN_BLOCKS]
+    med = (lambda a: float(np.median(a)) / 1000 if len(a) else None)
+    return WorkPace(
+        reclaim_batch_us={n: med(v) for n, v in batches.items()},
+        reclaim_batches={n: len(v) for n, v in batches.items()},
+        compact_pass_us=med([d for d, _, _ in passes]), compact_passes=len(passes),
+        compact_block_us=med([d for d, _ in long_]),
+        compact_block_pages=float(np.median([p for _, p in long_])) if long_ else None,
+        compact_long_passes=len(long_))
+
+
 #: other_events.csv: a compaction pass's begin and end, and the blocks it scanned
 _RE_COMPACTION_PASS = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_compaction_(begin|end|isolate_migratepages|"
