@@ -14,9 +14,9 @@ import numpy as np
 from .. import constants as C
 from ..config import Config, format_size, parse_size
 from ..kernels import DEFAULT_KERNEL, baseline_for_release
-from ..mm import costs
 from ..errors import ConfigError, TraceError
 from ..sim import run
+from ..sim.metrics import COMPACT_SCAN_PAGE_NS, reclaim_batch_cost_ns
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
 from ..workloads.replay_ops import (ReadaheadPace, ReplayStats, TraceStream, reserved_targets,
                                     streamed_pretrace_folios, trace_workload)
@@ -283,13 +283,12 @@ def _pace_note(pace) -> list[str]:
     machine was slower or faster than the one the costs were measured on."""
     if pace is None:
         return []
-    folio = costs.SCAN_FOLIO_NS + costs.RECLAIM_CLEAN_FILE_NS
-    model = {32: 32 * folio, 512: folio + 511 * costs.FOLIO_PAGE_NS}
     parts = []
     for n, us in pace.reclaim_batch_us.items():
-        if us is not None and n in model:
+        if us is not None:
             parts.append(f"a {n}-page batch in {us:,.1f} µs (median of "
-                         f"{pace.reclaim_batches[n]:,}; the model: {model[n] / 1000:,.1f} µs "
+                         f"{pace.reclaim_batches[n]:,}; the model: "
+                         f"{reclaim_batch_cost_ns(n) / 1000:,.1f} µs "
                          f"for {f'{n} order-0 folios' if n == 32 else f'one order-{n.bit_length() - 1} folio'})")
     out = []
     if parts:
@@ -303,8 +302,8 @@ def _pace_note(pace) -> list[str]:
                      f"scanned in the {pace.compact_long_passes:,} passes of {PACE_MIN_BLOCKS} "
                      f"blocks or more (median; {pace.compact_block_pages:,.0f} pages scanned a "
                      f"block); the model "
-                     f"charges {costs.COMPACT_SCAN_PFN_NS} ns a scanned page, "
-                     f"{pace.compact_block_pages * costs.COMPACT_SCAN_PFN_NS / 1000:,.2f} µs "
+                     f"charges {COMPACT_SCAN_PAGE_NS} ns a scanned page, "
+                     f"{pace.compact_block_pages * COMPACT_SCAN_PAGE_NS / 1000:,.2f} µs "
                      f"for such a block, and nothing a pass")
         out.append(line)
     return out

@@ -16,6 +16,24 @@ Three views of one Result:
 """
 from __future__ import annotations
 
+from ..mm import costs
+
+
+def reclaim_batch_cost_ns(pages: int) -> int:
+    """What the model charges kswapd, in simulated ns, to reclaim ``pages``
+    of clean unmapped page cache in one batch (``shrink_folio_list()``,
+    :mod:`defragsim.mm.costs`): 32 order-0 folios for a batch of 32 pages,
+    else one folio of that many pages.  A replay's notes set it beside the
+    traced machine's batches (:func:`defragsim.workloads.trace.work_pace`)."""
+    folio = costs.SCAN_FOLIO_NS + costs.RECLAIM_CLEAN_FILE_NS
+    if pages <= 32:
+        return pages * folio
+    return folio + (pages - 1) * costs.FOLIO_PAGE_NS
+
+
+#: what the model charges a compaction scanner for each page it scans (ns)
+COMPACT_SCAN_PAGE_NS = costs.COMPACT_SCAN_PFN_NS
+
 
 def nonmovable(d: dict, key: str):
     """A per-request-type diagnostic summed over the non-movable types
