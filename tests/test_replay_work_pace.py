@@ -7,24 +7,12 @@ was recorded on a machine that reclaimed a 512-page folio in 4.6 µs; traces
 recorded later on a slower VM take 13-14 µs (README, Validation, stop 51)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from defragsim.analysis.replay import replay
 from defragsim.errors import TraceError
 from defragsim.workloads import trace as T
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "traces"
-HEADER = "t_ns,cpu,pid,ev,pfn,order,mt,gfp,a,b,c\n"
-
-
-def _trace(d, other):
-    (d / "page_events.csv").write_text(HEADER + "1000,0,100,A,5000,0,1,140cca,,,\n"
-                                       "2000,0,100,F,5000,0,,,,,\n")
-    (d / "comm.csv").write_text("pid,comm\n45,kswapd0\n100,reader\n39,kcompactd0\n")
-    (d / "other_events.csv").write_text("t_ns,cpu,pid,event,fields\n" + "\n".join(other) + "\n")
-    return d / "page_events.csv"
+from test_replay_kswapd_latency import DATA, _trace
 
 
 def _block(t, pid, start, scanned, taken=0):
