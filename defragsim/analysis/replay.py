@@ -286,10 +286,10 @@ def _pace_note(pace) -> list[str]:
     parts = []
     for n, us in pace.reclaim_batch_us.items():
         if us is not None:
+            what = f"{n} order-0 folios" if n <= 32 else f"one order-{n.bit_length() - 1} folio"
             parts.append(f"a {n}-page batch in {us:,.1f} µs (median of "
                          f"{pace.reclaim_batches[n]:,}; the model: "
-                         f"{reclaim_batch_cost_ns(n) / 1000:,.1f} µs "
-                         f"for {f'{n} order-0 folios' if n == 32 else f'one order-{n.bit_length() - 1} folio'})")
+                         f"{reclaim_batch_cost_ns(n) / 1000:,.1f} µs for {what})")
     out = []
     if parts:
         out.append("the traced machine's pace (its other events): kswapd reclaimed "
@@ -301,8 +301,7 @@ def _pace_note(pace) -> list[str]:
             line += (f", {pace.compact_block_us:,.1f} µs a pageblock the migrate scanner "
                      f"scanned in the {pace.compact_long_passes:,} passes of {PACE_MIN_BLOCKS} "
                      f"blocks or more (median; {pace.compact_block_pages:,.0f} pages scanned a "
-                     f"block); the model "
-                     f"charges {COMPACT_SCAN_PAGE_NS} ns a scanned page, "
+                     f"block); the model charges {COMPACT_SCAN_PAGE_NS} ns a scanned page, "
                      f"{pace.compact_block_pages * COMPACT_SCAN_PAGE_NS / 1000:,.2f} µs "
                      f"for such a block, and nothing a pass")
         out.append(line)

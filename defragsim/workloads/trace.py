@@ -1410,7 +1410,6 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     return [round(float(x), 3) for x in a]
 
 
-
 #: other_events.csv: the events :func:`work_pace` times
 _RE_PACE = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
@@ -1449,8 +1448,9 @@ def work_pace(trace_path) -> WorkPace | None:
       kswapd is the task of ``mm_vmscan_kswapd_wake``/``_sleep``;
     - async direct compaction passes (``mm_compaction_begin`` with sync=0:
       kcompactd's are sync) that isolated nothing, begin to end, and per
-      pageblock the migrate scanner scanned (one ``mm_compaction_isolate_migratepages``
-      each) in those of :data:`PACE_MIN_BLOCKS` blocks or more.
+      pageblock the migrate scanner scanned (one
+      ``mm_compaction_isolate_migratepages`` each) in those of
+      :data:`PACE_MIN_BLOCKS` blocks or more.
 
     The time includes the tracing itself and, on a busy machine, the
     preemptions in between.  None without the file or any such sample."""
@@ -1500,18 +1500,18 @@ def work_pace(trace_path) -> WorkPace | None:
                 r[2] += 1
                 r[3] = r[3] or int(f.get(b"nr_taken", 0)) > 0
             else:
-                r[3] = True         # the free scanner ran: something was isolated
+                r[3] = True         # the free scanner runs only for isolated pages
     if not passes and not any(batches.values()):
         return None
-    long_ = [(d / b, p / b) for d, p, b in passes if b >= PACE_MIN_BLOCKS]
+    per_block = [(d / b, p / b) for d, p, b in passes if b >= PACE_MIN_BLOCKS]
     med = (lambda a: float(np.median(a)) / 1000 if len(a) else None)
     return WorkPace(
         reclaim_batch_us={n: med(v) for n, v in batches.items()},
         reclaim_batches={n: len(v) for n, v in batches.items()},
         compact_pass_us=med([d for d, _, _ in passes]), compact_passes=len(passes),
-        compact_block_us=med([d for d, _ in long_]),
-        compact_block_pages=float(np.median([p for _, p in long_])) if long_ else None,
-        compact_long_passes=len(long_))
+        compact_block_us=med([d for d, _ in per_block]),
+        compact_block_pages=float(np.median([p for _, p in per_block])) if per_block else None,
+        compact_long_passes=len(per_block))
 
 
 #: other_events.csv: a compaction pass's begin and end, and the blocks it scanned
