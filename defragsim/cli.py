@@ -226,6 +226,7 @@ def cmd_replay(args) -> int:
         d = rp.result.to_json_dict()
         d["trace"] = rp.trace.summary()
         d["replay"] = rp.stats.as_dict()
+        d["work_pace"] = rp.work_pace()
         d["observed_vs_model"] = [dict(row, ratio=None if row["ratio"] in (None, float("inf"))
                                        else row["ratio"], only_model=row["ratio"] == float("inf"))
                                   for row in rp.comparison()]

@@ -2,9 +2,10 @@
 what the model charges (issue 17): ``trace.work_pace`` times kswapd's reclaim
 batches (mm_vmscan_lru_isolate to mm_vmscan_lru_shrink_inactive) and the async
 direct compaction passes that isolated nothing (mm_compaction_begin to _end,
-and per pageblock scanned), and the replay's notes print them.  The shipped b
-was recorded on a machine that reclaimed a 512-page folio in 4.6 µs; traces
-recorded later on a slower VM take 13-14 µs (README, Validation, stop 51)."""
+and per pageblock scanned); the replay's notes and ``--json`` carry them
+beside the model's costs.  The shipped b was recorded on a machine that
+reclaimed a 512-page folio in 4.6 µs; traces recorded later on a slower VM
+take 13-14 µs (README, Validation, stop 51)."""
 from __future__ import annotations
 
 import pytest
@@ -81,8 +82,30 @@ def test_the_shipped_b_trace_and_its_replay_note():
     assert 18 < p.reclaim_batch_us[32] < 21 and 4.3 < p.reclaim_batch_us[512] < 4.9
     assert p.reclaim_batches[512] > 5000 and p.compact_passes > 150
     assert 3 < p.compact_block_us < 6
-    notes = replay(path, duration=1).notes()
+    rp = replay(path, duration=1)
+    wp = rp.work_pace()
+    assert wp["reclaim_batch_us"][512]["machine"] == pytest.approx(p.reclaim_batch_us[512])
+    assert wp["reclaim_batch_us"][512]["model"] == pytest.approx(4.888)     # 0.8 + 511 x 8 ns
+    assert wp["reclaim_batch_us"][32]["model"] == pytest.approx(25.6)       # 32 x 0.8 us
+    assert wp["compact_pass_ms"]["passes"] == p.compact_passes
+    assert wp["compact_block_us"]["model"] == pytest.approx(p.compact_block_pages * 0.02)
+    notes = rp.notes()
     pace = [n for n in notes if n.startswith("the traced machine's")]
     assert len(pace) == 2
     assert "a 512-page batch in 4.6 µs" in pace[0] and "the model: 4.9 µs" in pace[0]
     assert "µs a pageblock the migrate scanner scanned" in pace[1]
+
+
+def test_json_carries_both_sides(tmp_path, capsys):
+    import json
+    from defragsim.cli import main
+    assert main(["replay", str(_trace(tmp_path, OTHER)), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)["work_pace"]
+    assert d["reclaim_batch_us"]["32"] == {"machine": 30.0, "batches": 2, "model": 25.6}
+    assert d["compact_pass_ms"]["machine"] == pytest.approx(0.35)
+    assert d["compact_pass_ms"]["model"] == 0
+    assert d["compact_block_us"]["passes"] == 1
+    # no other events: null
+    (tmp_path / "other_events.csv").unlink()
+    assert main(["replay", str(tmp_path / "page_events.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["work_pace"] is None

@@ -212,6 +212,34 @@ class Replay:
                              self.trace.allocated_pages(start, start + spanned), vm[k]))
         return rows
 
+    def work_pace(self) -> dict | None:
+        """The traced machine's pace at reclaim and compaction beside what
+        the model charges for the same work (``--json``'s ``work_pace``, and
+        two note lines): ``reclaim_batch_us`` per batch size (the machine's
+        median, its batch count, the model's cost), ``compact_pass_ms`` (the
+        machine's async direct passes that isolated nothing: median, count;
+        the model charges nothing a pass) and ``compact_block_us`` (a
+        pageblock those passes' migrate scanner scanned: the machine's median
+        in passes of :data:`PACE_MIN_BLOCKS` blocks or more, their count and
+        pages scanned a block, the model's cost for those pages).  None
+        without the trace's other events (:func:`work_pace`)."""
+        pace = work_pace(self.trace.path)
+        if pace is None:
+            return None
+        block = None
+        if pace.compact_block_us is not None:
+            block = {"machine": pace.compact_block_us, "passes": pace.compact_long_passes,
+                     "pages": pace.compact_block_pages,
+                     "model": pace.compact_block_pages * COMPACT_SCAN_PAGE_NS / 1000}
+        return {
+            "reclaim_batch_us": {
+                n: {"machine": us, "batches": pace.reclaim_batches[n],
+                    "model": reclaim_batch_cost_ns(n) / 1000}
+                for n, us in pace.reclaim_batch_us.items() if us is not None},
+            "compact_pass_ms": None if pace.compact_pass_us is None else
+            {"machine": pace.compact_pass_us / 1000, "passes": pace.compact_passes, "model": 0.0},
+            "compact_block_us": block}
+
     def notes(self) -> list[str]:
         """The lines below the table: how the frees matched, the initial state,
         the machine's and the model's pageblocks and free chunks at the start,
@@ -238,7 +266,7 @@ class Replay:
                f"traced) {st.implicit_frees:,}; allocations that failed in the kernel "
                f"{st.failed_in_trace:,}"]
         out += _readahead_note(r.diagnostics or {}, st)
-        out += _pace_note(work_pace(tr.path))
+        out += _pace_note(self.work_pace())
         if st.frees_by_reclaim:
             out.append(f"frees by kswapd and kcompactd, not replayed (the model's own kswapd and "
                        f"kcompactd reclaim and compact): {st.frees_by_reclaim:,}")
@@ -274,36 +302,31 @@ class Replay:
         return out
 
 
-def _pace_note(pace) -> list[str]:
-    """The traced machine's pace at reclaim and compaction
-    (:func:`~defragsim.workloads.trace.work_pace`) beside what the model
-    charges for the same work (:mod:`defragsim.mm.costs`: a batch of clean
-    page-cache folios, order 0 or one pageblock-order folio; a pageblock its
-    compaction migrate scanner scans), so a reader sees when the recording
-    machine was slower or faster than the one the costs were measured on."""
+def _pace_note(pace: dict | None) -> list[str]:
+    """The two note lines of :meth:`Replay.work_pace`, so a reader sees when
+    the recording machine was slower or faster than the one the model's costs
+    (:mod:`defragsim.mm.costs`) were measured on."""
     if pace is None:
         return []
     parts = []
-    for n, us in pace.reclaim_batch_us.items():
-        if us is not None:
-            what = f"{n} order-0 folios" if n <= 32 else f"one order-{n.bit_length() - 1} folio"
-            parts.append(f"a {n}-page batch in {us:,.1f} µs (median of "
-                         f"{pace.reclaim_batches[n]:,}; the model: "
-                         f"{reclaim_batch_cost_ns(n) / 1000:,.1f} µs for {what})")
+    for n, b in pace["reclaim_batch_us"].items():
+        what = f"{n} order-0 folios" if n <= 32 else f"one order-{n.bit_length() - 1} folio"
+        parts.append(f"a {n}-page batch in {b['machine']:,.1f} µs (median of {b['batches']:,}; "
+                     f"the model: {b['model']:,.1f} µs for {what})")
     out = []
     if parts:
         out.append("the traced machine's pace (its other events): kswapd reclaimed "
                    + " and ".join(parts) + ", isolation to the end of shrink_inactive_list()")
-    if pace.compact_passes:
+    p, b = pace["compact_pass_ms"], pace["compact_block_us"]
+    if p is not None:
         line = (f"the traced machine's async direct compaction passes that isolated nothing: "
-                f"{pace.compact_pass_us / 1000:,.2f} ms a pass (median of {pace.compact_passes:,})")
-        if pace.compact_block_us is not None:
-            line += (f", {pace.compact_block_us:,.1f} µs a pageblock the migrate scanner "
-                     f"scanned in the {pace.compact_long_passes:,} passes of {PACE_MIN_BLOCKS} "
-                     f"blocks or more (median; {pace.compact_block_pages:,.0f} pages scanned a "
-                     f"block); the model charges {COMPACT_SCAN_PAGE_NS} ns a scanned page, "
-                     f"{pace.compact_block_pages * COMPACT_SCAN_PAGE_NS / 1000:,.2f} µs "
-                     f"for such a block, and nothing a pass")
+                f"{p['machine']:,.2f} ms a pass (median of {p['passes']:,})")
+        if b is not None:
+            line += (f", {b['machine']:,.1f} µs a pageblock the migrate scanner scanned in the "
+                     f"{b['passes']:,} passes of {PACE_MIN_BLOCKS} blocks or more (median; "
+                     f"{b['pages']:,.0f} pages scanned a block); the model charges "
+                     f"{COMPACT_SCAN_PAGE_NS} ns a scanned page, {b['model']:,.2f} µs for such a "
+                     f"block, and nothing a pass")
         out.append(line)
     return out
 
