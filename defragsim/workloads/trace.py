@@ -1410,12 +1410,10 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     return [round(float(x), 3) for x in a]
 
 
-#: other_events.csv: the events :func:`work_pace` times
+#: other_events.csv: the kswapd events :func:`work_pace` times
 _RE_PACE = re.compile(
-    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_(vmscan_kswapd_wake|vmscan_kswapd_sleep|"
-    rb"vmscan_lru_isolate|vmscan_lru_shrink_inactive|compaction_begin|compaction_end|"
-    rb"compaction_isolate_migratepages|compaction_isolate_freepages|"
-    rb"compaction_fast_isolate_freepages),([^\n]*)")
+    rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_(kswapd_wake|kswapd_sleep|"
+    rb"lru_isolate|lru_shrink_inactive),([^\n]*)")
 #: the reclaim batches :func:`work_pace` times: SWAP_CLUSTER_MAX pages, and
 #: one pageblock-order folio's
 PACE_BATCH_PAGES = (32, 512)
@@ -1457,50 +1455,29 @@ def work_pace(trace_path) -> WorkPace | None:
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
-    what = "t_ns,cpu,pid,vmscan:mm_vmscan_*|compaction:mm_compaction_*,key=value ..."
+    what = "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_*|lru_isolate|lru_shrink_inactive,..."
     found = _event_lines(data, trace_path, _RE_PACE, what,
                          b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep",
-                         b"mm_vmscan_lru_isolate", b"mm_vmscan_lru_shrink_inactive",
-                         b"mm_compaction_begin", b"mm_compaction_end",
-                         b"mm_compaction_isolate_", b"mm_compaction_fast_isolate_")
+                         b"mm_vmscan_lru_isolate", b"mm_vmscan_lru_shrink_inactive")
     kswapd = next((m.group(2) for m in found
-                   if m.group(3) in (b"vmscan_kswapd_wake", b"vmscan_kswapd_sleep")), None)
+                   if m.group(3) in (b"kswapd_wake", b"kswapd_sleep")), None)
     batches = {n: [] for n in PACE_BATCH_PAGES}
     isolated = None             # kswapd's batch in flight: (t, nr_taken)
-    passes, running = [], {}    # running: pid -> [t0, pages, blocks, took anything]
     for m in found:
         t, pid, ev = int(m.group(1)), m.group(2), m.group(3)
-        if ev == b"vmscan_lru_isolate" or ev == b"vmscan_lru_shrink_inactive":
-            if pid != kswapd:
-                continue
-            f = dict(_RE_FIELD.findall(m.group(4)))
-            if ev == b"vmscan_lru_isolate":
-                isolated = (t, int(f.get(b"nr_taken", -1)))
-            elif isolated is not None:
-                t0, n = isolated
-                isolated = None
-                if n in batches and int(f.get(b"nr_reclaimed", -1)) == n and t >= t0:
-                    batches[n].append(t - t0)
-        elif ev == b"compaction_begin":
-            f = dict(_RE_FIELD.findall(m.group(4)))
-            if f.get(b"sync") == b"0":
-                running[pid] = [t, 0, 0, False]
-            else:
-                running.pop(pid, None)
-        elif pid in running:
-            r = running[pid]
-            if ev == b"compaction_end":
-                del running[pid]
-                if not r[3] and t >= r[0]:
-                    passes.append((t - r[0], r[1], r[2]))
-                continue
-            f = dict(_RE_FIELD.findall(m.group(4)))
-            if ev == b"compaction_isolate_migratepages":
-                r[1] += int(f.get(b"nr_scanned", 0))
-                r[2] += 1
-                r[3] = r[3] or int(f.get(b"nr_taken", 0)) > 0
-            else:
-                r[3] = True         # the free scanner runs only for isolated pages
+        if pid != kswapd or ev not in (b"lru_isolate", b"lru_shrink_inactive"):
+            continue
+        f = dict(_RE_FIELD.findall(m.group(4)))
+        if ev == b"lru_isolate":
+            isolated = (t, int(f.get(b"nr_taken", -1)))
+        elif isolated is not None:
+            t0, n = isolated
+            isolated = None
+            if n in batches and int(f.get(b"nr_reclaimed", -1)) == n and t >= t0:
+                batches[n].append(t - t0)
+    passes = [(p.end_ns - p.begin_ns, p.scanned_pages, p.migrate_blocks)
+              for zone in (compaction_passes(trace_path) or {}).values() for p in zone
+              if p.sync == 0 and not p.isolated and p.end_ns >= p.begin_ns]
     if not passes and not any(batches.values()):
         return None
     per_block = [(d / b, p / b) for d, p, b in passes if b >= PACE_MIN_BLOCKS]
@@ -1521,6 +1498,7 @@ _RE_COMPACTION_PASS = re.compile(
 _RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
 _RE_ZONE_START = re.compile(rb"(?<![a-z_])zone_start=(-?[0-9]+)")
 _RE_NR_SCANNED = re.compile(rb"(?<![a-z_])nr_scanned=(-?[0-9]+)")
+_RE_NR_TAKEN = re.compile(rb"(?<![a-z_])nr_taken=(-?[0-9]+)")
 _RE_START_PFN = re.compile(rb"(?<![a-z_])start_pfn=(-?[0-9]+)")
 _RE_END_PFN = re.compile(rb"(?<![a-z_])end_pfn=(-?[0-9]+)")
 
@@ -1541,6 +1519,11 @@ class CompactionPass:
     scanned_pages: int
     scanned: list          # [(start_pfn, end_pfn)] of the isolate events
     untyped: list = field(default_factory=list)     # the crossed ranges of any block type
+    begin_ns: int = 0      # mm_compaction_begin's and _end's times
+    end_ns: int = 0
+    sync: int = 1          # mm_compaction_begin's sync (0: MIGRATE_ASYNC)
+    migrate_blocks: int = 0    # mm_compaction_isolate_migratepages events
+    isolated: bool = False     # took a page (the free scanner runs only then)
 
     @property
     def crossed_pages(self) -> int:
@@ -1567,21 +1550,28 @@ def compaction_passes(trace_path) -> dict | None:
         if ev != b"begin" and ev != b"end":
             # the scanners' events, most of the lines: only the range and nr_scanned are read
             if pid in running:
-                f0, scanned, blocks = running[pid]
+                r = running[pid]
                 fs = m.group(4)
                 n = _RE_NR_SCANNED.search(fs)
                 if ev != b"fast_isolate_freepages":
                     a, b = _RE_START_PFN.search(fs), _RE_END_PFN.search(fs)
                     if a is not None and b is not None:
-                        blocks.append((int(a.group(1)), int(b.group(1))))
-                running[pid] = (f0, scanned + (int(n.group(1)) if n is not None else 0), blocks)
+                        r[2].append((int(a.group(1)), int(b.group(1))))
+                r[1] += int(n.group(1)) if n is not None else 0
+                if ev == b"isolate_migratepages":
+                    r[3] += 1
+                    taken = _RE_NR_TAKEN.search(fs)
+                    r[4] = r[4] or (taken is not None and int(taken.group(1)) > 0)
+                else:
+                    r[4] = True
             continue
         f = {k.decode(): int(v) for k, v in _RE_FIELD.findall(m.group(4))}
         if ev == b"begin":
             if all(k in f for k in ("zone_start", "migrate_pfn", "free_pfn")):
-                running[pid] = (f, 0, [])
+                # [begin's fields, pages scanned, blocks, migrate blocks, isolated, begin time]
+                running[pid] = [f, 0, [], 0, False, int(m.group(1))]
         elif pid in running:
-            f0, scanned, blocks = running[pid]
+            f0, scanned, blocks, mig_blocks, isolated, t0 = running[pid]
             if ev == b"end":
                 del running[pid]
                 if "migrate_pfn" not in f or "free_pfn" not in f:
@@ -1592,7 +1582,8 @@ def compaction_passes(trace_path) -> dict | None:
                 # MODEL: an async pass's migrate scanner taken as a MOVABLE request's
                 untyped = [mig] if f0.get("sync", 1) and mig[1] > mig[0] else []
                 out.setdefault(f0["zone_start"], []).append(
-                    CompactionPass(crossed, scanned, blocks, untyped))
+                    CompactionPass(crossed, scanned, blocks, untyped, t0, int(m.group(1)),
+                                   f0.get("sync", 1), mig_blocks, isolated))
     return out
 
 
