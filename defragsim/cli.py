@@ -117,7 +117,7 @@ def _config_from_args(args, scenario=None) -> Config:
                   thp_defrag=args.thp_defrag, kernel=args.kernel or DEFAULT_KERNEL,
                   compaction_proactiveness=args.compaction_proactiveness,
                   runnable_tasks=args.runnable_tasks, nr_cpus=args.nr_cpus,
-                  page_reporting_order=args.page_reporting_order)
+                  page_reporting_order=args.page_reporting_order, cpu_pace=args.cpu_pace)
 
 
 def write_outputs(result, out: Path) -> list[str]:
@@ -209,7 +209,7 @@ def cmd_replay(args) -> int:
     if args.swap is not None:
         over["swap"] = args.swap
     for key in ("thp_defrag", "nr_cpus", "runnable_tasks", "page_reporting_order",
-                "readahead_folio_ns"):
+                "readahead_folio_ns", "cpu_pace"):
         if getattr(args, key, None) is not None:
             over[key] = getattr(args, key)
     rp = replay(args.trace, fmt=args.format, comm=args.comm, skip_bad_lines=args.skip_bad_lines,
@@ -478,6 +478,10 @@ def _add_kernel(p, *, swap: str, thp_defrag: str | None, defrag_mode: int | None
     p.add_argument("--page-reporting-order", type=int, default=None, metavar="ORDER",
                    help="free page reporting from this order (default: off, or as a replay "
                    "snapshot shows it)")
+    p.add_argument("--cpu-pace", type=float, default=None, metavar="X",
+                   help="the machine's time for the model's CPU work against the machine its "
+                   "costs were measured on (default 1.0, or a replayed trace's own: kswapd's "
+                   "reclaim of 512-page folios)")
 
 
 def _add_baseline(p) -> None:

@@ -238,6 +238,13 @@ class Config:
         where the trace shows a large folio: kswapd reclaims alongside
         meanwhile.  ``None`` (default): ``costs.READAHEAD_FOLIO_NS``; a
         replay takes its trace's own pace (``replay_ops.ReadaheadPace``).
+    cpu_pace : float, optional
+        How long the machine takes for the model's CPU work against the
+        machine its costs were measured on (:mod:`defragsim.mm.costs`: the
+        shipped 6.18 traces b and c): 2.0 takes twice as long to reclaim,
+        scan and migrate the same pages (``costs.cpu_ns``), 0.05 to 50.
+        ``None`` (default): 1.0; a replay takes its traced machine's
+        (``trace.cpu_pace``: kswapd's reclaim of 512-page folios).
     """
 
     mem: object = "1G"
@@ -263,6 +270,7 @@ class Config:
     page_reporting_order: object = None
     kswapd_wake_latency_us: object = None
     readahead_folio_ns: object = None
+    cpu_pace: object = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -270,7 +278,7 @@ class Config:
         _check_int("config.defrag_mode", self.defrag_mode, lo=0, hi=1)
         _check_int("config.seed", self.seed, lo=0, hi=2**63 - 1)
         _check_int("config.nr_cpus", self.nr_cpus, lo=1, hi=1024, opt=True)
-        _check_cpus_and_reporting(self.runnable_tasks, self.page_reporting_order)
+        _check_machine(self.runnable_tasks, self.page_reporting_order, self.cpu_pace)
         set_("kswapd_wake_latency_us", _check_latencies(self.kswapd_wake_latency_us))
         _check_int("config.readahead_folio_ns", self.readahead_folio_ns, lo=0, hi=10**7, opt=True)
         _check_int("config.watermark_scale_factor", self.watermark_scale_factor, lo=1, hi=3000)
@@ -414,6 +422,7 @@ class Config:
             shrink_page_slab=1,
             readahead_folio_ns=-1 if self.readahead_folio_ns is None
             else int(self.readahead_folio_ns),
+            cpu_pace_milli=1000 if self.cpu_pace is None else int(round(1000 * self.cpu_pace)),
             thp_fault_mpol=1,
         )
 
@@ -470,6 +479,8 @@ Params = namedtuple("Params", [
     "shrink_page_slab",
     # Config.readahead_folio_ns, -1: costs.READAHEAD_FOLIO_NS
     "readahead_folio_ns",
+    # Config.cpu_pace in thousandths (costs.cpu_ns): 1000 the costs as measured
+    "cpu_pace_milli",
     # 1: an anon THP op is a page fault, run as the kernel runs one
     # (alloc_pages_mpol()'s attempts, then the base-page fallback); 0: it is
     # one allocation attempt the kernel made, and a failed __GFP_THISNODE one
@@ -480,7 +491,9 @@ Params = namedtuple("Params", [
 ])
 
 
-def _check_cpus_and_reporting(rt, page_reporting_order):
+def _check_machine(rt, page_reporting_order, cpu_pace):
+    """config.runnable_tasks, page_reporting_order and cpu_pace."""
+    _check_pace(cpu_pace)
     if page_reporting_order is not None:
         _check_int("config.page_reporting_order", page_reporting_order, lo=0,
                    hi=C.MAX_PAGE_ORDER)
@@ -488,6 +501,20 @@ def _check_cpus_and_reporting(rt, page_reporting_order):
                            or not 0 <= rt <= 1e6):
         raise ConfigError(f"config.runnable_tasks: expected a number of tasks from 0 to "
                           f"1e6 (or None: the workload's), got {rt!r}")
+
+
+#: Config.cpu_pace's range: a machine 20x faster or 50x slower than the one
+#: the model's costs were measured on
+CPU_PACE_RANGE = (0.05, 50.0)
+
+
+def _check_pace(v):
+    lo, hi = CPU_PACE_RANGE
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                          or not lo <= v <= hi):
+        raise ConfigError(f"config.cpu_pace: expected a number from {lo} to {hi:g} (the "
+                          f"machine's time for the model's CPU work, 1.0 the costs as "
+                          f"measured; or None), got {v!r}")
 
 
 def _check_latencies(v):

@@ -51,10 +51,10 @@ def test_pcp_lists_hold_four_batches_while_kswapd_reclaims():
     assert not m.st.zone_flags[C.ZONE_DMA32] & C.ZONE_RECLAIM_ACTIVE
 
 
-def _reclaim_cost(order, n):
+def _reclaim_cost(order, n, cfg=None):
     """kswapd's shrink_inactive_list() over ``n`` clean file folios of ``order``:
     (pages reclaimed, simulated ns charged)."""
-    m = ModelRun(Config(mem="64M"), max_handles=1 << 14)
+    m = ModelRun(cfg or Config(mem="64M"), max_handles=1 << 14)
     st, prm = m.st, m.prm
     m.alloc_many([(order, C.MIGRATE_MOVABLE, C.KIND_FILE)] * n)
     s = SC_KSWAPD

@@ -85,14 +85,17 @@ def test_the_shipped_b_trace_and_its_replay_note():
     rp = replay(path, duration=1)
     wp = rp.work_pace()
     assert wp["reclaim_batch_us"][512]["machine"] == pytest.approx(p.reclaim_batch_us[512])
-    assert wp["reclaim_batch_us"][512]["model"] == pytest.approx(4.888)     # 0.8 + 511 x 8 ns
-    assert wp["reclaim_batch_us"][32]["model"] == pytest.approx(25.6)       # 32 x 0.8 us
+    # the model's costs at b's own pace (test_cpu_pace): 0.94 x (0.8 + 511 x 8 ns)
+    assert wp["cpu_pace"] == 0.94
+    assert wp["reclaim_batch_us"][512]["model"] == pytest.approx(4.594)
+    assert wp["reclaim_batch_us"][32]["model"] == pytest.approx(32 * (0.094 + 0.658))
     assert wp["compact_pass_ms"]["passes"] == p.compact_passes
-    assert wp["compact_block_us"]["model"] == pytest.approx(p.compact_block_pages * 0.02)
+    assert wp["compact_block_us"]["model"] == pytest.approx(p.compact_block_pages * 0.018)
     notes = rp.notes()
     pace = [n for n in notes if n.startswith("the traced machine's")]
     assert len(pace) == 2
-    assert "a 512-page batch in 4.6 µs" in pace[0] and "the model: 4.9 µs" in pace[0]
+    assert "a 512-page batch in 4.6 µs" in pace[0] and "the model: 4.6 µs" in pace[0]
+    assert "the model's costs at cpu_pace 0.94" in pace[0]
     assert "µs a pageblock the migrate scanner scanned" in pace[1]
 
 

@@ -40,7 +40,7 @@ _CONFIG_KEYS = {f.name for f in fields(Config)}
 _INT_KEYS = {"defrag_mode", "watermark_scale_factor", "watermark_boost_factor",
              "lowmem_reserve_ratio_dma32", "nr_cpus", "pageblock_order", "swappiness",
              "compaction_proactiveness", "min_free_kbytes", "page_reporting_order"}
-_FLOAT_KEYS = {"runnable_tasks"}
+_FLOAT_KEYS = {"runnable_tasks", "cpu_pace"}
 _BOOL_KEYS = {"thp_enabled", "pcp", "oomd"}
 _WORKLOAD_KEYS = {"growth_scale"}
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import constants as C
-from ..config import Config, format_size, parse_size
+from ..config import CPU_PACE_RANGE, Config, format_size, parse_size
 from ..kernels import DEFAULT_KERNEL, baseline_for_release
 from ..errors import ConfigError, TraceError
 from ..sim import run
-from ..sim.metrics import COMPACT_SCAN_PAGE_NS, reclaim_batch_cost_ns
+from ..sim.metrics import compact_scan_page_ns, reclaim_batch_cost_ns
 from ..workloads.estimate import BYTES_PER_OP, BYTES_PER_PAGE, MAX_DURATION_S, check_fits
 from ..workloads.replay_ops import (ReadaheadPace, ReplayStats, TraceStream, reserved_targets,
                                     streamed_pretrace_folios, trace_workload)
@@ -24,7 +24,7 @@ from ..workloads.snapshot import Snapshot, find_snapshot
 from ..workloads.trace import (CHUNK_BYTES, FAST_FORMATS, PACE_MIN_BLOCKS, TRACED_COUNTERS,
                                ParsedTrace, IrregularLine, TraceLimits, detect_format,
                                direct_reclaim_windows, kcompactd_proactive_passes,
-                               kswapd_events, kswapd_rounds_of,
+                               kswapd_events, kswapd_reclaim_batches, kswapd_rounds_of,
                                kswapd_sleeps_of, kswapd_wake_latencies, other_event_counts,
                                other_event_sums, read_trace, sleep_lengths,
                                trace_extent, trace_text_bytes, work_pace)
@@ -226,19 +226,22 @@ class Replay:
         pace = work_pace(self.trace.path)
         if pace is None:
             return None
+        milli = self.result.config.to_params().cpu_pace_milli
         block = None
         if pace.compact_block_us is not None:
             block = {"machine": pace.compact_block_us, "passes": pace.compact_long_passes,
                      "pages": pace.compact_block_pages,
-                     "model": pace.compact_block_pages * COMPACT_SCAN_PAGE_NS / 1000}
+                     "model": pace.compact_block_pages * compact_scan_page_ns(milli) / 1000}
         return {
+            "cpu_pace": milli / 1000,
             "reclaim_batch_us": {
                 n: {"machine": us, "batches": pace.reclaim_batches[n],
-                    "model": reclaim_batch_cost_ns(n) / 1000}
+                    "model": reclaim_batch_cost_ns(n, milli) / 1000}
                 for n, us in pace.reclaim_batch_us.items() if us is not None},
             "compact_pass_ms": None if pace.compact_pass_us is None else
             {"machine": pace.compact_pass_us / 1000, "passes": pace.compact_passes, "model": 0.0},
-            "compact_block_us": block}
+            "compact_block_us": block,
+            "compact_scan_page_ns": compact_scan_page_ns(milli)}
 
     def notes(self) -> list[str]:
         """The lines below the table: how the frees matched, the initial state,
@@ -316,7 +319,8 @@ def _pace_note(pace: dict | None) -> list[str]:
     out = []
     if parts:
         out.append("the traced machine's pace (its other events): kswapd reclaimed "
-                   + " and ".join(parts) + ", isolation to the end of shrink_inactive_list()")
+                   + " and ".join(parts) + ", isolation to the end of shrink_inactive_list(); "
+                   f"the model's costs at cpu_pace {pace['cpu_pace']:g}")
     p, b = pace["compact_pass_ms"], pace["compact_block_us"]
     if p is not None:
         line = (f"the traced machine's async direct compaction passes that isolated nothing: "
@@ -325,8 +329,8 @@ def _pace_note(pace: dict | None) -> list[str]:
             line += (f", {b['machine']:,.1f} µs a pageblock the migrate scanner scanned in the "
                      f"{b['passes']:,} passes of {PACE_MIN_BLOCKS} blocks or more (median; "
                      f"{b['pages']:,.0f} pages scanned a block); the model charges "
-                     f"{COMPACT_SCAN_PAGE_NS} ns a scanned page, {b['model']:,.2f} µs for such a "
-                     f"block, and nothing a pass")
+                     f"{pace['compact_scan_page_ns']} ns a scanned page, {b['model']:,.2f} µs for "
+                     f"such a block, and nothing a pass")
         out.append(line)
     return out
 
@@ -638,6 +642,31 @@ def _recorded_or_given(kw: dict, snap: Snapshot | None, overrides: dict, notes: 
     return f"kernel {DEFAULT_KERNEL}: the default (the snapshot records no kernel release)"
 
 
+#: the reclaim batch a replay's cpu_pace is measured on: one pageblock-order
+#: folio, the trace's commonest kswapd batch (readahead's folios), whose cost
+#: is almost all per-page work (costs.FOLIO_PAGE_NS)
+CPU_PACE_BATCH = 512
+#: fewer such batches in a trace than this, and the replay keeps cpu_pace 1
+CPU_PACE_MIN_BATCHES = 100
+
+
+def trace_cpu_pace(trace_path) -> tuple | None:
+    """The traced machine's pace at the model's CPU work (Config.cpu_pace,
+    ``costs.cpu_ns``): kswapd's median time to reclaim a
+    :data:`CPU_PACE_BATCH`-page folio (:func:`kswapd_reclaim_batches`) over
+    what the model charges for it at pace 1, to two decimals, within
+    ``config.CPU_PACE_RANGE``.  ``(pace, median µs, batches)``, or None
+    without :data:`CPU_PACE_MIN_BATCHES` such batches."""
+    batches = kswapd_reclaim_batches(trace_path)
+    times = (batches or {}).get(CPU_PACE_BATCH) or []
+    if len(times) < CPU_PACE_MIN_BATCHES:
+        return None
+    med = float(np.median(times))
+    lo, hi = CPU_PACE_RANGE
+    pace = min(max(round(med / reclaim_batch_cost_ns(CPU_PACE_BATCH), 2), lo), hi)
+    return pace, med / 1000, len(times)
+
+
 def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                    trace_path, ra_pace_ns: int | None = None) -> tuple:
     """The Config of a replay: the snapshot's MemTotal and sysctls (or the
@@ -658,6 +687,14 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
         notes.append(f"kswapd runs {np.median(lat):,.0f} µs after a wakeup from its sleep "
                      f"(median; 90th percentile {np.quantile(lat, 0.9):,.0f} µs): the "
                      f"traced machine's own wakeup-to-run times (the trace's other events)")
+    pace = trace_cpu_pace(trace_path) if "cpu_pace" not in overrides else None
+    if pace is not None:
+        kw["cpu_pace"] = pace[0]
+        notes.append(f"cpu_pace {pace[0]:g}: the traced machine's CPU work takes {pace[0]:g} "
+                     f"times the model's costs (kswapd reclaimed a {CPU_PACE_BATCH}-page folio in "
+                     f"{pace[1]:,.1f} µs, median of {pace[2]:,}; the costs, measured on the "
+                     f"machine of the shipped traces b and c, charge "
+                     f"{reclaim_batch_cost_ns(CPU_PACE_BATCH) / 1000:,.1f} µs; --cpu-pace sets it)")
     if ra_pace_ns is not None and "readahead_folio_ns" not in overrides:
         kw["readahead_folio_ns"] = ra_pace_ns
         notes.append(f"readahead: a window the model reads in order-0 folios where the trace "

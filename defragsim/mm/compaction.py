@@ -757,7 +757,7 @@ def isolate_migratepages_block(st, prm, own, c, low_pfn, end_pfn):
         pfn = end_pfn
     st.cc[c, CC_MIGRATE_SCANNED] += nr_scanned
     st.cc[c, CC_ISOLATED] += nr_isolated
-    st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
+    st.cc[c, CC_COST_NS] += nr_scanned * costs.cpu_ns(prm, costs.COMPACT_SCAN_PFN_NS)
     if pfn == end_pfn and (nr_isolated == 0 or finish):
         if valid_page and not skip_updated:
             st.block_skip[block] = 1
@@ -875,7 +875,7 @@ def isolate_freepages_block(st, prm, c, start_pfn, end_pfn, stride):
         blockpfn = end_pfn
     st.cc[c, CC_FREE_SCANNED] += nr_scanned
     st.cc[c, CC_ISOLATED] += total_isolated
-    st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
+    st.cc[c, CC_COST_NS] += nr_scanned * costs.cpu_ns(prm, costs.COMPACT_SCAN_PFN_NS)
     return blockpfn, total_isolated
 
 
@@ -1022,7 +1022,7 @@ def fast_isolate_freepages(st, prm, c):
         highest -= pbn
         st.zone_compact[z, ZC_CACHED_FREE] = highest
     st.cc[c, CC_FREE_SCANNED] += nr_scanned
-    st.cc[c, CC_COST_NS] += nr_scanned * costs.COMPACT_SCAN_PFN_NS
+    st.cc[c, CC_COST_NS] += nr_scanned * costs.cpu_ns(prm, costs.COMPACT_SCAN_PFN_NS)
     if page < 0:
         return st.cc[c, CC_FREE_PFN]
     fast_isolate_around(st, prm, c, page)
@@ -1206,7 +1206,7 @@ def migrate_isolated(st, prm, own, c):
             vmscan.lruvec_add_folio(st, src, False)   # putback
             failed += 1
             st.vm_events[VM_PGMIGRATE_FAIL] += nr
-            st.cc[c, CC_COST_NS] += nr * costs.MIGRATE_PAGE_NS
+            st.cc[c, CC_COST_NS] += nr * costs.cpu_ns(prm, costs.MIGRATE_PAGE_NS)
             st.cc_migratepages[c, i] = -1
             continue
         dst = compaction_alloc(st, prm, c, order)
@@ -1229,7 +1229,7 @@ def migrate_isolated(st, prm, own, c):
         migrate_folio(st, prm, own, src, dst, order, cpu)
         st.vm_events[VM_PGMIGRATE_SUCCESS] += nr
         st.cc[c, CC_MIGRATED] += nr
-        st.cc[c, CC_COST_NS] += nr * costs.MIGRATE_PAGE_NS
+        st.cc[c, CC_COST_NS] += nr * costs.cpu_ns(prm, costs.MIGRATE_PAGE_NS)
         st.cc_migratepages[c, i] = -1
     st.cc[c, CC_NR_MIGRATEPAGES] = 0
     return failed, enomem
@@ -1669,7 +1669,7 @@ def kcompactd_do_work(st, prm, own):
         st.node[NODE_KCOMPACTD_MAX_ORDER] = 0
     if st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] >= idx:
         st.node[NODE_KCOMPACTD_HIGHEST_ZONEIDX] = highest_populated_zone(st)
-    return max(cost, costs.COMPACT_SCAN_PFN_NS)
+    return max(cost, costs.cpu_ns(prm, costs.COMPACT_SCAN_PFN_NS))
 
 
 @njit

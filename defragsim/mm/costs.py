@@ -5,6 +5,14 @@ shared/spec/compaction-reclaim.md section 5) or that it is an estimate.  The
 cost of work is charged to whoever does it: the allocating request (direct
 reclaim, direct compaction, refault IO) or the daemon (kswapd, kcompactd),
 whose throughput therefore follows from these numbers.
+
+The CPU costs are those of the machine the shipped 6.18 traces b and c were
+recorded on, where they were measured.  A slower or faster machine takes
+them times its pace (:func:`cpu_ns`, ``Config.cpu_pace``; a replay measures
+its own machine's, :func:`defragsim.workloads.trace.cpu_pace`).  Device
+times (swap-in, refault reads, the disk's write bandwidth), timers (kswapd's
+nap) and the hypervisor's side of free page reporting are not CPU work and
+do not scale.
 """
 from .._jit import kernel as njit
 
@@ -68,6 +76,16 @@ PAGE_REPORT_PAGE_NS = 50
 #: Disk write bandwidth for swap-out and writeback, pages per second (estimate:
 #: a ~400 MB/s SSD).
 SWAP_WRITE_PAGES_PER_S = 100_000
+
+
+@njit(inline='always')
+def cpu_ns(prm, ns):
+    """``ns`` of CPU work at the machine's pace (``prm.cpu_pace_milli``,
+    Config.cpu_pace in thousandths: 1000 is the machine the costs above
+    were measured on, 2000 one that takes twice as long for the same work)."""
+    # MODEL: one pace for all CPU work (a replay measures it on kswapd's
+    # reclaim of large folios, trace.cpu_pace)
+    return ns * prm.cpu_pace_milli // 1000
 
 
 @njit(inline='always')

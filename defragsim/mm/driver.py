@@ -241,7 +241,8 @@ def ra_read_order0(st, prm, rec, own, h, cpu, gfp, order):
     st.diag[DIAG_READAHEAD_ORDER0_PAGES] += 1
     # MODEL: the reader's own clock (the global one stays at the op's time)
     t = st.clock[0]
-    pace = prm.readahead_folio_ns if prm.readahead_folio_ns >= 0 else costs.READAHEAD_FOLIO_NS
+    pace = prm.readahead_folio_ns if prm.readahead_folio_ns >= 0 else \
+        costs.cpu_ns(prm, costs.READAHEAD_FOLIO_NS)
     for _ in range((1 << order) - 1):
         t += pace
         vmscan.kswapd_alongside(st, prm, own, t)

@@ -1586,7 +1586,7 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
     alloc_flags = gfp_to_alloc_flags(prm, gfp_mask, order)
     if alloc_flags & ALLOC_KSWAPD:
         wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
-    charge_request(st, costs.SLOWPATH_ITER_NS)
+    charge_request(st, costs.cpu_ns(prm, costs.SLOWPATH_ITER_NS))
     pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags, migratetype,
                                  highest_zoneidx)
     if pfn >= 0:
@@ -1619,7 +1619,7 @@ def __alloc_pages_slowpath(st, prm, rec, own, cpu, gfp_mask, order, migratetype,
         vmscan.run_daemons(st, prm, own, st.node[NODE_REQ_TIME])
         if alloc_flags & ALLOC_KSWAPD:
             wake_all_kswapds(st, prm, order, gfp_mask, highest_zoneidx)
-        charge_request(st, costs.SLOWPATH_ITER_NS)
+        charge_request(st, costs.cpu_ns(prm, costs.SLOWPATH_ITER_NS))
         pfn = get_page_from_freelist(st, prm, rec, cpu, gfp_mask, order, alloc_flags,
                                      migratetype, highest_zoneidx)
         if pfn >= 0:

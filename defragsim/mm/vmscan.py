@@ -331,7 +331,7 @@ def shrink_active_list(st, prm, own, memcg, nr_to_scan, lru, s):
         st.pg_flags[pfn] = (st.pg_flags[pfn] & ~(PG_active | PG_young | PG_referenced)) | PG_workingset
         lruvec_add_folio(st, pfn, False)
         st.vm_events[VM_PGDEACTIVATE] += nr
-    st.sc[s, SC_COST_NS] += folios * costs.SCAN_FOLIO_NS
+    st.sc[s, SC_COST_NS] += folios * costs.cpu_ns(prm, costs.SCAN_FOLIO_NS)
 
 
 @njit(inline='always')
@@ -383,7 +383,7 @@ def shrink_inactive_list(st, prm, own, memcg, nr_to_scan, lru, s):
         visited += nr
         f = st.pg_flags[pfn]
         lruvec_del_folio(st, pfn)
-        cost = costs.SCAN_FOLIO_NS      # the work is per folio, not per page
+        cost = costs.cpu_ns(prm, costs.SCAN_FOLIO_NS)   # the work is per folio, not per page
         if f & PG_pinned:
             # a long-term pinned folio: try_to_unmap() fails (the pinned
             # anon-exclusive page cannot be shared), so it stays mapped and
@@ -421,7 +421,7 @@ def shrink_inactive_list(st, prm, own, memcg, nr_to_scan, lru, s):
             st.vm_events[VM_PSWPOUT] += nr
             nr_io += nr
             disk_write(st, nr)
-            cost += nr * (costs.UNMAP_PAGE_NS + costs.SWAP_OUT_CPU_NS)
+            cost += nr * costs.cpu_ns(prm, costs.UNMAP_PAGE_NS + costs.SWAP_OUT_CPU_NS)
             release_reclaimed_folio(st, prm, own, pfn, cpu, H_SWAPPED)
         else:
             if f & PG_dirty:
@@ -437,7 +437,7 @@ def shrink_inactive_list(st, prm, own, memcg, nr_to_scan, lru, s):
             if f & PG_referenced:
                 # referenced-only clean file folio: reclaim anyway (RECLAIM_CLEAN)
                 pass
-            cost += costs.RECLAIM_CLEAN_FILE_NS + (nr - 1) * costs.FOLIO_PAGE_NS
+            cost += costs.cpu_ns(prm, costs.RECLAIM_CLEAN_FILE_NS + (nr - 1) * costs.FOLIO_PAGE_NS)
             release_reclaimed_folio(st, prm, own, pfn, cpu, H_EVICTED)
         reclaimed += nr
         st.sc[s, SC_COST_NS] += cost
@@ -629,7 +629,7 @@ def shrink_slab(st, prm, own, memcg, s):
             st.pg_flags[pfn] = f & ~(PG_young | PG_referenced)
             lruvec_add_folio(st, pfn, False)
             continue
-        st.sc[s, SC_COST_NS] += nr * costs.SLAB_SHRINK_PAGE_NS
+        st.sc[s, SC_COST_NS] += nr * costs.cpu_ns(prm, costs.SLAB_SHRINK_PAGE_NS)
         if not prm.shrink_page_slab:
             # MODEL: the page's objects go, the page stays: the workload frees
             # it (a replay: the trace's frees hold the pages the kernel's RCU
@@ -664,8 +664,8 @@ def do_shrink_list_lru(st, prm, own, s, priority, cpu):
     pages = 0
     while total_scan >= SHRINK_BATCH or total_scan >= freeable:
         n = min(SHRINK_BATCH, total_scan)
-        done, freed_pages, cost = slub.shrink_list_lru(st, prm, own, n, cpu,
-                                                       costs.SLAB_SHRINK_OBJECT_NS)
+        done, freed_pages, cost = slub.shrink_list_lru(
+            st, prm, own, n, cpu, costs.cpu_ns(prm, costs.SLAB_SHRINK_OBJECT_NS))
         st.sc[s, SC_COST_NS] += cost
         pages += freed_pages
         total_scan -= n
@@ -935,7 +935,7 @@ def try_to_free_pages(st, prm, own, gfp_mask, order, highest_zoneidx, cpu):
     """
     s = SC_DIRECT
     init_scan_control(st, s, gfp_mask, order, highest_zoneidx, SWAP_CLUSTER_MAX, cpu, False)
-    st.sc[s, SC_COST_NS] = costs.DIRECT_RECLAIM_ENTRY_NS
+    st.sc[s, SC_COST_NS] = costs.cpu_ns(prm, costs.DIRECT_RECLAIM_ENTRY_NS)
     while True:      # retry:
         if gfp_mask & __GFP_MOVABLE:      # gfp_zone() = ZONE_MOVABLE's counter
             st.vm_events[VM_ALLOCSTALL_DMA32 + 2] += 1
@@ -1172,11 +1172,12 @@ def balance_pgdat_step(st, prm, own):
     raise_priority = not kswapd_shrink_node(st, prm, own, s) and not boost_floor
     cost = st.sc[s, SC_COST_NS] - cost_before
     # kswapd gets its fair share of the CPUs (the clock advances by the wall time)
+    cost = max(cost, costs.cpu_ns(prm, costs.SCAN_FOLIO_NS))
     st.node[NODE_KSWAPD_TIME] += costs.daemon_wall_ns(
-        max(cost, costs.SCAN_FOLIO_NS), prm.nr_cpus, prm.runnable_milli,
+        cost, prm.nr_cpus, prm.runnable_milli,
         1 if st.node[NODE_KCOMPACTD_STATE] != compaction.KCOMPACTD_SLEEPING else 0)
-    st.node[NODE_KSWAPD_BUSY_NS] += max(cost, costs.SCAN_FOLIO_NS)
-    st.node[NODE_PSI_SOME_NS] += max(cost, costs.SCAN_FOLIO_NS)
+    st.node[NODE_KSWAPD_BUSY_NS] += cost
+    st.node[NODE_PSI_SOME_NS] += cost
     nr_reclaimed = st.sc[s, SC_NR_RECLAIMED] - before
     st.node[NODE_BP_NR_BOOST] -= min(st.node[NODE_BP_NR_BOOST], nr_reclaimed)
     if st.node[NODE_BP_NR_BOOST] and nr_reclaimed == 0:

@@ -19,20 +19,24 @@ from __future__ import annotations
 from ..mm import costs
 
 
-def reclaim_batch_cost_ns(pages: int) -> int:
+def reclaim_batch_cost_ns(pages: int, cpu_pace_milli: int = 1000) -> int:
     """What the model charges kswapd, in simulated ns, to reclaim ``pages``
     of clean unmapped page cache in one batch (``shrink_folio_list()``,
-    :mod:`defragsim.mm.costs`): 32 order-0 folios for a batch of 32 pages,
-    else one folio of that many pages.  A replay's notes set it beside the
-    traced machine's batches (:func:`defragsim.workloads.trace.work_pace`)."""
-    folio = costs.SCAN_FOLIO_NS + costs.RECLAIM_CLEAN_FILE_NS
+    :mod:`defragsim.mm.costs`) at a machine's pace (``Params.cpu_pace_milli``,
+    ``costs.cpu_ns``): 32 order-0 folios for a batch of 32 pages, else one
+    folio of that many pages.  A replay's notes set it beside the traced
+    machine's batches (:func:`defragsim.workloads.trace.work_pace`)."""
+    scan = costs.SCAN_FOLIO_NS * cpu_pace_milli // 1000
     if pages <= 32:
-        return pages * folio
-    return folio + (pages - 1) * costs.FOLIO_PAGE_NS
+        return pages * (scan + costs.RECLAIM_CLEAN_FILE_NS * cpu_pace_milli // 1000)
+    return scan + (costs.RECLAIM_CLEAN_FILE_NS + (pages - 1) * costs.FOLIO_PAGE_NS) \
+        * cpu_pace_milli // 1000
 
 
-#: what the model charges a compaction scanner for each page it scans (ns)
-COMPACT_SCAN_PAGE_NS = costs.COMPACT_SCAN_PFN_NS
+def compact_scan_page_ns(cpu_pace_milli: int = 1000) -> int:
+    """What the model charges a compaction scanner for each page it scans
+    (ns), at a machine's pace."""
+    return costs.COMPACT_SCAN_PFN_NS * cpu_pace_milli // 1000
 
 
 def nonmovable(d: dict, key: str):

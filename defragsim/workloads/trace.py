@@ -1435,23 +1435,12 @@ class WorkPace:
     compact_long_passes: int
 
 
-def work_pace(trace_path) -> WorkPace | None:
-    """The traced machine's pace at the two kinds of work whose simulated
-    cost decides who runs when in a replay, from ``other_events.csv``:
-
-    - kswapd's reclaim batches: ``mm_vmscan_lru_isolate`` (isolate_lru_folios()
-      has taken ``nr_taken`` pages) to the same task's next
-      ``mm_vmscan_lru_shrink_inactive`` (shrink_folio_list() is done), for the
-      batches of :data:`PACE_BATCH_PAGES` pages that reclaimed every page;
-      kswapd is the task of ``mm_vmscan_kswapd_wake``/``_sleep``;
-    - async direct compaction passes (``mm_compaction_begin`` with sync=0:
-      kcompactd's are sync) that isolated nothing, begin to end, and per
-      pageblock the migrate scanner scanned (one
-      ``mm_compaction_isolate_migratepages`` each) in those of
-      :data:`PACE_MIN_BLOCKS` blocks or more.
-
-    The time includes the tracing itself and, on a busy machine, the
-    preemptions in between.  None without the file or any such sample."""
+def kswapd_reclaim_batches(trace_path) -> dict | None:
+    """kswapd's reclaim batches in ``other_events.csv`` that reclaimed every
+    page they isolated, by size (:data:`PACE_BATCH_PAGES`): ``{pages: [ns,
+    ...]}`` from ``mm_vmscan_lru_isolate`` to kswapd's next
+    ``mm_vmscan_lru_shrink_inactive`` (kswapd is the task of
+    ``mm_vmscan_kswapd_wake``/``_sleep``).  None without the file."""
     data = _other_events_bytes(trace_path)
     if data is None:
         return None
@@ -1475,6 +1464,29 @@ def work_pace(trace_path) -> WorkPace | None:
             isolated = None
             if n in batches and int(f.get(b"nr_reclaimed", -1)) == n and t >= t0:
                 batches[n].append(t - t0)
+    return batches
+
+
+def work_pace(trace_path) -> WorkPace | None:
+    """The traced machine's pace at the two kinds of work whose simulated
+    cost decides who runs when in a replay, from ``other_events.csv``:
+
+    - kswapd's reclaim batches: ``mm_vmscan_lru_isolate`` (isolate_lru_folios()
+      has taken ``nr_taken`` pages) to the same task's next
+      ``mm_vmscan_lru_shrink_inactive`` (shrink_folio_list() is done), for the
+      batches of :data:`PACE_BATCH_PAGES` pages that reclaimed every page;
+      kswapd is the task of ``mm_vmscan_kswapd_wake``/``_sleep``;
+    - async direct compaction passes (``mm_compaction_begin`` with sync=0:
+      kcompactd's are sync) that isolated nothing, begin to end, and per
+      pageblock the migrate scanner scanned (one
+      ``mm_compaction_isolate_migratepages`` each) in those of
+      :data:`PACE_MIN_BLOCKS` blocks or more.
+
+    The time includes the tracing itself and, on a busy machine, the
+    preemptions in between.  None without the file or any such sample."""
+    batches = kswapd_reclaim_batches(trace_path)
+    if batches is None:
+        return None
     passes = [(p.end_ns - p.begin_ns, p.scanned_pages, p.migrate_blocks)
               for zone in (compaction_passes(trace_path) or {}).values() for p in zone
               if p.sync == 0 and not p.isolated and p.end_ns >= p.begin_ns]
