@@ -1445,24 +1445,28 @@ def kswapd_reclaim_batches(trace_path) -> dict | None:
     if data is None:
         return None
     what = "t_ns,cpu,pid,vmscan:mm_vmscan_kswapd_*|lru_isolate|lru_shrink_inactive,..."
-    found = _event_lines(data, trace_path, _RE_PACE, what,
-                         b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep",
-                         b"mm_vmscan_lru_isolate", b"mm_vmscan_lru_shrink_inactive")
-    kswapd = next((m.group(2) for m in found
-                   if m.group(3) in (b"kswapd_wake", b"kswapd_sleep")), None)
     batches = {n: [] for n in PACE_BATCH_PAGES}
+    kswapd = next((m.group(2) for m in _event_lines(
+        data, trace_path, _RE_PACE, what, b"mm_vmscan_kswapd_wake", b"mm_vmscan_kswapd_sleep")),
+        None)
+    if kswapd is None:
+        return batches
+    # kswapd's own lines only (a memchr-speed search on its pid): the direct
+    # reclaimers' are not parsed
+    needles = [b"," + kswapd + b"," + system + b"mm_vmscan_lru_" + ev
+               for system in (b"vmscan:", b"") for ev in (b"isolate,", b"shrink_inactive,")]
+    found = _event_lines(data, trace_path, _RE_PACE, what, *needles)
     isolated = None             # kswapd's batch in flight: (t, nr_taken)
     for m in found:
-        t, pid, ev = int(m.group(1)), m.group(2), m.group(3)
-        if pid != kswapd or ev not in (b"lru_isolate", b"lru_shrink_inactive"):
-            continue
-        f = dict(_RE_FIELD.findall(m.group(4)))
+        t, ev = int(m.group(1)), m.group(3)
         if ev == b"lru_isolate":
-            isolated = (t, int(f.get(b"nr_taken", -1)))
-        elif isolated is not None:
+            f = _RE_NR_TAKEN.search(m.group(4))
+            isolated = (t, int(f.group(1)) if f else -1)
+        elif ev == b"lru_shrink_inactive" and isolated is not None:
             t0, n = isolated
             isolated = None
-            if n in batches and int(f.get(b"nr_reclaimed", -1)) == n and t >= t0:
+            f = _RE_NR_RECLAIMED.search(m.group(4))
+            if n in batches and f is not None and int(f.group(1)) == n and t >= t0:
                 batches[n].append(t - t0)
     return batches
 
@@ -1511,6 +1515,7 @@ _RE_FIELD = re.compile(rb"([a-z_]+)=(-?[0-9]+)")
 _RE_ZONE_START = re.compile(rb"(?<![a-z_])zone_start=(-?[0-9]+)")
 _RE_NR_SCANNED = re.compile(rb"(?<![a-z_])nr_scanned=(-?[0-9]+)")
 _RE_NR_TAKEN = re.compile(rb"(?<![a-z_])nr_taken=(-?[0-9]+)")
+_RE_NR_RECLAIMED = re.compile(rb"(?<![a-z_])nr_reclaimed=(-?[0-9]+)")
 _RE_START_PFN = re.compile(rb"(?<![a-z_])start_pfn=(-?[0-9]+)")
 _RE_END_PFN = re.compile(rb"(?<![a-z_])end_pfn=(-?[0-9]+)")
 
