@@ -103,3 +103,15 @@ def test_the_shipped_traces_paces():
         pytest.approx(1.02, abs=0.02)
     assert trace_cpu_pace(DATA / "e_pressure_dm1" / "page_events.csv.xz")[0] == \
         pytest.approx(1.84, abs=0.05)
+
+
+def test_the_command_line_sets_it(tmp_path, capsys):
+    import json
+    from defragsim.analysis.compare import parse_run_spec
+    from defragsim.cli import main
+    path = _trace(tmp_path, _batches(CPU_PACE_MIN_BATCHES, 20.0))
+    assert main(["replay", str(path), "--cpu-pace", "1.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["work_pace"]["cpu_pace"] == 1.5
+    assert main(["replay", str(path), "--cpu-pace", "0"]) != 0
+    assert "config.cpu_pace: expected a number from 0.05 to 50" in capsys.readouterr().err
+    assert parse_run_spec("cpu_pace=1.8", where="--a").config["cpu_pace"] == 1.8
