@@ -244,7 +244,7 @@ class Config:
         shipped 6.18 traces b and c): 2.0 takes twice as long to reclaim,
         scan and migrate the same pages (``costs.cpu_ns``), 0.05 to 50.
         ``None`` (default): 1.0; a replay takes its traced machine's
-        (``trace.cpu_pace``: kswapd's reclaim of 512-page folios).
+        (``replay.trace_cpu_pace``: kswapd's reclaim of 512-page folios).
     """
 
     mem: object = "1G"

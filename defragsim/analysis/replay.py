@@ -690,11 +690,12 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
     pace = trace_cpu_pace(trace_path) if "cpu_pace" not in overrides else None
     if pace is not None:
         kw["cpu_pace"] = pace[0]
+        model_us = reclaim_batch_cost_ns(CPU_PACE_BATCH) / 1000
         notes.append(f"cpu_pace {pace[0]:g}: the traced machine's CPU work takes {pace[0]:g} "
                      f"times the model's costs (kswapd reclaimed a {CPU_PACE_BATCH}-page folio in "
                      f"{pace[1]:,.1f} µs, median of {pace[2]:,}; the costs, measured on the "
-                     f"machine of the shipped traces b and c, charge "
-                     f"{reclaim_batch_cost_ns(CPU_PACE_BATCH) / 1000:,.1f} µs; --cpu-pace sets it)")
+                     f"machine of the shipped traces b and c, charge {model_us:,.1f} µs; "
+                     f"--cpu-pace sets it)")
     if ra_pace_ns is not None and "readahead_folio_ns" not in overrides:
         kw["readahead_folio_ns"] = ra_pace_ns
         notes.append(f"readahead: a window the model reads in order-0 folios where the trace "

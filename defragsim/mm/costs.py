@@ -9,7 +9,7 @@ whose throughput therefore follows from these numbers.
 The CPU costs are those of the machine the shipped 6.18 traces b and c were
 recorded on, where they were measured.  A slower or faster machine takes
 them times its pace (:func:`cpu_ns`, ``Config.cpu_pace``; a replay measures
-its own machine's, :func:`defragsim.workloads.trace.cpu_pace`).  Device
+its own machine's, :func:`defragsim.analysis.replay.trace_cpu_pace`).  Device
 times (swap-in, refault reads, the disk's write bandwidth), timers (kswapd's
 nap) and the hypervisor's side of free page reporting are not CPU work and
 do not scale.
@@ -84,7 +84,7 @@ def cpu_ns(prm, ns):
     Config.cpu_pace in thousandths: 1000 is the machine the costs above
     were measured on, 2000 one that takes twice as long for the same work)."""
     # MODEL: one pace for all CPU work (a replay measures it on kswapd's
-    # reclaim of large folios, trace.cpu_pace)
+    # reclaim of large folios, replay.trace_cpu_pace)
     return ns * prm.cpu_pace_milli // 1000
 
 
