@@ -75,6 +75,8 @@ class Replay:
     #: the kernel's vmstat increments over the trace itself, from its other
     #: events (trace.other_event_sums; None without other_events.csv)
     other_sums: dict | None = None
+    #: work_pace()'s answer once computed (the notes and --json both ask)
+    _work_pace: tuple = field(default=(), repr=False, compare=False)
 
     def observed_vs_model(self) -> str:
         """A plain-text table: what the kernel recorded beside what the model did,
@@ -223,6 +225,11 @@ class Replay:
         in passes of :data:`PACE_MIN_BLOCKS` blocks or more, their count and
         pages scanned a block, the model's cost for those pages).  None
         without the trace's other events (:func:`work_pace`)."""
+        if not self._work_pace:
+            self._work_pace = (self._compute_work_pace(),)
+        return self._work_pace[0]
+
+    def _compute_work_pace(self) -> dict | None:
         pace = work_pace(self.trace.path)
         if pace is None:
             return None

@@ -1410,7 +1410,7 @@ def kswapd_wake_latencies(trace_path) -> list | None:
     return [round(float(x), 3) for x in a]
 
 
-#: other_events.csv: the kswapd events :func:`work_pace` times
+#: other_events.csv: kswapd's events (:func:`kswapd_reclaim_batches`)
 _RE_PACE = re.compile(
     rb"(-?[0-9]+),[^,\n]*,(-?[0-9]+),(?:[^,\n]*:)?mm_vmscan_(kswapd_wake|kswapd_sleep|"
     rb"lru_isolate|lru_shrink_inactive),([^\n]*)")
