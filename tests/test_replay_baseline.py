@@ -47,20 +47,45 @@ def test_else_uname_kept_beside_the_trace_folders(tmp_path):
     assert _kernel(d)[0] == DEFAULT_KERNEL
 
 
+def test_plain_uname_and_nproc_output_in_before_platform(tmp_path):
+    """A hand-made recording's before.platform that holds the plain output of
+    ``uname -a`` and ``nproc`` (``uname -a > before.platform; nproc >>
+    before.platform``) gives the kernel release and the CPU count, as the
+    key=value lines ``defragsim snapshot`` writes do; a key=value line of
+    the same key wins."""
+    d = _snap(tmp_path, False)
+    (d / "before.platform").write_text(
+        "# comment\n\nLinux vm 6.18.44-fc-v1300 #1 SMP PREEMPT_DYNAMIC @0 x86_64 GNU/Linux\n2\n")
+    s = Snapshot.load(d)
+    assert s.platform["kernel_release"] == "6.18.44-fc-v1300"
+    assert s.platform["kernel_version"].startswith("Linux vm 6.18.44-fc-v1300 #1")
+    assert s.nr_cpus() == 2
+    kernel, why = _kernel(d)
+    assert kernel == "6.18" and "6.18.44-fc-v1300" in why
+    (d / "before.platform").write_text("6.14.3-200.fc41.x86_64\n4\nnr_cpus=8\n")
+    s = Snapshot.load(d)
+    assert s.platform["kernel_release"] == "6.14.3-200.fc41.x86_64" and s.nr_cpus() == 8
+    assert _kernel(d)[0] == "6.14"
+
+
 def test_a_platform_file_that_is_not_key_value_is_named(tmp_path):
-    """Plain ``uname -a`` and ``nproc`` output in before.platform (a
-    hand-made recording) is an error naming the file and line, not a replay
-    that quietly falls back to the default baseline."""
+    """A before.platform line that is neither key=value nor uname/nproc
+    output is an error naming the file and line, not a replay that quietly
+    falls back to the default baseline; so are two CPU counts that differ."""
     import pytest
 
     from defragsim.errors import ConfigError
     d = _snap(tmp_path, False)
     (d / "before.platform").write_text(
-        "# comment\n\nLinux vm 6.18.44-fc-v1272 #1 SMP PREEMPT_DYNAMIC @0 x86_64 GNU/Linux\n2\n")
-    with pytest.raises(ConfigError, match=r"before.platform: line 3: expected key=value .*'Linux vm"):
+        "# comment\n\nLinux vm 6.18.44-fc-v1272 #1 SMP\nCPUs: two\n")
+    with pytest.raises(ConfigError, match=r"before.platform: line 4: expected key=value .*uname "
+                                          r"-a or nproc, got 'CPUs: two'"):
         Snapshot.load(d)
     (d / "before.platform").write_text("kernel_release=6.18.44-fc-v1272\n=2\n")
     with pytest.raises(ConfigError, match=r"line 2: expected key=value"):
+        Snapshot.load(d)
+    (d / "before.platform").write_text("2\n4\n")
+    with pytest.raises(ConfigError, match=r"line 2: nr_cpus '4' here, '2' on an earlier line"):
         Snapshot.load(d)
     (d / "before.platform").write_text("# ok\nkernel_release=6.18.44-fc-v1272\nnr_cpus=2\n")
     assert _kernel(d)[0] == "6.18"

@@ -85,7 +85,7 @@ class Snapshot:
             if (d / name).exists():
                 setattr(s, attr, read_proc_kv(d / name))
         if (d / "before.platform").exists():
-            s.platform = read_platform(d / "before.platform")
+            s.platform = read_platform(d / "before.platform", plain_output=True)
         else:
             s.platform = uname_platform(d)
         for tag in ("before", "after"):
@@ -293,28 +293,66 @@ def uname_platform(snap_dir: Path) -> dict:
     if not p.is_file():
         return {}
     line = next((x.strip() for x in read_text_file(p).splitlines() if x.strip()), "")
+    got = _uname_line(line)
+    return dict(got, source=str(p)) if got else {}
+
+
+#: ``uname -r``: a kernel release such as 6.18.44-fc-v1300 (no spaces)
+_RELEASE_RE = re.compile(r"\d+\.\d+[\w.+~-]*")
+
+
+def _uname_line(line: str) -> dict:
+    """``uname -a`` output (``Linux HOST RELEASE #VERSION ...``) -> its
+    kernel_release and the whole line as kernel_version; {} otherwise."""
     parts = line.split()
-    if len(parts) < 3 or parts[0] != "Linux":
+    if len(parts) < 3 or parts[0] != "Linux" or not _RELEASE_RE.fullmatch(parts[2]):
         return {}
-    return {"kernel_release": parts[2], "kernel_version": line, "source": str(p)}
+    return {"kernel_release": parts[2], "kernel_version": line}
 
 
-def read_platform(path: Path) -> dict:
+def _plain_platform_line(line: str) -> dict:
+    """A ``before.platform`` line that is plain command output rather than
+    key=value: ``uname -a`` (or ``uname -r``) gives the kernel release,
+    ``nproc`` the CPU count; {} for anything else."""
+    line = line.strip()
+    if line.isdigit():
+        return {"nr_cpus": line}
+    if _RELEASE_RE.fullmatch(line):
+        return {"kernel_release": line}
+    return _uname_line(line)
+
+
+def read_platform(path: Path, *, plain_output: bool = False) -> dict:
     """``key=value`` lines of a ``<tag>.platform`` or ``<tag>.platform_params``
-    file (``#`` comments and blank lines skipped).  Any other line is a
-    ConfigError naming the file and line: a ``before.platform`` holding plain
-    ``uname -a`` and ``nproc`` output would otherwise lose the kernel release
-    and the replay would pick its default baseline without saying why."""
-    out = {}
+    file (``#`` comments and blank lines skipped).
+
+    ``plain_output`` (a ``before.platform``): a line that is the plain output
+    of ``uname -a``, ``uname -r`` or ``nproc`` (what a hand-made recording
+    keeps: ``uname -a > before.platform; nproc >> before.platform``) is read
+    as ``kernel_release`` (and ``kernel_version``) or ``nr_cpus``; a key=value
+    line of the same key wins.  Any other line is a ConfigError naming the
+    file and line: the replay would otherwise lose the kernel release and
+    pick its default baseline without saying why."""
+    out, plain = {}, {}
     for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        got = _plain_platform_line(line) if plain_output else {}
+        if got:
+            for k, v in got.items():
+                if k in plain and plain[k] != v:
+                    raise ConfigError(f"init-from: {path}: line {i}: {k} {v!r} here, "
+                                      f"{plain[k]!r} on an earlier line")
+                plain[k] = v
+            continue
         k, eq, v = line.partition("=")
         if not eq or not k.strip():
-            raise ConfigError(f"init-from: {path}: line {i}: expected key=value (such as "
-                              f"kernel_release=6.18.44 or nr_cpus=2), got {line.strip()[:80]!r}")
+            what = ("key=value (such as kernel_release=6.18.44 or nr_cpus=2), or the plain "
+                    "output of uname -a or nproc" if plain_output else "key=value")
+            raise ConfigError(f"init-from: {path}: line {i}: expected {what}, got "
+                              f"{line.strip()[:80]!r}")
         out[k.strip()] = v.strip()
-    return out
+    return {**plain, **out}
 
 
 def find_snapshot(trace_path) -> Path | None:
