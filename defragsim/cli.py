@@ -665,7 +665,8 @@ def cmd_validate(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         _check_out_dir(out)
-    df = validate(quick=args.quick, progress=None if args.json else _progress)
+    df = validate(quick=args.quick, progress=None if args.json else _progress,
+                  traces=args.trace or (), traces_only=args.traces_only)
     if args.json:
         print(df.to_json(orient="records"))
     else:
@@ -689,6 +690,11 @@ def _parser_validation(sub) -> None:
                        "(kbuild-thp per commit, the series' claims, the real traces)")
     v.add_argument("--quick", action="store_true",
                    help="smaller runs: kbuild-thp at 512M for 20 s, seeds 0-2 (40-90 s on a 2-CPU VM)")
+    v.add_argument("--trace", action="append", metavar="PATH",
+                   help="also judge a trace you recorded (its page_events file or folder, with "
+                        "snap/ beside it), replayed at its recorded defrag_mode; repeatable")
+    v.add_argument("--traces-only", action="store_true",
+                   help="judge only the --trace traces (no kbuild-thp, storm or shipped traces)")
     v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
     _add_out(v, what="write validate.txt and validate.csv here")
     v.set_defaults(fn=cmd_validate)

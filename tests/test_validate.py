@@ -137,3 +137,44 @@ def test_each_pair_of_traces_is_judged_against_its_own_kernel_change(tmp_path, m
     groups = set(rows[rows.group.str.contains("at defrag_mode 0 and 1")].group)
     assert groups == {"replay b_pressure_dm0 at defrag_mode 0 and 1 (6.18)",
                       "replay c_pressure_dm1 at defrag_mode 0 and 1 (6.18)"}
+
+
+SAMPLES = V.Path(__file__).resolve().parents[1] / "data" / "traces" / "samples-1s"
+
+
+def test_validate_judges_a_trace_the_reviewer_recorded(capsys):
+    """``validate --traces-only --trace DIR``: the trace is replayed at the
+    defrag_mode its snapshot's before.sysctl recorded and each counter is
+    judged as the shipped traces' are (the 1 s sample: a real replay)."""
+    assert V.recorded_trace(SAMPLES)[1:] == ("samples-1s", 0)
+    assert main(["validate", "--traces-only", "--trace", str(SAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("defragsim validate: ")
+    assert "== replay samples-1s (defrag_mode=0)" in out
+    assert "  failed allocations " in out and "pgmigrate_success over the trace" in out
+
+
+def test_validate_trace_problems_are_named(tmp_path):
+    """A missing file, a trace without its snapshot, a snapshot that does
+    not say the defrag_mode, and --traces-only without a trace: each a
+    ConfigError naming it, before any replay runs."""
+    from defragsim.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"--trace .*nope: no such trace file"):
+        V.recorded_trace(tmp_path / "nope")
+    with pytest.raises(ConfigError, match=r"a folder needs page_events.csv.xz"):
+        V.recorded_trace(tmp_path)
+    t = tmp_path / "t"
+    t.mkdir()
+    (t / "page_events.csv.xz").write_bytes((SAMPLES / "page_events.csv.xz").read_bytes())
+    with pytest.raises(ConfigError, match=r"no snapshot beside it"):
+        V.recorded_trace(t)
+    (t / "snap").mkdir()
+    for f in ("before.meminfo", "before.zoneinfo"):
+        (t / "snap" / f).write_bytes((SAMPLES / "snap" / f).read_bytes())
+    (t / "snap" / "before.sysctl").write_text("vm.swappiness=60\n")
+    with pytest.raises(ConfigError, match=r"before.sysctl does not say vm.defrag_mode"):
+        V.recorded_trace(t)
+    with pytest.raises(ConfigError, match=r"--traces-only needs one --trace or more"):
+        V.validate(traces_only=True)
+    with pytest.raises(ConfigError, match=r"no such trace file"):
+        V.validate(traces=[tmp_path / "nope"])          # before kbuild-thp runs

@@ -25,8 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config
+from ..errors import ConfigError
 from ..sim import run
 from ..workloads import build_workload
+from ..workloads.snapshot import Snapshot, find_snapshot
 from . import claims as CL
 from .builds import per_build
 from .compare import compare
@@ -283,6 +285,21 @@ def _replay_table(path: Path, dm: int, duration, progress, name: str) -> dict:
     return {row[0]: (row[1], row[2]) for row in rp.table_rows()}
 
 
+def _count_rows(name: str, dm: int, table: dict, *, group: str, source: str) -> list[dict]:
+    """One trace's replay table judged counter by counter (:data:`TRACE_COUNTERS`,
+    the model within 3x of the kernel)."""
+    rows = []
+    for counter in TRACE_COUNTERS:
+        counter = _over_the_trace(counter, table)
+        if counter not in table or isinstance(table[counter][0], str):
+            continue
+        k, m = table[counter]
+        q, verdict = judge_count(float(k), float(m))
+        rows.append(dict(group=group, source=source, check=counter, published=_fmt(float(k)),
+                         model=_fmt(float(m)), ratio=q, verdict=verdict))
+    return rows
+
+
 def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
     """Each shipped real trace replayed at its recorded defrag_mode (kernel
     vs model), then at the other one: for each pair of traces recorded back
@@ -294,16 +311,8 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
         if not path.exists():
             continue
         table = tables[name, dm] = _replay_table(path, dm, duration, progress, name)
-        for counter in TRACE_COUNTERS:
-            counter = _over_the_trace(counter, table)
-            if counter not in table or isinstance(table[counter][0], str):
-                continue
-            k, m = table[counter]
-            q, verdict = judge_count(float(k), float(m))
-            rows.append(dict(group=f"replay {name} (6.18, defrag_mode={dm})",
-                             source=f"data/traces/{name}", check=counter,
-                             published=_fmt(float(k)), model=_fmt(float(m)), ratio=q,
-                             verdict=verdict))
+        rows += _count_rows(name, dm, table, group=f"replay {name} (6.18, defrag_mode={dm})",
+                            source=f"data/traces/{name}")
     for pair in TRACE_PAIRS:
         if not all((name, TRACES[name]) in tables for name in pair):
             continue
@@ -313,6 +322,41 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
             tables[name, other] = _replay_table(data_dir / name / "page_events.csv.xz", other,
                                                 duration, progress, name)
             rows += _mode_rows(name, pair, kernel, tables)
+    return rows
+
+
+def recorded_trace(path) -> tuple[Path, str, int]:
+    """A trace given to ``validate --trace``: its page events file (the path
+    itself, or ``page_events.csv.xz`` in a folder), a name (its folder's),
+    and the defrag_mode it was recorded at (its snapshot's ``before.sysctl``,
+    ``vm.defrag_mode``).  A ConfigError names what is missing."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "page_events.csv.xz"
+    if not p.is_file():
+        raise ConfigError(f"validate --trace {path}: no such trace file"
+                          + (" (a folder needs page_events.csv.xz)" if Path(path).is_dir() else ""))
+    snap = find_snapshot(p)
+    if snap is None:
+        raise ConfigError(f"validate --trace {path}: no snapshot beside it ({p.parent}/snap/"
+                          f"before.meminfo): the recorded defrag_mode and the machine are needed "
+                          f"to judge it")
+    dm = Snapshot.load(snap).sysctl.get("defrag_mode")
+    if dm not in (0, 1):
+        raise ConfigError(f"validate --trace {path}: {snap}/before.sysctl does not say "
+                          f"vm.defrag_mode (0 or 1), got {dm!r}")
+    return p, p.parent.name, dm
+
+
+def user_trace_rows(paths, *, progress=None) -> list[dict]:
+    """Traces a reviewer recorded (``validate --trace``), each replayed at its
+    recorded defrag_mode and judged as the shipped ones (within 3x)."""
+    found = [recorded_trace(p) for p in paths]        # every path checked before any replay
+    rows = []
+    for p, name, dm in found:
+        table = _replay_table(p, dm, None, progress, name)
+        rows += _count_rows(name, dm, table, group=f"replay {name} (defrag_mode={dm})",
+                            source=str(p.parent))
     return rows
 
 
@@ -335,8 +379,17 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict) -> list[dict]
     return rows
 
 
-def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None) -> pd.DataFrame:
-    """Every reference check, one row each (see the module docstring)."""
+def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None,
+             traces=(), traces_only: bool = False) -> pd.DataFrame:
+    """Every reference check, one row each (see the module docstring), and
+    the rows of the ``traces`` a reviewer recorded (:func:`user_trace_rows`);
+    ``traces_only``: those rows alone."""
+    cols = ["group", "source", "check", "published", "model", "ratio", "verdict"]
+    if traces_only:
+        if not traces:
+            raise ConfigError("validate: --traces-only needs one --trace or more")
+        return pd.DataFrame(user_trace_rows(traces, progress=progress), columns=cols)
+    extra = [recorded_trace(p) for p in traces]       # a bad path fails before the long runs
     data_dir = data_dir or Path(__file__).resolve().parents[2] / "data" / "traces"
     # three seeds even when quick: one seed judges the steps on luck (at
     # 512M/20 s a211c6550efc's defrag_mode falls back on 16%, 11%, 3% and 20%
@@ -349,8 +402,9 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     # tests/storm_seeds.py), so one seed would judge the claims on luck
     rows += series_rows(seeds=[1, 2, 3], progress=progress)
     rows += trace_rows(data_dir, progress=progress)
-    return pd.DataFrame(rows, columns=["group", "source", "check", "published", "model", "ratio",
-                                       "verdict"])
+    if extra:
+        rows += user_trace_rows([p for p, _, _ in extra], progress=progress)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def validate_table(df: pd.DataFrame) -> str:
