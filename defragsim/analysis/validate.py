@@ -285,7 +285,7 @@ def _replay_table(path: Path, dm: int, duration, progress, name: str) -> dict:
     return {row[0]: (row[1], row[2]) for row in rp.table_rows()}
 
 
-def _count_rows(name: str, dm: int, table: dict, *, group: str, source: str) -> list[dict]:
+def _count_rows(table: dict, *, group: str, source: str) -> list[dict]:
     """One trace's replay table judged counter by counter (:data:`TRACE_COUNTERS`,
     the model within 3x of the kernel)."""
     rows = []
@@ -311,7 +311,7 @@ def trace_rows(data_dir: Path, *, duration=None, progress=None) -> list[dict]:
         if not path.exists():
             continue
         table = tables[name, dm] = _replay_table(path, dm, duration, progress, name)
-        rows += _count_rows(name, dm, table, group=f"replay {name} (6.18, defrag_mode={dm})",
+        rows += _count_rows(table, group=f"replay {name} (6.18, defrag_mode={dm})",
                             source=f"data/traces/{name}")
     for pair in TRACE_PAIRS:
         if not all((name, TRACES[name]) in tables for name in pair):
@@ -350,12 +350,16 @@ def recorded_trace(path) -> tuple[Path, str, int]:
 
 def user_trace_rows(paths, *, progress=None) -> list[dict]:
     """Traces a reviewer recorded (``validate --trace``), each replayed at its
-    recorded defrag_mode and judged as the shipped ones (within 3x)."""
-    found = [recorded_trace(p) for p in paths]        # every path checked before any replay
+    recorded defrag_mode and judged as the shipped ones (within 3x); every
+    path is checked (:func:`recorded_trace`) before any replay."""
+    return _recorded_rows([recorded_trace(p) for p in paths], progress)
+
+
+def _recorded_rows(found: list, progress) -> list[dict]:
     rows = []
     for p, name, dm in found:
         table = _replay_table(p, dm, None, progress, name)
-        rows += _count_rows(name, dm, table, group=f"replay {name} (defrag_mode={dm})",
+        rows += _count_rows(table, group=f"replay {name} (defrag_mode={dm})",
                             source=str(p.parent))
     return rows
 
@@ -402,8 +406,7 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     # tests/storm_seeds.py), so one seed would judge the claims on luck
     rows += series_rows(seeds=[1, 2, 3], progress=progress)
     rows += trace_rows(data_dir, progress=progress)
-    if extra:
-        rows += user_trace_rows([p for p, _, _ in extra], progress=progress)
+    rows += _recorded_rows(extra, progress)
     return pd.DataFrame(rows, columns=cols)
 
 
