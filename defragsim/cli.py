@@ -666,7 +666,7 @@ def cmd_validate(args) -> int:
     if out is not None:
         _check_out_dir(out)
     df = validate(quick=args.quick, progress=None if args.json else _progress,
-                  traces=args.trace or (), traces_only=args.traces_only)
+                  traces=args.trace or (), pairs=args.pair or (), traces_only=args.traces_only)
     if args.json:
         print(df.to_json(orient="records"))
     else:
@@ -693,8 +693,13 @@ def _parser_validation(sub) -> None:
     v.add_argument("--trace", action="append", metavar="PATH",
                    help="also judge a trace you recorded (its page_events file or folder, with "
                         "snap/ beside it), replayed at its recorded defrag_mode; repeatable")
+    v.add_argument("--pair", nargs=2, action="append", metavar=("DM0", "DM1"),
+                   help="also judge two traces you recorded back to back at defrag_mode 0 and 1: "
+                        "each as --trace, and each replayed at the other mode against the "
+                        "kernel's change between them; repeatable")
     v.add_argument("--traces-only", action="store_true",
-                   help="judge only the --trace traces (no kbuild-thp, storm or shipped traces)")
+                   help="judge only the --trace and --pair traces (no kbuild-thp, storm or "
+                        "shipped traces)")
     v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
     _add_out(v, what="write validate.txt and validate.csv here")
     v.set_defaults(fn=cmd_validate)

@@ -174,7 +174,58 @@ def test_validate_trace_problems_are_named(tmp_path):
     (t / "snap" / "before.sysctl").write_text("vm.swappiness=60\n")
     with pytest.raises(ConfigError, match=r"before.sysctl does not say vm.defrag_mode"):
         V.recorded_trace(t)
-    with pytest.raises(ConfigError, match=r"--traces-only needs one --trace or more"):
+    with pytest.raises(ConfigError, match=r"--traces-only needs one --trace or --pair or more"):
         V.validate(traces_only=True)
     with pytest.raises(ConfigError, match=r"no such trace file"):
         V.validate(traces=[tmp_path / "nope"])          # before kbuild-thp runs
+
+
+def _recording(root, name: str, dm: int):
+    """A recording folder: the 1 s sample's events and snapshot, its
+    before.sysctl saying ``dm``."""
+    t = root / name
+    (t / "snap").mkdir(parents=True)
+    (t / "page_events.csv.xz").write_bytes((SAMPLES / "page_events.csv.xz").read_bytes())
+    for f in (SAMPLES / "snap").iterdir():
+        (t / "snap" / f.name).write_bytes(f.read_bytes())
+    (t / "snap" / "before.sysctl").write_text(f"vm.defrag_mode={dm}\nvm.swappiness=60\n")
+    return t
+
+
+def test_validate_judges_a_recorded_pair(tmp_path, monkeypatch, capsys):
+    """``validate --pair A B``: the defrag_mode 0 trace and the 1 trace
+    (whichever order they are given in), each judged at its own mode and
+    replayed at the other against the kernel's change between them; two
+    recordings at one mode are named."""
+    from defragsim.errors import ConfigError
+    a, b = _recording(tmp_path, "x_dm0", 0), _recording(tmp_path, "y_dm1", 1)
+    kernel = {0: (1, 40, 100), 1: (50, 400, 5)}
+    model = {("x_dm0", 0): (2, 30, 90), ("x_dm0", 1): (20, 10, 9),
+             ("y_dm1", 0): (3, 35, 80), ("y_dm1", 1): (40, 300, 4)}
+    recorded = {"x_dm0": 0, "y_dm1": 1}
+    calls = []
+
+    def fake_table(path, dm, duration, progress, name):
+        calls.append((name, dm))
+        return {c: (kernel[recorded[name]][i], model[name, dm][i])
+                for i, c in enumerate(V.MODE_COUNTERS)}
+
+    monkeypatch.setattr(V, "_replay_table", fake_table)
+    (p0, n0, d0), (p1, n1, d1) = V.recorded_pair(b, a)          # given dm1 first
+    assert (n0, d0, n1, d1) == ("x_dm0", 0, "y_dm1", 1)
+    df = V.validate(pairs=[(b, a)], traces_only=True)
+    assert sorted(calls) == sorted(model)
+    own = df[df.group == "replay x_dm0 (defrag_mode=0)"].set_index("check")
+    assert own.loc["failed allocations", "published"] == "1.0"
+    swap = df[df.group == "replay x_dm0 at defrag_mode 0 and 1"].set_index("check")
+    assert swap.loc["failed allocations: dm=0 -> dm=1", "published"] == "1.0 -> 50.0"
+    assert swap.loc["failed allocations: dm=0 -> dm=1", "model"] == "2.0 -> 20.0"
+    assert swap.loc["mm_vmscan_direct_reclaim_begin: dm=0 -> dm=1", "verdict"] == V.DISAGREES
+    assert set(df.source[df.group.str.contains("at defrag_mode 0 and 1")]) == {
+        "kernel: x_dm0 -> y_dm1"}
+    assert main(["validate", "--traces-only", "--pair", str(a), str(b)]) == 0
+    assert "== replay y_dm1 at defrag_mode 0 and 1  [kernel: x_dm0 -> y_dm1]" in capsys.readouterr().out
+    c = _recording(tmp_path, "z_dm0", 0)
+    with pytest.raises(ConfigError, match=r"--pair .*x_dm0 .*z_dm0: both were recorded at "
+                                          r"defrag_mode 0"):
+        V.recorded_pair(a, c)

@@ -364,7 +364,39 @@ def _recorded_rows(found: list, progress) -> list[dict]:
     return rows
 
 
-def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict) -> list[dict]:
+def recorded_pair(a, b) -> tuple:
+    """Two traces a reviewer recorded back to back (``validate --pair A B``):
+    (the defrag_mode 0 one, the defrag_mode 1 one), each as
+    :func:`recorded_trace` gives it; a ConfigError unless one was recorded
+    at each mode."""
+    ta, tb = recorded_trace(a), recorded_trace(b)
+    if ta[2] == tb[2]:
+        raise ConfigError(f"validate --pair {a} {b}: both were recorded at defrag_mode {ta[2]} "
+                          f"(their snap/before.sysctl); a pair needs one at 0 and one at 1")
+    if ta[1] == tb[1]:           # same folder names: tell them apart by their paths
+        ta, tb = (ta[0], str(ta[0].parent), ta[2]), (tb[0], str(tb[0].parent), tb[2])
+    return (ta, tb) if ta[2] == 0 else (tb, ta)
+
+
+def _pair_rows(pair: tuple, progress) -> list[dict]:
+    """A recorded pair: each trace judged at its own mode (within 3x), then
+    replayed at the other, its model change against the kernel's between
+    the two traces (:func:`_mode_rows`)."""
+    tables, rows = {}, []
+    for p, name, dm in pair:
+        tables[name, dm] = _replay_table(p, dm, None, progress, name)
+        rows += _count_rows(tables[name, dm], group=f"replay {name} (defrag_mode={dm})",
+                            source=str(p.parent))
+    kernel = {dm: tables[name, dm] for _, name, dm in pair}
+    names = tuple(name for _, name, _ in pair)
+    for p, name, dm in pair:
+        tables[name, 1 - dm] = _replay_table(p, 1 - dm, None, progress, name)
+        rows += _mode_rows(name, names, kernel, tables, kernel_label="")
+    return rows
+
+
+def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict,
+               kernel_label: str = " (6.18)") -> list[dict]:
     """The model's dm=0 -> dm=1 change on one trace beside the kernel's
     between the pair's two traces, a row per :data:`MODE_COUNTERS`."""
     rows = []
@@ -375,7 +407,7 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict) -> list[dict]
         k0, k1 = float(kernel[0][counter][0]), float(kernel[1][counter][0])
         m0, m1 = float(tables[name, 0][counter][1]), float(tables[name, 1][counter][1])
         q, verdict = judge_change(k0, k1, m0, m1)
-        rows.append(dict(group=f"replay {name} at defrag_mode 0 and 1 (6.18)",
+        rows.append(dict(group=f"replay {name} at defrag_mode 0 and 1{kernel_label}",
                          source=f"kernel: {pair[0]} -> {pair[1]}",
                          check=f"{counter}: dm=0 -> dm=1",
                          published=f"{_fmt(k0)} -> {_fmt(k1)}",
@@ -384,16 +416,22 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict) -> list[dict]
 
 
 def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None,
-             traces=(), traces_only: bool = False) -> pd.DataFrame:
+             traces=(), pairs=(), traces_only: bool = False) -> pd.DataFrame:
     """Every reference check, one row each (see the module docstring), and
-    the rows of the ``traces`` a reviewer recorded (:func:`user_trace_rows`);
-    ``traces_only``: those rows alone."""
+    the rows of the ``traces`` a reviewer recorded (:func:`user_trace_rows`)
+    and of the ``pairs`` (A, B) they recorded back to back at defrag_mode 0
+    and 1 (:func:`recorded_pair`); ``traces_only``: those rows alone."""
     cols = ["group", "source", "check", "published", "model", "ratio", "verdict"]
+    # every path is checked before anything runs
+    extra = [recorded_trace(p) for p in traces]
+    extra_pairs = [recorded_pair(a, b) for a, b in pairs]
     if traces_only:
-        if not traces:
-            raise ConfigError("validate: --traces-only needs one --trace or more")
-        return pd.DataFrame(user_trace_rows(traces, progress=progress), columns=cols)
-    extra = [recorded_trace(p) for p in traces]       # a bad path fails before the long runs
+        if not extra and not extra_pairs:
+            raise ConfigError("validate: --traces-only needs one --trace or --pair or more")
+        rows = _recorded_rows(extra, progress)
+        for pair in extra_pairs:
+            rows += _pair_rows(pair, progress)
+        return pd.DataFrame(rows, columns=cols)
     data_dir = data_dir or Path(__file__).resolve().parents[2] / "data" / "traces"
     # three seeds even when quick: one seed judges the steps on luck (at
     # 512M/20 s a211c6550efc's defrag_mode falls back on 16%, 11%, 3% and 20%
@@ -407,6 +445,8 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     rows += series_rows(seeds=[1, 2, 3], progress=progress)
     rows += trace_rows(data_dir, progress=progress)
     rows += _recorded_rows(extra, progress)
+    for pair in extra_pairs:
+        rows += _pair_rows(pair, progress)
     return pd.DataFrame(rows, columns=cols)
 
 
