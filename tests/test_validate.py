@@ -75,6 +75,17 @@ def test_kernels_command_lists_the_baselines(capsys):
         assert name in out
 
 
+def _fake_replay_table(kernel: dict, model: dict, recorded: dict, calls: list):
+    """A stand-in for ``V._replay_table``: the kernel's counts for the mode
+    a trace was ``recorded`` at, beside the ``model``'s at the mode asked
+    (:data:`V.MODE_COUNTERS` order); each call noted in ``calls``."""
+    def fake_table(path, dm, duration, progress, name):
+        calls.append((name, dm))
+        k = kernel[recorded[name]]
+        return {c: (k[c], m) for c, m in zip(V.MODE_COUNTERS, model[name, dm])}
+    return fake_table
+
+
 def test_trace_rows_judge_each_trace_at_both_defrag_modes(tmp_path, monkeypatch):
     """Each trace is replayed at its recorded defrag_mode (kernel vs model
     counts) and at the other one: the model's dm=0 -> dm=1 change on the
@@ -87,11 +98,7 @@ def test_trace_rows_judge_each_trace_at_both_defrag_modes(tmp_path, monkeypatch)
              ("c_pressure_dm1", 0): (25, 8, 200), ("c_pressure_dm1", 1): (180, 18, 30)}
     recorded = {"b_pressure_dm0": 0, "c_pressure_dm1": 1}
     calls = []
-
-    def fake_table(path, dm, duration, progress, name):
-        calls.append((name, dm))
-        k = kernel[recorded[name]]
-        return {c: (k[c], m) for c, m in zip(V.MODE_COUNTERS, model[name, dm])}
+    fake_table = _fake_replay_table(kernel, model, recorded, calls)
 
     for name in recorded:
         (tmp_path / name).mkdir()
@@ -199,18 +206,12 @@ def test_validate_judges_a_recorded_pair(tmp_path, monkeypatch, capsys):
     recordings at one mode are named."""
     from defragsim.errors import ConfigError
     a, b = _recording(tmp_path, "x_dm0", 0), _recording(tmp_path, "y_dm1", 1)
-    kernel = {0: (1, 40, 100), 1: (50, 400, 5)}
+    kernel = {dm: dict(zip(V.MODE_COUNTERS, k)) for dm, k in ((0, (1, 40, 100)), (1, (50, 400, 5)))}
     model = {("x_dm0", 0): (2, 30, 90), ("x_dm0", 1): (20, 10, 9),
              ("y_dm1", 0): (3, 35, 80), ("y_dm1", 1): (40, 300, 4)}
-    recorded = {"x_dm0": 0, "y_dm1": 1}
     calls = []
-
-    def fake_table(path, dm, duration, progress, name):
-        calls.append((name, dm))
-        return {c: (kernel[recorded[name]][i], model[name, dm][i])
-                for i, c in enumerate(V.MODE_COUNTERS)}
-
-    monkeypatch.setattr(V, "_replay_table", fake_table)
+    monkeypatch.setattr(V, "_replay_table",
+                        _fake_replay_table(kernel, model, {"x_dm0": 0, "y_dm1": 1}, calls))
     (p0, n0, d0), (p1, n1, d1) = V.recorded_pair(b, a)          # given dm1 first
     assert (n0, d0, n1, d1) == ("x_dm0", 0, "y_dm1", 1)
     df = V.validate(pairs=[(b, a)], traces_only=True)
@@ -224,7 +225,8 @@ def test_validate_judges_a_recorded_pair(tmp_path, monkeypatch, capsys):
     assert set(df.source[df.group.str.contains("at defrag_mode 0 and 1")]) == {
         "kernel: x_dm0 -> y_dm1"}
     assert main(["validate", "--traces-only", "--pair", str(a), str(b)]) == 0
-    assert "== replay y_dm1 at defrag_mode 0 and 1  [kernel: x_dm0 -> y_dm1]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "== replay y_dm1 at defrag_mode 0 and 1  [kernel: x_dm0 -> y_dm1]" in out
     c = _recording(tmp_path, "z_dm0", 0)
     with pytest.raises(ConfigError, match=r"--pair .*x_dm0 .*z_dm0: both were recorded at "
                                           r"defrag_mode 0"):
