@@ -348,14 +348,10 @@ def recorded_trace(path) -> tuple[Path, str, int]:
     return p, p.parent.name, dm
 
 
-def user_trace_rows(paths, *, progress=None) -> list[dict]:
-    """Traces a reviewer recorded (``validate --trace``), each replayed at its
-    recorded defrag_mode and judged as the shipped ones (within 3x); every
-    path is checked (:func:`recorded_trace`) before any replay."""
-    return _recorded_rows([recorded_trace(p) for p in paths], progress)
-
-
 def _recorded_rows(found: list, progress) -> list[dict]:
+    """Traces a reviewer recorded (``validate --trace``, as
+    :func:`recorded_trace` found them), each replayed at its recorded
+    defrag_mode and judged as the shipped ones (within 3x)."""
     rows = []
     for p, name, dm in found:
         table = _replay_table(p, dm, None, progress, name)
@@ -418,7 +414,7 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict,
 def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None,
              traces=(), pairs=(), traces_only: bool = False) -> pd.DataFrame:
     """Every reference check, one row each (see the module docstring), and
-    the rows of the ``traces`` a reviewer recorded (:func:`user_trace_rows`)
+    the rows of the ``traces`` a reviewer recorded (:func:`recorded_trace`)
     and of the ``pairs`` (A, B) they recorded back to back at defrag_mode 0
     and 1 (:func:`recorded_pair`); ``traces_only``: those rows alone."""
     cols = ["group", "source", "check", "published", "model", "ratio", "verdict"]

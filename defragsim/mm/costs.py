@@ -79,13 +79,20 @@ SWAP_WRITE_PAGES_PER_S = 100_000
 
 
 @njit(inline='always')
+def pace_ns(ns, cpu_pace_milli):
+    """``ns`` of CPU work on a machine of pace ``cpu_pace_milli`` (Config.cpu_pace
+    in thousandths: 1000 is the machine the costs above were measured on,
+    2000 one that takes twice as long for the same work)."""
+    return ns * cpu_pace_milli // 1000
+
+
+@njit(inline='always')
 def cpu_ns(prm, ns):
-    """``ns`` of CPU work at the machine's pace (``prm.cpu_pace_milli``,
-    Config.cpu_pace in thousandths: 1000 is the machine the costs above
-    were measured on, 2000 one that takes twice as long for the same work)."""
+    """``ns`` of CPU work at the modelled machine's pace (``prm.cpu_pace_milli``,
+    :func:`pace_ns`)."""
     # MODEL: one pace for all CPU work (a replay measures it on kswapd's
     # reclaim of large folios, replay.trace_cpu_pace)
-    return ns * prm.cpu_pace_milli // 1000
+    return pace_ns(ns, prm.cpu_pace_milli)
 
 
 @njit(inline='always')

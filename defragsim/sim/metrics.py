@@ -26,17 +26,18 @@ def reclaim_batch_cost_ns(pages: int, cpu_pace_milli: int = 1000) -> int:
     ``costs.cpu_ns``): 32 order-0 folios for a batch of 32 pages, else one
     folio of that many pages.  A replay's notes set it beside the traced
     machine's batches (:func:`defragsim.workloads.trace.work_pace`)."""
-    scan = costs.SCAN_FOLIO_NS * cpu_pace_milli // 1000
+    # as vmscan.shrink_inactive_list() charges a folio: the scan, then its reclaim
+    scan = costs.pace_ns(costs.SCAN_FOLIO_NS, cpu_pace_milli)
     if pages <= 32:
-        return pages * (scan + costs.RECLAIM_CLEAN_FILE_NS * cpu_pace_milli // 1000)
-    return scan + (costs.RECLAIM_CLEAN_FILE_NS + (pages - 1) * costs.FOLIO_PAGE_NS) \
-        * cpu_pace_milli // 1000
+        return pages * (scan + costs.pace_ns(costs.RECLAIM_CLEAN_FILE_NS, cpu_pace_milli))
+    return scan + costs.pace_ns(costs.RECLAIM_CLEAN_FILE_NS + (pages - 1) * costs.FOLIO_PAGE_NS,
+                                cpu_pace_milli)
 
 
 def compact_scan_page_ns(cpu_pace_milli: int = 1000) -> int:
     """What the model charges a compaction scanner for each page it scans
     (ns), at a machine's pace."""
-    return costs.COMPACT_SCAN_PFN_NS * cpu_pace_milli // 1000
+    return costs.pace_ns(costs.COMPACT_SCAN_PFN_NS, cpu_pace_milli)
 
 
 def nonmovable(d: dict, key: str):
