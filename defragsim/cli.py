@@ -665,8 +665,16 @@ def cmd_validate(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         _check_out_dir(out)
+    settings = {}
+    if args.set is not None:
+        spec = parse_run_spec(args.set, where="validate --set")
+        if spec.growth_scale != 1.0:
+            raise ConfigError("validate --set: growth_scale is not a Config field; put a "
+                              "scenario with the demand you want in --kbuild")
+        settings = spec.config
     df = validate(quick=args.quick, progress=None if args.json else _progress,
-                  traces=args.trace or (), pairs=args.pair or (), traces_only=args.traces_only)
+                  traces=args.trace or (), pairs=args.pair or (), traces_only=args.traces_only,
+                  kbuild=args.kbuild, settings=settings, kbuild_only=args.kbuild_only)
     if args.json:
         print(df.to_json(orient="records"))
     else:
@@ -700,6 +708,15 @@ def _parser_validation(sub) -> None:
     v.add_argument("--traces-only", action="store_true",
                    help="judge only the --trace and --pair traces (no kbuild-thp, storm or "
                         "shipped traces)")
+    v.add_argument("--kbuild", default="kbuild-thp", metavar="SCENARIO",
+                   help="run the kbuild-thp rows on this scenario (a name or a .toml file, e.g. "
+                        "a copy of kbuild-thp.toml with other THP faults) to see whether a "
+                        "disagreement comes from the workload (default kbuild-thp)")
+    v.add_argument("--set", default=None, metavar="KEY=VALUE,...",
+                   help="further settings for every kbuild-thp configuration, as for compare "
+                        "(e.g. thp_defrag=defer,mem=2G); each step sets kernel and defrag_mode")
+    v.add_argument("--kbuild-only", action="store_true",
+                   help="judge only the kbuild-thp rows (no storm or traces)")
     v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
     _add_out(v, what="write validate.txt and validate.csv here")
     v.set_defaults(fn=cmd_validate)

@@ -231,3 +231,61 @@ def test_validate_judges_a_recorded_pair(tmp_path, monkeypatch, capsys):
     with pytest.raises(ConfigError, match=r"--pair .*x_dm0 .*z_dm0: both were recorded at "
                                           r"defrag_mode 0"):
         V.recorded_pair(a, c)
+
+
+def _no_runs(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("a model run started before the arguments were checked")
+    monkeypatch.setattr(V, "run", refuse)
+
+
+def test_kbuild_rows_run_the_scenario_and_settings_asked_for(tmp_path, monkeypatch):
+    """``--kbuild FILE --set KEY=VALUE``: every configuration of every step
+    runs that file with that setting, on its own kernel and defrag_mode, and
+    the groups say what ran.  A run of one build cannot judge the ageing rows."""
+    from defragsim.workloads.scenarios import scenario_path
+    text = scenario_path("kbuild-thp").read_text()
+    p = tmp_path / "kb-light.toml"
+    p.write_text(text.replace("builds = 3", "builds = 1").replace("madvise = true",
+                                                                  "madvise = false"))
+    ran = []
+    real_run = V.run
+
+    def spy(wl, cfg):
+        ran.append((cfg.kernel, cfg.defrag_mode, cfg.thp_defrag, cfg.mem, wl.name))
+        return real_run(wl, cfg)
+    monkeypatch.setattr(V, "run", spy)
+    rows = V.kbuild_rows(seeds=1, duration=1.0, scenario=str(p),
+                         settings={"thp_defrag": "defer", "mem": "256M"})
+    want = {(kw["kernel"], kw["defrag_mode"]) for c in V.STEP_CONFIGS.values() for kw in c.values()}
+    assert {(k, dm) for k, dm, *_ in ran} == want and len(ran) == len(want)
+    assert {(td, mem, name) for *_, td, mem, name in ran} == {("defer", 256 << 20, "kbuild-thp")}
+    assert len(rows) == len(V.PUBLISHED) + len(V.AGEING)
+    assert all(r["group"].startswith("kb-light.toml (thp_defrag=defer, mem=256M) ")
+               for r in rows)
+    ageing = [r for r in rows if "ageing" in r["group"]]
+    assert [r["verdict"] for r in ageing] == [V.CANNOT_SAY] * len(V.AGEING)
+    assert all(r["model"].startswith("one build") for r in ageing)
+    df = pd.DataFrame(rows)
+    assert "kb-light.toml (thp_defrag=defer, mem=256M) 101f9d666e4d" in V.validate_table(df)
+
+
+def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monkeypatch):
+    from defragsim.errors import ConfigError
+    from defragsim.workloads.scenarios import ScenarioError
+    _no_runs(monkeypatch)
+    with pytest.raises(ConfigError, match=r"--set kernel: each kbuild-thp step sets kernel"):
+        V.validate(settings={"kernel": "6.15"}, kbuild_only=True)
+    with pytest.raises(ConfigError, match=r"--set defrag_mode: each kbuild-thp step sets"):
+        V.validate(settings={"defrag_mode": 1}, kbuild_only=True)
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nope'"):
+        V.validate(kbuild="nope", kbuild_only=True)
+    with pytest.raises(ConfigError, match=r"--traces-only runs no kbuild-thp rows"):
+        V.validate(traces_only=True, kbuild_only=True)
+    with pytest.raises(ConfigError, match=r"--traces-only runs no kbuild-thp rows"):
+        V.validate(traces=[tmp_path], traces_only=True, settings={"swappiness": 100})
+    with pytest.raises(ConfigError, match=r"--kbuild-only judges no traces"):
+        V.validate(traces=[tmp_path], kbuild_only=True)
+    assert main(["validate", "--kbuild-only", "--set", "growth_scale=2"]) == 2
+    assert main(["validate", "--kbuild-only", "--set", "thp_defrag=bogus"]) == 2
+    assert main(["validate", "--kbuild-only", "--set", "patches=all"]) == 2

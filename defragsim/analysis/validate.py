@@ -28,6 +28,7 @@ from ..config import Config
 from ..errors import ConfigError
 from ..sim import run
 from ..workloads import build_workload
+from ..workloads.scenarios import load_scenario
 from ..workloads.snapshot import Snapshot, find_snapshot
 from . import claims as CL
 from .builds import per_build
@@ -191,22 +192,44 @@ def _fmt(x) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
 
 
-def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None) -> list[dict]:
-    """Run each step's configurations on kbuild-thp and judge its published rows."""
+#: Config fields each kbuild-thp step sets itself (``--set`` may not)
+STEP_KEYS = ("kernel", "defrag_mode", "patches")
+
+
+def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kbuild-thp",
+                settings: dict | None = None) -> list[dict]:
+    """Run each step's configurations on kbuild-thp (or ``scenario``: another
+    scenario name or file, to ask whether a disagreement comes from the
+    workload) with ``settings`` (further Config fields, the same for every
+    configuration) and judge its published rows."""
+    settings = dict(settings or {})
+    for k in STEP_KEYS:
+        if k in settings:
+            raise ConfigError(f"validate: --set {k}: each kbuild-thp step sets {k} itself")
+    sc = load_scenario(scenario)
+    # the group names the workload (a file by its file name: a copy of
+    # kbuild-thp.toml keeps the name inside) and its settings, so a pasted
+    # table says what it ran
+    label = (sc.name if scenario == sc.name else Path(sc.path).name) + (" (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
+                       if settings else "")
+    mem = settings.pop("mem", mem)
     means = {}
+    builds = {}
     for step, cfgs in STEP_CONFIGS.items():
-        for label, kw in cfgs.items():
+        for cfg_label, kw in cfgs.items():
             key = tuple(sorted(kw.items()))
             if key in means:
                 continue
             vals = {m: 0.0 for m in METRICS}
             for seed in range(seeds):
-                cfg = Config(mem=mem, seed=seed, **kw)
+                cfg = Config(mem=mem, seed=seed, **settings, **kw)
                 if progress:
-                    progress(f"validate: kbuild-thp {cfg.label()} seed {seed}")
-                r = run(build_workload("kbuild-thp", cfg, duration=duration), cfg)
+                    progress(f"validate: {sc.name} {cfg.label()} seed {seed}")
+                r = run(build_workload(sc, cfg, duration=duration), cfg)
                 for m, fn in METRICS.items():
                     vals[m] += float(fn(r)) / seeds
+                n = len(r.meta.get("build_starts") or [0.0])
+                builds[key] = min(builds.get(key, n), n)
             means[key] = vals
     rows = []
     for p in PUBLISHED:
@@ -214,19 +237,24 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None) -> list[dict
         mb = means[tuple(sorted(cfgs[p.configs[0]].items()))][p.metric]
         ma = means[tuple(sorted(cfgs[p.configs[1]].items()))][p.metric]
         q, verdict = judge_change(p.before, p.after, mb, ma)
-        rows.append(dict(group=f"kbuild-thp {p.step}", source=p.source,
+        rows.append(dict(group=f"{label} {p.step}", source=p.source,
                          check=f"{p.metric}: {p.configs[0]} -> {p.configs[1]}",
                          published=f"{_fmt(p.before)} -> {_fmt(p.after)}",
                          model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
-    for step, label, series in AGEING:
-        m = means[tuple(sorted(STEP_CONFIGS[step][label].items()))]
-        mb, ma = m["THP fault alloc, first build"], m["THP fault alloc, last build"]
-        q, verdict = judge_change(series[0], series[-1], mb, ma)
-        rows.append(dict(group="kbuild-thp ageing (builds back to back)",
+    for step, cfg_label, series in AGEING:
+        key = tuple(sorted(STEP_CONFIGS[step][cfg_label].items()))
+        mb, ma = means[key]["THP fault alloc, first build"], means[key]["THP fault alloc, last build"]
+        if builds[key] < 2:
+            # a run of one build has no first and last to compare
+            q, verdict, model = math.nan, CANNOT_SAY, f"one build ({sc.name}: builds = 1)"
+        else:
+            q, verdict = judge_change(series[0], series[-1], mb, ma)
+            model = f"{_fmt(mb)} -> {_fmt(ma)}"
+        rows.append(dict(group=f"{label} ageing (builds back to back)",
                          source="e3aa7df331bc changelog: thp_fault_alloc of each of 15 runs",
-                         check=f"THP fault alloc, first build -> last: {label} ({step})",
+                         check=f"THP fault alloc, first build -> last: {cfg_label} ({step})",
                          published=f"{_fmt(series[0])} -> {_fmt(series[-1])}",
-                         model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
+                         model=model, ratio=q, verdict=verdict))
     return rows
 
 
@@ -412,12 +440,21 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict,
 
 
 def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None,
-             traces=(), pairs=(), traces_only: bool = False) -> pd.DataFrame:
+             traces=(), pairs=(), traces_only: bool = False, kbuild: str = "kbuild-thp",
+             settings: dict | None = None, kbuild_only: bool = False) -> pd.DataFrame:
     """Every reference check, one row each (see the module docstring), and
     the rows of the ``traces`` a reviewer recorded (:func:`recorded_trace`)
     and of the ``pairs`` (A, B) they recorded back to back at defrag_mode 0
-    and 1 (:func:`recorded_pair`); ``traces_only``: those rows alone."""
+    and 1 (:func:`recorded_pair`); ``traces_only``: those rows alone.
+    ``kbuild``, ``settings``: the scenario and further Config fields of the
+    kbuild-thp rows (:func:`kbuild_rows`); ``kbuild_only``: those rows alone."""
     cols = ["group", "source", "check", "published", "model", "ratio", "verdict"]
+    custom = kbuild != "kbuild-thp" or bool(settings)
+    if traces_only and (kbuild_only or custom):
+        raise ConfigError("validate: --traces-only runs no kbuild-thp rows; it cannot take "
+                          "--kbuild-only, --kbuild or --set")
+    if kbuild_only and (traces or pairs):
+        raise ConfigError("validate: --kbuild-only judges no traces; drop --trace/--pair")
     # every path is checked before anything runs
     extra = [recorded_trace(p) for p in traces]
     extra_pairs = [recorded_pair(a, b) for a, b in pairs]
@@ -433,7 +470,9 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     # 512M/20 s a211c6550efc's defrag_mode falls back on 16%, 11%, 3% and 20%
     # of its THP faults on seeds 0-3, vanilla on 25%, 45%, 48% and 40%)
     kb = dict(mem="512M", seeds=3, duration=20.0) if quick else dict(mem="1G", seeds=3)
-    rows = kbuild_rows(progress=progress, **kb)
+    rows = kbuild_rows(progress=progress, scenario=kbuild, settings=settings, **kb)
+    if kbuild_only:
+        return pd.DataFrame(rows, columns=cols)
     # at the storm scenario's own size and duration (1G, 30 s), over three
     # seeds even when quick: the storm's onset is random (at 1G/30s it
     # starts in 7 of seeds 1-8, not seed 8; at 512M/20s in 5 of seeds 1-20,
