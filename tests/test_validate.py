@@ -288,4 +288,5 @@ def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monk
         V.validate(traces=[tmp_path], kbuild_only=True)
     assert main(["validate", "--kbuild-only", "--set", "growth_scale=2"]) == 2
     assert main(["validate", "--kbuild-only", "--set", "thp_defrag=bogus"]) == 2
-    assert main(["validate", "--kbuild-only", "--set", "patches=all"]) == 2
+    with pytest.raises(ConfigError, match=r"--set patches: the series' patches apply to mm-2026"):
+        V.validate(settings={"patches": "all"}, kbuild_only=True)

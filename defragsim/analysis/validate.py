@@ -193,7 +193,7 @@ def _fmt(x) -> str:
 
 
 #: Config fields each kbuild-thp step sets itself (``--set`` may not)
-STEP_KEYS = ("kernel", "defrag_mode", "patches")
+STEP_KEYS = ("kernel", "defrag_mode")
 
 
 def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kbuild-thp",
@@ -206,6 +206,9 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
     for k in STEP_KEYS:
         if k in settings:
             raise ConfigError(f"validate: --set {k}: each kbuild-thp step sets {k} itself")
+    if "patches" in settings:
+        raise ConfigError("validate: --set patches: the series' patches apply to mm-2026 only, "
+                          "and the kbuild-thp steps run the 2025 kernels and 6.15")
     sc = load_scenario(scenario)
     # the group names the workload (a file by its file name: a copy of
     # kbuild-thp.toml keeps the name inside) and its settings, so a pasted
