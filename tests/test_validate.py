@@ -278,6 +278,8 @@ def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monk
         V.validate(settings={"kernel": "6.15"}, kbuild_only=True)
     with pytest.raises(ConfigError, match=r"--set defrag_mode: each kbuild-thp step sets"):
         V.validate(settings={"defrag_mode": 1}, kbuild_only=True)
+    with pytest.raises(ConfigError, match=r"--kbuild samples-1s: a trace replay"):
+        V.validate(kbuild="samples-1s", kbuild_only=True)
     with pytest.raises(ScenarioError, match=r"unknown scenario 'nope'"):
         V.validate(kbuild="nope", kbuild_only=True)
     with pytest.raises(ConfigError, match=r"--traces-only runs no kbuild-thp rows"):

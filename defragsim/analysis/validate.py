@@ -210,6 +210,9 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
         raise ConfigError("validate: --set patches: the series' patches apply to mm-2026 only, "
                           "and the kbuild-thp steps run the 2025 kernels and 6.15")
     sc = load_scenario(scenario)
+    if sc.kind == "trace":
+        raise ConfigError(f"validate: --kbuild {scenario}: a trace replay, not a workload the "
+                          "steps can run; judge a trace with --trace")
     # the group names the workload (a file by its file name: a copy of
     # kbuild-thp.toml keeps the name inside) and its settings, so a pasted
     # table says what it ran
