@@ -216,8 +216,9 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
     # the group names the workload (a file by its file name: a copy of
     # kbuild-thp.toml keeps the name inside) and its settings, so a pasted
     # table says what it ran
-    label = (sc.name if scenario == sc.name else Path(sc.path).name) + (" (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
-                       if settings else "")
+    label = sc.name if scenario == sc.name else Path(sc.path).name
+    if settings:
+        label += " (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
     mem = settings.pop("mem", mem)
     means = {}
     builds = {}
@@ -249,7 +250,8 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
                          model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
     for step, cfg_label, series in AGEING:
         key = tuple(sorted(STEP_CONFIGS[step][cfg_label].items()))
-        mb, ma = means[key]["THP fault alloc, first build"], means[key]["THP fault alloc, last build"]
+        m = means[key]
+        mb, ma = m["THP fault alloc, first build"], m["THP fault alloc, last build"]
         if builds[key] < 2:
             # a run of one build has no first and last to compare
             q, verdict, model = math.nan, CANNOT_SAY, f"one build ({sc.name}: builds = 1)"
