@@ -683,6 +683,11 @@ def cmd_validate(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "validate.txt").write_text(validate_table(df))
         df.to_csv(out / "validate.csv", index=False)
+        plot, _ = _plot()
+        files = plot.write_validate_figures(df, out)
+        if not args.json:
+            print(f"wrote {out}/validate.txt, validate.csv and "
+                  f"{', '.join(Path(f).name for f in files)}")
     return 0
 
 
@@ -718,7 +723,8 @@ def _parser_validation(sub) -> None:
     v.add_argument("--kbuild-only", action="store_true",
                    help="judge only the kbuild-thp rows (no storm or traces)")
     v.add_argument("--json", action="store_true", help="one JSON list of rows on stdout")
-    _add_out(v, what="write validate.txt and validate.csv here")
+    _add_out(v, what="write validate.txt, validate.csv and the figures (validate_changes, "
+             "validate_traces: PNG and SVG) here")
     v.set_defaults(fn=cmd_validate)
 
 

@@ -1077,3 +1077,167 @@ def plot_builds(results: dict, ax=None, *, metric: str = "thp_fallback_rate",
     ax.legend(fontsize=8)
     _labels(ax, "build", ylabel or metric, title or f"{metric} per build")
     return ax
+
+
+# --- defragsim validate ---------------------------------------------------------------
+
+#: a validate verdict's colour (Okabe-Ito: bluish green, orange, vermilion, grey)
+VERDICT_COLORS = {"agrees": "#009E73", "direction": "#E69F00", "disagrees": "#D55E00",
+                  "cannot say": "#999999"}
+_VERDICT_HANDLES = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()]
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "\u2026"
+
+
+def validate_change_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a ``defragsim validate`` frame that compare a published
+    change (before -> after) with the model's: the kbuild-thp steps and the
+    traces' defrag_mode moves."""
+    return df[np.isfinite(df["published_before"]) & np.isfinite(df["published_after"])]
+
+
+def validate_count_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a ``defragsim validate`` frame that compare a trace's
+    counter with the model's count on its replay."""
+    return df[~np.isfinite(df["published_before"]) & np.isfinite(df["published_after"])
+              & np.isfinite(df["model_after"])]
+
+
+def _factor(before, after) -> np.ndarray:
+    # as validate.judge_change: after / before, 0 -> 0 counted as no change
+    return (np.asarray(after, float) + 1e-9) / (np.asarray(before, float) + 1e-9)
+
+
+def plot_validate_changes(df: pd.DataFrame, ax=None):
+    """Each published change beside the model's (``defragsim validate``): a
+    row per check, x the change factor after / before on a log axis; the
+    published change an open black circle, the model's a dot in its verdict's
+    colour (no dot: the model has nothing on both sides; a triangle: off the
+    axis, e.g. from or to zero).  Rows are grouped as the table groups them,
+    top down, each group named above its rows."""
+    rows = validate_change_rows(df)
+    # grouped as validate_table groups them (a group's rows together, in
+    # the order groups first appear)
+    first = {g: i for i, g in reversed(list(enumerate(rows["group"])))}
+    rows = rows.iloc[np.argsort([first[g] for g in rows["group"]], kind="stable")]
+    ax = _ax(ax, (8, 0.22 * len(rows) + 1.2))
+    if rows.empty:
+        ax.text(0.5, 0.5, "no published changes in this table", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    groups = rows["group"].to_numpy()
+    starts = [0] + [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
+    # a row of space above each group for its name
+    y = np.empty(len(rows))
+    pos = 0.0
+    for i in range(len(rows)):
+        if i in starts:
+            pos += 1.0
+        y[i] = -pos
+        pos += 1.0
+    pub = _factor(rows["published_before"], rows["published_after"])
+    mod = _factor(rows["model_before"], rows["model_after"])
+    has_model = np.isfinite(mod)
+    vals = np.concatenate([pub, mod[has_model]])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    lo = min(vals.min() / 1.5, 0.5) if len(vals) else 0.5
+    hi = max(vals.max() * 1.5, 2.0) if len(vals) else 2.0
+    lo, hi = max(lo, 1e-3), min(hi, 1e3)
+    colors = np.array([VERDICT_COLORS.get(v, "#999999") for v in rows["verdict"]], dtype=object)
+    for yy, p, m, ok in zip(y, pub, mod, has_model):
+        if ok:
+            ax.plot(np.clip([p, m], lo, hi), [yy, yy], color="#bbbbbb", lw=1, zorder=1)
+    for vals_, face, size, z in ((pub, None, 30, 3), (mod, colors, 24, 4)):
+        ok = np.isfinite(vals_)
+        for mark, sel in (("o", ok & (vals_ >= lo) & (vals_ <= hi)), ("<", ok & (vals_ < lo)),
+                          (">", ok & (vals_ > hi))):
+            if not sel.any():
+                continue
+            x = np.clip(vals_[sel], lo, hi)
+            if face is None:
+                ax.scatter(x, y[sel], marker=mark, facecolors="none", edgecolors="black", s=size,
+                           zorder=z, clip_on=False)
+            else:
+                ax.scatter(x, y[sel], marker=mark, c=list(face[sel]), s=size, zorder=z,
+                           clip_on=False)
+    ax.axvline(1.0, color="#666666", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_short(c, 56) for c in rows["check"]], fontsize=6.5)
+    ax.set_ylim(y.min() - 0.7, 0.3)
+    for i in starts:
+        ax.text(0.005, y[i] + 1.0, groups[i], transform=ax.get_yaxis_transform(), fontsize=7,
+                fontweight="bold", va="center", ha="left")
+        if i:
+            ax.axhline(y[i] + 1.6, color="#dddddd", lw=0.8)
+    handles = [plt.Line2D([], [], marker="o", ls="", mfc="none", mec="black", label="published"),
+               plt.Line2D([], [], marker=">", ls="", mfc="none", mec="black",
+                          label="off the axis")]
+    _legend_outside(ax, handles + _VERDICT_HANDLES)
+    _labels(ax, "change, after / before (log)", "",
+            f"defragsim validate: {len(rows)} published changes beside the model's")
+    return ax
+
+
+def plot_validate_counts(df: pd.DataFrame, ax=None):
+    """Each trace counter (``defragsim validate``): the model's count on the
+    replay over the kernel's, on a log axis with the 3x band shaded; a row per
+    counter, a marker per trace, coloured by verdict ((model + 0.5) / (kernel
+    + 0.5), as the verdict counts, so a zero shows)."""
+    rows = validate_count_rows(df)
+    counters = list(dict.fromkeys(rows["check"]))
+    ax = _ax(ax, (8, 0.32 * max(len(counters), 1) + 1.4))
+    if rows.empty:
+        ax.text(0.5, 0.5, "no trace counters in this table", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    traces = list(dict.fromkeys(rows["group"]))
+    markers = "osD^vP*Xhp<>"
+    ax.axvspan(1 / 3, 3, color="#009E73", alpha=0.08, lw=0)
+    ax.axvline(1.0, color="#666666", lw=0.8)
+    ratio = (rows["model_after"].to_numpy() + 0.5) / (rows["published_after"].to_numpy() + 0.5)
+    lo, hi = min(ratio.min() / 1.5, 0.2), max(ratio.max() * 1.5, 5)
+    ypos = {c: len(counters) - 1 - i for i, c in enumerate(counters)}
+    off = np.linspace(-0.25, 0.25, len(traces)) if len(traces) > 1 else [0.0]
+    handles = []
+    for t, (trace, g) in enumerate(rows.groupby("group", sort=False)):
+        r = (g["model_after"].to_numpy() + 0.5) / (g["published_after"].to_numpy() + 0.5)
+        yy = np.array([ypos[c] for c in g["check"]]) + off[traces.index(trace)]
+        ax.scatter(r, yy, marker=markers[t % len(markers)], s=26, zorder=3,
+                   c=[VERDICT_COLORS.get(v, "#999999") for v in g["verdict"]])
+        handles.append(plt.Line2D([], [], marker=markers[t % len(markers)], ls="", color="#444444",
+                                  label=_short(trace.removeprefix("replay "), 40)))
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_yticks(range(len(counters)))
+    ax.set_yticklabels([_short(c, 40) for c in counters[::-1]], fontsize=7)
+    ax.set_ylim(-0.7, len(counters) - 0.3)
+    _legend_outside(ax, handles + _VERDICT_HANDLES)
+    _labels(ax, "model / kernel (log; shaded: within 3x)", "",
+            f"defragsim validate: {len(rows)} trace counters, replay against the kernel")
+    return ax
+
+
+def write_validate_figures(df: pd.DataFrame, out) -> list[str]:
+    """``defragsim validate --out DIR``'s figures: validate_changes and
+    validate_traces (PNG + SVG each), with the caption line (version, model)."""
+    out = Path(out)
+    files = []
+    caption = (f"defragsim validate | {len(df)} checks | defragsim {__version__}, "
+               f"model {model_hash_short()}")
+    for name, fn, rows, per_row, base in (
+            ("validate_changes", plot_validate_changes,
+             len(validate_change_rows(df)) + validate_change_rows(df)["group"].nunique(), 0.2, 1.6),
+            ("validate_traces", plot_validate_counts,
+             validate_count_rows(df)["check"].nunique(), 0.36, 2.0)):
+        fig, ax = plt.subplots(figsize=(8.5, per_row * max(rows, 1) + base))
+        fn(df, ax=ax)
+        finish_figure(fig, caption)
+        files += save_figure(fig, out / name)
+        plt.close(fig)
+    return files

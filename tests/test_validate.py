@@ -3,6 +3,7 @@ follow the numbers (no model run here; `defragsim validate --quick` runs them)."
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -292,3 +293,66 @@ def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monk
     assert main(["validate", "--kbuild-only", "--set", "thp_defrag=bogus"]) == 2
     with pytest.raises(ConfigError, match=r"--set patches: the series' patches apply to mm-2026"):
         V.validate(settings={"patches": "all"}, kbuild_only=True)
+
+
+def _table_with_numbers():
+    """A validate frame as validate() builds it: changes (one from zero and
+    one with nothing in the model), trace counts (one zero), a direction."""
+    rows = [
+        dict(group="kbuild-thp a211c6550efc", source="s", check="THP fault fallback: v -> d",
+             published="21,911 -> 5,412", model="134 -> 34.0", ratio=0.98, verdict=V.AGREES,
+             **V._values(21911, 5412, 134, 34)),
+        dict(group="kbuild-thp 6.15", source="s", check="THP fault fallback: d -> +fix",
+             published="16,970 -> 15,952", model="0.0 -> 179", ratio=math.nan,
+             verdict=V.DISAGREES, **V._values(16970, 15952, 0, 179)),
+        dict(group="kbuild-thp a211c6550efc", source="s", check="swap out: v -> d",
+             published="48,000 -> 110,000", model="0.0 -> 0.0", ratio=math.nan,
+             verdict=V.CANNOT_SAY, **V._values(48000, 110000, 0, 0)),
+        dict(group="replay b (6.18, defrag_mode=0)", source="t", check="failed allocations",
+             published="21.0", model="0.0", ratio=0.0, verdict=V.DISAGREES,
+             **V._values(math.nan, 21, math.nan, 0)),
+        dict(group="replay c (6.18, defrag_mode=1)", source="t", check="failed allocations",
+             published="324", model="366", ratio=1.1, verdict=V.AGREES,
+             **V._values(math.nan, 324, math.nan, 366)),
+        dict(group="storm, the 2026 series (mm-2026)", source="c", check="swaps more",
+             published="more", model="(below)", ratio=math.nan, verdict=V.AGREES),
+    ]
+    return pd.DataFrame(rows, columns=V.COLUMNS)
+
+
+def test_validate_figures_draw_each_kind_of_row(tmp_path):
+    from defragsim import plot
+    df = _table_with_numbers()
+    changes, counts = plot.validate_change_rows(df), plot.validate_count_rows(df)
+    assert list(changes["check"]) == ["THP fault fallback: v -> d", "THP fault fallback: d -> +fix",
+                                      "swap out: v -> d"]
+    assert list(counts["group"]) == ["replay b (6.18, defrag_mode=0)",
+                                     "replay c (6.18, defrag_mode=1)"]
+    ax = plot.plot_validate_changes(df)
+    # the a211c6550efc rows sit together, as in the text table, under their group's name
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "THP fault fallback: v -> d", "swap out: v -> d", "THP fault fallback: d -> +fix"]
+    assert {"kbuild-thp a211c6550efc", "kbuild-thp 6.15"} <= {t.get_text() for t in ax.texts}
+    ax = plot.plot_validate_counts(df)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["failed allocations"]
+    files = plot.write_validate_figures(df, tmp_path)
+    assert sorted(Path(f).name for f in files) == ["validate_changes.png", "validate_changes.svg",
+                                                  "validate_traces.png", "validate_traces.svg"]
+    assert all(Path(f).stat().st_size > 1000 for f in files)
+    # a table of trace rows only still draws both figures (one says there is nothing)
+    assert len(plot.write_validate_figures(df[df["group"].str.startswith("replay")],
+                                           tmp_path / "t")) == 4
+
+
+def test_validate_out_writes_the_table_csv_and_figures(tmp_path, monkeypatch, capsys):
+    import defragsim.cli as cli
+    monkeypatch.setattr(cli, "validate", lambda **kw: _table_with_numbers())
+    out = tmp_path / "v"
+    assert main(["validate", "--quick", "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["validate.csv", "validate.txt", "validate_changes.png",
+                     "validate_changes.svg", "validate_traces.png", "validate_traces.svg"]
+    csv = pd.read_csv(out / "validate.csv")
+    assert list(csv.columns) == V.COLUMNS
+    assert csv["published_after"].iloc[4] == 324 and math.isnan(csv["published_before"].iloc[4])
+    assert "wrote " in capsys.readouterr().out

@@ -182,6 +182,18 @@ def judge_count(kernel: float, model: float) -> tuple[float, str]:
     return model / kernel if kernel else math.inf, AGREES if 1 / 3 <= ratio <= 3 else DISAGREES
 
 
+#: the table's columns; the last four are the numbers behind ``published``
+#: and ``model`` (a change: before and after; a trace counter: the counts,
+#: in ``*_after``; NaN where the check is a direction, as the cover letter's)
+COLUMNS = ["group", "source", "check", "published", "model", "ratio", "verdict",
+           "published_before", "published_after", "model_before", "model_after"]
+
+
+def _values(pub_before, pub_after, model_before, model_after) -> dict:
+    return dict(published_before=float(pub_before), published_after=float(pub_after),
+                model_before=float(model_before), model_after=float(model_after))
+
+
 def _fmt(x) -> str:
     if isinstance(x, str):
         return x
@@ -247,7 +259,8 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
         rows.append(dict(group=f"{label} {p.step}", source=p.source,
                          check=f"{p.metric}: {p.configs[0]} -> {p.configs[1]}",
                          published=f"{_fmt(p.before)} -> {_fmt(p.after)}",
-                         model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict))
+                         model=f"{_fmt(mb)} -> {_fmt(ma)}", ratio=q, verdict=verdict,
+                         **_values(p.before, p.after, mb, ma)))
     for step, cfg_label, series in AGEING:
         key = tuple(sorted(STEP_CONFIGS[step][cfg_label].items()))
         m = means[key]
@@ -255,6 +268,7 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
         if builds[key] < 2:
             # a run of one build has no first and last to compare
             q, verdict, model = math.nan, CANNOT_SAY, f"one build ({sc.name}: builds = 1)"
+            mb = ma = math.nan
         else:
             q, verdict = judge_change(series[0], series[-1], mb, ma)
             model = f"{_fmt(mb)} -> {_fmt(ma)}"
@@ -262,7 +276,8 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
                          source="e3aa7df331bc changelog: thp_fault_alloc of each of 15 runs",
                          check=f"THP fault alloc, first build -> last: {cfg_label} ({step})",
                          published=f"{_fmt(series[0])} -> {_fmt(series[-1])}",
-                         model=model, ratio=q, verdict=verdict))
+                         model=model, ratio=q, verdict=verdict,
+                         **_values(series[0], series[-1], mb, ma)))
     return rows
 
 
@@ -332,7 +347,8 @@ def _count_rows(table: dict, *, group: str, source: str) -> list[dict]:
         k, m = table[counter]
         q, verdict = judge_count(float(k), float(m))
         rows.append(dict(group=group, source=source, check=counter, published=_fmt(float(k)),
-                         model=_fmt(float(m)), ratio=q, verdict=verdict))
+                         model=_fmt(float(m)), ratio=q, verdict=verdict,
+                         **_values(math.nan, float(k), math.nan, float(m))))
     return rows
 
 
@@ -443,7 +459,8 @@ def _mode_rows(name: str, pair: tuple, kernel: dict, tables: dict,
                          source=f"kernel: {pair[0]} -> {pair[1]}",
                          check=f"{counter}: dm=0 -> dm=1",
                          published=f"{_fmt(k0)} -> {_fmt(k1)}",
-                         model=f"{_fmt(m0)} -> {_fmt(m1)}", ratio=q, verdict=verdict))
+                         model=f"{_fmt(m0)} -> {_fmt(m1)}", ratio=q, verdict=verdict,
+                         **_values(k0, k1, m0, m1)))
     return rows
 
 
@@ -456,7 +473,6 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     and 1 (:func:`recorded_pair`); ``traces_only``: those rows alone.
     ``kbuild``, ``settings``: the scenario and further Config fields of the
     kbuild-thp rows (:func:`kbuild_rows`); ``kbuild_only``: those rows alone."""
-    cols = ["group", "source", "check", "published", "model", "ratio", "verdict"]
     custom = kbuild != "kbuild-thp" or bool(settings)
     if traces_only and (kbuild_only or custom):
         raise ConfigError("validate: --traces-only runs no kbuild-thp rows; it cannot take "
@@ -472,7 +488,7 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
         rows = _recorded_rows(extra, progress)
         for pair in extra_pairs:
             rows += _pair_rows(pair, progress)
-        return pd.DataFrame(rows, columns=cols)
+        return pd.DataFrame(rows, columns=COLUMNS)
     data_dir = data_dir or Path(__file__).resolve().parents[2] / "data" / "traces"
     # three seeds even when quick: one seed judges the steps on luck (at
     # 512M/20 s a211c6550efc's defrag_mode falls back on 16%, 11%, 3% and 20%
@@ -480,7 +496,7 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     kb = dict(mem="512M", seeds=3, duration=20.0) if quick else dict(mem="1G", seeds=3)
     rows = kbuild_rows(progress=progress, scenario=kbuild, settings=settings, **kb)
     if kbuild_only:
-        return pd.DataFrame(rows, columns=cols)
+        return pd.DataFrame(rows, columns=COLUMNS)
     # at the storm scenario's own size and duration (1G, 30 s), over three
     # seeds even when quick: the storm's onset is random (at 1G/30s it
     # starts in 7 of seeds 1-8, not seed 8; at 512M/20s in 5 of seeds 1-20,
@@ -490,7 +506,7 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     rows += _recorded_rows(extra, progress)
     for pair in extra_pairs:
         rows += _pair_rows(pair, progress)
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def validate_table(df: pd.DataFrame) -> str:
