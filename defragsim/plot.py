@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
 from PIL import Image
 
 from . import constants as C
@@ -1105,6 +1105,20 @@ def validate_count_rows(df: pd.DataFrame) -> pd.DataFrame:
               & np.isfinite(df["model_after"])]
 
 
+def _factor_ticks(ax, lo: float, hi: float) -> None:
+    """Readable ticks on a log x axis of factors: decades, with 1/3, 1/2, 2
+    and 3 when the axis spans little (matplotlib's own minor labels overlap
+    there)."""
+    decades = [10.0 ** k for k in range(-3, 4)]
+    near = [1 / 3, 0.5, 2.0, 3.0]
+    ticks = decades + (near if hi / lo < 1e3 else [])
+    ticks = sorted(t for t in ticks if lo <= t <= hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: "1/3" if abs(v - 1 / 3) < 1e-9 else f"{v:g}"))
+
+
 def _factor(before, after) -> np.ndarray:
     # as validate.judge_change: after / before, 0 -> 0 counted as no change
     return (np.asarray(after, float) + 1e-9) / (np.asarray(before, float) + 1e-9)
@@ -1166,6 +1180,7 @@ def plot_validate_changes(df: pd.DataFrame, ax=None):
     ax.axvline(1.0, color="#666666", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
+    _factor_ticks(ax, lo, hi)
     ax.set_yticks(y)
     ax.set_yticklabels([_short(c, 56) for c in rows["check"]], fontsize=6.5)
     ax.set_ylim(y.min() - 0.7, 0.3)
@@ -1214,6 +1229,7 @@ def plot_validate_counts(df: pd.DataFrame, ax=None):
                                   label=_short(trace.removeprefix("replay "), 40)))
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
+    _factor_ticks(ax, lo, hi)
     ax.set_yticks(range(len(counters)))
     ax.set_yticklabels([_short(c, 40) for c in counters[::-1]], fontsize=7)
     ax.set_ylim(-0.7, len(counters) - 0.3)
