@@ -36,6 +36,7 @@ from .config import DEFAULT_NR_CPUS, format_size
 from .analysis.builds import per_build
 from .analysis.compare import bootstrap_ci
 from .analysis.onset import ONSET_METRICS
+from .analysis.validate import change_factor
 from .provenance import __version__, model_hash_short
 from .workloads.snapshot import load_pbmap
 
@@ -1119,11 +1120,6 @@ def _factor_ticks(ax, lo: float, hi: float) -> None:
         lambda v, _: "1/3" if abs(v - 1 / 3) < 1e-9 else f"{v:g}"))
 
 
-def _factor(before, after) -> np.ndarray:
-    # as validate.judge_change: after / before, 0 -> 0 counted as no change
-    return (np.asarray(after, float) + 1e-9) / (np.asarray(before, float) + 1e-9)
-
-
 def plot_validate_changes(df: pd.DataFrame, ax=None):
     """Each published change beside the model's (``defragsim validate``): a
     row per check, x the change factor after / before on a log axis; the
@@ -1152,8 +1148,9 @@ def plot_validate_changes(df: pd.DataFrame, ax=None):
             pos += 1.0
         y[i] = -pos
         pos += 1.0
-    pub = _factor(rows["published_before"], rows["published_after"])
-    mod = _factor(rows["model_before"], rows["model_after"])
+    pub = change_factor(rows["published_before"].to_numpy(float),
+                        rows["published_after"].to_numpy(float))
+    mod = change_factor(rows["model_before"].to_numpy(float), rows["model_after"].to_numpy(float))
     has_model = np.isfinite(mod)
     vals = np.concatenate([pub, mod[has_model]])
     vals = vals[np.isfinite(vals) & (vals > 0)]

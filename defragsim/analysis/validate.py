@@ -159,12 +159,16 @@ def _direction(ratio: float) -> int:
     return 0
 
 
+def change_factor(before, after):
+    """after / before, a change from 0 to 0 counting as none (numbers or arrays)."""
+    return (after + 1e-9) / (before + 1e-9)
+
+
 def judge_change(pub_before, pub_after, model_before, model_after) -> tuple[float, str]:
     """(model change / published change in log terms, verdict)."""
     if model_before == 0 and model_after == 0:
         return math.nan, CANNOT_SAY
-    rp = (pub_after + 1e-9) / (pub_before + 1e-9)
-    rm = (model_after + 1e-9) / (model_before + 1e-9)
+    rp, rm = change_factor(pub_before, pub_after), change_factor(model_before, model_after)
     dp, dm = _direction(rp), _direction(rm)
     if dp != dm:
         return math.nan if dp == 0 else math.log(rm) / math.log(rp), DISAGREES
