@@ -667,6 +667,9 @@ def cmd_validate(args) -> int:
         _check_out_dir(out)
     settings = {}
     if args.set is not None:
+        if any(tok.split("=", 1)[0].strip() == "seed" for tok in args.set.split(",")):
+            # before compare's parser, whose message points to a --seeds validate has not
+            raise ConfigError("validate --set seed: validate runs seeds 0-2 itself")
         spec = parse_run_spec(args.set, where="validate --set")
         if spec.growth_scale != 1.0:
             raise ConfigError("validate --set: growth_scale is not a Config field; put a "
@@ -716,7 +719,9 @@ def _parser_validation(sub) -> None:
     v.add_argument("--kbuild", default="kbuild-thp", metavar="SCENARIO",
                    help="run the kbuild-thp rows on this scenario (a name or a .toml file, e.g. "
                         "a copy of kbuild-thp.toml with other THP faults) to see whether a "
-                        "disagreement comes from the workload (default kbuild-thp)")
+                        "disagreement comes from the workload (default kbuild-thp); at "
+                        "validate's size (1G, 512M with --quick), not the file's own mem, "
+                        "unless --set mem=SIZE")
     v.add_argument("--set", default=None, metavar="KEY=VALUE,...",
                    help="further settings for every kbuild-thp configuration, as for compare "
                         "(e.g. thp_defrag=defer,mem=2G); each step sets kernel and defrag_mode")

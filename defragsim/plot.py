@@ -1092,18 +1092,52 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "\u2026"
 
 
+_VALIDATE_NUMBERS = ("published_before", "published_after", "model_before", "model_after")
+
+
+def _validate_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its four number columns as floats (a frame read back from
+    validate.csv, or an empty one, may hold them as objects)."""
+    missing = [c for c in _VALIDATE_NUMBERS if c not in df.columns]
+    if missing:
+        raise ValueError(f"not a defragsim validate frame with numbers: no column "
+                         f"{', '.join(missing)} (a validate.csv written before stop 54 has "
+                         f"none; run defragsim validate again)")
+    df = df.copy()
+    for c in _VALIDATE_NUMBERS:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
+
+
 def validate_change_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of a ``defragsim validate`` frame that compare a published
     change (before -> after) with the model's: the kbuild-thp steps and the
     traces' defrag_mode moves."""
+    df = _validate_numbers(df)
     return df[np.isfinite(df["published_before"]) & np.isfinite(df["published_after"])]
 
 
 def validate_count_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of a ``defragsim validate`` frame that compare a trace's
     counter with the model's count on its replay."""
+    df = _validate_numbers(df)
     return df[~np.isfinite(df["published_before"]) & np.isfinite(df["published_after"])
               & np.isfinite(df["model_after"])]
+
+
+def _off_axis_scatter(ax, x, y, lo: float, hi: float, *, marker: str = "o", c=None,
+                      **style) -> None:
+    """``x`` against ``y`` on a log x axis from ``lo`` to ``hi``: a point
+    beyond either end drawn at that end as a triangle pointing out; NaN not
+    at all.  ``c``: a colour per point."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x)
+    for mark, sel in ((marker, ok & (x >= lo) & (x <= hi)), ("<", ok & (x < lo)),
+                      (">", ok & (x > hi))):
+        if sel.any():
+            colors = None if c is None else list(np.asarray(c, dtype=object)[sel])
+            ax.scatter(np.clip(x[sel], lo, hi), y[sel], marker=mark, c=colors, clip_on=False,
+                       **style)
 
 
 def _factor_ticks(ax, lo: float, hi: float) -> None:
@@ -1150,7 +1184,9 @@ def plot_validate_changes(df: pd.DataFrame, ax=None):
         pos += 1.0
     pub = change_factor(rows["published_before"].to_numpy(float),
                         rows["published_after"].to_numpy(float))
-    mod = change_factor(rows["model_before"].to_numpy(float), rows["model_after"].to_numpy(float))
+    mb, ma = rows["model_before"].to_numpy(float), rows["model_after"].to_numpy(float)
+    mod = change_factor(mb, ma)
+    mod[(mb == 0) & (ma == 0)] = np.nan        # nothing on both sides: no change to show
     has_model = np.isfinite(mod)
     vals = np.concatenate([pub, mod[has_model]])
     vals = vals[np.isfinite(vals) & (vals > 0)]
@@ -1161,19 +1197,8 @@ def plot_validate_changes(df: pd.DataFrame, ax=None):
     for yy, p, m, ok in zip(y, pub, mod, has_model):
         if ok:
             ax.plot(np.clip([p, m], lo, hi), [yy, yy], color="#bbbbbb", lw=1, zorder=1)
-    for vals_, face, size, z in ((pub, None, 30, 3), (mod, colors, 24, 4)):
-        ok = np.isfinite(vals_)
-        for mark, sel in (("o", ok & (vals_ >= lo) & (vals_ <= hi)), ("<", ok & (vals_ < lo)),
-                          (">", ok & (vals_ > hi))):
-            if not sel.any():
-                continue
-            x = np.clip(vals_[sel], lo, hi)
-            if face is None:
-                ax.scatter(x, y[sel], marker=mark, facecolors="none", edgecolors="black", s=size,
-                           zorder=z, clip_on=False)
-            else:
-                ax.scatter(x, y[sel], marker=mark, c=list(face[sel]), s=size, zorder=z,
-                           clip_on=False)
+    _off_axis_scatter(ax, pub, y, lo, hi, facecolors="none", edgecolors="black", s=30, zorder=3)
+    _off_axis_scatter(ax, mod, y, lo, hi, c=colors, s=24, zorder=4)
     ax.axvline(1.0, color="#666666", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
@@ -1209,21 +1234,24 @@ def plot_validate_counts(df: pd.DataFrame, ax=None):
         ax.set_axis_off()
         return ax
     traces = list(dict.fromkeys(rows["group"]))
-    markers = "osD^vP*Xhp<>"
+    markers = "osD^vP*Xhp"                # not < or >: they mark a ratio off the axis
     ax.axvspan(1 / 3, 3, color="#009E73", alpha=0.08, lw=0)
     ax.axvline(1.0, color="#666666", lw=0.8)
     ratio = (rows["model_after"].to_numpy() + 0.5) / (rows["published_after"].to_numpy() + 0.5)
-    lo, hi = min(ratio.min() / 1.5, 0.2), max(ratio.max() * 1.5, 5)
+    lo, hi = max(min(ratio.min() / 1.5, 0.2), 1e-3), min(max(ratio.max() * 1.5, 5), 1e3)
     ypos = {c: len(counters) - 1 - i for i, c in enumerate(counters)}
     off = np.linspace(-0.25, 0.25, len(traces)) if len(traces) > 1 else [0.0]
     handles = []
     for t, (trace, g) in enumerate(rows.groupby("group", sort=False)):
         r = (g["model_after"].to_numpy() + 0.5) / (g["published_after"].to_numpy() + 0.5)
         yy = np.array([ypos[c] for c in g["check"]]) + off[traces.index(trace)]
-        ax.scatter(r, yy, marker=markers[t % len(markers)], s=26, zorder=3,
-                   c=[VERDICT_COLORS.get(v, "#999999") for v in g["verdict"]])
+        _off_axis_scatter(ax, r, yy, lo, hi, marker=markers[t % len(markers)], s=26, zorder=3,
+                          c=[VERDICT_COLORS.get(v, "#999999") for v in g["verdict"]])
         handles.append(plt.Line2D([], [], marker=markers[t % len(markers)], ls="", color="#444444",
                                   label=_short(trace.removeprefix("replay "), 40)))
+    if ((ratio < lo) | (ratio > hi)).any():
+        handles.append(plt.Line2D([], [], marker=">", ls="", color="#444444",
+                                  label="off the axis"))
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
     _factor_ticks(ax, lo, hi)

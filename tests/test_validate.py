@@ -262,13 +262,25 @@ def test_kbuild_rows_run_the_scenario_and_settings_asked_for(tmp_path, monkeypat
     assert {(k, dm) for k, dm, *_ in ran} == want and len(ran) == len(want)
     assert {(td, mem, name) for *_, td, mem, name in ran} == {("defer", 256 << 20, "kbuild-thp")}
     assert len(rows) == len(V.PUBLISHED) + len(V.AGEING)
-    assert all(r["group"].startswith("kb-light.toml (thp_defrag=defer, mem=256M) ")
-               for r in rows)
+    assert all(r["group"].startswith("kb-light.toml (256M, thp_defrag=defer) ") for r in rows)
     ageing = [r for r in rows if "ageing" in r["group"]]
     assert [r["verdict"] for r in ageing] == [V.CANNOT_SAY] * len(V.AGEING)
-    assert all(r["model"].startswith("one build") for r in ageing)
+    assert all(r["model"] == "one build (a run of kb-light.toml)" for r in ageing)
     df = pd.DataFrame(rows)
-    assert "kb-light.toml (thp_defrag=defer, mem=256M) 101f9d666e4d" in V.validate_table(df)
+    assert "kb-light.toml (256M, thp_defrag=defer) 101f9d666e4d" in V.validate_table(df)
+
+
+def test_kbuild_groups_name_the_size_only_when_asked_or_not_the_shipped_scenario(monkeypatch):
+    """The shipped kbuild-thp as it is keeps the table's old groups; --set
+    mem=SIZE runs that size and says so."""
+    cfg = V.Config(mem="128M", seed=0)
+    one = V.run(V.build_workload("kbuild-thp", cfg, duration=1.0), cfg)   # every run's stand-in
+    ran = []
+    monkeypatch.setattr(V, "run", lambda wl, cfg: ran.append(cfg.mem) or one)
+    assert V.kbuild_rows(mem="512M", seeds=1, duration=1.0)[0]["group"] == "kbuild-thp e3aa7df331bc"
+    rows = V.kbuild_rows(mem="512M", seeds=1, duration=1.0, settings={"mem": "2G"})
+    assert rows[0]["group"] == "kbuild-thp (2G) e3aa7df331bc"
+    assert set(ran) == {512 << 20, 2 << 30}
 
 
 def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monkeypatch):
@@ -293,6 +305,9 @@ def test_validate_kbuild_options_are_checked_before_anything_runs(tmp_path, monk
     assert main(["validate", "--kbuild-only", "--set", "thp_defrag=bogus"]) == 2
     with pytest.raises(ConfigError, match=r"--set patches: the series' patches apply to mm-2026"):
         V.validate(settings={"patches": "all"}, kbuild_only=True)
+    with pytest.raises(ConfigError, match=r"--set seed: validate runs seeds 0-2 itself"):
+        V.validate(settings={"seed": 1}, kbuild_only=True)
+    assert main(["validate", "--kbuild-only", "--set", "swappiness=100,seed=1"]) == 2
 
 
 def _table_with_numbers():
@@ -333,15 +348,37 @@ def test_validate_figures_draw_each_kind_of_row(tmp_path):
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "THP fault fallback: v -> d", "swap out: v -> d", "THP fault fallback: d -> +fix"]
     assert {"kbuild-thp a211c6550efc", "kbuild-thp 6.15"} <= {t.get_text() for t in ax.texts}
+    # the model's 0 -> 0 ("swap out") has no model marker, only the published one
+    ys = {round(float(y), 6) for c in ax.collections for _, y in c.get_offsets()}
+    marks = [(c.get_facecolors().shape[0] and c.get_facecolors()[0][3] > 0,
+              {round(float(y), 6) for _, y in c.get_offsets()}) for c in ax.collections]
+    swap_y = [y for y, t in zip(ax.get_yticks(), ax.get_yticklabels())
+              if t.get_text() == "swap out: v -> d"][0]
+    assert round(float(swap_y), 6) in ys
+    assert not any(filled and round(float(swap_y), 6) in yy for filled, yy in marks)
     ax = plot.plot_validate_counts(df)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["failed allocations"]
     files = plot.write_validate_figures(df, tmp_path)
     assert sorted(Path(f).name for f in files) == ["validate_changes.png", "validate_changes.svg",
                                                   "validate_traces.png", "validate_traces.svg"]
     assert all(Path(f).stat().st_size > 1000 for f in files)
-    # a table of trace rows only still draws both figures (one says there is nothing)
+    # a table of trace rows only still draws both figures (one says there is nothing), and so
+    # do an empty one and one read back from its CSV (the number columns then objects)
     assert len(plot.write_validate_figures(df[df["group"].str.startswith("replay")],
                                            tmp_path / "t")) == 4
+    empty = pd.DataFrame(columns=V.COLUMNS)
+    assert len(plot.write_validate_figures(empty, tmp_path / "e")) == 4
+    empty.to_csv(tmp_path / "e.csv", index=False)
+    assert len(plot.write_validate_figures(pd.read_csv(tmp_path / "e.csv"), tmp_path / "e")) == 4
+    with pytest.raises(ValueError, match=r"no column published_before.*run defragsim validate"):
+        plot.validate_change_rows(df[V.COLUMNS[:7]])
+    # a count far off the axis is drawn at its end as a triangle
+    far = pd.DataFrame([dict(group="replay x", source="t", check="pgscan_kswapd", published="2e6",
+                             model="0", ratio=0.0, verdict=V.DISAGREES,
+                             **V._values(math.nan, 2e6, math.nan, 0))], columns=V.COLUMNS)
+    ax = plot.plot_validate_counts(far)
+    assert ax.get_xlim()[0] == pytest.approx(1e-3)
+    assert [tuple(c.get_offsets()[0]) for c in ax.collections] == [(1e-3, 0.0)]
 
 
 def test_validate_out_writes_the_table_csv_and_figures(tmp_path, monkeypatch, capsys):

@@ -225,17 +225,23 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
     if "patches" in settings:
         raise ConfigError("validate: --set patches: the series' patches apply to mm-2026 only, "
                           "and the kbuild-thp steps run the 2025 kernels and 6.15")
+    if "seed" in settings:
+        raise ConfigError(f"validate: --set seed: validate runs seeds 0-{seeds - 1} itself")
     sc = load_scenario(scenario)
     if sc.kind == "trace":
         raise ConfigError(f"validate: --kbuild {scenario}: a trace replay, not a workload the "
                           "steps can run; judge a trace with --trace")
-    # the group names the workload (a file by its file name: a copy of
-    # kbuild-thp.toml keeps the name inside) and its settings, so a pasted
-    # table says what it ran
-    label = sc.name if scenario == sc.name else Path(sc.path).name
-    if settings:
-        label += " (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
+    custom = bool(settings)
     mem = settings.pop("mem", mem)
+    # the group names the workload (a file by its file name: a copy of
+    # kbuild-thp.toml keeps the name inside), and for anything but the shipped
+    # kbuild-thp as it is, the memory size (validate's, not the file's own
+    # `mem`: the steps are compared at one size unless --set mem says) and
+    # the settings, so a pasted table says what it ran
+    name = sc.name if scenario == sc.name else Path(sc.path).name
+    label = name
+    if name != "kbuild-thp" or custom:
+        label += " (" + ", ".join([str(mem)] + [f"{k}={v}" for k, v in settings.items()]) + ")"
     means = {}
     builds = {}
     for step, cfgs in STEP_CONFIGS.items():
@@ -247,7 +253,7 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
             for seed in range(seeds):
                 cfg = Config(mem=mem, seed=seed, **settings, **kw)
                 if progress:
-                    progress(f"validate: {sc.name} {cfg.label()} seed {seed}")
+                    progress(f"validate: {name} {cfg.label()} seed {seed}")
                 r = run(build_workload(sc, cfg, duration=duration), cfg)
                 for m, fn in METRICS.items():
                     vals[m] += float(fn(r)) / seeds
@@ -271,7 +277,7 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
         mb, ma = m["THP fault alloc, first build"], m["THP fault alloc, last build"]
         if builds[key] < 2:
             # a run of one build has no first and last to compare
-            q, verdict, model = math.nan, CANNOT_SAY, f"one build ({sc.name}: builds = 1)"
+            q, verdict, model = math.nan, CANNOT_SAY, f"one build (a run of {name})"
             mb = ma = math.nan
         else:
             q, verdict = judge_change(series[0], series[-1], mb, ma)
