@@ -89,3 +89,31 @@ def test_a_platform_file_that_is_not_key_value_is_named(tmp_path):
         Snapshot.load(d)
     (d / "before.platform").write_text("# ok\nkernel_release=6.18.44-fc-v1272\nnr_cpus=2\n")
     assert _kernel(d)[0] == "6.18"
+
+
+def test_a_snapshot_value_the_model_cannot_take_is_named_with_its_file(tmp_path):
+    """A sysctl out of range names before.sysctl and the key; a page size
+    other than 4 KiB and a snap/ without before.meminfo are refused, where
+    before they were passed over (the defaults taken without a word)."""
+    import pytest
+    from defragsim.errors import ConfigError
+    from defragsim.workloads.snapshot import find_snapshot
+    d = _snap(tmp_path, True)
+    with open(d / "before.sysctl", "a") as f:
+        f.write("vm.swappiness=999\n")
+    with pytest.raises(ConfigError, match=r"snap/before.sysctl: vm.swappiness = 999: 999 is above"):
+        _kernel(d)
+    # given on the command line, the caller's value wins and nothing is said of the file
+    cfg, _ = _replay_config(lambda: 1 << 20, Snapshot.load(d), {"swappiness": 100}, [],
+                            d.parent / "x.csv")
+    assert cfg.swappiness == 100
+    with open(d / "before.platform", "a") as f:
+        f.write("page_size=65536\n")
+    with pytest.raises(ConfigError, match=r"before.platform: page_size '65536': the model has "
+                                          r"4096-byte pages only"):
+        Snapshot.load(d)
+    (d / "before.meminfo").unlink()
+    with pytest.raises(ConfigError, match=r"snap: a snapshot folder without before.meminfo.*"
+                                          r"--init empty"):
+        find_snapshot(d.parent / "page_events.csv.xz")
+    assert find_snapshot(tmp_path / "elsewhere" / "page_events.csv.xz") is None

@@ -1,6 +1,8 @@
 """The scenario library: YAML files, trace scenarios, bursts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from defragsim import Config, run
@@ -76,3 +78,20 @@ def test_cli_run_scenario_overrides(capsys):
     assert main(["run", "network-burst", "--mem", "256M", "--duration", "2", "--seed", "4"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("network-burst: 256M") and "2 s simulated" in out
+
+
+def test_a_bare_integer_swap_is_refused_not_read_as_bytes(tmp_path):
+    """``swap = 1`` in a scenario would have been one byte of swap (no swap)
+    while ``swap = 1.0`` is memory's size: the integer is refused by name."""
+    text = (Path(__file__).resolve().parents[1] / "data/scenarios/storm.toml").read_text()
+    assert "\nswap = 0.5\n" in text
+    cfg = Config(mem="128M", seed=1)
+    for value, ok in (("1", False), ("1.0", True), ('"256M"', True), ("0", True)):
+        p = tmp_path / f"s{len(value)}.toml"
+        p.write_text(text.replace("\nswap = 0.5\n", f"\nswap = {value}\n"))
+        if ok:
+            build_workload(str(p), cfg, duration=1.0)
+        else:
+            with pytest.raises(ScenarioError, match=r"swap: 1 is neither a fraction of memory "
+                                                    r"\(a float: 1.0\) nor a size"):
+                build_workload(str(p), cfg, duration=1.0)

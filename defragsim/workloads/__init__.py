@@ -90,6 +90,10 @@ def _build(sc: Scenario, config, duration, growth_scale):
                 wl.swap = int(sc.swap * config.nr_pages) * C.PAGE_SIZE
             elif str(sc.swap).strip() in ("0", "0G", "0M"):
                 wl.swap = 0
+            elif isinstance(sc.swap, int):
+                # a bare 1 would be one byte; 1.0 is memory's size
+                raise ScenarioError(f"{where}: {sc.swap} is neither a fraction of memory (a float: "
+                                    f"{sc.swap}.0) nor a size (a string: \"{sc.swap}G\")")
             else:
                 try:
                     wl.swap = parse_size(sc.swap, name=where)

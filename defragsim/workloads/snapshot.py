@@ -88,6 +88,7 @@ class Snapshot:
             s.platform = read_platform(d / "before.platform", plain_output=True)
         else:
             s.platform = uname_platform(d)
+        s.check_page_size()
         for tag in ("before", "after"):
             if (d / f"{tag}.platform_params").exists():
                 setattr(s, f"params_{tag}", {k.rsplit("/parameters/", 1)[-1] if "/parameters/" in k
@@ -259,6 +260,14 @@ class Snapshot:
                               f"CPU count from 1 to 1024, got {v!r}")
         return n
 
+    def check_page_size(self) -> None:
+        """``before.platform``'s page_size, when recorded, must be the model's
+        4 KiB: a pfn of a 16K- or 64K-page machine is not the model's pfn."""
+        v = self.platform.get("page_size")
+        if v is not None and str(v).strip() != str(C.PAGE_SIZE):
+            raise ConfigError(f"init-from: {self.path}: before.platform: page_size {v!r}: the "
+                              f"model has {C.PAGE_SIZE}-byte pages only")
+
     def config_overrides(self) -> dict:
         kw = {"mem": self.meminfo["MemTotal"] * 1024}
         order, _ = self.page_reporting()
@@ -356,9 +365,17 @@ def read_platform(path: Path, *, plain_output: bool = False) -> dict:
 
 
 def find_snapshot(trace_path) -> Path | None:
-    """``snap/`` beside the trace (the shared/traces layout)."""
+    """``snap/`` beside the trace (the shared/traces layout); None when there
+    is none.  A ``snap/`` without ``before.meminfo`` is a ConfigError rather
+    than passed over: the replay would size the machine from the trace and
+    take the default kernel and sysctls without a word."""
     d = Path(trace_path).resolve().parent / "snap"
-    return d if (d / "before.meminfo").exists() else None
+    if (d / "before.meminfo").exists():
+        return d
+    if d.is_dir():
+        raise ConfigError(f"{d}: a snapshot folder without before.meminfo (the machine's "
+                          f"MemTotal, /proc/meminfo); add it, or replay with --init empty")
+    return None
 
 
 
