@@ -180,6 +180,12 @@ class Config:
         ``vm.min_free_kbytes``; default computed as the kernel does at boot
         (``int_sqrt(lowmem_kbytes * 16)`` clamped, then raised by khugepaged's
         recommendation when ``thp_enabled``).
+    thp_enabled : bool
+        Whether THP is enabled at boot for ``min_free_kbytes``'s sake only:
+        khugepaged's ``set_recommended_min_free_kbytes()`` raises the default
+        when it is.  The THP faults themselves are the scenario's (``thp_share``,
+        ``[[thp_bursts]]``) and happen either way; to leave them out, use a
+        scenario without them (``thp_defrag`` sets how hard they try).
     watermark_scale_factor, watermark_boost_factor : int
         The sysctls of the same names (defaults 10 and 15000).
     nr_cpus : int, optional

@@ -95,3 +95,12 @@ def test_a_bare_integer_swap_is_refused_not_read_as_bytes(tmp_path):
             with pytest.raises(ScenarioError, match=r"swap: 1 is neither a fraction of memory "
                                                     r"\(a float: 1.0\) nor a size"):
                 build_workload(str(p), cfg, duration=1.0)
+
+
+def test_compare_header_names_each_memory_size_when_they_differ(capsys):
+    assert main(["compare", "steady", "--a", "mem=64M", "--b", "mem=128M", "--duration", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "steady, 64M/128M (by configuration)," in out
+    assert main(["compare", "steady", "--a", "defrag_mode=0", "--b", "defrag_mode=1",
+                 "--duration", "1", "--mem", "128M"]) == 0
+    assert "steady, 128M, " in capsys.readouterr().out

@@ -248,11 +248,21 @@ def compare_table(cmp: Comparison, *, full: bool = True, min_abs: float = 0.0,
     split the configurations into blocks that fit that many characters."""
     per = {lab: [all_metrics(r) for r in rs] for lab, rs in cmp.results.items()}
     n = len(cmp.seeds)
-    head = (f"defragsim compare: {cmp.scenario}, {format_size(cmp.mem)}{cpus_text(cmp)}, "
+    head = (f"defragsim compare: {cmp.scenario}, {mem_text(cmp)}{cpus_text(cmp)}, "
             f"{cmp.duration_s:.1f} s simulated, "
             f"{n} seed{'s' if n != 1 else ''} ({', '.join(map(str, cmp.seeds))})")
     return metrics_table(per, cmp.specs, head=head, n_seeds=n, full=full, min_abs=min_abs,
                          width=width)
+
+
+def mem_text(cmp: Comparison) -> str:
+    """The memory size of the comparison's runs, or each one's when the
+    configurations differ (``--a mem=64M --b mem=128M``)."""
+    pages = (getattr(r.config, "nr_pages", None) for rs in cmp.results.values() for r in rs)
+    sizes = list(dict.fromkeys(n * C.PAGE_SIZE for n in pages if n is not None))
+    if len(sizes) <= 1:
+        return format_size(sizes[0] if sizes else cmp.mem)
+    return "/".join(format_size(m) for m in sizes) + " (by configuration)"
 
 
 def cpus_text(cmp: Comparison) -> str:

@@ -6,11 +6,10 @@ import textwrap
 import numpy as np
 
 from .. import constants as C
-from ..config import format_size
 from ..provenance import __version__, model_hash_short
 from ..sim.metrics import all_metrics, counter_rows
 from .claims import config_means
-from .compare import bootstrap_ci, cpus_text
+from .compare import bootstrap_ci, cpus_text, mem_text
 from .onset import storm_onset_growth
 
 
@@ -196,7 +195,7 @@ def headline_table(cmp, *, command: str | None = None, width: int = 80) -> str:
     labels, n = list(per), len(cmp.seeds)
     first = next(iter(cmp.results.values()))[0]
     out = provenance_lines(first, command)
-    out.append(f"{cmp.scenario}, {format_size(cmp.mem)}{cpus_text(cmp)}, {cmp.duration_s:g} s simulated, "
+    out.append(f"{cmp.scenario}, {mem_text(cmp)}{cpus_text(cmp)}, {cmp.duration_s:g} s simulated, "
                f"seeds {','.join(map(str, cmp.seeds))}")
     out += [f"[{i}] {spec.label}: " + (", ".join(f"{k}={v}" for k, v in spec.config.items())
                                       or "defaults") for i, spec in enumerate(cmp.specs)]
