@@ -30,7 +30,7 @@ from .analysis.report import fallback_table, headline_table, onset_lines, remain
 from .analysis.validate import validate, validate_table
 from .analysis.sweep import SweepTaskError, figure_comparison, parse_set, sweep
 from .capture import record, snapshot
-from .kernels import DEFAULT_KERNEL, kernels_table
+from .kernels import DEFAULT_KERNEL, baseline, kernels_table
 from .config import THP_DEFRAG_SETTINGS, Config, Patches
 from .errors import ConfigError, DefragsimError
 from .outdir import check_out_dir, staged
@@ -756,6 +756,9 @@ def _check_args(args) -> None:
             check_out_dir(Path(getattr(args, opt)), option=f"--{opt}" if opt == "out" else "-o")
     if getattr(args, "defrag_mode", None) not in (None, 0, 1):
         raise ConfigError(f"config.defrag_mode: must be 0 or 1, got {args.defrag_mode}")
+    kernel = getattr(args, "kernel", None)
+    if kernel is not None:
+        baseline(kernel)          # an unknown (or empty) name fails here, listing the known
     thp = getattr(args, "thp_defrag", None)
     if thp is not None and thp not in THP_DEFRAG_SETTINGS:
         raise ConfigError(f"config.thp_defrag: expected one of {', '.join(THP_DEFRAG_SETTINGS)}, "

@@ -307,6 +307,7 @@ class Config:
         if mem > (1 << 40):
             raise ConfigError(f"config.mem: {format_size(mem)} is larger than the model "
                               "supports (1 TiB; pfns are 32-bit)")
+        given = mem
         mem -= mem % unit
         # MODEL: below pageblock_nr_pages * MIGRATE_TYPES pages (less the
         # watermarks) build_all_zonelists() sets page_group_by_mobility_disabled;
@@ -314,7 +315,9 @@ class Config:
         min_mem = 16 << 20 if self.pageblock_order <= 9 else \
             (C.PAGE_SIZE << self.pageblock_order) * C.MIGRATE_TYPES * 4 // 3
         if mem < min_mem:
-            raise ConfigError(f"config.mem: {format_size(mem)} is too small: below "
+            raise ConfigError(f"config.mem: {format_size(given)}"
+                              + (f" ({format_size(mem)} in whole {format_size(unit)} blocks)"
+                                 if mem != given else "") + " is too small: below "
                               f"{format_size(min_mem)} the kernel disables grouping by mobility "
                               "(page_group_by_mobility_disabled), which the model does not model")
         set_("mem", mem)

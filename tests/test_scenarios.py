@@ -104,3 +104,10 @@ def test_compare_header_names_each_memory_size_when_they_differ(capsys):
     assert main(["compare", "steady", "--a", "defrag_mode=0", "--b", "defrag_mode=1",
                  "--duration", "1", "--mem", "128M"]) == 0
     assert "steady, 128M, " in capsys.readouterr().out
+
+
+def test_an_empty_kernel_name_and_a_rounded_size_are_named(capsys):
+    assert main(["run", "steady", "--kernel", "", "--duration", "1"]) == 2
+    assert "unknown kernel baseline ''" in capsys.readouterr().err
+    assert main(["run", "steady", "--mem", "5M", "--duration", "1"]) == 2
+    assert "config.mem: 5M (4M in whole 4M blocks) is too small" in capsys.readouterr().err
