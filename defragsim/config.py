@@ -307,19 +307,7 @@ class Config:
         if mem > (1 << 40):
             raise ConfigError(f"config.mem: {format_size(mem)} is larger than the model "
                               "supports (1 TiB; pfns are 32-bit)")
-        given = mem
-        mem -= mem % unit
-        # MODEL: below pageblock_nr_pages * MIGRATE_TYPES pages (less the
-        # watermarks) build_all_zonelists() sets page_group_by_mobility_disabled;
-        # the model does not implement that mode, so such machines are refused.
-        min_mem = 16 << 20 if self.pageblock_order <= 9 else \
-            (C.PAGE_SIZE << self.pageblock_order) * C.MIGRATE_TYPES * 4 // 3
-        if mem < min_mem:
-            raise ConfigError(f"config.mem: {format_size(given)}"
-                              + (f" ({format_size(mem)} in whole {format_size(unit)} blocks)"
-                                 if mem != given else "") + " is too small: below "
-                              f"{format_size(min_mem)} the kernel disables grouping by mobility "
-                              "(page_group_by_mobility_disabled), which the model does not model")
+        mem = _check_min_mem(mem, mem - mem % unit, unit, self.pageblock_order)
         set_("mem", mem)
         if self.dma32 is None:
             dma32 = min(mem // 4, 3 << 30)
@@ -474,6 +462,23 @@ class OomdConfig:
 
 
 #: /sys/kernel/mm/transparent_hugepage/defrag values
+def _check_min_mem(given: int, mem: int, unit: int, pageblock_order: int) -> int:
+    """``mem`` (``given`` in whole ``unit`` blocks), or a ConfigError when the
+    kernel would run such a machine without grouping by mobility."""
+    # MODEL: below pageblock_nr_pages * MIGRATE_TYPES pages (less the
+    # watermarks) build_all_zonelists() sets page_group_by_mobility_disabled;
+    # the model does not implement that mode, so such machines are refused.
+    min_mem = 16 << 20 if pageblock_order <= 9 else \
+        (C.PAGE_SIZE << pageblock_order) * C.MIGRATE_TYPES * 4 // 3
+    if mem < min_mem:
+        raise ConfigError(f"config.mem: {format_size(given)}"
+                          + (f" ({format_size(mem)} in whole {format_size(unit)} blocks)"
+                             if mem != given else "") + " is too small: below "
+                          f"{format_size(min_mem)} the kernel disables grouping by mobility "
+                          "(page_group_by_mobility_disabled), which the model does not model")
+    return mem
+
+
 THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
 
 

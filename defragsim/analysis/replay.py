@@ -739,15 +739,7 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
             notes.append(f"min_free_kbytes: the machine's {mfk} kB is for its "
                          f"{format_size(machine - machine % unit)}; the {format_size(model)} "
                          "model takes the kernel's boot-time value for its own size")
-    try:
-        cfg = Config(**kw)
-    except ConfigError as e:
-        # a value the snapshot gave, not the caller: name the file and its line
-        key = str(e).split(":", 1)[0].removeprefix("config.")
-        if snap is not None and key in snap.sysctl and key not in overrides:
-            raise ConfigError(f"{snap.path / 'before.sysctl'}: vm.{key} = {snap.sysctl[key]}: "
-                              f"{str(e).split(':', 1)[1].strip()}") from None
-        raise
+    cfg = _config_naming_sysctl(kw, snap, overrides)
     if pm and "Normal" in pm:
         rsv = reserved_targets(snap, cfg.zone_spans())
         notes.append("zones: the machine's present pages (before.zoneinfo); "
@@ -756,6 +748,19 @@ def _replay_config(top_pfn, snap: Snapshot | None, overrides: dict, notes: list,
                      "MemTotal: the memmap, the kernel image), kept out of the buddy "
                      "allocator and the managed pages (replay_ops.boot_reserved)")
     return cfg, why
+
+
+def _config_naming_sysctl(kw: dict, snap: Snapshot | None, overrides: dict) -> Config:
+    """``Config(**kw)``; a value the model cannot take that came from the
+    snapshot's ``before.sysctl`` (not from the caller) is named with its file."""
+    try:
+        return Config(**kw)
+    except ConfigError as e:
+        key = str(e).split(":", 1)[0].removeprefix("config.")
+        if snap is not None and key in snap.sysctl and key not in overrides:
+            raise ConfigError(f"{snap.path / 'before.sysctl'}: vm.{key} = {snap.sysctl[key]}: "
+                              f"{str(e).split(':', 1)[1].strip()}") from None
+        raise
 
 
 def _window_note(snapshot, tr, sums) -> list[str]:
