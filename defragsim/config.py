@@ -461,7 +461,6 @@ class OomdConfig:
         raise ConfigError(f"config.oomd: expected a table of settings or true/false, got {v!r}")
 
 
-#: /sys/kernel/mm/transparent_hugepage/defrag values
 def _check_min_mem(given: int, mem: int, unit: int, pageblock_order: int) -> int:
     """``mem`` (``given`` in whole ``unit`` blocks), or a ConfigError when the
     kernel would run such a machine without grouping by mobility."""
@@ -479,6 +478,7 @@ def _check_min_mem(given: int, mem: int, unit: int, pageblock_order: int) -> int
     return mem
 
 
+#: /sys/kernel/mm/transparent_hugepage/defrag values
 THP_DEFRAG_SETTINGS = ("always", "defer", "defer+madvise", "madvise", "never")
 
 
