@@ -374,12 +374,15 @@ def cmd_sweep(args) -> int:
 
 
 def _scales(text: str | None) -> list[float]:
-    if not text:
+    if text is None:
         return list(DEFAULT_SCALES)
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        scales = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ConfigError(f"onset: --scales: expected numbers like 0,0.5,1, got {text!r}") from None
+        scales = []
+    if not scales:
+        raise ConfigError(f"onset: --scales: expected numbers like 0,0.5,1, got {text!r}")
+    return scales
 
 
 def cmd_onset(args) -> int:

@@ -111,3 +111,11 @@ def test_an_empty_kernel_name_and_a_rounded_size_are_named(capsys):
     assert "unknown kernel baseline ''" in capsys.readouterr().err
     assert main(["run", "steady", "--mem", "5M", "--duration", "1"]) == 2
     assert "config.mem: 5M (4M in whole 4M blocks) is too small" in capsys.readouterr().err
+
+
+def test_replay_stats_say_none_for_an_unknown_kcompactd_timeout_and_empty_scales_are_refused(capsys):
+    from defragsim.workloads.replay_ops import ReplayStats
+    assert ReplayStats().as_dict()["kcompactd_first_timeout_ns"] is None   # was -1 in --json
+    assert ReplayStats(kcompactd_first_timeout_ns=5).as_dict()["kcompactd_first_timeout_ns"] == 5
+    assert main(["onset", "storm", "--scales", ""]) == 2          # ran the default scales
+    assert "--scales: expected numbers like 0,0.5,1, got ''" in capsys.readouterr().err

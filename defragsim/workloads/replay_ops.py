@@ -156,7 +156,10 @@ class ReplayStats:
     recorder_pages: int = 0
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        if d.get("kcompactd_first_timeout_ns", -1) < 0:
+            d["kcompactd_first_timeout_ns"] = None     # none in the trace's other events
+        return d
 
 
 def _trace_block_evidence(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int,
