@@ -27,7 +27,7 @@ from .analysis.compare import compare, parse_run_spec
 from .analysis.onset import DEFAULT_CONFIGS, DEFAULT_SCALES, onset_summary, storm_onset
 from .analysis.replay import replay
 from .analysis.report import fallback_table, headline_table, onset_lines, remains_sentence
-from .analysis.validate import validate, validate_table
+from .analysis.validate import check_settings, validate, validate_table
 from .analysis.sweep import SweepTaskError, figure_comparison, parse_set, sweep
 from .capture import record, snapshot
 from .kernels import DEFAULT_KERNEL, baseline, kernels_table
@@ -670,9 +670,8 @@ def cmd_validate(args) -> int:
         _check_out_dir(out)
     settings = {}
     if args.set is not None:
-        if any(tok.split("=", 1)[0].strip() == "seed" for tok in args.set.split(",")):
-            # before compare's parser, whose message points to a --seeds validate has not
-            raise ConfigError("validate --set seed: validate runs seeds 0-2 itself")
+        # before compare's parser, whose message for seed= points to a --seeds validate has not
+        check_settings(tok.split("=", 1)[0].strip() for tok in args.set.split(","))
         spec = parse_run_spec(args.set, where="validate --set")
         if spec.growth_scale != 1.0:
             raise ConfigError("validate --set: growth_scale is not a Config field; put a "

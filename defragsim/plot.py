@@ -36,7 +36,7 @@ from .config import DEFAULT_NR_CPUS, format_size
 from .analysis.builds import per_build
 from .analysis.compare import bootstrap_ci
 from .analysis.onset import ONSET_METRICS
-from .analysis.validate import change_factor
+from .analysis.validate import NUMBER_COLUMNS, change_factor
 from .provenance import __version__, model_hash_short
 from .workloads.snapshot import load_pbmap
 
@@ -1092,19 +1092,16 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "\u2026"
 
 
-_VALIDATE_NUMBERS = ("published_before", "published_after", "model_before", "model_after")
-
-
 def _validate_numbers(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its four number columns as floats (a frame read back from
     validate.csv, or an empty one, may hold them as objects)."""
-    missing = [c for c in _VALIDATE_NUMBERS if c not in df.columns]
+    missing = [c for c in NUMBER_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"not a defragsim validate frame with numbers: no column "
                          f"{', '.join(missing)} (a validate.csv written before stop 54 has "
                          f"none; run defragsim validate again)")
     df = df.copy()
-    for c in _VALIDATE_NUMBERS:
+    for c in NUMBER_COLUMNS:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df
 
@@ -1271,9 +1268,11 @@ def write_validate_figures(df: pd.DataFrame, out) -> list[str]:
     files = []
     caption = (f"defragsim validate | {len(df)} checks | defragsim {__version__}, "
                f"model {model_hash_short()}")
+    changes = validate_change_rows(df)
     for name, fn, rows, per_row, base in (
+            # a line per change and one per group's name; a line per counter
             ("validate_changes", plot_validate_changes,
-             len(validate_change_rows(df)) + validate_change_rows(df)["group"].nunique(), 0.2, 1.6),
+             len(changes) + changes["group"].nunique(), 0.2, 1.6),
             ("validate_traces", plot_validate_counts,
              validate_count_rows(df)["check"].nunique(), 0.36, 2.0)):
         fig, ax = plt.subplots(figsize=(8.5, per_row * max(rows, 1) + base))

@@ -359,7 +359,7 @@ def _start_state_notes(st) -> list[str]:
                    f"{migrate:,} and its free scanner at {free:,} pfns into the zone, where "
                    f"the trace's first pass there began (mm_compaction_begin: "
                    f"compact_cached_migrate_pfn, compact_cached_free_pfn)")
-    if st.kcompactd_first_timeout_ns >= 0:
+    if st.kcompactd_first_timeout_ns is not None:
         out.append(f"kcompactd's first wait ends at "
                    f"{st.kcompactd_first_timeout_ns / 1e9:.3f} s, as the traced machine's "
                    f"did (its first kcompactd event in the trace's other events; after a wakeup, "

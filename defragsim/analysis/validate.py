@@ -189,13 +189,13 @@ def judge_count(kernel: float, model: float) -> tuple[float, str]:
 #: the table's columns; the last four are the numbers behind ``published``
 #: and ``model`` (a change: before and after; a trace counter: the counts,
 #: in ``*_after``; NaN where the check is a direction, as the cover letter's)
-COLUMNS = ["group", "source", "check", "published", "model", "ratio", "verdict",
-           "published_before", "published_after", "model_before", "model_after"]
+NUMBER_COLUMNS = ["published_before", "published_after", "model_before", "model_after"]
+COLUMNS = ["group", "source", "check", "published", "model", "ratio", "verdict"] + NUMBER_COLUMNS
 
 
 def _values(pub_before, pub_after, model_before, model_after) -> dict:
-    return dict(published_before=float(pub_before), published_after=float(pub_after),
-                model_before=float(model_before), model_after=float(model_after))
+    return dict(zip(NUMBER_COLUMNS, map(float, (pub_before, pub_after, model_before,
+                                                model_after))))
 
 
 def _fmt(x) -> str:
@@ -208,8 +208,24 @@ def _fmt(x) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
 
 
-#: Config fields each kbuild-thp step sets itself (``--set`` may not)
-STEP_KEYS = ("kernel", "defrag_mode")
+#: the seeds of every validate run (0 to SEEDS - 1), quick or not
+SEEDS = 3
+#: Config fields ``validate --set`` may not give, and why
+FIXED_SETTINGS = {
+    "kernel": "each kbuild-thp step sets kernel itself",
+    "defrag_mode": "each kbuild-thp step sets defrag_mode itself",
+    "patches": "the series' patches apply to mm-2026 only, and the kbuild-thp steps run the "
+               "2025 kernels and 6.15",
+    "seed": "validate runs seeds 0-{last} itself",
+}
+
+
+def check_settings(keys, seeds: int = SEEDS) -> None:
+    """A ConfigError for the first of ``keys`` that :data:`FIXED_SETTINGS` refuses."""
+    for k in keys:
+        if k in FIXED_SETTINGS:
+            raise ConfigError(f"validate: --set {k}: "
+                              + FIXED_SETTINGS[k].format(last=seeds - 1))
 
 
 def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kbuild-thp",
@@ -219,14 +235,7 @@ def kbuild_rows(*, mem="1G", seeds=2, duration=None, progress=None, scenario="kb
     workload) with ``settings`` (further Config fields, the same for every
     configuration) and judge its published rows."""
     settings = dict(settings or {})
-    for k in STEP_KEYS:
-        if k in settings:
-            raise ConfigError(f"validate: --set {k}: each kbuild-thp step sets {k} itself")
-    if "patches" in settings:
-        raise ConfigError("validate: --set patches: the series' patches apply to mm-2026 only, "
-                          "and the kbuild-thp steps run the 2025 kernels and 6.15")
-    if "seed" in settings:
-        raise ConfigError(f"validate: --set seed: validate runs seeds 0-{seeds - 1} itself")
+    check_settings(settings, seeds)
     sc = load_scenario(scenario)
     if sc.kind == "trace":
         raise ConfigError(f"validate: --kbuild {scenario}: a trace replay, not a workload the "
@@ -495,15 +504,12 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     if traces_only:
         if not extra and not extra_pairs:
             raise ConfigError("validate: --traces-only needs one --trace or --pair or more")
-        rows = _recorded_rows(extra, progress)
-        for pair in extra_pairs:
-            rows += _pair_rows(pair, progress)
-        return pd.DataFrame(rows, columns=COLUMNS)
+        return pd.DataFrame(_reviewer_rows(extra, extra_pairs, progress), columns=COLUMNS)
     data_dir = data_dir or Path(__file__).resolve().parents[2] / "data" / "traces"
     # three seeds even when quick: one seed judges the steps on luck (at
     # 512M/20 s a211c6550efc's defrag_mode falls back on 16%, 11%, 3% and 20%
     # of its THP faults on seeds 0-3, vanilla on 25%, 45%, 48% and 40%)
-    kb = dict(mem="512M", seeds=3, duration=20.0) if quick else dict(mem="1G", seeds=3)
+    kb = dict(mem="512M", seeds=SEEDS, duration=20.0) if quick else dict(mem="1G", seeds=SEEDS)
     rows = kbuild_rows(progress=progress, scenario=kbuild, settings=settings, **kb)
     if kbuild_only:
         return pd.DataFrame(rows, columns=COLUMNS)
@@ -513,10 +519,16 @@ def validate(*, quick: bool = False, data_dir: Path | None = None, progress=None
     # tests/storm_seeds.py), so one seed would judge the claims on luck
     rows += series_rows(seeds=[1, 2, 3], progress=progress)
     rows += trace_rows(data_dir, progress=progress)
-    rows += _recorded_rows(extra, progress)
-    for pair in extra_pairs:
-        rows += _pair_rows(pair, progress)
+    rows += _reviewer_rows(extra, extra_pairs, progress)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _reviewer_rows(traces: list, pairs: list, progress) -> list[dict]:
+    """The rows of the traces and pairs a reviewer gave (``--trace``, ``--pair``)."""
+    rows = _recorded_rows(traces, progress)
+    for pair in pairs:
+        rows += _pair_rows(pair, progress)
+    return rows
 
 
 def validate_table(df: pd.DataFrame) -> str:

@@ -127,8 +127,8 @@ class ReplayStats:
     #: the memcgs holding LRU pages at the start (_initial_memcgs): pages
     #: each, in walk order, the root first; empty: one (the root)
     memcgs: list = field(default_factory=list)
-    #: when kcompactd's first wait ends (_initial_kcompactd), ns; -1: not known
-    kcompactd_first_timeout_ns: int = -1
+    #: when kcompactd's first wait ends (_initial_kcompactd), ns; None: not known
+    kcompactd_first_timeout_ns: int | None = None
     #: the request kcompactd found pending at the start (_initial_kcompactd):
     #: (order, highest zone name); None: none
     kcompactd_pending: tuple | None = None
@@ -156,10 +156,7 @@ class ReplayStats:
     recorder_pages: int = 0
 
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
-        if d.get("kcompactd_first_timeout_ns", -1) < 0:
-            d["kcompactd_first_timeout_ns"] = None     # none in the trace's other events
-        return d
+        return dict(self.__dict__)
 
 
 def _trace_block_evidence(snapshot: Snapshot, zone_spans, nr_pages: int, pageblock_order: int,
